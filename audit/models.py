@@ -1,0 +1,1 @@
+"""Audit: what happened. Event sources, the append-only event store, the integrity chain."""

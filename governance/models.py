@@ -1,0 +1,43 @@
+"""Governance domain: the record of every admin action (and, later, IdP connections, revocations)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class AdminAction(models.Model):
+    """One thing an admin (or the system on an admin's behalf) changed: who, what, when, before/after.
+
+    Keeps a `repr` of the object so the history survives the object's deletion (NetBox's habit).
+    Append-only: nothing in the app updates or deletes these rows.
+    """
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="admin_actions")
+    actor_repr = models.CharField(max_length=200, help_text="Username at the time, or 'system'.")
+    action = models.CharField(max_length=100, db_index=True, help_text='e.g. "grant.revoked"')
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=200, blank=True)
+    object_repr = models.CharField(max_length=500, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
+
+
+class SiteSetting(models.Model):
+    """Small key/value facts the console keeps about itself (e.g. the demo data's time anchor)."""
+
+    key = models.CharField(max_length=100, unique=True)
+    value = models.JSONField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.key

@@ -1,0 +1,32 @@
+"""URL map. One DRF router for the whole API; each app registers its viewsets in its api.py."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from governance import views
+from governance.roles import ADMIN, has_role
+import audit.api
+import inventory.api
+
+router = DefaultRouter()
+inventory.api.register(router)
+audit.api.register(router)
+
+# The Django admin is read-mostly and for Admins only.
+admin.site.has_permission = lambda request: request.user.is_active and request.user.is_staff and has_role(
+    request.user, ADMIN)
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("", include("governance.urls_ui")),
+    path("inventory/", include("inventory.urls")),
+    path("audit/", include("audit.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/v1/", include(router.urls)),
+]

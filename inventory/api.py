@@ -1,0 +1,5 @@
+"""Read-only REST API for the inventory (registered on the one router in governance/urls.py)."""
+
+
+def register(router) -> None:
+    """Add this app's viewsets to the project router."""

@@ -1,0 +1,3 @@
+"""Inventory models. Each module adds its models here so Django (and imports) find them."""
+
+from inventory.models.core import *  # noqa: F401,F403

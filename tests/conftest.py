@@ -1,0 +1,60 @@
+"""Shared fixtures: one logged-in client per role, and a user with no role."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from governance.roles import ADMIN, AUDITOR, VIEWER
+
+
+def _user_with_role(username: str, role: str | None) -> User:
+    user = User.objects.create_user(username=username, password="correct-horse-battery")
+    if role:
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    return _user_with_role("vera-viewer", VIEWER)
+
+
+@pytest.fixture
+def auditor(db):
+    return _user_with_role("aude-auditor", AUDITOR)
+
+
+@pytest.fixture
+def admin_user(db):
+    return _user_with_role("ada-admin", ADMIN)
+
+
+@pytest.fixture
+def nobody(db):
+    return _user_with_role("no-role", None)
+
+
+def _client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    return _client_for(client, viewer)
+
+
+@pytest.fixture
+def auditor_client(client, auditor):
+    return _client_for(client, auditor)
+
+
+@pytest.fixture
+def admin_client_(client, admin_user):
+    """Logged in as a user holding the Admin role (not a Django superuser)."""
+    return _client_for(client, admin_user)
+
+
+@pytest.fixture
+def nobody_client(client, nobody):
+    return _client_for(client, nobody)

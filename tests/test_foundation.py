@@ -1,0 +1,32 @@
+"""The shell every page relies on: login everywhere, health check, roles."""
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_anonymous_users_are_sent_to_login_for_pages(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_anonymous_api_calls_get_401_not_a_login_redirect(client):
+    assert client.get("/api/v1/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_broker_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_a_user_without_a_role_is_forbidden_not_crashed(nobody_client):
+    assert nobody_client.get("/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_admin_action_log_is_for_admins_only(viewer_client):
+    assert viewer_client.get("/governance/actions/").status_code == 403
