@@ -60,3 +60,4 @@ class TaskAdmin(ReadOnlyAdmin):
 
 for model in (models.ServerVersion, models.ServerRemote, models.Tool, models.TaskStatusChange):
     admin.site.register(model, ReadOnlyAdmin)
+admin.site.register(models.Flag, ReadOnlyAdmin)

@@ -1,0 +1,56 @@
+"""Raising and resolving flags on inventory objects."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inventory.models import Flag
+
+
+def raise_flag(
+    *,
+    kind: str,
+    obj=None,
+    object_type: str = "",
+    object_id: str = "",
+    summary: str,
+    severity: str = Flag.Severity.WARNING,
+    details: dict | None = None,
+    dedup_key: str = "",
+    at=None,
+) -> Flag:
+    """Open a flag, or refresh the open one with the same kind, object and dedup key."""
+    at = at or timezone.now()
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+    key = {"kind": kind, "object_type": object_type, "object_id": object_id,
+           "dedup_key": dedup_key, "resolved_at__isnull": True}
+    with transaction.atomic():
+        updated = Flag.objects.filter(**key).update(
+            last_raised_at=at, times_raised=F("times_raised") + 1, summary=summary,
+            details=details or {}, severity=severity)
+        if updated:
+            return Flag.objects.get(**key)
+        # The partial unique index settles a race between two raisers: retry as an update.
+        try:
+            with transaction.atomic():
+                return Flag.objects.create(
+                    kind=kind, object_type=object_type, object_id=object_id,
+                    object_repr=str(obj)[:500] if obj is not None else "", dedup_key=dedup_key,
+                    summary=summary, severity=severity, details=details or {}, raised_at=at,
+                    last_raised_at=at)
+        except IntegrityError:  # a concurrent raiser created it first
+            Flag.objects.filter(**key).update(last_raised_at=at,
+                                              times_raised=F("times_raised") + 1)
+            return Flag.objects.get(**key)
+
+
+def resolve_flag(flag: Flag, *, by: str, at=None) -> Flag:
+    """Close a flag (a later occurrence opens a new one)."""
+    flag.resolved_at = at or timezone.now()
+    flag.resolved_by = by
+    flag.save(update_fields=["resolved_at", "resolved_by"])
+    return flag
