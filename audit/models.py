@@ -155,3 +155,29 @@ class IdentityRollupHourly(models.Model):
             models.UniqueConstraint(fields=["hour", "actor_issuer", "actor_subject"],
                                     name="identity_rollup_hourly_key"),
         ]
+
+
+class EventDedup(models.Model):
+    """The exactly-once key (source, event id) of every stored event (table made by raw SQL)."""
+
+    pk = models.CompositePrimaryKey("source_id", "event_id")
+    source_id = models.BigIntegerField()
+    event_id = models.TextField()
+    time = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "audit_event_dedup"
+
+
+class RateWindow(models.Model):
+    """Requests per source per minute for the ingest rate limit (UNLOGGED table, raw SQL)."""
+
+    pk = models.CompositePrimaryKey("source_id", "window_start")
+    source_id = models.BigIntegerField()
+    window_start = models.DateTimeField()
+    requests = models.IntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "audit_rate_window"

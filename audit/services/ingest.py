@@ -96,6 +96,7 @@ UPDATE audit_chainhead SET seq = link.seq, digest = link.digest, batch_id = %(ba
 FROM link WHERE audit_chainhead.id = 1
 """
 
+GENESIS = "0" * 64
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
@@ -196,6 +197,10 @@ def _store(source_id: int, rows: list, reports: list) -> tuple[int, int | None]:
             apply_task_reports(cursor, reports)
         cursor.execute(EVENT_ROLLUP_SQL, [source_id])
         cursor.execute(IDENTITY_ROLLUP_SQL)
-        cursor.execute(CHAIN_SQL, {"batch": batch_id, "source": source_id, "count": accepted,
-                                   "hash": content_hash})
+        link = {"batch": batch_id, "source": source_id, "count": accepted, "hash": content_hash}
+        cursor.execute(CHAIN_SQL, link)
+        if cursor.rowcount == 0:  # no head row yet (e.g. a test flush truncated it): start one
+            cursor.execute("INSERT INTO audit_chainhead (id, seq, digest) VALUES (1, 0, %s) "
+                           "ON CONFLICT (id) DO NOTHING", [GENESIS])
+            cursor.execute(CHAIN_SQL, link)
     return accepted, batch_id
