@@ -87,7 +87,7 @@ WITH head AS (SELECT seq, digest FROM audit_chainhead WHERE id = 1 FOR UPDATE),
 link AS (
     INSERT INTO audit_eventbatch (id, source_id, received_at, event_count, content_hash, seq,
                                   prev_digest, digest)
-    SELECT %(batch)s::bigint, %(source)s::bigint, now(), %(count)s::integer, %(hash)s::text,
+    SELECT %(batch)s::bigint, %(source)s::bigint, clock_timestamp(), %(count)s::integer, %(hash)s::text,
            head.seq + 1, head.digest,
            encode(sha256(convert_to(concat_ws(':', head.digest, head.seq + 1, %(batch)s::bigint,
                  %(source)s::bigint, %(count)s::integer, %(hash)s::text), 'UTF8')), 'hex')
