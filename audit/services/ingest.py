@@ -33,7 +33,9 @@ CREATE TEMP TABLE IF NOT EXISTS audit_stage (
     client_name text, client_version text, server_name text, server_url text, method text,
     tool text, task_id text, session_id text, outcome text, duration_ms double precision,
     grant_id text, grant_issuer text, redacted boolean, payload jsonb
-) ON COMMIT DELETE ROWS
+) ON COMMIT DELETE ROWS;
+-- Empty already after a commit; not when batches share an outer transaction (tests, callers).
+DELETE FROM audit_stage
 """
 COPY_SQL = f"COPY audit_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
 
