@@ -26,7 +26,10 @@ from inventory.services.derive import apply_task_reports, upsert_from_stage
 
 log = logging.getLogger(__name__)
 
+# synchronous_commit on for this transaction whatever the server default: a 2xx is only sent
+# once the batch's WAL is flushed, so an acknowledged batch survives a database crash.
 STAGE_DDL = """
+SET LOCAL synchronous_commit = on;
 CREATE TEMP TABLE IF NOT EXISTS audit_stage (
     ord integer, event_id text, time timestamptz, type text, actor_issuer text,
     actor_subject text, actor_email text, actor_name text, actor_kind text, client_ref text,
