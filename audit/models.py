@@ -11,6 +11,15 @@ from __future__ import annotations
 from django.db import models
 
 
+class StoredJSONField(models.JSONField):
+    """JSONField over a `json` column: psycopg hands back parsed values, not text."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or not isinstance(value, str):
+            return value
+        return super().from_db_value(value, expression, connection)
+
+
 class EventSource(models.Model):
     """A gateway or MCP server allowed to send events, with its bearer token (stored hashed)."""
 
@@ -60,7 +69,7 @@ class AuditEvent(models.Model):
     outcome = models.TextField()
     duration_ms = models.FloatField(null=True)
     redacted = models.BooleanField()
-    payload = models.JSONField()
+    payload = StoredJSONField()
 
     class Meta:
         managed = False

@@ -47,7 +47,7 @@ def test_batches_from_concurrent_writers_form_one_chain(three_batches):
 
 def test_a_modified_event_is_named_as_the_first_broken_link(three_batches):
     batch_id, events = three_batches[1]
-    behind_the_apps_back("UPDATE audit_event SET payload = jsonb_set(payload, '{tool}', '\"rm\"') "
+    behind_the_apps_back("UPDATE audit_event SET payload = jsonb_set(payload::jsonb, '{tool}', '\"rm\"')::json "
                          "WHERE event_id = %s", [events[2]["id"]])
     run = verify_chain()
     assert not run.ok and run.first_broken_batch == batch_id

@@ -1,6 +1,6 @@
 """Verifying the tamper-evidence chain: recompute every batch's digest from the stored rows.
 
-Each batch stores content_hash = sha256 of its events' canonical rows (audit_event_canon, in id
+Each batch stores content_hash = sha256 of its events' canonical rows (audit/services/canon.py, in id
 order) and digest = sha256("prev:seq:batch:source:count:content_hash"). A row modified, deleted
 or inserted behind the app's back changes a batch's recomputed count or hash; a batch row
 removed or edited breaks the digest links. The first broken link is named.
@@ -11,17 +11,18 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.models import ChainHead, ChainVerification, EventBatch
 
 GENESIS = "0" * 64
 CHUNK = 500
 
-CONTENT_SQL = """
+CONTENT_SQL = f"""
 SELECT batch_id, count(*),
-       encode(sha256(convert_to(string_agg(audit_event_canon(e), E'\\n' ORDER BY id), 'UTF8')), 'hex')
+       encode(sha256(convert_to(string_agg({canon_sql("e")}, E'\\n' ORDER BY id), 'UTF8')), 'hex')
 FROM audit_event e WHERE batch_id = ANY(%s) GROUP BY batch_id
 """
 ORPHANS_SQL = """
@@ -38,7 +39,8 @@ def link_digest(prev: str, seq: int, batch_id: int, source_id: int, count: int, 
 
 
 def _content(batch_ids: list[int]) -> dict[int, tuple[int, str]]:
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(PIN_SETTINGS)
         cursor.execute(CONTENT_SQL, [batch_ids])
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from audit.services import partitions
+from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, upsert_from_stage
 
@@ -28,14 +29,14 @@ log = logging.getLogger(__name__)
 
 # synchronous_commit on for this transaction whatever the server default: a 2xx is only sent
 # once the batch's WAL is flushed, so an acknowledged batch survives a database crash.
-STAGE_DDL = """
+STAGE_DDL = PIN_SETTINGS + """;
 SET LOCAL synchronous_commit = on;
 CREATE TEMP TABLE IF NOT EXISTS audit_stage (
     ord integer, event_id text, time timestamptz, type text, actor_issuer text,
     actor_subject text, actor_email text, actor_name text, actor_kind text, client_ref text,
     client_name text, client_version text, server_name text, server_url text, method text,
     tool text, task_id text, session_id text, outcome text, duration_ms double precision,
-    grant_id text, grant_issuer text, redacted boolean, payload jsonb
+    grant_id text, grant_issuer text, redacted boolean, payload json
 ) ON COMMIT DELETE ROWS;
 -- Empty already after a commit; not when batches share an outer transaction (tests, callers).
 DELETE FROM audit_stage
@@ -58,7 +59,7 @@ ins AS (
         s.client_ref, s.server_name, s.method, s.tool, s.task_id, s.session_id, s.outcome,
         s.duration_ms, s.redacted, s.payload
     FROM audit_stage s JOIN new USING (event_id) CROSS JOIN b ORDER BY s.ord
-    RETURNING id, audit_event_canon(audit_event) AS canon)
+    RETURNING id, """ + canon_sql("audit_event") + """ AS canon)
 SELECT (SELECT id FROM b), count(*),
        encode(sha256(convert_to(coalesce(string_agg(canon, E'\\n' ORDER BY id), ''), 'UTF8')), 'hex')
 FROM ins

@@ -38,25 +38,36 @@ VALUE_RULES = {
     "openai_key": r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",
     "slack_token": r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
     "google_api_key": r"\bAIza[0-9A-Za-z_-]{35}",
-    "password_in_url": r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",
+    "password_in_url": r"(?<=://)[^/\s:@\"]+:[^/\s@\"]+(?=@)",
 }
+
+
+# Cheap prefilter: a built-in value rule can only match if one of these substrings occurs
+# in the lower-cased JSON text (password_in_url has its own literal-prefixed regex).
+VALUE_LITERALS = ("eyj", "akia", "asia", "gho_", "ghp_", "ghu_", "ghs_", "ghr_", "github_pat_",
+                  "sk-", "xox", "aiza", "-----begin", "bearer", "basic")
+URL_PASSWORD_HINT = re.compile(r"://[^/\s:@\"]+:[^/\s@\"]+@")
 
 
 @lru_cache(maxsize=1)
 def _rules():
     disabled = set(settings.AUDIT_REDACTION_DISABLED_RULES)
     rules = {name: rx for name, rx in VALUE_RULES.items() if name not in disabled}
-    for i, rx in enumerate(settings.AUDIT_REDACTION_EXTRA_PATTERNS):
-        rules[f"custom_{i + 1}"] = rx
+    custom = {f"custom_{i + 1}": rx for i, rx in enumerate(settings.AUDIT_REDACTION_EXTRA_PATTERNS)}
+    rules.update(custom)
     compiled = [(name, re.compile(rx, re.DOTALL)) for name, rx in rules.items()]
-    combined = re.compile("|".join(f"(?:{rx})" for rx in rules.values()), re.DOTALL) if rules else None
+    custom_hint = re.compile("|".join(f"(?:{rx})" for rx in custom.values()), re.DOTALL) \
+        if custom else None
     keys = set() if "sensitive_keys" in disabled else SENSITIVE_KEYS | {
         k.lower().replace("-", "_") for k in settings.AUDIT_REDACTION_EXTRA_KEYS}
     suffixes = () if "sensitive_keys" in disabled else SENSITIVE_SUFFIXES
-    # Prefilter for key rules on the JSON text: any key containing a sensitive word.
-    words = sorted({*keys, *(s.strip("_") for s in suffixes)})
-    key_hint = re.compile("(?i)" + "|".join(re.escape(w).replace("_", "[-_]?") for w in words)) if words else None
-    return compiled, combined, keys, suffixes, key_hint
+    # A sensitive key can only occur if one of these does (snake, kebab or camel case).
+    words = {form for k in (*keys, *suffixes) for form in
+             (k.strip("_"), k.strip("_").replace("_", "-"), k.replace("_", ""))}
+    words |= set(VALUE_LITERALS)
+    # Drop literals that contain a shorter one ("access_token" is covered by "token").
+    literals = tuple(sorted(w for w in words if not any(o != w and o in w for o in words)))
+    return compiled, custom_hint, keys, suffixes, literals
 
 
 def reset_rules_cache() -> None:
@@ -64,20 +75,29 @@ def reset_rules_cache() -> None:
     _rules.cache_clear()
 
 
+NOT_SENSITIVE = {"progress_token", "max_tokens", "total_tokens", "input_tokens", "output_tokens"}
+CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
 def _is_sensitive_key(key: str, keys, suffixes) -> bool:
-    norm = key.lower().replace("-", "_")
-    return norm in keys or norm.endswith(suffixes)
+    norm = CAMEL.sub(r"\1_\2", key).lower().replace("-", "_")
+    return norm not in NOT_SENSITIVE and (norm in keys or norm.endswith(suffixes))
 
 
 def may_need_redaction(json_text: str) -> bool:
-    """Cheap test on the serialized event: could any rule match?"""
-    _, combined, _, _, key_hint = _rules()
-    return bool((combined and combined.search(json_text)) or (key_hint and key_hint.search(json_text)))
+    """Cheap test on the serialized event: could any rule match? (False positives are fine.)"""
+    _, custom_hint, _, _, literals = _rules()
+    lower = json_text.lower()
+    if any(map(lower.__contains__, literals)):
+        return True
+    if URL_PASSWORD_HINT.search(json_text):
+        return True
+    return bool(custom_hint and custom_hint.search(json_text))
 
 
 def redact(event: dict) -> list[dict]:
     """Mask secrets in `event` in place (never its top-level id); returns what was masked."""
-    compiled, _, keys, suffixes, _ = _rules()
+    compiled, custom_hint, keys, suffixes, _ = _rules()
     notes: list[dict] = []
 
     def walk(value, path):
@@ -94,7 +114,8 @@ def redact(event: dict) -> list[dict]:
             return value
         if isinstance(value, list):
             return [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, str):
+        if isinstance(value, str) and len(value) > 7 and (custom_hint or "://" in value or any(
+                map(value.lower().__contains__, VALUE_LITERALS))):
             for name, rx in compiled:
                 value, n = rx.subn(f"[REDACTED:{name}]", value)
                 if n:

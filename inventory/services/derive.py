@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (re-exported)
 
-# "events" is SeenFrom.EVENTS; first_seen/last_seen only ever widen.
+# "events" is SeenFrom.EVENTS; first_seen/last_seen only ever widen. last_seen is kept to the
+# minute: the WHERE skips rewriting a row (a new tuple version, index and WAL traffic) for
+# every batch that mentions a busy identity, client or server.
+FRESH = "interval '1 minute'"
 IDENTITIES_SQL = """
 INSERT INTO inventory_identity (issuer, subject, display_name, email, kind, status, team,
                                 first_seen, last_seen, seen_from)
@@ -26,6 +29,10 @@ ON CONFLICT (issuer, subject) DO UPDATE SET
                         ELSE inventory_identity.display_name END,
     email = CASE WHEN inventory_identity.email = '' THEN EXCLUDED.email
                  ELSE inventory_identity.email END
+WHERE EXCLUDED.last_seen > inventory_identity.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_identity.first_seen
+   OR (inventory_identity.email = '' AND EXCLUDED.email <> '')
+   OR (inventory_identity.display_name = '' AND EXCLUDED.display_name <> '')
 """
 
 CLIENTS_SQL = """
@@ -42,6 +49,10 @@ ON CONFLICT (client_id) DO UPDATE SET
     name = CASE WHEN inventory_client.name = '' THEN EXCLUDED.name ELSE inventory_client.name END,
     version = CASE WHEN EXCLUDED.version <> '' THEN EXCLUDED.version
                    ELSE inventory_client.version END
+WHERE EXCLUDED.last_seen > inventory_client.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_client.first_seen
+   OR (inventory_client.name = '' AND EXCLUDED.name <> '')
+   OR (EXCLUDED.version <> '' AND EXCLUDED.version <> inventory_client.version)
 """
 
 SERVERS_SQL = """
@@ -54,6 +65,8 @@ GROUP BY server_name ORDER BY server_name
 ON CONFLICT (name) DO UPDATE SET
     first_seen = LEAST(inventory_server.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(inventory_server.last_seen, EXCLUDED.last_seen)
+WHERE EXCLUDED.last_seen > inventory_server.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_server.first_seen
 """
 
 REMOTES_SQL = """
@@ -65,6 +78,8 @@ GROUP BY srv.id, s.server_url ORDER BY srv.id, s.server_url
 ON CONFLICT (server_id, url) DO UPDATE SET
     first_seen = LEAST(inventory_serverremote.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(inventory_serverremote.last_seen, EXCLUDED.last_seen)
+WHERE EXCLUDED.last_seen > inventory_serverremote.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_serverremote.first_seen
 """
 
 # Grants are created by IdP sync / discovery; events only say when one was last used.
@@ -75,6 +90,10 @@ FROM (SELECT grant_issuer, grant_id, max(time) AS used FROM audit_stage
 WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_issuer)
   AND (g.last_used_at IS NULL OR g.last_used_at < u.used)
 """
+
+
+IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL = (
+    sql.replace("{fresh}", FRESH) for sql in (IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL))
 
 
 def upsert_from_stage(cursor, *, has: set[str]) -> None:

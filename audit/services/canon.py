@@ -1,0 +1,20 @@
+"""The one definition of an event row's canonical text, hashed at ingest and at verification.
+
+An inline SQL expression (not a SQL function: a whole-row function argument builds a composite
+datum per row, which doubled the cost). Its rendering of timestamps and floats depends on
+TimeZone, DateStyle and extra_float_digits, so both users run `PIN_SETTINGS` first.
+"""
+
+CANON_COLUMNS = (
+    "id", "time", "received_at", "source_id", "batch_id", "event_id", "type", "actor_issuer",
+    "actor_subject", "client_ref", "server_name", "method", "tool", "task_id", "session_id",
+    "outcome", "duration_ms", "redacted", "payload",
+)
+PIN_SETTINGS = ("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'; "
+                "SET LOCAL extra_float_digits = 1")
+
+
+def canon_sql(alias: str) -> str:
+    """`concat_ws(chr(31), alias.id, alias.time, …, alias.payload)` as SQL text."""
+    parts = ", ".join(f"coalesce({alias}.{col}::text, '')" for col in CANON_COLUMNS)
+    return f"concat_ws(chr(31), {parts})"
