@@ -81,15 +81,23 @@ class AuditEvent(models.Model):
 
 
 class EventBatch(models.Model):
-    """One accepted batch: its content digest chained to the previous batch's digest."""
+    """One accepted batch: its content hash, then (once sealed) its digest chained to the
+    previous batch's digest.
+
+    The ingest transaction stores the content hash; sealing appends the batch to the chain in
+    a separate short transaction right after the commit (audit/services/seal.py), so the chain
+    head's lock is never held across a durable commit's fsync.
+    """
 
     source = models.ForeignKey(EventSource, on_delete=models.PROTECT, related_name="batches")
     received_at = models.DateTimeField(db_index=True)
     event_count = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64, help_text="sha256 over the stored rows.")
-    seq = models.BigIntegerField(unique=True, help_text="Position in the chain (1, 2, ...).")
-    prev_digest = models.CharField(max_length=64)
-    digest = models.CharField(max_length=64)
+    seq = models.BigIntegerField(unique=True, null=True, blank=True,
+                                 help_text="Position in the chain (1, 2, ...); empty until sealed.")
+    prev_digest = models.CharField(max_length=64, blank=True)
+    digest = models.CharField(max_length=64, blank=True)
+    sealed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["seq"]

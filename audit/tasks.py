@@ -13,6 +13,14 @@ def ensure_partitions():
 
 
 @shared_task
+def seal_chain():
+    """Seal batches whose in-request seal was lost (a crash between commit and seal)."""
+    from audit.services.seal import seal_pending
+
+    return seal_pending()
+
+
+@shared_task
 def apply_retention():
     """Drop event partitions past every source's retention (beat: every 6 hours)."""
     return partitions.apply_retention()

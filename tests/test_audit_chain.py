@@ -112,3 +112,36 @@ def test_verify_command_exits_nonzero_and_names_the_break(three_batches, capsys)
         call_command("verify_audit_chain")
     assert exit_info.value.code == 1
     assert f"batch {batch_id}" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_ingested_concurrently_form_one_unbroken_chain():
+    import threading
+
+    from django.db import connections
+
+    from audit.services.seal import seal_pending
+
+    source, _ = create_source(name="gw-concurrent")
+    errors = []
+
+    def send():
+        try:
+            for _ in range(5):
+                ingest_events(source=source, events=[make_event() for _ in range(20)])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    seal_pending()
+    seqs = sorted(EventBatch.objects.values_list("seq", flat=True))
+    assert seqs == list(range(1, 21))
+    run = verify_chain()
+    assert run.ok and run.events_checked == 400

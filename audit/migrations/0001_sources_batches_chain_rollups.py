@@ -94,9 +94,10 @@ class Migration(migrations.Migration):
                 ('received_at', models.DateTimeField(db_index=True)),
                 ('event_count', models.PositiveIntegerField()),
                 ('content_hash', models.CharField(help_text='sha256 over the stored rows.', max_length=64)),
-                ('seq', models.BigIntegerField(help_text='Position in the chain (1, 2, ...).', unique=True)),
-                ('prev_digest', models.CharField(max_length=64)),
-                ('digest', models.CharField(max_length=64)),
+                ('seq', models.BigIntegerField(blank=True, help_text='Position in the chain (1, 2, ...); empty until sealed.', null=True, unique=True)),
+                ('prev_digest', models.CharField(blank=True, max_length=64)),
+                ('digest', models.CharField(blank=True, max_length=64)),
+                ('sealed_at', models.DateTimeField(blank=True, null=True)),
                 ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='audit.eventsource')),
             ],
             options={

@@ -1,7 +1,8 @@
 """Verifying the tamper-evidence chain: recompute every batch's digest from the stored rows.
 
-Each batch stores content_hash = sha256 of its events' canonical rows (audit/services/canon.py, in id
-order) and digest = sha256("prev:seq:batch:source:count:content_hash"). A row modified, deleted
+Each batch stores content_hash = sha256 of its events' canonical rows (audit/services/canon.py,
+in id order); sealing (audit/services/seal.py) adds digest =
+sha256("prev:seq:batch:source:count:content_hash"). A row modified, deleted
 or inserted behind the app's back changes a batch's recomputed count or hash; a batch row
 removed or edited breaks the digest links. The first broken link is named.
 """
@@ -45,16 +46,8 @@ def _content(batch_ids: list[int]) -> dict[int, tuple[int, str]]:
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 
 
-def _check_batch(batch: EventBatch, prev: str, prev_seq: int | None, found) -> str:
-    """What is wrong with this batch, or ''."""
-    if prev_seq is not None and batch.seq != prev_seq + 1:
-        return f"batch #{prev_seq + 1} to #{batch.seq - 1} deleted (chain jumps from #{prev_seq})"
-    if batch.prev_digest != prev:
-        return "previous-digest link does not match the previous batch's digest"
-    expected = link_digest(prev, batch.seq, batch.pk, batch.source_id, batch.event_count,
-                           batch.content_hash)
-    if expected != batch.digest:
-        return "batch record altered (its digest does not match its contents)"
+def _check_content(batch: EventBatch, found) -> str:
+    """Do the stored rows still hash to what the ingest recorded?"""
     count, content = found or (0, "")
     if count < batch.event_count:
         return f"{batch.event_count - count} event(s) deleted (stored {count} of {batch.event_count})"
@@ -63,6 +56,19 @@ def _check_batch(batch: EventBatch, prev: str, prev_seq: int | None, found) -> s
     if content != batch.content_hash:
         return "event(s) modified (content hash differs)"
     return ""
+
+
+def _check_batch(batch: EventBatch, prev: str, prev_seq: int | None, found) -> str:
+    """What is wrong with this sealed batch, or ''."""
+    if prev_seq is not None and batch.seq != prev_seq + 1:
+        return f"batch #{prev_seq + 1} to #{batch.seq - 1} deleted (chain jumps from #{prev_seq})"
+    if batch.prev_digest != prev:
+        return "previous-digest link does not match the previous batch's digest"
+    expected = link_digest(prev, batch.seq, batch.pk, batch.source_id, batch.event_count,
+                           batch.content_hash)
+    if expected != batch.digest:
+        return "batch record altered (its digest does not match its contents)"
+    return _check_content(batch, found)
 
 
 def _walk(batches, prev: str, prev_seq) -> tuple[int, int, EventBatch | None, str, str, int]:
@@ -80,24 +86,43 @@ def _walk(batches, prev: str, prev_seq) -> tuple[int, int, EventBatch | None, st
     return checked, events, None, "", prev, prev_seq
 
 
+def _pending_problem(pending: list[EventBatch]) -> tuple[EventBatch | None, str]:
+    """Batches stored but not sealed yet (sealing follows each commit): contents still checked."""
+    for start in range(0, len(pending), CHUNK):
+        chunk = pending[start:start + CHUNK]
+        content = _content([b.pk for b in chunk])
+        for batch in chunk:
+            problem = _check_content(batch, content.get(batch.pk))
+            if problem:
+                return batch, f"{problem} (batch not sealed yet)"
+    return None, ""
+
+
 def verify_chain(*, since: datetime | None = None, triggered_by: str = "") -> ChainVerification:
     """Check every batch received since `since` (all when None); store and return the run."""
     started = timezone.now()
-    batches = EventBatch.objects.order_by("seq")
+    sealed = EventBatch.objects.filter(seq__isnull=False).order_by("seq")
+    pending = EventBatch.objects.filter(seq__isnull=True).order_by("pk")
     anchor = None
     if since is not None:
-        anchor = batches.filter(received_at__lt=since).order_by("-seq").first()
-        batches = batches.filter(received_at__gte=since)
-    batches = list(batches)
+        anchor = sealed.filter(received_at__lt=since).order_by("-seq").first()
+        sealed, pending = sealed.filter(received_at__gte=since), pending.filter(received_at__gte=since)
+    batches, pending = list(sealed), list(pending)
     prev, prev_seq = (anchor.digest, anchor.seq) if anchor else (GENESIS, 0)
     checked, events, broken, problem, prev, prev_seq = _walk(batches, prev, prev_seq)
     if not broken:
-        problem = _tail_problem(prev, prev_seq) or _orphan_problem(since)
+        problem = _tail_problem(prev, prev_seq)
+    if not problem:
+        broken, problem = _pending_problem(pending)
+        checked += len(pending)
+        events += sum(b.event_count for b in pending)
+    if not problem:
+        problem = _orphan_problem(since)
     run = ChainVerification.objects.create(
         started_at=started, finished_at=timezone.now(), since=since, ok=not problem,
         batches_checked=checked, events_checked=events,
         first_broken_batch=broken.pk if broken else _orphan_batch(problem),
-        problem=(f"batch {broken.pk} (#{broken.seq}): {problem}" if broken else problem),
+        problem=(f"batch {broken.pk} (#{broken.seq or 'unsealed'}): {problem}" if broken else problem),
         triggered_by=triggered_by)
     return run
 

@@ -6,8 +6,8 @@ One transaction per batch, set-based throughout (see docs/ingest.md for the numb
 3. one statement inserts the dedup keys (ON CONFLICT DO NOTHING), drops the duplicates from the
    stage, inserts the new events and returns their count and the sha256 of their stored rows;
 4. derived inventory state and hourly rollups from the stage (INSERT … SELECT … GROUP BY);
-5. the batch is appended to the chain under the chain head's row lock, last, so concurrent
-   batches only queue for the short tail of their transactions.
+5. the batch row with its content hash; after the commit the batch is sealed into the chain
+   (audit/services/seal.py) in a short transaction of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import psycopg.errors
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from audit.services import partitions
+from audit.services import partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, upsert_from_stage
@@ -86,23 +86,13 @@ ON CONFLICT ON CONSTRAINT identity_rollup_hourly_key DO UPDATE SET
     errors = audit_identityrolluphourly.errors + EXCLUDED.errors
 """
 
-# The chain link: digest = sha256(prev digest : seq : batch id : source : count : content hash).
-# audit/services/chain.py recomputes exactly this string.
-CHAIN_SQL = """
-WITH head AS (SELECT seq, digest FROM audit_chainhead WHERE id = 1 FOR UPDATE),
-link AS (
-    INSERT INTO audit_eventbatch (id, source_id, received_at, event_count, content_hash, seq,
-                                  prev_digest, digest)
-    SELECT %(batch)s::bigint, %(source)s::bigint, clock_timestamp(), %(count)s::integer, %(hash)s::text,
-           head.seq + 1, head.digest,
-           encode(sha256(convert_to(concat_ws(':', head.digest, head.seq + 1, %(batch)s::bigint,
-                 %(source)s::bigint, %(count)s::integer, %(hash)s::text), 'UTF8')), 'hex')
-    FROM head RETURNING seq, digest)
-UPDATE audit_chainhead SET seq = link.seq, digest = link.digest, batch_id = %(batch)s::bigint
-FROM link WHERE audit_chainhead.id = 1
+# The batch's record: sealed into the chain right after commit (audit/services/seal.py).
+BATCH_SQL = """
+INSERT INTO audit_eventbatch (id, source_id, received_at, event_count, content_hash, seq,
+                              prev_digest, digest, sealed_at)
+VALUES (%s, %s, clock_timestamp(), %s, %s, NULL, '', '', NULL)
 """
 
-GENESIS = "0" * 64
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 
@@ -163,6 +153,8 @@ def ingest_events(*, source, events: list[dict]) -> IngestResult:
     result.accepted = accepted
     result.duplicates += len(rows) - accepted
     result.batch_id = batch_id
+    if accepted:
+        seal.seal_after_ingest()
     return result
 
 
@@ -203,10 +195,5 @@ def _store(source_id: int, rows: list, reports: list) -> tuple[int, int | None]:
             apply_task_reports(cursor, reports)
         cursor.execute(EVENT_ROLLUP_SQL, [source_id])
         cursor.execute(IDENTITY_ROLLUP_SQL)
-        link = {"batch": batch_id, "source": source_id, "count": accepted, "hash": content_hash}
-        cursor.execute(CHAIN_SQL, link)
-        if cursor.rowcount == 0:  # no head row yet (e.g. a test flush truncated it): start one
-            cursor.execute("INSERT INTO audit_chainhead (id, seq, digest) VALUES (1, 0, %s) "
-                           "ON CONFLICT (id) DO NOTHING", [GENESIS])
-            cursor.execute(CHAIN_SQL, link)
+        cursor.execute(BATCH_SQL, [batch_id, source_id, accepted, content_hash])
     return accepted, batch_id
