@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 
 from django.conf import settings
 from django.db import connection
@@ -36,6 +37,29 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# token hash -> (monotonic expiry, source or None). One lookup per request costs a round trip
+# on the hot path; a rotated or disabled token stops working here at once (the services clear
+# this cache) and in other web processes within CACHE_SECONDS.
+CACHE_SECONDS = 2.0
+_cache: dict[str, tuple[float, EventSource | None]] = {}
+
+
+def forget_cached_sources() -> None:
+    _cache.clear()
+
+
+def _lookup(token_hash: str) -> EventSource | None:
+    now = time.monotonic()
+    hit = _cache.get(token_hash)
+    if hit and hit[0] > now:
+        return hit[1]
+    source = EventSource.objects.filter(token_hash=token_hash).first()
+    if len(_cache) > 10_000:  # unknown tokens must not grow it without bound
+        _cache.clear()
+    _cache[token_hash] = (now + CACHE_SECONDS, source)
+    return source
+
+
 def source_from_request(request) -> EventSource:
     """The enabled source whose token is in `Authorization: Bearer <token>`, else SourceAuthError."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -45,7 +69,7 @@ def source_from_request(request) -> EventSource:
         raise SourceAuthError("Missing bearer token: send 'Authorization: Bearer <source token>'.")
     if len(token) > 200:
         raise SourceAuthError("Unknown source token.")
-    source = EventSource.objects.filter(token_hash=hash_token(token)).first()
+    source = _lookup(hash_token(token))
     if source is None:
         raise SourceAuthError("Unknown source token.")
     if not source.enabled:

@@ -6,9 +6,11 @@ Runs against the worktree's embedded PostgreSQL (./var/pg, default durability: f
 synchronous_commit on), in a throwaway database created here and dropped at the end.
 (a) COPY of the same generated events, 1,000-row batches (a commit each), into a bare table
     with the same unique key (source, event id); one connection, and four for reference.
-(b) POST /api/v1/events through gunicorn (sync workers, 2 = the core count), 1,000 events per
-    request, 4 concurrent clients, with dedup, redaction, chain, derived state and rollups on.
-(c) the same endpoint with one event per request, 4 concurrent clients.
+(b) POST /api/v1/events through gunicorn (sync workers, --workers, default 2 x cores + 1 as
+    gunicorn recommends), 1,000 events per request, 4 concurrent clients, with dedup,
+    redaction, chain, derived state and rollups on.
+(c) the same endpoint with one event per request, 4 concurrent clients; its baseline (c0) is
+    one-row INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
 Then peak RSS of a worker for one 16 MB request, and a cProfile of the ingest service.
 Medians of --repeat runs; prints events/s and the ratio (b)/(a).
 """
@@ -131,6 +133,27 @@ def copy_batches(rows, batches):
             conn.commit()
 
 
+def bench_commits(n: int, connections: int) -> float:
+    """Durable one-row transactions per second over `connections` connections."""
+    with connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_commit; CREATE TABLE bench_commit (x int)")
+        conn.commit()
+
+    def run(count):
+        with connect() as conn:
+            for _ in range(count):
+                conn.execute("INSERT INTO bench_commit VALUES (1)")
+                conn.commit()
+
+    threads = [threading.Thread(target=run, args=(n // connections,)) for _ in range(connections)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return n / (time.perf_counter() - began)
+
+
 def bench_copy(rows, connections: int) -> float:
     with connect() as conn:
         conn.execute(RAW_DDL)
@@ -180,8 +203,13 @@ def post_all(url, token, bodies, concurrency, content_type="application/json") -
     headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
     errors = []
 
+    # TCP_NODELAY: httpx writes headers and body separately; with Nagle on, a small request
+    # waits ~40 ms for the server's delayed ACK (a load-generator artefact, not server time).
+    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
     def run(chunk):
-        with httpx.Client(timeout=120) as client:
+        transport = httpx.HTTPTransport(socket_options=nodelay)
+        with httpx.Client(timeout=120, transport=transport) as client:
             for body in chunk:
                 response = client.post(url, content=body, headers=headers)
                 if response.status_code != 200:
@@ -263,6 +291,7 @@ def main():
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
     args = parser.parse_args()
     import orjson
 
@@ -276,8 +305,8 @@ def main():
                                env=django_env(), check=True, capture_output=True,
                                text=True).stdout.strip()
         print(f"setup (database + migrations): {time.perf_counter() - t0:.1f} s")
-        a1, a4, b, c = [], [], [], []
-        server = Server(workers=2)
+        a1, a4, b, c, c0 = [], [], [], [], []
+        server = Server(workers=args.workers)
         try:
             for run in range(args.repeat):
                 events = make_events(args.events, seed=run)
@@ -288,16 +317,20 @@ def main():
                 b.append(len(events) / post_all(server.url, token, bodies, 4))
                 singles = [orjson.dumps([e]) for e in make_events(args.single, seed=1000 + run)]
                 c.append(len(singles) / post_all(server.url, token, singles, 4))
+                c0.append(bench_commits(2000, 4))
                 print(f"run {run + 1}: (a) {a1[-1]:,.0f}/s  (a4) {a4[-1]:,.0f}/s  "
-                      f"(b) {b[-1]:,.0f}/s  (c) {c[-1]:,.0f}/s", flush=True)
+                      f"(b) {b[-1]:,.0f}/s  (c) {c[-1]:,.0f}/s  (c0) {c0[-1]:,.0f}/s", flush=True)
         finally:
             server.stop()
-        ma1, ma4, mb, mc = (statistics.median(x) for x in (a1, a4, b, c))
+        ma1, ma4, mb, mc, mc0 = (statistics.median(x) for x in (a1, a4, b, c, c0))
+        print(f"\ngunicorn sync workers: {args.workers}; {args.events:,} events per run; "
+              f"medians of {args.repeat} runs")
         print(f"\n(a)  raw COPY, 1k batches, unique key, 1 connection : {ma1:10,.0f} events/s")
         print(f"(a4) raw COPY, same, 4 connections                 : {ma4:10,.0f} events/s")
         print(f"(b)  HTTP, 1,000/request, concurrency 4, all on    : {mb:10,.0f} events/s")
         print(f"(c)  HTTP, 1 event/request, concurrency 4          : {mc:10,.0f} events/s")
-        print(f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}")
+        print(f"(c0) one-row INSERT+COMMIT, 4 connections         : {mc0:10,.0f} commits/s")
+        print(f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   (c)/(c0) = {mc / mc0:.2f}")
         before, peak, size = peak_rss_16mb(token)
         print(f"16 MB request ({size / 2**20:.1f} MiB, ~9,000 events): worker peak RSS "
               f"{peak:.0f} MB (was {before:.0f} MB before it)")

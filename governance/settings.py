@@ -227,6 +227,6 @@ AUDIT_REDACTION_EXTRA_PATTERNS = [p for p in os.environ.get(
 AUDIT_REDACTION_DISABLED_RULES = env_list("AUDIT_REDACTION_DISABLED_RULES")
 CELERY_BEAT_SCHEDULE.update({
     "audit-ensure-partitions": {"task": "audit.tasks.ensure_partitions", "schedule": 3600.0},
-    "audit-seal-chain": {"task": "audit.tasks.seal_chain", "schedule": 60.0},
+    "audit-seal-chain": {"task": "audit.tasks.seal_chain", "schedule": 10.0},
     "audit-apply-retention": {"task": "audit.tasks.apply_retention", "schedule": 6 * 3600.0},
 })

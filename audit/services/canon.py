@@ -2,7 +2,7 @@
 
 An inline SQL expression (not a SQL function: a whole-row function argument builds a composite
 datum per row, which doubled the cost). Its rendering of timestamps and floats depends on
-TimeZone, DateStyle and extra_float_digits, so both users run `PIN_SETTINGS` first.
+TimeZone, DateStyle and extra_float_digits, so both users run `PIN_SETTINGS` first (one preparable statement, transaction-local).
 """
 
 CANON_COLUMNS = (
@@ -10,8 +10,8 @@ CANON_COLUMNS = (
     "actor_subject", "client_ref", "server_name", "method", "tool", "task_id", "session_id",
     "outcome", "duration_ms", "redacted", "payload",
 )
-PIN_SETTINGS = ("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'; "
-                "SET LOCAL extra_float_digits = 1")
+PIN_SETTINGS = ("SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), "
+                "set_config('extra_float_digits', '1', true)")
 
 
 def canon_sql(alias: str) -> str:

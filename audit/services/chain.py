@@ -41,7 +41,7 @@ def link_digest(prev: str, seq: int, batch_id: int, source_id: int, count: int, 
 
 def _content(batch_ids: list[int]) -> dict[int, tuple[int, str]]:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(PIN_SETTINGS)
+        cursor.execute(PIN_SETTINGS)  # transaction-local, as in the ingest
         cursor.execute(CONTENT_SQL, [batch_ids])
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 

@@ -12,6 +12,7 @@ durably by the ingest itself.
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import connection, transaction
 
@@ -60,8 +61,20 @@ def seal_pending(*, limit: int = 50_000) -> int:
     return len(pending)
 
 
-def seal_after_ingest() -> None:
-    """Seal now if we can; a failure is logged, never raised (the beat sweeper seals later)."""
+SEAL_EVERY_SECONDS = 0.5
+_last_seal = 0.0
+
+
+def seal_after_ingest(*, in_transaction: bool = False) -> None:
+    """Seal pending batches, at most every SEAL_EVERY_SECONDS per process (one seal chains
+    every batch committed meanwhile, by any process); the beat sweeper covers the rest.
+    Inside a caller's transaction the batch is sealed at once (it is not visible elsewhere).
+    A failure is logged, never raised: the events are stored, the sweeper seals later."""
+    global _last_seal
+    now = time.monotonic()
+    if not in_transaction and now - _last_seal < SEAL_EVERY_SECONDS:
+        return
+    _last_seal = now
     try:
         seal_pending()
     except Exception:  # noqa: BLE001 - the events are stored; sealing is retried by the sweeper

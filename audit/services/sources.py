@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import EventSource
-from audit.sources import hash_token, new_token
+from audit.sources import forget_cached_sources, hash_token, new_token
 from governance.services import record_admin_action
 
 
@@ -39,6 +39,8 @@ def rotate_source_token(*, source: EventSource, actor=None, request=None) -> str
     source.token_hash, source.token_prefix = hash_token(token), token[:12]
     source.token_rotated_at = timezone.now()
     source.save(update_fields=["token_hash", "token_prefix", "token_rotated_at"])
+    transaction.on_commit(forget_cached_sources)
+    forget_cached_sources()
     record_admin_action(actor=actor, action="eventsource.token_rotated", obj=source,
                         before=before, after=_snapshot(source), request=request)
     return token
@@ -51,6 +53,8 @@ def set_source_enabled(*, source: EventSource, enabled: bool, actor=None, reques
     source.enabled = enabled
     source.disabled_at = None if enabled else timezone.now()
     source.save(update_fields=["enabled", "disabled_at"])
+    transaction.on_commit(forget_cached_sources)
+    forget_cached_sources()
     record_admin_action(actor=actor, action="eventsource.enabled" if enabled else
                         "eventsource.disabled", obj=source, before=before,
                         after=_snapshot(source), request=request)
@@ -63,5 +67,7 @@ def update_source_settings(*, source: EventSource, retention_days: int,
     before = _snapshot(source)
     source.retention_days, source.rate_limit_per_minute = retention_days, rate_limit_per_minute
     source.save(update_fields=["retention_days", "rate_limit_per_minute"])
+    transaction.on_commit(forget_cached_sources)
+    forget_cached_sources()
     record_admin_action(actor=actor, action="eventsource.updated", obj=source, before=before,
                         after=_snapshot(source), request=request)
