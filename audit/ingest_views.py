@@ -78,6 +78,15 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
     return out
 
 
+def _lenient_loads(body: bytes, error):
+    """orjson refuses some valid JSON (integers past 64 bits): let the stdlib parse it so one
+    such event is rejected on its own instead of failing its whole batch."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise BodyError(400, f"Body is not valid UTF-8 JSON: {error}") from None
+
+
 def _parse(body: bytes, media_type: str) -> tuple[list, list]:
     """(events, rejects for NDJSON lines that are not JSON); rejects carry the line's index."""
     if media_type in NDJSON_TYPES:
@@ -94,7 +103,7 @@ def _parse(body: bytes, media_type: str) -> tuple[list, list]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BodyError(400, f"Body is not valid UTF-8 JSON: {exc}") from None
+        data = _lenient_loads(body, exc)
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         return data["events"], []
     if isinstance(data, list):

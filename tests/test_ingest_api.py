@@ -1,6 +1,7 @@
 """POST /api/v1/events over real HTTP: statuses, bad input, exactly-once, per-event results."""
 
 import gzip
+import json
 
 import httpx
 import orjson
@@ -137,3 +138,24 @@ def test_dedup_keys_are_kept_per_source(live_server, source_token):
     assert post(live_server, token, [event]).json()["accepted"] == 1
     assert post(live_server, other_token, [event]).json()["accepted"] == 1
     assert EventDedup.objects.filter(event_id=event["id"]).count() == 2
+
+
+def test_hostile_json_is_rejected_per_event_or_as_400_never_a_500(live_server, source_token):
+    _, token = source_token
+    good = make_event()
+    deep = make_event(attributes={"a": None})
+    node = deep["attributes"]
+    for _ in range(300):
+        node["a"] = {"a": None}
+        node = node["a"]
+    big = orjson.dumps(make_event())[:-1] + b',"huge": 123456789012345678901234567890}'
+    surrogate = orjson.dumps(make_event())[:-1] + b',"bad": "\\ud800"}'
+    deep_json = json.dumps(deep).encode()  # orjson itself refuses to write 300 levels
+    body = b"[" + b",".join([orjson.dumps(good), deep_json, big, surrogate]) + b"]"
+    response = post(live_server, token, body)
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 1
+    assert sorted(r["index"] for r in result["rejected"]) == [1, 2, 3]
+    too_deep = b"[" * 5000 + b"]" * 5000
+    assert post(live_server, token, too_deep).status_code == 400

@@ -191,7 +191,10 @@ def _canonical(raw: dict) -> dict:
 
 def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant, reports, limits):
     event = _canonical(raw)
-    text = orjson.dumps(event)
+    try:
+        text = orjson.dumps(event)
+    except (orjson.JSONEncodeError, TypeError) as exc:  # depth > 255, lone surrogates, big ints
+        return None, None, {"event": f"cannot be stored as JSON: {exc}"}
     if len(text) > limits.max_event_bytes:
         return None, None, {"event": f"is larger than {limits.max_event_bytes} bytes"}
     if b"\\u0000" in text:
