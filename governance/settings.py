@@ -207,3 +207,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Outbound fetches (CIMD documents, OAuth metadata, registries) ---------------------------
+# Every crawler goes through inventory.fetch.safe_fetch: HTTPS only and public addresses only,
+# except for these hosts (names, IPs or CIDRs), which may use plain HTTP and private addresses.
+# Labs and tests set it (e.g. FETCH_ALLOWLIST=127.0.0.1); production normally leaves it empty.
+# Cloud metadata addresses (169.254.169.254, fd00:ec2::254...) stay refused even when listed.
+FETCH_ALLOWLIST = env_list("FETCH_ALLOWLIST")
+CONSOLE_VERSION = os.environ.get("CONSOLE_VERSION", "0.1.0")
+FETCH_USER_AGENT = f"MCPGovernanceConsole/{CONSOLE_VERSION} (+metadata crawler)"
+# CIMD re-fetch follows Cache-Control max-age within these bounds (seconds); no header → max.
+CIMD_REFRESH_MIN_SECONDS = int(os.environ.get("CIMD_REFRESH_MIN_SECONDS", "300"))
+CIMD_REFRESH_MAX_SECONDS = int(os.environ.get("CIMD_REFRESH_MAX_SECONDS", "86400"))
+# CIMD draft recommends 5 KB as the maximum document size.
+CIMD_MAX_BYTES = int(os.environ.get("CIMD_MAX_BYTES", "5120"))
+# Fetch log rows older than this are pruned by the daily CIMD sweep.
+FETCH_LOG_RETENTION_DAYS = int(os.environ.get("FETCH_LOG_RETENTION_DAYS", "30"))

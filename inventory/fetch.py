@@ -1,0 +1,470 @@
+"""The one safe fetcher every crawler uses (CIMD documents, OAuth metadata, registries).
+
+Why it exists: the URLs we fetch come from untrusted parties (a client_id in an audit event, a
+server's WWW-Authenticate header, a registry entry). Fetching them naively is an SSRF hole into
+the console's network. So, before any connection:
+
+- only https (plain http only for allow-listed hosts), no credentials in the URL;
+- we resolve the name ourselves and refuse special-use addresses (RFC 6890: loopback, private,
+  link-local, multicast, reserved, shared, documentation, cloud metadata; IPv4-mapped,
+  -compatible, 6to4 and NAT64 forms of those) unless allow-listed in settings.FETCH_ALLOWLIST;
+- then we connect to exactly the address we checked (a pinned httpcore network backend), sending
+  the original Host header and TLS SNI, so DNS cannot change its answer between check and use;
+- each redirect hop is checked the same way (and CIMD allows none);
+- body size is capped while streaming, and a total deadline bounds every socket operation, so a
+  slow drip cannot hold a worker past `total_timeout`.
+Every fetch is recorded in inventory.models.FetchRecord (the fetch log in the UI).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+import logging
+import socket
+import ssl
+import time
+import zlib
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import httpcore
+import httpx
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+# Always refused, even when an allow-listed CIDR covers them: the keys to a cloud account.
+METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")}
+# RFC 6890 and successors: nothing a public metadata URL should resolve to.
+_SPECIAL_V4 = [(ipaddress.ip_network(n), why) for n, why in (
+    ("0.0.0.0/8", "unspecified"), ("10.0.0.0/8", "private"), ("100.64.0.0/10", "shared (CGNAT)"),
+    ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"), ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignments"), ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "6to4 relay anycast"), ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"), ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"), ("255.255.255.255/32", "broadcast"))]
+_SPECIAL_V6 = [(ipaddress.ip_network(n), why) for n, why in (
+    ("::/128", "unspecified"), ("::1/128", "loopback"), ("64:ff9b:1::/48", "local NAT64"),
+    ("100::/64", "discard-only"), ("2001::/23", "IETF protocol assignments"),
+    ("2001:db8::/32", "documentation"), ("3fff::/20", "documentation"), ("5f00::/16", "SRv6"),
+    ("fc00::/7", "unique local (private)"), ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"), ("ff00::/8", "multicast"))]
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SIXTOFOUR = ipaddress.ip_network("2002::/16")
+
+
+class FetchError(Exception):
+    """A fetch that did not produce an acceptable response; `reason` is a short stable code."""
+
+    def __init__(self, reason: str, message: str, *, status: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class FetchResult:
+    """A successful fetch: status allowed, content type accepted, body within the cap."""
+
+    url: str
+    final_url: str
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+    elapsed_ms: float
+    max_age: int | None
+    address: str = ""
+
+    def json(self):
+        """The body parsed as JSON; FetchError("invalid_json") when it is not."""
+        try:
+            import orjson
+
+            return orjson.loads(self.content)
+        except ImportError:  # pragma: no cover - orjson is in requirements
+            pass
+        except ValueError as exc:
+            raise FetchError("invalid_json", f"body is not valid JSON: {exc}") from None
+        try:  # pragma: no cover
+            return json.loads(self.content)
+        except ValueError as exc:  # pragma: no cover
+            raise FetchError("invalid_json", f"body is not valid JSON: {exc}") from None
+
+
+# --- Address policy -----------------------------------------------------------------------------
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address carried inside an IPv6 one (mapped, compatible, 6to4, NAT64), if any."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if int(ip) >> 32 == 0 and int(ip) > 1:  # deprecated IPv4-compatible ::a.b.c.d
+        return ipaddress.IPv4Address(int(ip))
+    return None
+
+
+def special_use_reason(ip: ipaddress.IPv4Address | ipaddress.IPv6Address | str) -> str | None:
+    """Why `ip` is a special-use address a fetch must not reach, or None when it is public."""
+    ip = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+    if ip in METADATA_ADDRESSES:
+        return "cloud metadata"
+    if ip.version == 6:
+        inner = _embedded_ipv4(ip)
+        if inner is not None:
+            why = special_use_reason(inner)
+            return f"{why} (IPv4 embedded in IPv6)" if why else None
+        table = _SPECIAL_V6
+    else:
+        table = _SPECIAL_V4
+    for network, why in table:
+        if ip in network:
+            return why
+    if not ip.is_global:  # whatever the stdlib knows that our table does not
+        return "not globally routable"
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_allowlist(entries: tuple[str, ...]):
+    names, networks = set(), []
+    for entry in entries:
+        entry = entry.strip().lower().strip("[]")
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            names.add(entry.rstrip("."))
+    return frozenset(names), tuple(networks)
+
+
+def _allowlist():
+    return _parse_allowlist(tuple(getattr(settings, "FETCH_ALLOWLIST", []) or []))
+
+
+def _ip_allowlisted(ip, networks) -> bool:
+    return any(ip.version == n.version and ip in n for n in networks)
+
+
+@dataclass
+class _Target:
+    url: httpx.URL
+    host: str
+    port: int
+    address: str
+
+
+def check_url(url: str) -> _Target:
+    """Validate scheme/shape, resolve, apply the address policy; the address to connect to."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise FetchError("invalid_url", f"not a valid URL: {exc}") from None
+    host = parsed.host.lower().rstrip(".")
+    if parsed.scheme not in ("http", "https") or not host:
+        raise FetchError("not_allowed_scheme" if host else "invalid_url",
+                         f"only https URLs with a host are fetched, not {url[:200]!r}")
+    if parsed.userinfo:
+        raise FetchError("invalid_url", "URLs with credentials (user:password@) are refused")
+    names, networks = _allowlist()
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    addresses = _resolve(host, port)
+    host_listed = host in names
+    all_listed = host_listed or all(_ip_allowlisted(a, networks) for a in addresses)
+    if parsed.scheme == "http" and not all_listed:
+        raise FetchError("not_allowed_scheme", f"plain http is refused for {host} (https only)")
+    for address in addresses:
+        why = special_use_reason(address)
+        if address in METADATA_ADDRESSES or (
+                why and not host_listed and not _ip_allowlisted(address, networks)):
+            raise FetchError("blocked_address",
+                             f"{host} resolves to {address}, a {why} address")
+    return _Target(url=parsed, host=host, port=port, address=str(addresses[0]))
+
+
+def _resolve(host: str, port: int) -> list:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError("connect_error", f"cannot resolve {host}: {exc}") from None
+    seen = []
+    for *_, sockaddr in infos:
+        ip = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        if ip not in seen:
+            seen.append(ip)
+    if not seen:
+        raise FetchError("connect_error", f"{host} has no addresses")
+    return seen
+
+
+# --- Pinned connections with a total deadline ----------------------------------------------------
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read/write waits at most until the fetch's deadline."""
+
+    def __init__(self, inner, deadline: float):
+        self._inner, self._deadline = inner, deadline
+
+    def _budget(self, timeout):
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("total fetch deadline exceeded")
+        return left if timeout is None else min(timeout, left)
+
+    def read(self, max_bytes, timeout=None):
+        return self._inner.read(max_bytes, self._budget(timeout))
+
+    def write(self, buffer, timeout=None):
+        return self._inner.write(buffer, self._budget(timeout))
+
+    def close(self):
+        return self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        # server_hostname is the URL's host: SNI and certificate checks use the name, not the IP.
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._budget(timeout))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info):
+        return self._inner.get_extra_info(info)
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects to the address check_url() approved for this host, never resolving again."""
+
+    def __init__(self, host: str, port: int, address: str, deadline: float):
+        self.pin = (host, port, address)
+        self.deadline = deadline
+        self._sync = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        want_host, want_port, address = self.pin
+        if (host.lower().rstrip("."), port) != (want_host.strip("[]"), want_port):
+            raise httpcore.ConnectError(f"refusing unpinned connection to {host}:{port}")
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ConnectTimeout("total fetch deadline exceeded")
+        timeout = left if timeout is None else min(timeout, left)
+        stream = self._sync.connect_tcp(address, port, timeout, local_address, socket_options)
+        return _DeadlineStream(stream, self.deadline)
+
+    def sleep(self, seconds):  # pragma: no cover - only used by httpcore retries, which are off
+        time.sleep(seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    # Built once: loading the CA bundle costs milliseconds per fetch otherwise.
+    return httpx.create_ssl_context(trust_env=False)
+
+
+def _client_for(target: _Target, deadline: float, timeout: httpx.Timeout) -> httpx.Client:
+    transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
+    # httpx has no public hook for the network backend; swap its pool for one that pins.
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=_ssl_context(), max_connections=1, max_keepalive_connections=0,
+        network_backend=_PinnedBackend(target.host, target.port, target.address, deadline))
+    return httpx.Client(transport=transport, timeout=timeout, trust_env=False,
+                        follow_redirects=False)
+
+
+# --- Header helpers ----------------------------------------------------------------------------
+
+def parse_max_age(cache_control: str | None) -> int | None:
+    """Seconds from Cache-Control: max-age (0 for no-store/no-cache), None when absent."""
+    if not cache_control:
+        return None
+    directives = {}
+    for part in cache_control.lower().split(","):
+        name, _, value = part.strip().partition("=")
+        directives[name.strip()] = value.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        return 0
+    for key in ("s-maxage", "max-age"):
+        if key in directives:
+            try:
+                return max(0, int(directives[key]))
+            except ValueError:
+                return None
+    return None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from Retry-After (delta-seconds or an HTTP date), None when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def _content_type_ok(content_type: str, accept: tuple[str, ...]) -> bool:
+    if "*/*" in accept:
+        return True
+    media = content_type.split(";")[0].strip().lower()
+    if media in accept:
+        return True
+    # application/json also admits the structured-suffix forms (application/<x>+json).
+    return ("application/json" in accept and media.startswith("application/")
+            and media.endswith("+json"))
+
+
+# --- The fetch ----------------------------------------------------------------------------------
+
+def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redirects: int = 3,
+               accept: tuple[str, ...] = ("application/json",), connect_timeout: float = 5.0,
+               read_timeout: float = 10.0, total_timeout: float = 30.0,
+               allow_status: tuple[int, ...] = (200,), record: bool = True,
+               method: str = "GET", headers: dict | None = None,
+               body: bytes | None = None) -> FetchResult:
+    """Fetch `url` under the policy above; FetchError on anything unacceptable.
+
+    method/headers/body exist for the unauthenticated MCP probe of OAuth discovery; crawlers
+    use the GET defaults.
+    """
+    started = time.monotonic()
+    deadline = started + total_timeout
+    log = {"url": url[:2000], "purpose": purpose[:40], "method": method}
+    try:
+        result = _fetch_following(url, deadline, log, max_bytes=max_bytes,
+                                  max_redirects=max_redirects, accept=accept,
+                                  timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+                                  allow_status=allow_status, method=method,
+                                  headers=headers or {}, body=body)
+        result.elapsed_ms = (time.monotonic() - started) * 1000
+        log.update(ok=True, bytes=len(result.content))
+        return result
+    except FetchError as exc:
+        log.update(ok=False, error_reason=exc.reason, error_message=exc.message[:500],
+                   status_code=exc.status or log.get("status_code"))
+        raise
+    finally:
+        log["elapsed_ms"] = (time.monotonic() - started) * 1000
+        if record:
+            _record(log)
+
+
+def _fetch_following(url, deadline, log, *, max_redirects, **kwargs) -> FetchResult:
+    current = url
+    for hop in range(max_redirects + 1):
+        target = check_url(current)
+        log["address"] = target.address
+        outcome = _fetch_once(target, deadline, log, **kwargs)
+        if isinstance(outcome, FetchResult):
+            outcome.url = url
+            return outcome
+        location = outcome  # a redirect
+        if max_redirects == 0:
+            raise FetchError("redirect_refused",
+                             f"redirect to {location[:300]} refused (none allowed here)",
+                             status=log.get("status_code"))
+        current = str(target.url.join(location))
+    raise FetchError("too_many_redirects", f"more than {max_redirects} redirects",
+                     status=log.get("status_code"))
+
+
+def _fetch_once(target: _Target, deadline, log, *, max_bytes, accept, timeout, allow_status,
+                method, headers, body) -> FetchResult | str:
+    """One request to a checked target: a FetchResult, or the Location of a redirect."""
+    send_headers = {"User-Agent": settings.FETCH_USER_AGENT, "Accept": ", ".join(accept),
+                    "Accept-Encoding": "gzip, identity", **headers}
+    try:
+        with _client_for(target, deadline, timeout) as client:
+            with client.stream(method, target.url, headers=send_headers, content=body) as resp:
+                log["status_code"] = resp.status_code
+                log["final_url"] = str(target.url)[:2000]
+                if resp.status_code in REDIRECT_STATUSES and resp.headers.get("location"):
+                    return resp.headers["location"]
+                _check_status(resp, allow_status)
+                ctype = resp.headers.get("content-type", "")
+                if not _content_type_ok(ctype, accept):
+                    raise FetchError("bad_content_type",
+                                     f"content type {ctype[:100]!r} is not one of {accept}",
+                                     status=resp.status_code)
+                content = _read_capped(resp, max_bytes)
+                return FetchResult(
+                    url=str(target.url), final_url=str(target.url), status_code=resp.status_code,
+                    headers={k.lower(): v for k, v in resp.headers.items()}, content=content,
+                    elapsed_ms=0.0, max_age=parse_max_age(resp.headers.get("cache-control")),
+                    address=target.address)
+    except httpx.TimeoutException as exc:
+        raise FetchError("timeout", f"{type(exc).__name__}: {exc or 'timed out'}",
+                         status=log.get("status_code")) from None
+    except httpx.TransportError as exc:
+        raise FetchError("connect_error", f"{type(exc).__name__}: {exc}"[:500],
+                         status=log.get("status_code")) from None
+
+
+def _check_status(resp: httpx.Response, allow_status) -> None:
+    retry_after = parse_retry_after(resp.headers.get("retry-after"))
+    if resp.status_code == 429 or (resp.status_code == 503 and retry_after is not None):
+        raise FetchError("rate_limited", f"HTTP {resp.status_code}; retry after {retry_after}s",
+                         status=resp.status_code, retry_after=retry_after)
+    if resp.status_code not in allow_status:
+        raise FetchError("http_error", f"HTTP {resp.status_code}", status=resp.status_code,
+                         retry_after=retry_after)
+
+
+def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
+    """The body, refusing (without reading it all) anything over max_bytes, raw or decoded."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError("too_large", f"declared {declared} bytes, limit {max_bytes}",
+                         status=resp.status_code)
+    chunks, total = [], 0
+    for chunk in resp.iter_raw():  # raw: a compressed bomb is capped before it is inflated
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchError("too_large", f"body exceeds {max_bytes} bytes",
+                             status=resp.status_code)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise FetchError("bad_content_type", f"unsupported content encoding {encoding!r}",
+                         status=resp.status_code)
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, auto-detected
+    try:
+        body = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
+        raise FetchError("http_error", f"corrupt {encoding} body: {exc}",
+                         status=resp.status_code) from None
+    if len(body) > max_bytes or inflater.unconsumed_tail:
+        raise FetchError("too_large", f"decoded body exceeds {max_bytes} bytes",
+                         status=resp.status_code)
+    return body
+
+
+def _record(log: dict) -> None:
+    """Append to the fetch log; a logging failure must not poison the caller's transaction."""
+    from inventory.models import FetchRecord
+
+    try:
+        with transaction.atomic():
+            FetchRecord.objects.create(at=timezone.now(), **log)
+    except DatabaseError:
+        logger.warning("could not record fetch of %s", log.get("url"), exc_info=True)
