@@ -221,5 +221,7 @@ CIMD_REFRESH_MIN_SECONDS = int(os.environ.get("CIMD_REFRESH_MIN_SECONDS", "300")
 CIMD_REFRESH_MAX_SECONDS = int(os.environ.get("CIMD_REFRESH_MAX_SECONDS", "86400"))
 # CIMD draft recommends 5 KB as the maximum document size.
 CIMD_MAX_BYTES = int(os.environ.get("CIMD_MAX_BYTES", "5120"))
+# Total seconds one CIMD / OAuth-metadata fetch may take, slow drips included.
+DISCOVERY_FETCH_TIMEOUT = float(os.environ.get("DISCOVERY_FETCH_TIMEOUT", "10"))
 # Fetch log rows older than this are pruned by the daily CIMD sweep.
 FETCH_LOG_RETENTION_DAYS = int(os.environ.get("FETCH_LOG_RETENTION_DAYS", "30"))

@@ -159,6 +159,21 @@ def _ip_allowlisted(ip, networks) -> bool:
     return any(ip.version == n.version and ip in n for n in networks)
 
 
+def allows_plain_http(url: str) -> bool:
+    """True when the URL's host is allow-listed by name or IP (labs and tests use plain http)."""
+    try:
+        host = httpx.URL(url).host.lower().rstrip(".")
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    names, networks = _allowlist()
+    if host in names:
+        return True
+    try:
+        return _ip_allowlisted(ipaddress.ip_address(host), networks)
+    except ValueError:
+        return False
+
+
 @dataclass
 class _Target:
     url: httpx.URL
