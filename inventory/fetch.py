@@ -18,12 +18,14 @@ Every fetch is recorded in inventory.models.FetchRecord (the fetch log in the UI
 
 from __future__ import annotations
 
+import collections
 import functools
 import ipaddress
 import json
 import logging
 import socket
 import ssl
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -231,31 +233,40 @@ def _resolve(host: str, port: int) -> list:
 
 # --- Pinned connections with a total deadline ----------------------------------------------------
 
+# The deadline of the fetch running on this thread. httpcore's sync I/O happens on the caller's
+# thread, so a kept-alive connection serving a later fetch obeys that fetch's deadline.
+_current = threading.local()
+
+
+def _budget(timeout, exc=httpcore.ReadTimeout):
+    deadline = getattr(_current, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise exc("total fetch deadline exceeded")
+    return left if timeout is None else min(timeout, left)
+
+
 class _DeadlineStream(httpcore.NetworkStream):
     """A socket stream whose every read/write waits at most until the fetch's deadline."""
 
-    def __init__(self, inner, deadline: float):
-        self._inner, self._deadline = inner, deadline
-
-    def _budget(self, timeout):
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise httpcore.ReadTimeout("total fetch deadline exceeded")
-        return left if timeout is None else min(timeout, left)
+    def __init__(self, inner):
+        self._inner = inner
 
     def read(self, max_bytes, timeout=None):
-        return self._inner.read(max_bytes, self._budget(timeout))
+        return self._inner.read(max_bytes, _budget(timeout))
 
     def write(self, buffer, timeout=None):
-        return self._inner.write(buffer, self._budget(timeout))
+        return self._inner.write(buffer, _budget(timeout, httpcore.WriteTimeout))
 
     def close(self):
         return self._inner.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):
         # server_hostname is the URL's host: SNI and certificate checks use the name, not the IP.
-        inner = self._inner.start_tls(ssl_context, server_hostname, self._budget(timeout))
-        return _DeadlineStream(inner, self._deadline)
+        return _DeadlineStream(self._inner.start_tls(
+            ssl_context, server_hostname, _budget(timeout, httpcore.ConnectTimeout)))
 
     def get_extra_info(self, info):
         return self._inner.get_extra_info(info)
@@ -264,21 +275,17 @@ class _DeadlineStream(httpcore.NetworkStream):
 class _PinnedBackend(httpcore.NetworkBackend):
     """Connects to the address check_url() approved for this host, never resolving again."""
 
-    def __init__(self, host: str, port: int, address: str, deadline: float):
-        self.pin = (host, port, address)
-        self.deadline = deadline
+    def __init__(self, host: str, port: int, address: str):
+        self.pin = (host.strip("[]"), port, address)
         self._sync = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         want_host, want_port, address = self.pin
-        if (host.lower().rstrip("."), port) != (want_host.strip("[]"), want_port):
+        if (host.lower().rstrip(".").strip("[]"), port) != (want_host, want_port):
             raise httpcore.ConnectError(f"refusing unpinned connection to {host}:{port}")
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise httpcore.ConnectTimeout("total fetch deadline exceeded")
-        timeout = left if timeout is None else min(timeout, left)
-        stream = self._sync.connect_tcp(address, port, timeout, local_address, socket_options)
-        return _DeadlineStream(stream, self.deadline)
+        timeout = _budget(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(
+            self._sync.connect_tcp(address, port, timeout, local_address, socket_options))
 
     def sleep(self, seconds):  # pragma: no cover - only used by httpcore retries, which are off
         time.sleep(seconds)
@@ -290,14 +297,42 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
-def _client_for(target: _Target, deadline: float, timeout: httpx.Timeout) -> httpx.Client:
-    transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
-    # httpx has no public hook for the network backend; swap its pool for one that pins.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=_ssl_context(), max_connections=1, max_keepalive_connections=0,
-        network_backend=_PinnedBackend(target.host, target.port, target.address, deadline))
-    return httpx.Client(transport=transport, timeout=timeout, trust_env=False,
-                        follow_redirects=False)
+# One keep-alive client per (scheme, host, port, checked address): a connection is only ever
+# reused for the same name *and* the same approved address, so re-resolving to a new address
+# gets a new pool (and a new check). Bounded; evicted clients are dropped, not closed, because
+# another thread may still be using them (their sockets close when collected).
+_POOLS: collections.OrderedDict = collections.OrderedDict()
+_POOLS_LOCK = threading.Lock()
+MAX_POOLS = 64
+
+
+def _client_for(target: _Target) -> httpx.Client:
+    key = (target.url.scheme, target.host, target.port, target.address)
+    with _POOLS_LOCK:
+        client = _POOLS.get(key)
+        if client is not None:
+            _POOLS.move_to_end(key)
+            return client
+        transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
+        # httpx has no public hook for the network backend; swap its pool for one that pins.
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=_ssl_context(), max_connections=100, max_keepalive_connections=20,
+            keepalive_expiry=15.0,
+            network_backend=_PinnedBackend(target.host, target.port, target.address))
+        client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
+        _POOLS[key] = client
+        while len(_POOLS) > MAX_POOLS:
+            _POOLS.popitem(last=False)
+        return client
+
+
+def close_pools() -> None:
+    """Close every kept-alive connection (tests, shutdown)."""
+    with _POOLS_LOCK:
+        clients = list(_POOLS.values())
+        _POOLS.clear()
+    for client in clients:
+        client.close()
 
 
 # --- Header helpers ----------------------------------------------------------------------------
@@ -353,19 +388,22 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
                read_timeout: float = 10.0, total_timeout: float = 30.0,
                allow_status: tuple[int, ...] = (200,), record: bool = True,
                method: str = "GET", headers: dict | None = None,
-               body: bytes | None = None) -> FetchResult:
+               body: bytes | None = None, log_sink=None) -> FetchResult:
     """Fetch `url` under the policy above; FetchError on anything unacceptable.
 
     method/headers/body exist for the unauthenticated MCP probe of OAuth discovery; crawlers
-    use the GET defaults.
+    use the GET defaults. `log_sink` (a callable taking the fetch-log row as a dict) lets a
+    batch crawler write the log rows itself, in bulk, instead of one INSERT per fetch.
     """
     started = time.monotonic()
     deadline = started + total_timeout
+    _current.deadline = deadline
     log = {"url": url[:2000], "purpose": purpose[:40], "method": method}
     try:
-        result = _fetch_following(url, deadline, log, max_bytes=max_bytes,
+        result = _fetch_following(url, log, max_bytes=max_bytes,
                                   max_redirects=max_redirects, accept=accept,
-                                  timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+                                  timeout=httpx.Timeout(read_timeout, connect=connect_timeout,
+                                                         pool=connect_timeout),
                                   allow_status=allow_status, method=method,
                                   headers=headers or {}, body=body)
         result.elapsed_ms = (time.monotonic() - started) * 1000
@@ -376,17 +414,20 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
                    status_code=exc.status or log.get("status_code"))
         raise
     finally:
+        _current.deadline = None
         log["elapsed_ms"] = (time.monotonic() - started) * 1000
-        if record:
+        if record and log_sink is not None:
+            log_sink({**log, "at": timezone.now()})
+        elif record:
             _record(log)
 
 
-def _fetch_following(url, deadline, log, *, max_redirects, **kwargs) -> FetchResult:
+def _fetch_following(url, log, *, max_redirects, **kwargs) -> FetchResult:
     current = url
     for hop in range(max_redirects + 1):
         target = check_url(current)
         log["address"] = target.address
-        outcome = _fetch_once(target, deadline, log, **kwargs)
+        outcome = _fetch_once(target, log, **kwargs)
         if isinstance(outcome, FetchResult):
             outcome.url = url
             return outcome
@@ -400,30 +441,31 @@ def _fetch_following(url, deadline, log, *, max_redirects, **kwargs) -> FetchRes
                      status=log.get("status_code"))
 
 
-def _fetch_once(target: _Target, deadline, log, *, max_bytes, accept, timeout, allow_status,
+def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_status,
                 method, headers, body) -> FetchResult | str:
     """One request to a checked target: a FetchResult, or the Location of a redirect."""
     send_headers = {"User-Agent": settings.FETCH_USER_AGENT, "Accept": ", ".join(accept),
                     "Accept-Encoding": "gzip, identity", **headers}
     try:
-        with _client_for(target, deadline, timeout) as client:
-            with client.stream(method, target.url, headers=send_headers, content=body) as resp:
-                log["status_code"] = resp.status_code
-                log["final_url"] = str(target.url)[:2000]
-                if resp.status_code in REDIRECT_STATUSES and resp.headers.get("location"):
-                    return resp.headers["location"]
-                _check_status(resp, allow_status)
-                ctype = resp.headers.get("content-type", "")
-                if not _content_type_ok(ctype, accept):
-                    raise FetchError("bad_content_type",
-                                     f"content type {ctype[:100]!r} is not one of {accept}",
-                                     status=resp.status_code)
-                content = _read_capped(resp, max_bytes)
-                return FetchResult(
-                    url=str(target.url), final_url=str(target.url), status_code=resp.status_code,
-                    headers={k.lower(): v for k, v in resp.headers.items()}, content=content,
-                    elapsed_ms=0.0, max_age=parse_max_age(resp.headers.get("cache-control")),
-                    address=target.address)
+        client = _client_for(target)
+        with client.stream(method, target.url, headers=send_headers, content=body,
+                           timeout=timeout) as resp:
+            log["status_code"] = resp.status_code
+            log["final_url"] = str(target.url)[:2000]
+            if resp.status_code in REDIRECT_STATUSES and resp.headers.get("location"):
+                return resp.headers["location"]
+            _check_status(resp, allow_status)
+            ctype = resp.headers.get("content-type", "")
+            if not _content_type_ok(ctype, accept):
+                raise FetchError("bad_content_type",
+                                 f"content type {ctype[:100]!r} is not one of {accept}",
+                                 status=resp.status_code)
+            content = _read_capped(resp, max_bytes)
+            return FetchResult(
+                url=str(target.url), final_url=str(target.url), status_code=resp.status_code,
+                headers={k.lower(): v for k, v in resp.headers.items()}, content=content,
+                elapsed_ms=0.0, max_age=parse_max_age(resp.headers.get("cache-control")),
+                address=target.address)
     except httpx.TimeoutException as exc:
         raise FetchError("timeout", f"{type(exc).__name__}: {exc or 'timed out'}",
                          status=log.get("status_code")) from None
@@ -472,6 +514,13 @@ def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
         raise FetchError("too_large", f"decoded body exceeds {max_bytes} bytes",
                          status=resp.status_code)
     return body
+
+
+def write_fetch_log(rows: list[dict]) -> None:
+    """Bulk-insert fetch-log rows collected through a log_sink."""
+    from inventory.models import FetchRecord
+
+    FetchRecord.objects.bulk_create([FetchRecord(**row) for row in rows])
 
 
 def _record(log: dict) -> None:

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import queue
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from governance.services import record_admin_action
 from inventory import cimd
-from inventory.fetch import FetchError, allows_plain_http, safe_fetch
+from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
 from inventory.models import Client, ClientDocument, ClientDocumentState, Flag, SeenFrom
 from inventory.services.flags import raise_flag, resolve_flag
 
@@ -117,64 +118,141 @@ def sync_cimd_clients() -> int:
     return len(created)
 
 
+@dataclass
+class Fetched:
+    """One document fetch and its validation, before anything is stored (no database)."""
+
+    client_id: int
+    url: str
+    raw: bytes | None = None
+    document: object = None
+    problems: list = field(default_factory=list)
+    max_age: int | None = None
+    error_reason: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+
+def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
+    """Fetch and validate one document (network only; safe to call from worker threads)."""
+    shape = url_problems(url)
+    if not cimd.is_valid(shape):
+        return Fetched(client_id, url, problems=shape, error_reason="invalid_url",
+                       error=shape[0]["message"])
+    try:
+        result = safe_fetch(url, purpose="cimd", max_bytes=settings.CIMD_MAX_BYTES,
+                            max_redirects=0, read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
+                            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT, log_sink=log_sink)
+    except FetchError as exc:
+        return Fetched(client_id, url, error_reason=exc.reason, error=exc.message,
+                       retry_after=exc.retry_after)
+    try:
+        document = result.json()
+    except FetchError as exc:
+        document, problems = None, [cimd.problem("invalid_json", "", exc.message)]
+    else:
+        problems = cimd.validate_document(url, document)
+    return Fetched(client_id, url, raw=result.content, document=document,
+                   problems=shape + problems, max_age=result.max_age)
+
+
 def refresh_client_document(client: Client | str) -> RefreshOutcome:
     """Fetch, validate and store one client's document now (network I/O outside transactions)."""
     if isinstance(client, str):
         client = ensure_cimd_client(client)
-    url = client.client_id
-    shape = url_problems(url)
-    if not cimd.is_valid(shape):
-        return _record_failure(client, "invalid_url", shape[0]["message"], shape)
-    try:
-        result = safe_fetch(url, purpose="cimd", max_bytes=settings.CIMD_MAX_BYTES,
-                            max_redirects=0, read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-                            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT)
-    except FetchError as exc:
-        return _record_failure(client, exc.reason, exc.message, retry_after=exc.retry_after)
-    try:
-        document = result.json()
-    except FetchError as exc:
-        document = None
-        problems = [cimd.problem("invalid_json", "", exc.message)]
-    else:
-        problems = cimd.validate_document(url, document)
-    return _store_version(client, result.content, document, shape + problems,
-                          result.max_age)
+    return store_fetched([fetch_document(client.pk, client.client_id)])[0]
 
 
 @transaction.atomic
-def _store_version(client, raw: bytes, document, problems, max_age) -> RefreshOutcome:
+def store_fetched(batch: list[Fetched], *, log_rows: list[dict] = ()) -> list[RefreshOutcome]:
+    """Store a batch of fetches in one transaction: a handful of statements for the whole batch
+    (this is what lets a sweep keep up with the network), per-row work only for the rare ones
+    that fail or change."""
+    if log_rows:
+        write_fetch_log(list(log_rows))
     now = timezone.now()
-    state = ClientDocumentState.objects.select_for_update().get_or_create(client=client)[0]
-    sha = hashlib.sha256(raw).hexdigest()
-    valid = cimd.is_valid(problems)
-    version, created = ClientDocument.objects.get_or_create(
-        client=client, sha256=sha,
-        defaults={"content": document, "raw": raw.decode("utf-8", "replace"), "problems": problems,
-                  "is_valid": valid, "first_fetched_at": now, "last_fetched_at": now})
-    if not created:
-        ClientDocument.objects.filter(pk=version.pk).update(last_fetched_at=now)
+    clients = Client.objects.in_bulk([f.client_id for f in batch])
+    outcomes = [_record_failure(clients[f.client_id], f.error_reason, f.error, f.problems,
+                                retry_after=f.retry_after)
+                for f in batch if f.raw is None]
+    fetched = [f for f in batch if f.raw is not None]
+    if not fetched:
+        return outcomes
+    ids = [f.client_id for f in fetched]
+    ClientDocumentState.objects.bulk_create([ClientDocumentState(client_id=i) for i in ids],
+                                            ignore_conflicts=True)
+    states = {s.client_id: s for s in ClientDocumentState.objects.select_for_update(of=("self",))
+              .select_related("current").filter(client_id__in=ids)}
+    versions = ClientDocument.objects.bulk_create(
+        [_version(f, now) for f in fetched], update_conflicts=True,
+        unique_fields=["client", "sha256"], update_fields=["last_fetched_at"])
+    for item, version in zip(fetched, versions):
+        outcomes.append(_apply(clients[item.client_id], states[item.client_id], item, version, now))
+    _save_states(list(states.values()), now)
+    renamed = [clients[f.client_id] for f in fetched if _rename(clients[f.client_id], f)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inventory_client AS c SET last_seen = %s, registration = %s,"
+            " name = COALESCE(v.name, c.name)"
+            " FROM unnest(%s::bigint[], %s::text[]) AS v(id, name) WHERE c.id = v.id",
+            [now, Client.Registration.CIMD, ids,
+             [clients[i].name if clients[i] in renamed else None for i in ids]])
+    return outcomes
+
+
+def _save_states(states: list[ClientDocumentState], now) -> None:
+    """One UPDATE for the batch (Django's bulk_update builds a CASE per row and field, which
+    costs more CPU than the fetches themselves)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inventory_clientdocumentstate AS s SET current_id = v.current_id,"
+            " outcome = v.outcome, last_fetched_at = %s, last_success_at = %s,"
+            " last_error_reason = v.reason, last_error = v.error, consecutive_failures = 0,"
+            " next_fetch_at = v.next_at"
+            " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
+            " %s::timestamptz[]) AS v(id, current_id, outcome, reason, error, next_at)"
+            " WHERE s.id = v.id",
+            [now, now, [s.pk for s in states], [s.current_id for s in states],
+             [s.outcome for s in states], [s.last_error_reason for s in states],
+             [s.last_error for s in states], [s.next_fetch_at for s in states]])
+
+
+def _version(item: Fetched, now) -> ClientDocument:
+    return ClientDocument(
+        client_id=item.client_id, sha256=hashlib.sha256(item.raw).hexdigest(),
+        content=item.document, raw=item.raw.decode("utf-8", "replace"), problems=item.problems,
+        is_valid=cimd.is_valid(item.problems), first_fetched_at=now, last_fetched_at=now)
+
+
+def _rename(client: Client, item: Fetched) -> bool:
+    """A valid document names its client (an invalid one does not get to)."""
+    name = item.document.get("client_name") if isinstance(item.document, dict) else None
+    if cimd.is_valid(item.problems) and isinstance(name, str) and client.name != name[:300]:
+        client.name = name[:300]
+        return True
+    return False
+
+
+def _apply(client, state, item: Fetched, version: ClientDocument, now) -> RefreshOutcome:
+    """Flags and crawl state for one stored fetch (the state row is saved by the caller)."""
     previous = state.current
     changed = previous is None or previous.pk != version.pk
     flags = _raise_change_flags(client, previous, version) if changed and previous else []
-    flags += _raise_state_flags(client, version, problems)
-    _resolve_open(client, (FETCH_FAILED, SPECIAL_USE), by="system: document fetched again")
+    flags += _raise_state_flags(client, version, item.problems)
+    if state.consecutive_failures or state.outcome == ClientDocumentState.Outcome.FAILED:
+        _resolve_open(client, (FETCH_FAILED, SPECIAL_USE), by="system: document fetched again")
+    valid = version.is_valid
     # An invalid document must not be cached (CIMD §caching): retry at the minimum interval.
-    delay = next_refresh_delay(max_age if valid else 0)
+    delay = next_refresh_delay(item.max_age if valid else 0)
     state.current, state.last_fetched_at, state.last_success_at = version, now, now
     state.outcome = ClientDocumentState.Outcome.OK if valid else ClientDocumentState.Outcome.INVALID
     state.last_error_reason = "" if valid else "invalid_document"
     state.last_error = "" if valid else "; ".join(
-        p["message"] for p in problems if p["severity"] == cimd.ERROR)[:500]
+        p["message"] for p in item.problems if p["severity"] == cimd.ERROR)[:500]
     state.consecutive_failures = 0
     state.next_fetch_at = now + timedelta(seconds=delay)
-    state.save()
-    name = document.get("client_name") if isinstance(document, dict) else None
-    Client.objects.filter(pk=client.pk).update(
-        last_seen=now, registration=Client.Registration.CIMD,
-        **({"name": name[:300]} if valid and isinstance(name, str) else {}))
     return RefreshOutcome(url=client.client_id, outcome=state.outcome, changed=changed,
-                          version=version, problems=problems, flags=flags,
+                          version=version, problems=item.problems, flags=flags,
                           error=state.last_error, next_fetch_at=state.next_fetch_at)
 
 
@@ -238,50 +316,68 @@ def _record_failure(client, reason: str, message: str, problems=None, *,
                           problems=problems or [], flags=flags, next_fetch_at=state.next_fetch_at)
 
 
-def claim_due_documents(*, limit: int = 500, now=None) -> list[int]:
-    """Client ids whose document is due, claimed (pushed out by a lease) so no one else takes them."""
+def claim_due_documents(*, limit: int = 500, now=None) -> list[tuple[int, str]]:
+    """(client id, URL) of due documents, claimed (pushed out by a lease) so no one else takes
+    them; a sweep that dies leaves them due again once the lease ends."""
     now = now or timezone.now()
     with transaction.atomic():
         ids = list(ClientDocumentState.objects.select_for_update(skip_locked=True)
                    .exclude(next_fetch_at__gt=now)
-                   .order_by(F("next_fetch_at").asc(nulls_first=True)).values_list("id", flat=True)[:limit])
+                   .order_by(F("next_fetch_at").asc(nulls_first=True))
+                   .values_list("id", flat=True)[:limit])
         ClientDocumentState.objects.filter(id__in=ids).update(next_fetch_at=now + CLAIM_LEASE)
         return list(ClientDocumentState.objects.filter(id__in=ids)
-                    .values_list("client_id", flat=True))
+                    .values_list("client_id", "client__client_id"))
 
 
-def refresh_due_documents(*, limit: int = 500, concurrency: int = 8, progress=None) -> dict:
-    """The sweep: adopt new https clients, then fetch every due document, a few at a time."""
+def refresh_due_documents(*, limit: int = 500, concurrency: int = 8, batch_size: int = 100,
+                          progress=None) -> dict:
+    """The sweep: adopt new https clients, then fetch every due document.
+
+    Worker threads only fetch and validate (no database); this thread stores finished fetches
+    in batches while the workers keep fetching.
+    """
     sync_cimd_clients()
-    client_ids = claim_due_documents(limit=limit)
-    counts = {"due": len(client_ids), "ok": 0, "invalid": 0, "failed": 0, "changed": 0}
+    claimed = claim_due_documents(limit=limit)
+    counts = {"due": len(claimed), "ok": 0, "invalid": 0, "failed": 0, "changed": 0}
     if progress is not None:
         progress.page()
+    logs = queue.SimpleQueue()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(_fetch_safely, cid, url, logs.put) for cid, url in claimed]
+        batch = []
+        for future in as_completed(futures):
+            batch.append(future.result())
+            if len(batch) >= batch_size:
+                _store_batch(batch, logs, counts, progress)
+                batch = []
+        if batch:
+            _store_batch(batch, logs, counts, progress)
+    return counts
 
-    def one(client_id):
+
+def _fetch_safely(client_id, url, log_sink) -> Fetched:
+    try:
+        return fetch_document(client_id, url, log_sink=log_sink)
+    except Exception as exc:  # one bad document must not stop the sweep
+        logger.exception("CIMD fetch of %s failed", url)
+        return Fetched(client_id, url, error_reason="internal_error", error=str(exc)[:300])
+
+
+def _store_batch(batch, logs, counts, progress) -> None:
+    rows = []
+    while True:
         try:
-            return refresh_client_document(Client.objects.get(pk=client_id))
-        except Exception as exc:  # one bad document must not stop the sweep
-            logger.exception("CIMD refresh of client %s failed", client_id)
-            return RefreshOutcome(url=str(client_id), outcome="failed", error=str(exc)[:300])
-        finally:
-            if concurrency > 1:
-                connection.close()  # each worker thread has its own connection
-
-    if concurrency > 1:
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            outcomes = list(pool.map(one, client_ids))
-        close_old_connections()
-    else:
-        outcomes = [one(cid) for cid in client_ids]
-    for outcome in outcomes:
+            rows.append(logs.get_nowait())
+        except queue.Empty:
+            break
+    for outcome in store_fetched(batch, log_rows=rows):
         counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
         counts["changed"] += int(outcome.changed)
         if progress is not None:
             progress.record()
             if outcome.outcome == "failed":
                 progress.error(f"{outcome.url}: {outcome.error}"[:300])
-    return counts
 
 
 def prune_fetch_log(*, days: int | None = None) -> int:
