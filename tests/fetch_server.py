@@ -53,7 +53,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if not (route.drip_delay or route.omit_length):
             self.send_header("Content-Length", str(len(payload)))
-        self.send_header("Connection", "close")
+        if not server.keep_alive:
+            self.send_header("Connection", "close")
         self.end_headers()
         try:
             if route.drip_delay:
@@ -80,6 +81,7 @@ class LocalServer(ThreadingHTTPServer):
         self.routes: dict = {}
         self.requests: list = []
         self.connections = 0
+        self.keep_alive = False  # True: HTTP/1.1 persistent connections
         self.stopping = threading.Event()
 
     def get_request(self):

@@ -263,3 +263,21 @@ def test_fetches_are_not_recorded_when_asked_not_to(server, allow_local):
     server.routes["/doc.json"] = Route(body={})
     safe_fetch(server.url("/doc.json"), purpose="cimd", record=False)
     assert not FetchRecord.objects.exists()
+
+
+@pytest.mark.django_db
+def test_kept_alive_connections_are_reused_only_for_the_same_checked_address(
+        server, monkeypatch, settings):
+    settings.FETCH_ALLOWLIST = ["127.0.0.0/8"]
+    server.keep_alive = True
+    server.routes["/doc.json"] = Route(body={"ok": 1})
+    answers = {"a.lab.example": ["127.0.0.1"]}
+    _fake_dns(monkeypatch, answers)
+    url = f"http://a.lab.example:{server.port}/doc.json"
+    safe_fetch(url, purpose="cimd")
+    safe_fetch(url, purpose="cimd")
+    assert server.connections == 1
+    answers["a.lab.example"] = ["127.0.0.2"]  # the name now points elsewhere
+    with pytest.raises(FetchError) as err:
+        safe_fetch(url, purpose="cimd")  # a new connection to the new address, not the old one
+    assert err.value.reason == "connect_error" and server.connections == 1
