@@ -164,7 +164,7 @@ def _ip_allowlisted(ip, networks) -> bool:
 def allows_plain_http(url: str) -> bool:
     """True when the URL's host is allow-listed by name or IP (labs and tests use plain http)."""
     try:
-        host = httpx.URL(url).host.lower().rstrip(".")
+        host = httpx.URL(url).raw_host.decode("ascii", "replace").lower().rstrip(".")
     except (httpx.InvalidURL, TypeError, ValueError):
         return False
     names, networks = _allowlist()
@@ -190,7 +190,8 @@ def check_url(url: str) -> _Target:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
         raise FetchError("invalid_url", f"not a valid URL: {exc}") from None
-    host = parsed.host.lower().rstrip(".")
+    # The ASCII (IDNA) form: what DNS, the Host header and httpcore's connect call all use.
+    host = parsed.raw_host.decode("ascii", "replace").lower().rstrip(".")
     if parsed.scheme not in ("http", "https") or not host:
         raise FetchError("not_allowed_scheme" if host else "invalid_url",
                          f"only https URLs with a host are fetched, not {url[:200]!r}")
@@ -282,6 +283,7 @@ class _PinnedBackend(httpcore.NetworkBackend):
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         want_host, want_port, address = self.pin
         if (host.lower().rstrip(".").strip("[]"), port) != (want_host, want_port):
+            # Never happens for our own requests; refuses anything httpcore did not expect.
             raise httpcore.ConnectError(f"refusing unpinned connection to {host}:{port}")
         timeout = _budget(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(

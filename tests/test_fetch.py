@@ -78,6 +78,9 @@ def test_an_allow_listed_fetch_returns_the_document_and_is_logged(server, allow_
     "https://internal.attacker.example:{port}/doc.json",
     "https://metadata.attacker.example/latest/meta-data/",
     "https://mapped.attacker.example:{port}/doc.json",
+    "https://2130706433:{port}/doc.json",  # 127.0.0.1 as one decimal number
+    "https://[::ffff:127.0.0.1]:{port}/doc.json",
+    "https://localhost.:{port}/doc.json",
 ])
 def test_without_the_allow_list_special_addresses_are_refused_before_connecting(
         server, connect_spy, monkeypatch, settings, url_template):
@@ -281,3 +284,13 @@ def test_kept_alive_connections_are_reused_only_for_the_same_checked_address(
     with pytest.raises(FetchError) as err:
         safe_fetch(url, purpose="cimd")  # a new connection to the new address, not the old one
     assert err.value.reason == "connect_error" and server.connections == 1
+
+
+@pytest.mark.django_db
+def test_internationalised_host_names_are_resolved_and_pinned_in_their_ascii_form(
+        server, monkeypatch, settings):
+    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
+    asked = _fake_dns(monkeypatch, {"xn--bcher-kva.example": ["127.0.0.1"]})
+    server.routes["/doc.json"] = Route(body={"ok": 1})
+    result = safe_fetch(f"http://bücher.example:{server.port}/doc.json", purpose="cimd")
+    assert result.json() == {"ok": 1} and asked == ["xn--bcher-kva.example"]
