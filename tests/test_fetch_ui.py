@@ -119,3 +119,14 @@ def test_authorization_server_pages_show_capabilities(viewer_client):
     assert "https://login.acme.example" in listing and "offered" in listing
     detail = viewer_client.get(reverse("inventory:authserver_detail", args=[auth.pk]))
     assert b"no S256" in detail.content and b"https://login.acme.example/revoke" in detail.content
+
+
+@pytest.mark.django_db
+def test_the_api_lists_fetches_versions_and_authorization_servers_for_viewers(viewer_client):
+    log(url="https://inside.example/c.json", error_reason="blocked_address")
+    log(url="https://ok.example/c.json", ok=True, status_code=200)
+    failed = viewer_client.get("/api/v1/fetch-records/", {"ok": "false"}).json()
+    assert [r["url"] for r in failed["results"]] == ["https://inside.example/c.json"]
+    assert viewer_client.get("/api/v1/client-documents/").status_code == 200
+    assert viewer_client.get("/api/v1/authorization-servers/").status_code == 200
+    assert DjangoClient().get("/api/v1/fetch-records/").status_code == 401
