@@ -161,6 +161,20 @@ def test_a_challenge_pointing_inside_is_refused_and_the_well_known_path_used(ser
 def test_a_protected_server_without_any_prm_is_flagged_and_the_crawl_goes_on(server):
     server.routes["/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
     broken = remote_at(server.url("/mcp"))
-    counts = svc.discover_all()
+    counts = svc.discover_all(concurrency=1)
     assert counts == {"remotes": 1, "found": 0, "missing": 1, "failed": 0}
     assert flag_kinds(broken.server) == {"oauth.prm_unavailable"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_discovery_of_many_remotes_runs_in_worker_threads(server):
+    issuer = server.url("")
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    for i in range(4):
+        mcp = server.url(f"/s{i}/mcp")
+        server.routes[f"/.well-known/oauth-protected-resource/s{i}/mcp"] = Route(body={
+            "resource": mcp, "authorization_servers": [issuer]})
+        remote_at(mcp, name=f"com.acme/s{i}")
+    assert svc.discover_all(concurrency=4) == {"remotes": 4, "found": 4, "missing": 0,
+                                               "failed": 0}
+    assert AuthorizationServer.objects.get().servers.count() == 4

@@ -172,6 +172,7 @@ def store_fetched(batch: list[Fetched], *, log_rows: list[dict] = ()) -> list[Re
         write_fetch_log(list(log_rows))
     now = timezone.now()
     clients = Client.objects.in_bulk([f.client_id for f in batch])
+    batch = [f for f in batch if f.client_id in clients]  # deleted while being fetched
     outcomes = [_record_failure(clients[f.client_id], f.error_reason, f.error, f.problems,
                                 retry_after=f.retry_after)
                 for f in batch if f.raw is None]

@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from inventory.fetch import FetchError, safe_fetch
@@ -266,22 +267,34 @@ def _sync_flags(obj, kinds, wanted: dict, *, dedup_key: str = "", details: dict)
         resolve_flag(flag, by="system: no longer found by discovery")
 
 
-def discover_all(*, progress=None, remotes=None) -> dict:
-    """Discover OAuth metadata for every HTTP remote (or the given ones); one failure is counted,
-    not fatal."""
-    remotes = remotes if remotes is not None else ServerRemote.objects.exclude(
-        transport=ServerRemote.Transport.STDIO).select_related("server")
-    counts = {"remotes": 0, "found": 0, "missing": 0, "failed": 0}
-    for remote in remotes:
-        counts["remotes"] += 1
+def discover_all(*, progress=None, remotes=None, concurrency: int = 8) -> dict:
+    """Discover OAuth metadata for every HTTP remote (or the given ones), a few at a time; one
+    failure is counted, not fatal."""
+    remotes = list(remotes if remotes is not None else ServerRemote.objects.exclude(
+        transport=ServerRemote.Transport.STDIO).select_related("server"))
+    counts = {"remotes": len(remotes), "found": 0, "missing": 0, "failed": 0}
+    if progress is not None:
+        progress.page()
+
+    def one(remote):
         try:
-            prm = discover_remote(remote)
-            counts["found" if prm.fetch_ok else "missing"] += 1
+            return remote, discover_remote(remote).fetch_ok, ""
         except Exception as exc:  # noqa: BLE001 - one remote must not stop the crawl
             logger.exception("OAuth discovery for %s failed", remote.url)
-            counts["failed"] += 1
-            if progress is not None:
-                progress.error(f"{remote.url}: {exc}"[:300])
+            return remote, None, str(exc)
+        finally:
+            if concurrency > 1:
+                connections.close_all()  # this worker thread's own connection
+
+    if concurrency > 1:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            results = list(pool.map(one, remotes))
+    else:
+        results = [one(remote) for remote in remotes]
+    for remote, found, error in results:
+        counts["failed" if found is None else "found" if found else "missing"] += 1
         if progress is not None:
             progress.record()
+            if error:
+                progress.error(f"{remote.url}: {error}"[:300])
     return counts
