@@ -15,6 +15,8 @@ urlpatterns = [
     path("discovery/cimd/", fetch_views.cimd_client_list, name="cimd_client_list"),
     path("discovery/cimd/add/", fetch_views.cimd_client_add, name="cimd_client_add"),
     path("discovery/cimd/<int:pk>/", fetch_views.cimd_client_detail, name="cimd_client_detail"),
+    path("discovery/cimd/<int:pk>/panel/", fetch_views.cimd_client_panel,
+         name="cimd_client_panel"),
     path("discovery/cimd/<int:pk>/refetch/", fetch_views.cimd_client_refetch,
          name="cimd_client_refetch"),
     path("discovery/cimd/versions/<int:pk>/diff/", fetch_views.cimd_document_diff,

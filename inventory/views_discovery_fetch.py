@@ -133,6 +133,16 @@ def cimd_client_detail(request, pk: int):
 
 
 @role_required(VIEWER)
+def cimd_client_panel(request, pk: int):
+    """Fragment for other client pages: CIMD state, version count and open flags."""
+    client = get_object_or_404(Client, pk=pk)
+    state = ClientDocumentState.objects.filter(client=client).first()
+    return render(request, "inventory/_cimd_client_panel.html", {
+        "client": client, "state": state, "versions": client.cimd_documents.count(),
+        "flags": _flags_for(client, open_only=True).filter(kind__startswith="cimd.")[:20]})
+
+
+@role_required(VIEWER)
 def cimd_document_diff(request, pk: int):
     """What changed from the previous version (or ?against=<version id>) to this one."""
     version = get_object_or_404(ClientDocument.objects.select_related("client"), pk=pk)

@@ -130,3 +130,15 @@ def test_the_api_lists_fetches_versions_and_authorization_servers_for_viewers(vi
     assert viewer_client.get("/api/v1/client-documents/").status_code == 200
     assert viewer_client.get("/api/v1/authorization-servers/").status_code == 200
     assert DjangoClient().get("/api/v1/fetch-records/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_client_panel_fragment_shows_state_and_open_cimd_flags(viewer_client, server):
+    url = server.url("/oauth/client.json")
+    server.routes["/oauth/client.json"] = Route(body=doc(url, ["http://localhost:9/cb"]))
+    svc.refresh_client_document(url)
+    client = Client.objects.get(client_id=url)
+    panel = viewer_client.get(reverse("inventory:cimd_client_panel", args=[client.pk]))
+    body = panel.content.decode()
+    assert "<html" not in body and "1 version" in body
+    assert "cimd.localhost_only_redirects" in body
