@@ -116,18 +116,24 @@ class _DeadlineStream(httpcore.NetworkStream):
 class _PinnedBackend(httpcore.NetworkBackend):
     """Connects to the address check_url() approved for this host, never resolving again."""
 
-    def __init__(self, host: str, port: int, address: str):
-        self.pin = (host.strip("[]"), port, address)
+    def __init__(self, host: str, port: int, addresses: tuple[str, ...]):
+        self.pin = (host.strip("[]"), port, addresses)
         self._sync = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        want_host, want_port, address = self.pin
+        want_host, want_port, addresses = self.pin
         if (host.lower().rstrip(".").strip("[]"), port) != (want_host, want_port):
             # Never happens for our own requests; refuses anything httpcore did not expect.
             raise httpcore.ConnectError(f"refusing unpinned connection to {host}:{port}")
-        timeout = _budget(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(
-            self._sync.connect_tcp(address, port, timeout, local_address, socket_options))
+        for index, address in enumerate(addresses):  # in resolver order, like a normal client
+            try:
+                stream = self._sync.connect_tcp(address, port,
+                                                _budget(timeout, httpcore.ConnectTimeout),
+                                                local_address, socket_options)
+                return _DeadlineStream(stream)
+            except httpcore.ConnectError:
+                if index == len(addresses) - 1:
+                    raise
 
     def sleep(self, seconds):  # pragma: no cover - only used by httpcore retries, which are off
         time.sleep(seconds)
@@ -139,8 +145,8 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context(trust_env=False)
 
 
-# One keep-alive client per (scheme, host, port, checked address): a connection is only ever
-# reused for the same name *and* the same approved address, so re-resolving to a new address
+# One keep-alive client per (scheme, host, port, checked addresses): a connection is only ever
+# reused for the same name *and* the same approved addresses, so re-resolving to a new address
 # gets a new pool (and a new check). Bounded; evicted clients are dropped, not closed, because
 # another thread may still be using them (their sockets close when collected).
 _POOLS: collections.OrderedDict = collections.OrderedDict()
@@ -149,7 +155,7 @@ MAX_POOLS = 64
 
 
 def _client_for(target: _Target) -> httpx.Client:
-    key = (target.url.scheme, target.host, target.port, target.address)
+    key = (target.url.scheme, target.host, target.port, target.addresses)
     with _POOLS_LOCK:
         client = _POOLS.get(key)
         if client is not None:
@@ -160,7 +166,7 @@ def _client_for(target: _Target) -> httpx.Client:
         transport._pool = httpcore.ConnectionPool(
             ssl_context=_ssl_context(), max_connections=100, max_keepalive_connections=20,
             keepalive_expiry=15.0,
-            network_backend=_PinnedBackend(target.host, target.port, target.address))
+            network_backend=_PinnedBackend(target.host, target.port, target.addresses))
         client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
         _POOLS[key] = client
         while len(_POOLS) > MAX_POOLS:

@@ -127,7 +127,11 @@ class _Target:
     url: httpx.URL
     host: str
     port: int
-    address: str
+    addresses: tuple[str, ...]  # every address the name resolved to, all checked
+
+    @property
+    def address(self) -> str:
+        return self.addresses[0]
 
 
 def check_url(url: str) -> _Target:
@@ -156,7 +160,7 @@ def check_url(url: str) -> _Target:
                 why and not host_listed and not _ip_allowlisted(address, networks)):
             raise FetchError("blocked_address",
                              f"{host} resolves to {address}, a {why} address")
-    return _Target(url=parsed, host=host, port=port, address=str(addresses[0]))
+    return _Target(url=parsed, host=host, port=port, addresses=tuple(str(a) for a in addresses))
 
 
 def _resolve(host: str, port: int) -> list:

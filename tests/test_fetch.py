@@ -294,3 +294,13 @@ def test_internationalised_host_names_are_resolved_and_pinned_in_their_ascii_for
     server.routes["/doc.json"] = Route(body={"ok": 1})
     result = safe_fetch(f"http://bücher.example:{server.port}/doc.json", purpose="cimd")
     assert result.json() == {"ok": 1} and asked == ["xn--bcher-kva.example"]
+
+
+@pytest.mark.django_db
+def test_when_the_first_checked_address_refuses_the_next_one_is_tried(
+        server, monkeypatch, settings):
+    settings.FETCH_ALLOWLIST = ["127.0.0.0/8"]
+    _fake_dns(monkeypatch, {"two.lab.example": ["127.0.0.3", "127.0.0.1"]})
+    server.routes["/doc.json"] = Route(body={"ok": 2})
+    assert safe_fetch(f"http://two.lab.example:{server.port}/doc.json",
+                      purpose="cimd").json() == {"ok": 2}
