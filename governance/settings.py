@@ -207,3 +207,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Discovery crawls -----------------------------------------------------------------------
+# The sweeper resends a queued crawl's message after this long, and re-queues (up to
+# CRAWL_MAX_ATTEMPTS runs) a running crawl whose heartbeat has been silent this long.
+CRAWL_RESEND_AFTER_MINUTES = int(os.environ.get("CRAWL_RESEND_AFTER_MINUTES", "10"))
+CRAWL_HEARTBEAT_TIMEOUT_MINUTES = int(os.environ.get("CRAWL_HEARTBEAT_TIMEOUT_MINUTES", "10"))
+CRAWL_MAX_ATTEMPTS = int(os.environ.get("CRAWL_MAX_ATTEMPTS", "3"))
+# Longest wait a registry's Retry-After can impose before the next try.
+REGISTRY_MAX_RETRY_WAIT_SECONDS = float(os.environ.get("REGISTRY_MAX_RETRY_WAIT_SECONDS", "60"))
+# JSON {"npm": ["https://..."], ...}: the package base URLs the official registry accepts.
+# Unset: the list in inventory/registry.py (npm and PyPI there are placeholders; set them here).
+import json  # noqa: E402
+
+REGISTRY_PACKAGE_BASE_URLS = (json.loads(os.environ["REGISTRY_PACKAGE_BASE_URLS"])
+                              if os.environ.get("REGISTRY_PACKAGE_BASE_URLS") else None)
