@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from inventory.models.core import Registry, Server, ServerVersion
 
@@ -73,6 +74,12 @@ class Crawl(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def elapsed(self) -> int | None:
+        """Whole seconds run so far (or in total, once finished); for templates."""
+        seconds = self.elapsed_seconds(timezone.now())
+        return None if seconds is None else int(seconds)
 
     def elapsed_seconds(self, now) -> float | None:
         """Seconds since the crawl started (until it finished, when it has)."""
