@@ -136,13 +136,17 @@ def claim(crawl_id: int) -> Crawl | None:
     return Crawl.objects.get(pk=crawl_id) if claimed else None
 
 
-def execute_crawl(crawl_id: int) -> str:
-    """Claim and run one crawl; safe to call twice (the second call finds nothing to claim)."""
+def execute_crawl(crawl_id: int, *, progress_class: type["Progress"] | None = None) -> str:
+    """Claim and run one crawl; safe to call twice (the second call finds nothing to claim).
+
+    Returns the final status, "not-claimed" or "lost". `progress_class` lets the CLI draw
+    progress bars.
+    """
     crawl = claim(crawl_id)
     if crawl is None:
         return "not-claimed"
     load_runners()
-    progress = Progress(crawl)
+    progress = (progress_class or Progress)(crawl)
     runner = RUNNERS.get(crawl.kind)
     try:
         if runner is None:
