@@ -58,7 +58,7 @@ class Entry:
 
     name: str
     version: str
-    document: dict  # the server.json with literal secrets redacted
+    document: dict  # the server.json; literal secrets redacted once checked
     content_hash: str
     status: str = "active"
     status_message: str = ""
@@ -73,6 +73,7 @@ class Entry:
     remotes: list[tuple[str, str]] = field(default_factory=list)
     packages: list[dict] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
+    checked: bool = False  # problems, remotes and packages filled in (see check_entry)
 
 
 @lru_cache(maxsize=1)
@@ -101,8 +102,12 @@ def _text(value, limit: int) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
-def parse_entry(item, *, allowed_base_urls: dict | None = None) -> Entry:
-    """Turn one list item into an Entry with its problems; raises EntryError if unusable."""
+def parse_entry(item, *, allowed_base_urls: dict | None = None, check: bool = True) -> Entry:
+    """Turn one list item into an Entry; raises EntryError if unusable.
+
+    With check=False only the cheap fields and the content hash are read; `check_entry` adds
+    the schema validation and problem checks later, for the versions that actually changed.
+    """
     if not isinstance(item, dict) or not isinstance(item.get("server"), dict):
         raise EntryError("item has no 'server' object")
     server = item["server"]
@@ -113,17 +118,11 @@ def parse_entry(item, *, allowed_base_urls: dict | None = None) -> Entry:
         raise EntryError(f"{name}: server.version is missing or not a string of at most 255 characters")
     meta = item.get("_meta") if isinstance(item.get("_meta"), dict) else {}
     official = meta.get(OFFICIAL_META_KEY) if isinstance(meta.get(OFFICIAL_META_KEY), dict) else {}
-    status = official.get("status") if official.get("status") in STATUSES else "active"
     repository = server.get("repository") if isinstance(server.get("repository"), dict) else {}
-    problems = check_server_json(server, allowed_base_urls=allowed_base_urls)
-    if official.get("status") not in (None, *STATUSES):
-        problems.append(problem("unknown_status", "_meta.status",
-                                f"unknown registry status {str(official.get('status'))[:50]!r}"))
-    return Entry(
-        name=name, version=version,
-        document=redact_secrets(server),
+    entry = Entry(
+        name=name, version=version, document=server,
         content_hash=content_hash(server, official),
-        status=status,
+        status=official.get("status") if official.get("status") in STATUSES else "active",
         status_message=_text(official.get("statusMessage"), 500),
         is_latest=official.get("isLatest") is True,
         published_at=parse_time(official.get("publishedAt")),
@@ -132,11 +131,25 @@ def parse_entry(item, *, allowed_base_urls: dict | None = None) -> Entry:
         title=_text(server.get("title"), 300),
         description=_text(server.get("description"), 2000),
         repository_url=_text(repository.get("url"), 500),
-        repository_id=_text(repository.get("id"), 200) if repository.get("id") is not None else "",
-        remotes=_remotes(server),
-        packages=_packages(server),
-        problems=problems,
+        repository_id=str(repository.get("id"))[:200] if repository.get("id") is not None else "",
     )
+    if official.get("status") not in (None, *STATUSES):
+        entry.problems.append(problem("unknown_status", "_meta.status", "unknown registry status "
+                                      f"{str(official.get('status'))[:50]!r}"))
+    return check_entry(entry, allowed_base_urls=allowed_base_urls) if check else entry
+
+
+def check_entry(entry: Entry, *, allowed_base_urls: dict | None = None) -> Entry:
+    """Validate and check a parsed entry: problems, redacted document, remotes, packages."""
+    if entry.checked:
+        return entry
+    server = entry.document
+    entry.problems = entry.problems + check_server_json(server, allowed_base_urls=allowed_base_urls)
+    entry.document = redact_secrets(server)
+    entry.remotes = _remotes(server)
+    entry.packages = _packages(server)
+    entry.checked = True
+    return entry
 
 
 def content_hash(server: dict, official: dict) -> str:

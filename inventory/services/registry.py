@@ -24,7 +24,7 @@ from django.utils import timezone
 from inventory.crawls import Progress, last_done_crawl, register_runner, start_crawl
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import Crawl, Registry
-from inventory.registry import OFFICIAL_PACKAGE_BASE_URLS, EntryError, parse_entry
+from inventory.registry import OFFICIAL_PACKAGE_BASE_URLS, EntryError, check_entry, parse_entry
 from inventory.services.registry_ingest import write_entries
 
 log = logging.getLogger(__name__)
@@ -160,17 +160,18 @@ def ingest_page(registry: Registry, items: list, *, crawl: Crawl | None, progres
     entries = {}
     for index, item in enumerate(items):
         try:
-            entry = parse_entry(item, allowed_base_urls=allowed)
+            entry = parse_entry(item, check=False)
         except EntryError as exc:
             progress.error(f"item {index} skipped: {exc}")
             continue
         entries[(entry.name, entry.version)] = entry  # a repeated pair: the last one wins
     with transaction.atomic():
         result = write_entries(registry, list(entries.values()), crawl=crawl,
-                               now=timezone.now())
+                               now=timezone.now(),
+                               check=lambda e: check_entry(e, allowed_base_urls=allowed))
     progress.record(len(entries))
     counts = Counter(result.as_counts())
-    counts["problems"] = sum(len(e.problems) for e in entries.values())
+    counts["problems"] = sum(len(e.problems) for e in entries.values() if e.checked)
     return counts
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from inventory.models import (Flag, Registry, SeenFrom, Server, ServerChange, ServerPackage,
                               ServerRemote, ServerVersion, ServerVersionRecord)
-from inventory.registry import FLAGGED_CODES, SEVERITY_HIGH, Entry
+from inventory.registry import FLAGGED_CODES, SEVERITY_HIGH, Entry, check_entry
 from inventory.services.flags import raise_flag
 
 STATUS_FLAG_SEVERITY = {"deleted": Flag.Severity.HIGH, "deprecated": Flag.Severity.WARNING,
@@ -34,10 +34,12 @@ class PageResult:
                 "flags_raised": len(self.flags)}
 
 
-def write_entries(registry: Registry, entries: list[Entry], *, crawl=None, now) -> PageResult:
+def write_entries(registry: Registry, entries: list[Entry], *, crawl=None, now,
+                  check=check_entry) -> PageResult:
     """Upsert servers, versions, records, packages and remotes of one page; record history.
 
-    Call inside a transaction: a page is written entirely or not at all.
+    `check` completes an entry (schema validation, problems) and runs only for new or changed
+    versions. Call inside a transaction: a page is written entirely or not at all.
     """
     result = PageResult()
     if not entries:
@@ -53,7 +55,7 @@ def write_entries(registry: Registry, entries: list[Entry], *, crawl=None, now) 
             continue
         result.new += old is None
         result.changed += old is not None
-        dirty.append(entry)
+        dirty.append(check(entry))
         changes += _history(registry, server, entry, old, state, crawl, now, result)
     if result.unchanged:
         dirty_ids = {id(e) for e in dirty}
@@ -193,17 +195,15 @@ def _update_servers(servers: dict[str, Server], entries: list[Entry], now) -> No
     """Servers take their title, description, repository and status from their latest version
     (only from new or changed ones: an unchanged version has nothing new to say)."""
     latest = {e.name: e for e in entries if e.is_latest}
-    touched = []
-    for name, entry in latest.items():
-        server = servers[name]
-        server.title, server.description = entry.title, entry.description
-        server.latest_version, server.registry_status = entry.version, entry.status
-        server.repository_url, server.repository_id = entry.repository_url, entry.repository_id
-        server.last_seen = now
-        touched.append(server)
-    Server.objects.bulk_update(touched, ["title", "description", "latest_version",
-                                         "registry_status", "repository_url", "repository_id",
-                                         "last_seen"])
+    # INSERT ... ON CONFLICT (name) DO UPDATE: one statement; the rows exist already.
+    Server.objects.bulk_create(
+        [Server(name=name, title=e.title, description=e.description, latest_version=e.version,
+                registry_status=e.status, repository_url=e.repository_url,
+                repository_id=e.repository_id, first_seen=now, last_seen=now,
+                seen_from=SeenFrom.REGISTRY) for name, e in latest.items()],
+        update_conflicts=True, unique_fields=["name"],
+        update_fields=["title", "description", "latest_version", "registry_status",
+                       "repository_url", "repository_id", "last_seen"])
     others = [s.pk for name, s in servers.items() if name not in latest]
     if others:
         Server.objects.filter(pk__in=others, last_seen__lt=now).update(last_seen=now)
