@@ -236,3 +236,24 @@ def test_a_full_crawl_sees_deleted_entries_too(examples):
         crawl(make_registry(fake.url), full=True)
     assert fake.requests[0][1]["include_deleted"] == "true"
     assert Server.objects.get(name="io.github.microsoft/playwright-mcp").registry_status == "deleted"
+
+
+def test_a_page_that_is_not_json_fails_the_crawl_with_the_reason(monkeypatch):
+    from inventory.fetch import FetchError
+
+    def not_json(url, **kwargs):
+        raise FetchError("invalid_json", "response is not JSON")
+
+    monkeypatch.setattr(registry_service, "safe_fetch", not_json)
+    job = crawl(make_registry("https://registry.invalid"))
+    assert job.status == "failed" and "invalid_json" in job.error_log[-1]["message"]
+
+
+def test_two_versions_both_claiming_latest_leave_one_latest_the_last_published():
+    older = entry(generated_server(5, version="1.0.0"), published_at="2025-01-01T00:00:00Z")
+    newer = entry(generated_server(5, version="2.0.0"), published_at="2025-06-01T00:00:00Z")
+    with running_registry([newer, older]) as fake:
+        crawl(make_registry(fake.url))
+    latest = ServerVersion.objects.filter(is_latest=True).values_list("version", flat=True)
+    assert list(latest) == ["2.0.0"]
+    assert Server.objects.get().latest_version == "2.0.0"

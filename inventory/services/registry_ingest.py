@@ -8,12 +8,14 @@ repository id. Each change is a `ServerChange` row and raises a flag.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from inventory.models import (Flag, Registry, SeenFrom, Server, ServerChange, ServerPackage,
                               ServerRemote, ServerVersion, ServerVersionRecord)
 from inventory.registry import FLAGGED_CODES, SEVERITY_HIGH, Entry, check_entry
 from inventory.services.flags import raise_flag
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUS_FLAG_SEVERITY = {"deleted": Flag.Severity.HIGH, "deprecated": Flag.Severity.WARNING,
                         "active": Flag.Severity.WARNING}
 
@@ -47,6 +49,9 @@ def write_entries(registry: Registry, entries: list[Entry], *, crawl=None, now,
     servers = _ensure_servers({e.name for e in entries}, now)
     state = _registry_state(registry, [s.pk for s in servers.values()])
     changes, dirty = [], []
+    # History reads in publication order, whatever order the registry's cursor uses.
+    entries = sorted(entries, key=lambda e: (e.published_at or EPOCH, e.name, e.version))
+    _one_latest_per_server(entries)
     for entry in entries:
         server = servers[entry.name]
         old = state.versions.get((server.pk, entry.version))
@@ -69,6 +74,16 @@ def write_entries(registry: Registry, entries: list[Entry], *, crawl=None, now,
     _update_servers(servers, dirty, now)
     _raise_flags(registry, servers, dirty, result)
     return result
+
+
+def _one_latest_per_server(entries: list[Entry]) -> None:
+    """A broken registry may mark two versions of a server latest: keep the last published."""
+    latest = {}
+    for entry in entries:  # sorted by publication time
+        if entry.is_latest:
+            if entry.name in latest:
+                latest[entry.name].is_latest = False
+            latest[entry.name] = entry
 
 
 def _ensure_servers(names: set[str], now) -> dict[str, Server]:
