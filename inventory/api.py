@@ -3,3 +3,6 @@
 
 def register(router) -> None:
     """Add this app's viewsets to the project router."""
+    from inventory import api_registry
+
+    api_registry.register(router)
