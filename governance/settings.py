@@ -214,6 +214,7 @@ LOGGING = {
 CRAWL_RESEND_AFTER_MINUTES = int(os.environ.get("CRAWL_RESEND_AFTER_MINUTES", "10"))
 CRAWL_HEARTBEAT_TIMEOUT_MINUTES = int(os.environ.get("CRAWL_HEARTBEAT_TIMEOUT_MINUTES", "10"))
 CRAWL_MAX_ATTEMPTS = int(os.environ.get("CRAWL_MAX_ATTEMPTS", "3"))
+CRAWL_HEARTBEAT_SECONDS = float(os.environ.get("CRAWL_HEARTBEAT_SECONDS", "30"))
 # Longest wait a registry's Retry-After can impose before the next try.
 REGISTRY_MAX_RETRY_WAIT_SECONDS = float(os.environ.get("REGISTRY_MAX_RETRY_WAIT_SECONDS", "60"))
 # JSON {"npm": ["https://..."], ...}: the package base URLs the official registry accepts.

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -148,6 +149,8 @@ def execute_crawl(crawl_id: int, *, progress_class: type["Progress"] | None = No
     load_runners()
     progress = (progress_class or Progress)(crawl)
     runner = RUNNERS.get(crawl.kind)
+    heartbeat = Heartbeat(crawl, interval=_setting("CRAWL_HEARTBEAT_SECONDS", 30))
+    heartbeat.start()
     try:
         if runner is None:
             raise RuntimeError(f"no runner is registered for {crawl.kind!r} crawls")
@@ -159,7 +162,35 @@ def execute_crawl(crawl_id: int, *, progress_class: type["Progress"] | None = No
         log.exception("crawl %s failed", crawl_id)
         progress.error(f"crawl failed: {exc}"[:1000])
         return _finish(crawl, progress, Crawl.Status.FAILED)
+    finally:
+        heartbeat.stop()
     return _finish(crawl, progress, Crawl.Status.DONE)
+
+
+class Heartbeat(threading.Thread):
+    """Beats for a running crawl even while its runner is busy between progress calls (a long
+    fetch, a Retry-After wait), so the sweeper only recovers crawls whose worker is gone."""
+
+    def __init__(self, crawl: Crawl, *, interval: float):
+        super().__init__(name=f"crawl-{crawl.pk}-heartbeat", daemon=True)
+        self.crawl = crawl
+        self.interval = interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval):
+                Crawl.objects.filter(pk=self.crawl.pk, run_token=self.crawl.run_token,
+                                     status=Crawl.Status.RUNNING).update(
+                    heartbeat_at=timezone.now())
+        except Exception:  # a heartbeat must never take the worker down
+            log.exception("heartbeat of crawl %s stopped", self.crawl.pk)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=self.interval + 5)
 
 
 def _finish(crawl: Crawl, progress: "Progress", status: str) -> str:

@@ -1,5 +1,6 @@
 """Crawl jobs: one open crawl per target, claimed once, progress, sweeper recovery, beat."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -26,10 +27,10 @@ def sent(monkeypatch):
 
 @pytest.fixture
 def test_runner():
+    """A runner for a test-only kind, so real runners (CIMD, OAuth metadata) stay untouched."""
     calls = []
-    previous = crawls.RUNNERS.get("oauth_metadata")
 
-    @register_runner("oauth_metadata")
+    @register_runner("test-kind")
     def runner(crawl, progress):
         calls.append(crawl.pk)
         progress.page()
@@ -38,9 +39,7 @@ def test_runner():
             raise ValueError("the server sent nonsense")
 
     yield calls
-    crawls.RUNNERS.pop("oauth_metadata", None)
-    if previous is not None:
-        crawls.RUNNERS["oauth_metadata"] = previous
+    crawls.RUNNERS.pop("test-kind", None)
 
 
 def test_the_database_refuses_a_second_open_crawl_of_the_same_target():
@@ -82,7 +81,7 @@ def test_an_admin_starting_a_crawl_is_recorded(sent, admin_user):
 
 
 def test_two_runs_of_one_crawl_run_it_once(test_runner):
-    crawl, _ = open_crawl(kind="oauth_metadata", target="https://mcp.example/mcp")
+    crawl, _ = open_crawl(kind="test-kind", target="https://mcp.example/mcp")
     assert execute_crawl(crawl.pk) == "done"
     assert execute_crawl(crawl.pk) == "not-claimed"
     assert test_runner == [crawl.pk]
@@ -98,7 +97,7 @@ def test_only_one_of_two_claims_wins():
 
 
 def test_a_runner_error_fails_the_crawl_with_the_message_and_counts(test_runner):
-    crawl, _ = open_crawl(kind="oauth_metadata", target="https://mcp.example/boom")
+    crawl, _ = open_crawl(kind="test-kind", target="https://mcp.example/boom")
     assert execute_crawl(crawl.pk) == "failed"
     crawl.refresh_from_db()
     assert crawl.status == "failed" and crawl.records == 5 and crawl.errors == 1
@@ -146,7 +145,7 @@ def test_the_sweeper_resends_a_queued_crawl_whose_message_was_lost(sent):
 
 
 def test_the_sweeper_requeues_a_crawl_whose_worker_went_silent_and_it_then_runs(sent, test_runner):
-    crawl, _ = open_crawl(kind="oauth_metadata", target="https://mcp.example/mcp")
+    crawl, _ = open_crawl(kind="test-kind", target="https://mcp.example/mcp")
     claim(crawl.pk)
     Crawl.objects.filter(pk=crawl.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert sweep_crawls()["requeued"] == 1
@@ -193,3 +192,25 @@ def test_the_beat_schedule_has_registries_cimd_and_the_sweeper():
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"inventory.crawl_due_registries", "inventory.crawl_cimd_documents",
             "inventory.sweep_crawls"} <= tasks
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_runner_busy_between_progress_calls_still_beats(settings):
+    settings.CRAWL_HEARTBEAT_SECONDS = 0.05
+    beats = []
+
+    @register_runner("test-slow")
+    def slow_runner(crawl, progress):
+        first = Crawl.objects.get(pk=crawl.pk).heartbeat_at
+        for _ in range(200):  # a bounded wait for the heartbeat thread, not a timing assertion
+            if Crawl.objects.get(pk=crawl.pk).heartbeat_at != first:
+                beats.append(True)
+                return
+            time.sleep(0.05)
+
+    try:
+        crawl, _ = open_crawl(kind="test-slow", target="https://slow.example/mcp")
+        assert execute_crawl(crawl.pk) == "done"
+    finally:
+        crawls.RUNNERS.pop("test-slow", None)
+    assert beats == [True]

@@ -201,7 +201,7 @@ def _upsert_versions(registry, servers, dirty: list[Entry], crawl, now) -> None:
     remotes = {(servers[e.name].pk, url): transport for e in dirty for url, transport in e.remotes}
     ServerRemote.objects.bulk_create(
         [ServerRemote(server_id=sid, url=url, transport=transport, first_seen=now, last_seen=now)
-         for (sid, url), transport in remotes.items()],
+         for (sid, url), transport in sorted(remotes.items())],
         update_conflicts=True, unique_fields=["server", "url"],
         update_fields=["transport", "last_seen"])
 
@@ -209,8 +209,9 @@ def _upsert_versions(registry, servers, dirty: list[Entry], crawl, now) -> None:
 def _update_servers(servers: dict[str, Server], entries: list[Entry], now) -> None:
     """Servers take their title, description, repository and status from their latest version
     (only from new or changed ones: an unchanged version has nothing new to say)."""
-    latest = {e.name: e for e in entries if e.is_latest}
-    # INSERT ... ON CONFLICT (name) DO UPDATE: one statement; the rows exist already.
+    latest = {e.name: e for e in sorted(entries, key=lambda e: e.name) if e.is_latest}
+    # INSERT ... ON CONFLICT (name) DO UPDATE: one statement; the rows exist already. Rows go
+    # in name order so two registries crawled at once lock servers in the same order.
     Server.objects.bulk_create(
         [Server(name=name, title=e.title, description=e.description, latest_version=e.version,
                 registry_status=e.status, repository_url=e.repository_url,
