@@ -9,13 +9,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from governance.roles import ADMIN, VIEWER, role_required
 from governance.services import record_admin_action
-from inventory import cimd
+from inventory import cimd, crawls
 from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
                               FetchRecord, Flag, ProtectedResource, ServerRemote)
 from inventory.services import cimd as cimd_service
@@ -101,6 +101,34 @@ def cimd_client_add(request):
         return cimd_client_list(request, form_errors=errors, status=400)
     _refresh_now(request, client)
     return redirect("inventory:cimd_client_detail", pk=client.pk)
+
+
+def _crawl_started(request, crawl):
+    url = reverse("inventory:crawl_detail", args=[crawl.pk])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@role_required(ADMIN)
+def cimd_sweep_start(request):
+    """An Admin starts the sweep of every due CIMD document now, as a crawl job (recorded)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return _crawl_started(request, crawls.start_crawl(
+        kind="cimd", target=crawls.CIMD_SWEEP_TARGET, actor=request.user, request=request))
+
+
+@role_required(ADMIN)
+def oauth_crawl_start(request):
+    """An Admin starts OAuth metadata discovery of every server remote, as a crawl job."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return _crawl_started(request, crawls.start_crawl(
+        kind="oauth_metadata", target=oauth_metadata.ALL_REMOTES_TARGET, actor=request.user,
+        request=request))
 
 
 @role_required(ADMIN)

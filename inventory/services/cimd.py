@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from governance.services import record_admin_action
 from inventory import cimd
+from inventory.crawls import CIMD_SWEEP_TARGET, register_runner
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
-from inventory.models import Client, ClientDocument, ClientDocumentState, Flag, SeenFrom
+from inventory.models import Client, ClientDocument, ClientDocumentState, Crawl, Flag, SeenFrom
 from inventory.services.flags import raise_flag, resolve_flag
 
 logger = logging.getLogger(__name__)
@@ -388,3 +389,25 @@ def prune_fetch_log(*, days: int | None = None) -> int:
     days = settings.FETCH_LOG_RETENTION_DAYS if days is None else days
     deleted, _ = FetchRecord.objects.filter(at__lt=timezone.now() - timedelta(days=days)).delete()
     return deleted
+
+
+# --- Crawl jobs ---------------------------------------------------------------------------------
+
+@register_runner(Crawl.Kind.CIMD)
+def run_cimd_crawl(crawl: Crawl, progress) -> None:
+    """Crawl runner: the sweep of every due document (target CIMD_SWEEP_TARGET), or one
+    client_id URL refreshed now."""
+    if crawl.target == CIMD_SWEEP_TARGET:
+        counts = refresh_due_documents(limit=int((crawl.options or {}).get("limit", 5000)),
+                                       concurrency=settings.CIMD_CRAWL_CONCURRENCY,
+                                       progress=progress)
+        counts["fetch_log_pruned"] = prune_fetch_log()
+        progress.summary.update(counts)
+        return
+    progress.page()
+    outcome = refresh_client_document(crawl.target)
+    progress.record()
+    if outcome.outcome == "failed":
+        progress.error(f"{crawl.target}: {outcome.error}"[:300])
+    progress.summary.update({"outcome": outcome.outcome, "changed": outcome.changed,
+                             "flags": [f.kind for f in outcome.flags]})

@@ -19,12 +19,15 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
+from inventory.crawls import register_runner
 from inventory.fetch import FetchError, safe_fetch
-from inventory.models import AuthorizationServer, Flag, ProtectedResource, ServerRemote
+from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
 from inventory.services.flags import raise_flag, resolve_flag
 
 logger = logging.getLogger(__name__)
 METADATA_MAX_BYTES = 64_000
+# Target of the scheduled crawl that re-reads every remote's OAuth metadata.
+ALL_REMOTES_TARGET = "all-remotes"
 MAX_ISSUERS = 5  # a PRM naming dozens of issuers is not worth following past a handful
 OMNIBUS_SCOPES = {"*", "all", "full-access", "full_access", "fullaccess", "root", "admin:*"}
 SERVER_FLAG_KINDS = ("oauth.prm_resource_mismatch", "oauth.prm_unavailable",
@@ -298,3 +301,16 @@ def discover_all(*, progress=None, remotes=None, concurrency: int = 8) -> dict:
             if error:
                 progress.error(f"{remote.url}: {error}"[:300])
     return counts
+
+
+# --- Crawl jobs ---------------------------------------------------------------------------------
+
+@register_runner(Crawl.Kind.OAUTH_METADATA)
+def run_oauth_metadata_crawl(crawl: Crawl, progress) -> None:
+    """Crawl runner: every HTTP remote (target ALL_REMOTES_TARGET) or the remotes at one URL."""
+    remotes = None
+    if crawl.target != ALL_REMOTES_TARGET:
+        remotes = ServerRemote.objects.filter(url=crawl.target).select_related("server")
+    counts = discover_all(progress=progress, remotes=remotes,
+                          concurrency=settings.OAUTH_DISCOVERY_CONCURRENCY)
+    progress.summary.update(counts)

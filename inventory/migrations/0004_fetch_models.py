@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0002_flag'),
+        ('inventory', '0003_registry_crawls'),
     ]
 
     operations = [
