@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from inventory.models import Client, ClientDocument, ClientDocumentState, FetchRecord, Flag
+from inventory.models import (Client, ClientDocument, ClientDocumentState, Crawl, FetchRecord,
+                              Flag)
 from inventory.services import cimd as svc
 from tests.fetch_server import LocalServer, Route
 
@@ -227,13 +228,24 @@ def test_the_sweep_fetches_concurrently_in_worker_threads(server):
 
 
 @pytest.mark.django_db
-def test_the_command_fetches_inline_and_prints_progress_and_outcome(server, capsys):
-    url = serve(server)
+def test_the_command_fetches_inline_as_a_crawl_and_prints_the_outcome(server, capsys):
+    url = serve(server, redirect_uris=["http://localhost:1234/cb"])
     call_command("fetch_client", url)
     out = capsys.readouterr().out
-    assert "[1/1] fetching" in out and "[1/1] ok (new version)" in out
+    assert "fetching" in out and f"{url}: ok" in out
+    assert "flag [warning] cimd.localhost_only_redirects" in out
+    assert Crawl.objects.get().requested_by == "command"
     with pytest.raises(CommandError):
         call_command("fetch_client", "https://agent.example/#frag")
     server.routes["/oauth/client.json"] = Route(status=500)
     with pytest.raises(CommandError, match="fetch failed"):
         call_command("fetch_client", url)
+
+
+@pytest.mark.django_db
+def test_the_command_sweeps_every_due_document_inline(server, capsys):
+    for i in range(2):
+        svc.ensure_cimd_client(serve(server, f"/d{i}/client.json"))
+    call_command("fetch_client", "--all-due")
+    assert "records 2, errors 0" in capsys.readouterr().out
+    assert ClientDocument.objects.count() == 2
