@@ -47,6 +47,16 @@ def test_the_cimd_sweep_runs_as_a_crawl_job_with_counts_and_errors(server):
 
 
 @pytest.mark.django_db
+def test_a_finished_cimd_crawl_shows_on_the_crawl_pages(server, viewer_client):
+    svc.ensure_cimd_client(serve_doc(server, "/v/client.json"))
+    crawl, _ = open_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET)
+    execute_crawl(crawl.pk)
+    detail = viewer_client.get(reverse("inventory:crawl_detail", args=[crawl.pk]))
+    assert detail.status_code == 200 and b"all-due-documents" in detail.content
+    assert viewer_client.get(reverse("inventory:crawl_list")).status_code == 200
+
+
+@pytest.mark.django_db
 def test_a_cimd_crawl_of_one_url_refreshes_that_document(server):
     url = serve_doc(server, "/one/client.json")
     crawl, _ = open_crawl(kind="cimd", target=url)
