@@ -273,7 +273,7 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
 def _fetch_following(url, log, *, max_redirects, **kwargs) -> FetchResult:
     current = url
     for hop in range(max_redirects + 1):
-        target = check_url(current)
+        target = check_url(current, timeout=max(0.0, _current.deadline - time.monotonic()))
         log["address"] = target.address
         outcome = _fetch_once(target, log, **kwargs)
         if isinstance(outcome, FetchResult):

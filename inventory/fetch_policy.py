@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import httpx
@@ -134,8 +136,9 @@ class _Target:
         return self.addresses[0]
 
 
-def check_url(url: str) -> _Target:
-    """Validate scheme/shape, resolve, apply the address policy; the address to connect to."""
+def check_url(url: str, *, timeout: float | None = None) -> _Target:
+    """Validate scheme/shape, resolve (within `timeout` seconds), apply the address policy;
+    the addresses to connect to."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -149,7 +152,7 @@ def check_url(url: str) -> _Target:
         raise FetchError("invalid_url", "URLs with credentials (user:password@) are refused")
     names, networks = _allowlist()
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = _resolve(host, port)
+    addresses = _resolve(host, port, timeout)
     host_listed = host in names
     all_listed = host_listed or all(_ip_allowlisted(a, networks) for a in addresses)
     if parsed.scheme == "http" and not all_listed:
@@ -163,13 +166,22 @@ def check_url(url: str) -> _Target:
     return _Target(url=parsed, host=host, port=port, addresses=tuple(str(a) for a in addresses))
 
 
-def _resolve(host: str, port: int) -> list:
+# getaddrinfo has no timeout; a few spare threads let a fetch give up on a slow resolver at its
+# deadline (the stuck lookup finishes in the background) instead of holding its worker.
+_RESOLVERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fetch-dns")
+
+
+def _resolve(host: str, port: int, timeout: float | None = None) -> list:
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
+    lookup = _RESOLVERS.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=timeout)
+    except FutureTimeout:
+        lookup.cancel()
+        raise FetchError("timeout", f"resolving {host} took longer than {timeout:.1f}s") from None
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError("connect_error", f"cannot resolve {host}: {exc}") from None
     seen = []

@@ -2,6 +2,7 @@
 
 import gzip
 import socket
+import threading
 
 import httpcore
 import pytest
@@ -304,3 +305,24 @@ def test_when_the_first_checked_address_refuses_the_next_one_is_tried(
     server.routes["/doc.json"] = Route(body={"ok": 2})
     assert safe_fetch(f"http://two.lab.example:{server.port}/doc.json",
                       purpose="cimd").json() == {"ok": 2}
+
+
+@pytest.mark.django_db
+def test_a_resolver_that_hangs_is_abandoned_at_the_deadline(monkeypatch, settings, connect_spy):
+    settings.FETCH_ALLOWLIST = []
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def hanging(host, *args, **kwargs):
+        if host == "slow-dns.example":
+            release.wait(10)
+            return []
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        with pytest.raises(FetchError) as err:
+            safe_fetch("https://slow-dns.example/c.json", purpose="cimd", total_timeout=0.5)
+        assert err.value.reason == "timeout" and connect_spy == []
+    finally:
+        release.set()
