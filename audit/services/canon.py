@@ -2,7 +2,8 @@
 
 An inline SQL expression (not a SQL function: a whole-row function argument builds a composite
 datum per row, which doubled the cost). Its rendering of timestamps and floats depends on
-TimeZone, DateStyle and extra_float_digits, so both users run `PIN_SETTINGS` first (one preparable statement, transaction-local).
+TimeZone, DateStyle and extra_float_digits, so both users pin them first: verification
+per transaction (`PIN_SETTINGS`), ingestion once per connection (session level).
 """
 
 CANON_COLUMNS = (

@@ -36,9 +36,12 @@ CREATE TEMP TABLE IF NOT EXISTS audit_stage (
     grant_id text, grant_issuer text, redacted boolean, payload json
 ) ON COMMIT DELETE ROWS
 """
-# synchronous_commit on for this transaction whatever the server default: a 2xx is only sent
-# once the batch's WAL is flushed, so an acknowledged batch survives a database crash.
-TX_SETTINGS = PIN_SETTINGS + ", set_config('synchronous_commit', 'on', true)"
+# Session settings, set once per connection with the stage (a statement per batch saved):
+# synchronous_commit on whatever the server default, so a 2xx is only sent once the batch's
+# WAL is flushed and an acknowledged batch survives a database crash; and the settings the
+# canonical-row text depends on (see audit/services/canon.py).
+SESSION_SETTINGS = PIN_SETTINGS.replace("true)", "false)") + \
+    ", set_config('synchronous_commit', 'on', false)"
 COPY_SQL = f"COPY audit_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
 
 STORE_SQL = """
@@ -183,10 +186,12 @@ def _ensure_stage() -> None:
     raw = connection.connection
     if connection.in_atomic_block:
         with connection.cursor() as cursor:
+            cursor.execute(SESSION_SETTINGS)
             cursor.execute(STAGE_DDL)
             cursor.execute("DELETE FROM audit_stage")
     elif getattr(raw, "_audit_stage_ready", False) is not True:
         with connection.cursor() as cursor:
+            cursor.execute(SESSION_SETTINGS)
             cursor.execute(STAGE_DDL)
         raw._audit_stage_ready = True
 
@@ -198,7 +203,6 @@ def _store(source_id: int, rows: list, reports: list) -> tuple[int, int | None]:
     # a statement after a few executions, so the hot statements are planned once per
     # connection instead of per request (planning the CTE alone cost ~1.5 ms).
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(TX_SETTINGS)
         with cursor.copy(COPY_SQL) as copy:
             for row in rows:
                 copy.write_row(row)
