@@ -144,4 +144,4 @@ def test_batches_ingested_concurrently_form_one_unbroken_chain():
     seqs = sorted(EventBatch.objects.values_list("seq", flat=True))
     assert seqs == list(range(1, 21))
     run = verify_chain()
-    assert run.ok and run.events_checked == 400
+    assert run.ok and run.events_checked == 400, run.problem
