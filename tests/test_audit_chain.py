@@ -145,3 +145,21 @@ def test_batches_ingested_concurrently_form_one_unbroken_chain():
     assert seqs == list(range(1, 21))
     run = verify_chain()
     assert run.ok and run.events_checked == 400, run.problem
+
+
+def test_a_batch_whose_seal_was_lost_is_checked_and_then_sealed_by_the_sweeper():
+    from audit.services import ingest
+    from audit.tasks import seal_chain
+
+    source, _ = create_source(name="gw-unsealed")
+    result = ingest.IngestResult()
+    rows, reports = ingest.prepare([make_event() for _ in range(3)], result)
+    ingest._ensure_stage()
+    _, batch_id = ingest._store(source.pk, rows, reports)  # stored, as if the web died here
+    assert EventBatch.objects.get(pk=batch_id).seq is None
+    run = verify_chain()
+    assert run.ok and run.events_checked == 3
+    behind_the_apps_back("UPDATE audit_event SET outcome = 'success!' WHERE batch_id = %s", [batch_id])
+    broken = verify_chain()
+    assert not broken.ok and "not sealed yet" in broken.problem
+    assert seal_chain() == 1 and EventBatch.objects.get(pk=batch_id).seq == 1
