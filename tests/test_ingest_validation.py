@@ -97,12 +97,14 @@ def test_secrets_are_masked_before_storage_and_the_event_says_so(source):
         "params": {"arguments": {"password": "hunter2", "note": f"token {jwt} used",
                                  "key": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
                                  "aws": "AKIAABCDEFGHIJKLMNOP", "progressToken": "p-1"}},
-        "log": "curl -H 'Authorization: Bearer abcdefghijklmnop' https://x"})
+        "log": "curl -H 'Authorization: Bearer abcdefghijklmnop' https://x",
+        "trace": "sent Cookie: session=deadbeefcafe; then GET /cb?code=1&access_token=tok123456",
+        "dsn": "postgres://app:s3kr1tpass@db.internal/app"})
     ingest_events(source=source, events=[event])
     row = AuditEvent.objects.get(event_id=event["id"])
     text = str(row.payload)
     for secret in ("s3cr3t", "sid=abc", "hunter2", jwt, "MIIE", "AKIAABCDEFGHIJKLMNOP",
-                   "abcdefghijklmnop"):
+                   "abcdefghijklmnop", "deadbeefcafe", "tok123456", "s3kr1tpass"):
         assert secret not in text
     assert row.redacted is True
     assert {"path": "attributes.headers.Authorization", "rule": "sensitive_key"} in \

@@ -39,13 +39,20 @@ VALUE_RULES = {
     "slack_token": r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
     "google_api_key": r"\bAIza[0-9A-Za-z_-]{35}",
     "password_in_url": r"(?<=://)[^/\s:@\"]+:[^/\s@\"]+(?=@)",
+    # "Cookie: sid=..." / "X-Api-Key: ..." inside free text (logs, curl lines, error messages)
+    "header_in_text": r"(?<=[^\w-])(?i:authorization|proxy-authorization|cookie|set-cookie|"
+                      r"x-api-key|api-key)\s*:\s*[^\r\n\"']+",
+    # ?password=...&access_token=... in URLs and form bodies
+    "secret_parameter": r"(?<=[?&;\s])(?i:password|passwd|pwd|secret|client_secret|token|"
+                        r"access_token|refresh_token|id_token|api_key|apikey|key|sig)=[^&\s\"'#]+",
 }
 
 
 # Cheap prefilter: a built-in value rule can only match if one of these substrings occurs
 # in the lower-cased JSON text (password_in_url has its own literal-prefixed regex).
 VALUE_LITERALS = ("eyj", "akia", "asia", "gho_", "ghp_", "ghu_", "ghs_", "ghr_", "github_pat_",
-                  "sk-", "xox", "aiza", "-----begin", "bearer", "basic")
+                  "sk-", "xox", "aiza", "-----begin", "bearer", "basic", "authorization",
+                  "cookie", "api-key", "key=", "sig=")
 URL_PASSWORD_HINT = re.compile(r"://[^/\s:@\"]+:[^/\s@\"]+@")
 
 
