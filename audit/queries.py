@@ -1,7 +1,8 @@
 """Aggregate reads for dashboards, the API and exports, from the hourly rollups only.
 
-Dashboards never scan raw events: ingestion maintains audit_eventrolluphourly and
-audit_identityrolluphourly in the same transaction that stores the events.
+Dashboards never scan raw events: ingestion maintains three hourly rollups in the same
+transaction that stores the events: by source/server/outcome (small: time series, totals,
+outcomes), by source/server/tool/method/outcome (tools) and by identity.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from datetime import datetime
 
 from django.db.models import F, Q, Sum
 
-from audit.models import EventRollupHourly, IdentityRollupHourly
+from audit.models import EventRollupHourly, IdentityRollupHourly, ServerRollupHourly
 
 
 def events_per_hour(since: datetime, *, until: datetime | None = None,
                     source_id: int | None = None) -> list[dict]:
     """[{hour, events, errors}] oldest first (hours without events are absent)."""
-    rows = EventRollupHourly.objects.filter(hour__gte=since)
+    rows = ServerRollupHourly.objects.filter(hour__gte=since)
     if until is not None:
         rows = rows.filter(hour__lt=until)
     if source_id is not None:
@@ -36,7 +37,7 @@ def top_tools(since: datetime, *, limit: int = 10) -> list[dict]:
 
 def outcomes_by_server(since: datetime) -> list[dict]:
     """[{server_name, outcome, events}] per server and outcome since `since`."""
-    rows = (EventRollupHourly.objects.filter(hour__gte=since)
+    rows = (ServerRollupHourly.objects.filter(hour__gte=since)
             .values("server_name", "outcome").annotate(n=Sum("events"))
             .order_by("server_name", "outcome"))
     return [{"server_name": r["server_name"], "outcome": r["outcome"], "events": r["n"]}
@@ -45,7 +46,7 @@ def outcomes_by_server(since: datetime) -> list[dict]:
 
 def events_by_source(since: datetime) -> list[dict]:
     """[{source_id, source_name, events}] since `since`."""
-    rows = (EventRollupHourly.objects.filter(hour__gte=since)
+    rows = (ServerRollupHourly.objects.filter(hour__gte=since)
             .values("source_id", source_name=F("source__name")).annotate(n=Sum("events"))
             .order_by("-n"))
     return [{"source_id": r["source_id"], "source_name": r["source_name"], "events": r["n"]}
@@ -63,4 +64,4 @@ def top_identities(since: datetime, *, limit: int = 10) -> list[dict]:
 
 def total_events(since: datetime) -> int:
     """How many events were received with a time since `since`."""
-    return EventRollupHourly.objects.filter(hour__gte=since).aggregate(n=Sum("events"))["n"] or 0
+    return ServerRollupHourly.objects.filter(hour__gte=since).aggregate(n=Sum("events"))["n"] or 0

@@ -86,6 +86,10 @@ def load(n: int, days: int) -> float:
             method, outcome, events, duration_ms_sum)
             SELECT date_trunc('hour', time, 'UTC'), source_id, server_name, tool, method, outcome,
                    count(*), sum(duration_ms) FROM audit_event GROUP BY 1, 2, 3, 4, 5, 6""")
+        conn.execute("""INSERT INTO audit_serverrolluphourly (hour, source_id, server_name,
+            outcome, events)
+            SELECT date_trunc('hour', time, 'UTC'), source_id, server_name, outcome, count(*)
+            FROM audit_event GROUP BY 1, 2, 3, 4""")
         conn.execute("""INSERT INTO audit_identityrolluphourly (hour, actor_issuer, actor_subject,
             events, errors)
             SELECT date_trunc('hour', time, 'UTC'), actor_issuer, actor_subject, count(*),

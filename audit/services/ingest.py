@@ -77,6 +77,14 @@ ON CONFLICT ON CONSTRAINT event_rollup_hourly_key DO UPDATE SET
     duration_ms_sum = audit_eventrolluphourly.duration_ms_sum + EXCLUDED.duration_ms_sum
 """
 
+SERVER_ROLLUP_SQL = """
+INSERT INTO audit_serverrolluphourly (hour, source_id, server_name, outcome, events)
+SELECT date_trunc('hour', time, 'UTC'), %s::bigint, server_name, outcome, count(*)
+FROM audit_stage GROUP BY 1, 3, 4 ORDER BY 1, 3, 4
+ON CONFLICT ON CONSTRAINT server_rollup_hourly_key DO UPDATE SET
+    events = audit_serverrolluphourly.events + EXCLUDED.events
+"""
+
 IDENTITY_ROLLUP_SQL = """
 INSERT INTO audit_identityrolluphourly (hour, actor_issuer, actor_subject, events, errors)
 SELECT date_trunc('hour', time, 'UTC'), actor_issuer, actor_subject, count(*),
@@ -218,6 +226,7 @@ def _store(source_id: int, rows: list, reports: list) -> tuple[int, int | None]:
                 reports = [r for r in reports if r["ordinal"] in fresh]
             apply_task_reports(cursor, reports)
         cursor.execute(EVENT_ROLLUP_SQL, [source_id])
+        cursor.execute(SERVER_ROLLUP_SQL, [source_id])
         cursor.execute(IDENTITY_ROLLUP_SQL)
         cursor.execute(BATCH_SQL, [batch_id, source_id, accepted, content_hash])
     return accepted, batch_id
