@@ -4,7 +4,7 @@ Usage:  .venv/bin/python bench/explorer.py [--events 10000000] [--days 90]
 
 Creates a throwaway database on the worktree's embedded PostgreSQL (./var/pg), COPYs N
 generated events (~5,000 identities, 50 clients, 20 servers, 30 tools, spread over --days),
-builds the hourly rollups from them, then times (medians of 7 warm runs) the explorer's first
+builds the hourly rollups from them (in hour order, as ingestion appends them), then times (medians of 7 warm runs) the explorer's first
 page, filtered pages and a deep keyset page through `audit.explorer`, and the overview's
 rollup queries through `audit.queries`. Prints the load time. Drops the database at the end.
 """
@@ -85,15 +85,16 @@ def load(n: int, days: int) -> float:
         conn.execute("""INSERT INTO audit_eventrolluphourly (hour, source_id, server_name, tool,
             method, outcome, events, duration_ms_sum)
             SELECT date_trunc('hour', time, 'UTC'), source_id, server_name, tool, method, outcome,
-                   count(*), sum(duration_ms) FROM audit_event GROUP BY 1, 2, 3, 4, 5, 6""")
+                   count(*), sum(duration_ms) FROM audit_event GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1""")
         conn.execute("""INSERT INTO audit_serverrolluphourly (hour, source_id, server_name,
             outcome, events)
             SELECT date_trunc('hour', time, 'UTC'), source_id, server_name, outcome, count(*)
-            FROM audit_event GROUP BY 1, 2, 3, 4""")
+            FROM audit_event GROUP BY 1, 2, 3, 4 ORDER BY 1""")
         conn.execute("""INSERT INTO audit_identityrolluphourly (hour, actor_issuer, actor_subject,
             events, errors)
             SELECT date_trunc('hour', time, 'UTC'), actor_issuer, actor_subject, count(*),
-                   count(*) FILTER (WHERE outcome <> 'success') FROM audit_event GROUP BY 1, 2, 3""")
+                   count(*) FILTER (WHERE outcome <> 'success') FROM audit_event GROUP BY 1, 2, 3
+            ORDER BY 1""")
         conn.commit()
         rollups = time.perf_counter() - began - loaded
         conn.autocommit = True
