@@ -36,9 +36,10 @@ from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
+DB = f"bench_ingest_{os.getpid()}"
+os.environ["EMBEDDED_DB_NAME"] = DB  # before anything can load the Django settings
 from governance import devdb  # noqa: E402
 
-DB = f"bench_ingest_{os.getpid()}"
 PGDATA = devdb.DEFAULT_PGDATA
 
 
