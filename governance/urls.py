@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from governance import views
 from governance.roles import ADMIN, has_role
 import audit.api
+from audit import views_otlp
 import inventory.api
 
 router = DefaultRouter()
@@ -29,4 +30,7 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include(router.urls)),
+    # OTLP/HTTP's fixed paths, so SDKs and Collectors need only the base endpoint.
+    path("v1/traces", views_otlp.traces, name="otlp_traces"),
+    path("v1/logs", views_otlp.logs, name="otlp_logs"),
 ]

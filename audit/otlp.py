@@ -1,0 +1,247 @@
+"""OTLP/HTTP export requests: content type, bounded reading and decompression, decoding, replies.
+
+Turns the bytes of an `ExportTraceServiceRequest` or `ExportLogsServiceRequest` (binary protobuf or
+the OTLP JSON mapping, optionally gzip- or deflate-compressed) into protobuf messages, and encodes
+the matching `Export*ServiceResponse` or `google.rpc.Status` in the request's own encoding, as the
+OTLP/HTTP specification asks. Mapping spans and log records to canonical audit events lives in
+`audit.otlp_mapping`; the HTTP views in `audit.views_otlp`.
+
+Everything here is about hostile input: the body is read in chunks with a cap, decompression
+inflates at most `max_decoded` bytes (a gzip bomb is refused without being inflated), and every
+decoding failure becomes an `OtlpError` carrying the HTTP status to answer with.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+from dataclasses import dataclass
+
+import orjson
+from django.conf import settings
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+# Defaults sized for what SDKs and the Collector send: the Collector's batch processor keeps
+# exports well under a megabyte; the Python SDK refuses to send more than 64 MiB uncompressed.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_DECODED_BYTES = 32 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+# gRPC status codes used in google.rpc.Status error bodies.
+GRPC_INVALID_ARGUMENT = 3
+GRPC_RESOURCE_EXHAUSTED = 8
+GRPC_UNAUTHENTICATED = 16
+GRPC_UNAVAILABLE = 14
+
+
+class OtlpError(Exception):
+    """A request we refuse as a whole; `status` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One OTLP signal endpoint: its request/response messages and how it names its items."""
+
+    name: str
+    request_cls: type[Message]
+    response_cls: type[Message]
+    item_noun: str
+    rejected_field: str
+
+
+TRACES = Signal("traces", trace_service_pb2.ExportTraceServiceRequest,
+                trace_service_pb2.ExportTraceServiceResponse, "spans", "rejected_spans")
+LOGS = Signal("logs", logs_service_pb2.ExportLogsServiceRequest,
+              logs_service_pb2.ExportLogsServiceResponse, "log records", "rejected_log_records")
+
+
+def max_body_bytes() -> int:
+    return int(getattr(settings, "OTLP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+
+
+def max_decoded_bytes() -> int:
+    return int(getattr(settings, "OTLP_MAX_DECODED_BYTES", DEFAULT_MAX_DECODED_BYTES))
+
+
+def media_type(content_type: str | None) -> str:
+    """The request's OTLP encoding from its Content-Type, else a 415."""
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if mime in (PROTOBUF, JSON):
+        return mime
+    raise OtlpError(415, f"Content-Type must be {PROTOBUF} or {JSON}, not {mime or 'missing'!r}.")
+
+
+def read_body(stream, *, content_length: int | None, limit: int) -> bytes:
+    """Read at most `limit` bytes from `stream` in chunks; more than that is a 413."""
+    if content_length is not None and content_length > limit:
+        raise OtlpError(413, f"Request body is {content_length} bytes; the limit is {limit}.")
+    parts, total = [], 0
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            return b"".join(parts)
+        total += len(chunk)
+        if total > limit:
+            raise OtlpError(413, f"Request body exceeds the limit of {limit} bytes.")
+        parts.append(chunk)
+
+
+def decompress(body: bytes, encoding: str | None, *, limit: int) -> bytes:
+    """Undo Content-Encoding (gzip, deflate or none), inflating at most `limit` bytes."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        if len(body) > limit:
+            raise OtlpError(413, f"Request body exceeds the limit of {limit} bytes.")
+        return body
+    if encoding == "gzip":
+        wbits = 16 + zlib.MAX_WBITS
+    elif encoding == "deflate":
+        wbits = zlib.MAX_WBITS  # zlib-wrapped, which is what HTTP "deflate" means
+    else:
+        raise OtlpError(415, f"Content-Encoding {encoding!r} is not supported (use gzip or none).")
+    try:
+        return _inflate(body, wbits=wbits, limit=limit, encoding=encoding)
+    except zlib.error as exc:
+        raise OtlpError(400, f"Body is not valid {encoding} data: {exc}.") from None
+
+
+def _inflate(body: bytes, *, wbits: int, limit: int, encoding: str) -> bytes:
+    # max_length bounds every step, so a bomb never holds more than limit + one chunk inflated.
+    # A gzip body may hold several members back to back (RFC 1952); each one is inflated.
+    out, total, pending = [], 0, body
+    while pending:
+        inflater = zlib.decompressobj(wbits)
+        while not inflater.eof:
+            chunk = inflater.decompress(pending, _CHUNK)
+            pending = inflater.unconsumed_tail
+            total += len(chunk)
+            if total > limit:
+                raise OtlpError(413, f"Decompressed body exceeds the limit of {limit} bytes.")
+            out.append(chunk)
+            if not chunk and not pending:
+                raise OtlpError(400, f"Body is truncated {encoding} data.")
+        pending = inflater.unused_data
+    return b"".join(out)
+
+
+def decode(signal: Signal, body: bytes, media: str) -> Message:
+    """Parse an export request; a body that is not one is a 400."""
+    if media == PROTOBUF:
+        return _decode_protobuf(signal, body)
+    return _decode_json(signal, body)
+
+
+def _decode_protobuf(signal: Signal, body: bytes) -> Message:
+    message = signal.request_cls()
+    try:
+        message.ParseFromString(body)
+    except (DecodeError, RecursionError, ValueError) as exc:
+        raise OtlpError(400, f"Body is not a valid protobuf {signal.request_cls.__name__}: {exc}.") \
+            from None
+    return message
+
+
+def _decode_json(signal: Signal, body: bytes) -> Message:
+    try:
+        data = orjson.loads(body)  # also refuses non-UTF-8 and nesting deeper than 1024
+    except orjson.JSONDecodeError as exc:
+        raise OtlpError(400, f"Body is not valid UTF-8 JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise OtlpError(400, f"Body must be a JSON object ({signal.request_cls.__name__}).")
+    _hex_ids_to_base64(data)
+    message = signal.request_cls()
+    try:
+        json_format.ParseDict(data, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        raise OtlpError(400, f"Body is not a valid OTLP JSON {signal.request_cls.__name__}: "
+                             f"{str(exc)[:300]}.") from None
+    return message
+
+
+# OTLP JSON departs from the proto3 JSON mapping in one place: trace and span ids are hex, not
+# base64. json_format only knows base64, so ids are rewritten before parsing.
+_ID_KEYS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
+_ID_LENGTHS = {"traceId": 16, "trace_id": 16}
+
+
+def _hex_ids_to_base64(data: dict) -> None:
+    for resource in _dicts(data, "resourceSpans", "resource_spans"):
+        for scope in _dicts(resource, "scopeSpans", "scope_spans"):
+            for span in _dicts(scope, "spans"):
+                _fix_ids(span)
+                for link in _dicts(span, "links"):
+                    _fix_ids(link)
+    for resource in _dicts(data, "resourceLogs", "resource_logs"):
+        for scope in _dicts(resource, "scopeLogs", "scope_logs"):
+            for record in _dicts(scope, "logRecords", "log_records"):
+                _fix_ids(record)
+
+
+def _dicts(parent: dict, *keys: str):
+    for key in keys:
+        items = parent.get(key)
+        if isinstance(items, list):
+            yield from (item for item in items if isinstance(item, dict))
+
+
+def _fix_ids(item: dict) -> None:
+    for key in _ID_KEYS:
+        value = item.get(key)
+        if isinstance(value, str):
+            item[key] = base64.b64encode(_id_bytes(value, _ID_LENGTHS.get(key, 8))).decode()
+
+
+def _id_bytes(value: str, size: int) -> bytes:
+    """Hex id as the spec says; tolerate proto3-style base64; anything else becomes empty, which
+    the mapper rejects for that one item instead of failing the whole request."""
+    if len(value) == 2 * size:
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            pass
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+    return raw if len(raw) == size else b""
+
+
+def encode_response(signal: Signal, media: str, *, rejected: int, error_message: str) -> bytes:
+    """The Export*ServiceResponse, with partial_success only when something was rejected."""
+    response = signal.response_cls()
+    if rejected or error_message:
+        setattr(response.partial_success, signal.rejected_field, rejected)
+        response.partial_success.error_message = error_message
+    if media == PROTOBUF:
+        return response.SerializeToString()
+    return orjson.dumps(json_format.MessageToDict(response))
+
+
+def encode_status(media: str, *, code: int, message: str) -> bytes:
+    """A google.rpc.Status error body (code, message), as OTLP/HTTP failures carry."""
+    if media == PROTOBUF:
+        # Two scalar fields; encoded by hand so googleapis-common-protos is not a runtime need.
+        text = message.encode("utf-8", "replace")
+        return (b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text)
+    return orjson.dumps({"code": code, "message": message})
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
