@@ -11,6 +11,8 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -31,7 +33,7 @@ CLIENT_RESOURCE = {"service.name": "claude-desktop", "service.version": "0.9.1"}
 @dataclass
 class Captured:
     path: str
-    headers: dict
+    headers: dict  # lower-cased names
     body: bytes
 
 
@@ -53,7 +55,8 @@ def start_capture_server() -> tuple[CaptureServer, ThreadingHTTPServer]:
         def do_POST(self):  # noqa: N802 (http.server naming)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            capture.requests.append(Captured(self.path, dict(self.headers), body))
+            capture.requests.append(Captured(
+                self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", "0")
@@ -63,7 +66,9 @@ def start_capture_server() -> tuple[CaptureServer, ThreadingHTTPServer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll interval keeps shutdown() (once per test) quick.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
     capture.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     return capture, server
 
@@ -121,3 +126,24 @@ def export_logs(records, endpoint: str, *, headers: dict | None = None, gzip: bo
     finally:
         exporter.shutdown()
 
+
+
+@pytest.fixture
+def capture():
+    """A capture server for one test, shut down after it."""
+    capture, server = start_capture_server()
+    yield capture
+    server.shutdown()
+    server.server_close()
+
+
+def decode_captured(captured: Captured, signal):
+    """What the console does with a request body: undo gzip, decode, map."""
+    from audit import otlp
+    from audit.otlp_mapping import map_logs, map_traces
+
+    body = otlp.decompress(captured.body, captured.headers.get("content-encoding"),
+                           limit=otlp.DEFAULT_MAX_DECODED_BYTES)
+    media = otlp.media_type(captured.headers.get("content-type"))
+    message = otlp.decode(signal, body, media)
+    return (map_traces if signal is otlp.TRACES else map_logs)(message)
