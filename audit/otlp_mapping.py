@@ -61,9 +61,9 @@ def map_traces(request) -> Mapped:
     """All spans of an ExportTraceServiceRequest."""
     out = Mapped()
     for resource_spans in request.resource_spans:
-        resource = attributes_dict(resource_spans.resource.attributes)
+        resource = _Resource(resource_spans.resource)
         for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope
+            scope = _scope(scope_spans.scope)
             for span in scope_spans.spans:
                 label = f"span {span.span_id.hex() or '?'}"
                 try:
@@ -78,48 +78,129 @@ def map_logs(request) -> Mapped:
     """All log records of an ExportLogsServiceRequest."""
     out = Mapped()
     for resource_logs in request.resource_logs:
-        resource_msg = resource_logs.resource
-        resource = attributes_dict(resource_msg.attributes)
+        resource = _Resource(resource_logs.resource)
         for scope_logs in resource_logs.scope_logs:
+            scope = _scope(scope_logs.scope)
+            scope_bytes = scope_logs.scope.SerializeToString(deterministic=True)
             for position, record in enumerate(scope_logs.log_records):
                 label = f"log record {position} of scope {scope_logs.scope.name[:80]!r}"
                 try:
-                    out.events.append(log_event(record, resource, scope_logs.scope, resource_msg))
+                    out.events.append(log_event(record, resource, scope, scope_bytes))
                     out.labels.append(label)
                 except Unmappable as exc:
                     out.rejected.append(f"{label}: {exc}")
     return out
 
 
+# --- which attributes map to canonical fields -----------------------------------------------
+
+# attribute -> longest accepted value; these are taken out of `attributes` once mapped.
+_TEXT = {key: MAX_ID_CHARS for key in (
+    "mcp.method.name", "mcp.session.id", "mcp.protocol.version", "gen_ai.tool.name",
+    "user.id", "enduser.id", "user.email", "user.full_name", "user.name",
+    "mcp.client.name", "mcp.client.version", "mcp.server.name", "mcp.server.version",
+    "service.name", "service.version", "mcp.task.id", "mcp.task.status",
+    "error.type", "rpc.response.status_code", "outcome", "event.name", "log.record.uid")}
+_TEXT.update({"mcp.client.id": MAX_URL_CHARS, "mcp.server.url": MAX_URL_CHARS,
+              "url.full": MAX_URL_CHARS, "mcp.task.status_message": MAX_VALUE_CHARS})
+_NUMBER = frozenset({"mcp.task.ttl", "mcp.task.poll_interval"})
+_MAPPED = frozenset(_TEXT) | _NUMBER
+# Read for a canonical field but also left in `attributes`, where they stay useful as sent.
+_KEPT = {"server.address": MAX_ID_CHARS, "http.response.status_code": MAX_ID_CHARS}
+
+
+def _take(attrs: dict) -> dict:
+    """Remove the mapped attributes from `attrs` and return them validated."""
+    found = {}
+    for key in _MAPPED.intersection(attrs):
+        value = attrs.pop(key)
+        if value is None or value == "":
+            continue
+        found[key] = _number(key, value) if key in _NUMBER else _text(key, value, _TEXT[key])
+    for key in _KEPT.keys() & attrs.keys():
+        if attrs[key] not in (None, ""):
+            found[key] = _text(key, attrs[key], _KEPT[key])
+    return found
+
+
+def _text(key: str, value, limit: int) -> str:
+    if isinstance(value, (dict, list)):
+        raise Unmappable(f"{key}: expected a string, got {type(value).__name__}")
+    value = value if isinstance(value, str) else str(value)
+    if len(value) > limit:
+        raise Unmappable(f"{key}: longer than {limit} characters")
+    return value
+
+
+def _number(key: str, value) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise Unmappable(f"{key}: expected a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise Unmappable(f"{key}: expected a number, got {str(value)[:40]!r}") from None
+    return int(number) if number.is_integer() else number
+
+
+class _Resource:
+    """A resource's attributes, split once per export into mapped values and leftovers."""
+
+    def __init__(self, message):
+        self.message = message
+        attrs, self.truncated = attributes_dict(message.attributes)
+        self.error = None
+        try:
+            self.found = _take(attrs)
+        except Unmappable as exc:
+            self.found, self.error = {}, f"resource {exc}"
+        self.rest = dict(attrs)
+        self._bytes = None
+
+    def serialized(self) -> bytes:
+        if self._bytes is None:
+            self._bytes = self.message.SerializeToString(deterministic=True)
+        return self._bytes
+
+
+def _fields(attrs: dict, resource: _Resource) -> dict:
+    """The item's mapped values over its resource's (the item's own win)."""
+    if resource.error:
+        raise Unmappable(resource.error)
+    found = _take(attrs)
+    return {**resource.found, **found} if resource.found else found
+
+
 # --- spans ------------------------------------------------------------------------------------
 
-def span_event(span, resource: dict, scope) -> dict:
+def span_event(span, resource: _Resource, scope: dict) -> dict:
     """One span as a canonical audit event."""
-    if len(span.trace_id) != 16 or not any(span.trace_id):
+    trace_id, span_id = span.trace_id, span.span_id
+    if len(trace_id) != 16 or not any(trace_id):
         raise Unmappable("trace_id is missing or not 16 bytes")
-    if len(span.span_id) != 8 or not any(span.span_id):
+    if len(span_id) != 8 or not any(span_id):
         raise Unmappable("span_id is missing or not 8 bytes")
-    if not span.start_time_unix_nano:
+    start, end = span.start_time_unix_nano, span.end_time_unix_nano
+    if not start:
         raise Unmappable("start_time_unix_nano is missing")
-    fields = _Fields(attributes_dict(span.attributes), resource)
-    method = fields.text("mcp.method.name") or _method_from_name(span.name)
+    attrs, truncated = attributes_dict(span.attributes)
+    fields = _fields(attrs, resource)
+    method = fields.get("mcp.method.name") or _method_from_name(span.name)
     kind = _KIND_NAMES.get(span.kind, str(span.kind))
-    event = {
-        "id": f"otlp:{span.trace_id.hex()}:{span.span_id.hex()}",
-        "time": rfc3339(span.start_time_unix_nano),
-    }
+    trace_hex, span_hex = trace_id.hex(), span_id.hex()
+    event = {"id": f"otlp:{trace_hex}:{span_hex}", "time": rfc3339(start)}
     failed = span.status.code == trace_pb2.Status.STATUS_CODE_ERROR
-    _common(event, fields, method=method, kind=kind, failed=failed,
-            message=span.status.message or _exception_message(span))
-    if span.end_time_unix_nano >= span.start_time_unix_nano:
-        event["duration_ms"] = round((span.end_time_unix_nano - span.start_time_unix_nano) / 1e6, 3)
-    otel = {"signal": "span", "trace_id": span.trace_id.hex(), "span_id": span.span_id.hex(),
-            "name": clip(span.name), "kind": kind, "scope": _scope(scope)}
+    message = span.status.message or (_exception_message(span) if failed or span.events else "")
+    service_used = _common(event, fields, method=method, kind=kind, failed=failed,
+                           message=message)
+    if end >= start:
+        event["duration_ms"] = round((end - start) / 1e6, 3)
+    otel = {"signal": "span", "trace_id": trace_hex, "span_id": span_hex,
+            "name": clip(span.name), "kind": kind, "scope": dict(scope)}
     if span.parent_span_id:
         otel["parent_span_id"] = span.parent_span_id.hex()
     if span.status.message:
         otel["status_message"] = clip(span.status.message)
-    _finish(event, fields, otel)
+    _finish(event, attrs, truncated, resource, fields, otel, service_used)
     return event
 
 
@@ -132,7 +213,7 @@ def _method_from_name(name: str) -> str | None:
 def _exception_message(span) -> str:
     for span_event_ in span.events:
         if span_event_.name == "exception":
-            attrs = attributes_dict(span_event_.attributes)
+            attrs, _ = attributes_dict(span_event_.attributes)
             message = attrs.get("exception.message") or attrs.get("exception.type")
             if message:
                 return str(message)
@@ -141,19 +222,21 @@ def _exception_message(span) -> str:
 
 # --- log records ----------------------------------------------------------------------------
 
-def log_event(record, resource: dict, scope, resource_msg) -> dict:
+def log_event(record, resource: _Resource, scope: dict, scope_bytes: bytes) -> dict:
     """One log record as a canonical audit event."""
     time_ns = record.time_unix_nano or record.observed_time_unix_nano
     if not time_ns:
         raise Unmappable("time_unix_nano and observed_time_unix_nano are both missing")
-    fields = _Fields(attributes_dict(record.attributes), resource)
-    method = fields.text("mcp.method.name")
-    event = {"id": _log_id(record, fields, scope, resource_msg), "time": rfc3339(time_ns)}
+    attrs, truncated = attributes_dict(record.attributes)
+    fields = _fields(attrs, resource)
+    method = fields.get("mcp.method.name")
+    event = {"id": _log_id(record, fields, scope_bytes, resource), "time": rfc3339(time_ns)}
     body = any_value(record.body) if record.HasField("body") else None
     failed = record.severity_number >= 17  # ERROR and above
-    _common(event, fields, method=method, kind="log", failed=failed,
-            message=body if isinstance(body, str) else "", event_name=record.event_name)
-    otel = {"signal": "log", "scope": _scope(scope), "severity_number": record.severity_number}
+    service_used = _common(event, fields, method=method, kind="log", failed=failed,
+                           message=body if isinstance(body, str) else "",
+                           event_name=record.event_name)
+    otel = {"signal": "log", "scope": dict(scope), "severity_number": record.severity_number}
     if record.severity_text:
         otel["severity_text"] = clip(record.severity_text)
     if body is not None:
@@ -162,19 +245,18 @@ def log_event(record, resource: dict, scope, resource_msg) -> dict:
         otel["trace_id"] = record.trace_id.hex()
     if len(record.span_id) == 8:
         otel["span_id"] = record.span_id.hex()
-    _finish(event, fields, otel)
+    _finish(event, attrs, truncated, resource, fields, otel, service_used)
     return event
 
 
-def _log_id(record, fields: "_Fields", scope, resource_msg) -> str:
+def _log_id(record, fields: dict, scope_bytes: bytes, resource: _Resource) -> str:
     """`log.record.uid` when the emitter set one, else a hash of everything that was sent, so a
     retried export (same bytes) gets the same id and is deduplicated by the ingest core."""
-    uid = fields.text("log.record.uid")
+    uid = fields.get("log.record.uid")
     if uid:
         return f"otlp-log:{uid}"
     digest = hashlib.sha256()
-    for part in (resource_msg.SerializeToString(deterministic=True),
-                 scope.SerializeToString(deterministic=True),
+    for part in (resource.serialized(), scope_bytes,
                  record.SerializeToString(deterministic=True)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
@@ -183,171 +265,127 @@ def _log_id(record, fields: "_Fields", scope, resource_msg) -> str:
 
 # --- the canonical fields both signals share ------------------------------------------------
 
-def _common(event: dict, fields: "_Fields", *, method, kind: str, failed: bool, message: str,
-            event_name: str = "") -> None:
-    event_name = event_name or fields.text("event.name") or ""
+def _common(event: dict, fields: dict, *, method, kind: str, failed: bool, message: str,
+            event_name: str = "") -> bool:
+    """Fill the shared canonical fields; True when service.name became a client/server name."""
+    event_name = event_name or fields.get("event.name") or ""
     if _CANONICAL_TYPE.match(event_name):
         event["type"] = event_name
     elif method:
         event["type"] = "mcp.notification" if method.startswith("notifications/") else "mcp.request"
     else:
         raise Unmappable("not an MCP item: no mcp.method.name attribute (nor an MCP event.name)")
-    _put(event, "method", method)
-    _put(event, "session_id", fields.text("mcp.session.id"))
-    _put(event, "protocol_version", fields.text("mcp.protocol.version"))
-    _put(event, "tool", fields.text("gen_ai.tool.name"))
-    _put(event, "actor", _actor(fields))
-    _put(event, "client", _client(fields, kind))
-    _put(event, "server", _server(fields, kind))
-    _put(event, "task", _task(fields))
+    get = fields.get
+    for name, key in (("method", None), ("session_id", "mcp.session.id"),
+                      ("protocol_version", "mcp.protocol.version"), ("tool", "gen_ai.tool.name")):
+        value = method if key is None else get(key)
+        if value:
+            event[name] = value
+    actor = _compact({"id": get("user.id") or get("enduser.id"), "email": get("user.email"),
+                      "name": get("user.full_name") or get("user.name")})
+    if actor:
+        event["actor"] = actor
+    client, server, service_used = _peers(fields, kind)
+    if client:
+        event["client"] = client
+    if server:
+        event["server"] = server
+    if _TASK_KEYS_SET.intersection(fields):
+        event["task"] = _compact({name: get(key) for name, key in _TASK_KEYS.items()})
     _outcome(event, fields, failed=failed, message=message)
+    return service_used
 
 
-def _actor(fields: "_Fields") -> dict:
-    return _compact({
-        "id": fields.text("user.id") or fields.text("enduser.id"),
-        "email": fields.text("user.email"),
-        "name": fields.text("user.full_name") or fields.text("user.name"),
-    })
+_TASK_KEYS = {"id": "mcp.task.id", "status": "mcp.task.status", "ttl": "mcp.task.ttl",
+              "poll_interval": "mcp.task.poll_interval",
+              "status_message": "mcp.task.status_message"}
+_TASK_KEYS_SET = frozenset(_TASK_KEYS.values())
 
 
-def _client(fields: "_Fields", kind: str) -> dict:
-    # On a CLIENT span the emitting service is the MCP client; explicit mcp.client.* wins.
-    client = _compact({
-        "id": fields.text("mcp.client.id", limit=MAX_URL_CHARS),
-        "name": fields.text("mcp.client.name"),
-        "version": fields.text("mcp.client.version"),
-    })
-    if kind == "client" and "name" not in client:
-        _put(client, "name", fields.text("service.name"))
-        _put(client, "version", fields.text("service.version"))
-    return client
-
-
-def _server(fields: "_Fields", kind: str) -> dict:
-    server = _compact({
-        "name": fields.text("mcp.server.name"),
-        "version": fields.text("mcp.server.version"),
-        "url": fields.text("mcp.server.url", limit=MAX_URL_CHARS)
-        or fields.text("url.full", limit=MAX_URL_CHARS),
-    })
+def _peers(fields: dict, kind: str) -> tuple[dict, dict, bool]:
+    """The MCP client and server of the item. On a CLIENT span the emitting service is the
+    client and server.address names the peer; elsewhere the emitter is the server (or gateway).
+    Explicit mcp.client.* / mcp.server.* attributes win."""
+    get = fields.get
+    client = _compact({"id": get("mcp.client.id"), "name": get("mcp.client.name"),
+                       "version": get("mcp.client.version")})
+    server = _compact({"name": get("mcp.server.name"), "version": get("mcp.server.version"),
+                       "url": get("mcp.server.url") or get("url.full")})
+    service = _compact({"name": get("service.name"), "version": get("service.version")})
+    used = False
     if kind == "client":
-        # Seen from the client, server.address is the peer: the best name we have for it.
-        if "name" not in server:
-            _put(server, "name", fields.text("server.address", keep=True))
-    elif "name" not in server:
-        # Server spans and logs are emitted by the MCP server (or gateway) itself.
-        _put(server, "name", fields.text("service.name"))
-        _put(server, "version", fields.text("service.version"))
-    return server
+        if "name" not in client and service:
+            client.update(service)
+            used = True
+        if "name" not in server and get("server.address"):
+            server["name"] = get("server.address")
+    elif "name" not in server and service:
+        server.update(service)
+        used = True
+    return client, server, used
 
 
-def _task(fields: "_Fields") -> dict:
-    return _compact({
-        "id": fields.text("mcp.task.id"),
-        "status": fields.text("mcp.task.status"),
-        "ttl": fields.number("mcp.task.ttl"),
-        "poll_interval": fields.number("mcp.task.poll_interval"),
-        "status_message": fields.text("mcp.task.status_message", limit=MAX_VALUE_CHARS),
-    })
-
-
-def _outcome(event: dict, fields: "_Fields", *, failed: bool, message: str) -> None:
-    error_type = fields.text("error.type")
-    status_code = fields.text("rpc.response.status_code")
-    explicit = (fields.text("outcome") or "").lower()
-    http_status = str(fields.raw("http.response.status_code", keep=True) or "")
+def _outcome(event: dict, fields: dict, *, failed: bool, message: str) -> None:
+    get = fields.get
+    error_type, status_code = get("error.type"), get("rpc.response.status_code")
+    explicit = (get("outcome") or "").lower()
     if explicit in _OUTCOMES:
         outcome = explicit
     elif failed or error_type:
-        signals = {str(v).lower() for v in (error_type, status_code, http_status) if v}
+        signals = {str(v).lower() for v in (error_type, status_code,
+                                             get("http.response.status_code")) if v}
         outcome = "denied" if signals & _DENIED else "error"
     else:
         outcome = "success"
     event["outcome"] = outcome
     if outcome == "success":
-        if status_code:
-            event.setdefault("attributes", {})["rpc.response.status_code"] = status_code
         return
-    _put(event, "error", _compact({"code": status_code or error_type,
-                                   "message": clip(message) if message else None}))
-    if error_type and status_code:
-        event.setdefault("attributes", {})["error.type"] = error_type
+    error = _compact({"code": status_code or error_type, "message": clip(message) if message
+                      else None})
+    if error:
+        event["error"] = error
 
 
-def _finish(event: dict, fields: "_Fields", otel: dict) -> None:
-    attributes = event.setdefault("attributes", {})
-    attributes.update(fields.leftover())
-    resource_rest = fields.leftover_resource()
-    if resource_rest:
-        otel["resource"] = resource_rest
-    if fields.truncated:
+def _finish(event: dict, attrs: dict, truncated: bool, resource: _Resource, fields: dict,
+            otel: dict, service_used: bool) -> None:
+    """`attributes`: the item's unmapped attributes, plus `otel` (ids, scope, resource)."""
+    get = fields.get
+    if event["outcome"] == "success" and get("rpc.response.status_code"):
+        attrs["rpc.response.status_code"] = get("rpc.response.status_code")
+    if get("error.type") and get("rpc.response.status_code"):
+        attrs["error.type"] = get("error.type")  # error.code holds the JSON-RPC code
+    rest = dict(resource.rest)
+    if not service_used:
+        # Not used as a client or server name: keep the emitter's identity with the event.
+        for key in ("service.name", "service.version"):
+            if key in resource.found:
+                rest[key] = resource.found[key]
+    if rest:
+        otel["resource"] = rest
+    if truncated or resource.truncated:
         otel["truncated"] = True
-    attributes["otel"] = otel
-
-
-class _Fields:
-    """Attribute lookup: the item's own attributes first, then its resource's. What a lookup
-    takes is removed, so what is left over becomes the event's `attributes`."""
-
-    def __init__(self, item: dict, resource: dict):
-        self.item, self.resource = item, dict(resource)
-        self.truncated = getattr(item, "truncated", False) or getattr(resource, "truncated", False)
-
-    def raw(self, key: str, *, keep: bool = False):
-        for source in (self.item, self.resource):
-            if key in source:
-                return source[key] if keep else source.pop(key)
-        return None
-
-    def text(self, key: str, *, limit: int = MAX_ID_CHARS, keep: bool = False) -> str | None:
-        value = self.raw(key, keep=keep)
-        if value is None or value == "":
-            return None
-        if isinstance(value, (dict, list)):
-            raise Unmappable(f"{key}: expected a string, got {type(value).__name__}")
-        value = str(value)
-        if len(value) > limit:
-            raise Unmappable(f"{key}: longer than {limit} characters")
-        return value
-
-    def number(self, key: str) -> float | int | None:
-        value = self.raw(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise Unmappable(f"{key}: expected a number")
-        try:
-            number = float(value)
-        except ValueError:
-            raise Unmappable(f"{key}: expected a number, got {str(value)[:40]!r}") from None
-        return int(number) if number.is_integer() else number
-
-    def leftover(self) -> dict:
-        return dict(self.item)
-
-    def leftover_resource(self) -> dict:
-        return dict(self.resource)
+    attrs["otel"] = otel
+    event["attributes"] = attrs
 
 
 # --- OTLP value helpers ----------------------------------------------------------------------
 
-class _AttrDict(dict):
-    truncated = False
-
-
-def attributes_dict(key_values) -> dict:
-    """A repeated KeyValue as a dict of plain values, with size caps (marked `truncated`)."""
-    out = _AttrDict()
-    for index, kv in enumerate(key_values):
-        if index >= MAX_ATTRIBUTES:
-            out.truncated = True
-            break
-        key = kv.key[:256]
-        value = any_value(kv.value)
-        out.truncated |= _was_cut(value)
-        out[key] = value
-    return out
+def attributes_dict(key_values) -> tuple[dict, bool]:
+    """A repeated KeyValue as a dict of plain values, and whether size caps cut anything."""
+    out, truncated = {}, False
+    if len(key_values) > MAX_ATTRIBUTES:
+        key_values, truncated = key_values[:MAX_ATTRIBUTES], True
+    for kv in key_values:
+        value = kv.value
+        if value.WhichOneof("value") == "string_value":  # the common case, inlined
+            text = value.string_value
+            if len(text) > MAX_VALUE_CHARS:
+                text, truncated = text[:MAX_VALUE_CHARS] + _CUT, True
+            out[kv.key[:256]] = text
+        else:
+            plain = out[kv.key[:256]] = any_value(value)
+            truncated |= isinstance(plain, str) and plain.endswith(_CUT)
+    return out, truncated
 
 
 def any_value(value, depth: int = 0):
@@ -375,10 +413,6 @@ _CUT = "…[truncated]"
 
 def clip(text: str) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + _CUT
-
-
-def _was_cut(value) -> bool:
-    return isinstance(value, str) and value.endswith(_CUT)
 
 
 def rfc3339(time_ns: int) -> str:
