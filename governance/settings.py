@@ -207,3 +207,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- OTLP ingestion (/v1/traces, /v1/logs; docs/otlp.md) ------------------------------------
+# Bytes on the wire, and after gzip inflation (a gzip bomb stops at the second cap).
+OTLP_MAX_BODY_BYTES = int(os.environ.get("OTLP_MAX_BODY_BYTES", 8 * 1024 * 1024))
+OTLP_MAX_DECODED_BYTES = int(os.environ.get("OTLP_MAX_DECODED_BYTES", 32 * 1024 * 1024))
