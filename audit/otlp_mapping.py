@@ -12,19 +12,21 @@ and never takes the good items beside it down.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-# Free-form values are cut, not refused: an audit trail keeps what it can of a hostile item.
-MAX_VALUE_CHARS = 4096
-MAX_ATTRIBUTES = 128
-MAX_ARRAY_ITEMS = 64
-MAX_DEPTH = 6
+from audit.otlp import (
+    MAX_VALUE_CHARS,
+    BadTimestamp,
+    any_value,
+    attributes_dict,
+    clip,
+    rfc3339 as _rfc3339,
+)
+
 # Identifier fields are refused when longer than this: a 1 MB "session id" is not an id.
 MAX_ID_CHARS = 512
 MAX_URL_CHARS = 2048
@@ -46,6 +48,13 @@ _KIND_NAMES = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "pr
 
 class Unmappable(Exception):
     """This one span or log record cannot become an audit event (the message says why)."""
+
+
+def rfc3339(time_ns: int) -> str:
+    try:
+        return _rfc3339(time_ns)
+    except BadTimestamp as exc:
+        raise Unmappable(str(exc)) from None
 
 
 @dataclass
@@ -368,71 +377,9 @@ def _finish(event: dict, attrs: dict, truncated: bool, resource: _Resource, fiel
     event["attributes"] = attrs
 
 
-# --- OTLP value helpers ----------------------------------------------------------------------
-
-def attributes_dict(key_values) -> tuple[dict, bool]:
-    """A repeated KeyValue as a dict of plain values, and whether size caps cut anything."""
-    out, truncated = {}, False
-    if len(key_values) > MAX_ATTRIBUTES:
-        key_values, truncated = key_values[:MAX_ATTRIBUTES], True
-    for kv in key_values:
-        value = kv.value
-        if value.WhichOneof("value") == "string_value":  # the common case, inlined
-            text = value.string_value
-            if len(text) > MAX_VALUE_CHARS:
-                text, truncated = text[:MAX_VALUE_CHARS] + _CUT, True
-            out[kv.key[:256]] = text
-        else:
-            plain = out[kv.key[:256]] = any_value(value)
-            truncated |= isinstance(plain, str) and plain.endswith(_CUT)
-    return out, truncated
-
-
-def any_value(value, depth: int = 0):
-    """An AnyValue as a plain JSON-able value; long strings and deep nesting are cut."""
-    which = value.WhichOneof("value")
-    if which is None:
-        return None
-    if which == "string_value":
-        return clip(value.string_value)
-    if which in ("bool_value", "int_value", "double_value"):
-        number = getattr(value, which)
-        return number if number == number and abs(number) != float("inf") else str(number)
-    if which == "bytes_value":
-        return clip(base64.b64encode(value.bytes_value[:MAX_VALUE_CHARS]).decode())
-    if depth >= MAX_DEPTH:
-        return _CUT
-    if which == "array_value":
-        return [any_value(v, depth + 1) for v in value.array_value.values[:MAX_ARRAY_ITEMS]]
-    return {kv.key[:256]: any_value(kv.value, depth + 1)
-            for kv in value.kvlist_value.values[:MAX_ATTRIBUTES]}
-
-
-_CUT = "…[truncated]"
-
-
-def clip(text: str) -> str:
-    return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + _CUT
-
-
-def rfc3339(time_ns: int) -> str:
-    """Nanoseconds since the epoch as RFC 3339 UTC with microseconds."""
-    seconds, nanos = divmod(time_ns, 1_000_000_000)
-    try:
-        moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=nanos // 1000)
-    except (OverflowError, OSError, ValueError):
-        raise Unmappable("timestamp is out of range") from None
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def _scope(scope) -> dict:
     return _compact({"name": clip(scope.name) or None, "version": clip(scope.version) or None})
 
 
 def _compact(values: dict) -> dict:
     return {key: value for key, value in values.items() if value is not None and value != ""}
-
-
-def _put(target: dict, key: str, value) -> None:
-    if value is not None and value != "" and value != {}:
-        target[key] = value

@@ -11,7 +11,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from audit import otlp
-from audit.otlp_mapping import MAX_VALUE_CHARS, map_logs, map_traces
+from audit.otlp import MAX_VALUE_CHARS
+from audit.otlp_mapping import map_logs, map_traces
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 SPAN_ID = "eee19b7ec3c1b174"
