@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import orjson
 from django.conf import settings
-from google.protobuf import json_format
+from google.protobuf import json_format  # replies only
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
@@ -166,54 +166,132 @@ def _decode_json(signal: Signal, body: bytes) -> Message:
         data = orjson.loads(body)  # also refuses non-UTF-8 and nesting deeper than 1024
     except orjson.JSONDecodeError as exc:
         raise OtlpError(400, f"Body is not valid UTF-8 JSON: {exc}.") from None
+    name = signal.request_cls.__name__
     if not isinstance(data, dict):
-        raise OtlpError(400, f"Body must be a JSON object ({signal.request_cls.__name__}).")
-    _hex_ids_to_base64(data)
-    message = signal.request_cls()
+        raise OtlpError(400, f"Body must be a JSON object ({name}).")
     try:
-        json_format.ParseDict(data, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise OtlpError(400, f"Body is not a valid OTLP JSON {signal.request_cls.__name__}: "
-                             f"{str(exc)[:300]}.") from None
-    return message
+        return signal.request_cls(**_json_kwargs(signal.request_cls.DESCRIPTOR, data, 0))
+    except (_JsonShapeError, ValueError, TypeError) as exc:
+        raise OtlpError(400, f"Body is not a valid OTLP JSON {name}: {str(exc)[:300]}.") from None
 
 
-# OTLP JSON departs from the proto3 JSON mapping in one place: trace and span ids are hex, not
-# base64. json_format only knows base64, so ids are rewritten before parsing.
-_ID_KEYS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
-_ID_LENGTHS = {"traceId": 16, "trace_id": 16}
+# The OTLP JSON mapping is proto3 JSON except that trace and span ids are hex, not base64.
+# protobuf's json_format parses it at ~6,000 spans/s (pure Python, generic); this converter walks
+# the message descriptors once per field into constructor kwargs, and the C message constructor
+# does the rest, several times faster. Same rules: camelCase or snake_case names, unknown fields
+# ignored, 64-bit integers as strings or numbers, enums as integers or names, bytes as base64.
+_MAX_JSON_DEPTH = 64
+_HEX_IDS = {"trace_id": 16, "span_id": 8, "parent_span_id": 8}
 
 
-def _hex_ids_to_base64(data: dict) -> None:
-    for resource in _dicts(data, "resourceSpans", "resource_spans"):
-        for scope in _dicts(resource, "scopeSpans", "scope_spans"):
-            for span in _dicts(scope, "spans"):
-                _fix_ids(span)
-                for link in _dicts(span, "links"):
-                    _fix_ids(link)
-    for resource in _dicts(data, "resourceLogs", "resource_logs"):
-        for scope in _dicts(resource, "scopeLogs", "scope_logs"):
-            for record in _dicts(scope, "logRecords", "log_records"):
-                _fix_ids(record)
+class _JsonShapeError(ValueError):
+    pass
 
 
-def _dicts(parent: dict, *keys: str):
-    for key in keys:
-        items = parent.get(key)
-        if isinstance(items, list):
-            yield from (item for item in items if isinstance(item, dict))
+def _json_kwargs(descriptor, data, depth: int) -> dict:
+    if not isinstance(data, dict):
+        raise _JsonShapeError(f"{descriptor.name} must be a JSON object")
+    if depth > _MAX_JSON_DEPTH:
+        raise _JsonShapeError("nested too deeply")
+    fields = _json_fields(descriptor)
+    kwargs = {}
+    for key, value in data.items():
+        spec = fields.get(key)
+        if spec is None or value is None:
+            continue  # unknown fields are ignored, as OTLP receivers must
+        name, repeated, convert = spec
+        if repeated:
+            if not isinstance(value, list):
+                raise _JsonShapeError(f"{key} must be a list")
+            kwargs[name] = [convert(item, depth + 1) for item in value]
+        else:
+            kwargs[name] = convert(value, depth + 1)
+    return kwargs
 
 
-def _fix_ids(item: dict) -> None:
-    for key in _ID_KEYS:
-        value = item.get(key)
-        if isinstance(value, str):
-            item[key] = base64.b64encode(_id_bytes(value, _ID_LENGTHS.get(key, 8))).decode()
+_FIELDS_CACHE: dict = {}
 
 
-def _id_bytes(value: str, size: int) -> bytes:
+def _json_fields(descriptor) -> dict:
+    cached = _FIELDS_CACHE.get(descriptor.full_name)
+    if cached is None:
+        cached = {}
+        for field in descriptor.fields:
+            spec = (field.name, field.is_repeated, _converter(field))
+            cached[field.name] = cached[field.json_name] = spec
+        _FIELDS_CACHE[descriptor.full_name] = cached
+    return cached
+
+
+def _converter(field):
+    kind = field.type
+    if kind == field.TYPE_MESSAGE:
+        sub = field.message_type
+        return lambda value, depth: _json_kwargs(sub, value, depth)
+    if kind == field.TYPE_BYTES:
+        size = _HEX_IDS.get(field.name)
+        return (lambda value, depth: _json_id(value, size)) if size else _json_bytes
+    if kind == field.TYPE_STRING:
+        return _json_string
+    if kind == field.TYPE_BOOL:
+        return _json_bool
+    if kind in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
+        return _json_float
+    if kind == field.TYPE_ENUM:
+        return _json_enum
+    return _json_int
+
+
+def _json_string(value, depth):
+    if not isinstance(value, str):
+        raise _JsonShapeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _json_bool(value, depth):
+    if not isinstance(value, bool):
+        raise _JsonShapeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
+def _json_int(value, depth):
+    if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+        raise _JsonShapeError(f"expected an integer, got {type(value).__name__}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise _JsonShapeError(f"expected an integer, got {value}")
+        return int(value)
+    return int(value)  # int("soon") is a ValueError: a 400
+
+
+def _json_float(value, depth):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise _JsonShapeError(f"expected a number, got {type(value).__name__}")
+    if isinstance(value, str) and value not in ("NaN", "Infinity", "-Infinity"):
+        raise _JsonShapeError(f"expected a number, got {value[:40]!r}")
+    return float(value)
+
+
+def _json_enum(value, depth):
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value  # the constructor takes enum names and numbers (unknown ones are kept)
+    raise _JsonShapeError(f"expected an enum name or number, got {type(value).__name__}")
+
+
+def _json_bytes(value, depth):
+    if not isinstance(value, str):
+        raise _JsonShapeError("expected base64 bytes")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _JsonShapeError("expected base64 bytes") from None
+
+
+def _json_id(value, size: int) -> bytes:
     """Hex id as the spec says; tolerate proto3-style base64; anything else becomes empty, which
     the mapper rejects for that one item instead of failing the whole request."""
+    if not isinstance(value, str):
+        return b""
     if len(value) == 2 * size:
         try:
             return bytes.fromhex(value)

@@ -1,5 +1,6 @@
 """Decoding OTLP/HTTP bodies: the OTLP JSON mapping, and hostile input of every kind."""
 
+import base64
 import gzip
 import io
 import tracemalloc
@@ -81,6 +82,30 @@ def test_json_and_protobuf_encodings_of_one_span_give_the_same_event():
     as_protobuf = _decode_map_traces(message.SerializeToString(), otlp.PROTOBUF).events
 
     assert as_json == as_protobuf
+
+
+def test_the_json_decoder_builds_exactly_what_protobufs_json_format_builds():
+    """Our descriptor-driven decoder against the reference parser, on every field type."""
+    from google.protobuf import json_format
+
+    span = _json_span(events=[{"timeUnixNano": 5, "name": "exception", "attributes": [],
+                               "droppedAttributesCount": 1}],
+                      links=[{"traceId": TRACE_ID, "spanId": SPAN_ID, "flags": 256}],
+                      traceState="k=v", flags=1, kind="SPAN_KIND_CLIENT",
+                      droppedAttributesCount=3)
+    span["attributes"].append({"key": "nested", "value": {"kvlistValue": {"values": [
+        {"key": "inner", "value": {"arrayValue": {"values": [{"doubleValue": "NaN"},
+                                                             {"intValue": -5}]}}}]}}})
+    body = _json_traces(span)
+    reference = orjson.loads(body)
+    for item in [reference["resourceSpans"][0]["scopeSpans"][0]["spans"][0],
+                 reference["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["links"][0]]:
+        for key in ("traceId", "spanId", "parentSpanId"):
+            if key in item:
+                item[key] = base64.b64encode(bytes.fromhex(item[key])).decode()
+    expected = json_format.ParseDict(reference, trace_service_pb2.ExportTraceServiceRequest())
+
+    assert otlp.decode(otlp.TRACES, body, otlp.JSON) == expected
 
 
 def test_json_accepts_numbers_for_int64_fields_and_ignores_unknown_fields():
@@ -215,6 +240,18 @@ def test_protobuf_with_a_non_utf8_string_is_refused_with_400():
     b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "caf\xe9"}]}]}]}',
     b'{"resourceSpans": "not a list"}',
     b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": 1.5}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": "99999999999999999999999"}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 5}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": {"k": "v"}}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"status": {"code": true}}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"key": "k", "value": '
+    b'{"boolValue": "yes"}}]}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"key": "k", "value": '
+    b'{"bytesValue": "!!not base64"}}]}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"key": "k", "value": '
+    b'{"doubleValue": "lots"}}]}]}]}]}',
+    b'{"resourceSpans": [{"scopeSpans": ["not an object"]}]}',
 ])
 def test_malformed_or_non_utf8_json_is_refused_with_400(body):
     with pytest.raises(otlp.OtlpError) as exc_info:
