@@ -236,3 +236,18 @@ def test_mutated_payloads_never_get_a_500(client, core, capture):
             for path in ("/v1/traces", "/v1/logs"):
                 response = _post(client, path, mutated, content_type=content_type)
                 assert response.status_code in (200, 400), (path, mutated)
+
+
+def test_a_database_outage_gets_503_with_retry_after_so_exporters_retry(client, core, capture,
+                                                                        monkeypatch):
+    from django.db import OperationalError
+
+    def broken(*, source, events):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(sys.modules["audit.services.ingest"], "ingest_events", broken)
+    body = _sdk_trace_body(capture, "get-weather")
+    response = _post(client, "/v1/traces", body, HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
