@@ -113,7 +113,7 @@ def decompress(body: bytes, encoding: str | None, *, limit: int) -> bytes:
         if len(body) > limit:
             raise OtlpError(413, f"Request body exceeds the limit of {limit} bytes.")
         return body
-    if encoding == "gzip":
+    if encoding in ("gzip", "x-gzip"):
         wbits = 16 + zlib.MAX_WBITS
     elif encoding == "deflate":
         wbits = zlib.MAX_WBITS  # zlib-wrapped, which is what HTTP "deflate" means

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from opentelemetry.proto.trace.v1 import trace_pb2
 
@@ -27,9 +28,6 @@ from audit.otlp import (
     rfc3339 as _rfc3339,
 )
 
-# Identifier fields are refused when longer than this: a 1 MB "session id" is not an id.
-MAX_ID_CHARS = 512
-MAX_URL_CHARS = 2048
 
 _CANONICAL_TYPE = re.compile(r"^(mcp|auth|task|session)\.[a-z0-9_]+(\.[a-z0-9_]+)*$")
 _KNOWN_METHODS = frozenset({
@@ -103,19 +101,26 @@ def map_logs(request) -> Mapped:
 
 # --- which attributes map to canonical fields -----------------------------------------------
 
-# attribute -> longest accepted value; these are taken out of `attributes` once mapped.
-_TEXT = {key: MAX_ID_CHARS for key in (
-    "mcp.method.name", "mcp.session.id", "mcp.protocol.version", "gen_ai.tool.name",
-    "user.id", "enduser.id", "user.email", "user.full_name", "user.name",
-    "mcp.client.name", "mcp.client.version", "mcp.server.name", "mcp.server.version",
-    "service.name", "service.version", "mcp.task.id", "mcp.task.status",
-    "error.type", "rpc.response.status_code", "outcome", "event.name", "log.record.uid")}
-_TEXT.update({"mcp.client.id": MAX_URL_CHARS, "mcp.server.url": MAX_URL_CHARS,
-              "url.full": MAX_URL_CHARS, "mcp.task.status_message": MAX_VALUE_CHARS})
+# attribute -> longest accepted value, the same as the canonical field it feeds accepts (the
+# ingest core's validation), so a refusal names the OpenTelemetry attribute. Mapped attributes are
+# taken out of `attributes`.
+_TEXT = {
+    "mcp.method.name": 100, "mcp.session.id": 300, "mcp.protocol.version": 50,
+    "gen_ai.tool.name": 300, "user.id": 300, "enduser.id": 300, "user.email": 300,
+    "user.full_name": 300, "user.name": 300, "mcp.client.id": 500, "mcp.client.name": 300,
+    "mcp.client.version": 100, "mcp.server.name": 300, "mcp.server.version": 255,
+    "service.name": 300, "service.version": 100, "mcp.task.id": 300, "mcp.task.status": 50,
+    "mcp.task.status_message": 4000, "error.type": 300, "rpc.response.status_code": 300,
+    "outcome": 50, "event.name": 200, "log.record.uid": 290,
+}
 _NUMBER = frozenset({"mcp.task.ttl", "mcp.task.poll_interval"})
+# server.url must be an http(s) URL of at most 1,000 characters; any other URL (a stdio command
+# line, a file: URI) stays in `attributes` instead of costing the event.
+_URLS = frozenset({"mcp.server.url", "url.full"})
+MAX_URL_CHARS = 1000
 _MAPPED = frozenset(_TEXT) | _NUMBER
 # Read for a canonical field but also left in `attributes`, where they stay useful as sent.
-_KEPT = {"server.address": MAX_ID_CHARS, "http.response.status_code": MAX_ID_CHARS}
+_KEPT = {"server.address": 300, "http.response.status_code": 50}
 
 
 def _take(attrs: dict) -> dict:
@@ -126,10 +131,23 @@ def _take(attrs: dict) -> dict:
         if value is None or value == "":
             continue
         found[key] = _number(key, value) if key in _NUMBER else _text(key, value, _TEXT[key])
+    for key in _URLS.intersection(attrs):
+        if _is_http_url(attrs[key]):
+            found[key] = attrs.pop(key)
     for key in _KEPT.keys() & attrs.keys():
         if attrs[key] not in (None, ""):
             found[key] = _text(key, attrs[key], _KEPT[key])
     return found
+
+
+def _is_http_url(value) -> bool:
+    if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
+        return False
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 def _text(key: str, value, limit: int) -> str:
@@ -349,10 +367,20 @@ def _outcome(event: dict, fields: dict, *, failed: bool, message: str) -> None:
     event["outcome"] = outcome
     if outcome == "success":
         return
-    error = _compact({"code": status_code or error_type, "message": clip(message) if message
-                      else None})
+    error = _compact({"code": _code(status_code or error_type),
+                      "message": clip(message) if message else None})
     if error:
         event["error"] = error
+
+
+def _code(value: str | None) -> int | str | None:
+    """JSON-RPC error codes are integers; semconv records them as strings ("-32602")."""
+    if value and _INTEGER.match(value):
+        return int(value)
+    return value
+
+
+_INTEGER = re.compile(r"^-?[0-9]{1,12}$")
 
 
 def _finish(event: dict, attrs: dict, truncated: bool, resource: _Resource, fields: dict,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -43,6 +44,19 @@ def _export(request, signal: otlp.Signal, mapper) -> HttpResponse:
     # Errors are answered in the request's encoding when it is one we speak, else JSON.
     content_type = request.headers.get("Content-Type")
     reply_media = otlp.PROTOBUF if (content_type or "").startswith(otlp.PROTOBUF) else otlp.JSON
+    try:
+        return _receive(request, signal, mapper, content_type, reply_media)
+    except DatabaseError:
+        # Transient by nature (failover, lock timeout): 503 makes exporters retry the batch,
+        # and event ids are deterministic, so the retry cannot store anything twice.
+        log.exception("OTLP %s export: database unavailable", signal.name)
+        response = _status(reply_media, 503, otlp.GRPC_UNAVAILABLE,
+                           "Storage is unavailable; retry later.")
+        response["Retry-After"] = "5"
+        return response
+
+
+def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) -> HttpResponse:
     from audit.services.ingest import ingest_events
     from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
 
@@ -50,10 +64,10 @@ def _export(request, signal: otlp.Signal, mapper) -> HttpResponse:
         source = source_from_request(request)
     except SourceAuthError as exc:
         response = _status(reply_media, exc.status, otlp.GRPC_UNAUTHENTICATED, exc.message)
-        response["WWW-Authenticate"] = "Bearer"
+        response["WWW-Authenticate"] = 'Bearer realm="mcp-governance-ingest"'
         return response
     retry_after = rate_limit_retry_after(source)
-    if retry_after is not None:
+    if retry_after:
         response = _status(reply_media, 429, otlp.GRPC_RESOURCE_EXHAUSTED,
                            f"Rate limit exceeded; retry after {retry_after} seconds.")
         response["Retry-After"] = str(retry_after)
@@ -65,16 +79,14 @@ def _export(request, signal: otlp.Signal, mapper) -> HttpResponse:
         code = otlp.GRPC_RESOURCE_EXHAUSTED if exc.status == 413 else otlp.GRPC_INVALID_ARGUMENT
         return _status(reply_media, exc.status, code, exc.message)
     mapped = mapper(message)
-    try:
-        result = ingest_events(source=source, events=mapped.events) if mapped.events else None
-    except DatabaseError:
-        # Transient by nature (failover, lock timeout): 503 makes exporters retry the batch,
-        # and event ids are deterministic, so the retry cannot double-store anything.
-        log.exception("OTLP %s export could not be stored", signal.name)
-        response = _status(media, 503, otlp.GRPC_UNAVAILABLE, "Storage unavailable; retry later.")
-        response["Retry-After"] = "5"
-        return response
-    rejected = _rejections(mapped, result.rejected if result else [])
+    core_rejected = []
+    # One ingest call (one transaction) per chunk of at most the native API's batch limit: an
+    # OTLP exporter cannot split a batch it was told is too large, it would only drop it.
+    chunk = max(1, int(getattr(settings, "AUDIT_MAX_EVENTS_PER_REQUEST", 10_000)))
+    for start in range(0, len(mapped.events), chunk):
+        result = ingest_events(source=source, events=mapped.events[start:start + chunk])
+        core_rejected += [{**entry, "index": entry["index"] + start} for entry in result.rejected]
+    rejected = _rejections(mapped, core_rejected)
     body = otlp.encode_response(signal, media, rejected=len(rejected),
                                 error_message=_summary(signal, rejected, mapped))
     return HttpResponse(body, content_type=media)

@@ -178,7 +178,7 @@ def test_a_huge_identifier_rejects_its_item_naming_the_attribute():
     mapped = _decode_map_traces(_json_traces(span))
 
     assert mapped.events == []
-    assert "mcp.session.id: longer than 512 characters" in mapped.rejected[0]
+    assert "mcp.session.id: longer than 300 characters" in mapped.rejected[0]
 
 
 def test_an_identifier_of_the_wrong_type_rejects_its_item_naming_the_attribute():

@@ -88,6 +88,15 @@ def test_a_client_span_names_the_client_from_its_resource_and_the_server_from_it
     assert event["attributes"]["otel"]["kind"] == "client"
 
 
+def test_a_url_that_is_not_http_stays_in_attributes_instead_of_costing_the_event(capture):
+    tracer, memory = make_tracer(CLIENT_RESOURCE)
+    record_tool_call(tracer, kind=SpanKind.CLIENT, attributes={"url.full": "stdio:///usr/bin/mcp"})
+    [event] = _export_and_map_spans(capture, memory.get_finished_spans()).events
+
+    assert "url" not in event.get("server", {})
+    assert event["attributes"]["url.full"] == "stdio:///usr/bin/mcp"
+
+
 def test_explicit_client_and_server_attributes_win_over_the_resource(capture):
     tracer, memory = make_tracer(SERVER_RESOURCE)
     record_tool_call(tracer, attributes={
@@ -108,7 +117,7 @@ def test_an_error_status_span_maps_to_an_error_outcome_with_code_and_message(cap
     [event] = _export_and_map_spans(capture, memory.get_finished_spans()).events
 
     assert event["outcome"] == "error"
-    assert event["error"] == {"code": "-32602", "message": "Invalid params: city is required"}
+    assert event["error"] == {"code": -32602, "message": "Invalid params: city is required"}
 
 
 def test_error_type_alone_marks_the_span_failed_even_with_status_unset(capture):
@@ -234,7 +243,7 @@ def test_an_audit_log_record_maps_to_an_event_with_its_outcome_and_message(captu
     assert event["tool"] == "delete-repo"
     assert event["actor"] == {"id": "bob"}
     assert event["outcome"] == "denied"
-    assert event["error"] == {"code": "-32001", "message": "tool call denied by policy"}
+    assert event["error"] == {"code": -32001, "message": "tool call denied by policy"}
     assert event["server"] == {"name": "weather-mcp", "version": "1.4.2"}
     assert event["attributes"]["otel"]["body"] == "tool call denied by policy"
     assert event["id"].startswith("otlp-log:")
