@@ -54,7 +54,29 @@ def test_sdk_spans_sent_twice_to_the_live_server_are_stored_once(live_server):
     for _ in range(2):
         result = export_spans(spans, live_server.url + "/v1/traces", headers=_auth(token))
         assert result == SpanExportResult.SUCCESS
-    assert len(_stored(source)) == 2
+    stored = sorted(_stored(source), key=lambda event: event.tool)
+    assert [event.tool for event in stored] == ["get-forecast", "get-weather"]
+    assert {(e.method, e.server_name, e.outcome, e.session_id) for e in stored} == {
+        ("tools/call", "weather-mcp", "success", "191c4850af6c49e08843a3f6c80e5046")}
+    context = spans[0].get_span_context()
+    assert stored[1].event_id == f"otlp:{context.trace_id:032x}:{context.span_id:016x}"
+
+
+def test_a_task_span_updates_the_task_inventory(live_server):
+    from inventory.models import Task
+
+    source, token = _source_with_token()
+    tracer, memory = make_tracer(SERVER_RESOURCE)
+    record_tool_call(tracer, name="tasks/get", attributes={
+        "mcp.method.name": "tasks/get", "mcp.task.id": "t-7f3c", "mcp.task.status":
+        "input_required", "mcp.task.status_message": "Needs approval", "mcp.task.ttl": 3600000})
+    result = export_spans(memory.get_finished_spans(), live_server.url + "/v1/traces",
+                          headers=_auth(token))
+
+    assert result == SpanExportResult.SUCCESS
+    task = Task.objects.get(task_id="t-7f3c")
+    assert (task.status, task.status_message) == ("input_required", "Needs approval")
+    assert task.server.name == "weather-mcp"
 
 
 def test_an_exporter_retry_after_a_lost_reply_stores_nothing_twice(live_server):
