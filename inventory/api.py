@@ -3,3 +3,7 @@
 
 def register(router) -> None:
     """Add this app's viewsets to the project router."""
+    from inventory import api_discovery_fetch, api_registry
+
+    api_registry.register(router)
+    api_discovery_fetch.register(router)
