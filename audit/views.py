@@ -1,9 +1,171 @@
-from django.shortcuts import render
+"""Audit pages: the explorer, event detail, exports, chain verification and event sources."""
 
-from governance.roles import VIEWER, role_required
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from audit import explorer, queries
+from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
+from audit.services import sources as source_services
+from governance.roles import ADMIN, AUDITOR, VIEWER, has_role, role_required
+
+
+def _filters(request):
+    try:
+        return explorer.EventFilter.from_params(request.GET), ""
+    except explorer.FilterError as exc:
+        return explorer.EventFilter(), str(exc)
+
+
+def _hourly_chart(since) -> str:
+    """Events per hour (from the rollups) as an HTML fragment; plotly.js is served locally."""
+    import plotly.graph_objects as go
+
+    rows = queries.events_per_hour(since)
+    if not rows:
+        return ""
+    fig = go.Figure([go.Bar(x=[r["hour"] for r in rows], y=[r["events"] for r in rows], name="events"),
+                     go.Bar(x=[r["hour"] for r in rows], y=[r["errors"] for r in rows], name="errors / denied")])
+    fig.update_layout(height=220, margin=dict(l=40, r=10, t=10, b=30), barmode="overlay")
+    return fig.to_html(include_plotlyjs=False, full_html=False)
 
 
 @role_required(VIEWER)
-def explorer(request):
-    """The audit explorer (built by the ingestion work)."""
-    return render(request, "audit/explorer.html", {})
+def explorer_view(request):
+    """Filter, page through and export audit events."""
+    event_filter, error = _filters(request)
+    rows, next_cursor = [], None
+    if not error:
+        try:
+            rows, next_cursor = explorer.events_page(event_filter, cursor=request.GET.get("cursor"))
+        except explorer.FilterError as exc:
+            error = str(exc)
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    context = {"rows": rows, "next_cursor": next_cursor, "error": error,
+               "query": params.urlencode(), "params": request.GET,
+               "sources": EventSource.objects.only("id", "name")}
+    if request.htmx and request.GET.get("cursor"):
+        return render(request, "audit/_events.html", context)
+    since = timezone.now() - timedelta(hours=24)
+    context.update(verification=ChainVerification.objects.first(), head=ChainHead.objects.filter(pk=1).first(),
+                   chart=_hourly_chart(since), top_tools=queries.top_tools(since, limit=5))
+    return render(request, "audit/explorer.html", context, status=400 if error else 200)
+
+
+@role_required(VIEWER)
+def event_detail(request, pk: int):
+    """One event; its stored payload only for Auditors and Admins."""
+    rows = AuditEvent.objects.filter(pk=pk)
+    if request.GET.get("at"):  # the event's time lets the primary key (time, id) find it
+        try:
+            rows = rows.filter(time=explorer._parse_time("at", request.GET["at"]))
+        except explorer.FilterError:
+            raise Http404("No such event") from None
+    event = rows.defer("payload").first()
+    if event is None:
+        raise Http404("No such event")
+    payload = None
+    if has_role(request.user, AUDITOR):
+        payload = rows.values_list("payload", flat=True).first()
+    source = EventSource.objects.filter(pk=event.source_id).first()
+    return render(request, "audit/event_detail.html", {"event": event, "payload": payload,
+                                                       "source": source})
+
+
+@role_required(VIEWER)
+def export(request, fmt: str):
+    """The filtered events as streamed CSV or NDJSON (payload in NDJSON for Auditors+)."""
+    event_filter, error = _filters(request)
+    if error:
+        return HttpResponseBadRequest(error)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    if fmt == "csv":
+        response = StreamingHttpResponse(explorer.export_csv(event_filter),
+                                         content_type="text/csv; charset=utf-8")
+    else:
+        response = StreamingHttpResponse(
+            explorer.export_ndjson(event_filter, with_payload=has_role(request.user, AUDITOR)),
+            content_type="application/x-ndjson")
+    response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.{fmt}"'
+    return response
+
+
+@require_POST
+@role_required(AUDITOR)
+def verify_now(request):
+    """Queue a full chain verification; the result appears on the audit page."""
+    from audit.tasks import verify_audit_chain
+
+    transaction.on_commit(lambda: verify_audit_chain.delay())
+    messages.info(request, "Chain verification queued; reload the page to see its result.")
+    return redirect("audit:explorer")
+
+
+class SourceForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=EventSource.Kind.choices)
+    retention_days = forms.IntegerField(min_value=1, max_value=3650, initial=90)
+    rate_limit_per_minute = forms.IntegerField(min_value=0, max_value=10_000_000, initial=0,
+                                               help_text="0 = the site default")
+
+
+class SourceSettingsForm(forms.Form):
+    retention_days = forms.IntegerField(min_value=1, max_value=3650)
+    rate_limit_per_minute = forms.IntegerField(min_value=0, max_value=10_000_000)
+
+
+def _token_page(request, source, token):
+    """The one time a token is shown: never cached by the browser or a proxy."""
+    response = render(request, "audit/source_token.html", {"source": source, "token": token})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(ADMIN)
+def source_list(request):
+    """Event sources; Admins register, rotate, disable and tune them here."""
+    form = SourceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            source, token = source_services.create_source(actor=request.user, request=request,
+                                                          **form.cleaned_data)
+        except IntegrityError:
+            form.add_error("name", "A source with this name already exists.")
+        else:
+            return _token_page(request, source, token)
+    return render(request, "audit/source_list.html", {
+        "sources": EventSource.objects.all(), "form": form}, status=400 if form.errors else 200)
+
+
+@require_POST
+@role_required(ADMIN)
+def source_action(request, pk: int, action: str):
+    """Rotate the token, enable/disable, or change retention and rate limit."""
+    source = get_object_or_404(EventSource, pk=pk)
+    if action == "rotate":
+        token = source_services.rotate_source_token(source=source, actor=request.user, request=request)
+        return _token_page(request, source, token)
+    if action in ("enable", "disable"):
+        source_services.set_source_enabled(source=source, enabled=action == "enable",
+                                           actor=request.user, request=request)
+        messages.success(request, f"Source {source.name} {action}d.")
+    elif action == "settings":
+        form = SourceSettingsForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "; ".join(f"{f}: {e[0]}" for f, e in form.errors.items()))
+            return redirect("audit:source_list")
+        source_services.update_source_settings(source=source, actor=request.user, request=request,
+                                               **form.cleaned_data)
+        messages.success(request, f"Source {source.name} updated.")
+    else:
+        raise Http404("Unknown action")
+    return redirect("audit:source_list")

@@ -19,6 +19,8 @@ from django.views.decorators.http import require_POST
 
 from audit import otlp
 from audit.otlp_mapping import Mapped, map_logs, map_traces
+from audit.services.ingest import ingest_events
+from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,6 @@ def _export(request, signal: otlp.Signal, mapper) -> HttpResponse:
 
 
 def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) -> HttpResponse:
-    from audit.services.ingest import ingest_events
-    from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
-
     try:
         source = source_from_request(request)
     except SourceAuthError as exc:

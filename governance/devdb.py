@@ -146,7 +146,10 @@ def stop(pgdata: Path = DEFAULT_PGDATA, *, mode: str = "fast") -> None:
 
 def restart(pgdata: Path = DEFAULT_PGDATA) -> None:
     """Restart the running cluster keeping its options (used by durability tests)."""
-    _run("pg_ctl", ["-D", str(pgdata), "-m", "fast", "-w", "restart"], timeout=90)
+    # -l: without a log file the new postmaster inherits pg_ctl's stdout pipe and the call
+    # never returns (it waits for EOF on the captured output).
+    _run("pg_ctl", ["-D", str(pgdata), "-m", "fast", "-l", str(pgdata / "server.log"), "-w",
+                    "restart"], timeout=90)
     _wait_ready(socket_dir(pgdata))
 
 

@@ -209,6 +209,29 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
+# --- Audit ingestion (docs/ingest.md) -------------------------------------------------------
+AUDIT_MAX_EVENTS_PER_REQUEST = int(os.environ.get("AUDIT_MAX_EVENTS_PER_REQUEST", "10000"))
+AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", str(16 * 1024 * 1024)))
+AUDIT_MAX_EVENT_BYTES = int(os.environ.get("AUDIT_MAX_EVENT_BYTES", str(256 * 1024)))
+# Events older than this are refused (field `time`); it is also how long dedup keys are kept,
+# so a retry is recognised for as long as it could be accepted.
+AUDIT_MAX_EVENT_AGE_DAYS = int(os.environ.get("AUDIT_MAX_EVENT_AGE_DAYS", "400"))
+AUDIT_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("AUDIT_MAX_CLOCK_SKEW_SECONDS", "900"))
+# Requests per minute per source when the source sets none; 0 disables the limit.
+AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE = int(os.environ.get("AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE",
+                                                         "120000"))
+AUDIT_PARTITIONS_AHEAD_MONTHS = int(os.environ.get("AUDIT_PARTITIONS_AHEAD_MONTHS", "2"))
+# Redaction: extra sensitive key names (comma-separated) and extra value regexes (one per line).
+AUDIT_REDACTION_EXTRA_KEYS = env_list("AUDIT_REDACTION_EXTRA_KEYS")
+AUDIT_REDACTION_EXTRA_PATTERNS = [p for p in os.environ.get(
+    "AUDIT_REDACTION_EXTRA_PATTERNS", "").splitlines() if p.strip()]
+AUDIT_REDACTION_DISABLED_RULES = env_list("AUDIT_REDACTION_DISABLED_RULES")
+CELERY_BEAT_SCHEDULE.update({
+    "audit-ensure-partitions": {"task": "audit.tasks.ensure_partitions", "schedule": 3600.0},
+    "audit-seal-chain": {"task": "audit.tasks.seal_chain", "schedule": 10.0},
+    "audit-apply-retention": {"task": "audit.tasks.apply_retention", "schedule": 6 * 3600.0},
+})
+
 # --- Discovery crawls -----------------------------------------------------------------------
 # The sweeper resends a queued crawl's message after this long, and re-queues (up to
 # CRAWL_MAX_ATTEMPTS runs) a running crawl whose heartbeat has been silent this long.

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from governance import views
 from governance.roles import ADMIN, has_role
 import audit.api
+from audit import ingest_views
 from audit import views_otlp
 import inventory.api
 
@@ -28,6 +29,10 @@ urlpatterns = [
     path("", include("governance.urls_ui")),
     path("inventory/", include("inventory.urls")),
     path("audit/", include("audit.urls")),
+    # Event ingestion authenticates with source tokens, not users (see governance/roles.py).
+    path("api/v1/events", ingest_views.ingest, name="audit-ingest"),
+    path("api/v1/events/", ingest_views.ingest),
+    path("api/v1/events/schema", ingest_views.event_schema, name="audit-event-schema"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include(router.urls)),
     # OTLP/HTTP's fixed paths, so SDKs and Collectors need only the base endpoint.

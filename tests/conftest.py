@@ -58,3 +58,21 @@ def admin_client_(client, admin_user):
 @pytest.fixture
 def nobody_client(client, nobody):
     return _client_for(client, nobody)
+
+
+@pytest.fixture(autouse=True)
+def _empty_audit_store_after_transactional_tests(request):
+    """Django's flush skips unmanaged models, so the raw-SQL audit tables (events, dedup keys,
+    rate windows) would leak from one transactional test into the next: empty them too."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or \
+        "live_server" in request.fixturenames or "transactional_db" in request.fixturenames
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # so this teardown runs while the db is open
+    yield
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE audit_event, audit_event_dedup, audit_rate_window")

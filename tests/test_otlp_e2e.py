@@ -1,9 +1,4 @@
-"""End to end: the real SDK exporters send to the live server, the real ingest core stores.
-
-PENDING: needs the `ingest` branch (audit.sources, audit.services.ingest, the EventSource and
-event models). Rename to test_otlp_e2e.py once it is merged; `_source_with_token` and
-`_stored` are the only places that touch the ingest core's models.
-"""
+"""End to end: the real SDK exporters send to the live server, the real ingest core stores."""
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +9,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.sdk._logs.export import LogRecordExportResult
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from audit.models import AuditEvent
+from audit.services.sources import create_source
+from inventory.models import Task
 from tests.otlp_support import (
     SERVER_RESOURCE,
     capture,  # noqa: F401 (fixture)
@@ -29,14 +27,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _source_with_token():
     """A new event source and its bearer token (through the ingest core's own code)."""
-    from audit.services.sources import create_source  # ingest branch
-
     return create_source(name="otel-collector")
 
 
 def _stored(source) -> list:
-    from audit.models import AuditEvent  # ingest branch
-
     return list(AuditEvent.objects.filter(source=source))
 
 
@@ -63,8 +57,6 @@ def test_sdk_spans_sent_twice_to_the_live_server_are_stored_once(live_server):
 
 
 def test_a_task_span_updates_the_task_inventory(live_server):
-    from inventory.models import Task
-
     source, token = _source_with_token()
     tracer, memory = make_tracer(SERVER_RESOURCE)
     record_tool_call(tracer, name="tasks/get", attributes={

@@ -1,0 +1,162 @@
+"""The native ingest endpoint `POST /api/v1/events` and its schema.
+
+A plain function view, not DRF: it authenticates with a source token (not a user), and the
+per-request overhead is the bound for one-event requests (see docs/performance.md).
+Status codes: 200 with per-event results, 400 unparseable body, 401 token, 413 too large,
+415 media type or encoding, 429 rate limit, 503 database unavailable. Never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zlib
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from audit.services.ingest import ingest_events
+from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
+
+log = logging.getLogger(__name__)
+SCHEMA_PATH = Path(__file__).with_name("event_schema.json")
+JSON_TYPES = {"application/json"}
+NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl",
+                "application/json-seq"}
+
+
+class BodyError(Exception):
+    """A request body we refuse, with its status code."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _json(data, status=200, headers=None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+def _read_body(request) -> bytes:
+    """The (decompressed) body, refusing anything past the configured size, bombs included."""
+    limit = settings.AUDIT_MAX_REQUEST_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BodyError(400, "Content-Length is not a number.") from None
+    if declared > limit:
+        raise BodyError(413, f"Body is larger than {limit} bytes.")
+    raw = request.read(limit + 1)
+    if len(raw) > limit:
+        raise BodyError(413, f"Body is larger than {limit} bytes.")
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise BodyError(415, f"Content-Encoding {encoding!r} is not supported; use gzip.")
+    return _gunzip(raw, limit)
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        # max_length caps what one call may produce: a gzip bomb stops at limit + 1 bytes.
+        out = inflater.decompress(raw, limit + 1)
+    except zlib.error:
+        raise BodyError(400, "Body is not valid gzip.") from None
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyError(413, f"Decompressed body is larger than {limit} bytes.")
+    if not inflater.eof:
+        raise BodyError(400, "Body is truncated gzip.")
+    return out
+
+
+def _lenient_loads(body: bytes, error):
+    """orjson refuses some valid JSON (integers past 64 bits): let the stdlib parse it so one
+    such event is rejected on its own instead of failing its whole batch."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise BodyError(400, f"Body is not valid UTF-8 JSON: {error}") from None
+
+
+def _parse(body: bytes, media_type: str) -> tuple[list, list]:
+    """(events, rejects for NDJSON lines that are not JSON); rejects carry the line's index."""
+    if media_type in NDJSON_TYPES:
+        events, rejects = [], []
+        for line in body.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                events.append(orjson.loads(line))
+            except orjson.JSONDecodeError as exc:
+                events.append(None)
+                rejects.append((len(events) - 1, str(exc)))
+        return events, rejects
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        data = _lenient_loads(body, exc)
+    if isinstance(data, dict) and isinstance(data.get("events"), list):
+        return data["events"], []
+    if isinstance(data, list):
+        return data, []
+    raise BodyError(400, 'Body must be a JSON array of events or {"events": [...]}.')
+
+
+def _ingest(source, events: list, line_rejects: list) -> dict:
+    """Run the ingest on the parseable events; report every index against the request body."""
+    bad = {index: message for index, message in line_rejects}
+    positions = [i for i in range(len(events)) if i not in bad]
+    result = ingest_events(source=source, events=[events[i] for i in positions])
+    rejected = [{**r, "index": positions[r["index"]]} for r in result.rejected]
+    rejected += [{"index": i, "id": None, "errors": {"line": f"is not valid JSON: {m}"}}
+                 for i, m in bad.items()]
+    rejected.sort(key=lambda r: r["index"])
+    return {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": rejected}
+
+
+@csrf_exempt
+def ingest(request):
+    """POST a batch of canonical events with a source's bearer token."""
+    if request.method != "POST":
+        return _json({"detail": "Use POST."}, status=405, headers={"Allow": "POST"})
+    try:
+        source = source_from_request(request)
+        retry_after = rate_limit_retry_after(source)
+        if retry_after:
+            return _json({"detail": f"Rate limit of source {source.name!r} exceeded."},
+                         status=429, headers={"Retry-After": str(retry_after)})
+        media_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+        if media_type not in JSON_TYPES | NDJSON_TYPES:
+            raise BodyError(415, "Content-Type must be application/json or application/x-ndjson.")
+        events, line_rejects = _parse(_read_body(request), media_type)
+        if len(events) > settings.AUDIT_MAX_EVENTS_PER_REQUEST:
+            raise BodyError(413, f"More than {settings.AUDIT_MAX_EVENTS_PER_REQUEST} events "
+                                 "in one request; split the batch.")
+        return _json(_ingest(source, events, line_rejects))
+    except SourceAuthError as exc:
+        return _json({"detail": exc.message}, status=exc.status,
+                     headers={"WWW-Authenticate": 'Bearer realm="mcp-governance-ingest"'})
+    except BodyError as exc:
+        return _json({"detail": exc.message}, status=exc.status)
+    except DatabaseError:
+        log.exception("ingest: database unavailable")
+        return _json({"detail": "Storage is unavailable; retry later."}, status=503,
+                     headers={"Retry-After": "5"})
+
+
+def event_schema(request):
+    """The canonical event's JSON Schema (public: it describes the API, holds no data)."""
+    return HttpResponse(SCHEMA_PATH.read_bytes(), content_type="application/schema+json")
+
+
+def load_schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text())

@@ -1,0 +1,1 @@
+"""Audit writes: sources, ingestion, partitions/retention, the integrity chain."""

@@ -1,0 +1,94 @@
+"""Monthly partitions of the events table: created ahead, on demand, dropped by retention.
+
+Retention is per source, but partitions hold every source's events, so a month is dropped only
+when it is older than the longest retention of any source (documented in docs/ingest.md).
+Dedup keys outlive their partitions until AUDIT_MAX_EVENT_AGE_DAYS, the age beyond which an
+event is refused anyway, so a late retry of a dropped event is still recognised as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max
+
+log = logging.getLogger(__name__)
+
+_known: set[tuple[int, int]] = set()  # months this process knows have a partition
+PARTITION_RE = re.compile(r"^audit_event_p(\d{4})(\d{2})$")
+
+
+def forget_cache() -> None:
+    _known.clear()
+
+
+def ensure_for_times(times) -> None:
+    """Make sure every month in `times` has a partition (a new month never fails an ingest)."""
+    missing = sorted({(t.astimezone(timezone.utc).year, t.astimezone(timezone.utc).month)
+                      for t in times} - _known)
+    if not missing:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        for year, month in missing:
+            cursor.execute("SELECT audit_ensure_partition(%s)",
+                           [datetime(year, month, 1, tzinfo=timezone.utc)])
+    # Only remembered after commit: a rolled-back creation must be retried next time.
+    if not connection.in_atomic_block:
+        _known.update(missing)
+
+
+def ensure_ahead(*, months: int | None = None) -> list[str]:
+    """Create this month's and the next `months` months' partitions (Celery beat, hourly)."""
+    months = settings.AUDIT_PARTITIONS_AHEAD_MONTHS if months is None else months
+    now = datetime.now(timezone.utc)
+    names = []
+    with transaction.atomic(), connection.cursor() as cursor:
+        for n in range(months + 1):
+            year, month = divmod(now.month - 1 + n, 12)
+            cursor.execute("SELECT audit_ensure_partition(%s)",
+                           [datetime(now.year + year, month + 1, 1, tzinfo=timezone.utc)])
+            names.append(cursor.fetchone()[0])
+    return names
+
+
+def list_partitions() -> list[tuple[str, datetime]]:
+    """(name, first instant of its month) for every partition, oldest first."""
+    with connection.cursor() as cursor:
+        cursor.execute("""SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                          WHERE i.inhparent = 'audit_event'::regclass ORDER BY c.relname""")
+        names = [r[0] for r in cursor.fetchall()]
+    found = []
+    for name in names:
+        match = PARTITION_RE.match(name)
+        if match:
+            found.append((name, datetime(int(match[1]), int(match[2]), 1, tzinfo=timezone.utc)))
+    return found
+
+
+def apply_retention(*, now: datetime | None = None) -> list[str]:
+    """Drop months older than every source's retention; purge dedup keys past the max age."""
+    from audit.models import EventSource
+
+    now = now or datetime.now(timezone.utc)
+    longest = EventSource.objects.aggregate(m=Max("retention_days"))["m"]
+    dropped = []
+    if longest:
+        cutoff = now - timedelta(days=longest)
+        for name, start in list_partitions():
+            end = (start + timedelta(days=32)).replace(day=1)
+            if end <= cutoff:
+                with connection.cursor() as cursor:
+                    cursor.execute(f'DROP TABLE "{name}"')
+                dropped.append(name)
+                log.info("audit retention dropped partition %s (before %s)", name, cutoff.date())
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM audit_event_dedup WHERE time < %s",
+                       [now - timedelta(days=settings.AUDIT_MAX_EVENT_AGE_DAYS)])
+        cursor.execute("DELETE FROM audit_rate_window WHERE window_start < %s",
+                       [now - timedelta(minutes=5)])
+    forget_cache()
+    return dropped

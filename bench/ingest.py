@@ -1,0 +1,356 @@
+"""Ingest benchmark: (a) raw COPY ceiling, (b) HTTP batches, (c) one event per request, RSS.
+
+Usage:  .venv/bin/python bench/ingest.py [--events 100000] [--single 5000]
+
+Runs against the worktree's embedded PostgreSQL (./var/pg, default durability: fsync and
+synchronous_commit on), in a throwaway database created here and dropped at the end.
+(a) COPY of the same generated events, 1,000-row batches (a commit each), into a bare table
+    with the same unique key (source, event id); one connection, and four for reference.
+(b) POST /api/v1/events through gunicorn (sync workers, --workers, default 2 x cores + 1 as
+    gunicorn recommends), 1,000 events per request, 4 concurrent clients, with dedup,
+    redaction, chain, derived state and rollups on.
+(c) the same endpoint with one event per request, 4 concurrent clients; its baseline (c0) is
+    one-row INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
+Then peak RSS of a worker for one 16 MB request, and a cProfile of the ingest service.
+Medians of --repeat runs; prints events/s and the ratio (b)/(a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE))
+from governance import devdb  # noqa: E402
+
+DB = f"bench_ingest_{os.getpid()}"
+PGDATA = devdb.DEFAULT_PGDATA
+
+
+WORDS = ("report", "quarterly", "revenue", "customer", "github", "issue", "search", "the",
+         "deploy", "invoice", "summary", "from", "last", "month", "open", "pull", "request")
+
+
+def _text(rnd, size: int) -> str:
+    words, length = [], 0
+    while length < size:
+        words.append(rnd.choice(WORDS))
+        length += len(words[-1]) + 1
+    return " ".join(words)
+
+
+def make_events(n: int, *, seed: int, pad: int = 0) -> list[dict]:
+    """~1 KB tools/call events over 500 identities, 50 clients, 20 servers; 5% tasks, 5% secrets."""
+    rnd = random.Random(seed)
+    now = datetime.now(timezone.utc)
+    events = []
+    for i in range(n):
+        server = f"io.github.org{rnd.randrange(20)}/server"
+        event = {
+            "id": str(uuid.UUID(int=rnd.getrandbits(128))),
+            "time": (now - timedelta(seconds=rnd.randrange(3600))).isoformat(),
+            "type": "mcp.request",
+            "actor": {"id": f"00u{rnd.randrange(500):05d}", "type": "human",
+                      "idp": "https://idp.example.com", "email": f"user{i % 500}@example.com"},
+            "client": {"id": f"https://client{rnd.randrange(50)}.example.com/cimd.json",
+                       "name": "Agent", "version": "1.0"},
+            "server": {"name": server, "url": f"https://{server.split('/')[0]}.example/mcp"},
+            "session_id": f"sess-{rnd.randrange(10_000)}", "protocol_version": "2025-11-25",
+            "method": "tools/call", "tool": f"tool_{rnd.randrange(30)}",
+            "outcome": rnd.choice(["success"] * 8 + ["error", "denied"]),
+            "duration_ms": rnd.randrange(2000),
+            "attributes": {"request_id": str(uuid.uuid4()), "region": "eu-west-1",
+                           "arguments": {"query": _text(rnd, 300 + pad), "limit": 50},
+                           "user_agent": "agent-sdk/1.2.3 python/3.12"},
+        }
+        if rnd.random() < 0.05:
+            event["task"] = {"id": f"task-{rnd.randrange(n)}", "status": "working", "ttl": 60000}
+        if rnd.random() < 0.05:
+            event["attributes"]["headers"] = {"Authorization": "Bearer abcdefghijklmnopqrstuvwxyz"}
+        events.append(event)
+    return events
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def django_env() -> dict:
+    return {**os.environ, "EMBEDDED_DB_NAME": DB, "PGDATA_DIR": str(PGDATA),
+            "AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE": "0", "LOG_LEVEL": "WARNING"}
+
+
+def connect(dbname=DB):
+    import psycopg
+
+    return psycopg.connect(host=str(devdb.socket_dir(PGDATA)), user="postgres", dbname=dbname)
+
+
+# --- (a) the ceiling ------------------------------------------------------------------------
+RAW_DDL = """
+DROP TABLE IF EXISTS bench_raw;
+CREATE TABLE bench_raw (id bigserial, time timestamptz NOT NULL, source_id bigint NOT NULL,
+    event_id text NOT NULL, type text, actor_subject text, client_ref text, server_name text,
+    method text, tool text, outcome text, duration_ms double precision, payload jsonb,
+    UNIQUE (source_id, event_id));
+"""
+
+
+def raw_rows(events):
+    import orjson
+
+    return [(datetime.fromisoformat(e["time"]), 1, e["id"], e["type"], e["actor"]["id"],
+             e["client"]["id"], e["server"]["name"], e["method"], e["tool"], e["outcome"],
+             e["duration_ms"], orjson.dumps(e).decode()) for e in events]
+
+
+def copy_batches(rows, batches):
+    with connect() as conn:
+        for start in batches:
+            with conn.cursor() as cur:
+                with cur.copy("COPY bench_raw (time, source_id, event_id, type, actor_subject, "
+                              "client_ref, server_name, method, tool, outcome, duration_ms, "
+                              "payload) FROM STDIN") as copy:
+                    for row in rows[start:start + 1000]:
+                        copy.write_row(row)
+            conn.commit()
+
+
+def bench_commits(n: int, connections: int) -> float:
+    """Durable one-row transactions per second over `connections` connections."""
+    with connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_commit; CREATE TABLE bench_commit (x int)")
+        conn.commit()
+
+    def run(count):
+        with connect() as conn:
+            for _ in range(count):
+                conn.execute("INSERT INTO bench_commit VALUES (1)")
+                conn.commit()
+
+    threads = [threading.Thread(target=run, args=(n // connections,)) for _ in range(connections)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return n / (time.perf_counter() - began)
+
+
+def bench_copy(rows, connections: int) -> float:
+    with connect() as conn:
+        conn.execute(RAW_DDL)
+        conn.commit()
+    starts = list(range(0, len(rows), 1000))
+    threads = [threading.Thread(target=copy_batches, args=(rows, starts[i::connections]))
+               for i in range(connections)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(rows) / (time.perf_counter() - began)
+
+
+# --- (b), (c): HTTP through gunicorn --------------------------------------------------------
+class Server:
+    def __init__(self, workers: int):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "governance.wsgi", "--bind",
+             f"127.0.0.1:{self.port}", "--workers", str(workers), "--log-level", "warning",
+             "--timeout", "120"], cwd=BASE, env=django_env(), start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}/api/v1/events"
+        import httpx
+
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
+                return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    def worker_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self):
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+
+
+def post_all(url, token, bodies, concurrency, content_type="application/json") -> float:
+    """POST every body over `concurrency` threads; returns the elapsed seconds.
+
+    stdlib http.client, not httpx: it costs the load generator far less CPU per request
+    (these 2 cores are shared with the server) and sends headers and body in one write
+    (no Nagle / delayed-ACK stall). Sync gunicorn workers close after each response, so each
+    request opens a connection.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    errors = []
+
+    def run(chunk):
+        for body in chunk:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+            conn.request("POST", parts.path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            if response.status != 200:
+                errors.append(data[:200])
+            conn.close()
+
+    threads = [threading.Thread(target=run, args=(bodies[i::concurrency],))
+               for i in range(concurrency)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        raise RuntimeError(f"{len(errors)} requests failed, e.g. {errors[0]}")
+    return elapsed
+
+
+def peak_rss_16mb(token) -> tuple[float, float, int]:
+    """(baseline MB, peak MB, body bytes) of one sync worker handling one ~16 MB request."""
+    import orjson
+
+    events = make_events(9000, seed=99, pad=1400)
+    body = orjson.dumps(events)
+    while len(body) > 16 * 1024 * 1024:
+        events.pop()
+        body = orjson.dumps(events)
+    server = Server(workers=1)
+    try:
+        post_all(server.url, token, [orjson.dumps(make_events(10, seed=98))], 1)
+        pid = server.worker_pids()[0]
+        before = _vm_hwm(pid)
+        post_all(server.url, token, [body], 1)
+        return before, _vm_hwm(pid), len(body)
+    finally:
+        server.stop()
+
+
+def _vm_hwm(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def profile_service(token_source_events) -> str:
+    """cProfile of ingest_events in this process (1,000-event batches) and the time split."""
+    os.environ.update(django_env())
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+    import django
+
+    django.setup()
+    from audit.models import EventSource
+    from audit.services import ingest
+
+    source = EventSource.objects.get(name="bench")
+    ingest.connection.ensure_connection()
+    batches = [token_source_events[i:i + 1000] for i in range(0, len(token_source_events), 1000)]
+    prep = store = 0.0
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for batch in batches:
+        t0 = time.perf_counter()
+        result = ingest.IngestResult()
+        rows, reports = ingest.prepare(batch, result)
+        t1 = time.perf_counter()
+        ingest._ensure_stage()
+        ingest._store(source.pk, rows, reports)
+        prep, store = prep + t1 - t0, store + time.perf_counter() - t1
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+    n = len(token_source_events)
+    head = (f"in-process split per event: validate+redact {prep / n * 1e6:.1f} us, "
+            f"database (COPY, dedup, insert, derive, rollups, chain, commit) {store / n * 1e6:.1f} us")
+    return head + "\n" + "\n".join(out.getvalue().splitlines()[:40])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--single", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    args = parser.parse_args()
+    import orjson
+
+    started_cluster = devdb.ensure_running(PGDATA)
+    devdb.ensure_database(DB, PGDATA)
+    try:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, env=django_env(),
+                       check=True)
+        token = subprocess.run([sys.executable, "manage.py", "create_source", "bench"], cwd=BASE,
+                               env=django_env(), check=True, capture_output=True,
+                               text=True).stdout.strip()
+        print(f"setup (database + migrations): {time.perf_counter() - t0:.1f} s")
+        a1, a4, b, c, c0 = [], [], [], [], []
+        server = Server(workers=args.workers)
+        try:
+            for run in range(args.repeat):
+                events = make_events(args.events, seed=run)
+                rows = raw_rows(events)
+                a1.append(bench_copy(rows, 1))
+                a4.append(bench_copy(rows, 4))
+                bodies = [orjson.dumps(events[i:i + 1000]) for i in range(0, len(events), 1000)]
+                b.append(len(events) / post_all(server.url, token, bodies, 4))
+                singles = [orjson.dumps([e]) for e in make_events(args.single, seed=1000 + run)]
+                c.append(len(singles) / post_all(server.url, token, singles, 4))
+                c0.append(bench_commits(2000, 4))
+                print(f"run {run + 1}: (a) {a1[-1]:,.0f}/s  (a4) {a4[-1]:,.0f}/s  "
+                      f"(b) {b[-1]:,.0f}/s  (c) {c[-1]:,.0f}/s  (c0) {c0[-1]:,.0f}/s", flush=True)
+        finally:
+            server.stop()
+        ma1, ma4, mb, mc, mc0 = (statistics.median(x) for x in (a1, a4, b, c, c0))
+        print(f"\ngunicorn sync workers: {args.workers}; {args.events:,} events per run; "
+              f"medians of {args.repeat} runs")
+        print(f"\n(a)  raw COPY, 1k batches, unique key, 1 connection : {ma1:10,.0f} events/s")
+        print(f"(a4) raw COPY, same, 4 connections                 : {ma4:10,.0f} events/s")
+        print(f"(b)  HTTP, 1,000/request, concurrency 4, all on    : {mb:10,.0f} events/s")
+        print(f"(c)  HTTP, 1 event/request, concurrency 4          : {mc:10,.0f} events/s")
+        print(f"(c0) one-row INSERT+COMMIT, 4 connections         : {mc0:10,.0f} commits/s")
+        print(f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   (c)/(c0) = {mc / mc0:.2f}")
+        before, peak, size = peak_rss_16mb(token)
+        print(f"16 MB request ({size / 2**20:.1f} MiB, ~9,000 events): worker peak RSS "
+              f"{peak:.0f} MB (was {before:.0f} MB before it)")
+        print(profile_service(make_events(20_000, seed=500)))
+    finally:
+        with connect("postgres") as conn:
+            conn.autocommit = True
+            conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+        if started_cluster:
+            devdb.stop(PGDATA)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Derived inventory state from a batch of audit events, set-based (no ORM save per event).
+
+Ingestion COPYs the batch's new events into the session's temp table `audit_stage` and calls
+`upsert_from_stage` inside its transaction: one INSERT … SELECT … GROUP BY … ON CONFLICT per
+entity. Rows are upserted in key order so concurrent batches take row locks in the same order
+(no deadlocks between them). `apply_task_reports` advances tasks: one read, one write each.
+"""
+
+from __future__ import annotations
+
+from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (re-exported)
+
+# "events" is SeenFrom.EVENTS; first_seen/last_seen only ever widen. last_seen is kept to the
+# minute: the WHERE skips rewriting a row (a new tuple version, index and WAL traffic) for
+# every batch that mentions a busy identity, client or server.
+FRESH = "interval '1 minute'"
+IDENTITIES_SQL = """
+INSERT INTO inventory_identity (issuer, subject, display_name, email, kind, status, team,
+                                first_seen, last_seen, seen_from)
+SELECT actor_issuer, actor_subject, coalesce(max(nullif(actor_name, '')), ''),
+       coalesce(max(nullif(actor_email, '')), ''), coalesce(max(nullif(actor_kind, '')), 'human'),
+       'active', '', min(time), max(time), 'events'
+FROM audit_stage WHERE actor_subject <> ''
+GROUP BY actor_issuer, actor_subject ORDER BY actor_issuer, actor_subject
+ON CONFLICT (issuer, subject) DO UPDATE SET
+    first_seen = LEAST(inventory_identity.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(inventory_identity.last_seen, EXCLUDED.last_seen),
+    display_name = CASE WHEN inventory_identity.display_name = '' THEN EXCLUDED.display_name
+                        ELSE inventory_identity.display_name END,
+    email = CASE WHEN inventory_identity.email = '' THEN EXCLUDED.email
+                 ELSE inventory_identity.email END
+WHERE EXCLUDED.last_seen > inventory_identity.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_identity.first_seen
+   OR (inventory_identity.email = '' AND EXCLUDED.email <> '')
+   OR (inventory_identity.display_name = '' AND EXCLUDED.display_name <> '')
+"""
+
+CLIENTS_SQL = """
+INSERT INTO inventory_client (client_id, issuer, registration, name, version, review_status,
+                              first_seen, last_seen, seen_from)
+SELECT client_ref, '', CASE WHEN client_ref LIKE 'https://%%' THEN 'cimd' ELSE 'pre_registered' END,
+       coalesce(max(nullif(client_name, '')), ''), coalesce(max(nullif(client_version, '')), ''),
+       'unreviewed', min(time), max(time), 'events'
+FROM audit_stage WHERE client_ref <> ''
+GROUP BY client_ref ORDER BY client_ref
+ON CONFLICT (client_id) DO UPDATE SET
+    first_seen = LEAST(inventory_client.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(inventory_client.last_seen, EXCLUDED.last_seen),
+    name = CASE WHEN inventory_client.name = '' THEN EXCLUDED.name ELSE inventory_client.name END,
+    version = CASE WHEN EXCLUDED.version <> '' THEN EXCLUDED.version
+                   ELSE inventory_client.version END
+WHERE EXCLUDED.last_seen > inventory_client.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_client.first_seen
+   OR (inventory_client.name = '' AND EXCLUDED.name <> '')
+   OR (EXCLUDED.version <> '' AND EXCLUDED.version <> inventory_client.version)
+"""
+
+SERVERS_SQL = """
+INSERT INTO inventory_server (name, title, description, latest_version, repository_url,
+                              repository_id, registry_status, review_status,
+                              first_seen, last_seen, seen_from)
+SELECT server_name, '', '', '', '', '', 'unlisted', 'unreviewed', min(time), max(time), 'events'
+FROM audit_stage WHERE server_name <> ''
+GROUP BY server_name ORDER BY server_name
+ON CONFLICT (name) DO UPDATE SET
+    first_seen = LEAST(inventory_server.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(inventory_server.last_seen, EXCLUDED.last_seen)
+WHERE EXCLUDED.last_seen > inventory_server.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_server.first_seen
+"""
+
+REMOTES_SQL = """
+INSERT INTO inventory_serverremote (server_id, url, transport, first_seen, last_seen)
+SELECT srv.id, s.server_url, 'streamable-http', min(s.time), max(s.time)
+FROM audit_stage s JOIN inventory_server srv ON srv.name = s.server_name
+WHERE s.server_url <> ''
+GROUP BY srv.id, s.server_url ORDER BY srv.id, s.server_url
+ON CONFLICT (server_id, url) DO UPDATE SET
+    first_seen = LEAST(inventory_serverremote.first_seen, EXCLUDED.first_seen),
+    last_seen = GREATEST(inventory_serverremote.last_seen, EXCLUDED.last_seen)
+WHERE EXCLUDED.last_seen > inventory_serverremote.last_seen + {fresh}
+   OR EXCLUDED.first_seen < inventory_serverremote.first_seen
+"""
+
+# Grants are created by IdP sync / discovery; events only say when one was last used.
+GRANTS_SQL = """
+UPDATE inventory_grant g SET last_used_at = u.used
+FROM (SELECT grant_issuer, grant_id, max(time) AS used FROM audit_stage
+      WHERE grant_id <> '' GROUP BY grant_issuer, grant_id) u
+WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_issuer)
+  AND (g.last_used_at IS NULL OR g.last_used_at < u.used)
+"""
+
+
+IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL = (
+    sql.replace("{fresh}", FRESH) for sql in (IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL))
+
+
+def upsert_from_stage(cursor, *, has: set[str]) -> None:
+    """Identities, clients, servers (and remotes) and grants' last use from `audit_stage`.
+
+    `has` names what the batch carries ("actor", "client", "server", "server_url", "grant"),
+    so a batch without, say, grants skips that statement.
+    """
+    if "actor" in has:
+        cursor.execute(IDENTITIES_SQL)
+    if "client" in has:
+        cursor.execute(CLIENTS_SQL)
+    if "server" in has:
+        cursor.execute(SERVERS_SQL)
+        if "server_url" in has:
+            cursor.execute(REMOTES_SQL)
+    if "grant" in has:
+        cursor.execute(GRANTS_SQL)

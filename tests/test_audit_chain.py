@@ -1,0 +1,165 @@
+"""Tamper evidence: verify_audit_chain names the first broken link for rows changed by raw SQL."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.utils import DatabaseError
+
+from audit.models import AuditEvent, ChainVerification, EventBatch
+from audit.services.chain import verify_chain
+from audit.services.ingest import ingest_events
+from audit.services.sources import create_source
+from tests.ingest_helpers import make_event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def three_batches():
+    source, _ = create_source(name="gw-chain")
+    batches = []
+    for _ in range(3):
+        events = [make_event() for _ in range(4)]
+        result = ingest_events(source=source, events=events)
+        batches.append((result.batch_id, events))
+    return batches
+
+
+def behind_the_apps_back(sql: str, params=()):
+    """What an attacker with database access does: triggers off, then raw SQL."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(sql, params)
+        cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+def test_an_untouched_chain_verifies_and_the_run_is_recorded(three_batches):
+    run = verify_chain(triggered_by="test")
+    assert run.ok and run.batches_checked == 3 and run.events_checked == 12
+    assert ChainVerification.objects.latest("started_at") == run
+
+
+def test_batches_from_concurrent_writers_form_one_chain(three_batches):
+    seqs = list(EventBatch.objects.order_by("seq").values_list("seq", "prev_digest", "digest"))
+    assert [s for s, _, _ in seqs] == [1, 2, 3]
+    assert seqs[1][1] == seqs[0][2] and seqs[2][1] == seqs[1][2]
+
+
+def test_a_modified_event_is_named_as_the_first_broken_link(three_batches):
+    batch_id, events = three_batches[1]
+    behind_the_apps_back("UPDATE audit_event SET payload = jsonb_set(payload::jsonb, '{tool}', '\"rm\"')::json "
+                         "WHERE event_id = %s", [events[2]["id"]])
+    run = verify_chain()
+    assert not run.ok and run.first_broken_batch == batch_id
+    assert "modified" in run.problem
+
+
+def test_a_deleted_event_is_named(three_batches):
+    batch_id, events = three_batches[0]
+    behind_the_apps_back("DELETE FROM audit_event WHERE event_id = %s", [events[0]["id"]])
+    run = verify_chain()
+    assert not run.ok and run.first_broken_batch == batch_id and "deleted" in run.problem
+
+
+def test_an_event_inserted_into_a_sealed_batch_is_named(three_batches):
+    batch_id, events = three_batches[2]
+    behind_the_apps_back(
+        "INSERT INTO audit_event (time, received_at, source_id, batch_id, event_id, type, payload) "
+        "SELECT time, received_at, source_id, batch_id, 'forged', type, payload FROM audit_event "
+        "WHERE event_id = %s", [events[0]["id"]])
+    run = verify_chain()
+    assert not run.ok and run.first_broken_batch == batch_id and "inserted" in run.problem
+
+
+def test_an_event_inserted_outside_any_batch_is_named(three_batches):
+    behind_the_apps_back(
+        "INSERT INTO audit_event (time, received_at, source_id, batch_id, event_id, type, payload) "
+        "SELECT time, received_at, source_id, 987654321, 'forged', type, payload FROM audit_event "
+        "LIMIT 1")
+    run = verify_chain()
+    assert not run.ok and run.first_broken_batch == 987654321 and "'forged'" in run.problem
+
+
+def test_a_deleted_batch_record_breaks_the_chain(three_batches):
+    batch_id, _ = three_batches[1]
+    behind_the_apps_back("DELETE FROM audit_event WHERE batch_id = %s", [batch_id])
+    behind_the_apps_back("DELETE FROM audit_eventbatch WHERE id = %s", [batch_id])
+    run = verify_chain()
+    assert not run.ok and "deleted" in run.problem
+
+
+def test_since_skips_earlier_batches_but_checks_the_link_into_the_window(three_batches):
+    behind_the_apps_back("DELETE FROM audit_event WHERE event_id = %s", [three_batches[0][1][0]["id"]])
+    last = EventBatch.objects.get(pk=three_batches[2][0])
+    assert verify_chain(since=last.received_at).ok
+    assert not verify_chain().ok
+
+
+def test_the_app_cannot_update_or_delete_an_event():
+    source, _ = create_source(name="gw-ro")
+    ingest_events(source=source, events=[make_event()])
+    for sql in ("UPDATE audit_event SET type = 'x'", "DELETE FROM audit_event"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            with connection.cursor() as cursor, connection.cursor().connection.transaction():
+                cursor.execute(sql)
+    assert AuditEvent.objects.count() == 1
+
+
+def test_verify_command_exits_nonzero_and_names_the_break(three_batches, capsys):
+    batch_id, events = three_batches[1]
+    behind_the_apps_back("DELETE FROM audit_event WHERE event_id = %s", [events[1]["id"]])
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_audit_chain")
+    assert exit_info.value.code == 1
+    assert f"batch {batch_id}" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_ingested_concurrently_form_one_unbroken_chain():
+    import threading
+
+    from django.db import connections
+
+    from audit.services.seal import seal_pending
+
+    source, _ = create_source(name="gw-concurrent")
+    errors = []
+
+    def send():
+        try:
+            for _ in range(5):
+                ingest_events(source=source, events=[make_event() for _ in range(20)])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    seal_pending()
+    seqs = sorted(EventBatch.objects.values_list("seq", flat=True))
+    assert seqs == list(range(1, 21))
+    run = verify_chain()
+    assert run.ok and run.events_checked == 400, run.problem
+
+
+def test_a_batch_whose_seal_was_lost_is_checked_and_then_sealed_by_the_sweeper():
+    from audit.services import ingest
+    from audit.tasks import seal_chain
+
+    source, _ = create_source(name="gw-unsealed")
+    result = ingest.IngestResult()
+    rows, reports = ingest.prepare([make_event() for _ in range(3)], result)
+    ingest._ensure_stage()
+    _, batch_id = ingest._store(source.pk, rows, reports)  # stored, as if the web died here
+    assert EventBatch.objects.get(pk=batch_id).seq is None
+    run = verify_chain()
+    assert run.ok and run.events_checked == 3
+    behind_the_apps_back("UPDATE audit_event SET outcome = 'success!' WHERE batch_id = %s", [batch_id])
+    broken = verify_chain()
+    assert not broken.ok and "not sealed yet" in broken.problem
+    assert seal_chain() == 1 and EventBatch.objects.get(pk=batch_id).seq == 1

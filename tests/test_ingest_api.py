@@ -1,0 +1,161 @@
+"""POST /api/v1/events over real HTTP: statuses, bad input, exactly-once, per-event results."""
+
+import gzip
+import json
+
+import httpx
+import orjson
+import pytest
+
+from audit.models import AuditEvent, EventDedup
+from audit.services.sources import create_source, rotate_source_token, set_source_enabled
+from tests.ingest_helpers import make_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def source_token(db):
+    source, token = create_source(name="gw-test")
+    return source, token
+
+
+def post(live_server, token, body, *, content_type="application/json", headers=None):
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    all_headers = {"Authorization": f"Bearer {token}", "Content-Type": content_type,
+                   **(headers or {})}
+    return httpx.post(f"{live_server.url}/api/v1/events", content=data, headers=all_headers,
+                      timeout=30)
+
+
+def test_a_batch_is_stored_and_counted_with_invalid_events_reported_beside_valid_ones(
+        live_server, source_token):
+    _, token = source_token
+    good, bad = make_event(), make_event(time="not a time", outcome="maybe")
+    del bad["type"]
+    response = post(live_server, token, [good, bad, make_event()])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2 and body["duplicates"] == 0
+    assert body["rejected"] == [{"index": 1, "id": bad["id"], "errors": {
+        "type": "is required: a string such as mcp.request",
+        "time": "is not a valid RFC 3339 timestamp",
+        "outcome": "must be one of success, error, denied"}}]
+    assert AuditEvent.objects.filter(event_id=good["id"]).exists()
+
+
+def test_the_same_event_id_is_stored_once_across_requests_and_within_one(live_server,
+                                                                        source_token):
+    _, token = source_token
+    event = make_event()
+    first = post(live_server, token, {"events": [event, event]}).json()
+    again = post(live_server, token, [event]).json()
+    assert (first["accepted"], first["duplicates"]) == (1, 1)
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    assert AuditEvent.objects.filter(event_id=event["id"]).count() == 1
+
+
+def test_ndjson_with_gzip_is_accepted_and_a_broken_line_is_rejected_alone(live_server,
+                                                                         source_token):
+    _, token = source_token
+    lines = [orjson.dumps(make_event()), b"{not json", orjson.dumps(make_event())]
+    response = post(live_server, token, gzip.compress(b"\n".join(lines) + b"\n"),
+                    content_type="application/x-ndjson", headers={"Content-Encoding": "gzip"})
+    body = response.json()
+    assert response.status_code == 200 and body["accepted"] == 2
+    assert [r["index"] for r in body["rejected"]] == [1]
+    assert "line" in body["rejected"][0]["errors"]
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"{\"events\": [", 400),
+    (b"\xff\xfe not utf-8", 400),
+    (b"{\"hello\": 1}", 400),
+    (b"42", 400),
+])
+def test_unparseable_bodies_get_400_naming_the_problem(live_server, source_token, body, status):
+    _, token = source_token
+    response = post(live_server, token, body)
+    assert response.status_code == status
+    assert response.json()["detail"]
+
+
+def test_missing_unknown_rotated_and_disabled_tokens_get_401(live_server, source_token):
+    source, token = source_token
+    url = f"{live_server.url}/api/v1/events"
+    assert httpx.post(url, content=b"[]").status_code == 401
+    assert post(live_server, "mcpg_nope", []).status_code == 401
+    new_token = rotate_source_token(source=source)
+    assert post(live_server, token, []).status_code == 401
+    assert post(live_server, new_token, []).status_code == 200
+    set_source_enabled(source=source, enabled=False)
+    response = post(live_server, new_token, [])
+    assert response.status_code == 401 and "disabled" in response.json()["detail"]
+
+
+def test_wrong_media_type_and_encoding_get_415(live_server, source_token):
+    _, token = source_token
+    assert post(live_server, token, b"a,b", content_type="text/csv").status_code == 415
+    assert post(live_server, token, b"[]", headers={"Content-Encoding": "br"}).status_code == 415
+
+
+def test_oversize_bodies_gzip_bombs_and_too_many_events_get_413(live_server, source_token,
+                                                               settings):
+    _, token = source_token
+    settings.AUDIT_MAX_REQUEST_BYTES = 64 * 1024
+    settings.AUDIT_MAX_EVENTS_PER_REQUEST = 3
+    assert post(live_server, token, b"[" + b" " * 70_000 + b"]").status_code == 413
+    bomb = gzip.compress(b"[" + b" " * 50_000_000 + b"]")  # 50 MB of spaces in ~50 KB
+    assert len(bomb) < 64 * 1024
+    response = post(live_server, token, bomb, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    response = post(live_server, token, [make_event() for _ in range(4)])
+    assert response.status_code == 413 and "split" in response.json()["detail"]
+
+
+def test_over_the_sources_rate_limit_gets_429_with_retry_after(live_server, db):
+    source, token = create_source(name="gw-limited", rate_limit_per_minute=2)
+    assert post(live_server, token, []).status_code == 200
+    # Two per minute: within five requests one is refused even if a minute boundary passes.
+    statuses = [post(live_server, token, []) for _ in range(4)]
+    response = next(r for r in statuses if r.status_code != 200)
+    assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+
+
+def test_the_event_schema_is_published_as_json_schema(live_server):
+    response = httpx.get(f"{live_server.url}/api/v1/events/schema")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["required"] == ["id", "time", "type"]
+    assert "delegation" in schema["properties"]
+
+
+def test_dedup_keys_are_kept_per_source(live_server, source_token):
+    _, token = source_token
+    _, other_token = create_source(name="gw-other")
+    event = make_event()
+    assert post(live_server, token, [event]).json()["accepted"] == 1
+    assert post(live_server, other_token, [event]).json()["accepted"] == 1
+    assert EventDedup.objects.filter(event_id=event["id"]).count() == 2
+
+
+def test_hostile_json_is_rejected_per_event_or_as_400_never_a_500(live_server, source_token):
+    _, token = source_token
+    good = make_event()
+    deep = make_event(attributes={"a": None})
+    node = deep["attributes"]
+    for _ in range(300):
+        node["a"] = {"a": None}
+        node = node["a"]
+    big = orjson.dumps(make_event())[:-1] + b',"huge": 123456789012345678901234567890}'
+    surrogate = orjson.dumps(make_event())[:-1] + b',"bad": "\\ud800"}'
+    deep_json = json.dumps(deep).encode()  # orjson itself refuses to write 300 levels
+    body = b"[" + b",".join([orjson.dumps(good), deep_json, big, surrogate]) + b"]"
+    response = post(live_server, token, body)
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 1
+    assert sorted(r["index"] for r in result["rejected"]) == [1, 2, 3]
+    too_deep = b"[" * 5000 + b"]" * 5000
+    assert post(live_server, token, too_deep).status_code == 400

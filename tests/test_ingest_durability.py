@@ -1,0 +1,112 @@
+"""An acknowledged batch survives kill -9 of the web server and a PostgreSQL restart or crash.
+
+Runs the production server (gunicorn, sync workers) as a subprocess against the test database.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from audit.models import AuditEvent
+from audit.services.sources import create_source
+from governance import devdb
+from tests.ingest_helpers import make_event
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """gunicorn in its own process group, so kill -9 takes the master and its workers."""
+
+    def __init__(self):
+        self.port = free_port()
+        env = {**os.environ, "EMBEDDED_DB_NAME": connection.settings_dict["NAME"],
+               "PGDATA_DIR": str(settings.EMBEDDED_PGDATA)}
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self.proc = subprocess.Popen(
+            [str(gunicorn), "governance.wsgi", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", "2", "--log-level", "warning"],
+            cwd=BASE_DIR, env=env, start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.kill()
+        raise RuntimeError("gunicorn did not start")
+
+    def kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server():
+    started = []
+
+    def start():
+        started.append(Gunicorn())
+        return started[-1]
+
+    yield start
+    for proc in started:
+        proc.kill()
+
+
+def post(server, token, events):
+    return httpx.post(f"{server.url}/api/v1/events", content=orjson.dumps(events), timeout=60,
+                      headers={"Authorization": f"Bearer {token}",
+                               "Content-Type": "application/json"})
+
+
+def test_an_acknowledged_batch_survives_kill_9_of_the_web_server(server):
+    _, token = create_source(name="gw-durable")
+    events = [make_event() for _ in range(200)]
+    web = server()
+    response = post(web, token, events)
+    web.kill()  # SIGKILL the whole process group right after the 2xx
+    assert response.status_code == 200 and response.json()["accepted"] == 200
+    assert AuditEvent.objects.filter(event_id__in=[e["id"] for e in events]).count() == 200
+    again = post(server(), token, events).json()  # the client's retry after the crash
+    assert (again["accepted"], again["duplicates"]) == (0, 200)
+
+
+@pytest.mark.skipif(settings.EMBEDDED_PGDATA is None, reason="needs the embedded cluster")
+@pytest.mark.parametrize("how", ["restart", "crash"])
+def test_an_acknowledged_batch_survives_a_postgresql_restart_or_crash(server, how):
+    _, token = create_source(name=f"gw-pg-{how}")
+    events = [make_event() for _ in range(200)]
+    web = server()
+    response = post(web, token, events)
+    if how == "restart":
+        devdb.restart(settings.EMBEDDED_PGDATA)
+    else:  # immediate stop = crash: no checkpoint, recovery replays the WAL
+        devdb.stop(settings.EMBEDDED_PGDATA, mode="immediate")
+        devdb.ensure_running(settings.EMBEDDED_PGDATA, fast_and_unsafe=True)
+    assert response.status_code == 200 and response.json()["accepted"] == 200
+    connection.close()  # our own connection died with the server
+    assert AuditEvent.objects.filter(event_id__in=[e["id"] for e in events]).count() == 200
+    web.kill()
