@@ -92,14 +92,30 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
 
 
 def _read_request(request, signal: otlp.Signal, media: str):
-    try:
-        content_length = int(request.META.get("CONTENT_LENGTH") or 0) or None
-    except ValueError:
-        content_length = None
-    raw = otlp.read_body(request, content_length=content_length, limit=otlp.max_body_bytes())
+    raw = otlp.read_body(_body_stream(request), content_length=_content_length(request),
+                         limit=otlp.max_body_bytes())
     body = otlp.decompress(raw, request.headers.get("Content-Encoding"),
                            limit=otlp.max_decoded_bytes())
     return otlp.decode(signal, body, media)
+
+
+def _content_length(request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) or None
+    except ValueError:
+        raise otlp.OtlpError(400, "Content-Length is not a number.") from None
+
+
+def _body_stream(request):
+    """Where to read the body from. Django reads exactly Content-Length bytes, so a chunked body
+    (no Content-Length) would look empty and its spans vanish behind a 200. gunicorn decodes
+    chunked bodies in wsgi.input, so read that; under any other server refuse with 411."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked or request.META.get("CONTENT_LENGTH"):
+        return request
+    if "gunicorn.socket" in request.META:
+        return request.META["wsgi.input"]
+    raise otlp.OtlpError(411, "Send a Content-Length: chunked bodies are only read under gunicorn.")
 
 
 def _rejections(mapped: Mapped, core_rejected: list[dict]) -> list[str]:

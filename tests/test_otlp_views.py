@@ -2,6 +2,7 @@
 success, retries, and never a 500 whatever the bytes."""
 
 import gzip
+import io
 import random
 
 import orjson
@@ -259,3 +260,31 @@ def test_a_big_export_is_ingested_in_chunks_and_rejections_keep_their_span(
     bad = next(e for e in calls[1] if e["tool"] == "bad")
     assert bad["attributes"]["otel"]["span_id"] in partial.error_message
     assert [len(call) for call in calls] == [2, 2, 1]
+
+
+def test_a_chunked_body_under_gunicorn_is_read_from_its_decoded_input(rf, source_token,
+                                                                      capture):
+    source, token = source_token
+    body = _sdk_trace_body(capture, "get-weather")
+    request = rf.post("/v1/traces", data=b"", content_type="application/x-protobuf",
+                      HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_CONTENT_ENCODING="gzip",
+                      HTTP_TRANSFER_ENCODING="chunked")
+    request.META.pop("CONTENT_LENGTH", None)
+    request.META["CONTENT_TYPE"] = "application/x-protobuf"  # dropped by rf on an empty body
+    request.META["gunicorn.socket"] = object()
+    request.META["wsgi.input"] = io.BytesIO(body)  # what gunicorn hands over, de-chunked
+
+    response = views_otlp.traces(request)
+
+    assert response.status_code == 200
+    assert _tools(source) == ["get-weather"]
+
+
+def test_a_chunked_body_elsewhere_gets_411_instead_of_vanishing(rf, source_token):
+    request = rf.post("/v1/traces", data=b"", content_type="application/x-protobuf",
+                      HTTP_AUTHORIZATION=f"Bearer {source_token[1]}",
+                      HTTP_TRANSFER_ENCODING="chunked")
+    request.META.pop("CONTENT_LENGTH", None)
+    request.META["CONTENT_TYPE"] = "application/x-protobuf"  # dropped by rf on an empty body
+
+    assert views_otlp.traces(request).status_code == 411
