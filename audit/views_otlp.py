@@ -4,7 +4,9 @@ An OpenTelemetry SDK or Collector exports here with an event source's bearer tok
 follows the OTLP/HTTP specification: the Export*ServiceResponse in the request's own encoding,
 with partial_success counting every span or log record that did not become an event (unmappable
 here, or refused by the ingest core); failures carry a google.rpc.Status. Status codes match the
-native batch API: 401 bad token, 413 too large, 415 wrong content type, 429 over the rate limit.
+native batch API: 400 not an export request, 401 bad token, 411 chunked body we cannot read,
+413 too large, 415 wrong content type or encoding, 429 over the rate limit, 503 database
+unavailable (exporters retry 429 and 503). Never a 500 for any input.
 """
 
 from __future__ import annotations
