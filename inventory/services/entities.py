@@ -3,8 +3,9 @@ review-status admin action.
 
 Every upsert is one `INSERT ... ON CONFLICT (natural key) DO UPDATE`: two writers racing on the
 same key both succeed and end with one row, which `get`-then-`create` cannot promise. Sightings
-merge monotonically: `first_seen` only ever moves earlier, `last_seen` only later, and
-`seen_from` follows the latest sighting. Arguments left as None leave the stored value alone.
+merge monotonically: `first_seen` only ever moves earlier, `last_seen` only later, and the other
+values (and `seen_from`) follow the latest sighting, so a late-arriving older report cannot
+overwrite newer facts. Arguments left as None leave the stored value alone.
 """
 
 from __future__ import annotations
@@ -63,15 +64,17 @@ def bulk_upsert(
             value = row[name] if name in row else defaults[name]
             params.append(fields[name].get_db_prep_save(value, connection))
     keep = set(conflict) | set(insert_only) | set(SIGHTING) | {"seen_from"}
-    updates = [f'"{fields[n].column}" = EXCLUDED."{fields[n].column}"'
-               for n in given if n not in keep]
+    # A late-arriving older sighting must not overwrite what a newer one said.
+    fresher = ('EXCLUDED."last_seen" >= t."last_seen"' if "last_seen" in given else "TRUE")
+    updates = [f'"{c}" = CASE WHEN {fresher} THEN EXCLUDED."{c}" ELSE t."{c}" END'
+               for c in (fields[n].column for n in given if n not in keep)]
     if "first_seen" in given:
         updates.append('"first_seen" = LEAST(t."first_seen", EXCLUDED."first_seen")')
     if "last_seen" in given:
         updates.append('"last_seen" = GREATEST(t."last_seen", EXCLUDED."last_seen")')
     if "seen_from" in given:
-        updates.append('"seen_from" = CASE WHEN EXCLUDED."last_seen" >= t."last_seen" '
-                       'THEN EXCLUDED."seen_from" ELSE t."seen_from" END')
+        updates.append(f'"seen_from" = CASE WHEN {fresher} THEN EXCLUDED."seen_from" '
+                       'ELSE t."seen_from" END')
     columns = ", ".join(f'"{fields[n].column}"' for n in names)
     target = ", ".join(f'"{fields[n].column}"' for n in conflict)
     # `xmax = 0` is PostgreSQL's tell that the row was inserted, not updated, by this statement.
@@ -115,7 +118,9 @@ def upsert_client(
     """Create or refresh the client `client_id`; a given review status only applies to a new row."""
     values = _given(name=name, issuer=issuer, version=version,
                     owner_id=owner.pk if owner else None, review_status=review_status)
-    return _upsert_one(Client, conflict=["client_id"], insert_only=["review_status"],
+    # A registration kind guessed from the client_id only applies to a new row; a stated one wins.
+    insert_only = ["review_status"] + ([] if registration else ["registration"])
+    return _upsert_one(Client, conflict=["client_id"], insert_only=insert_only,
                        client_id=client_id, first_seen=at, last_seen=at, seen_from=seen_from,
                        registration=registration or Client.registration_for(client_id), **values)
 
