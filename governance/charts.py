@@ -27,14 +27,14 @@ def _html(fig) -> SafeString:
     fig.update_yaxes(automargin=True)
     fig.update_xaxes(automargin=True)
     return mark_safe(pio.to_html(fig, include_plotlyjs=False, full_html=False,
-                                 config={"displaylogo": False, "responsive": True}))
+                                 config={"displayModeBar": False, "responsive": True}))
 
 
 def grants_chart(rows: list[dict], type_labels: dict[str, str]) -> SafeString:
     """Stacked bars: grants per status, one colour per grant type."""
     import plotly.graph_objects as go
 
-    statuses = sorted({r["status"] for r in rows})
+    statuses = sorted({r["status"] for r in rows})  # lowercase codes read fine here
     fig = go.Figure()
     for grant_type in sorted({r["grant_type"] for r in rows}):
         counts = {r["status"]: r["n"] for r in rows if r["grant_type"] == grant_type}
@@ -44,11 +44,11 @@ def grants_chart(rows: list[dict], type_labels: dict[str, str]) -> SafeString:
     return _html(fig)
 
 
-def tasks_chart(counts: dict[str, int]) -> SafeString:
+def tasks_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
     """One bar per task status."""
     import plotly.graph_objects as go
 
-    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()),
+    fig = go.Figure(go.Bar(x=[labels.get(s, s) for s in counts], y=list(counts.values()),
                            marker_color=[STATUS_COLORS.get(s, "#5b6475") for s in counts]))
     return _html(fig)
 

@@ -13,7 +13,7 @@ from governance.celery import app as celery_app
 from governance.models import AdminAction
 from governance.roles import ADMIN, ROLE_ORDER, VIEWER, role_required, user_role
 from governance.services import set_user_role
-from inventory.models import Client, Grant
+from inventory.models import Client, Grant, Task
 from inventory.views import wants_fragment
 
 
@@ -54,7 +54,8 @@ def overview(request):
         "top_clients": top_clients,
         "chart_grants": charts.grants_chart(queries.grants_by_status_and_type(),
                                             dict(Grant.GrantType.choices)),
-        "chart_tasks": charts.tasks_chart(queries.tasks_by_status()),
+        "chart_tasks": charts.tasks_chart(queries.tasks_by_status(),
+                                          dict(Task.Status.choices)),
         "chart_registrations": charts.registrations_chart(queries.clients_by_registration(),
                                                           dict(Client.Registration.choices)),
         "chart_top_clients": charts.top_clients_chart(top_clients),

@@ -167,7 +167,7 @@ GRANT_SPEC = ListSpec(
              Filter("client", "client_id", kind="id"),
              Filter("subject", "subject_id", kind="id"),
              Filter("server", "server_id", kind="id"),
-             Filter("expiring", "", kind="bool", label="expiring within 7 days")),
+             Filter("expiring", "", kind="bool", label="expiring in 7 days")),
     sorts={"issued_at": "issued_at", "expires_at": "expires_at", "last_used_at": "last_used_at",
            "status": "status", "grant_type": "grant_type", "client": "client__name"},
     default_sort="-issued_at",

@@ -46,7 +46,7 @@ def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict 
             for param in (flt.param, "page"):
                 without.pop(param, None)
             controls.append({"param": flt.param, "kind": kind, "value": value,
-                             "choices": choices, "label": flt.label or flt.param.replace("_", " "),
+                             "choices": choices, "label": (flt.label or flt.param.replace("_", " ")).capitalize(),
                              "chip": (labels or {}).get(flt.param, value),
                              "remove_url": "?" + without.urlencode()})
     return controls

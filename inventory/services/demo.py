@@ -183,6 +183,7 @@ def _servers(rng, anchor, people) -> list[Server]:
                       "streamable-http"} for url in spec["remotes"]],
             tools=[{"name": tool, "task_support": "optional" if tool in spec.get("task_tools", ())
                     else ""} for tool in spec["tools"]])
+        entities.upsert_server(name=spec["name"], at=_ago(anchor, rng, 2), seen_from=DEMO)
         for index, version in enumerate(versions):
             entities.upsert_server_version(
                 server=server, version=version, registry=registry,
@@ -204,7 +205,10 @@ def _grant_row(rng, anchor, number, people, clients, servers, resources) -> dict
     m2m = grant_type == Grant.GrantType.CLIENT_CREDENTIALS
     subject = None if m2m else rng.choice(
         people["agent"] if rng.random() < 0.3 else people["human"])
-    client, server = rng.choice(clients), rng.choice(servers)
+    # Machine clients hold the client-credentials grants; interactive ones act for a subject.
+    machine = [c for c in clients if c.registration in ("client_credentials", "workload")]
+    client = rng.choice(machine if m2m else [c for c in clients if c not in machine])
+    server = rng.choice(servers)
     issuer = subject.issuer if subject else rng.choice(IDPS)["issuer"]
     issued = _ago(anchor, rng, 180)
     status = rng.choices(["active", "revoked", "expired"], [60, 15, 25])[0]
