@@ -25,3 +25,10 @@ def object_url(record) -> str:
         return reverse(name, args=[int(record.object_id)])
     except NoReverseMatch:
         return ""
+
+
+@register.filter
+def issuer_short(issuer: str) -> str:
+    """An issuer URL without its scheme, shortened for a table cell (the full one goes in title)."""
+    text = issuer.split("://", 1)[-1].rstrip("/")
+    return text if len(text) <= 36 else text[:35] + "…"
