@@ -260,3 +260,16 @@ def test_the_open_flags_page_lists_open_flags_only_by_default(viewer_client):
     page = viewer_client.get("/inventory/flags/").content.decode()
     assert "Deleted from registry" in page and "Old news" not in page
     assert "Old news" in viewer_client.get("/inventory/flags/?open=false").content.decode()
+
+
+@pytest.mark.parametrize("url", LIST_PAGES[1:7])
+def test_every_list_answers_htmx_with_its_table_partial(viewer_client, url):
+    small_inventory()
+    partial = viewer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and "<table" in partial
+
+
+def test_the_overview_renders_on_an_empty_inventory(viewer_client):
+    response = viewer_client.get("/")
+    assert response.status_code == 200
+    assert "No active grant expires in the next 7 days." in response.content.decode()
