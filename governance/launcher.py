@@ -74,7 +74,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         _manage("migrate", "--noinput")
-        _manage("bootstrap_console")
+        demo = os.environ.get("DEMO_DATA", "1") not in {"0", "false", "no"}
+        _manage("bootstrap_console", *([] if demo else ["--no-demo"]))
         bind = os.environ.get("BIND", "127.0.0.1:8000")
         for name, cmd in _children_commands(bind).items():
             # Own process group each, so Ctrl-C reaches us first and we stop them in order.

@@ -30,3 +30,22 @@ def test_a_user_without_a_role_is_forbidden_not_crashed(nobody_client):
 @pytest.mark.django_db
 def test_admin_action_log_is_for_admins_only(viewer_client):
     assert viewer_client.get("/governance/actions/").status_code == 403
+
+
+@pytest.fixture
+def unreachable_broker():
+    from governance.celery import app
+
+    original = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    yield
+    app.conf.broker_url = original
+
+
+@pytest.mark.django_db
+def test_healthz_says_503_and_names_the_broker_when_it_is_unreachable(client, unreachable_broker):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["database"] == "ok"
+    assert body["broker"].startswith("error")

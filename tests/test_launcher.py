@@ -1,0 +1,66 @@
+"""`make run`'s launcher: serves the console and leaves nothing running after Ctrl-C."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from governance import devdb
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "launcher exited before serving"
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.5)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.mark.slow
+def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tmp_path):
+    port = _free_port()
+    pgdata = tmp_path / "pg"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(PGDATA_DIR=str(pgdata), VAR_DIR=str(tmp_path / "var"), BIND=f"127.0.0.1:{port}",
+               DEMO_DATA="0", CELERY_BROKER_URL="filesystem://")
+    launcher = subprocess.Popen([sys.executable, "-m", "governance.launcher"], cwd=BASE_DIR,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        health = _wait_for(f"http://127.0.0.1:{port}/healthz", launcher)
+        assert health.json()["database"] == "ok"
+        login = httpx.get(f"http://127.0.0.1:{port}/accounts/login/")
+        assert login.status_code == 200 and "Log in" in login.text
+        assert (tmp_path / "var" / "admin-password.txt").exists()
+        spawned = psutil.Process(launcher.pid).children(recursive=True)
+        assert len(spawned) >= 3  # gunicorn, celery worker, celery beat (and their children)
+        assert devdb.is_running(pgdata)
+
+        launcher.send_signal(signal.SIGINT)
+        output = launcher.communicate(timeout=60)[0].decode()
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 0, output
+    time.sleep(0.5)
+    alive = [p for p in spawned if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"left running: {alive}"
+    assert not devdb.is_running(pgdata)
+    assert "Stopped." in output
