@@ -29,26 +29,30 @@ def render_fragment_or_page(request, page: str, fragment: str, context: dict, st
 
 
 def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict | None = None):
-    """The filter form's controls: a select for choices (and known values), a toggle for flags,
-    a removable chip for an id filter set by a link (e.g. a client's grants)."""
+    """The filter form's controls: a select for choices (and for the short lists of known values
+    in `options`: (value, label) pairs), a yes/no select for flags, and a removable chip for an
+    id filter set by a link (e.g. "this identity's grants") that has no select."""
     controls = []
     for flt in spec.filters:
         value = params.get(flt.param, "")
-        choices = list(flt.choices) or [(o, o) for o in (options or {}).get(flt.param, [])]
-        if flt.kind == "id":
-            kind = "chip" if value else None
-        elif flt.kind == "bool":
+        choices = list(flt.choices) or list((options or {}).get(flt.param, []))
+        if flt.kind == "bool":
             kind, choices = "select", [("true", "yes"), ("false", "no")]
+        elif choices:
+            kind = "select"
+        elif flt.kind == "id":
+            kind = "chip" if value else None
         else:
-            kind = "select" if choices else "text"
+            kind = "text"
         if kind:
             without = params.copy()
             for param in (flt.param, "page"):
                 without.pop(param, None)
-            controls.append({"param": flt.param, "kind": kind, "value": value,
-                             "choices": choices, "label": (flt.label or flt.param.replace("_", " ")).capitalize(),
-                             "chip": (labels or {}).get(flt.param, value),
-                             "remove_url": "?" + without.urlencode()})
+            controls.append({
+                "param": flt.param, "kind": kind, "value": value, "choices": choices,
+                "label": (flt.label or flt.param.replace("_", " ")).capitalize(),
+                "chip": (labels or {}).get(flt.param, value),
+                "remove_url": "?" + without.urlencode()})
     return controls
 
 
@@ -69,8 +73,15 @@ def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=N
                                    f"inventory/_{name}_table.html", context, status)
 
 
-def _issuers(model) -> list[str]:
-    return list(model.objects.order_by("issuer").values_list("issuer", flat=True).distinct())
+def _issuers(model) -> list[tuple[str, str]]:
+    issuers = model.objects.order_by("issuer").values_list("issuer", flat=True).distinct()
+    return [(issuer, issuer) for issuer in issuers]
+
+
+def _named(queryset, label_field: str, limit: int = 200) -> list[tuple[str, str]]:
+    """(id, name) pairs for a filter select; a select only makes sense for short lists."""
+    rows = list(queryset.order_by(label_field, "id").values_list("id", label_field)[:limit + 1])
+    return [] if len(rows) > limit else [(str(pk), name or f"#{pk}") for pk, name in rows]
 
 
 def _id_labels(request, **models) -> dict:
@@ -110,7 +121,9 @@ def server_list(request):
 def grant_list(request):
     """Delegated grants, by status, type, issuer, client, subject and server."""
     return list_page(request, name="grant", spec=queries.GRANT_SPEC, rows=queries.grants,
-                     title="Grants", options={"issuer": _issuers(Grant)},
+                     title="Grants",
+                     options={"issuer": _issuers(Grant), "client": _named(Client.objects, "name"),
+                              "server": _named(Server.objects, "name")},
                      labels=_id_labels(request, client=Client, subject=Identity, server=Server))
 
 
@@ -119,6 +132,8 @@ def task_list(request):
     """MCP tasks, by status, server, client, flagged and running."""
     return list_page(request, name="task", spec=queries.TASK_SPEC, rows=queries.tasks,
                      title="Tasks",
+                     options={"server": _named(Server.objects, "name"),
+                              "client": _named(Client.objects, "name")},
                      labels=_id_labels(request, server=Server, client=Client, identity=Identity,
                                        grant=Grant))
 
