@@ -66,7 +66,7 @@ def main() -> None:
     from inventory.models import Server
 
     setup_test_environment()
-    old_name = connection.creation.create_test_db(verbosity=0, keepdb=False)
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         t0 = time.perf_counter()
         call_command("seed_demo", "--scale", str(args.scale), stdout=open(os.devnull, "w"))

@@ -181,7 +181,7 @@ TASK_SPEC = ListSpec(
              Filter("identity", "identity_id", kind="id"),
              Filter("grant", "grant_id", kind="id"),
              Filter("flagged", "flagged", kind="bool"),
-             Filter("running", "", kind="bool", label="working or input required")),
+             Filter("running", "", kind="bool", label="running")),
     sorts={"last_updated_at": "last_updated_at", "created_at": "created_at", "status": "status",
            "task_id": "task_id"},
     default_sort="-last_updated_at",

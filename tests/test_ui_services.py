@@ -185,3 +185,13 @@ def test_an_unknown_review_status_is_refused_and_nothing_is_recorded(admin_user)
     with pytest.raises(ValueError, match="status"):
         entities.set_review_status(c, status="maybe", actor=admin_user)
     assert not AdminAction.objects.exists()
+
+
+def test_upserts_treat_a_missing_server_or_registry_as_one_key_not_many():
+    t1 = entities.upsert_task(task_id="t-orphan", server=None, at=T0)[0]
+    t2, created = entities.upsert_task(task_id="t-orphan", server=None, at=T0)
+    assert t1.pk == t2.pk and not created
+    s = server()
+    v1 = entities.upsert_server_version(server=s, version="1.0.0", at=T0)[0]
+    v2 = entities.upsert_server_version(server=s, version="1.0.0", at=T0)[0]
+    assert v1.pk == v2.pk
