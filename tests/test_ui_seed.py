@@ -67,3 +67,13 @@ def test_a_nonsense_scale_is_refused():
 
     with pytest.raises(CommandError, match="scale"):
         call_command("seed_demo", "--scale", "0")
+
+
+def test_namesakes_get_distinct_emails_so_large_scales_terminate(monkeypatch):
+    # One first and one last name: every human after the first is a namesake.
+    monkeypatch.setattr("inventory.services.demo.FIRST_NAMES", ["Ada"])
+    monkeypatch.setattr("inventory.services.demo.LAST_NAMES", ["Abbott"])
+    call_command("seed_demo", "--scale", "0.05")
+    emails = list(Identity.objects.filter(kind="human").values_list("email", flat=True))
+    assert len(emails) == 15 == len(set(emails))
+    assert "ada.abbott2@acme.example" in emails

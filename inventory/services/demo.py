@@ -117,10 +117,11 @@ def _identities(rng, anchor, scale) -> dict[str, list[Identity]]:
     human_rows, seen_emails = [], set()
     while len(human_rows) < _n(300, scale):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        email = f"{first}.{last}@acme.example".lower()
         idp = rng.choices(IDPS, weights=[idp["weight"] for idp in IDPS])[0]
-        if email in seen_emails:
-            continue
+        email, n = f"{first}.{last}@acme.example".lower(), 1
+        while email in seen_emails:  # namesakes get a number, as mail systems do
+            n += 1
+            email = f"{first}.{last}{n}@acme.example".lower()
         seen_emails.add(email)
         human_rows.append(_identity_row(
             rng, anchor, idp["issuer"], idp["style"], display_name=f"{first} {last}",
