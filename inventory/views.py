@@ -56,19 +56,23 @@ def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict 
     return controls
 
 
-def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=None, labels=None):
-    """Render one inventory list: search, filters, sort, pagination; 400 naming a bad parameter."""
-    context = {"title": title, "name": name, "params": request.GET,
-               "q": request.GET.get("q", ""), "error": None, "page": None}
+def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=None, labels=None,
+              params=None):
+    """Render one inventory list: search, filters, sort, pagination; 400 naming a bad parameter.
+
+    `params` defaults to the query string; a page may add its own defaults to it."""
+    params = request.GET if params is None else params
+    context = {"title": title, "name": name, "q": params.get("q", ""), "error": None,
+               "page": None}
     status = 200
     try:
-        queryset = rows(request.GET)
-        context["page"] = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+        queryset = rows(params)
+        context["page"] = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
     except InvalidFilter as exc:
         context["error"], status = str(exc), 400
-    sort = request.GET.get("sort") or spec.default_sort
+    sort = params.get("sort") or spec.default_sort
     context["sort"] = sort if sort.lstrip("-") in spec.sorts else spec.default_sort
-    context["controls"] = _controls(spec, request.GET, options, labels)
+    context["controls"] = _controls(spec, params, options, labels)
     return render_fragment_or_page(request, f"inventory/{name}_list.html",
                                    f"inventory/_{name}_table.html", context, status)
 
@@ -141,10 +145,8 @@ def task_list(request):
 @role_required(VIEWER)
 def flag_list(request):
     """Flags raised on inventory objects; open ones unless asked otherwise."""
-    if "open" not in request.GET:
-        params = request.GET.copy()
-        params["open"] = "true"
-        request.GET = params
+    params = request.GET.copy()
+    params.setdefault("open", "true")
     return list_page(request, name="flag", spec=queries.FLAG_SPEC, rows=queries.flags,
-                     title="Flags")
+                     title="Flags", params=params)
 
