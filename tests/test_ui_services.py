@@ -195,3 +195,8 @@ def test_upserts_treat_a_missing_server_or_registry_as_one_key_not_many():
     v1 = entities.upsert_server_version(server=s, version="1.0.0", at=T0)[0]
     v2 = entities.upsert_server_version(server=s, version="1.0.0", at=T0)[0]
     assert v1.pk == v2.pk
+
+
+def test_a_revocation_reported_without_a_time_is_dated_at_the_sighting():
+    g = grant("g-r", client=client(), status="revoked", at=T0 + timedelta(hours=2))
+    assert g.revoked_at == T0 + timedelta(hours=2)

@@ -178,6 +178,8 @@ def upsert_grant(
     revoke_reason: str | None = None,
 ) -> tuple[Grant, bool]:
     """Create or refresh the grant the issuer knows as `external_id`."""
+    if status == Grant.Status.REVOKED and revoked_at is None:
+        revoked_at = at  # a revocation reported without its time happened no later than now
     values = _given(subject_id=subject.pk if subject else None,
                     server_id=server.pk if server else None, resource=resource, scopes=scopes,
                     grant_type=grant_type, has_refresh_token=has_refresh_token,
