@@ -205,5 +205,43 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx logs every request at INFO; the fetch log (FetchRecord) already records each one.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
+
+# --- Discovery crawls -----------------------------------------------------------------------
+# The sweeper resends a queued crawl's message after this long, and re-queues (up to
+# CRAWL_MAX_ATTEMPTS runs) a running crawl whose heartbeat has been silent this long.
+CRAWL_RESEND_AFTER_MINUTES = int(os.environ.get("CRAWL_RESEND_AFTER_MINUTES", "10"))
+CRAWL_HEARTBEAT_TIMEOUT_MINUTES = int(os.environ.get("CRAWL_HEARTBEAT_TIMEOUT_MINUTES", "10"))
+CRAWL_MAX_ATTEMPTS = int(os.environ.get("CRAWL_MAX_ATTEMPTS", "3"))
+CRAWL_HEARTBEAT_SECONDS = float(os.environ.get("CRAWL_HEARTBEAT_SECONDS", "30"))
+# Longest wait a registry's Retry-After can impose before the next try.
+REGISTRY_MAX_RETRY_WAIT_SECONDS = float(os.environ.get("REGISTRY_MAX_RETRY_WAIT_SECONDS", "60"))
+# JSON {"npm": ["https://..."], ...}: the package base URLs the official registry accepts.
+# Unset: the list in inventory/registry.py (npm and PyPI there are placeholders; set them here).
+import json  # noqa: E402
+
+REGISTRY_PACKAGE_BASE_URLS = (json.loads(os.environ["REGISTRY_PACKAGE_BASE_URLS"])
+                              if os.environ.get("REGISTRY_PACKAGE_BASE_URLS") else None)
+
+# --- Outbound fetches (CIMD documents, OAuth metadata, registries) ---------------------------
+# Every crawler goes through inventory.fetch.safe_fetch: HTTPS only and public addresses only,
+# except for these hosts (names, IPs or CIDRs), which may use plain HTTP and private addresses.
+# Labs and tests set it (e.g. FETCH_ALLOWLIST=127.0.0.1); production normally leaves it empty.
+# Cloud metadata addresses (169.254.169.254, fd00:ec2::254...) stay refused even when listed.
+FETCH_ALLOWLIST = env_list("FETCH_ALLOWLIST")
+CONSOLE_VERSION = os.environ.get("CONSOLE_VERSION", "0.1.0")
+FETCH_USER_AGENT = f"MCPGovernanceConsole/{CONSOLE_VERSION} (+metadata crawler)"
+# CIMD re-fetch follows Cache-Control max-age within these bounds (seconds); no header → max.
+CIMD_REFRESH_MIN_SECONDS = int(os.environ.get("CIMD_REFRESH_MIN_SECONDS", "300"))
+CIMD_REFRESH_MAX_SECONDS = int(os.environ.get("CIMD_REFRESH_MAX_SECONDS", "86400"))
+# CIMD draft recommends 5 KB as the maximum document size.
+CIMD_MAX_BYTES = int(os.environ.get("CIMD_MAX_BYTES", "5120"))
+# Total seconds one CIMD / OAuth-metadata fetch may take, slow drips included.
+DISCOVERY_FETCH_TIMEOUT = float(os.environ.get("DISCOVERY_FETCH_TIMEOUT", "10"))
+# Worker threads fetching CIMD documents / OAuth metadata in one crawl job.
+CIMD_CRAWL_CONCURRENCY = int(os.environ.get("CIMD_CRAWL_CONCURRENCY", "20"))
+OAUTH_DISCOVERY_CONCURRENCY = int(os.environ.get("OAUTH_DISCOVERY_CONCURRENCY", "8"))
+# Fetch log rows older than this are pruned by the daily CIMD sweep.
+FETCH_LOG_RETENTION_DAYS = int(os.environ.get("FETCH_LOG_RETENTION_DAYS", "30"))

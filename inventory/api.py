@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 
 from governance.roles import IsViewer
 from inventory import queries
-from inventory.models import Client, Flag, Grant, Identity, Registry, Server, Task
+from inventory.models import Client, Flag, Grant, Identity, Server, Task
 from inventory.queries import InvalidFilter, ListSpec
 
 SIGHTING_FIELDS = ["first_seen", "last_seen", "seen_from"]
@@ -59,13 +59,6 @@ class TaskSerializer(serializers.ModelSerializer):
                   "method", "tool_name", "status", "status_message", "created_at",
                   "last_updated_at", "ttl_ms", "ttl_unlimited", "poll_interval_ms",
                   "protocol_version", "flagged", "flag_reason", *SIGHTING_FIELDS]
-
-
-class RegistrySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Registry
-        fields = ["id", "name", "base_url", "kind", "enabled", "crawl_interval_minutes",
-                  "last_crawled_at", "created_at"]
 
 
 class FlagSerializer(serializers.ModelSerializer):
@@ -158,14 +151,6 @@ class TaskViewSet(_InventoryViewSet):
     rows = staticmethod(queries.tasks)
 
 
-@_documented("registries", queries.REGISTRY_SPEC)
-class RegistryViewSet(_InventoryViewSet):
-    """MCP registries the console crawls."""
-
-    queryset, serializer_class = Registry.objects.all(), RegistrySerializer
-    rows = staticmethod(queries.registries)
-
-
 @_documented("flags", queries.FLAG_SPEC)
 class FlagViewSet(_InventoryViewSet):
     """Flags raised on inventory objects (open and resolved; filter with open=true)."""
@@ -176,10 +161,14 @@ class FlagViewSet(_InventoryViewSet):
 
 def register(router) -> None:
     """Add this app's viewsets to the project router."""
+    # Registries (with their Admin writes and crawls) are served by api_registry.
+    from inventory import api_discovery_fetch, api_registry
+
     router.register("identities", IdentityViewSet, basename="identity")
     router.register("clients", ClientViewSet, basename="client")
     router.register("servers", ServerViewSet, basename="server")
     router.register("grants", GrantViewSet, basename="grant")
     router.register("tasks", TaskViewSet, basename="task")
-    router.register("registries", RegistryViewSet, basename="registry")
     router.register("flags", FlagViewSet, basename="flag")
+    api_registry.register(router)
+    api_discovery_fetch.register(router)

@@ -19,7 +19,6 @@ from inventory.models import (
     Flag,
     Grant,
     Identity,
-    Registry,
     ReviewStatus,
     Server,
     Task,
@@ -187,13 +186,6 @@ TASK_SPEC = ListSpec(
     default_sort="-last_updated_at",
     extra={"running": _running},
 )
-REGISTRY_SPEC = ListSpec(
-    search=("name", "base_url"),
-    filters=(Filter("kind", "kind", choices=tuple(Registry.Kind.choices)),
-             Filter("enabled", "enabled", kind="bool")),
-    sorts={"name": "name", "last_crawled_at": "last_crawled_at"},
-    default_sort="name",
-)
 FLAG_SPEC = ListSpec(
     search=("summary", "object_repr", "kind"),
     filters=(Filter("kind", "kind", kind="text"),
@@ -234,11 +226,6 @@ def tasks(params: Mapping) -> QuerySet:
     """Tasks with their server, client and identity."""
     base = Task.objects.select_related("server", "client", "identity")
     return filtered(TASK_SPEC, base, params)
-
-
-def registries(params: Mapping) -> QuerySet:
-    """Registries the console crawls."""
-    return filtered(REGISTRY_SPEC, Registry.objects.all(), params)
 
 
 def flags(params: Mapping) -> QuerySet:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from inventory import views, views_detail
+from inventory import views, views_detail, views_discovery
+from inventory import views_discovery_fetch as fetch_views
 
 app_name = "inventory"
 urlpatterns = [
@@ -17,5 +18,31 @@ urlpatterns = [
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:pk>/", views_detail.task_detail, name="task_detail"),
     path("flags/", views.flag_list, name="flag_list"),
-    path("discovery/", views.identity_list, name="crawl_list"),  # placeholder until built
+    path("discovery/", views_discovery.crawl_list, name="crawl_list"),
+    path("discovery/crawls/<int:pk>/", views_discovery.crawl_detail, name="crawl_detail"),
+    path("discovery/registries/new/", views_discovery.registry_create, name="registry_create"),
+    path("discovery/registries/<int:pk>/edit/", views_discovery.registry_edit,
+         name="registry_edit"),
+    path("discovery/registries/<int:pk>/toggle/", views_discovery.registry_toggle,
+         name="registry_toggle"),
+    path("discovery/registries/<int:pk>/crawl/", views_discovery.crawl_start, name="crawl_start"),
+    path("servers/<int:pk>/registry-history/", views_discovery.server_registry_history,
+         name="server_registry_history"),
+    # Fetch log, CIMD documents, OAuth metadata (views_discovery_fetch).
+    path("discovery/fetches/", fetch_views.fetch_log, name="fetch_log"),
+    path("discovery/cimd/", fetch_views.cimd_client_list, name="cimd_client_list"),
+    path("discovery/cimd/add/", fetch_views.cimd_client_add, name="cimd_client_add"),
+    path("discovery/cimd/sweep/", fetch_views.cimd_sweep_start, name="cimd_sweep_start"),
+    path("discovery/cimd/<int:pk>/", fetch_views.cimd_client_detail, name="cimd_client_detail"),
+    path("discovery/cimd/<int:pk>/panel/", fetch_views.cimd_client_panel,
+         name="cimd_client_panel"),
+    path("discovery/cimd/<int:pk>/refetch/", fetch_views.cimd_client_refetch,
+         name="cimd_client_refetch"),
+    path("discovery/cimd/versions/<int:pk>/diff/", fetch_views.cimd_document_diff,
+         name="cimd_document_diff"),
+    path("discovery/oauth/", fetch_views.authserver_list, name="authserver_list"),
+    path("discovery/oauth/<int:pk>/", fetch_views.authserver_detail, name="authserver_detail"),
+    path("discovery/oauth/crawl/", fetch_views.oauth_crawl_start, name="oauth_crawl_start"),
+    path("discovery/oauth/remotes/<int:pk>/discover/", fetch_views.oauth_discover,
+         name="oauth_discover"),
 ]

@@ -54,7 +54,6 @@ def server_detail(request, pk: int):
     grants = server.grants.select_related("client", "subject").order_by("-issued_at", "-id")
     return render(request, "inventory/server_detail.html", {
         "server": server, "obj": server, "review_url": "inventory:server_review",
-        "versions": server.versions.select_related("registry").order_by("-published_at", "-id"),
         "remotes": server.remotes.all(), "tools": server.tools.all(),
         "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
         "tasks": server.tasks.select_related("client", "identity")[:RELATED_ROWS],

@@ -1,0 +1,119 @@
+"""REST API for registries, crawl jobs and servers' registry history.
+
+Viewers read; Admins add and edit registries and start crawls (`POST /registries/{id}/crawl/`),
+through the same services (and admin-action records) as the UI.
+"""
+
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from governance.roles import IsAdmin, IsViewer
+from inventory.crawls import crawl_history
+from inventory.models import Crawl, Registry, ServerChange
+from inventory.services import registry as registry_service
+
+
+class RegistrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Registry
+        fields = ["id", "name", "base_url", "kind", "enabled", "crawl_interval_minutes",
+                  "last_crawled_at", "created_at"]
+        read_only_fields = ["last_crawled_at", "created_at"]
+
+    def validate_base_url(self, value):
+        url = registry_service.normalize_base_url(value)
+        if not url.lower().startswith(("https://", "http://")):
+            raise serializers.ValidationError("base_url must be an http(s) URL.")
+        return url
+
+    def validate_crawl_interval_minutes(self, value):
+        if value < 5:
+            raise serializers.ValidationError("crawl_interval_minutes must be at least 5.")
+        return value
+
+
+class CrawlSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Crawl
+        fields = ["id", "kind", "target", "registry", "status", "options", "pages", "records",
+                  "errors", "error_log", "summary", "requested_by", "attempts", "queued_at",
+                  "started_at", "finished_at", "heartbeat_at"]
+
+
+class StartCrawlSerializer(serializers.Serializer):
+    full = serializers.BooleanField(default=False)
+
+
+class ServerChangeSerializer(serializers.ModelSerializer):
+    server_name = serializers.CharField(source="server.name", read_only=True)
+
+    class Meta:
+        model = ServerChange
+        fields = ["id", "server", "server_name", "registry", "registry_name", "version", "field",
+                  "old_value", "new_value", "message", "changed_at", "observed_at", "crawl"]
+
+
+class RegistryViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
+                      viewsets.ReadOnlyModelViewSet):
+    """Registries the console crawls. Writes and `crawl` need the Admin role."""
+
+    serializer_class = RegistrySerializer
+    queryset = Registry.objects.order_by("name")
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [IsViewer()]
+        return [IsAdmin()]
+
+    def perform_create(self, serializer):
+        serializer.instance = registry_service.create_registry(
+            actor=self.request.user, request=self.request, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = registry_service.update_registry(
+            serializer.instance, actor=self.request.user, request=self.request,
+            **serializer.validated_data)
+
+    @action(detail=True, methods=["post"])
+    def crawl(self, request, pk=None):
+        """Start a crawl now (or get the open one); 202 with the crawl."""
+        options = StartCrawlSerializer(data=request.data)
+        options.is_valid(raise_exception=True)
+        crawl = registry_service.start_registry_crawl(
+            self.get_object(), actor=request.user, request=request,
+            full=options.validated_data["full"])
+        return Response(CrawlSerializer(crawl).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CrawlViewSet(viewsets.ReadOnlyModelViewSet):
+    """Crawl jobs, newest first; ?kind=, ?status=, ?registry=, ?target= filter."""
+
+    serializer_class = CrawlSerializer
+    permission_classes = [IsViewer]
+
+    def get_queryset(self):
+        params = self.request.query_params
+        registry = params.get("registry", "")
+        return crawl_history(
+            kind=params.get("kind", ""), status=params.get("status", ""),
+            registry_id=int(registry) if registry.isdigit() else None,
+            target=params.get("target", "")[:200])
+
+
+class ServerChangeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Registry history of servers (status, latest version, repository id); ?server= filter."""
+
+    serializer_class = ServerChangeSerializer
+    permission_classes = [IsViewer]
+
+    def get_queryset(self):
+        rows = ServerChange.objects.select_related("server").order_by("-observed_at", "-id")
+        server = self.request.query_params.get("server", "")
+        return rows.filter(server_id=int(server)) if server.isdigit() else rows
+
+
+def register(router) -> None:
+    router.register("registries", RegistryViewSet, basename="registry")
+    router.register("crawls", CrawlViewSet, basename="crawl")
+    router.register("server-changes", ServerChangeViewSet, basename="server-change")

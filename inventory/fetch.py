@@ -1,0 +1,382 @@
+"""The one safe fetcher every crawler uses (CIMD documents, OAuth metadata, registries).
+
+Why it exists: the URLs we fetch come from untrusted parties (a client_id in an audit event, a
+server's WWW-Authenticate header, a registry entry). Fetching them naively is an SSRF hole into
+the console's network. So, before any connection:
+
+- only https (plain http only for allow-listed hosts), no credentials in the URL;
+- we resolve the name ourselves and refuse special-use addresses (RFC 6890: loopback, private,
+  link-local, multicast, reserved, shared, documentation, cloud metadata; IPv4-mapped,
+  -compatible, 6to4 and NAT64 forms of those) unless allow-listed in settings.FETCH_ALLOWLIST;
+- then we connect to exactly the address we checked (a pinned httpcore network backend), sending
+  the original Host header and TLS SNI, so DNS cannot change its answer between check and use;
+- each redirect hop is checked the same way (and CIMD allows none);
+- body size is capped while streaming, and a total deadline bounds every socket operation, so a
+  slow drip cannot hold a worker past `total_timeout`.
+Every fetch is recorded in inventory.models.FetchRecord (the fetch log in the UI).
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import json
+import logging
+import ssl
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import httpcore
+import httpx
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from inventory.fetch_policy import (  # noqa: F401 - FetchError and the checks are public here
+    METADATA_ADDRESSES, FetchError, _Target, allows_plain_http, check_url, special_use_reason)
+
+logger = logging.getLogger(__name__)
+
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+
+
+@dataclass
+class FetchResult:
+    """A successful fetch: status allowed, content type accepted, body within the cap."""
+
+    url: str
+    final_url: str
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+    elapsed_ms: float
+    max_age: int | None
+    address: str = ""
+
+    def json(self):
+        """The body parsed as JSON; FetchError("invalid_json") when it is not."""
+        try:
+            import orjson
+
+            return orjson.loads(self.content)
+        except ImportError:  # pragma: no cover - orjson is in requirements
+            pass
+        except ValueError as exc:
+            raise FetchError("invalid_json", f"body is not valid JSON: {exc}") from None
+        try:  # pragma: no cover
+            return json.loads(self.content)
+        except ValueError as exc:  # pragma: no cover
+            raise FetchError("invalid_json", f"body is not valid JSON: {exc}") from None
+
+
+# --- Pinned connections with a total deadline ----------------------------------------------------
+
+# The deadline of the fetch running on this thread. httpcore's sync I/O happens on the caller's
+# thread, so a kept-alive connection serving a later fetch obeys that fetch's deadline.
+_current = threading.local()
+
+
+def _budget(timeout, exc=httpcore.ReadTimeout):
+    deadline = getattr(_current, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise exc("total fetch deadline exceeded")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read/write waits at most until the fetch's deadline."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def read(self, max_bytes, timeout=None):
+        return self._inner.read(max_bytes, _budget(timeout))
+
+    def write(self, buffer, timeout=None):
+        return self._inner.write(buffer, _budget(timeout, httpcore.WriteTimeout))
+
+    def close(self):
+        return self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        # server_hostname is the URL's host: SNI and certificate checks use the name, not the IP.
+        return _DeadlineStream(self._inner.start_tls(
+            ssl_context, server_hostname, _budget(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info):
+        return self._inner.get_extra_info(info)
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects to the address check_url() approved for this host, never resolving again."""
+
+    def __init__(self, host: str, port: int, addresses: tuple[str, ...]):
+        self.pin = (host.strip("[]"), port, addresses)
+        self._sync = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        want_host, want_port, addresses = self.pin
+        if (host.lower().rstrip(".").strip("[]"), port) != (want_host, want_port):
+            # Never happens for our own requests; refuses anything httpcore did not expect.
+            raise httpcore.ConnectError(f"refusing unpinned connection to {host}:{port}")
+        for index, address in enumerate(addresses):  # in resolver order, like a normal client
+            try:
+                stream = self._sync.connect_tcp(address, port,
+                                                _budget(timeout, httpcore.ConnectTimeout),
+                                                local_address, socket_options)
+                return _DeadlineStream(stream)
+            except httpcore.ConnectError:
+                if index == len(addresses) - 1:
+                    raise
+
+    def sleep(self, seconds):  # pragma: no cover - only used by httpcore retries, which are off
+        time.sleep(seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    # Built once: loading the CA bundle costs milliseconds per fetch otherwise.
+    return httpx.create_ssl_context(trust_env=False)
+
+
+# One keep-alive client per (scheme, host, port, checked addresses): a connection is only ever
+# reused for the same name *and* the same approved addresses, so re-resolving to a new address
+# gets a new pool (and a new check). Bounded; evicted clients are dropped, not closed, because
+# another thread may still be using them (their sockets close when collected).
+_POOLS: collections.OrderedDict = collections.OrderedDict()
+_POOLS_LOCK = threading.Lock()
+MAX_POOLS = 64
+
+
+def _client_for(target: _Target) -> httpx.Client:
+    key = (target.url.scheme, target.host, target.port, target.addresses)
+    with _POOLS_LOCK:
+        client = _POOLS.get(key)
+        if client is not None:
+            _POOLS.move_to_end(key)
+            return client
+        transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
+        # httpx has no public hook for the network backend; swap its pool for one that pins.
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=_ssl_context(), max_connections=100, max_keepalive_connections=20,
+            keepalive_expiry=15.0,
+            network_backend=_PinnedBackend(target.host, target.port, target.addresses))
+        client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
+        _POOLS[key] = client
+        while len(_POOLS) > MAX_POOLS:
+            _POOLS.popitem(last=False)
+        return client
+
+
+def close_pools() -> None:
+    """Close every kept-alive connection (tests, shutdown)."""
+    with _POOLS_LOCK:
+        clients = list(_POOLS.values())
+        _POOLS.clear()
+    for client in clients:
+        client.close()
+
+
+# --- Header helpers ----------------------------------------------------------------------------
+
+def parse_max_age(cache_control: str | None) -> int | None:
+    """Seconds from Cache-Control: max-age (0 for no-store/no-cache), None when absent."""
+    if not cache_control:
+        return None
+    directives = {}
+    for part in cache_control.lower().split(","):
+        name, _, value = part.strip().partition("=")
+        directives[name.strip()] = value.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        return 0
+    for key in ("s-maxage", "max-age"):
+        if key in directives:
+            try:
+                return max(0, int(directives[key]))
+            except ValueError:
+                return None
+    return None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from Retry-After (delta-seconds or an HTTP date), None when absent or garbled."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def _content_type_ok(content_type: str, accept: tuple[str, ...]) -> bool:
+    if "*/*" in accept:
+        return True
+    media = content_type.split(";")[0].strip().lower()
+    if media in accept:
+        return True
+    # application/json also admits the structured-suffix forms (application/<x>+json).
+    return ("application/json" in accept and media.startswith("application/")
+            and media.endswith("+json"))
+
+
+# --- The fetch ----------------------------------------------------------------------------------
+
+def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redirects: int = 3,
+               accept: tuple[str, ...] = ("application/json",), connect_timeout: float = 5.0,
+               read_timeout: float = 10.0, total_timeout: float = 30.0,
+               allow_status: tuple[int, ...] = (200,), record: bool = True,
+               method: str = "GET", headers: dict | None = None,
+               body: bytes | None = None, log_sink=None) -> FetchResult:
+    """Fetch `url` under the policy above; FetchError on anything unacceptable.
+
+    method/headers/body exist for the unauthenticated MCP probe of OAuth discovery; crawlers
+    use the GET defaults. `log_sink` (a callable taking the fetch-log row as a dict) lets a
+    batch crawler write the log rows itself, in bulk, instead of one INSERT per fetch.
+    """
+    started = time.monotonic()
+    deadline = started + total_timeout
+    _current.deadline = deadline
+    log = {"url": url[:2000], "purpose": purpose[:40], "method": method}
+    try:
+        result = _fetch_following(url, log, max_bytes=max_bytes,
+                                  max_redirects=max_redirects, accept=accept,
+                                  timeout=httpx.Timeout(read_timeout, connect=connect_timeout,
+                                                         pool=connect_timeout),
+                                  allow_status=allow_status, method=method,
+                                  headers=headers or {}, body=body)
+        result.elapsed_ms = (time.monotonic() - started) * 1000
+        log.update(ok=True, bytes=len(result.content))
+        return result
+    except FetchError as exc:
+        log.update(ok=False, error_reason=exc.reason, error_message=exc.message[:500],
+                   status_code=exc.status or log.get("status_code"))
+        raise
+    finally:
+        _current.deadline = None
+        log["elapsed_ms"] = (time.monotonic() - started) * 1000
+        if record and log_sink is not None:
+            log_sink({**log, "at": timezone.now()})
+        elif record:
+            _record(log)
+
+
+def _fetch_following(url, log, *, max_redirects, **kwargs) -> FetchResult:
+    current = url
+    for hop in range(max_redirects + 1):
+        target = check_url(current, timeout=max(0.0, _current.deadline - time.monotonic()))
+        log["address"] = target.address
+        outcome = _fetch_once(target, log, **kwargs)
+        if isinstance(outcome, FetchResult):
+            outcome.url = url
+            return outcome
+        location = outcome  # a redirect
+        if max_redirects == 0:
+            raise FetchError("redirect_refused",
+                             f"redirect to {location[:300]} refused (none allowed here)",
+                             status=log.get("status_code"))
+        current = str(target.url.join(location))
+    raise FetchError("too_many_redirects", f"more than {max_redirects} redirects",
+                     status=log.get("status_code"))
+
+
+def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_status,
+                method, headers, body) -> FetchResult | str:
+    """One request to a checked target: a FetchResult, or the Location of a redirect."""
+    send_headers = {"User-Agent": settings.FETCH_USER_AGENT, "Accept": ", ".join(accept),
+                    "Accept-Encoding": "gzip, identity", **headers}
+    try:
+        client = _client_for(target)
+        with client.stream(method, target.url, headers=send_headers, content=body,
+                           timeout=timeout) as resp:
+            log["status_code"] = resp.status_code
+            log["final_url"] = str(target.url)[:2000]
+            if resp.status_code in REDIRECT_STATUSES and resp.headers.get("location"):
+                return resp.headers["location"]
+            _check_status(resp, allow_status)
+            ctype = resp.headers.get("content-type", "")
+            if not _content_type_ok(ctype, accept):
+                raise FetchError("bad_content_type",
+                                 f"content type {ctype[:100]!r} is not one of {accept}",
+                                 status=resp.status_code)
+            content = _read_capped(resp, max_bytes)
+            return FetchResult(
+                url=str(target.url), final_url=str(target.url), status_code=resp.status_code,
+                headers={k.lower(): v for k, v in resp.headers.items()}, content=content,
+                elapsed_ms=0.0, max_age=parse_max_age(resp.headers.get("cache-control")),
+                address=target.address)
+    except httpx.TimeoutException as exc:
+        raise FetchError("timeout", f"{type(exc).__name__}: {exc or 'timed out'}",
+                         status=log.get("status_code")) from None
+    except httpx.TransportError as exc:
+        raise FetchError("connect_error", f"{type(exc).__name__}: {exc}"[:500],
+                         status=log.get("status_code")) from None
+
+
+def _check_status(resp: httpx.Response, allow_status) -> None:
+    retry_after = parse_retry_after(resp.headers.get("retry-after"))
+    if resp.status_code == 429 or (resp.status_code == 503 and retry_after is not None):
+        raise FetchError("rate_limited", f"HTTP {resp.status_code}; retry after {retry_after}s",
+                         status=resp.status_code, retry_after=retry_after)
+    if resp.status_code not in allow_status:
+        raise FetchError("http_error", f"HTTP {resp.status_code}", status=resp.status_code,
+                         retry_after=retry_after)
+
+
+def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
+    """The body, refusing (without reading it all) anything over max_bytes, raw or decoded."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError("too_large", f"declared {declared} bytes, limit {max_bytes}",
+                         status=resp.status_code)
+    chunks, total = [], 0
+    for chunk in resp.iter_raw():  # raw: a compressed bomb is capped before it is inflated
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchError("too_large", f"body exceeds {max_bytes} bytes",
+                             status=resp.status_code)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    encoding = resp.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise FetchError("bad_content_type", f"unsupported content encoding {encoding!r}",
+                         status=resp.status_code)
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header, auto-detected
+    try:
+        body = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
+        raise FetchError("http_error", f"corrupt {encoding} body: {exc}",
+                         status=resp.status_code) from None
+    if len(body) > max_bytes or inflater.unconsumed_tail:
+        raise FetchError("too_large", f"decoded body exceeds {max_bytes} bytes",
+                         status=resp.status_code)
+    return body
+
+
+def write_fetch_log(rows: list[dict]) -> None:
+    """Bulk-insert fetch-log rows collected through a log_sink."""
+    from inventory.models import FetchRecord
+
+    FetchRecord.objects.bulk_create([FetchRecord(**row) for row in rows])
+
+
+def _record(log: dict) -> None:
+    """Append to the fetch log; a logging failure must not poison the caller's transaction."""
+    from inventory.models import FetchRecord
+
+    try:
+        with transaction.atomic():
+            FetchRecord.objects.create(at=timezone.now(), **log)
+    except DatabaseError:
+        logger.warning("could not record fetch of %s", log.get("url"), exc_info=True)

@@ -1,0 +1,77 @@
+"""`manage.py crawl_registry URL [--full]`: crawl one registry now, inline, with progress bars."""
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from inventory.crawls import Progress, execute_crawl, open_crawl
+from inventory.models import Crawl
+from inventory.services.registry import normalize_base_url, registry_for_url
+
+
+class BarProgress(Progress):
+    """Crawl progress that also draws pages and records bars on the terminal."""
+
+    def __init__(self, crawl, **kwargs):
+        super().__init__(crawl, **kwargs)
+        self.page_bar = tqdm(desc="pages", unit="page", position=0)
+        self.record_bar = tqdm(desc="records", unit="rec", position=1)
+
+    def page(self):
+        self.page_bar.update(1)
+        super().page()
+
+    def record(self, n=1):
+        self.record_bar.update(n)
+        super().record(n)
+
+    def close(self):
+        self.page_bar.close()
+        self.record_bar.close()
+
+
+class Command(BaseCommand):
+    help = "Crawl one MCP registry now, without Celery (adds the registry if it is new)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("url", help="registry base URL, e.g. https://registry.example.com")
+        parser.add_argument("--full", action="store_true",
+                            help="ignore updated_since and re-read every server")
+
+    def handle(self, *args, url, full, **options):
+        if not url.lower().startswith(("https://", "http://")):
+            raise CommandError("url must be an http(s) URL")
+        registry = registry_for_url(url)
+        crawl, created = open_crawl(kind=Crawl.Kind.REGISTRY, target=normalize_base_url(url),
+                                    registry=registry, options={"full": True} if full else {},
+                                    requested_by="command")
+        if crawl.status == Crawl.Status.RUNNING:
+            raise CommandError(f"crawl #{crawl.pk} of this registry is already running")
+        if not created and full:  # take over the queued crawl with our options
+            Crawl.objects.filter(pk=crawl.pk, status=Crawl.Status.QUEUED).update(
+                options={"full": True})
+        bars = []
+
+        def progress_class(row):
+            bars.append(BarProgress(row))
+            return bars[-1]
+
+        outcome = execute_crawl(crawl.pk, progress_class=progress_class)
+        for bar in bars:
+            bar.close()
+        if outcome == "not-claimed":
+            raise CommandError(f"crawl #{crawl.pk} was claimed by a worker first")
+        self._summary(Crawl.objects.get(pk=crawl.pk))
+
+    def _summary(self, crawl: Crawl) -> None:
+        s = crawl.summary or {}
+        self.stdout.write(
+            f"crawl #{crawl.pk} of {crawl.target}: {crawl.status} in {crawl.elapsed or 0} s "
+            f"({s.get('mode', '?')}, API {s.get('api_version') or '?'})\n"
+            f"  pages {crawl.pages}, records {crawl.records}, errors {crawl.errors}\n"
+            f"  versions: {s.get('new_versions', 0)} new, {s.get('changed_versions', 0)} changed, "
+            f"{s.get('unchanged_versions', 0)} unchanged; {s.get('problems', 0)} problems; "
+            f"{s.get('history_entries', 0)} history entries; {s.get('flags_raised', 0)} flags")
+        for entry in crawl.error_log[:10]:
+            self.stdout.write(f"  ! {entry['message']}")
+        if crawl.status == Crawl.Status.FAILED:
+            raise CommandError(f"crawl #{crawl.pk} failed")

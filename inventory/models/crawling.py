@@ -1,0 +1,164 @@
+"""Discovery bookkeeping: crawl jobs, packages of registry versions, and registry history.
+
+A crawl is a row (Celery only carries its id); the database guarantees one open crawl per
+(kind, target). Registry history keeps what changed under a server name over time, so a
+deprecation, a new latest version or a re-created repository can be seen and acted on.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from inventory.models.core import Registry, Server, ServerVersion
+
+__all__ = ["Crawl", "ServerVersionRecord", "ServerPackage", "ServerChange"]
+
+
+class Crawl(models.Model):
+    """One discovery job: crawl a registry, refresh a CIMD document, read a server's OAuth metadata."""
+
+    class Kind(models.TextChoices):
+        REGISTRY = "registry", "Registry"
+        CIMD = "cimd", "Client ID Metadata Document"
+        OAUTH_METADATA = "oauth_metadata", "Server OAuth metadata"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    OPEN_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
+    target = models.CharField(max_length=1000,
+                              help_text="Registry base URL, client_id URL or server URL.")
+    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="crawls")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED,
+                              db_index=True)
+    options = models.JSONField(default=dict, blank=True, help_text='e.g. {"full": true}')
+    pages = models.PositiveIntegerField(default=0)
+    records = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0)
+    error_log = models.JSONField(default=list, blank=True,
+                                 help_text="The first errors, as {at, message} (capped).")
+    summary = models.JSONField(default=dict, blank=True, help_text="What the runner reports.")
+    requested_by = models.CharField(max_length=200, blank=True, help_text='"beat", "command" or a user.')
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Set when a worker claims the crawl; progress and the final status are written only by
+    # the holder of this token, so a crawl the sweeper handed to another worker is not
+    # overwritten by the one that went silent.
+    run_token = models.UUIDField(null=True, blank=True)
+    queued_at = models.DateTimeField(db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True,
+                                       help_text="When its Celery message was last sent.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        indexes = [models.Index(fields=["registry", "status", "-started_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "target"],
+                                    condition=Q(status__in=["queued", "running"]),
+                                    name="one_open_crawl_per_target"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} crawl of {self.target} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def elapsed(self) -> int | None:
+        """Whole seconds run so far (or in total, once finished); for templates."""
+        seconds = self.elapsed_seconds(timezone.now())
+        return None if seconds is None else int(seconds)
+
+    def elapsed_seconds(self, now) -> float | None:
+        """Seconds since the crawl started (until it finished, when it has)."""
+        if not self.started_at:
+            return None
+        return ((self.finished_at or now) - self.started_at).total_seconds()
+
+
+class ServerVersionRecord(models.Model):
+    """What the registry last said about one server version, beyond the core columns.
+
+    The content hash lets a crawl skip versions whose server.json and registry metadata have
+    not changed since the last time (registry metadata is immutable except the status).
+    """
+
+    server_version = models.OneToOneField(ServerVersion, on_delete=models.CASCADE,
+                                          primary_key=True, related_name="registry_record")
+    content_hash = models.CharField(max_length=64)
+    repository_id = models.CharField(max_length=200, blank=True)
+    status_message = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    crawl = models.ForeignKey(Crawl, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+
+    def __str__(self):
+        return f"{self.server_version_id}:{self.content_hash[:12]}"
+
+
+class ServerPackage(models.Model):
+    """A package a server version can be installed from (npm, PyPI, OCI, MCPB...)."""
+
+    server_version = models.ForeignKey(ServerVersion, on_delete=models.CASCADE,
+                                       related_name="packages")
+    position = models.PositiveSmallIntegerField(help_text="Index in the server.json packages[].")
+    registry_type = models.CharField(max_length=50)
+    identifier = models.CharField(max_length=1000)
+    version = models.CharField(max_length=255, blank=True)
+    transport = models.CharField(max_length=30, blank=True)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    registry_base_url = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["server_version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["server_version", "position"],
+                                    name="server_package_natural_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.registry_type}:{self.identifier}"
+
+
+class ServerChange(models.Model):
+    """One change a registry reported under a server name: a version's status, the latest
+    version, or the repository id. Kept as text so the history reads well after deletions."""
+
+    class Field(models.TextChoices):
+        STATUS = "status", "Status"
+        LATEST_VERSION = "latest_version", "Latest version"
+        REPOSITORY_ID = "repository_id", "Repository id"
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="registry_changes")
+    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="server_changes")
+    registry_name = models.CharField(max_length=200, blank=True)
+    version = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=30, choices=Field.choices)
+    old_value = models.CharField(max_length=255, blank=True)
+    new_value = models.CharField(max_length=255, blank=True)
+    message = models.TextField(blank=True, help_text="statusMessage, when the registry gave one.")
+    changed_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="When the registry says it changed, if it says.")
+    observed_at = models.DateTimeField(db_index=True)
+    crawl = models.ForeignKey(Crawl, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="server_changes")
+
+    class Meta:
+        ordering = ["-observed_at", "-id"]
+        indexes = [models.Index(fields=["server", "-observed_at"])]
+
+    def __str__(self):
+        return f"{self.server_id} {self.field}: {self.old_value or '∅'} → {self.new_value}"

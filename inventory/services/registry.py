@@ -1,0 +1,267 @@
+"""Registry crawler (MCP registry API, mcp-spec.md §8) and the admin writes on registries.
+
+`GET {base}/v0.1/servers` (or `/v0/servers` when that is all a registry offers) with
+`limit=100`, cursor pagination and, after a first successful crawl, `updated_since` set to
+that crawl's start time (minus a small overlap for clock skew; content hashes make the
+overlap cheap). Every request goes through `inventory.fetch.safe_fetch`; 429 and transient
+errors are retried with a bounded wait. A broken item is logged on the crawl and skipped;
+the good records beside it are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from datetime import UTC, timedelta
+from urllib.parse import urlencode, urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from inventory.crawls import Progress, last_done_crawl, register_runner, start_crawl
+from inventory.fetch import FetchError, safe_fetch
+from inventory.models import Crawl, Registry
+from inventory.registry import OFFICIAL_PACKAGE_BASE_URLS, EntryError, check_entry, parse_entry
+from inventory.services.registry_ingest import write_entries
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("v0.1", "v0")  # stable first; v0 only when v0.1 is missing
+PAGE_LIMIT = 100  # the registry API's maximum
+MAX_PAGES = 10_000  # a registry that never stops paginating is broken, not huge
+MAX_BODY_BYTES = 10_000_000
+TRANSIENT_REASONS = {"timeout", "connect_error"}
+REGISTRY_FIELDS = ("name", "base_url", "kind", "enabled", "crawl_interval_minutes")
+
+# Indirection so tests can observe waits without sleeping.
+_sleep = time.sleep
+
+
+class RegistryError(Exception):
+    """The registry answered with something we cannot crawl (not a server list, a cursor loop)."""
+
+
+def _conf(name: str, default):
+    return getattr(settings, name, default)
+
+
+def normalize_base_url(url: str) -> str:
+    """`https://r.example/v0.1/` → `https://r.example` (we add the API version ourselves)."""
+    url = url.strip().rstrip("/")
+    for suffix in ("/v0.1/servers", "/v0/servers", "/v0.1", "/v0"):
+        if url.endswith(suffix):
+            return url[: -len(suffix)]
+    return url
+
+
+# --- crawling ---------------------------------------------------------------------------------
+
+@register_runner(Crawl.Kind.REGISTRY)
+def run_registry_crawl(crawl: Crawl, progress: Progress) -> None:
+    """Crawl runner: crawl the crawl's registry (full when options say so or on first crawl)."""
+    registry = crawl.registry or Registry.objects.get(base_url=crawl.target)
+    crawl_registry(registry, crawl=crawl, progress=progress,
+                   full=bool((crawl.options or {}).get("full")))
+
+
+def crawl_registry(registry: Registry, *, crawl: Crawl | None = None,
+                   progress: Progress | None = None, full: bool = False) -> dict:
+    """Fetch every page the registry has for us and write it; returns the crawl summary."""
+    progress = progress or _NullProgress()
+    since = None if full else updated_since_for(registry)
+    base = normalize_base_url(registry.base_url)
+    allowed = _conf("REGISTRY_PACKAGE_BASE_URLS", None) or OFFICIAL_PACKAGE_BASE_URLS
+    totals, seen_cursors = Counter(), set()
+    prefix, cursor = None, None
+    progress.summary.update({"mode": "incremental" if since else "full",
+                             "updated_since": since or ""})
+    while True:
+        body, prefix = fetch_page(base, prefix=prefix, cursor=cursor, since=since)
+        items = body.get("servers") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise RegistryError("the response has no 'servers' list")
+        totals.update(ingest_page(registry, items, crawl=crawl, progress=progress,
+                                  allowed=allowed))
+        progress.page()
+        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        cursor = metadata.get("nextCursor")
+        if not cursor:
+            break
+        if not isinstance(cursor, str) or cursor in seen_cursors or len(seen_cursors) >= MAX_PAGES:
+            raise RegistryError(f"the registry repeated a cursor or exceeded {MAX_PAGES} pages")
+        seen_cursors.add(cursor)
+    Registry.objects.filter(pk=registry.pk).update(last_crawled_at=timezone.now())
+    progress.summary.update({**totals, "api_version": prefix})
+    return dict(progress.summary)
+
+
+def updated_since_for(registry: Registry) -> str | None:
+    """RFC 3339 start of the last successful crawl minus the overlap, or None (crawl all)."""
+    last = last_done_crawl(registry)
+    if last is None:
+        return None
+    overlap = timedelta(seconds=int(_conf("REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", 120)))
+    return (last.started_at - overlap).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def page_url(base: str, prefix: str, *, cursor: str | None, since: str | None) -> str:
+    params = {"limit": PAGE_LIMIT}
+    if since:
+        params["updated_since"] = since  # forces include_deleted on the registry side
+    else:
+        params["include_deleted"] = "true"  # a full crawl must see deletions too
+    if cursor:
+        params["cursor"] = cursor
+    return f"{base}/{prefix}/servers?{urlencode(params)}"
+
+
+def fetch_page(base: str, *, prefix: str | None, cursor: str | None,
+               since: str | None) -> tuple[dict, str]:
+    """One page of the server list, and the API version that served it."""
+    if prefix:
+        return get_json(page_url(base, prefix, cursor=cursor, since=since)), prefix
+    for candidate in API_PREFIXES:
+        try:
+            return get_json(page_url(base, candidate, cursor=cursor, since=since)), candidate
+        except FetchError as exc:
+            if exc.status not in (404, 405) or candidate == API_PREFIXES[-1]:
+                raise
+            log.info("%s has no /%s API; trying the next version", base, candidate)
+    raise AssertionError("unreachable")
+
+
+def get_json(url: str):
+    """GET JSON via safe_fetch, retrying 429 (honouring Retry-After, bounded) and transient errors."""
+    attempts = int(_conf("REGISTRY_FETCH_ATTEMPTS", 5))
+    max_wait = float(_conf("REGISTRY_MAX_RETRY_WAIT_SECONDS", 60))
+    for attempt in range(attempts):
+        try:
+            return safe_fetch(url, purpose="registry", max_bytes=MAX_BODY_BYTES,
+                              max_redirects=3).json()
+        except FetchError as exc:
+            transient = exc.reason in TRANSIENT_REASONS or (
+                exc.reason == "http_error" and (exc.status or 0) >= 500)
+            if attempt == attempts - 1 or not (exc.reason == "rate_limited" or transient):
+                raise
+            backoff = min(2 ** attempt, max_wait)
+            wait = exc.retry_after if exc.reason == "rate_limited" and exc.retry_after is not None \
+                else backoff
+            log.warning("registry fetch %s: %s; retrying in %.1fs", url, exc.reason, wait)
+            _sleep(min(wait, max_wait))
+    raise AssertionError("unreachable")
+
+
+def ingest_page(registry: Registry, items: list, *, crawl: Crawl | None, progress,
+                allowed: dict) -> Counter:
+    """Parse and check each item, then write the good ones in one transaction."""
+    entries = {}
+    for index, item in enumerate(items):
+        try:
+            entry = parse_entry(item, check=False)
+        except EntryError as exc:
+            progress.error(f"item {index} skipped: {exc}")
+            continue
+        entries[(entry.name, entry.version)] = entry  # a repeated pair: the last one wins
+    with transaction.atomic():
+        result = write_entries(registry, list(entries.values()), crawl=crawl,
+                               now=timezone.now(),
+                               check=lambda e: check_entry(e, allowed_base_urls=allowed))
+    progress.record(len(entries))
+    counts = Counter(result.as_counts())
+    counts["problems"] = sum(len(e.problems) for e in entries.values() if e.checked)
+    return counts
+
+
+class _NullProgress:
+    """Progress for a crawl run without a Crawl row (library use)."""
+
+    def __init__(self):
+        self.summary = {}
+
+    def page(self):
+        pass
+
+    def record(self, n=1):
+        pass
+
+    def error(self, message):
+        log.warning("registry crawl: %s", message)
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+def start_registry_crawl(registry: Registry, *, actor=None, request=None, full: bool = False,
+                         requested_by: str = "") -> Crawl:
+    """Queue a crawl of one registry (or return the one already open)."""
+    return start_crawl(kind=Crawl.Kind.REGISTRY, target=normalize_base_url(registry.base_url),
+                       registry=registry, actor=actor, request=request,
+                       options={"full": True} if full else {}, requested_by=requested_by)
+
+
+def start_due_registry_crawls(*, now=None) -> list[int]:
+    """Beat: queue a crawl of each enabled registry whose interval has elapsed since its last one."""
+    now = now or timezone.now()
+    last_queued = (Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=OuterRef("pk"))
+                   .order_by("-queued_at").values("queued_at")[:1])
+    started = []
+    for registry in Registry.objects.filter(enabled=True).annotate(last_queued=Subquery(last_queued)):
+        due = registry.last_queued is None or \
+            registry.last_queued <= now - timedelta(minutes=registry.crawl_interval_minutes)
+        if due:
+            started.append(start_registry_crawl(registry, requested_by="beat").pk)
+    return started
+
+
+# --- admin writes -----------------------------------------------------------------------------
+
+def _snapshot(registry: Registry) -> dict:
+    return {name: getattr(registry, name) for name in REGISTRY_FIELDS}
+
+
+@transaction.atomic
+def create_registry(*, actor, request=None, **fields) -> Registry:
+    """Add a registry to crawl, recorded as an admin action."""
+    from governance.services import record_admin_action
+
+    fields["base_url"] = normalize_base_url(fields["base_url"])
+    registry = Registry.objects.create(**{k: v for k, v in fields.items() if k in REGISTRY_FIELDS})
+    record_admin_action(actor=actor, action="registry.created", obj=registry,
+                        after=_snapshot(registry), request=request)
+    return registry
+
+
+@transaction.atomic
+def update_registry(registry: Registry, *, actor, request=None, **fields) -> Registry:
+    """Edit (or enable/disable) a registry, recorded with before and after."""
+    from governance.services import record_admin_action
+
+    registry = Registry.objects.select_for_update().get(pk=registry.pk)
+    before = _snapshot(registry)
+    if "base_url" in fields:
+        fields["base_url"] = normalize_base_url(fields["base_url"])
+    for name, value in fields.items():
+        if name in REGISTRY_FIELDS:
+            setattr(registry, name, value)
+    registry.save()
+    after = _snapshot(registry)
+    action = "registry.updated"
+    if before["enabled"] != after["enabled"]:
+        action = "registry.enabled" if after["enabled"] else "registry.disabled"
+    record_admin_action(actor=actor, action=action, obj=registry, before=before, after=after,
+                        request=request)
+    return registry
+
+
+def registry_for_url(url: str, *, actor=None) -> Registry:
+    """The registry with this base URL, added (and recorded) when it is new (the CLI's path)."""
+    base = normalize_base_url(url)
+    existing = Registry.objects.filter(base_url=base).first()
+    if existing:
+        return existing
+    host = urlsplit(base).netloc or base
+    name = host if not Registry.objects.filter(name=host).exists() else base
+    return create_registry(actor=actor, name=name[:200], base_url=base,
+                           kind=Registry.Kind.PRIVATE, enabled=True, crawl_interval_minutes=60)

@@ -1,0 +1,246 @@
+"""Writing one page of registry entries, set-based: a handful of statements per page of 100,
+not one ORM save per row. Unchanged versions (same content hash) cost one UPDATE of last_seen.
+
+History is kept per (server, registry): a version's status, which version is latest, and the
+repository id. Each change is a `ServerChange` row and raises a flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from inventory.models import (Flag, Registry, SeenFrom, Server, ServerChange, ServerPackage,
+                              ServerRemote, ServerVersion, ServerVersionRecord)
+from inventory.registry import FLAGGED_CODES, SEVERITY_HIGH, Entry, check_entry
+from inventory.services.flags import raise_flag
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STATUS_FLAG_SEVERITY = {"deleted": Flag.Severity.HIGH, "deprecated": Flag.Severity.WARNING,
+                        "active": Flag.Severity.WARNING}
+
+
+@dataclass
+class PageResult:
+    """What one page changed (summed into the crawl summary)."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    history: int = 0
+    flags: list[dict] = field(default_factory=list)
+
+    def as_counts(self) -> dict:
+        return {"new_versions": self.new, "changed_versions": self.changed,
+                "unchanged_versions": self.unchanged, "history_entries": self.history,
+                "flags_raised": len(self.flags)}
+
+
+def write_entries(registry: Registry, entries: list[Entry], *, crawl=None, now,
+                  check=check_entry) -> PageResult:
+    """Upsert servers, versions, records, packages and remotes of one page; record history.
+
+    `check` completes an entry (schema validation, problems) and runs only for new or changed
+    versions. Call inside a transaction: a page is written entirely or not at all.
+    """
+    result = PageResult()
+    if not entries:
+        return result
+    servers = _ensure_servers({e.name for e in entries}, now)
+    state = _registry_state(registry, [s.pk for s in servers.values()])
+    changes, dirty = [], []
+    # History reads in publication order, whatever order the registry's cursor uses.
+    entries = sorted(entries, key=lambda e: (e.published_at or EPOCH, e.name, e.version))
+    _one_latest_per_server(entries)
+    for entry in entries:
+        server = servers[entry.name]
+        old = state.versions.get((server.pk, entry.version))
+        if old and old["hash"] == entry.content_hash:
+            result.unchanged += 1
+            continue
+        result.new += old is None
+        result.changed += old is not None
+        dirty.append(check(entry))
+        changes += _history(registry, server, entry, old, state, crawl, now, result)
+    if result.unchanged:
+        dirty_ids = {id(e) for e in dirty}
+        unchanged_ids = [state.versions[(servers[e.name].pk, e.version)]["id"] for e in entries
+                         if id(e) not in dirty_ids]
+        ServerVersion.objects.filter(pk__in=unchanged_ids).update(last_seen=now)
+    if dirty:
+        _upsert_versions(registry, servers, dirty, crawl, now)
+    ServerChange.objects.bulk_create(changes)
+    result.history = len(changes)
+    _update_servers(servers, dirty, now)
+    _raise_flags(registry, servers, dirty, result)
+    return result
+
+
+def _one_latest_per_server(entries: list[Entry]) -> None:
+    """A broken registry may mark two versions of a server latest: keep the last published."""
+    latest = {}
+    for entry in entries:  # sorted by publication time
+        if entry.is_latest:
+            if entry.name in latest:
+                latest[entry.name].is_latest = False
+            latest[entry.name] = entry
+
+
+def _ensure_servers(names: set[str], now) -> dict[str, Server]:
+    """Servers by name, creating the missing ones (a concurrent creator wins harmlessly)."""
+    fields = ("id", "name", "latest_version", "registry_status", "repository_id")
+    servers = {s.name: s for s in Server.objects.filter(name__in=names).only(*fields)}
+    missing = names - servers.keys()
+    if missing:
+        Server.objects.bulk_create(
+            [Server(name=n, first_seen=now, last_seen=now, seen_from=SeenFrom.REGISTRY,
+                    registry_status=Server.RegistryStatus.ACTIVE) for n in sorted(missing)],
+            ignore_conflicts=True)
+        servers.update({s.name: s for s in Server.objects.filter(name__in=missing).only(*fields)})
+    return servers
+
+
+@dataclass
+class _State:
+    versions: dict  # (server_id, version) -> {id, hash, status, is_latest}
+    latest: dict  # server_id -> version marked latest in this registry
+    repository_id: dict  # server_id -> last known repository id in this registry
+
+
+def _registry_state(registry: Registry, server_ids: list[int]) -> _State:
+    """What this registry said before about these servers (all their versions)."""
+    rows = (ServerVersion.objects.filter(registry=registry, server_id__in=server_ids)
+            .order_by("published_at", "id")
+            .values_list("id", "server_id", "version", "status", "is_latest",
+                         "registry_record__content_hash", "registry_record__repository_id"))
+    state = _State({}, {}, {})
+    for pk, server_id, version, status, is_latest, digest, repo_id in rows:
+        state.versions[(server_id, version)] = {"id": pk, "hash": digest, "status": status,
+                                                "is_latest": is_latest}
+        if is_latest:
+            state.latest[server_id] = version
+        if repo_id:
+            state.repository_id[server_id] = repo_id
+    return state
+
+
+def _change(registry, server, entry, field_name, old, new, crawl, now, message="", at=None):
+    return ServerChange(server=server, registry=registry, registry_name=registry.name[:200],
+                        version=entry.version, field=field_name, old_value=(old or "")[:255],
+                        new_value=(new or "")[:255], message=message[:1000], changed_at=at,
+                        observed_at=now, crawl=crawl)
+
+
+def _history(registry, server, entry: Entry, old, state: _State, crawl, now,
+             result: PageResult) -> list[ServerChange]:
+    """History rows for one new or changed version, and the flags they call for."""
+    out = []
+    subject = {"server": server, "registry": registry, "version": entry.version}
+    if old and old["status"] != entry.status:
+        out.append(_change(registry, server, entry, ServerChange.Field.STATUS, old["status"],
+                           entry.status, crawl, now, entry.status_message, entry.status_changed_at))
+        result.flags.append({**subject, "kind": "registry.status_changed",
+                             "severity": STATUS_FLAG_SEVERITY[entry.status],
+                             "summary": f"{server.name} {entry.version} is now {entry.status} in "
+                                        f"{registry.name} (was {old['status']})",
+                             "dedup": f"{registry.pk}:{entry.version}:{entry.status}"})
+    previous_latest = state.latest.get(server.pk, "")
+    if entry.is_latest and previous_latest != entry.version:
+        out.append(_change(registry, server, entry, ServerChange.Field.LATEST_VERSION,
+                           previous_latest, entry.version, crawl, now, at=entry.updated_at))
+        state.latest[server.pk] = entry.version
+        if previous_latest:
+            result.flags.append({**subject, "kind": "registry.latest_version_changed",
+                                 "severity": Flag.Severity.INFO,
+                                 "summary": f"{server.name} latest version in {registry.name}: "
+                                            f"{previous_latest} → {entry.version}",
+                                 "dedup": str(registry.pk)})
+    known_repo = state.repository_id.get(server.pk, "")
+    if entry.repository_id and known_repo and known_repo != entry.repository_id:
+        out.append(_change(registry, server, entry, ServerChange.Field.REPOSITORY_ID, known_repo,
+                           entry.repository_id, crawl, now, at=entry.published_at))
+        result.flags.append({**subject, "kind": "registry.repository_id_changed",
+                             "severity": Flag.Severity.HIGH,
+                             "summary": f"{server.name}: repository id changed from {known_repo} "
+                                        f"to {entry.repository_id} (deleted and re-created "
+                                        f"repository?)",
+                             "dedup": f"{registry.pk}:{entry.repository_id}"})
+    if entry.repository_id:
+        state.repository_id[server.pk] = entry.repository_id
+    return out
+
+
+def _upsert_versions(registry, servers, dirty: list[Entry], crawl, now) -> None:
+    rows = ServerVersion.objects.bulk_create(
+        [ServerVersion(server=servers[e.name], registry=registry, version=e.version,
+                       is_latest=e.is_latest, status=e.status, published_at=e.published_at,
+                       updated_at=e.updated_at, document=e.document, problems=e.problems,
+                       first_seen=now, last_seen=now) for e in dirty],
+        update_conflicts=True, unique_fields=["registry", "server", "version"],
+        update_fields=["is_latest", "status", "published_at", "updated_at", "document",
+                       "problems", "last_seen"])
+    # A new latest version demotes the previous one, which may be on another page.
+    new_latest = {row.server_id: row.pk for row in rows if row.is_latest}
+    if new_latest:
+        (ServerVersion.objects.filter(registry=registry, is_latest=True,
+                                      server_id__in=new_latest.keys())
+         .exclude(pk__in=new_latest.values()).update(is_latest=False))
+    ServerVersionRecord.objects.bulk_create(
+        [ServerVersionRecord(server_version_id=row.pk, content_hash=e.content_hash,
+                             repository_id=e.repository_id, status_message=e.status_message,
+                             status_changed_at=e.status_changed_at, crawl=crawl)
+         for row, e in zip(rows, dirty)],
+        update_conflicts=True, unique_fields=["server_version"],
+        update_fields=["content_hash", "repository_id", "status_message", "status_changed_at",
+                       "crawl"])
+    # Version metadata is immutable in the registry; when it did change, replace the packages.
+    ServerPackage.objects.filter(server_version_id__in=[r.pk for r in rows]).delete()
+    ServerPackage.objects.bulk_create(
+        [ServerPackage(server_version_id=row.pk, **pkg) for row, e in zip(rows, dirty)
+         for pkg in e.packages])
+    remotes = {(servers[e.name].pk, url): transport for e in dirty for url, transport in e.remotes}
+    ServerRemote.objects.bulk_create(
+        [ServerRemote(server_id=sid, url=url, transport=transport, first_seen=now, last_seen=now)
+         for (sid, url), transport in sorted(remotes.items())],
+        update_conflicts=True, unique_fields=["server", "url"],
+        update_fields=["transport", "last_seen"])
+
+
+def _update_servers(servers: dict[str, Server], entries: list[Entry], now) -> None:
+    """Servers take their title, description, repository and status from their latest version
+    (only from new or changed ones: an unchanged version has nothing new to say)."""
+    latest = {e.name: e for e in sorted(entries, key=lambda e: e.name) if e.is_latest}
+    # INSERT ... ON CONFLICT (name) DO UPDATE: one statement; the rows exist already. Rows go
+    # in name order so two registries crawled at once lock servers in the same order.
+    Server.objects.bulk_create(
+        [Server(name=name, title=e.title, description=e.description, latest_version=e.version,
+                registry_status=e.status, repository_url=e.repository_url,
+                repository_id=e.repository_id, first_seen=now, last_seen=now,
+                seen_from=SeenFrom.REGISTRY) for name, e in latest.items()],
+        update_conflicts=True, unique_fields=["name"],
+        update_fields=["title", "description", "latest_version", "registry_status",
+                       "repository_url", "repository_id", "last_seen"])
+    others = [s.pk for name, s in servers.items() if name not in latest]
+    if others:
+        Server.objects.filter(pk__in=others, last_seen__lt=now).update(last_seen=now)
+
+
+def _raise_flags(registry, servers, dirty: list[Entry], result: PageResult) -> None:
+    for flag in result.flags:
+        raise_flag(kind=flag["kind"], obj=flag["server"], summary=flag["summary"][:500],
+                   severity=flag["severity"], dedup_key=flag["dedup"][:300],
+                   details={"registry": registry.name, "version": flag["version"]})
+    for entry in dirty:
+        risky = [p for p in entry.problems if p["code"] in FLAGGED_CODES]
+        if not risky:
+            continue
+        high = any(p["severity"] == SEVERITY_HIGH for p in risky)
+        codes = sorted({p["code"] for p in risky})
+        raise_flag(kind="registry.risky_server_json", obj=servers[entry.name],
+                   severity=Flag.Severity.HIGH if high else Flag.Severity.WARNING,
+                   summary=f"{entry.name} {entry.version} in {registry.name}: "
+                           f"{', '.join(codes)}"[:500],
+                   dedup_key=f"{registry.pk}:{entry.version}"[:300],
+                   details={"registry": registry.name, "version": entry.version,
+                            "problems": risky})
+        result.flags.append({"kind": "registry.risky_server_json"})

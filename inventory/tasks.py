@@ -1,0 +1,44 @@
+"""Celery tasks: thin, take ids, call one service, safe to run twice (see STYLE.md)."""
+
+from celery import shared_task
+
+from inventory import crawls
+
+
+@shared_task(name="inventory.run_crawl", acks_late=True)
+def run_crawl(crawl_id: int) -> str:
+    """Run one crawl; a duplicate delivery finds it already claimed and does nothing."""
+    return crawls.execute_crawl(crawl_id)
+
+
+@shared_task(name="inventory.crawl_due_registries")
+def crawl_due_registries() -> list[int]:
+    """Beat: queue crawls of the registries whose interval has elapsed."""
+    from inventory.services.registry import start_due_registry_crawls
+
+    return start_due_registry_crawls()
+
+
+@shared_task(name="inventory.crawl_cimd_documents")
+def crawl_cimd_documents() -> int | None:
+    """Beat: queue the daily refresh of every due CIMD document (once its runner exists)."""
+    crawls.load_runners()
+    if "cimd" not in crawls.RUNNERS:
+        return None
+    return crawls.start_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET,
+                              requested_by="beat").pk
+
+
+@shared_task(name="inventory.crawl_oauth_metadata")
+def crawl_oauth_metadata() -> int:
+    """Beat: queue the re-read of every server remote's OAuth metadata."""
+    from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
+
+    return crawls.start_crawl(kind="oauth_metadata", target=ALL_REMOTES_TARGET,
+                              requested_by="beat").pk
+
+
+@shared_task(name="inventory.sweep_crawls")
+def sweep_crawls() -> dict:
+    """Beat: recover crawls whose message was lost or whose worker went silent."""
+    return crawls.sweep_crawls()

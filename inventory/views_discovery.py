@@ -1,0 +1,164 @@
+"""Discovery pages: registries and their crawls, live crawl progress, a server's registry history.
+
+Viewers see everything here; Admins add, edit, disable registries and start crawls (POST with
+CSRF, each recorded as an admin action by the service). htmx requests get the fragment; the
+same URLs work without JavaScript.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from governance.roles import ADMIN, VIEWER, role_required
+from inventory.crawls import crawl_history
+from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
+from inventory.services import registry as registry_service
+
+HISTORY_PAGE_SIZE = 50
+
+
+class RegistryForm(forms.ModelForm):
+    """Add or edit a registry; the base URL is stored without the API version suffix."""
+
+    base_url = forms.URLField(max_length=500, assume_scheme="https",
+                              help_text="The registry's root, e.g. https://registry.example.com "
+                                        "(the crawler adds /v0.1/servers).")
+
+    class Meta:
+        model = Registry
+        fields = ["name", "base_url", "kind", "enabled", "crawl_interval_minutes"]
+        help_texts = {"crawl_interval_minutes": "How often beat crawls it (minimum 5)."}
+
+    def clean_base_url(self):
+        url = registry_service.normalize_base_url(self.cleaned_data["base_url"])
+        if not url.lower().startswith(("https://", "http://")):
+            raise forms.ValidationError("base_url must be an http(s) URL.")
+        return url
+
+    def clean_crawl_interval_minutes(self):
+        minutes = self.cleaned_data["crawl_interval_minutes"]
+        if minutes < 5:
+            raise forms.ValidationError("crawl_interval_minutes must be at least 5.")
+        return minutes
+
+
+def _registries_with_last_crawl():
+    last = Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=OuterRef("pk")).order_by(
+        "-queued_at", "-id")
+    return Registry.objects.annotate(
+        last_crawl_id=Subquery(last.values("pk")[:1]),
+        last_crawl_status=Subquery(last.values("status")[:1]),
+        last_crawl_at=Subquery(last.values("queued_at")[:1]),
+        last_crawl_records=Subquery(last.values("records")[:1]),
+        last_crawl_errors=Subquery(last.values("errors")[:1]),
+    ).order_by("name")
+
+
+def _history_filters(request) -> dict:
+    registry = request.GET.get("registry", "")
+    return {
+        "kind": request.GET.get("kind", "") if request.GET.get("kind") in Crawl.Kind.values else "",
+        "status": request.GET.get("status", "")
+        if request.GET.get("status") in Crawl.Status.values else "",
+        "registry_id": int(registry) if registry.isdigit() else None,
+        "target": request.GET.get("q", "")[:200],
+    }
+
+
+@role_required(VIEWER)
+def crawl_list(request):
+    """Discovery: registries with their last crawl, and the crawl history with filters."""
+    filters = _history_filters(request)
+    page = Paginator(crawl_history(**filters), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page": page, "filters": filters, "query": query.urlencode(), "now": timezone.now(),
+               "kinds": Crawl.Kind.choices, "statuses": Crawl.Status.choices}
+    if request.htmx and request.htmx.target == "crawl-history":
+        return render(request, "inventory/_crawl_history.html", context)
+    context["registries"] = _registries_with_last_crawl()
+    return render(request, "inventory/crawl_list.html", context)
+
+
+@role_required(VIEWER)
+def crawl_detail(request, pk: int):
+    """One crawl with live progress (htmx polls the fragment every 2 s while it is open)."""
+    crawl = get_object_or_404(Crawl.objects.select_related("registry"), pk=pk)
+    context = {"crawl": crawl, "now": timezone.now()}
+    if request.htmx:
+        return render(request, "inventory/_crawl_progress.html", context)
+    return render(request, "inventory/crawl_detail.html", context)
+
+
+@role_required(ADMIN)
+@require_POST
+def crawl_start(request, pk: int):
+    """Start a crawl of one registry now (or show the one already running)."""
+    registry = get_object_or_404(Registry, pk=pk)
+    crawl = registry_service.start_registry_crawl(registry, actor=request.user, request=request,
+                                                  full=request.POST.get("full") == "1")
+    url = reverse("inventory:crawl_detail", args=[crawl.pk])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@role_required(ADMIN)
+@require_http_methods(["GET", "POST"])
+def registry_create(request):
+    form = RegistryForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        registry_service.create_registry(actor=request.user, request=request, **form.cleaned_data)
+        return redirect("inventory:crawl_list")
+    return render(request, "inventory/registry_form.html", {"form": form, "registry": None},
+                  status=400 if form.errors else 200)
+
+
+@role_required(ADMIN)
+@require_http_methods(["GET", "POST"])
+def registry_edit(request, pk: int):
+    registry = get_object_or_404(Registry, pk=pk)
+    form = RegistryForm(request.POST or None, instance=registry)
+    if request.method == "POST" and form.is_valid():
+        registry_service.update_registry(registry, actor=request.user, request=request,
+                                         **form.cleaned_data)
+        return redirect("inventory:crawl_list")
+    if request.method == "POST":  # the invalid form mutated the instance; show stored values
+        registry.refresh_from_db()
+    return render(request, "inventory/registry_form.html", {"form": form, "registry": registry},
+                  status=400 if form.errors else 200)
+
+
+@role_required(ADMIN)
+@require_POST
+def registry_toggle(request, pk: int):
+    """Enable or disable crawling of a registry."""
+    registry = get_object_or_404(Registry, pk=pk)
+    registry_service.update_registry(registry, actor=request.user, request=request,
+                                     enabled=not registry.enabled)
+    return redirect("inventory:crawl_list")
+
+
+def server_registry_history_context(server: Server, *, limit: int = 50) -> dict:
+    """What the registry-history fragment shows for one server (also used by the template tag)."""
+    versions = (ServerVersion.objects.filter(server=server).select_related("registry")
+                .order_by("registry__name", "-published_at", "-id")[:limit])
+    changes = (ServerChange.objects.filter(server=server).order_by("-observed_at", "-id")[:limit])
+    return {"server": server, "versions": versions, "changes": changes}
+
+
+@role_required(VIEWER)
+def server_registry_history(request, pk: int):
+    """Fragment: a server's versions per registry, their problems, and its status history."""
+    server = get_object_or_404(Server, pk=pk)
+    return render(request, "inventory/_server_registry_history.html",
+                  server_registry_history_context(server))

@@ -1,0 +1,259 @@
+"""Pages for what the fetchers found: the fetch log, CIMD document versions and diffs, and the
+authorization servers guarding MCP servers. Viewers see; Admins add client URLs and re-fetch.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+
+from governance.roles import ADMIN, VIEWER, role_required
+from governance.services import record_admin_action
+from inventory import cimd, crawls
+from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
+                              FetchRecord, Flag, ProtectedResource, ServerRemote)
+from inventory.services import cimd as cimd_service
+from inventory.services import oauth_metadata
+
+PAGE_SIZE = 50
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _flags_for(obj, *, open_only=False):
+    flags = Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
+    return flags.filter(resolved_at__isnull=True) if open_only else flags
+
+
+@role_required(VIEWER)
+def fetch_log(request):
+    """Every outbound fetch, newest first, filterable by purpose, outcome, reason and URL."""
+    rows = FetchRecord.objects.all()
+    filters = {key: request.GET.get(key, "").strip() for key in ("purpose", "outcome", "reason", "q")}
+    if filters["purpose"]:
+        rows = rows.filter(purpose=filters["purpose"])
+    if filters["outcome"] in ("ok", "error"):
+        rows = rows.filter(ok=filters["outcome"] == "ok")
+    if filters["reason"]:
+        rows = rows.filter(error_reason=filters["reason"])
+    if filters["q"]:
+        rows = rows.filter(url__icontains=filters["q"])
+    context = {"page": _page(request, rows), "filters": filters,
+               "purposes": FetchRecord.objects.values_list("purpose", flat=True)
+               .order_by("purpose").distinct(),
+               "reasons": FetchRecord.objects.exclude(error_reason="")
+               .values_list("error_reason", flat=True).order_by("error_reason").distinct()}
+    template = "inventory/_fetch_log_table.html" if request.htmx else "inventory/fetch_log.html"
+    return render(request, template, context)
+
+
+@role_required(VIEWER)
+def cimd_client_list(request, *, form_errors=None, status=200):
+    """CIMD clients with their crawl state; Admins get the add-a-URL form."""
+    states = (ClientDocumentState.objects.select_related("client", "current")
+              .annotate(versions=Count("client__cimd_documents", distinct=True))
+              .order_by("client__client_id"))
+    outcome = request.GET.get("outcome", "")
+    if outcome:
+        states = states.filter(outcome=outcome)
+    if request.GET.get("q"):
+        states = states.filter(client__client_id__icontains=request.GET["q"].strip())
+    open_flags = dict(Flag.objects.filter(object_type="inventory.client", resolved_at__isnull=True)
+                      .values_list("object_id").annotate(n=Count("id")))
+    page = _page(request, states)
+    for state in page:
+        state.open_flags = open_flags.get(str(state.client_id), 0)
+    return render(request, "inventory/cimd_client_list.html", {
+        "page": page, "outcome": outcome, "outcomes": ClientDocumentState.Outcome.choices,
+        "q": request.GET.get("q", ""), "form_errors": form_errors or [],
+        "form_url": request.POST.get("url", "")}, status=status)
+
+
+def _refresh_now(request, client: Client) -> None:
+    """Fetch inline (bounded by DISCOVERY_FETCH_TIMEOUT) and tell the admin how it went."""
+    outcome = cimd_service.refresh_client_document(client)
+    text = f"{client.client_id}: {outcome.outcome}"
+    if outcome.error:
+        text += f" — {outcome.error}"
+    elif outcome.version is not None:
+        text += " (new version)" if outcome.changed else " (unchanged)"
+    (messages.success if outcome.outcome == "ok" else messages.warning)(request, text)
+
+
+@role_required(ADMIN)
+def cimd_client_add(request):
+    """An Admin adds a client_id URL by hand; it is fetched at once."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        client = cimd_service.add_client_url(url=request.POST.get("url", ""), actor=request.user,
+                                             request=request)
+    except ValidationError as exc:
+        errors = [f"url: {m}" for m in exc.message_dict.get("url", exc.messages)]
+        return cimd_client_list(request, form_errors=errors, status=400)
+    _refresh_now(request, client)
+    return redirect("inventory:cimd_client_detail", pk=client.pk)
+
+
+def _crawl_started(request, crawl):
+    url = reverse("inventory:crawl_detail", args=[crawl.pk])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@role_required(ADMIN)
+def cimd_sweep_start(request):
+    """An Admin starts the sweep of every due CIMD document now, as a crawl job (recorded)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return _crawl_started(request, crawls.start_crawl(
+        kind="cimd", target=crawls.CIMD_SWEEP_TARGET, actor=request.user, request=request))
+
+
+@role_required(ADMIN)
+def oauth_crawl_start(request):
+    """An Admin starts OAuth metadata discovery of every server remote, as a crawl job."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    return _crawl_started(request, crawls.start_crawl(
+        kind="oauth_metadata", target=oauth_metadata.ALL_REMOTES_TARGET, actor=request.user,
+        request=request))
+
+
+@role_required(ADMIN)
+def cimd_client_refetch(request, pk: int):
+    """An Admin re-fetches one client's document now (recorded)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    client = get_object_or_404(Client, pk=pk)
+    cimd_service.request_refetch(client=client, actor=request.user, request=request)
+    _refresh_now(request, client)
+    return redirect("inventory:cimd_client_detail", pk=client.pk)
+
+
+@role_required(VIEWER)
+def cimd_client_detail(request, pk: int):
+    """One CIMD client: crawl state, current document, version history, flags, recent fetches."""
+    client = get_object_or_404(Client, pk=pk)
+    state = ClientDocumentState.objects.filter(client=client).select_related("current").first()
+    versions = list(ClientDocument.objects.filter(client=client)
+                    .order_by("-first_fetched_at", "-id"))
+    for newer, older in zip(versions, versions[1:]):
+        newer.previous_pk = older.pk
+    current = state.current if state else None
+    return render(request, "inventory/cimd_client_detail.html", {
+        "client": client, "state": state, "versions": versions, "current": current,
+        "current_pretty": cimd.pretty(current.content) if current and current.content is not None
+        else (current.raw if current else ""),
+        "flags": _flags_for(client).order_by("resolved_at", "-last_raised_at")[:50],
+        "fetches": FetchRecord.objects.filter(url=client.client_id)[:20]})
+
+
+@role_required(VIEWER)
+def cimd_client_panel(request, pk: int):
+    """Fragment for other client pages: CIMD state, version count and open flags."""
+    client = get_object_or_404(Client, pk=pk)
+    state = ClientDocumentState.objects.filter(client=client).first()
+    return render(request, "inventory/_cimd_client_panel.html", {
+        "client": client, "state": state, "versions": client.cimd_documents.count(),
+        "flags": _flags_for(client, open_only=True).filter(kind__startswith="cimd.")[:20]})
+
+
+@role_required(VIEWER)
+def cimd_document_diff(request, pk: int):
+    """What changed from the previous version (or ?against=<version id>) to this one."""
+    version = get_object_or_404(ClientDocument.objects.select_related("client"), pk=pk)
+    against = request.GET.get("against", "")
+    if against.isdigit():
+        older = get_object_or_404(ClientDocument, pk=int(against), client=version.client)
+    else:
+        older = version.previous()
+    old_content = older.content if older else None
+    changes = cimd.diff_documents(old_content, version.content)
+    return render(request, "inventory/cimd_diff.html", {
+        "client": version.client, "version": version, "older": older, "changes": changes,
+        "risky": cimd.risky_changes(old_content, version.content, version.client.client_id)
+        if older else [],
+        "diff_lines": _diff_lines(cimd.unified_diff(
+            old_content, version.content,
+            old_label=f"version {older.sha256[:12]}" if older else "(none)",
+            new_label=f"version {version.sha256[:12]}"))})
+
+
+def _diff_lines(text: str) -> list[tuple[str, str]]:
+    """Unified-diff lines with a CSS class each (add / del / hunk / ctx)."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith(("+++", "---")):
+            kind = "file"
+        elif line.startswith("+"):
+            kind = "add"
+        elif line.startswith("-"):
+            kind = "del"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        else:
+            kind = "ctx"
+        out.append((kind, line))
+    return out
+
+
+@role_required(VIEWER)
+def authserver_list(request):
+    """Authorization servers found through servers' OAuth metadata, with their hygiene."""
+    servers = (AuthorizationServer.objects.annotate(guarded=Count("servers", distinct=True))
+               .order_by("issuer"))
+    if request.GET.get("q"):
+        servers = servers.filter(issuer__icontains=request.GET["q"].strip())
+    open_flags = dict(Flag.objects.filter(object_type="inventory.authorizationserver",
+                                          resolved_at__isnull=True)
+                      .values_list("object_id").annotate(n=Count("id")))
+    page = _page(request, servers)
+    for auth in page:
+        auth.open_flags = open_flags.get(str(auth.pk), 0)
+    resources = (ProtectedResource.objects.select_related("remote__server")
+                 .prefetch_related("authorization_servers").order_by("-fetched_at")[:200])
+    remotes_without = (ServerRemote.objects.exclude(transport=ServerRemote.Transport.STDIO)
+                       .filter(protected_resource__isnull=True).select_related("server")[:200])
+    return render(request, "inventory/authserver_list.html", {
+        "page": page, "resources": resources,
+        "remotes_without": remotes_without, "q": request.GET.get("q", "")})
+
+
+@role_required(VIEWER)
+def authserver_detail(request, pk: int):
+    """One authorization server: endpoints, capabilities, problems, the servers it guards."""
+    server = get_object_or_404(AuthorizationServer, pk=pk)
+    return render(request, "inventory/authserver_detail.html", {
+        "auth": server, "guarded": server.servers.all().order_by("name"),
+        "resources": server.protected_resources.select_related("remote__server"),
+        "flags": _flags_for(server).order_by("resolved_at", "-last_raised_at")[:50],
+        "metadata_pretty": cimd.pretty(server.metadata)})
+
+
+@role_required(ADMIN)
+def oauth_discover(request, pk: int):
+    """An Admin runs OAuth metadata discovery for one server remote now (recorded)."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    remote = get_object_or_404(ServerRemote.objects.select_related("server"), pk=pk)
+    with transaction.atomic():
+        record_admin_action(actor=request.user, action="server.oauth_discovery_requested",
+                            obj=remote.server, request=request, after={"remote": remote.url})
+    prm = oauth_metadata.discover_remote(remote)
+    if prm.fetch_ok:
+        messages.success(request, f"{remote.url}: metadata found via {prm.discovered_via}")
+    else:
+        messages.warning(request, f"{remote.url}: no protected resource metadata found")
+    return redirect(reverse("inventory:authserver_list"))

@@ -1,0 +1,180 @@
+"""Servers' OAuth metadata discovery (RFC 9728 PRM, RFC 8414 / OIDC) against a local server."""
+
+import pytest
+from django.utils import timezone
+
+from inventory.models import AuthorizationServer, Flag, ProtectedResource, Server, ServerRemote
+from inventory.services import oauth_metadata as svc
+from tests.fetch_server import LocalServer, Route
+
+
+@pytest.fixture
+def server(settings):
+    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
+    settings.DISCOVERY_FETCH_TIMEOUT = 2.0
+    srv = LocalServer().start()
+    yield srv
+    srv.stop()
+
+
+def remote_at(url, name="com.acme/crm"):
+    now = timezone.now()
+    server = Server.objects.create(name=name, first_seen=now, last_seen=now)
+    return ServerRemote.objects.create(server=server, url=url, first_seen=now, last_seen=now)
+
+
+def as_metadata(issuer, **extra):
+    return {"issuer": issuer, "authorization_endpoint": issuer + "/authorize",
+            "token_endpoint": issuer + "/token", "revocation_endpoint": issuer + "/revoke",
+            "introspection_endpoint": issuer + "/introspect",
+            "code_challenge_methods_supported": ["S256"], "scopes_supported": ["crm:read"],
+            "client_id_metadata_document_supported": True, **extra}
+
+
+def flag_kinds(obj):
+    return set(Flag.objects.filter(object_id=str(obj.pk), object_type=obj._meta.label_lower,
+                                   resolved_at__isnull=True).values_list("kind", flat=True))
+
+
+def test_well_known_urls_follow_the_spec_order():
+    assert svc.prm_candidates("https://h.example/public/mcp") == [
+        ("https://h.example/.well-known/oauth-protected-resource/public/mcp", "well-known-path"),
+        ("https://h.example/.well-known/oauth-protected-resource", "well-known-root")]
+    assert svc.as_metadata_candidates("https://a.example/tenant1") == [
+        "https://a.example/.well-known/oauth-authorization-server/tenant1",
+        "https://a.example/.well-known/openid-configuration/tenant1",
+        "https://a.example/tenant1/.well-known/openid-configuration"]
+    assert svc.as_metadata_candidates("https://a.example") == [
+        "https://a.example/.well-known/oauth-authorization-server",
+        "https://a.example/.well-known/openid-configuration"]
+
+
+def test_www_authenticate_parameters_are_parsed():
+    params = svc.parse_www_authenticate(
+        'Bearer resource_metadata="https://m.example/.well-known/oauth-protected-resource/mcp", '
+        'scope="crm:read crm:write", error="invalid_token"')
+    assert params["resource_metadata"].endswith("/oauth-protected-resource/mcp")
+    assert params["scope"] == "crm:read crm:write"
+
+
+@pytest.mark.django_db
+def test_the_challenge_leads_to_the_prm_and_the_issuer_with_a_path_in_spec_order(server):
+    mcp, issuer = server.url("/mcp"), server.url("/tenant1")
+    prm_url = server.url("/custom/prm")
+    server.routes["/mcp"] = Route(status=401, headers={
+        "WWW-Authenticate": f'Bearer resource_metadata="{prm_url}", scope="crm:read"'})
+    server.routes["/custom/prm"] = Route(body={
+        "resource": mcp, "authorization_servers": [issuer], "scopes_supported": ["crm:read"]})
+    server.routes["/.well-known/openid-configuration/tenant1"] = Route(body=as_metadata(
+        issuer, registration_endpoint=issuer + "/register"))
+    remote = remote_at(mcp)
+    prm = svc.discover_remote(remote)
+    assert (prm.discovered_via, prm.prm_url, prm.challenge_scope) == (
+        "www-authenticate", prm_url, "crm:read")
+    assert prm.fetch_ok and prm.problems == []
+    auth = AuthorizationServer.objects.get(issuer=issuer)
+    assert auth.supports_pkce_s256 and auth.cimd_supported and auth.open_registration
+    assert auth.revocation_endpoint == issuer + "/revoke"
+    assert auth.introspection_endpoint == issuer + "/introspect"
+    assert list(auth.servers.all()) == [remote.server]
+    assert list(prm.authorization_servers.all()) == [auth]
+    gets = [path for method, path, *_ in server.requests if method == "GET"]
+    assert gets == ["/custom/prm", "/.well-known/oauth-authorization-server/tenant1",
+                    "/.well-known/openid-configuration/tenant1"]
+    assert flag_kinds(auth) == {"oauth.open_registration"}
+    assert server.requests[0][0] == "POST" and b'"initialize"' in server.requests[0][3]
+
+
+@pytest.mark.django_db
+def test_without_a_challenge_the_well_known_paths_are_probed_path_first_then_root(server):
+    mcp, issuer = server.url("/public/mcp"), server.url("")
+    server.routes["/public/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
+    server.routes["/.well-known/oauth-protected-resource"] = Route(body={
+        "resource": mcp, "authorization_servers": [issuer]})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    prm = svc.discover_remote(remote_at(mcp))
+    assert prm.discovered_via == "well-known-root"
+    gets = [path for method, path, *_ in server.requests if method == "GET"]
+    assert gets[:2] == ["/.well-known/oauth-protected-resource/public/mcp",
+                        "/.well-known/oauth-protected-resource"]
+
+
+@pytest.mark.django_db
+def test_a_prm_resource_for_another_url_is_flagged_high_on_the_server(server):
+    mcp, issuer = server.url("/mcp"), server.url("")
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": "https://other.example/mcp", "authorization_servers": [issuer],
+        "scopes_supported": ["crm:read", "*"]})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    remote = remote_at(mcp)
+    prm = svc.discover_remote(remote)
+    assert {p["code"] for p in prm.problems} == {"resource_mismatch", "omnibus_scopes"}
+    assert flag_kinds(remote.server) == {"oauth.prm_resource_mismatch", "oauth.omnibus_scopes"}
+    assert Flag.objects.get(kind="oauth.prm_resource_mismatch").severity == "high"
+
+
+@pytest.mark.django_db
+def test_an_authorization_server_without_s256_or_with_another_issuer_is_flagged(server):
+    mcp, issuer = server.url("/mcp"), server.url("")
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": mcp, "authorization_servers": [issuer]})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
+        "https://impostor.example", code_challenge_methods_supported=["plain"],
+        scopes_supported=["all"]))
+    svc.discover_remote(remote_at(mcp))
+    auth = AuthorizationServer.objects.get(issuer=issuer)
+    assert not auth.supports_pkce_s256
+    assert flag_kinds(auth) == {"oauth.issuer_mismatch", "oauth.no_pkce_s256",
+                                "oauth.omnibus_scopes"}
+
+
+@pytest.mark.django_db
+def test_flags_resolve_once_the_metadata_is_fixed(server):
+    mcp, issuer = server.url("/mcp"), server.url("")
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": mcp, "authorization_servers": [issuer]})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
+        issuer, code_challenge_methods_supported=[]))
+    remote = remote_at(mcp)
+    svc.discover_remote(remote)
+    auth = AuthorizationServer.objects.get(issuer=issuer)
+    assert flag_kinds(auth) == {"oauth.no_pkce_s256"}
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    svc.discover_remote(remote)
+    assert flag_kinds(auth) == set()
+    assert ProtectedResource.objects.count() == 1 and AuthorizationServer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_challenge_pointing_inside_is_refused_and_the_well_known_path_used(server):
+    mcp, issuer = server.url("/mcp"), server.url("")
+    server.routes["/mcp"] = Route(status=401, headers={
+        "WWW-Authenticate": 'Bearer resource_metadata="https://169.254.169.254/latest/meta-data"'})
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": mcp, "authorization_servers": [issuer]})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    prm = svc.discover_remote(remote_at(mcp))
+    assert prm.discovered_via == "well-known-path" and "blocked_address" in prm.last_error
+
+
+@pytest.mark.django_db
+def test_a_protected_server_without_any_prm_is_flagged_and_the_crawl_goes_on(server):
+    server.routes["/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
+    broken = remote_at(server.url("/mcp"))
+    counts = svc.discover_all(concurrency=1)
+    assert counts == {"remotes": 1, "found": 0, "missing": 1, "failed": 0}
+    assert flag_kinds(broken.server) == {"oauth.prm_unavailable"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_discovery_of_many_remotes_runs_in_worker_threads(server):
+    issuer = server.url("")
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    for i in range(4):
+        mcp = server.url(f"/s{i}/mcp")
+        server.routes[f"/.well-known/oauth-protected-resource/s{i}/mcp"] = Route(body={
+            "resource": mcp, "authorization_servers": [issuer]})
+        remote_at(mcp, name=f"com.acme/s{i}")
+    assert svc.discover_all(concurrency=4) == {"remotes": 4, "found": 4, "missing": 0,
+                                               "failed": 0}
+    assert AuthorizationServer.objects.get().servers.count() == 4
