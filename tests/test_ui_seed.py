@@ -77,3 +77,15 @@ def test_namesakes_get_distinct_emails_so_large_scales_terminate(monkeypatch):
     emails = list(Identity.objects.filter(kind="human").values_list("email", flat=True))
     assert len(emails) == 15 == len(set(emails))
     assert "ada.abbott2@acme.example" in emails
+
+
+def test_demo_data_gives_the_crawlers_nothing_real_to_fetch():
+    from inventory.models import Registry, ServerRemote
+
+    call_command("seed_demo", "--scale", "0.05")
+    https_ids = Client.objects.filter(client_id__startswith="https://")
+    assert https_ids.exists()
+    for url in [*https_ids.values_list("client_id", flat=True),
+                *ServerRemote.objects.values_list("url", flat=True)]:
+        assert url.split("/")[2].endswith(".example"), url
+    assert not Registry.objects.filter(enabled=True).exists()

@@ -163,10 +163,12 @@ def _clients(rng, anchor, people) -> list[Client]:
 
 def _servers(rng, anchor, people) -> list[Server]:
     """The catalog's servers with remotes, tools (a few non-conforming names) and versions."""
+    # Disabled: the scheduler crawls enabled registries, and demo data must not cause traffic.
     registries = [Registry.objects.update_or_create(name=name, defaults={
-        "base_url": url, "kind": kind})[0] for name, url, kind in (
-        ("Official MCP Registry", "https://registry.modelcontextprotocol.io/", "official"),
-        ("ACME private registry", "https://mcp-registry.acme.example/", "private"))]
+        "base_url": url, "kind": kind, "enabled": False})[0] for name, url, kind in (
+        ("Official MCP Registry (demo)", "https://registry.modelcontextprotocol.example/",
+         "official"),
+        ("ACME private registry (demo)", "https://mcp-registry.acme.example/", "private"))]
     servers = []
     for spec in SERVERS:
         registry = registries[0] if spec["name"].startswith("io.github.") else registries[1]

@@ -1,6 +1,8 @@
 """The fixed cast of the demo deployment: IdPs, names, teams, MCP clients and servers.
 
-Host names are reserved example domains or well-known public ones; nothing is ever fetched.
+Every URL the crawlers could act on (CIMD client_ids, server remotes, registry base URLs) is
+under a reserved `.example` domain (RFC 2606): the console's scheduled CIMD and OAuth-metadata
+crawls run over demo data too, and must never reach a real host.
 """
 
 IDPS = [
@@ -28,13 +30,13 @@ REVOKE_REASONS = ["Employee offboarded", "Suspicious token reuse from a new ASN"
                   "Refresh token rotation failure", "Incident INC-2291 containment"]
 
 CLIENTS = [
-    {"client_id": "https://claude.ai/oauth/mcp-oauth-client-metadata", "name": "Claude",
+    {"client_id": "https://claude.ai.example/oauth/mcp-oauth-client-metadata", "name": "Claude",
      "registration": "cimd", "version": "1.0.112"},
-    {"client_id": "https://vscode.dev/oauth/client-metadata.json", "name": "Visual Studio Code",
+    {"client_id": "https://vscode.dev.example/oauth/client-metadata.json", "name": "Visual Studio Code",
      "registration": "cimd", "version": "1.106.0"},
-    {"client_id": "https://cursor.com/.well-known/oauth-client/mcp.json", "name": "Cursor",
+    {"client_id": "https://cursor.example/.well-known/oauth-client/mcp.json", "name": "Cursor",
      "registration": "cimd", "version": "2.1.4"},
-    {"client_id": "https://zed.dev/mcp/client-metadata.json", "name": "Zed",
+    {"client_id": "https://zed.example/mcp/client-metadata.json", "name": "Zed",
      "registration": "cimd", "version": "0.210.3"},
     {"client_id": "https://chat.acme.example/oauth/client.json", "name": "ACME Chat",
      "registration": "cimd", "version": "3.2.0"},
@@ -42,7 +44,7 @@ CLIENTS = [
      "name": "Release notes agent", "registration": "cimd", "version": "0.9.1"},
     {"client_id": "https://copilot.partner.example/mcp/client.json", "name": "Partner Copilot",
      "registration": "cimd", "version": "5.0.0"},
-    {"client_id": "https://raycast.com/oauth/mcp-client.json", "name": "Raycast",
+    {"client_id": "https://raycast.example/oauth/mcp-client.json", "name": "Raycast",
      "registration": "cimd", "version": "1.99.0"},
     {"client_id": "https://goose.example/oauth/client-metadata.json", "name": "Goose",
      "registration": "cimd", "version": "1.12.0"},
@@ -142,10 +144,10 @@ SERVERS = [
             "Repositories, issues, pull requests and Actions.",
             ["search_repositories", "get_issue", "create_pull_request", "merge_pull_request",
              "list_workflow_runs"], ("0.20.0", "0.21.0", "0.22.1"),
-            remotes=["https://api.githubcopilot.com/mcp/"]),
+            remotes=["https://api.githubcopilot.example/mcp/"]),
     _server("io.github.upstash/context7", "Context7", "Up-to-date library documentation.",
             ["resolve-library-id", "get-library-docs"], ("1.0.20", "1.0.26"),
-            remotes=["https://mcp.context7.com/mcp"]),
+            remotes=["https://mcp.context7.example/mcp"]),
     _server("io.github.microsoft/playwright-mcp", "Playwright", "Drive a browser.",
             ["browser_navigate", "browser_click", "browser_snapshot", "browser_take_screenshot"],
             ("0.0.40", "0.0.45"), remotes=[]),
@@ -158,7 +160,7 @@ SERVERS = [
     _server("com.acme.mcp/marketing-analytics", "Marketing analytics", "Campaign performance.",
             ["campaign_stats", "attribution_report"], ("1.5.0", "1.6.0"),
             task_tools=("attribution_report",)),
-    _server("mcp.acme-runtime.internal", "", "Seen at runtime only (not in a registry).",
+    _server("mcp.acme-runtime.example", "", "Seen at runtime only (not in a registry).",
             ["do_thing", "do_other_thing"], (), status="unlisted",
-            remotes=["https://mcp.acme-runtime.internal/mcp"]),
+            remotes=["https://mcp.acme-runtime.example/mcp"]),
 ]
