@@ -70,3 +70,27 @@ def top_clients_chart(clients) -> SafeString:
     fig = go.Figure(go.Bar(y=[str(c)[:40] for c in clients], x=[c.active_grants for c in clients],
                            orientation="h", marker_color="#2453d6"))
     return _html(fig)
+
+
+def events_chart(per_hour: list[dict]) -> SafeString:
+    """Events per hour with errors/denials overlaid (from the hourly rollups)."""
+    import plotly.graph_objects as go
+
+    hours = [r["hour"] for r in per_hour]
+    fig = go.Figure()
+    fig.add_scatter(x=hours, y=[r["events"] for r in per_hour], name="events",
+                    mode="lines", line={"color": "#2453d6"})
+    fig.add_scatter(x=hours, y=[r["errors"] for r in per_hour], name="errors and denials",
+                    mode="lines", line={"color": "#b42318"})
+    return _html(fig)
+
+
+def top_tools_chart(rows: list[dict]) -> SafeString:
+    """Horizontal bars: the most called tools (server / tool)."""
+    import plotly.graph_objects as go
+
+    rows = list(reversed(rows))
+    fig = go.Figure(go.Bar(y=[f"{r['server_name']} / {r['tool']}"[:50] for r in rows],
+                           x=[r["events"] for r in rows], orientation="h",
+                           marker_color="#067647"))
+    return _html(fig)

@@ -63,3 +63,18 @@ def top_clients_by_active_grants(*, limit: int = 10) -> list[Client]:
     return list(Client.objects.annotate(
         active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE)))
         .filter(active_grants__gt=0).order_by("-active_grants", "name")[:limit])
+
+
+def audit_activity(*, now: datetime | None = None, days: int = 7) -> dict:
+    """Events in the last `days` from the hourly rollups (never the raw event table)."""
+    from audit import queries as audit_queries
+
+    since = (now or timezone.now()) - timedelta(days=days)
+    per_hour = audit_queries.events_per_hour(since)
+    return {
+        "days": days,
+        "per_hour": per_hour,
+        "events": sum(r["events"] for r in per_hour),
+        "errors": sum(r["errors"] for r in per_hour),
+        "top_tools": audit_queries.top_tools(since, limit=10),
+    }

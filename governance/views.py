@@ -48,7 +48,11 @@ def _check_broker() -> str:
 def overview(request):
     """Headline counts, charts and the grants about to expire (a handful of aggregate queries)."""
     top_clients = queries.top_clients_by_active_grants()
+    activity = queries.audit_activity()
     return render(request, "governance/overview.html", {
+        "activity": activity,
+        "chart_events": charts.events_chart(activity["per_hour"]),
+        "chart_top_tools": charts.top_tools_chart(activity["top_tools"]),
         "counts": queries.overview_counts(),
         "expiring": queries.grants_expiring_soon(),
         "top_clients": top_clients,
