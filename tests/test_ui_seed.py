@@ -26,12 +26,21 @@ def _fingerprint() -> dict[str, tuple[int, str]]:
     return result
 
 
+def _audit_counts() -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (SELECT count(*) FROM audit_event), "
+                       "(SELECT count(*) FROM audit_eventbatch)")
+        return cursor.fetchone()
+
+
 def test_seeding_twice_changes_nothing():
     call_command("seed_demo", "--scale", "0.1", "--seed", "7")
-    first = _fingerprint()
+    first, first_audit = _fingerprint(), _audit_counts()
     call_command("seed_demo", "--scale", "0.1", "--seed", "7")
     assert _fingerprint() == first
+    assert _audit_counts() == first_audit
     assert first["inventory_grant"][0] == 300
+    assert first_audit[0] == 300  # a week of demo tool calls, stored through the ingest path
 
 
 def test_the_demo_covers_every_status_and_kind_a_console_must_show():

@@ -111,6 +111,15 @@ def test_grants_are_keyed_by_issuer_and_external_id():
     assert b.scopes == ["read", "write"]
 
 
+def test_a_grants_last_use_never_moves_back_when_an_older_report_arrives():
+    c = client()
+    grant("g-used", client=c, last_used_at=T0 + timedelta(hours=5))
+    g = grant("g-used", client=c, last_used_at=T0 + timedelta(hours=1))
+    assert g.last_used_at == T0 + timedelta(hours=5)
+    g = grant("g-used", client=c, last_used_at=T0 + timedelta(hours=9))
+    assert g.last_used_at == T0 + timedelta(hours=9)
+
+
 def test_a_new_task_starts_with_one_history_row():
     t = task(server=server())
     assert t.status == "working"

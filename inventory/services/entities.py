@@ -63,7 +63,7 @@ def bulk_upsert(
         for name in names:
             value = row[name] if name in row else defaults[name]
             params.append(fields[name].get_db_prep_save(value, connection))
-    keep = set(conflict) | set(insert_only) | set(SIGHTING) | {"seen_from"}
+    keep = set(conflict) | set(insert_only) | set(SIGHTING) | {"seen_from"} | NEVER_BACKWARDS
     # A late-arriving older sighting must not overwrite what a newer one said.
     fresher = ('EXCLUDED."last_seen" >= t."last_seen"' if "last_seen" in given else "TRUE")
     updates = [f'"{c}" = CASE WHEN {fresher} THEN EXCLUDED."{c}" ELSE t."{c}" END'
@@ -72,6 +72,9 @@ def bulk_upsert(
         updates.append('"first_seen" = LEAST(t."first_seen", EXCLUDED."first_seen")')
     if "last_seen" in given:
         updates.append('"last_seen" = GREATEST(t."last_seen", EXCLUDED."last_seen")')
+    for name in NEVER_BACKWARDS & set(given):
+        column = fields[name].column  # e.g. a grant used later (seen in events) stays used later
+        updates.append(f'"{column}" = GREATEST(t."{column}", EXCLUDED."{column}")')
     if "seen_from" in given:
         updates.append(f'"seen_from" = CASE WHEN {fresher} THEN EXCLUDED."seen_from" '
                        'ELSE t."seen_from" END')
@@ -89,6 +92,10 @@ def bulk_upsert(
 def _given(**values) -> dict:
     """The keyword arguments the caller actually set (None means: leave it alone)."""
     return {name: value for name, value in values.items() if value is not None}
+
+
+# Times that only move forward, whoever reports them (GREATEST ignores NULL).
+NEVER_BACKWARDS = {"last_used_at"}
 
 
 def _upsert_one(model, *, conflict, insert_only=(), **values):

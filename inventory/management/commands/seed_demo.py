@@ -2,7 +2,8 @@
 
 from django.core.management import BaseCommand, CommandError
 
-from inventory.services.demo import build_demo
+from audit.demo import seed_demo_events
+from inventory.services.demo import build_demo, demo_anchor
 
 
 class Command(BaseCommand):
@@ -17,7 +18,9 @@ class Command(BaseCommand):
         if not 0 < scale <= 100:
             raise CommandError("--scale must be greater than 0 and at most 100")
         summary = build_demo(seed=seed, scale=scale)
+        # A week of tool calls through the real ingest path, so the explorer and charts have data.
+        new_events = seed_demo_events(seed=seed, scale=scale, anchor=demo_anchor())
         self.stdout.write(self.style.SUCCESS(
             f"Demo data: {summary.identities} identities, {summary.clients} clients, "
             f"{summary.servers} servers, {summary.grants} grants, {summary.tasks} tasks "
-            f"({summary.new_tasks} new)."))
+            f"({summary.new_tasks} new), {new_events} new audit events."))
