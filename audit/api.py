@@ -5,6 +5,7 @@
 Ingestion itself is POST /api/v1/events (audit/ingest_views.py), authenticated by source token.
 """
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -14,6 +15,38 @@ from audit.models import AuditEvent, EventSource
 from governance.roles import AUDITOR, IsAdmin, IsViewer, has_role
 
 
+class AuditEventSerializer(serializers.Serializer):
+    """The schema of one row (documentation only: rows are built by audit.explorer)."""
+
+    id = serializers.IntegerField()
+    time = serializers.DateTimeField()
+    source_id = serializers.IntegerField()
+    event_id = serializers.CharField()
+    type = serializers.CharField()
+    actor_issuer = serializers.CharField()
+    actor_subject = serializers.CharField()
+    client_ref = serializers.CharField()
+    server_name = serializers.CharField()
+    method = serializers.CharField()
+    tool = serializers.CharField()
+    task_id = serializers.CharField()
+    outcome = serializers.CharField()
+    duration_ms = serializers.FloatField(allow_null=True)
+    redacted = serializers.BooleanField()
+    payload = serializers.JSONField(required=False, help_text="Auditors and Admins only.")
+
+
+class AuditEventPageSerializer(serializers.Serializer):
+    results = AuditEventSerializer(many=True)
+    next = serializers.CharField(allow_null=True)
+
+
+# A plain ViewSet (keyset pages, no queryset): the schema is declared, not guessed.
+@extend_schema_view(
+    list=extend_schema(responses=AuditEventPageSerializer),
+    retrieve=extend_schema(responses=AuditEventSerializer, parameters=[
+        OpenApiParameter("id", int, OpenApiParameter.PATH)]),
+)
 class AuditEventViewSet(viewsets.ViewSet):
     """Audit events, newest first: ?since&until&source&identity&client&server&method&tool&
     outcome&task&q&cursor&limit (max 500). `next` is the cursor of the following page."""

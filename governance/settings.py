@@ -268,3 +268,8 @@ CIMD_CRAWL_CONCURRENCY = int(os.environ.get("CIMD_CRAWL_CONCURRENCY", "20"))
 OAUTH_DISCOVERY_CONCURRENCY = int(os.environ.get("OAUTH_DISCOVERY_CONCURRENCY", "8"))
 # Fetch log rows older than this are pruned by the daily CIMD sweep.
 FETCH_LOG_RETENTION_DAYS = int(os.environ.get("FETCH_LOG_RETENTION_DAYS", "30"))
+
+# --- OTLP ingestion (/v1/traces, /v1/logs; docs/otlp.md) ------------------------------------
+# Bytes on the wire, and after gzip inflation (a gzip bomb stops at the second cap).
+OTLP_MAX_BODY_BYTES = int(os.environ.get("OTLP_MAX_BODY_BYTES", 8 * 1024 * 1024))
+OTLP_MAX_DECODED_BYTES = int(os.environ.get("OTLP_MAX_DECODED_BYTES", 32 * 1024 * 1024))

@@ -10,6 +10,7 @@ from governance import views
 from governance.roles import ADMIN, has_role
 import audit.api
 from audit import ingest_views
+from audit import views_otlp
 import inventory.api
 
 router = DefaultRouter()
@@ -34,4 +35,7 @@ urlpatterns = [
     path("api/v1/events/schema", ingest_views.event_schema, name="audit-event-schema"),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/", include(router.urls)),
+    # OTLP/HTTP's fixed paths, so SDKs and Collectors need only the base endpoint.
+    path("v1/traces", views_otlp.traces, name="otlp_traces"),
+    path("v1/logs", views_otlp.logs, name="otlp_logs"),
 ]

@@ -7,4 +7,6 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("governance/", views.governance_home, name="home"),
     path("governance/actions/", views.admin_action_list, name="adminaction_list"),
+    path("governance/users/", views.user_list, name="user_list"),
+    path("governance/users/<int:pk>/role/", views.user_role_set, name="user_role"),
 ]

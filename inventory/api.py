@@ -1,9 +1,174 @@
-"""Read-only REST API for the inventory (registered on the one router in governance/urls.py)."""
+"""Read-only REST API for the inventory (registered on the one router in governance/urls.py).
+
+Lists take the same query parameters as the pages (`q`, the filters, `sort`), because both call
+the same functions in inventory/queries.py.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+from rest_framework.exceptions import ValidationError
+
+from governance.roles import IsViewer
+from inventory import queries
+from inventory.models import Client, Flag, Grant, Identity, Server, Task
+from inventory.queries import InvalidFilter, ListSpec
+
+SIGHTING_FIELDS = ["first_seen", "last_seen", "seen_from"]
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Identity
+        fields = ["id", "issuer", "subject", "display_name", "email", "kind", "status", "owner",
+                  "team", *SIGHTING_FIELDS]
+
+
+class ClientSerializer(serializers.ModelSerializer):
+    active_grants = serializers.IntegerField(read_only=True,
+                                             help_text="Grants of this client that are active.")
+
+    class Meta:
+        model = Client
+        fields = ["id", "client_id", "issuer", "registration", "name", "version", "owner",
+                  "review_status", "active_grants", *SIGHTING_FIELDS]
+
+
+class ServerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Server
+        fields = ["id", "name", "title", "description", "latest_version", "repository_url",
+                  "registry_status", "owner", "review_status", *SIGHTING_FIELDS]
+
+
+class GrantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Grant
+        fields = ["id", "issuer", "external_id", "subject", "client", "server", "resource",
+                  "scopes", "grant_type", "has_refresh_token", "issued_at", "expires_at",
+                  "last_used_at", "status", "revoked_at", "revoked_by", "revoke_reason",
+                  *SIGHTING_FIELDS]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Task
+        fields = ["id", "task_id", "server", "client", "identity", "grant", "session_id",
+                  "method", "tool_name", "status", "status_message", "created_at",
+                  "last_updated_at", "ttl_ms", "ttl_unlimited", "poll_interval_ms",
+                  "protocol_version", "flagged", "flag_reason", *SIGHTING_FIELDS]
+
+
+class FlagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Flag
+        fields = ["id", "kind", "severity", "object_type", "object_id", "object_repr", "summary",
+                  "details", "raised_at", "last_raised_at", "times_raised", "resolved_at",
+                  "resolved_by"]
+
+
+_PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL}
+
+
+def _parameters(spec: ListSpec) -> list[OpenApiParameter]:
+    """OpenAPI query parameters for one list, generated from its spec so they cannot drift."""
+    params = [
+        OpenApiParameter("q", OpenApiTypes.STR, description="Case-insensitive search in "
+                         + ", ".join(spec.search)),
+        OpenApiParameter("sort", OpenApiTypes.STR, enum=sorted(
+            [*spec.sorts, *(f"-{key}" for key in spec.sorts)]),
+            description=f"Sort key, '-' for descending (default {spec.default_sort})."),
+    ]
+    for flt in spec.filters:
+        params.append(OpenApiParameter(
+            flt.param, _PARAM_TYPES.get(flt.kind, OpenApiTypes.STR),
+            enum=[value for value, _ in flt.choices] or None,
+            description=flt.label or f"Only rows whose {flt.param.replace('_', ' ')} matches."))
+    return params
+
+
+class _InventoryViewSet(viewsets.ReadOnlyModelViewSet):
+    """A read-only list + detail endpoint whose list filters come from inventory/queries.py."""
+
+    permission_classes = [IsViewer]
+    rows = None  # a function of the query parameters, from inventory/queries.py
+
+    def get_queryset(self):
+        if self.action != "list":
+            return self.queryset.all()
+        try:
+            return self.rows(self.request.query_params)
+        except InvalidFilter as exc:
+            raise ValidationError({exc.param: [exc.message]}) from exc
+
+
+def _documented(name: str, spec: ListSpec):
+    """Publish the list's query parameters (generated from its spec) in the OpenAPI schema."""
+    return extend_schema_view(
+        list=extend_schema(parameters=_parameters(spec), summary=f"List {name}"),
+        retrieve=extend_schema(summary=f"One of the {name}"))
+
+
+@_documented("identities", queries.IDENTITY_SPEC)
+class IdentityViewSet(_InventoryViewSet):
+    """Humans, services and agents as their IdPs know them."""
+
+    queryset, serializer_class = Identity.objects.all(), IdentitySerializer
+    rows = staticmethod(queries.identities)
+
+
+@_documented("clients", queries.CLIENT_SPEC)
+class ClientViewSet(_InventoryViewSet):
+    """MCP / OAuth clients, with their active-grant count."""
+
+    queryset, serializer_class = queries.clients({}), ClientSerializer
+    rows = staticmethod(queries.clients)
+
+
+@_documented("servers", queries.SERVER_SPEC)
+class ServerViewSet(_InventoryViewSet):
+    """MCP servers."""
+
+    queryset, serializer_class = Server.objects.all(), ServerSerializer
+    rows = staticmethod(queries.servers)
+
+
+@_documented("grants", queries.GRANT_SPEC)
+class GrantViewSet(_InventoryViewSet):
+    """Delegated grants."""
+
+    queryset, serializer_class = Grant.objects.all(), GrantSerializer
+    rows = staticmethod(queries.grants)
+
+
+@_documented("tasks", queries.TASK_SPEC)
+class TaskViewSet(_InventoryViewSet):
+    """Long-running MCP tasks."""
+
+    queryset, serializer_class = Task.objects.all(), TaskSerializer
+    rows = staticmethod(queries.tasks)
+
+
+@_documented("flags", queries.FLAG_SPEC)
+class FlagViewSet(_InventoryViewSet):
+    """Flags raised on inventory objects (open and resolved; filter with open=true)."""
+
+    queryset, serializer_class = Flag.objects.all(), FlagSerializer
+    rows = staticmethod(queries.flags)
 
 
 def register(router) -> None:
     """Add this app's viewsets to the project router."""
+    # Registries (with their Admin writes and crawls) are served by api_registry.
     from inventory import api_discovery_fetch, api_registry
 
+    router.register("identities", IdentityViewSet, basename="identity")
+    router.register("clients", ClientViewSet, basename="client")
+    router.register("servers", ServerViewSet, basename="server")
+    router.register("grants", GrantViewSet, basename="grant")
+    router.register("tasks", TaskViewSet, basename="task")
+    router.register("flags", FlagViewSet, basename="flag")
     api_registry.register(router)
     api_discovery_fetch.register(router)

@@ -1,14 +1,23 @@
 from django.urls import path
 
-from inventory import views, views_discovery, views_discovery_fetch as fetch_views
+from inventory import views, views_detail, views_discovery
+from inventory import views_discovery_fetch as fetch_views
 
 app_name = "inventory"
 urlpatterns = [
     path("identities/", views.identity_list, name="identity_list"),
-    path("clients/", views.identity_list, name="client_list"),  # placeholder until built
-    path("servers/", views.identity_list, name="server_list"),  # placeholder until built
-    path("grants/", views.identity_list, name="grant_list"),  # placeholder until built
-    path("tasks/", views.identity_list, name="task_list"),  # placeholder until built
+    path("identities/<int:pk>/", views_detail.identity_detail, name="identity_detail"),
+    path("clients/", views.client_list, name="client_list"),
+    path("clients/<int:pk>/", views_detail.client_detail, name="client_detail"),
+    path("clients/<int:pk>/review/", views_detail.client_review, name="client_review"),
+    path("servers/", views.server_list, name="server_list"),
+    path("servers/<int:pk>/", views_detail.server_detail, name="server_detail"),
+    path("servers/<int:pk>/review/", views_detail.server_review, name="server_review"),
+    path("grants/", views.grant_list, name="grant_list"),
+    path("grants/<int:pk>/", views_detail.grant_detail, name="grant_detail"),
+    path("tasks/", views.task_list, name="task_list"),
+    path("tasks/<int:pk>/", views_detail.task_detail, name="task_detail"),
+    path("flags/", views.flag_list, name="flag_list"),
     path("discovery/", views_discovery.crawl_list, name="crawl_list"),
     path("discovery/crawls/<int:pk>/", views_discovery.crawl_detail, name="crawl_detail"),
     path("discovery/registries/new/", views_discovery.registry_create, name="registry_create"),

@@ -1,10 +1,152 @@
+"""Inventory list pages. One template per page, which includes its `_table.html` partial; htmx
+requests (filter form, sort and page links) get only the partial. Everything works without JS."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 
 from governance.roles import VIEWER, role_required
-from inventory.models import Identity
+from inventory import queries
+from inventory.models import Client, Grant, Identity, Server
+from inventory.queries import InvalidFilter, ListSpec
+
+PAGE_SIZE = 50
+
+
+def wants_fragment(request) -> bool:
+    """An htmx request for part of the page (a history restore needs the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def render_fragment_or_page(request, page: str, fragment: str, context: dict, status: int = 200):
+    """The fragment to htmx, the full page otherwise; caches must keep the two apart."""
+    response = render(request, fragment if wants_fragment(request) else page, context,
+                      status=status)
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict | None = None):
+    """The filter form's controls: a select for choices (and for the short lists of known values
+    in `options`: (value, label) pairs), a yes/no select for flags, and a removable chip for an
+    id filter set by a link (e.g. "this identity's grants") that has no select."""
+    controls = []
+    for flt in spec.filters:
+        value = params.get(flt.param, "")
+        choices = list(flt.choices) or list((options or {}).get(flt.param, []))
+        if flt.kind == "bool":
+            kind, choices = "select", [("true", "yes"), ("false", "no")]
+        elif choices:
+            kind = "select"
+        elif flt.kind == "id":
+            kind = "chip" if value else None
+        else:
+            kind = "text"
+        if kind:
+            without = params.copy()
+            for param in (flt.param, "page"):
+                without.pop(param, None)
+            controls.append({
+                "param": flt.param, "kind": kind, "value": value, "choices": choices,
+                "label": (flt.label or flt.param.replace("_", " ")).capitalize(),
+                "chip": (labels or {}).get(flt.param, value),
+                "remove_url": "?" + without.urlencode()})
+    return controls
+
+
+def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=None, labels=None,
+              params=None):
+    """Render one inventory list: search, filters, sort, pagination; 400 naming a bad parameter.
+
+    `params` defaults to the query string; a page may add its own defaults to it."""
+    params = request.GET if params is None else params
+    context = {"title": title, "name": name, "q": params.get("q", ""), "error": None,
+               "page": None}
+    status = 200
+    try:
+        queryset = rows(params)
+        context["page"] = Paginator(queryset, PAGE_SIZE).get_page(params.get("page"))
+    except InvalidFilter as exc:
+        context["error"], status = str(exc), 400
+    sort = params.get("sort") or spec.default_sort
+    context["sort"] = sort if sort.lstrip("-") in spec.sorts else spec.default_sort
+    context["controls"] = _controls(spec, params, options, labels)
+    return render_fragment_or_page(request, f"inventory/{name}_list.html",
+                                   f"inventory/_{name}_table.html", context, status)
+
+
+def _issuers(model) -> list[tuple[str, str]]:
+    issuers = model.objects.order_by("issuer").values_list("issuer", flat=True).distinct()
+    return [(issuer, issuer) for issuer in issuers]
+
+
+def _named(queryset, label_field: str, limit: int = 200) -> list[tuple[str, str]]:
+    """(id, name) pairs for a filter select; a select only makes sense for short lists."""
+    rows = list(queryset.order_by(label_field, "id").values_list("id", label_field)[:limit + 1])
+    return [] if len(rows) > limit else [(str(pk), name or f"#{pk}") for pk, name in rows]
+
+
+def _id_labels(request, **models) -> dict:
+    """Readable names for id filters set in the URL (?client=12 shows the client's name)."""
+    labels = {}
+    for param, model in models.items():
+        raw = request.GET.get(param, "")
+        if raw.isdigit():
+            obj = model.objects.filter(pk=int(raw)).first()
+            labels[param] = str(obj) if obj else f"#{raw} (not found)"
+    return labels
 
 
 @role_required(VIEWER)
 def identity_list(request):
-    return render(request, "inventory/identity_list.html",
-                  {"identities": Identity.objects.all()[:50]})
+    """Humans, services and agents, by issuer, kind and status."""
+    return list_page(request, name="identity", spec=queries.IDENTITY_SPEC,
+                     rows=queries.identities, title="Identities",
+                     options={"issuer": _issuers(Identity)})
+
+
+@role_required(VIEWER)
+def client_list(request):
+    """MCP clients, by registration kind and review status."""
+    return list_page(request, name="client", spec=queries.CLIENT_SPEC, rows=queries.clients,
+                     title="Clients")
+
+
+@role_required(VIEWER)
+def server_list(request):
+    """MCP servers, by registry status and review status."""
+    return list_page(request, name="server", spec=queries.SERVER_SPEC, rows=queries.servers,
+                     title="Servers")
+
+
+@role_required(VIEWER)
+def grant_list(request):
+    """Delegated grants, by status, type, issuer, client, subject and server."""
+    return list_page(request, name="grant", spec=queries.GRANT_SPEC, rows=queries.grants,
+                     title="Grants",
+                     options={"issuer": _issuers(Grant), "client": _named(Client.objects, "name"),
+                              "server": _named(Server.objects, "name")},
+                     labels=_id_labels(request, client=Client, subject=Identity, server=Server))
+
+
+@role_required(VIEWER)
+def task_list(request):
+    """MCP tasks, by status, server, client, flagged and running."""
+    return list_page(request, name="task", spec=queries.TASK_SPEC, rows=queries.tasks,
+                     title="Tasks",
+                     options={"server": _named(Server.objects, "name"),
+                              "client": _named(Client.objects, "name")},
+                     labels=_id_labels(request, server=Server, client=Client, identity=Identity,
+                                       grant=Grant))
+
+
+@role_required(VIEWER)
+def flag_list(request):
+    """Flags raised on inventory objects; open ones unless asked otherwise."""
+    params = request.GET.copy()
+    params.setdefault("open", "true")
+    return list_page(request, name="flag", spec=queries.FLAG_SPEC, rows=queries.flags,
+                     title="Flags", params=params)
+

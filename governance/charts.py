@@ -1,0 +1,96 @@
+"""Overview charts: plotly figures built from governance/queries.py, rendered as HTML fragments.
+
+plotly.js itself is served locally (base page loads vendor/plotly/plotly.min.js), so the
+fragments are rendered with include_plotlyjs=False.
+"""
+
+from __future__ import annotations
+
+from django.utils.safestring import SafeString, mark_safe
+
+# Same hues as the badges in app.css, so a status reads the same on the chart and in a table.
+STATUS_COLORS = {
+    "active": "#067647", "revoked": "#b42318", "expired": "#98a2b3",
+    "working": "#2453d6", "input_required": "#b54708", "completed": "#067647",
+    "failed": "#b42318", "cancelled": "#98a2b3",
+}
+LAYOUT = {"margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "height": 260,
+          "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+          "font": {"family": "system-ui, sans-serif", "size": 12},
+          "legend": {"orientation": "h", "y": -0.2}}
+
+
+def _html(fig) -> SafeString:
+    import plotly.io as pio
+
+    fig.update_layout(**LAYOUT)
+    fig.update_yaxes(automargin=True)
+    fig.update_xaxes(automargin=True)
+    return mark_safe(pio.to_html(fig, include_plotlyjs=False, full_html=False,
+                                 config={"displayModeBar": False, "responsive": True}))
+
+
+def grants_chart(rows: list[dict], type_labels: dict[str, str]) -> SafeString:
+    """Stacked bars: grants per status, one colour per grant type."""
+    import plotly.graph_objects as go
+
+    statuses = sorted({r["status"] for r in rows})  # lowercase codes read fine here
+    fig = go.Figure()
+    for grant_type in sorted({r["grant_type"] for r in rows}):
+        counts = {r["status"]: r["n"] for r in rows if r["grant_type"] == grant_type}
+        fig.add_bar(name=type_labels.get(grant_type, grant_type), x=statuses,
+                    y=[counts.get(s, 0) for s in statuses])
+    fig.update_layout(barmode="stack")
+    return _html(fig)
+
+
+def tasks_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
+    """One bar per task status."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=[labels.get(s, s) for s in counts], y=list(counts.values()),
+                           marker_color=[STATUS_COLORS.get(s, "#5b6475") for s in counts]))
+    return _html(fig)
+
+
+def registrations_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
+    """Donut of clients by how they are registered."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Pie(labels=[labels.get(k, k) for k in counts], values=list(counts.values()),
+                           hole=0.5, sort=False))
+    return _html(fig)
+
+
+def top_clients_chart(clients) -> SafeString:
+    """Horizontal bars: clients holding the most active grants."""
+    import plotly.graph_objects as go
+
+    clients = list(reversed(clients))  # plotly draws the first bar at the bottom
+    fig = go.Figure(go.Bar(y=[str(c)[:40] for c in clients], x=[c.active_grants for c in clients],
+                           orientation="h", marker_color="#2453d6"))
+    return _html(fig)
+
+
+def events_chart(per_hour: list[dict]) -> SafeString:
+    """Events per hour with errors/denials overlaid (from the hourly rollups)."""
+    import plotly.graph_objects as go
+
+    hours = [r["hour"] for r in per_hour]
+    fig = go.Figure()
+    fig.add_scatter(x=hours, y=[r["events"] for r in per_hour], name="events",
+                    mode="lines", line={"color": "#2453d6"})
+    fig.add_scatter(x=hours, y=[r["errors"] for r in per_hour], name="errors and denials",
+                    mode="lines", line={"color": "#b42318"})
+    return _html(fig)
+
+
+def top_tools_chart(rows: list[dict]) -> SafeString:
+    """Horizontal bars: the most called tools (server / tool)."""
+    import plotly.graph_objects as go
+
+    rows = list(reversed(rows))
+    fig = go.Figure(go.Bar(y=[f"{r['server_name']} / {r['tool']}"[:50] for r in rows],
+                           x=[r["events"] for r in rows], orientation="h",
+                           marker_color="#067647"))
+    return _html(fig)

@@ -1,0 +1,80 @@
+"""Overview aggregates. One function per number or series, used by the dashboard, API and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from inventory.models import Client, Grant, Task
+
+RUNNING_TASK_STATUSES = (Task.Status.WORKING, Task.Status.INPUT_REQUIRED)
+
+
+def overview_counts() -> dict[str, int]:
+    """Headline counts in one round trip (each is an index-only count on a small table)."""
+    sql = """
+        SELECT (SELECT count(*) FROM inventory_identity),
+               (SELECT count(*) FROM inventory_client),
+               (SELECT count(*) FROM inventory_server),
+               (SELECT count(*) FROM inventory_grant WHERE status = 'active'),
+               (SELECT count(*) FROM inventory_task WHERE status = ANY(%s)),
+               (SELECT count(*) FROM inventory_flag WHERE resolved_at IS NULL),
+               (SELECT count(*) FROM inventory_task WHERE flagged)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(RUNNING_TASK_STATUSES)])
+        row = cursor.fetchone()
+    names = ("identities", "clients", "servers", "active_grants", "running_tasks", "open_flags",
+             "flagged_tasks")
+    return dict(zip(names, row, strict=True))
+
+
+def grants_by_status_and_type() -> list[dict]:
+    """[{status, grant_type, n}] for every combination present."""
+    return list(Grant.objects.order_by().values("status", "grant_type")
+                .annotate(n=Count("id")).order_by("status", "grant_type"))
+
+
+def tasks_by_status() -> dict[str, int]:
+    """{status: n} with every task status present (zeros included)."""
+    counts = dict(Task.objects.order_by().values_list("status").annotate(n=Count("id")))
+    return {status: counts.get(status, 0) for status in Task.Status.values}
+
+
+def clients_by_registration() -> dict[str, int]:
+    """{registration kind: n} for the kinds present."""
+    return dict(Client.objects.order_by().values_list("registration").annotate(n=Count("id"))
+                .order_by("registration"))
+
+
+def grants_expiring_soon(*, now: datetime | None = None, within: timedelta = timedelta(days=7),
+                         limit: int = 10) -> QuerySet:
+    """Active grants whose expiry falls in the next `within`, soonest first."""
+    now = now or timezone.now()
+    return (Grant.objects.active().filter(expires_at__gt=now, expires_at__lte=now + within)
+            .select_related("client", "subject").order_by("expires_at", "id")[:limit])
+
+
+def top_clients_by_active_grants(*, limit: int = 10) -> list[Client]:
+    """The clients holding the most active grants (only those holding at least one)."""
+    return list(Client.objects.annotate(
+        active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE)))
+        .filter(active_grants__gt=0).order_by("-active_grants", "name")[:limit])
+
+
+def audit_activity(*, now: datetime | None = None, days: int = 7) -> dict:
+    """Events in the last `days` from the hourly rollups (never the raw event table)."""
+    from audit import queries as audit_queries
+
+    since = (now or timezone.now()) - timedelta(days=days)
+    per_hour = audit_queries.events_per_hour(since)
+    return {
+        "days": days,
+        "per_hour": per_hour,
+        "events": sum(r["events"] for r in per_hour),
+        "errors": sum(r["errors"] for r in per_hour),
+        "top_tools": audit_queries.top_tools(since, limit=10),
+    }

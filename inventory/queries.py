@@ -1,0 +1,254 @@
+"""Inventory reads: the list filters, search and sorting shared by pages, the API and exports.
+
+Each list is described once by a `ListSpec`; `filtered(spec, params)` turns query parameters
+(a QueryDict or a plain dict) into a queryset, so a page and the API can never disagree on what
+`?status=revoked` means. Bad values raise `InvalidFilter` naming the parameter (shown as a 400).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from inventory.models import (
+    Client,
+    Flag,
+    Grant,
+    Identity,
+    ReviewStatus,
+    Server,
+    Task,
+)
+
+EXPIRING_SOON = timedelta(days=7)
+TRUE_VALUES, FALSE_VALUES = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+class InvalidFilter(ValueError):
+    """A query parameter with a value the list cannot filter on."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(f"{param}: {message}")
+        self.param, self.message = param, message
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One query parameter: `kind` is "choice" (needs `choices`), "text", "id" or "bool"."""
+
+    param: str
+    lookup: str
+    kind: str = "choice"
+    choices: tuple[tuple[str, str], ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """How one list is searched (`q`), filtered, and sorted (`sort`, `-` prefix for descending)."""
+
+    search: tuple[str, ...]
+    filters: tuple[Filter, ...]
+    sorts: dict[str, str]
+    default_sort: str
+    extra: dict = field(default_factory=dict)  # param -> function(queryset, bool) for flags
+
+    def filter(self, param: str) -> Filter | None:
+        return next((f for f in self.filters if f.param == param), None)
+
+
+def _parse(flt: Filter, raw: str):
+    if flt.kind == "choice":
+        allowed = [value for value, _ in flt.choices]
+        if raw not in allowed:
+            raise InvalidFilter(flt.param, f"{raw!r} is not one of {', '.join(allowed)}")
+        return raw
+    if flt.kind == "id":
+        if not raw.isdigit():
+            raise InvalidFilter(flt.param, f"{raw!r} is not a numeric id")
+        return int(raw)
+    if flt.kind == "bool":
+        return parse_bool(flt.param, raw)
+    return raw
+
+
+def parse_bool(param: str, raw: str) -> bool:
+    """'1/true/yes/on' or '0/false/no/off', else InvalidFilter."""
+    if raw.lower() in TRUE_VALUES:
+        return True
+    if raw.lower() in FALSE_VALUES:
+        return False
+    raise InvalidFilter(param, f"{raw!r} is not a boolean (use true or false)")
+
+
+def filtered(spec: ListSpec, queryset: QuerySet, params: Mapping) -> QuerySet:
+    """Apply `q`, the spec's filters and `sort` from `params` to `queryset`."""
+    q = (params.get("q") or "").strip()
+    if q:
+        condition = Q()
+        for name in spec.search:
+            condition |= Q(**{f"{name}__icontains": q})
+        queryset = queryset.filter(condition)
+    for flt in spec.filters:
+        raw = (params.get(flt.param) or "").strip()
+        if raw:
+            value = _parse(flt, raw)
+            if flt.param in spec.extra:
+                queryset = spec.extra[flt.param](queryset, value)
+            else:
+                queryset = queryset.filter(**{flt.lookup: value})
+    return queryset.order_by(*sort_fields(spec, params.get("sort")))
+
+
+def sort_fields(spec: ListSpec, raw: str | None) -> list[str]:
+    """Order-by fields for `sort` (unknown keys fall back to the default), with a stable tiebreak."""
+    raw = raw or spec.default_sort
+    key = raw.lstrip("-")
+    if key not in spec.sorts:
+        raw, key = spec.default_sort, spec.default_sort.lstrip("-")
+    prefix = "-" if raw.startswith("-") else ""
+    return [f"{prefix}{spec.sorts[key]}", f"{prefix}id"]
+
+
+def _running(queryset, value: bool):
+    running = Q(status__in=[Task.Status.WORKING, Task.Status.INPUT_REQUIRED])
+    return queryset.filter(running if value else ~running)
+
+
+def _expiring(queryset, value: bool):
+    now = timezone.now()
+    soon = Q(status=Grant.Status.ACTIVE, expires_at__gt=now, expires_at__lte=now + EXPIRING_SOON)
+    return queryset.filter(soon if value else ~soon)
+
+
+def _open(queryset, value: bool):
+    return queryset.filter(resolved_at__isnull=value)
+
+
+IDENTITY_SPEC = ListSpec(
+    search=("display_name", "email", "subject", "team"),
+    filters=(Filter("issuer", "issuer", kind="text"),
+             Filter("kind", "kind", choices=tuple(Identity.Kind.choices)),
+             Filter("status", "status", choices=tuple(Identity.Status.choices))),
+    sorts={"name": "display_name", "issuer": "issuer", "kind": "kind", "status": "status",
+           "last_seen": "last_seen", "first_seen": "first_seen"},
+    default_sort="name",
+)
+CLIENT_SPEC = ListSpec(
+    search=("client_id", "name"),
+    filters=(Filter("registration", "registration", choices=tuple(Client.Registration.choices)),
+             Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices))),
+    sorts={"name": "name", "client_id": "client_id", "registration": "registration",
+           "review_status": "review_status", "last_seen": "last_seen",
+           "active_grants": "active_grants"},
+    default_sort="name",
+)
+SERVER_SPEC = ListSpec(
+    search=("name", "title", "description"),
+    filters=(Filter("registry_status", "registry_status",
+                    choices=tuple(Server.RegistryStatus.choices)),
+             Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices))),
+    sorts={"name": "name", "registry_status": "registry_status",
+           "review_status": "review_status", "last_seen": "last_seen",
+           "latest_version": "latest_version"},
+    default_sort="name",
+)
+GRANT_SPEC = ListSpec(
+    search=("external_id", "client__name", "client__client_id", "subject__display_name",
+            "subject__email", "resource"),
+    filters=(Filter("status", "status", choices=tuple(Grant.Status.choices)),
+             Filter("grant_type", "grant_type", choices=tuple(Grant.GrantType.choices)),
+             Filter("issuer", "issuer", kind="text"),
+             Filter("client", "client_id", kind="id"),
+             Filter("subject", "subject_id", kind="id"),
+             Filter("server", "server_id", kind="id"),
+             Filter("expiring", "", kind="bool", label="expiring in 7 days")),
+    sorts={"issued_at": "issued_at", "expires_at": "expires_at", "last_used_at": "last_used_at",
+           "status": "status", "grant_type": "grant_type", "client": "client__name"},
+    default_sort="-issued_at",
+    extra={"expiring": _expiring},
+)
+TASK_SPEC = ListSpec(
+    search=("task_id", "tool_name", "method"),
+    filters=(Filter("status", "status", choices=tuple(Task.Status.choices)),
+             Filter("server", "server_id", kind="id"),
+             Filter("client", "client_id", kind="id"),
+             Filter("identity", "identity_id", kind="id"),
+             Filter("grant", "grant_id", kind="id"),
+             Filter("flagged", "flagged", kind="bool"),
+             Filter("running", "", kind="bool", label="running")),
+    sorts={"last_updated_at": "last_updated_at", "created_at": "created_at", "status": "status",
+           "task_id": "task_id"},
+    default_sort="-last_updated_at",
+    extra={"running": _running},
+)
+FLAG_SPEC = ListSpec(
+    search=("summary", "object_repr", "kind"),
+    filters=(Filter("kind", "kind", kind="text"),
+             Filter("severity", "severity", choices=tuple(Flag.Severity.choices)),
+             Filter("object_type", "object_type", kind="text"),
+             Filter("open", "", kind="bool")),
+    sorts={"last_raised_at": "last_raised_at", "raised_at": "raised_at", "severity": "severity",
+           "kind": "kind"},
+    default_sort="-last_raised_at",
+    extra={"open": _open},
+)
+
+
+def identities(params: Mapping) -> QuerySet:
+    """Identities for a list page or API call."""
+    return filtered(IDENTITY_SPEC, Identity.objects.select_related("owner"), params)
+
+
+def clients(params: Mapping) -> QuerySet:
+    """Clients with their active-grant count."""
+    base = Client.objects.select_related("owner").annotate(
+        active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE)))
+    return filtered(CLIENT_SPEC, base, params)
+
+
+def servers(params: Mapping) -> QuerySet:
+    """Servers for a list page or API call."""
+    return filtered(SERVER_SPEC, Server.objects.select_related("owner"), params)
+
+
+def grants(params: Mapping) -> QuerySet:
+    """Grants with their client, subject and server."""
+    base = Grant.objects.select_related("client", "subject", "server")
+    return filtered(GRANT_SPEC, base, params)
+
+
+def tasks(params: Mapping) -> QuerySet:
+    """Tasks with their server, client and identity."""
+    base = Task.objects.select_related("server", "client", "identity")
+    return filtered(TASK_SPEC, base, params)
+
+
+def flags(params: Mapping) -> QuerySet:
+    """Flags; pages default to open ones (`open=true`)."""
+    return filtered(FLAG_SPEC, Flag.objects.all(), params)
+
+
+def flags_for(obj) -> QuerySet:
+    """Flags raised on one inventory object, open first."""
+    return Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by(
+        "-resolved_at", "-last_raised_at")
+
+
+def clients_of_identity(identity: Identity) -> QuerySet:
+    """Clients the identity owns or has been granted access through."""
+    return (Client.objects.filter(Q(owner=identity) | Q(grants__subject=identity))
+            .distinct().order_by("name", "client_id"))
+
+
+def servers_of_client(client: Client) -> QuerySet:
+    """Servers the client holds grants on, with how many (and how many active)."""
+    return (Server.objects.filter(grants__client=client)
+            .annotate(grant_count=Count("grants", filter=Q(grants__client=client)),
+                      active_count=Count("grants", filter=Q(grants__client=client,
+                                                            grants__status="active")))
+            .order_by("name"))

@@ -1,0 +1,111 @@
+"""Inventory detail pages (an object and what it is related to) and the admins' review control."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from governance.roles import ADMIN, VIEWER, role_required
+from inventory import queries
+from inventory.models import Client, Grant, Identity, Server, Task
+from inventory.services.entities import set_review_status
+from inventory.views import wants_fragment
+
+# Detail pages show the first rows of each relationship and link to the filtered list for all.
+RELATED_ROWS = 25
+
+
+@role_required(VIEWER)
+def identity_detail(request, pk: int):
+    """An identity, what it owns, its grants, the clients it uses and its tasks."""
+    identity = get_object_or_404(Identity.objects.select_related("owner"), pk=pk)
+    grants = identity.grants.select_related("client", "server").order_by("-issued_at", "-id")
+    return render(request, "inventory/identity_detail.html", {
+        "identity": identity,
+        "owned_identities": identity.owned_identities.order_by("display_name")[:RELATED_ROWS],
+        "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
+        "clients": queries.clients_of_identity(identity)[:RELATED_ROWS],
+        "tasks": identity.tasks.select_related("server", "client")[:RELATED_ROWS],
+        "task_count": identity.tasks.count(),
+    })
+
+
+@role_required(VIEWER)
+def client_detail(request, pk: int):
+    """A client, its grants, the servers it holds grants on, its tasks and flags."""
+    client = get_object_or_404(Client.objects.select_related("owner"), pk=pk)
+    grants = client.grants.select_related("subject", "server").order_by("-issued_at", "-id")
+    return render(request, "inventory/client_detail.html", {
+        "client": client, "obj": client, "review_url": "inventory:client_review",
+        "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
+        "servers": queries.servers_of_client(client),
+        "tasks": client.tasks.select_related("server", "identity")[:RELATED_ROWS],
+        "task_count": client.tasks.count(),
+        "flags": queries.flags_for(client)[:RELATED_ROWS],
+    })
+
+
+@role_required(VIEWER)
+def server_detail(request, pk: int):
+    """A server, its versions, remotes, tools, grants, tasks and flags."""
+    server = get_object_or_404(Server.objects.select_related("owner"), pk=pk)
+    grants = server.grants.select_related("client", "subject").order_by("-issued_at", "-id")
+    return render(request, "inventory/server_detail.html", {
+        "server": server, "obj": server, "review_url": "inventory:server_review",
+        "remotes": server.remotes.all(), "tools": server.tools.all(),
+        "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
+        "tasks": server.tasks.select_related("client", "identity")[:RELATED_ROWS],
+        "task_count": server.tasks.count(),
+        "flags": queries.flags_for(server)[:RELATED_ROWS],
+    })
+
+
+@role_required(VIEWER)
+def grant_detail(request, pk: int):
+    """A grant and the tasks run under it."""
+    grant = get_object_or_404(Grant.objects.select_related("client", "subject", "server"), pk=pk)
+    return render(request, "inventory/grant_detail.html", {
+        "grant": grant, "tasks": grant.tasks.select_related("server")[:RELATED_ROWS],
+        "task_count": grant.tasks.count(), "flags": queries.flags_for(grant)[:RELATED_ROWS],
+    })
+
+
+@role_required(VIEWER)
+def task_detail(request, pk: int):
+    """A task and its status history, illegal transitions marked."""
+    task = get_object_or_404(
+        Task.objects.select_related("server", "client", "identity", "grant"), pk=pk)
+    return render(request, "inventory/task_detail.html", {
+        "task": task, "history": task.status_history.all(),
+        "flags": queries.flags_for(task)[:RELATED_ROWS],
+    })
+
+
+def _review(request, model, pk: int, detail_url: str, review_url: str):
+    obj = get_object_or_404(model, pk=pk)
+    try:
+        set_review_status(obj, status=request.POST.get("status", ""), actor=request.user,
+                          request=request)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    if wants_fragment(request):
+        return render(request, "inventory/_review_status.html",
+                      {"obj": obj, "review_url": review_url})
+    messages.success(request, f"{obj} is now {obj.get_review_status_display().lower()}.")
+    return redirect(detail_url, pk=obj.pk)
+
+
+@require_POST
+@role_required(ADMIN)
+def client_review(request, pk: int):
+    """Admins approve or block a client (htmx gets the updated control)."""
+    return _review(request, Client, pk, "inventory:client_detail", "inventory:client_review")
+
+
+@require_POST
+@role_required(ADMIN)
+def server_review(request, pk: int):
+    """Admins approve or block a server (htmx gets the updated control)."""
+    return _review(request, Server, pk, "inventory:server_detail", "inventory:server_review")
