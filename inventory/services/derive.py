@@ -12,7 +12,11 @@ from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (r
 
 # "events" is SeenFrom.EVENTS; first_seen/last_seen only ever widen. last_seen is kept to the
 # minute: the WHERE skips rewriting a row (a new tuple version, index and WAL traffic) for
-# every batch that mentions a busy identity, client or server.
+# every batch that mentions a busy identity, client or server. The HAVING NOT EXISTS drops, by
+# a plain read, the groups whose row already covers the batch: ON CONFLICT DO UPDATE locks the
+# conflicting row even when its WHERE then skips the update, so without it every concurrent
+# batch naming the same busy server queued behind the other's durable commit. Skipping on a
+# stale read is safe: these fields only widen or fill in, so a newer row covers the batch too.
 FRESH = "interval '1 minute'"
 IDENTITIES_SQL = """
 INSERT INTO inventory_identity (issuer, subject, display_name, email, kind, status, team,
@@ -21,7 +25,13 @@ SELECT actor_issuer, actor_subject, coalesce(max(nullif(actor_name, '')), ''),
        coalesce(max(nullif(actor_email, '')), ''), coalesce(max(nullif(actor_kind, '')), 'human'),
        'active', '', min(time), max(time), 'events'
 FROM audit_stage WHERE actor_subject <> ''
-GROUP BY actor_issuer, actor_subject ORDER BY actor_issuer, actor_subject
+GROUP BY actor_issuer, actor_subject
+HAVING NOT EXISTS (
+    SELECT 1 FROM inventory_identity e WHERE e.issuer = actor_issuer AND e.subject = actor_subject
+      AND max(time) <= e.last_seen + {fresh} AND min(time) >= e.first_seen
+      AND (e.email <> '' OR coalesce(max(nullif(actor_email, '')), '') = '')
+      AND (e.display_name <> '' OR coalesce(max(nullif(actor_name, '')), '') = ''))
+ORDER BY actor_issuer, actor_subject
 ON CONFLICT (issuer, subject) DO UPDATE SET
     first_seen = LEAST(inventory_identity.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(inventory_identity.last_seen, EXCLUDED.last_seen),
@@ -42,7 +52,13 @@ SELECT client_ref, '', CASE WHEN client_ref LIKE 'https://%%' THEN 'cimd' ELSE '
        coalesce(max(nullif(client_name, '')), ''), coalesce(max(nullif(client_version, '')), ''),
        'unreviewed', min(time), max(time), 'events'
 FROM audit_stage WHERE client_ref <> ''
-GROUP BY client_ref ORDER BY client_ref
+GROUP BY client_ref
+HAVING NOT EXISTS (
+    SELECT 1 FROM inventory_client e WHERE e.client_id = client_ref
+      AND max(time) <= e.last_seen + {fresh} AND min(time) >= e.first_seen
+      AND (e.name <> '' OR coalesce(max(nullif(client_name, '')), '') = '')
+      AND coalesce(max(nullif(client_version, '')), '') IN ('', e.version))
+ORDER BY client_ref
 ON CONFLICT (client_id) DO UPDATE SET
     first_seen = LEAST(inventory_client.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(inventory_client.last_seen, EXCLUDED.last_seen),
@@ -61,7 +77,11 @@ INSERT INTO inventory_server (name, title, description, latest_version, reposito
                               first_seen, last_seen, seen_from)
 SELECT server_name, '', '', '', '', '', 'unlisted', 'unreviewed', min(time), max(time), 'events'
 FROM audit_stage WHERE server_name <> ''
-GROUP BY server_name ORDER BY server_name
+GROUP BY server_name
+HAVING NOT EXISTS (
+    SELECT 1 FROM inventory_server e WHERE e.name = server_name
+      AND max(time) <= e.last_seen + {fresh} AND min(time) >= e.first_seen)
+ORDER BY server_name
 ON CONFLICT (name) DO UPDATE SET
     first_seen = LEAST(inventory_server.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(inventory_server.last_seen, EXCLUDED.last_seen)
@@ -74,7 +94,11 @@ INSERT INTO inventory_serverremote (server_id, url, transport, first_seen, last_
 SELECT srv.id, s.server_url, 'streamable-http', min(s.time), max(s.time)
 FROM audit_stage s JOIN inventory_server srv ON srv.name = s.server_name
 WHERE s.server_url <> ''
-GROUP BY srv.id, s.server_url ORDER BY srv.id, s.server_url
+GROUP BY srv.id, s.server_url
+HAVING NOT EXISTS (
+    SELECT 1 FROM inventory_serverremote e WHERE e.server_id = srv.id AND e.url = s.server_url
+      AND max(s.time) <= e.last_seen + {fresh} AND min(s.time) >= e.first_seen)
+ORDER BY srv.id, s.server_url
 ON CONFLICT (server_id, url) DO UPDATE SET
     first_seen = LEAST(inventory_serverremote.first_seen, EXCLUDED.first_seen),
     last_seen = GREATEST(inventory_serverremote.last_seen, EXCLUDED.last_seen)
