@@ -86,17 +86,30 @@ NOT_SENSITIVE = {"progress_token", "max_tokens", "total_tokens", "input_tokens",
 CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
+@lru_cache(maxsize=4096)
+def _normal_key(key: str) -> str:
+    """camelCase / kebab-case / any case -> snake_case (keys repeat: cached, it was a regex
+    substitution per key of every walked event)."""
+    return CAMEL.sub(r"\1_\2", key).lower().replace("-", "_")
+
+
 def _is_sensitive_key(key: str, keys, suffixes) -> bool:
-    norm = CAMEL.sub(r"\1_\2", key).lower().replace("-", "_")
+    norm = _normal_key(key)
     return norm not in NOT_SENSITIVE and (norm in keys or norm.endswith(suffixes))
+
+
+# "sk-" occurs inside ordinary words and ids ("task-1", "disk-2"): the openai_key rule only
+# matches it at a word start, so a literal hit is confirmed by this before walking the event.
+OPENAI_HINT = re.compile(r"\bsk-")
 
 
 def may_need_redaction(json_text: str) -> bool:
     """Cheap test on the serialized event: could any rule match? (False positives are fine.)"""
     _, custom_hint, _, _, literals = _rules()
     lower = json_text.lower()
-    if any(map(lower.__contains__, literals)):
-        return True
+    for literal in literals:
+        if literal in lower and (literal != "sk-" or OPENAI_HINT.search(json_text)):
+            return True
     if URL_PASSWORD_HINT.search(json_text):
         return True
     return bool(custom_hint and custom_hint.search(json_text))
