@@ -9,6 +9,7 @@ event can never fail later in the database.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import orjson
@@ -29,6 +30,8 @@ OBJECTS = {
     "grant": {"id": 300, "type": 50, "issuer": 300},
     "error": {"message": 4000},
 }
+OBJECT_FIELDS = {name: tuple(fields.items()) for name, fields in OBJECTS.items()}
+TOP_STRING_FIELDS = tuple(TOP_STRINGS.items())
 KNOWN = {*TOP_STRINGS, *OBJECTS, "time", "delegation", "task", "outcome", "duration_ms",
          "attributes"}
 MAX_DELEGATION = 20
@@ -88,8 +91,11 @@ def _object(event, name, errors) -> dict:
     if not isinstance(obj, dict):
         errors[name] = "must be an object"
         return {}
-    for key, limit in OBJECTS.get(name, {}).items():
-        _str(obj.get(key), f"{name}.{key}", limit, errors)
+    for key, limit in OBJECT_FIELDS[name]:
+        value = obj.get(key)
+        # the common case (absent, or a short enough string) without a call
+        if value is not None and (type(value) is not str or len(value) > limit):
+            _str(value, f"{name}.{key}", limit, errors)
     return obj
 
 
@@ -128,19 +134,30 @@ def _check_specials(event: dict, errors: dict) -> None:
             parse_time(grant["expires_at"], "grant.expires_at", errors)
 
 
+@lru_cache(maxsize=4096)
+def _url_host(url: str) -> str | None:
+    """host[:port] of an http(s) URL, else None (server URLs repeat: parsed once each)."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return None
+        return parts.hostname + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return None
+
+
 def _server_name(server: dict, errors: dict) -> tuple[str, str]:
     """(name, url); a server known only by URL is named after its host until a registry names it."""
     name, url = server.get("name") or "", server.get("url") or ""
+    if not isinstance(url, str):  # already reported under server.url
+        return "", ""
     if url:
-        try:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError
-        except ValueError:
+        host = _url_host(url)
+        if host is None:
             errors["server.url"] = "must be an http(s) URL"
             return "", ""
         if not name:
-            name = parts.hostname + (f":{parts.port}" if parts.port else "")
+            name = host
     return name, url
 
 
@@ -164,8 +181,10 @@ def normalize_event(raw, *, ordinal: int, limits: Limits):
             errors["time"] = f"is more than {limits.max_age_days} days in the past"
         elif when > limits.latest:
             errors["time"] = "is in the future (beyond the allowed clock skew)"
-    for key, limit in TOP_STRINGS.items():
-        _str(raw.get(key), key, limit, errors)
+    for key, limit in TOP_STRING_FIELDS:
+        value = raw.get(key)
+        if value is not None and (type(value) is not str or len(value) > limit):
+            _str(value, key, limit, errors)
     actor, client, server = (_object(raw, n, errors) for n in ("actor", "client", "server"))
     grant, _ = _object(raw, "grant", errors), _object(raw, "error", errors)
     _check_specials(raw, errors)
@@ -179,6 +198,8 @@ def normalize_event(raw, *, ordinal: int, limits: Limits):
 
 def _canonical(raw: dict) -> dict:
     """The event as stored: known fields as sent, unknown top-level fields inside attributes."""
+    if KNOWN.issuperset(raw):  # the common case: nothing to move
+        return dict(raw)
     event = {k: v for k, v in raw.items() if k in KNOWN}
     extras = {k: v for k, v in raw.items() if k not in KNOWN}
     if extras:
