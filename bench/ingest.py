@@ -292,7 +292,7 @@ def profile_service(token_source_events) -> str:
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
     n = len(token_source_events)
     head = (f"in-process split per event: validate+redact {prep / n * 1e6:.1f} us, "
-            f"database (COPY, dedup, insert, derive, rollups, chain, commit) {store / n * 1e6:.1f} us")
+            f"database (stage, dedup, insert, derive, rollups, batch row, commit) {store / n * 1e6:.1f} us")
     return head + "\n" + "\n".join(out.getvalue().splitlines()[:40])
 
 
