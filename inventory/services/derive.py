@@ -1,8 +1,9 @@
 """Derived inventory state from a batch of audit events, set-based (no ORM save per event).
 
-Ingestion COPYs the batch's new events into the session's temp table `audit_stage` and calls
-`upsert_from_stage` inside its transaction: one INSERT … SELECT … GROUP BY … ON CONFLICT per
-entity. Rows are upserted in key order so concurrent batches take row locks in the same order
+Ingestion stages the batch's new events in the session's temp table `audit_stage` and runs
+these statements inside its transaction (audit/services/ingest.py builds them into its
+per-connection function; `upsert_from_stage` runs them one by one): one INSERT … SELECT …
+GROUP BY … ON CONFLICT per entity. Rows are upserted in key order so concurrent batches take row locks in the same order
 (no deadlocks between them). `apply_task_reports` advances tasks: one read, one write each.
 """
 
