@@ -4,17 +4,7 @@ the console's source pages so every change is recorded as an admin action."""
 from django.contrib import admin
 
 from audit.models import AuditEvent, ChainVerification, EventBatch, EventSource
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from inventory.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -19,7 +19,8 @@ app.conf.beat_schedule.update({
     },
     "crawl-cimd-documents": {
         "task": "inventory.crawl_cimd_documents",
-        "schedule": float(os.environ.get("CIMD_CRAWL_INTERVAL_SECONDS", 24 * 60 * 60)),
+        # Looks for due documents this often; a sweep runs only when one is due.
+        "schedule": float(os.environ.get("CIMD_CRAWL_INTERVAL_SECONDS", 15 * 60)),
     },
     "crawl-oauth-metadata": {
         "task": "inventory.crawl_oauth_metadata",

@@ -21,9 +21,14 @@ def crawl_due_registries() -> list[int]:
 
 @shared_task(name="inventory.crawl_cimd_documents")
 def crawl_cimd_documents() -> int | None:
-    """Beat: queue the daily refresh of every due CIMD document (once its runner exists)."""
+    """Beat: queue a sweep when some CIMD document is due. Each document's next fetch follows its
+    Cache-Control within CIMD_REFRESH_MIN/MAX_SECONDS, so every one is re-read at least daily."""
     crawls.load_runners()
     if "cimd" not in crawls.RUNNERS:
+        return None
+    from inventory.services.cimd import documents_due
+
+    if not documents_due():
         return None
     return crawls.start_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET,
                               requested_by="beat").pk

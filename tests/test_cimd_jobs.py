@@ -1,5 +1,7 @@
 """CIMD and OAuth-metadata discovery as crawl jobs: runners, beat tasks, admin start buttons."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -7,7 +9,8 @@ from django.utils import timezone
 from governance.models import AdminAction
 from inventory import crawls
 from inventory.crawls import execute_crawl, open_crawl
-from inventory.models import (AuthorizationServer, ClientDocument, Crawl, Server, ServerRemote)
+from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
+                              Crawl, Server, ServerRemote)
 from inventory.services import cimd as svc
 from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
 from inventory.tasks import crawl_cimd_documents, crawl_oauth_metadata
@@ -89,6 +92,8 @@ def test_beat_tasks_queue_one_cimd_and_one_oauth_crawl(django_capture_on_commit_
                                                        monkeypatch):
     sent = []
     monkeypatch.setattr(crawls, "enqueue", sent.append)
+    Client.objects.create(client_id="https://app.example/client.json", first_seen=timezone.now(),
+                          last_seen=timezone.now())  # a new CIMD client: its document is due
     with django_capture_on_commit_callbacks(execute=True):
         first = crawl_cimd_documents()
         again = crawl_cimd_documents()
@@ -96,6 +101,19 @@ def test_beat_tasks_queue_one_cimd_and_one_oauth_crawl(django_capture_on_commit_
     assert first == again and oauth != first
     assert Crawl.objects.get(pk=first).target == crawls.CIMD_SWEEP_TARGET
     assert sent == [first, oauth]
+
+
+@pytest.mark.django_db
+def test_beat_starts_no_cimd_sweep_until_a_document_is_due(monkeypatch):
+    monkeypatch.setattr(crawls, "enqueue", lambda crawl_id: None)
+    now = timezone.now()
+    client = Client.objects.create(client_id="https://app.example/c.json", first_seen=now,
+                                   last_seen=now)
+    ClientDocumentState.objects.create(client=client, next_fetch_at=now + timedelta(minutes=30))
+    assert crawl_cimd_documents() is None  # its cache lifetime has not run out
+    assert not Crawl.objects.filter(kind="cimd").exists()
+    ClientDocumentState.objects.filter(client=client).update(next_fetch_at=now - timedelta(seconds=1))
+    assert crawl_cimd_documents() is not None
 
 
 @pytest.mark.django_db

@@ -119,6 +119,14 @@ def sync_cimd_clients() -> int:
     return len(created)
 
 
+def documents_due(*, now=None) -> bool:
+    """Would a sweep fetch anything now? (a new https client, or a document whose cache
+    lifetime has run out). Lets beat look often without filling the crawl history."""
+    now = now or timezone.now()
+    return (Client.objects.filter(client_id__startswith="https://", cimd_state__isnull=True)
+            .exists() or ClientDocumentState.objects.exclude(next_fetch_at__gt=now).exists())
+
+
 @dataclass
 class Fetched:
     """One document fetch and its validation, before anything is stored (no database)."""
