@@ -49,3 +49,15 @@ def test_healthz_says_503_and_names_the_broker_when_it_is_unreachable(client, un
     body = response.json()
     assert body["database"] == "ok"
     assert body["broker"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_admins_find_event_sources_from_the_audit_and_governance_pages(admin_client_):
+    for page in ("/audit/", "/governance/"):
+        assert 'href="/audit/sources/"' in admin_client_.get(page).content.decode()
+
+
+@pytest.mark.django_db
+def test_viewers_are_not_shown_the_admin_only_links(viewer_client):
+    for page in ("/audit/", "/governance/"):
+        assert 'href="/audit/sources/"' not in viewer_client.get(page).content.decode()
