@@ -122,37 +122,11 @@ def run_all(args) -> None:
 
 
 def post_gzip(url, token, bodies, concurrency) -> float:
-    """bench/ingest.py's post_all with the OTLP headers (protobuf, gzip)."""
-    import http.client
-    import threading
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-protobuf",
-               "Content-Encoding": "gzip"}
-    errors = []
-
-    def run(chunk):
-        for body in chunk:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-            conn.request("POST", parts.path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            if response.status != 200 or data:
-                errors.append((response.status, data[:200]))
-            conn.close()
-
-    threads = [threading.Thread(target=run, args=(bodies[i::concurrency],))
-               for i in range(concurrency)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
-    if errors:
-        raise RuntimeError(f"{len(errors)} requests failed, e.g. {errors[0]}")
-    return elapsed
+    """bench/ingest.py's post_all with the OTLP headers; any partial_success body is a failure."""
+    return harness.post_all(
+        url, token, bodies, concurrency, content_type="application/x-protobuf",
+        extra_headers={"Content-Encoding": "gzip"},
+        accept=lambda status, data: status == 200 and not data)
 
 
 if __name__ == "__main__":
