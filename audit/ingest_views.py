@@ -2,7 +2,8 @@
 
 A plain function view, not DRF: it authenticates with a source token (not a user), and the
 per-request overhead is the bound for one-event requests (see docs/performance.md).
-Status codes: 200 with per-event results, 400 unparseable body, 401 token, 413 too large,
+Status codes: 200 with per-event results, 400 unparseable body, 401 token, 411 chunked body
+under a server that cannot de-chunk it, 413 too large,
 415 media type or encoding, 429 rate limit, 503 database unavailable. Never a 500.
 """
 
@@ -19,6 +20,7 @@ from django.db import DatabaseError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from audit.http_body import ChunkedBodyUnreadable, body_stream
 from audit.services.ingest import ingest_events
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
 
@@ -53,7 +55,10 @@ def _read_body(request) -> bytes:
         raise BodyError(400, "Content-Length is not a number.") from None
     if declared > limit:
         raise BodyError(413, f"Body is larger than {limit} bytes.")
-    raw = request.read(limit + 1)
+    try:
+        raw = body_stream(request).read(limit + 1)
+    except ChunkedBodyUnreadable as exc:
+        raise BodyError(411, str(exc)) from None
     if len(raw) > limit:
         raise BodyError(413, f"Body is larger than {limit} bytes.")
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from audit import otlp
+from audit.http_body import ChunkedBodyUnreadable, body_stream
 from audit.otlp_mapping import Mapped, map_logs, map_traces
 from audit.services.ingest import ingest_events
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
@@ -109,15 +110,10 @@ def _content_length(request) -> int | None:
 
 
 def _body_stream(request):
-    """Where to read the body from. Django reads exactly Content-Length bytes, so a chunked body
-    (no Content-Length) would look empty and its spans vanish behind a 200. gunicorn decodes
-    chunked bodies in wsgi.input, so read that; under any other server refuse with 411."""
-    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-    if not chunked or request.META.get("CONTENT_LENGTH"):
-        return request
-    if "gunicorn.socket" in request.META:
-        return request.META["wsgi.input"]
-    raise otlp.OtlpError(411, "Send a Content-Length: chunked bodies are only read under gunicorn.")
+    try:
+        return body_stream(request)
+    except ChunkedBodyUnreadable as exc:
+        raise otlp.OtlpError(411, str(exc)) from None
 
 
 def _rejections(mapped: Mapped, core_rejected: list[dict]) -> list[str]:
