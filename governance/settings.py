@@ -231,6 +231,12 @@ CELERY_BEAT_SCHEDULE.update({
     "audit-seal-chain": {"task": "audit.tasks.seal_chain", "schedule": 10.0},
     "audit-apply-retention": {"task": "audit.tasks.apply_retention", "schedule": 6 * 3600.0},
 })
+# A full integrity-chain verification on a schedule, so the audit page always shows a recent
+# result even if nobody presses "verify now" (0 turns it off).
+AUDIT_VERIFY_INTERVAL_SECONDS = float(os.environ.get("AUDIT_VERIFY_INTERVAL_SECONDS", "86400"))
+if AUDIT_VERIFY_INTERVAL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["audit-verify-chain"] = {"task": "audit.tasks.verify_audit_chain",
+                                                  "schedule": AUDIT_VERIFY_INTERVAL_SECONDS}
 
 # --- Discovery crawls -----------------------------------------------------------------------
 # The sweeper resends a queued crawl's message after this long, and re-queues (up to

@@ -61,3 +61,13 @@ def test_admins_find_event_sources_from_the_audit_and_governance_pages(admin_cli
 def test_viewers_are_not_shown_the_admin_only_links(viewer_client):
     for page in ("/audit/", "/governance/"):
         assert 'href="/audit/sources/"' not in viewer_client.get(page).content.decode()
+
+
+def test_every_beat_entry_names_a_registered_task_and_the_chain_is_verified_daily():
+    from governance.celery import app
+
+    app.loader.import_default_modules()
+    schedule = app.conf.beat_schedule
+    assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
+    assert schedule["audit-verify-chain"]["task"] == "audit.tasks.verify_audit_chain"
+    assert schedule["audit-verify-chain"]["schedule"] == 86400
