@@ -137,3 +137,32 @@ def test_an_event_without_secrets_is_stored_as_sent(source):
     row = AuditEvent.objects.get(event_id=event["id"])
     assert row.redacted is False and "redactions" not in row.payload
     assert row.payload["attributes"] == {"region": "eu"}
+
+
+SECRET_SAMPLES = [
+    '{"h": {"Authorization": "Bearer abcdefghijkl"}}', '{"a": "eyJhbGciOi.eyJzdWIi.sig"}',
+    '{"k": "AKIAABCDEFGHIJKLMNOP"}', '{"u": "https://bob:hunter2@db.example/x"}',
+    '{"t": "sk-proj-abcdefghijklmnopqrstuvwx"}', '{"c": "Cookie: sid=1"}',
+    '{"p": "-----BEGIN RSA PRIVATE KEY-----"}', '{"x": "?password=a"}', '{"clientSecret": "v"}',
+]
+CLEAN_SAMPLES = ['{"id": "task-123", "tool": "disk-usage"}', '{"q": "quarterly report"}',
+                 '{"limit": 50, "region": "eu-west-1"}', '{"u": "https://example.com/a@b"}']
+
+
+def test_the_accelerated_secret_prefilter_decides_as_the_plain_python_one(monkeypatch):
+    """Hyperscan is an optional accelerator: with and without it, the same events are walked."""
+    from audit.services import redaction
+
+    redaction.reset_rules_cache()
+    assert redaction._matcher() is not None, "the hyperscan wheel is a pinned requirement"
+    fast = [redaction.may_need_redaction(s.encode()) for s in SECRET_SAMPLES + CLEAN_SAMPLES]
+    monkeypatch.setattr(redaction, "hyperscan", None)
+    redaction.reset_rules_cache()
+    try:
+        slow = [redaction.may_need_redaction(s.encode()) for s in SECRET_SAMPLES + CLEAN_SAMPLES]
+    finally:
+        monkeypatch.undo()
+        redaction.reset_rules_cache()
+    assert fast == slow
+    assert fast[:len(SECRET_SAMPLES)] == [True] * len(SECRET_SAMPLES)
+    assert fast[len(SECRET_SAMPLES):] == [False] * len(CLEAN_SAMPLES)

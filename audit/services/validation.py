@@ -222,7 +222,7 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
         return None, None, {"event": "contains a NUL character (\\u0000), which cannot be stored"}
     decoded = text.decode()
     redacted = False
-    if redaction.may_need_redaction(decoded):
+    if redaction.may_need_redaction(text):
         notes = redaction.redact(event)
         if notes:
             redacted = True
