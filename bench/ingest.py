@@ -6,11 +6,12 @@ Runs against the worktree's embedded PostgreSQL (./var/pg, default durability: f
 synchronous_commit on), in a throwaway database created here and dropped at the end.
 (a) COPY of the same generated events, 1,000-row batches (a commit each), into a bare table
     with the same unique key (source, event id); one connection, and four for reference.
-(b) POST /api/v1/events through gunicorn (sync workers, --workers, default 2 x cores + 1 as
-    gunicorn recommends), 1,000 events per request, 4 concurrent clients, with dedup,
+(b) POST /api/v1/events through gunicorn with the production configuration (gunicorn.conf.py:
+    threaded workers, keep-alive), 1,000 events per request, 4 concurrent clients, with dedup,
     redaction, chain, derived state and rollups on.
-(c) the same endpoint with one event per request, 4 concurrent clients; its baseline (c0) is
-    one-row INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
+(c) the same endpoint with one event per request, 16 concurrent keep-alive clients (a fleet of
+    gateways; --single-concurrency), and (c4) with 4; the baseline (c0) is one-row
+    INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
 Then peak RSS of a worker for one 16 MB request, and a cProfile of the ingest service.
 Medians of --repeat runs; prints events/s and the ratio (b)/(a).
 """
@@ -172,12 +173,16 @@ def bench_copy(rows, connections: int) -> float:
 
 # --- (b), (c): HTTP through gunicorn --------------------------------------------------------
 class Server:
-    def __init__(self, workers: int):
+    """gunicorn with the production configuration (gunicorn.conf.py: threaded workers)."""
+
+    def __init__(self, workers: int | None = None):
         self.port = free_port()
+        extra = ["--workers", str(workers)] if workers else []
         self.proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "governance.wsgi", "--bind",
-             f"127.0.0.1:{self.port}", "--workers", str(workers), "--log-level", "warning",
-             "--timeout", "120"], cwd=BASE, env=django_env(), start_new_session=True)
+            [str(Path(sys.executable).with_name("gunicorn")), "governance.wsgi", "-c",
+             str(BASE / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}",
+             "--log-level", "warning", *extra], cwd=BASE, env=django_env(),
+            start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}/api/v1/events"
         import httpx
 
@@ -199,13 +204,14 @@ class Server:
 
 
 def post_all(url, token, bodies, concurrency, content_type="application/json",
-             extra_headers=None, accept=lambda status, data: status == 200) -> float:
+             extra_headers=None, accept=lambda status, data: status == 200,
+             keepalive=True) -> float:
     """POST every body over `concurrency` threads; returns the elapsed seconds.
 
     stdlib http.client, not httpx: it costs the load generator far less CPU per request
     (these 2 cores are shared with the server) and sends headers and body in one write
-    (no Nagle / delayed-ACK stall). Sync gunicorn workers close after each response, so each
-    request opens a connection.
+    (no Nagle / delayed-ACK stall). Each thread keeps its connection open (a gateway does),
+    or with keepalive=False opens one per request.
     """
     import http.client
     from urllib.parse import urlsplit
@@ -216,13 +222,27 @@ def post_all(url, token, bodies, concurrency, content_type="application/json",
     errors = []
 
     def run(chunk):
+        conn = None
         for body in chunk:
-            conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
-            conn.request("POST", parts.path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
+            for attempt in range(2):
+                if conn is None:
+                    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+                try:
+                    conn.request("POST", parts.path, body=body, headers=headers)
+                    response = conn.getresponse()
+                    data = response.read()
+                    break
+                except (http.client.HTTPException, ConnectionError):
+                    conn.close()  # the server closed an idle keep-alive connection: reopen
+                    conn = None
+                    if attempt:
+                        raise
             if not accept(response.status, data):
                 errors.append((response.status, data[:200]))
+            if not keepalive or response.will_close:
+                conn.close()
+                conn = None
+        if conn is not None:
             conn.close()
 
     threads = [threading.Thread(target=run, args=(bodies[i::concurrency],))
@@ -287,7 +307,7 @@ def profile_service(token_source_events) -> str:
         rows, reports = ingest.prepare(batch, result)
         t1 = time.perf_counter()
         ingest._ensure_stage()
-        ingest._store(source.pk, rows, reports)
+        ingest._store(source.pk, rows, reports)  # (accepted, batch id, ordinals)
         prep, store = prep + t1 - t0, store + time.perf_counter() - t1
     profiler.disable()
     out = io.StringIO()
@@ -303,7 +323,10 @@ def main():
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="gunicorn workers (default: gunicorn.conf.py, cores + 1)")
+    parser.add_argument("--single-concurrency", type=int, default=16,
+                        help="clients sending one event per request for (c) (also run at 4)")
     args = parser.parse_args()
     import orjson
 
@@ -317,7 +340,7 @@ def main():
                                env=django_env(), check=True, capture_output=True,
                                text=True).stdout.strip()
         print(f"setup (database + migrations): {time.perf_counter() - t0:.1f} s")
-        a1, a4, b, c, c0 = [], [], [], [], []
+        a1, a4, b, c, c4, c0 = [], [], [], [], [], []
         server = Server(workers=args.workers)
         try:
             for run in range(args.repeat):
@@ -328,19 +351,25 @@ def main():
                 bodies = [orjson.dumps(events[i:i + 1000]) for i in range(0, len(events), 1000)]
                 b.append(len(events) / post_all(server.url, token, bodies, 4))
                 singles = [orjson.dumps([e]) for e in make_events(args.single, seed=1000 + run)]
-                c.append(len(singles) / post_all(server.url, token, singles, 4))
+                c.append(len(singles) / post_all(server.url, token, singles,
+                                                 args.single_concurrency))
+                singles = [orjson.dumps([e]) for e in make_events(args.single, seed=2000 + run)]
+                c4.append(len(singles) / post_all(server.url, token, singles, 4))
                 c0.append(bench_commits(2000, 4))
                 print(f"run {run + 1}: (a) {a1[-1]:,.0f}/s  (a4) {a4[-1]:,.0f}/s  "
-                      f"(b) {b[-1]:,.0f}/s  (c) {c[-1]:,.0f}/s  (c0) {c0[-1]:,.0f}/s", flush=True)
+                      f"(b) {b[-1]:,.0f}/s  (c) {c[-1]:,.0f}/s  (c, 4 clients) {c4[-1]:,.0f}/s  "
+                      f"(c0) {c0[-1]:,.0f}/s", flush=True)
         finally:
             server.stop()
-        ma1, ma4, mb, mc, mc0 = (statistics.median(x) for x in (a1, a4, b, c, c0))
-        print(f"\ngunicorn sync workers: {args.workers}; {args.events:,} events per run; "
-              f"medians of {args.repeat} runs")
+        ma1, ma4, mb, mc, mc4, mc0 = (statistics.median(x) for x in (a1, a4, b, c, c4, c0))
+        print(f"\ngunicorn: gunicorn.conf.py (threaded), workers {args.workers or 'default'}; "
+              f"{args.events:,} events per run; medians of {args.repeat} runs")
         print(f"\n(a)  raw COPY, 1k batches, unique key, 1 connection : {ma1:10,.0f} events/s")
         print(f"(a4) raw COPY, same, 4 connections                 : {ma4:10,.0f} events/s")
         print(f"(b)  HTTP, 1,000/request, concurrency 4, all on    : {mb:10,.0f} events/s")
-        print(f"(c)  HTTP, 1 event/request, concurrency 4          : {mc:10,.0f} events/s")
+        print(f"(c)  HTTP, 1 event/request, concurrency {args.single_concurrency:<3d}        : "
+              f"{mc:10,.0f} events/s")
+        print(f"(c4) HTTP, 1 event/request, concurrency 4          : {mc4:10,.0f} events/s")
         print(f"(c0) one-row INSERT+COMMIT, 4 connections         : {mc0:10,.0f} commits/s")
         print(f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   (c)/(c0) = {mc / mc0:.2f}")
         before, peak, size = peak_rss_16mb(token)

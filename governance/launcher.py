@@ -20,8 +20,8 @@ BIN = Path(PYTHON).parent
 
 def _children_commands(bind: str) -> dict[str, list[str]]:
     return {
-        "web": [str(BIN / "gunicorn"), "governance.wsgi", "--bind", bind, "--workers", "2",
-                "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "5"],
+        "web": [str(BIN / "gunicorn"), "governance.wsgi", "-c", str(BASE_DIR / "gunicorn.conf.py"),
+                "--bind", bind, "--access-logfile", "-"],
         "worker": [str(BIN / "celery"), "-A", "governance", "worker", "--loglevel", "INFO",
                    "--concurrency", "2"],
         "beat": [str(BIN / "celery"), "-A", "governance", "beat", "--loglevel", "INFO"],

@@ -213,6 +213,9 @@ LOGGING = {
 AUDIT_MAX_EVENTS_PER_REQUEST = int(os.environ.get("AUDIT_MAX_EVENTS_PER_REQUEST", "10000"))
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", str(16 * 1024 * 1024)))
 AUDIT_MAX_EVENT_BYTES = int(os.environ.get("AUDIT_MAX_EVENT_BYTES", str(256 * 1024)))
+# Small batches arriving together in one (threaded) web process share one database call and
+# durable commit (audit/services/group_commit.py); off = one call per request.
+AUDIT_GROUP_COMMIT = env_bool("AUDIT_GROUP_COMMIT", True)
 # Events older than this are refused (field `time`); it is also how long dedup keys are kept,
 # so a retry is recognised for as long as it could be accepted.
 AUDIT_MAX_EVENT_AGE_DAYS = int(os.environ.get("AUDIT_MAX_EVENT_AGE_DAYS", "400"))

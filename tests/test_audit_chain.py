@@ -142,7 +142,8 @@ def test_batches_ingested_concurrently_form_one_unbroken_chain():
     assert not errors
     seal_pending()
     seqs = sorted(EventBatch.objects.values_list("seq", flat=True))
-    assert seqs == list(range(1, 21))
+    # Requests that arrive together may share a batch (group commit): 20 requests, <= 20 links.
+    assert 1 <= len(seqs) <= 20 and seqs == list(range(1, len(seqs) + 1))
     run = verify_chain()
     assert run.ok and run.events_checked == 400, run.problem
 
@@ -155,7 +156,7 @@ def test_a_batch_whose_seal_was_lost_is_checked_and_then_sealed_by_the_sweeper()
     result = ingest.IngestResult()
     rows, reports = ingest.prepare([make_event() for _ in range(3)], result)
     ingest._ensure_stage()
-    _, batch_id = ingest._store(source.pk, rows, reports)  # stored, as if the web died here
+    _, batch_id, _ = ingest._store(source.pk, rows, reports)  # stored, as if the web died here
     assert EventBatch.objects.get(pk=batch_id).seq is None
     run = verify_chain()
     assert run.ok and run.events_checked == 3

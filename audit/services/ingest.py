@@ -22,7 +22,7 @@ import psycopg.errors
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from audit.services import partitions, seal
+from audit.services import group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import (CLIENTS_SQL, GRANTS_SQL, IDENTITIES_SQL, REMOTES_SQL,
@@ -214,12 +214,35 @@ def ingest_events(*, source, events: list[dict]) -> IngestResult:
     if not rows:
         return result
     partitions.ensure_for_times(row[2] for row in rows)
+    if _groupable(rows, reports):
+        accepted = group_commit.submit(source.pk, rows, _store_with_retries)
+        batch_id = None
+    else:
+        accepted, batch_id, _ = _store_with_retries(source.pk, rows, False, reports)
+        if accepted:
+            seal.seal_after_ingest(in_transaction=connection.in_atomic_block)
+    result.accepted = accepted
+    result.duplicates += len(rows) - accepted
+    result.batch_id = batch_id
+    return result
+
+
+def _groupable(rows: list, reports: list) -> bool:
+    """Small batches without task reports, outside a caller's transaction, share commits with
+    the concurrent requests of this process (audit/services/group_commit.py)."""
+    return (settings.AUDIT_GROUP_COMMIT and len(rows) <= JSON_MAX_ROWS and not reports
+            and not connection.in_atomic_block)
+
+
+def _store_with_retries(source_id: int, rows: list, want_fresh: bool,
+                        reports: list = ()) -> tuple[int, int | None, list | None]:
+    """`_store`, retried after a deadlock or serialization failure, and after making a
+    partition that was dropped or never made."""
     connection.ensure_connection()
     for attempt in range(4):
         try:
             _ensure_stage()
-            accepted, batch_id = _store(source.pk, rows, reports)
-            break
+            return _store(source_id, rows, list(reports), want_fresh=want_fresh)
         except DatabaseError as exc:
             cause = exc.__cause__
             if isinstance(cause, psycopg.errors.CheckViolation) and "partition" in str(cause):
@@ -228,12 +251,7 @@ def ingest_events(*, source, events: list[dict]) -> IngestResult:
             elif not isinstance(cause, RETRYABLE) or attempt == 3 or connection.in_atomic_block:
                 raise
             log.info("ingest batch retried after %s", type(cause).__name__)
-    result.accepted = accepted
-    result.duplicates += len(rows) - accepted
-    result.batch_id = batch_id
-    if accepted:
-        seal.seal_after_ingest(in_transaction=connection.in_atomic_block)
-    return result
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _has(rows: list) -> set[str]:
@@ -278,9 +296,11 @@ def _ensure_stage() -> None:
         raw._audit_stage_rows = 0
 
 
-def _store(source_id: int, rows: list, reports: list) -> tuple[int, int | None]:
+def _store(source_id: int, rows: list, reports: list, *,
+           want_fresh: bool = False) -> tuple[int, int | None, list | None]:
     """Steps 2-5 of the module docstring in one call of `pg_temp.audit_ingest`. Returns
-    (events stored, batch id).
+    (events stored, batch id, the stored rows' ordinals when `want_fresh` or task reports
+    need them).
 
     A small batch without task reports, outside a caller's transaction, is passed as a JSON
     parameter and the call runs in autocommit: one statement, one round trip, and its implicit
@@ -293,12 +313,12 @@ def _store(source_id: int, rows: list, reports: list) -> tuple[int, int | None]:
     raw = connection.connection
     raw._audit_stage_rows = getattr(raw, "_audit_stage_rows", 0) + len(rows)  # dead rows left
     flags = ["actor" in has, "client" in has, "server" in has, "server_url" in has,
-             "grant" in has, bool(reports)]
+             "grant" in has, bool(reports) or want_fresh]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             cursor.execute(CALL_SQL, [source_id, _rows_json(rows), *flags])
-            batch_id, accepted, _ = cursor.fetchone()
-        return accepted, batch_id
+            batch_id, accepted, fresh = cursor.fetchone()
+        return accepted, batch_id, fresh
     with transaction.atomic():
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             if len(rows) <= JSON_MAX_ROWS:
@@ -314,7 +334,7 @@ def _store(source_id: int, rows: list, reports: list) -> tuple[int, int | None]:
                     fresh = set(fresh or ())
                     reports = [r for r in reports if r["ordinal"] in fresh]
                 apply_task_reports(cursor, reports)
-    return accepted, batch_id
+    return accepted, batch_id, fresh
 
 
 def _rows_json(rows: list) -> str:

@@ -1,0 +1,117 @@
+"""Group commit: concurrent small batches of one web process share one database call and commit.
+
+A one-event request costs the database ~1 ms of CPU (one call of `pg_temp.audit_ingest`, its
+statements and a durable commit) however few events it carries. With threaded web workers,
+requests that arrive while a call is running queue here; when it returns, one of them (the
+leader) takes the whole queue, merges it per source into one batch and makes one call for it;
+each request is answered after that shared durable commit, with its own accepted/duplicate
+counts. Nobody waits for a timer: a lone request is stored at once, and the busier the
+endpoint, the larger the groups (the same leader/follower scheme as PostgreSQL's own WAL group
+commit). The merged batch is one link of the integrity chain.
+
+Only small batches without task reports come here (ingest.py decides); a flush that fails
+raises in every request of the group, so none of them is acknowledged.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from audit.services import seal
+
+
+@dataclass(eq=False)
+class _Request:
+    source_id: int
+    rows: list
+    wake: threading.Event = field(default_factory=threading.Event)
+    leader: bool = False
+    finished: bool = False
+    accepted: int = 0
+    error: BaseException | None = None
+
+
+_lock = threading.Lock()
+_queue: list[_Request] = []
+_flushing = False
+
+
+def submit(source_id: int, rows: list, store) -> int:
+    """Store `rows` (stage rows of one request, already validated and unique) within a group;
+    returns how many were new. `store(source_id, rows, want_fresh)` makes the database call and
+    returns (accepted, batch id, stored ordinals or None)."""
+    global _flushing
+    request = _Request(source_id, rows)
+    with _lock:
+        _queue.append(request)
+        if not _flushing:
+            _flushing = request.leader = True
+    while not request.finished:
+        if request.leader:
+            _lead(store)
+        else:
+            request.wake.wait()
+            request.wake.clear()
+    if request.error is not None:
+        raise request.error
+    return request.accepted
+
+
+def _lead(store) -> None:
+    """Flush the whole queue as one group, then pass the lead to the next queued request."""
+    global _flushing
+    with _lock:
+        group = _queue[:]
+        _queue.clear()
+    try:
+        _flush(group, store)
+    finally:
+        with _lock:
+            if _queue:
+                _queue[0].leader = True
+                _queue[0].wake.set()
+            else:
+                _flushing = False
+        for request in group:
+            request.finished, request.leader = True, False
+            request.wake.set()
+
+
+def _flush(group: list[_Request], store) -> None:
+    by_source: dict[int, list[_Request]] = {}
+    for request in group:
+        by_source.setdefault(request.source_id, []).append(request)
+    stored_any = False
+    for source_id, requests in by_source.items():
+        try:
+            stored_any |= _flush_source(source_id, requests, store)
+        except Exception as exc:  # noqa: BLE001 - handed to every request of this source
+            for request in requests:
+                request.error = exc
+    if stored_any:
+        seal.seal_after_ingest()
+
+
+def _flush_source(source_id: int, requests: list[_Request], store) -> bool:
+    """One call for the merged rows of one source; the same event id sent by two requests of
+    the group is stored once (the first), the other counts it as a duplicate."""
+    if len(requests) == 1:
+        accepted, _, _ = store(source_id, requests[0].rows, False)
+        requests[0].accepted = accepted
+        return accepted > 0
+    merged, owner, seen = [], [], set()
+    for index, request in enumerate(requests):
+        for row in request.rows:
+            if row[1] in seen:
+                continue
+            seen.add(row[1])
+            owner.append(index)
+            merged.append((len(merged), *row[1:]))
+    accepted, _, fresh = store(source_id, merged, True)
+    counts = [0] * len(requests)
+    for ordinal in fresh or ():
+        counts[owner[ordinal]] += 1
+    for request, count in zip(requests, counts):
+        request.accepted = count
+    return accepted > 0

@@ -1,0 +1,102 @@
+"""Group commit: concurrent small requests of one process share one database call and commit,
+and each still gets its own exact answer (audit/services/group_commit.py)."""
+
+import threading
+
+import pytest
+from django.db import DatabaseError, connections
+
+from audit.models import AuditEvent, EventBatch
+from audit.services import group_commit, ingest
+from audit.services.chain import verify_chain
+from audit.services.ingest import ingest_events
+from audit.services.seal import seal_pending
+from audit.services.sources import create_source
+from tests.ingest_helpers import make_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _hold_first_flush_until_queued(monkeypatch, queued: int, fail_merged=False):
+    """The first flush waits until `queued` other requests are queued behind it, so the next
+    flush deterministically merges them; with fail_merged that merged call fails."""
+    real = ingest._store_with_retries
+    calls = []
+
+    def store(source_id, rows, want_fresh, reports=()):
+        calls.append(len(rows))
+        if len(calls) == 1:
+            for _ in range(500):
+                if len(group_commit._queue) >= queued:
+                    break
+                threading.Event().wait(0.01)
+        elif fail_merged:
+            raise DatabaseError("storage went away")
+        return real(source_id, rows, want_fresh, reports)
+
+    monkeypatch.setattr(ingest, "_store_with_retries", store)
+    return calls
+
+
+def _send_concurrently(source, batches):
+    results, errors = [None] * len(batches), [None] * len(batches)
+
+    def send(i):
+        try:
+            results[i] = ingest_events(source=source, events=batches[i])
+        except Exception as exc:  # noqa: BLE001 - asserted by the tests
+            errors[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(batches))]
+    threads[0].start()
+    threading.Event().wait(0.05)  # the first becomes the leader and is held
+    for t in threads[1:]:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
+def test_concurrent_requests_share_a_commit_and_each_gets_its_own_counts(monkeypatch):
+    source, _ = create_source(name="gw-group")
+    calls = _hold_first_flush_until_queued(monkeypatch, queued=7)
+    shared = make_event()  # sent by two requests of the same group: stored once
+    batches = [[make_event()]] + [[make_event(), make_event()] for _ in range(7)]
+    batches[3].append(dict(shared))
+    batches[5].append(dict(shared))
+    batches[6].append(dict(batches[0][0]))  # already stored by the first flush
+
+    results, errors = _send_concurrently(source, batches)
+
+    assert errors == [None] * 8
+    assert calls == [1, 16], "the seven queued requests were merged into one call"
+    assert [r.accepted for r in results] == [1, 2, 2, 3, 2, 2, 2, 2]
+    assert [r.duplicates for r in results] == [0, 0, 0, 0, 0, 1, 1, 0]
+    assert AuditEvent.objects.filter(source=source).count() == 16
+    assert AuditEvent.objects.filter(event_id=shared["id"]).count() == 1
+    assert EventBatch.objects.filter(source=source).count() == 2
+    seal_pending()
+    run = verify_chain()
+    assert run.ok and run.events_checked == 16, run.problem
+
+
+def test_a_failed_group_acknowledges_none_of_its_requests(monkeypatch):
+    source, _ = create_source(name="gw-group-fail")
+    _hold_first_flush_until_queued(monkeypatch, queued=3, fail_merged=True)
+    batches = [[make_event()] for _ in range(4)]
+
+    results, errors = _send_concurrently(source, batches)
+
+    assert errors[0] is None and results[0].accepted == 1
+    assert all(isinstance(e, DatabaseError) for e in errors[1:]), errors
+    stored = set(AuditEvent.objects.filter(source=source).values_list("event_id", flat=True))
+    assert stored == {batches[0][0]["id"]}
+    assert group_commit._queue == [] and group_commit._flushing is False
+
+
+def test_a_lone_request_is_stored_at_once_without_waiting_for_company():
+    source, _ = create_source(name="gw-alone")
+    result = ingest_events(source=source, events=[make_event()])
+    assert result.accepted == 1 and EventBatch.objects.filter(source=source).count() == 1
