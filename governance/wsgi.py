@@ -3,4 +3,9 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# The native ingest endpoint skips Django's middleware stack (see audit/wsgi_fast.py).
+from audit.wsgi_fast import IngestFastPath  # noqa: E402  (needs the settings above)
+
+application = IngestFastPath(django_application)

@@ -1,0 +1,101 @@
+"""The ingest endpoint's direct WSGI path (audit/wsgi_fast.py) answers exactly as the Django
+view does, keeps its security headers and never drops a request on an unexpected error."""
+
+import io
+import logging
+
+import orjson
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from audit.services.sources import create_source
+from governance.wsgi import application
+from tests.ingest_helpers import make_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def token(db):
+    return create_source(name="gw-fast")[1]
+
+
+def call(path, body=b"", *, method="POST", headers=None):
+    """One request through the production WSGI application, as a server would make it."""
+    environ = {
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body), "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0),
+        "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "testserver",
+    }
+    if body:
+        environ["CONTENT_LENGTH"] = str(len(body))
+    for key, value in (headers or {}).items():
+        name = key.upper().replace("-", "_")
+        environ[name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"] = value
+    status = []
+    chunks = application(environ, lambda s, h, exc_info=None: status.append((s, dict(h))))
+    return int(status[0][0].split()[0]), status[0][1], b"".join(chunks)
+
+
+CASES = [
+    ("good batch", lambda t: (orjson.dumps([make_event(), {"id": "x"}]),
+                              {"Authorization": f"Bearer {t}", "Content-Type": "application/json"})),
+    ("no token", lambda t: (b"[]", {"Content-Type": "application/json"})),
+    ("unknown token", lambda t: (b"[]", {"Authorization": "Bearer nope",
+                                         "Content-Type": "application/json"})),
+    ("wrong media type", lambda t: (b"[]", {"Authorization": f"Bearer {t}",
+                                            "Content-Type": "text/plain"})),
+    ("unparseable body", lambda t: (b"[{", {"Authorization": f"Bearer {t}",
+                                            "Content-Type": "application/json"})),
+    ("bad Content-Length", lambda t: (b"[]", {"Authorization": f"Bearer {t}",
+                                              "Content-Type": "application/json",
+                                              "Content-Length": "ten"})),
+]
+
+
+@pytest.mark.parametrize("name,build", CASES, ids=[c[0] for c in CASES])
+def test_the_direct_path_answers_as_the_django_view_does(token, name, build):
+    body, headers = build(token)
+    status, response_headers, content = call("/api/v1/events", body, headers=headers)
+
+    django_headers = {("CONTENT_TYPE" if k == "Content-Type" else
+                       "CONTENT_LENGTH" if k == "Content-Length" else
+                       "HTTP_" + k.upper().replace("-", "_")): v for k, v in headers.items()}
+    if name == "good batch":  # the same events again are duplicates now; send fresh ones
+        body = orjson.dumps([make_event(), {"id": "x"}])
+    expected = Client().generic("POST", "/api/v1/events", body, **django_headers)
+
+    assert status == expected.status_code
+    fast, slow = orjson.loads(content), orjson.loads(expected.content)
+    assert fast == slow, (fast, slow)
+    assert response_headers["Content-Type"] == "application/json"
+    assert response_headers["X-Content-Type-Options"] == "nosniff"
+    assert int(response_headers["Content-Length"]) == len(content)
+    if status == 401:
+        assert response_headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_other_paths_and_methods_still_go_through_django(token):
+    status, headers, _ = call("/api/v1/events", method="GET")
+    assert status == 405 and headers["Allow"] == "POST"
+    status, headers, _ = call("/audit/", method="GET")
+    assert status == 302 and "/login" in headers["Location"]  # Django's login-required stack
+    status, _, content = call("/api/v1/events/schema", method="GET")
+    assert status == 200 and b"$schema" in content
+
+
+def test_an_unexpected_error_is_a_logged_500_not_a_dropped_request(token, monkeypatch, caplog):
+    def explode(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("audit.ingest_views.ingest_events", explode)
+    with caplog.at_level(logging.ERROR):
+        status, _, content = call("/api/v1/events", orjson.dumps([make_event()]),
+                                  headers={"Authorization": f"Bearer {token}",
+                                           "Content-Type": "application/json"})
+    assert status == 500 and b"not stored" in content
+    assert "boom" in caplog.text
+    assert AuditEvent.objects.count() == 0
