@@ -9,13 +9,14 @@ def body_stream(request):
     """The stream holding the request body.
 
     Django reads exactly Content-Length bytes, so a chunked body (no Content-Length) would look
-    empty and its events vanish. gunicorn de-chunks bodies in wsgi.input, so read that; under
-    any other server refuse (callers answer 411) rather than lose events.
+    empty and its events vanish. A server that de-chunks the body and ends wsgi.input at its
+    end says so with `wsgi.input_terminated` (Granian, the production server, and gunicorn do):
+    read that. Under any other server refuse (callers answer 411) rather than lose events.
     """
     chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
     if not chunked or request.META.get("CONTENT_LENGTH"):
         return request
-    if "gunicorn.socket" in request.META:
+    if request.META.get("wsgi.input_terminated"):
         return request.META["wsgi.input"]
     raise ChunkedBodyUnreadable(
-        "Send a Content-Length: chunked bodies are only read under gunicorn.")
+        "Send a Content-Length: this server cannot read chunked request bodies.")

@@ -9,11 +9,17 @@ minimal request object, and everything else to Django unchanged. It keeps what t
 would have given this endpoint: the database-connection lifecycle (request_started/finished
 signals), the security headers of SecurityMiddleware, and an answer for an unexpected error
 (500 JSON, logged) instead of a dropped connection.
+
+It also removes the process environment from every request's environ. Granian (like wsgiref
+and Django's runserver) starts each environ from a copy of os.environ, so SECRET_KEY,
+DATABASE_URL and FIELD_ENCRYPTION_KEY would sit in request.META, where error reports and
+debugging code look. Only CGI, HTTP_* and wsgi.* keys belong there.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from django.conf import settings
 from django.core import signals
@@ -23,6 +29,10 @@ from django.http import HttpResponse
 log = logging.getLogger(__name__)
 
 FAST_PATHS = {"/api/v1/events", "/api/v1/events/"}
+CGI_KEYS = {"REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
+            "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+            "GATEWAY_INTERFACE", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_USER", "AUTH_TYPE",
+            "HTTPS", "RAW_URI", "REQUEST_URI"}
 
 
 class IngestRequest:
@@ -60,8 +70,13 @@ class IngestFastPath:
     def __init__(self, django_app):
         self.django_app = django_app
         self.extra_headers = None
+        self.process_env = {key for key in os.environ
+                            if key not in CGI_KEYS and not key.startswith(("HTTP_", "wsgi."))}
 
     def __call__(self, environ, start_response):
+        for key in self.process_env.intersection(environ):
+            if environ[key] == os.environ.get(key):  # not something the request itself set
+                del environ[key]
         if environ.get("PATH_INFO") not in FAST_PATHS or environ.get("REQUEST_METHOD") != "POST":
             return self.django_app(environ, start_response)
         from audit.ingest_views import ingest  # after Django is set up

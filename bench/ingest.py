@@ -6,11 +6,11 @@ Runs against the worktree's embedded PostgreSQL (./var/pg, default durability: f
 synchronous_commit on), in a throwaway database created here and dropped at the end.
 (a) COPY of the same generated events, 1,000-row batches (a commit each), into a bare table
     with the same unique key (source, event id); one connection, and four for reference.
-(b) POST /api/v1/events through gunicorn with the production configuration (gunicorn.conf.py:
-    threaded workers, keep-alive), 1,000 events per request, 4 concurrent clients, with dedup,
-    redaction, chain, derived state and rollups on.
-(c) the same endpoint with one event per request, 16 concurrent keep-alive clients (a fleet of
-    gateways; --single-concurrency), and (c4) with 4; the baseline (c0) is one-row
+(b) POST /api/v1/events through the production web server (governance/webserver.py: Granian,
+    one process per core, 16 threads each, keep-alive), 1,000 events per request, 4 concurrent
+    clients, with dedup, redaction, chain, derived state and rollups on.
+(c) the same endpoint with one event per request, 32 concurrent keep-alive clients (a fleet of
+    MCP servers; --single-concurrency), and (c4) with 4; the baseline (c0) is one-row
     INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
 Then peak RSS of a worker for one 16 MB request, and a cProfile of the ingest service.
 Medians of --repeat runs; prints events/s and the ratio (b)/(a).
@@ -171,18 +171,17 @@ def bench_copy(rows, connections: int) -> float:
     return len(rows) / (time.perf_counter() - began)
 
 
-# --- (b), (c): HTTP through gunicorn --------------------------------------------------------
+# --- (b), (c): HTTP through the production web server ------------------------------------------
 class Server:
-    """gunicorn with the production configuration (gunicorn.conf.py: threaded workers)."""
+    """The production web server (governance/webserver.py: Granian) on a free port."""
 
     def __init__(self, workers: int | None = None):
+        from governance import webserver
+
         self.port = free_port()
-        extra = ["--workers", str(workers)] if workers else []
         self.proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "governance.wsgi", "-c",
-             str(BASE / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}",
-             "--log-level", "warning", *extra], cwd=BASE, env=django_env(),
-            start_new_session=True)
+            webserver.command(f"127.0.0.1:{self.port}", workers=workers, log_level="warning"),
+            cwd=BASE, env=django_env(), start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}/api/v1/events"
         import httpx
 
@@ -192,9 +191,10 @@ class Server:
                 return
             except httpx.TransportError:
                 time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
+        raise RuntimeError("the web server did not start")
 
     def worker_pids(self) -> list[int]:
+        """Worker processes (Granian's children)."""
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
@@ -365,8 +365,8 @@ def main():
     parser.add_argument("--single", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: gunicorn.conf.py, cores + 1)")
-    parser.add_argument("--single-concurrency", type=int, default=16,
+                        help="web server workers (default: governance/webserver.py, one per core)")
+    parser.add_argument("--single-concurrency", type=int, default=32,
                         help="clients sending one event per request for (c) (also run at 4)")
     args = parser.parse_args()
     import orjson
@@ -403,7 +403,7 @@ def main():
         finally:
             server.stop()
         ma1, ma4, mb, mc, mc4, mc0 = (statistics.median(x) for x in (a1, a4, b, c, c4, c0))
-        print(f"\ngunicorn: gunicorn.conf.py (threaded), workers {args.workers or 'default'}; "
+        print(f"\nweb server: governance/webserver.py (Granian), workers {args.workers or 'default'}; "
               f"{args.events:,} events per run; medians of {args.repeat} runs")
         print(f"\n(a)  raw COPY, 1k batches, unique key, 1 connection : {ma1:10,.0f} events/s")
         print(f"(a4) raw COPY, same, 4 connections                 : {ma4:10,.0f} events/s")

@@ -3,8 +3,8 @@
 Usage:  .venv/bin/python bench/otlp_http.py [--spans 50000] [--repeat 3]
 
 Uses the ingest benchmark's harness (bench/ingest.py): the worktree's embedded PostgreSQL with
-default durability, a throwaway database, gunicorn with the production configuration
-(gunicorn.conf.py: threaded workers, keep-alive), 4 concurrent clients.
+default durability, a throwaway database, the production web server (governance/webserver.py:
+Granian), 4 concurrent clients.
 The same MCP tools/call spans (the Python SDK's shape: 9 convention attributes, 5 resource
 attributes) are sent two ways, each to its own source so neither sees the other's ids:
   baseline: the canonical events they map to, as JSON, to POST /api/v1/events (1,000 a request);
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=None,
-                        help="gunicorn workers (default: gunicorn.conf.py, cores + 1)")
+                        help="web server workers (default: governance/webserver.py, one per core)")
     args = parser.parse_args()
     started_cluster = devdb.ensure_running(harness.PGDATA)
     devdb.ensure_database(harness.DB, harness.PGDATA)

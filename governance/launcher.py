@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from governance import webserver
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -20,8 +22,7 @@ BIN = Path(PYTHON).parent
 
 def _children_commands(bind: str) -> dict[str, list[str]]:
     return {
-        "web": [str(BIN / "gunicorn"), "governance.wsgi", "-c", str(BASE_DIR / "gunicorn.conf.py"),
-                "--bind", bind, "--access-logfile", "-"],
+        "web": webserver.command(bind, access_log=True),
         "worker": [str(BIN / "celery"), "-A", "governance", "worker", "--loglevel", "INFO",
                    "--concurrency", "2"],
         "beat": [str(BIN / "celery"), "-A", "governance", "beat", "--loglevel", "INFO"],

@@ -5,7 +5,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 django_application = get_wsgi_application()
 
-# The native ingest endpoint skips Django's middleware stack (see audit/wsgi_fast.py).
+# The native ingest endpoint skips Django's middleware stack (see audit/wsgi_fast.py); every
+# request's environ loses the server's copy of the process environment (ditto).
 from audit.wsgi_fast import IngestFastPath  # noqa: E402  (needs the settings above)
 
 application = IngestFastPath(django_application)

@@ -96,6 +96,27 @@ def test_a_failed_group_acknowledges_none_of_its_requests(monkeypatch):
     assert group_commit._queue == [] and group_commit._flushing is False
 
 
+def test_task_reports_in_a_group_advance_their_tasks(monkeypatch):
+    from inventory.models import Task, TaskStatusChange
+
+    source, _ = create_source(name="gw-group-tasks")
+    _hold_first_flush_until_queued(monkeypatch, queued=3)
+    created = make_event(method="tools/call", task={"id": "t-1", "status": "working", "ttl": 60000})
+    done = make_event(method="notifications/tasks/status",
+                      task={"id": "t-1", "status": "completed"})
+    batches = [[make_event()], [created], [make_event()], [dict(created), done]]
+
+    results, errors = _send_concurrently(source, batches)
+
+    assert errors == [None] * 4
+    assert [r.accepted for r in results] == [1, 1, 1, 1] and results[3].duplicates == 1
+    task = Task.objects.get(task_id="t-1")
+    assert task.status == "completed"
+    assert list(TaskStatusChange.objects.filter(task=task).order_by("at", "id")
+                .values_list("to_status", flat=True)) == \
+        ["working", "completed"]
+
+
 def test_a_lone_request_is_stored_at_once_without_waiting_for_company():
     source, _ = create_source(name="gw-alone")
     result = ingest_events(source=source, events=[make_event()])

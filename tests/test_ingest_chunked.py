@@ -7,16 +7,16 @@ import pytest
 from audit.models import AuditEvent
 from audit.services.sources import create_source
 from tests.ingest_helpers import make_event
-from tests.test_ingest_durability import Gunicorn
+from tests.test_ingest_durability import WebServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def test_a_chunked_batch_posted_to_gunicorn_is_stored_not_dropped():
+def test_a_chunked_batch_posted_to_the_production_server_is_stored_not_dropped():
     _, token = create_source(name="gw-chunked")
     events = [make_event() for _ in range(50)]
     body = orjson.dumps(events)
-    web = Gunicorn()
+    web = WebServer()
     try:
         # A generator body makes httpx send Transfer-Encoding: chunked and no Content-Length.
         response = httpx.post(f"{web.url}/api/v1/events", timeout=60,

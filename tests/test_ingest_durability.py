@@ -1,13 +1,13 @@
 """An acknowledged batch survives kill -9 of the web server and a PostgreSQL restart or crash.
 
-Runs the production server (gunicorn, sync workers) as a subprocess against the test database.
+Runs the production web server (governance/webserver.py: Granian) as a subprocess against the
+test database.
 """
 
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from audit.services.sources import create_source
-from governance import devdb
+from governance import devdb, webserver
 from tests.ingest_helpers import make_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -32,17 +32,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Gunicorn:
-    """gunicorn in its own process group, so kill -9 takes the master and its workers."""
+class WebServer:
+    """The production web server in its own process group, so kill -9 takes every process."""
 
     def __init__(self):
         self.port = free_port()
         env = {**os.environ, "EMBEDDED_DB_NAME": connection.settings_dict["NAME"],
                "PGDATA_DIR": str(settings.EMBEDDED_PGDATA)}
-        gunicorn = Path(sys.executable).with_name("gunicorn")
         self.proc = subprocess.Popen(
-            [str(gunicorn), "governance.wsgi", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "2", "--log-level", "warning"],
+            webserver.command(f"127.0.0.1:{self.port}", workers=2, threads=4, log_level="warning"),
             cwd=BASE_DIR, env=env, start_new_session=True)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
@@ -53,7 +51,7 @@ class Gunicorn:
             except httpx.TransportError:
                 time.sleep(0.2)
         self.kill()
-        raise RuntimeError("gunicorn did not start")
+        raise RuntimeError("the web server did not start")
 
     def kill(self):
         try:
@@ -68,7 +66,7 @@ def server():
     started = []
 
     def start():
-        started.append(Gunicorn())
+        started.append(WebServer())
         return started[-1]
 
     yield start

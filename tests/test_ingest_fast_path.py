@@ -99,3 +99,25 @@ def test_an_unexpected_error_is_a_logged_500_not_a_dropped_request(token, monkey
     assert status == 500 and b"not stored" in content
     assert "boom" in caplog.text
     assert AuditEvent.objects.count() == 0
+
+
+def test_the_process_environment_never_reaches_request_meta(monkeypatch):
+    """Servers like Granian copy os.environ into every environ: secrets must not ride along."""
+    import os
+
+    from audit.wsgi_fast import IngestFastPath
+
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:s3cret@db/app")
+    seen = {}
+
+    def django_app(environ, start_response):
+        seen.update(environ)
+        start_response("200 OK", [])
+        return [b""]
+
+    app = IngestFastPath(django_app)
+    environ = {**os.environ, "REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_HOST": "x",
+               "wsgi.input": io.BytesIO(b"")}
+    app(environ, lambda *a: None)
+    assert "DATABASE_URL" not in seen and "HOME" not in seen
+    assert seen["REQUEST_METHOD"] == "GET" and seen["HTTP_HOST"] == "x"

@@ -50,7 +50,7 @@ def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tm
         assert login.status_code == 200 and "Log in" in login.text
         assert (tmp_path / "var" / "admin-password.txt").exists()
         spawned = psutil.Process(launcher.pid).children(recursive=True)
-        assert len(spawned) >= 3  # gunicorn, celery worker, celery beat (and their children)
+        assert len(spawned) >= 3  # web server, celery worker, celery beat (and their children)
         assert devdb.is_running(pgdata)
 
         launcher.send_signal(signal.SIGINT)

@@ -262,7 +262,7 @@ def test_a_big_export_is_ingested_in_chunks_and_rejections_keep_their_span(
     assert [len(call) for call in calls] == [2, 2, 1]
 
 
-def test_a_chunked_body_under_gunicorn_is_read_from_its_decoded_input(rf, source_token,
+def test_a_chunked_body_from_a_terminating_server_is_read_from_its_decoded_input(rf, source_token,
                                                                       capture):
     source, token = source_token
     body = _sdk_trace_body(capture, "get-weather")
@@ -271,8 +271,8 @@ def test_a_chunked_body_under_gunicorn_is_read_from_its_decoded_input(rf, source
                       HTTP_TRANSFER_ENCODING="chunked")
     request.META.pop("CONTENT_LENGTH", None)
     request.META["CONTENT_TYPE"] = "application/x-protobuf"  # dropped by rf on an empty body
-    request.META["gunicorn.socket"] = object()
-    request.META["wsgi.input"] = io.BytesIO(body)  # what gunicorn hands over, de-chunked
+    request.META["wsgi.input_terminated"] = True
+    request.META["wsgi.input"] = io.BytesIO(body)  # what Granian hands over, de-chunked
 
     response = views_otlp.traces(request)
 

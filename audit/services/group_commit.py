@@ -9,8 +9,8 @@ counts. Nobody waits for a timer: a lone request is stored at once, and the busi
 endpoint, the larger the groups (the same leader/follower scheme as PostgreSQL's own WAL group
 commit). The merged batch is one link of the integrity chain.
 
-Only small batches without task reports come here (ingest.py decides); a flush that fails
-raises in every request of the group, so none of them is acknowledged.
+Only small batches come here (ingest.py decides); task status reports travel with their rows.
+A flush that fails raises in every request of the group, so none of them is acknowledged.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from audit.services import seal
 class _Request:
     source_id: int
     rows: list
+    reports: list
     wake: threading.Event = field(default_factory=threading.Event)
     leader: bool = False
     finished: bool = False
@@ -37,12 +38,13 @@ _queue: list[_Request] = []
 _flushing = False
 
 
-def submit(source_id: int, rows: list, store) -> int:
-    """Store `rows` (stage rows of one request, already validated and unique) within a group;
-    returns how many were new. `store(source_id, rows, want_fresh)` makes the database call and
-    returns (accepted, batch id, stored ordinals or None)."""
+def submit(source_id: int, rows: list, reports: list, store) -> int:
+    """Store `rows` (stage rows of one request, already validated and unique, with their task
+    status reports) within a group; returns how many were new. `store(source_id, rows,
+    want_fresh, reports)` makes the database call and returns (accepted, batch id, stored
+    ordinals or None)."""
     global _flushing
-    request = _Request(source_id, rows)
+    request = _Request(source_id, rows, reports)
     with _lock:
         _queue.append(request)
         if not _flushing:
@@ -97,18 +99,22 @@ def _flush_source(source_id: int, requests: list[_Request], store) -> bool:
     """One call for the merged rows of one source; the same event id sent by two requests of
     the group is stored once (the first), the other counts it as a duplicate."""
     if len(requests) == 1:
-        accepted, _, _ = store(source_id, requests[0].rows, False)
+        accepted, _, _ = store(source_id, requests[0].rows, False, requests[0].reports)
         requests[0].accepted = accepted
         return accepted > 0
-    merged, owner, seen = [], [], set()
+    merged, owner, reports, seen = [], [], [], set()
     for index, request in enumerate(requests):
+        renumbered = {}
         for row in request.rows:
             if row[1] in seen:
                 continue
             seen.add(row[1])
             owner.append(index)
+            renumbered[row[0]] = len(merged)
             merged.append((len(merged), *row[1:]))
-    accepted, _, fresh = store(source_id, merged, True)
+        reports += [{**report, "ordinal": renumbered[report["ordinal"]]}
+                    for report in request.reports if report["ordinal"] in renumbered]
+    accepted, _, fresh = store(source_id, merged, True, reports)
     counts = [0] * len(requests)
     for ordinal in fresh or ():
         counts[owner[ordinal]] += 1

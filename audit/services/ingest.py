@@ -215,7 +215,7 @@ def ingest_events(*, source, events: list[dict]) -> IngestResult:
         return result
     partitions.ensure_for_times(row[2] for row in rows)
     if _groupable(rows, reports):
-        accepted = group_commit.submit(source.pk, rows, _store_with_retries)
+        accepted = group_commit.submit(source.pk, rows, reports, _store_with_retries)
         batch_id = None
     else:
         accepted, batch_id, _ = _store_with_retries(source.pk, rows, False, reports)
@@ -228,9 +228,9 @@ def ingest_events(*, source, events: list[dict]) -> IngestResult:
 
 
 def _groupable(rows: list, reports: list) -> bool:
-    """Small batches without task reports, outside a caller's transaction, share commits with
-    the concurrent requests of this process (audit/services/group_commit.py)."""
-    return (settings.AUDIT_GROUP_COMMIT and len(rows) <= JSON_MAX_ROWS and not reports
+    """Small batches, outside a caller's transaction, share commits with the concurrent
+    requests of this process (audit/services/group_commit.py)."""
+    return (settings.AUDIT_GROUP_COMMIT and len(rows) <= JSON_MAX_ROWS
             and not connection.in_atomic_block)
 
 
