@@ -17,6 +17,12 @@ from tests.ingest_helpers import make_event
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def one_flusher(settings):
+    """The scripted tests below hold the only flusher; the last test uses two."""
+    settings.AUDIT_GROUP_COMMIT_FLUSHERS = 1
+
+
 def _hold_first_flush_until_queued(monkeypatch, queued: int, fail_merged=False):
     """The first flush waits until `queued` other requests are queued behind it, so the next
     flush deterministically merges them; with fail_merged that merged call fails."""
@@ -93,7 +99,7 @@ def test_a_failed_group_acknowledges_none_of_its_requests(monkeypatch):
     assert all(isinstance(e, DatabaseError) for e in errors[1:]), errors
     stored = set(AuditEvent.objects.filter(source=source).values_list("event_id", flat=True))
     assert stored == {batches[0][0]["id"]}
-    assert group_commit._queue == [] and group_commit._flushing is False
+    assert group_commit._queue == [] and group_commit._flushing == 0
 
 
 def test_task_reports_in_a_group_advance_their_tasks(monkeypatch):
@@ -121,3 +127,46 @@ def test_a_lone_request_is_stored_at_once_without_waiting_for_company():
     source, _ = create_source(name="gw-alone")
     result = ingest_events(source=source, events=[make_event()])
     assert result.accepted == 1 and EventBatch.objects.filter(source=source).count() == 1
+
+
+def test_with_two_flushers_two_groups_are_stored_at_once_and_never_more(settings, monkeypatch):
+    settings.AUDIT_GROUP_COMMIT_FLUSHERS = 2
+    source, _ = create_source(name="gw-two-flushers")
+    real = ingest._store_with_retries
+    lock, state = threading.Lock(), {"now": 0, "max": 0, "calls": 0}
+
+    def store(source_id, rows, want_fresh, reports=()):
+        with lock:
+            state["now"] += 1
+            state["calls"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            threading.Event().wait(0.02)  # a slow disk: groups overlap
+            return real(source_id, rows, want_fresh, reports)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    monkeypatch.setattr(ingest, "_store_with_retries", store)
+    batches = [[make_event()] for _ in range(24)]
+    results, errors = [None] * 24, [None] * 24
+
+    def send(i):
+        try:
+            results[i] = ingest_events(source=source, events=batches[i])
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == [None] * 24 and all(r.accepted == 1 for r in results)
+    assert state["max"] == 2, state
+    assert state["calls"] < 24, "requests arriving during a flush were grouped"
+    assert group_commit._flushing == 0 and group_commit._queue == []
+    assert AuditEvent.objects.filter(source=source).count() == 24

@@ -9,6 +9,10 @@ counts. Nobody waits for a timer: a lone request is stored at once, and the busi
 endpoint, the larger the groups (the same leader/follower scheme as PostgreSQL's own WAL group
 commit). The merged batch is one link of the integrity chain.
 
+Up to AUDIT_GROUP_COMMIT_FLUSHERS groups of a process are stored at the same time (each on its
+own thread's connection): with one, a request that arrives during a call waits for that call
+and then its own, which at low concurrency costs more in latency than grouping saves.
+
 Only small batches come here (ingest.py decides); task status reports travel with their rows.
 A flush that fails raises in every request of the group, so none of them is acknowledged.
 """
@@ -17,6 +21,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+
+from django.conf import settings
 
 from audit.services import seal
 
@@ -27,7 +33,7 @@ class _Request:
     rows: list
     reports: list
     wake: threading.Event = field(default_factory=threading.Event)
-    leader: bool = False
+    promoted: bool = False  # holds a flusher slot: must lead once, or pass the slot on
     finished: bool = False
     accepted: int = 0
     error: BaseException | None = None
@@ -35,7 +41,7 @@ class _Request:
 
 _lock = threading.Lock()
 _queue: list[_Request] = []
-_flushing = False
+_flushing = 0  # flusher slots in use (groups being stored or about to be)
 
 
 def submit(source_id: int, rows: list, reports: list, store) -> int:
@@ -47,36 +53,54 @@ def submit(source_id: int, rows: list, reports: list, store) -> int:
     request = _Request(source_id, rows, reports)
     with _lock:
         _queue.append(request)
-        if not _flushing:
-            _flushing = request.leader = True
-    while not request.finished:
-        if request.leader:
+        if _flushing < settings.AUDIT_GROUP_COMMIT_FLUSHERS:
+            _flushing += 1
+            request.promoted = True
+    while True:
+        if request.promoted:
+            with _lock:
+                request.promoted = False
+                if request.finished:  # another group took this request: hand the slot on
+                    _pass_slot()
+                    continue
             _lead(store)
-        else:
-            request.wake.wait()
-            request.wake.clear()
+            continue
+        if request.finished:
+            break
+        request.wake.wait()
+        request.wake.clear()
     if request.error is not None:
         raise request.error
     return request.accepted
 
 
-def _lead(store) -> None:
-    """Flush the whole queue as one group, then pass the lead to the next queued request."""
+def _pass_slot() -> None:
+    """(Under _lock.) Give a finished flusher's slot to the oldest queued request, or free it."""
     global _flushing
+    for waiting in _queue:
+        if not waiting.promoted:
+            waiting.promoted = True
+            waiting.wake.set()
+            return
+    _flushing -= 1
+
+
+def _lead(store) -> None:
+    """Store everything queued now as one group, then pass the slot on. Each slot leads once
+    per promotion, so a leader whose own request went with another group cannot keep taking
+    one-request groups."""
     with _lock:
         group = _queue[:]
         _queue.clear()
     try:
-        _flush(group, store)
+        if group:
+            _flush(group, store)
     finally:
         with _lock:
-            if _queue:
-                _queue[0].leader = True
-                _queue[0].wake.set()
-            else:
-                _flushing = False
+            for request in group:
+                request.finished = True
+            _pass_slot()
         for request in group:
-            request.finished, request.leader = True, False
             request.wake.set()
 
 
