@@ -22,6 +22,10 @@ de-chunked (`wsgi.input_terminated`), and idle keep-alive connections are kept.
 | WEB_WORKER_MAX_RSS_MB | 0 | restart a worker above this memory (0 = never) |
 | WEB_GRACEFUL_TIMEOUT_SECONDS | 10 | how long stopping workers may finish their requests |
 
+Each thread that stores a commit group keeps its own database connection (DB_CONN_MAX_AGE), so
+size PostgreSQL for it: WEB_WORKERS x WEB_THREADS connections for the web server, plus the
+Celery workers', must stay under `max_connections` (100 by default; 2 x 16 = 32 here).
+
 Granian warns at start-up that 16 threads is many for few cores. It is meant: the threads
 mostly wait for PostgreSQL, and the more requests a process holds at once, the larger its
 commit groups (16 threads measured ~12% more one-event requests/s than 5 at 32 clients).
