@@ -21,7 +21,8 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from audit.http_body import ChunkedBodyUnreadable, body_stream
-from audit.services.ingest import ingest_events
+from audit.services import fast_validation
+from audit.services.ingest import current_limits, ingest_events
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,14 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
     return out
 
 
+def _load_one(raw: bytes):
+    """One event's JSON (already known to be JSON) as Python objects for the Python checks."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return _lenient_loads(raw, exc)
+
+
 def _lenient_loads(body: bytes, error):
     """orjson refuses some valid JSON (integers past 64 bits): let the stdlib parse it so one
     such event is rejected on its own instead of failing its whole batch."""
@@ -93,18 +102,26 @@ def _lenient_loads(body: bytes, error):
 
 
 def _parse(body: bytes, media_type: str) -> tuple[list, list]:
-    """(events, rejects for NDJSON lines that are not JSON); rejects carry the line's index."""
+    """(events, rejects for NDJSON lines that are not JSON); rejects carry the line's index.
+
+    Events the compiled fast path accepts arrive as FastEvents, the others as dicts for the
+    Python checks (audit/services/fast_validation.py)."""
+    limits = current_limits()
     if media_type in NDJSON_TYPES:
         events, rejects = [], []
         for line in body.split(b"\n"):
-            if not line.strip():
+            line = line.strip()
+            if not line:
                 continue
             try:
-                events.append(orjson.loads(line))
+                events.append(fast_validation.accept(line, limits) or orjson.loads(line))
             except orjson.JSONDecodeError as exc:
                 events.append(None)
                 rejects.append((len(events) - 1, str(exc)))
         return events, rejects
+    raws = fast_validation.split(body)
+    if raws is not None:
+        return [fast_validation.accept(raw, limits) or _load_one(raw) for raw in raws], []
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

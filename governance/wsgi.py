@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -10,3 +11,8 @@ django_application = get_wsgi_application()
 from audit.wsgi_fast import IngestFastPath  # noqa: E402  (needs the settings above)
 
 application = IngestFastPath(django_application)
+
+# Everything loaded so far lives as long as the process: keep it out of the cyclic garbage
+# collector's older-generation passes, which otherwise walk all of Django's objects again and
+# again while a large batch allocates its events (~8% of a 1,000-event request's CPU, measured).
+gc.freeze()

@@ -24,6 +24,7 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.services import group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
+from audit.services.fast_validation import FastEvent, stage_row
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import (CLIENTS_SQL, GRANTS_SQL, IDENTITIES_SQL, REMOTES_SQL,
                                        SERVERS_SQL, apply_task_reports)
@@ -180,7 +181,7 @@ class IngestResult:
     batch_id: int | None = None
 
 
-def _limits() -> Limits:
+def current_limits() -> Limits:
     return Limits(now=datetime.now(timezone.utc), max_age_days=settings.AUDIT_MAX_EVENT_AGE_DAYS,
                   max_skew_seconds=settings.AUDIT_MAX_CLOCK_SKEW_SECONDS,
                   max_event_bytes=settings.AUDIT_MAX_EVENT_BYTES)
@@ -192,10 +193,14 @@ def _rejected_id(raw):
 
 
 def prepare(events: list, result: IngestResult) -> tuple[list, list]:
-    """Valid, redacted stage rows (first occurrence of each id) and their task reports."""
-    limits, rows, reports, seen = _limits(), [], [], set()
+    """Valid, redacted stage rows (first occurrence of each id) and their task reports.
+    `events` holds dicts (checked here) and FastEvents (audit/services/fast_validation.py)."""
+    limits, rows, reports, seen = current_limits(), [], [], set()
     for index, raw in enumerate(events):
-        row, task_reports, errors = normalize_event(raw, ordinal=len(rows), limits=limits)
+        if type(raw) is FastEvent:  # already checked by the compiled fast path
+            row, task_reports, errors = stage_row(raw, len(rows)), (), None
+        else:
+            row, task_reports, errors = normalize_event(raw, ordinal=len(rows), limits=limits)
         if errors:
             result.rejected.append({"index": index, "id": _rejected_id(raw), "errors": errors})
         elif row[1] in seen:

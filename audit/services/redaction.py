@@ -86,6 +86,11 @@ def _rules():
     return compiled, custom_hint, keys, suffixes, literals
 
 
+def has_custom_patterns() -> bool:
+    """Are custom value patterns configured (AUDIT_REDACTION_EXTRA_PATTERNS)?"""
+    return _rules()[1] is not None
+
+
 def reset_rules_cache() -> None:
     """Forget compiled rules (tests that change the settings call this)."""
     _rules.cache_clear()
