@@ -22,7 +22,8 @@ from django.views.decorators.http import require_POST
 from audit import otlp
 from audit.http_body import ChunkedBodyUnreadable, body_stream
 from audit.otlp_mapping import Mapped, map_logs, map_traces
-from audit.services.ingest import ingest_events
+from audit.services import fast_validation
+from audit.services.ingest import current_limits, ingest_events
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
 
 log = logging.getLogger(__name__)
@@ -81,12 +82,13 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
         code = otlp.GRPC_RESOURCE_EXHAUSTED if exc.status == 413 else otlp.GRPC_INVALID_ARGUMENT
         return _status(reply_media, exc.status, code, exc.message)
     mapped = mapper(message)
+    events = fast_validation.accept_dicts(mapped.events, current_limits())
     core_rejected = []
     # One ingest call (one transaction) per chunk of at most the native API's batch limit: an
     # OTLP exporter cannot split a batch it was told is too large, it would only drop it.
     chunk = max(1, int(getattr(settings, "AUDIT_MAX_EVENTS_PER_REQUEST", 10_000)))
     for start in range(0, len(mapped.events), chunk):
-        result = ingest_events(source=source, events=mapped.events[start:start + chunk])
+        result = ingest_events(source=source, events=events[start:start + chunk])
         core_rejected += [{**entry, "index": entry["index"] + start} for entry in result.rejected]
     rejected = _rejections(mapped, core_rejected)
     body = otlp.encode_response(signal, media, rejected=len(rejected),

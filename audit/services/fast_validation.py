@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import msgspec
+import orjson
 from msgspec import Meta, Raw, Struct
 
 from audit.services import redaction
@@ -171,6 +172,20 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
     if redaction.may_need_redaction(raw):
         return None
     return FastEvent(raw, event, when, name, url)
+
+
+def accept_dicts(events: list, limits: Limits) -> list:
+    """Events built in Python (the OTLP mapping): each plain one as a FastEvent over its JSON
+    text (what the Python path would store), the others unchanged for the Python checks."""
+    out = []
+    for event in events:
+        try:
+            raw = orjson.dumps(event)
+        except (orjson.JSONEncodeError, TypeError):
+            out.append(event)
+            continue
+        out.append(accept(raw, limits) or event)
+    return out
 
 
 def stage_row(fast: FastEvent, ordinal: int) -> tuple:
