@@ -316,7 +316,7 @@ def one_per_request(server, token, count: int, concurrency: int, *, seed: int) -
 
 
 def peak_rss_16mb(token) -> tuple[float, float, int]:
-    """(baseline MB, peak MB, body bytes) of one sync worker handling one ~16 MB request."""
+    """(baseline MB, peak MB, body bytes) of one web server worker handling one ~16 MB request."""
     import orjson
 
     events = make_events(9000, seed=99, pad=1400)
