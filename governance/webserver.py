@@ -71,12 +71,30 @@ def command(bind: str | None = None, *, workers: int | None = None, threads: int
     return [*cmd, "governance.wsgi:application"]
 
 
+# PostgreSQL's default max_connections is 100; Celery and admin sessions need some too.
+CONNECTION_WARNING_AT = 80
+
+
+def connection_warning(cmd: list[str]) -> str | None:
+    """A start-up warning when the web threads alone could open too many database connections."""
+    workers = int(cmd[cmd.index("--workers") + 1])
+    threads = int(cmd[cmd.index("--blocking-threads") + 1])
+    if workers * threads <= CONNECTION_WARNING_AT:
+        return None
+    return (f"warning: {workers} workers x {threads} threads may hold {workers * threads} "
+            "database connections (one per thread); raise PostgreSQL's max_connections or "
+            "lower WEB_WORKERS / WEB_THREADS.")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the console's web server (Granian).")
     parser.add_argument("--bind", help="host:port (default WEB_BIND or 127.0.0.1:8000)")
     parser.add_argument("--access-log", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     cmd = command(args.bind, access_log=args.access_log)
+    warning = connection_warning(cmd)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     os.execv(cmd[0], cmd)
 
 

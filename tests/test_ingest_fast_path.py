@@ -121,3 +121,17 @@ def test_the_process_environment_never_reaches_request_meta(monkeypatch):
     app(environ, lambda *a: None)
     assert "DATABASE_URL" not in seen and "HOME" not in seen
     assert seen["REQUEST_METHOD"] == "GET" and seen["HTTP_HOST"] == "x"
+
+
+def test_the_web_server_command_follows_the_environment_and_warns_about_connections(monkeypatch):
+    from governance import webserver
+
+    monkeypatch.setenv("WEB_WORKERS", "3")
+    monkeypatch.setenv("WEB_THREADS", "8")
+    cmd = webserver.command("0.0.0.0:9000")
+    assert cmd[cmd.index("--workers") + 1] == "3" and cmd[cmd.index("--blocking-threads") + 1] == "8"
+    assert cmd[cmd.index("--host") + 1] == "0.0.0.0" and cmd[cmd.index("--port") + 1] == "9000"
+    assert cmd[-1] == "governance.wsgi:application" and "--respawn-failed-workers" in cmd
+    assert webserver.connection_warning(cmd) is None
+    monkeypatch.setenv("WEB_WORKERS", "16")
+    assert "128 database connections" in webserver.connection_warning(webserver.command())
