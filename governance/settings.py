@@ -216,8 +216,9 @@ AUDIT_MAX_EVENT_BYTES = int(os.environ.get("AUDIT_MAX_EVENT_BYTES", str(256 * 10
 # Small batches arriving together in one (threaded) web process share one database call and
 # durable commit (audit/services/group_commit.py); off = one call per request.
 AUDIT_GROUP_COMMIT = env_bool("AUDIT_GROUP_COMMIT", True)
-# How many groups one web process may be storing at the same time.
-AUDIT_GROUP_COMMIT_FLUSHERS = int(os.environ.get("AUDIT_GROUP_COMMIT_FLUSHERS", "1"))
+# How many groups one web process may be storing at the same time (more than one only while
+# groups are small, i.e. at low concurrency; see audit/services/group_commit.py).
+AUDIT_GROUP_COMMIT_FLUSHERS = int(os.environ.get("AUDIT_GROUP_COMMIT_FLUSHERS", "2"))
 # Events older than this are refused (field `time`); it is also how long dedup keys are kept,
 # so a retry is recognised for as long as it could be accepted.
 AUDIT_MAX_EVENT_AGE_DAYS = int(os.environ.get("AUDIT_MAX_EVENT_AGE_DAYS", "400"))

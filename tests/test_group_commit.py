@@ -137,6 +137,7 @@ def test_a_lone_request_is_stored_at_once_without_waiting_for_company():
 
 def test_with_two_flushers_two_groups_are_stored_at_once_and_never_more(settings, monkeypatch):
     settings.AUDIT_GROUP_COMMIT_FLUSHERS = 2
+    monkeypatch.setattr(group_commit, "_last_group", 0)  # small groups so far: a 2nd may start
     source, _ = create_source(name="gw-two-flushers")
     real = ingest._store_with_retries
     lock, state = threading.Lock(), {"now": 0, "max": 0, "calls": 0}
@@ -176,3 +177,34 @@ def test_with_two_flushers_two_groups_are_stored_at_once_and_never_more(settings
     assert state["calls"] < 24, "requests arriving during a flush were grouped"
     assert group_commit._flushing == 0 and group_commit._queue == []
     assert AuditEvent.objects.filter(source=source).count() == 24
+
+
+def test_a_second_flusher_starts_only_while_groups_are_small(settings, monkeypatch):
+    settings.AUDIT_GROUP_COMMIT_FLUSHERS = 2
+    started = []
+    release = threading.Event()
+
+    def store(source_id, rows, want_fresh, reports=()):
+        started.append(len(rows))
+        release.wait(5)
+        return len(rows), 1, list(range(len(rows)))
+
+    monkeypatch.setattr("audit.services.seal.seal_after_ingest", lambda **kwargs: None)
+    for group_in_flight, expected_leaders in ((group_commit.SMALL_GROUP + 1, 1),
+                                              (group_commit.SMALL_GROUP, 2)):
+        started.clear()
+        release.clear()
+        first = threading.Thread(target=group_commit.submit, args=(1, [(0, "a")], [], store))
+        second = threading.Thread(target=group_commit.submit, args=(1, [(0, "b")], [], store))
+        try:
+            first.start()
+            while not started:
+                threading.Event().wait(0.005)
+            group_commit._last_group = group_in_flight  # as if the first group were this big
+            second.start()
+            threading.Event().wait(0.1)
+            assert len(started) == expected_leaders, (group_in_flight, started)
+        finally:
+            release.set()
+            first.join(5), second.join(5)
+        assert group_commit._flushing == 0 and group_commit._queue == []
