@@ -6,8 +6,9 @@ cost ~0.2 ms of CPU per request there and do nothing for it: the endpoint authen
 source token (no session, user, CSRF or login redirect), serves no static file and renders no
 HTML. So this WSGI wrapper hands exactly that method and path to the same view function with a
 minimal request object, and everything else to Django unchanged. It keeps what those layers
-would have given this endpoint: the database-connection lifecycle (request_started/finished
-signals), the security headers of SecurityMiddleware, and an answer for an unexpected error
+would have given this endpoint: the database-connection lifecycle (what the request_started/
+finished signals do for connections; their other receivers, the query log and cache handles,
+do nothing for this view), the security headers of SecurityMiddleware, and an answer for an unexpected error
 (500 JSON, logged) instead of a dropped connection.
 
 It also removes the process environment from every request's environ. Granian (like wsgiref
@@ -22,7 +23,7 @@ import logging
 import os
 
 from django.conf import settings
-from django.core import signals
+from django.db import close_old_connections
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponse
 
@@ -83,7 +84,7 @@ class IngestFastPath:
 
         if self.extra_headers is None:
             self.extra_headers = _security_headers()
-        signals.request_started.send(sender=self.__class__, environ=environ)
+        close_old_connections()  # what request_started does for the database
         try:
             try:
                 response = ingest(IngestRequest(environ))
@@ -97,4 +98,4 @@ class IngestFastPath:
             start_response(f"{response.status_code} {response.reason_phrase}", headers)
             return [content]
         finally:
-            signals.request_finished.send(sender=self.__class__)
+            close_old_connections()  # what request_finished does for the database
