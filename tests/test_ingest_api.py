@@ -159,3 +159,33 @@ def test_hostile_json_is_rejected_per_event_or_as_400_never_a_500(live_server, s
     assert sorted(r["index"] for r in result["rejected"]) == [1, 2, 3]
     too_deep = b"[" * 5000 + b"]" * 5000
     assert post(live_server, token, too_deep).status_code == 400
+
+
+def test_a_high_rate_limit_is_counted_in_batches_and_still_enforced(db, settings, monkeypatch):
+    """Above 2,000 requests/minute a process adds its requests to the shared count in batches
+    (one statement per batch, not per request), and the limit still holds within a batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit import sources
+
+    sources.forget_rate_windows()
+    monkeypatch.setattr(sources, "SYNC_SECONDS", 3600)  # only the batch size triggers a sync
+    source, _ = create_source(name="gw-fast-limit", rate_limit_per_minute=20_000)  # batch of 10
+    with CaptureQueriesContext(connection) as queries:
+        answers = [sources.rate_limit_retry_after(source) for _ in range(100)]
+    counted = [q for q in queries.captured_queries if "audit_rate_window" in q["sql"]]
+    assert answers == [None] * 100
+    assert len(counted) == 10  # the window's first request at once, then every 10th
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sum(requests) FROM audit_rate_window WHERE source_id = %s",
+                       [source.pk])
+        assert cursor.fetchone()[0] == 91  # 1 + 9 batches; 9 still unsent in this process
+
+    # Other processes have used up the window: the next request completes a batch (9 unsent
+    # + 1), its sync sees the shared count, and from then on requests are refused.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_rate_window SET requests = 20000 WHERE source_id = %s",
+                       [source.pk])
+    answers = [sources.rate_limit_retry_after(source) for _ in range(5)]
+    assert all(answer is not None and 1 <= answer <= 60 for answer in answers), answers
