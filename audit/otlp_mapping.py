@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from audit.otlp import (
-    MAX_VALUE_CHARS,
     BadTimestamp,
     any_value,
     attributes_dict,
