@@ -262,20 +262,18 @@ def _store_with_retries(source_id: int, rows: list, want_fresh: bool,
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _has(rows: list) -> set[str]:
-    has = set()
+def _derive_flags(rows: list) -> list[bool]:
+    """Which derived statements the batch needs: (actor, client, server, server URL, grant)."""
+    flags = [False] * 5
     for row in rows:
-        if row[5]:
-            has.add("actor")
-        if row[9]:
-            has.add("client")
-        if row[12]:
-            has.add("server")
-        if row[13]:
-            has.add("server_url")
-        if row[20]:
-            has.add("grant")
-    return has
+        flags[0] = flags[0] or bool(row[5])
+        flags[1] = flags[1] or bool(row[9])
+        flags[2] = flags[2] or bool(row[12])
+        flags[3] = flags[3] or bool(row[13])
+        flags[4] = flags[4] or bool(row[20])
+        if all(flags):
+            break
+    return flags
 
 
 def _ensure_stage() -> None:
@@ -284,20 +282,15 @@ def _ensure_stage() -> None:
     Inside a caller's transaction it is (re)declared and emptied every time: a rollback there
     may undo its creation, and rows of an earlier batch in the same transaction remain.
     """
-    raw = connection.connection
-    if connection.in_atomic_block:
+    raw, in_transaction = connection.connection, connection.in_atomic_block
+    if in_transaction or getattr(raw, "_audit_stage_ready", False) is not True:
         with connection.cursor() as cursor:
             cursor.execute(SESSION_SETTINGS)
             cursor.execute(STAGE_DDL)
             cursor.execute(FUNCTION_DDL)
-            cursor.execute("DELETE FROM audit_stage")
-    elif getattr(raw, "_audit_stage_ready", False) is not True:
-        with connection.cursor() as cursor:
-            cursor.execute(SESSION_SETTINGS)
-            cursor.execute(STAGE_DDL)
-            cursor.execute(FUNCTION_DDL)
-        raw._audit_stage_ready = True
-        raw._audit_stage_rows = 0
+            if in_transaction:
+                cursor.execute("DELETE FROM audit_stage")
+        raw._audit_stage_ready, raw._audit_stage_rows = not in_transaction, 0
     elif raw._audit_stage_rows >= STAGE_TRUNCATE_ROWS:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE audit_stage")
@@ -317,11 +310,9 @@ def _store(source_id: int, rows: list, reports: list, *,
     the batch in memory), and task reports need Python between statements: those run inside a
     transaction.
     """
-    has = _has(rows)
     raw = connection.connection
     raw._audit_stage_rows = getattr(raw, "_audit_stage_rows", 0) + len(rows)  # dead rows left
-    flags = ["actor" in has, "client" in has, "server" in has, "server_url" in has,
-             "grant" in has, bool(reports) or want_fresh]
+    flags = [*_derive_flags(rows), bool(reports) or want_fresh]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             cursor.execute(CALL_SQL, [source_id, _rows_json(rows), *flags])

@@ -2,8 +2,7 @@
 
 Ingestion stages the batch's new events in the session's temp table `audit_stage` and runs
 these statements inside its transaction (audit/services/ingest.py builds them into its
-per-connection function; `upsert_from_stage` runs them one by one): one INSERT … SELECT …
-GROUP BY … ON CONFLICT per entity. Rows are upserted in key order so concurrent batches take row locks in the same order
+per-connection function): one INSERT … SELECT … GROUP BY … ON CONFLICT per entity. Rows are upserted in key order so concurrent batches take row locks in the same order
 (no deadlocks between them). `apply_task_reports` advances tasks: one read, one write each.
 """
 
@@ -119,21 +118,3 @@ WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_
 
 IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL = (
     sql.replace("{fresh}", FRESH) for sql in (IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL))
-
-
-def upsert_from_stage(cursor, *, has: set[str]) -> None:
-    """Identities, clients, servers (and remotes) and grants' last use from `audit_stage`.
-
-    `has` names what the batch carries ("actor", "client", "server", "server_url", "grant"),
-    so a batch without, say, grants skips that statement.
-    """
-    if "actor" in has:
-        cursor.execute(IDENTITIES_SQL)
-    if "client" in has:
-        cursor.execute(CLIENTS_SQL)
-    if "server" in has:
-        cursor.execute(SERVERS_SQL)
-        if "server_url" in has:
-            cursor.execute(REMOTES_SQL)
-    if "grant" in has:
-        cursor.execute(GRANTS_SQL)
