@@ -120,33 +120,35 @@ OPENAI_HINT = re.compile(r"\bsk-")
 
 def may_need_redaction(json_text: bytes | str) -> bool:
     """Cheap test on the serialized event: could any rule match? (False positives are fine.)"""
-    if isinstance(json_text, str):
-        json_text = json_text.encode()
-    matcher = _matcher()
-    if matcher is not None:
-        return matcher(json_text)
-    return _may_need_redaction_slow(json_text)
+    data = json_text.encode() if isinstance(json_text, str) else json_text
+    scan = _matcher() or _scan_hints_slow
+    other_hint, sk_hint = scan(data)
+    if other_hint:
+        return True
+    custom_hint = _rules()[1]
+    if not (sk_hint or custom_hint):
+        return False
+    text = data.decode("utf-8", "surrogatepass")
+    return bool((sk_hint and OPENAI_HINT.search(text)) or (custom_hint and custom_hint.search(text)))
 
 
-def _may_need_redaction_slow(data: bytes) -> bool:
-    _, custom_hint, _, _, literals = _rules()
+def _scan_hints_slow(data: bytes) -> tuple[bool, bool]:
+    """(a hint other than "sk-" occurs, "sk-" occurs), with Python substring scans."""
+    literals = _rules()[4]
     text = data.decode("utf-8", "surrogatepass")
     lower = text.lower()
-    for literal in literals:
-        if literal in lower and (literal != "sk-" or OPENAI_HINT.search(text)):
-            return True
-    if URL_PASSWORD_HINT.search(text):
-        return True
-    return bool(custom_hint and custom_hint.search(text))
+    other = any(lit in lower for lit in literals if lit != "sk-") or bool(
+        URL_PASSWORD_HINT.search(text))
+    return other, "sk-" in lower
 
 
 @lru_cache(maxsize=1)
 def _matcher():
-    """One Hyperscan database of every literal hint (caseless) and the URL-password hint; the
-    "sk-" hit is confirmed by OPENAI_HINT, custom patterns (Python regex syntax) by Python."""
+    """The same scan as _scan_hints_slow in one Hyperscan pass: every literal hint (caseless)
+    and the URL-password hint in one database. None without the hyperscan wheel."""
     if hyperscan is None:
         return None
-    _, custom_hint, _, _, literals = _rules()
+    literals = _rules()[4]
     expressions = [re.escape(lit).encode() for lit in literals] + [URL_PASSWORD_HINT.pattern.encode()]
     sk_id = literals.index("sk-") if "sk-" in literals else -1
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -156,19 +158,15 @@ def _matcher():
     prototype = hyperscan.Scratch(database)
     local = threading.local()  # a scratch space serves one scan at a time: one per thread
 
-    def may_need(data: bytes) -> bool:
+    def scan(data: bytes) -> tuple[bool, bool]:
         scratch = getattr(local, "scratch", None)
         if scratch is None:
             scratch = local.scratch = prototype.clone()
         hits = []  # SINGLEMATCH: at most one report per hint
         database.scan(data, match_event_handler=lambda i, *_: hits.append(i), scratch=scratch)
-        if any(i != sk_id for i in hits):
-            return True
-        if hits and OPENAI_HINT.search(data.decode("utf-8", "surrogatepass")):
-            return True
-        return bool(custom_hint and custom_hint.search(data.decode("utf-8", "surrogatepass")))
+        return any(i != sk_id for i in hits), sk_id in hits
 
-    return may_need
+    return scan
 
 
 def redact(event: dict) -> list[dict]:
