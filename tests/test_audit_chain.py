@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.utils import DatabaseError
 
-from audit.models import AuditEvent, ChainVerification, EventBatch
+from audit.models import AuditEvent, ChainVerification, EventBatch, EventSource
 from audit.services.chain import verify_chain
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
@@ -164,3 +164,26 @@ def test_a_batch_whose_seal_was_lost_is_checked_and_then_sealed_by_the_sweeper()
     broken = verify_chain()
     assert not broken.ok and "not sealed yet" in broken.problem
     assert seal_chain() == 1 and EventBatch.objects.get(pk=batch_id).seq == 1
+
+
+def test_batches_sealed_while_a_verification_runs_are_not_reported_as_deleted(
+        three_batches, monkeypatch):
+    """Sealing goes on during a run: a batch sealed after the run read the chain head is
+    checked by content, not taken for a tail cut off the chain."""
+    from audit.services import chain
+    from audit.services.seal import seal_pending
+
+    source = EventSource.objects.get(name="gw-chain")
+    real_walk = chain._walk
+
+    def walk_while_a_new_batch_is_stored_and_sealed(batches, prev, prev_seq):
+        ingest_events(source=source, events=[make_event() for _ in range(2)])
+        seal_pending()
+        return real_walk(batches, prev, prev_seq)
+
+    monkeypatch.setattr(chain, "_walk", walk_while_a_new_batch_is_stored_and_sealed)
+    run = verify_chain()
+    assert run.ok, run.problem
+    monkeypatch.undo()
+    run = verify_chain()
+    assert run.ok and run.batches_checked == 4 and run.events_checked == 14

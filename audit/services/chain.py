@@ -13,6 +13,7 @@ import hashlib
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services.canon import PIN_SETTINGS, canon_sql
@@ -35,7 +36,7 @@ ORDER BY e.batch_id, e.id LIMIT 1
 
 
 def link_digest(prev: str, seq: int, batch_id: int, source_id: int, count: int, content: str) -> str:
-    """The chain formula (the same as the ingest's CHAIN_SQL)."""
+    """The chain formula (seal.seal_pending links batches with it; verification recomputes it)."""
     return hashlib.sha256(f"{prev}:{seq}:{batch_id}:{source_id}:{count}:{content}".encode()).hexdigest()
 
 
@@ -99,10 +100,16 @@ def _pending_problem(pending: list[EventBatch]) -> tuple[EventBatch | None, str]
 
 
 def verify_chain(*, since: datetime | None = None, triggered_by: str = "") -> ChainVerification:
-    """Check every batch received since `since` (all when None); store and return the run."""
+    """Check every batch received since `since` (all when None); store and return the run.
+
+    The chain head is read first and the walk stops at it: batches sealed while the run goes
+    on (sealing follows ingestion all the time) are checked like unsealed ones, by content, and
+    do not look like a tail that was cut off."""
     started = timezone.now()
-    sealed = EventBatch.objects.filter(seq__isnull=False).order_by("seq")
-    pending = EventBatch.objects.filter(seq__isnull=True).order_by("pk")
+    head = ChainHead.objects.filter(pk=1).first()
+    head_seq = head.seq if head else 0
+    sealed = EventBatch.objects.filter(seq__lte=head_seq).order_by("seq")
+    pending = EventBatch.objects.filter(Q(seq__isnull=True) | Q(seq__gt=head_seq)).order_by("pk")
     anchor = None
     if since is not None:
         anchor = sealed.filter(received_at__lt=since).order_by("-seq").first()
@@ -111,7 +118,7 @@ def verify_chain(*, since: datetime | None = None, triggered_by: str = "") -> Ch
     prev, prev_seq = (anchor.digest, anchor.seq) if anchor else (GENESIS, 0)
     checked, events, broken, problem, prev, prev_seq = _walk(batches, prev, prev_seq)
     if not broken:
-        problem = _tail_problem(prev, prev_seq)
+        problem = _tail_problem(head, prev, prev_seq)
     if not problem:
         broken, problem = _pending_problem(pending)
         checked += len(pending)
@@ -127,8 +134,7 @@ def verify_chain(*, since: datetime | None = None, triggered_by: str = "") -> Ch
     return run
 
 
-def _tail_problem(prev: str, prev_seq) -> str:
-    head = ChainHead.objects.filter(pk=1).first()
+def _tail_problem(head: ChainHead | None, prev: str, prev_seq) -> str:
     if head is None:
         return "chain head row is missing"
     if prev_seq is not None and (head.seq != prev_seq or head.digest != prev):

@@ -104,9 +104,10 @@ def _lead(store) -> None:
         _queue.clear()
         if group:
             _last_group = len(group)
+    stored_any = False
     try:
         if group:
-            _flush(group, store)
+            stored_any = _flush(group, store)
     finally:
         with _lock:
             for request in group:
@@ -114,9 +115,12 @@ def _lead(store) -> None:
             _pass_slot()
         for request in group:
             request.wake.set()
+    if stored_any:  # after answering the others: only the leader waits for the chain head lock
+        seal.seal_after_ingest()
 
 
-def _flush(group: list[_Request], store) -> None:
+def _flush(group: list[_Request], store) -> bool:
+    """Store the group, one call per source; True when anything new was stored."""
     by_source: dict[int, list[_Request]] = {}
     for request in group:
         by_source.setdefault(request.source_id, []).append(request)
@@ -127,8 +131,7 @@ def _flush(group: list[_Request], store) -> None:
         except Exception as exc:  # noqa: BLE001 - handed to every request of this source
             for request in requests:
                 request.error = exc
-    if stored_any:
-        seal.seal_after_ingest()
+    return stored_any
 
 
 def _flush_source(source_id: int, requests: list[_Request], store) -> bool:

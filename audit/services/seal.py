@@ -16,7 +16,7 @@ import time
 
 from django.db import connection, transaction
 
-from audit.services.chain import link_digest
+from audit.services.chain import GENESIS, link_digest
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +30,14 @@ UPDATE audit_eventbatch b SET seq = v.seq, prev_digest = v.prev, digest = v.dige
 FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[]) AS v(id, seq, prev, digest)
 WHERE b.id = v.id
 """
-GENESIS = "0" * 64
 
 
 def seal_pending(*, limit: int = 50_000) -> int:
     """Chain every committed, unsealed batch (oldest id first); returns how many were sealed."""
+    in_callers_transaction = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        if not in_callers_transaction:  # SET LOCAL would outlive the savepoint: the caller's
+            cursor.execute("SET LOCAL synchronous_commit = off")  # commit must stay durable
         cursor.execute("SELECT seq, digest FROM audit_chainhead WHERE id = 1 FOR UPDATE")
         head = cursor.fetchone()
         if head is None:  # first use (or a test flush emptied it): start the chain
