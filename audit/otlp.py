@@ -29,10 +29,6 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
-# Defaults sized for what SDKs and the Collector send: the Collector's batch processor keeps
-# exports well under a megabyte; the Python SDK refuses to send more than 64 MiB uncompressed.
-DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
-DEFAULT_MAX_DECODED_BYTES = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
 
 # Free-form values are cut, not refused: an audit trail keeps what it can of a hostile item.
@@ -76,11 +72,11 @@ LOGS = Signal("logs", logs_service_pb2.ExportLogsServiceRequest,
 
 
 def max_body_bytes() -> int:
-    return int(getattr(settings, "OTLP_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
+    return settings.OTLP_MAX_BODY_BYTES
 
 
 def max_decoded_bytes() -> int:
-    return int(getattr(settings, "OTLP_MAX_DECODED_BYTES", DEFAULT_MAX_DECODED_BYTES))
+    return settings.OTLP_MAX_DECODED_BYTES
 
 
 def media_type(content_type: str | None) -> str:

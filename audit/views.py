@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from audit import explorer, queries
 from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
 from audit.services import sources as source_services
+from governance import charts
 from governance.roles import ADMIN, AUDITOR, VIEWER, has_role, role_required
 
 
@@ -26,16 +27,9 @@ def _filters(request):
 
 
 def _hourly_chart(since) -> str:
-    """Events per hour (from the rollups) as an HTML fragment; plotly.js is served locally."""
-    import plotly.graph_objects as go
-
+    """Events per hour from the rollups (the overview's chart); empty when there are none."""
     rows = queries.events_per_hour(since)
-    if not rows:
-        return ""
-    fig = go.Figure([go.Bar(x=[r["hour"] for r in rows], y=[r["events"] for r in rows], name="events"),
-                     go.Bar(x=[r["hour"] for r in rows], y=[r["errors"] for r in rows], name="errors / denied")])
-    fig.update_layout(height=220, margin=dict(l=40, r=10, t=10, b=30), barmode="overlay")
-    return fig.to_html(include_plotlyjs=False, full_html=False)
+    return charts.events_chart(rows) if rows else ""
 
 
 @role_required(VIEWER)

@@ -86,7 +86,7 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
     core_rejected = []
     # One ingest call (one transaction) per chunk of at most the native API's batch limit: an
     # OTLP exporter cannot split a batch it was told is too large, it would only drop it.
-    chunk = max(1, int(getattr(settings, "AUDIT_MAX_EVENTS_PER_REQUEST", 10_000)))
+    chunk = max(1, settings.AUDIT_MAX_EVENTS_PER_REQUEST)
     for start in range(0, len(mapped.events), chunk):
         result = ingest_events(source=source, events=events[start:start + chunk])
         core_rejected += [{**entry, "index": entry["index"] + start} for entry in result.rejected]

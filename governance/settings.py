@@ -195,7 +195,7 @@ CELERY_TASK_IGNORE_RESULT = True  # jobs are rows; results live in the database
 CELERY_TASK_ACKS_LATE = True  # a worker crash redelivers; tasks are safe to run twice
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}  # apps add their entries in governance/celery.py
+CELERY_BEAT_SCHEDULE: dict = {}  # each app's entries are added in its section below
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
 
 # --- Logging: never log secrets (tokens are redacted before they reach a logger) -------------
@@ -245,6 +245,19 @@ if AUDIT_VERIFY_INTERVAL_SECONDS > 0:
                                                   "schedule": AUDIT_VERIFY_INTERVAL_SECONDS}
 
 # --- Discovery crawls -----------------------------------------------------------------------
+# Beat schedule (intervals in seconds). The registry tick only queues crawls of registries
+# whose own crawl_interval_minutes (60 by default) has elapsed; the CIMD tick looks for due
+# documents and sweeps only when one is due.
+CELERY_BEAT_SCHEDULE.update({
+    "crawl-due-registries": {"task": "inventory.crawl_due_registries", "schedule": float(
+        os.environ.get("REGISTRY_CRAWL_TICK_SECONDS", 15 * 60))},
+    "crawl-cimd-documents": {"task": "inventory.crawl_cimd_documents", "schedule": float(
+        os.environ.get("CIMD_CRAWL_INTERVAL_SECONDS", 15 * 60))},
+    "crawl-oauth-metadata": {"task": "inventory.crawl_oauth_metadata", "schedule": float(
+        os.environ.get("OAUTH_METADATA_CRAWL_INTERVAL_SECONDS", 24 * 60 * 60))},
+    "sweep-crawls": {"task": "inventory.sweep_crawls", "schedule": float(
+        os.environ.get("CRAWL_SWEEP_INTERVAL_SECONDS", 5 * 60))},
+})
 # The sweeper resends a queued crawl's message after this long, and re-queues (up to
 # CRAWL_MAX_ATTEMPTS runs) a running crawl whose heartbeat has been silent this long.
 CRAWL_RESEND_AFTER_MINUTES = int(os.environ.get("CRAWL_RESEND_AFTER_MINUTES", "10"))
@@ -283,5 +296,7 @@ FETCH_LOG_RETENTION_DAYS = int(os.environ.get("FETCH_LOG_RETENTION_DAYS", "30"))
 
 # --- OTLP ingestion (/v1/traces, /v1/logs; docs/otlp.md) ------------------------------------
 # Bytes on the wire, and after gzip inflation (a gzip bomb stops at the second cap).
+# Sized for what SDKs and the Collector send: the Collector's batch processor keeps exports
+# well under a megabyte; the Python SDK refuses to send more than 64 MiB uncompressed.
 OTLP_MAX_BODY_BYTES = int(os.environ.get("OTLP_MAX_BODY_BYTES", 8 * 1024 * 1024))
 OTLP_MAX_DECODED_BYTES = int(os.environ.get("OTLP_MAX_DECODED_BYTES", 32 * 1024 * 1024))

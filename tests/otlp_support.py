@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.conf import settings
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -143,7 +144,7 @@ def decode_captured(captured: Captured, signal):
     from audit.otlp_mapping import map_logs, map_traces
 
     body = otlp.decompress(captured.body, captured.headers.get("content-encoding"),
-                           limit=otlp.DEFAULT_MAX_DECODED_BYTES)
+                           limit=settings.OTLP_MAX_DECODED_BYTES)
     media = otlp.media_type(captured.headers.get("content-type"))
     message = otlp.decode(signal, body, media)
     return (map_traces if signal is otlp.TRACES else map_logs)(message)

@@ -8,6 +8,7 @@ import zlib
 
 import orjson
 import pytest
+from django.conf import settings
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
@@ -283,12 +284,12 @@ def test_a_gzip_bomb_is_refused_with_413_without_inflating_it():
     tracemalloc.start()
     try:
         with pytest.raises(otlp.OtlpError) as exc_info:
-            otlp.decompress(bomb, "gzip", limit=otlp.DEFAULT_MAX_DECODED_BYTES)
+            otlp.decompress(bomb, "gzip", limit=settings.OTLP_MAX_DECODED_BYTES)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert _status(exc_info) == 413
-    assert peak < 2 * otlp.DEFAULT_MAX_DECODED_BYTES  # never the whole GiB
+    assert peak < 2 * settings.OTLP_MAX_DECODED_BYTES  # never the whole GiB
 
 
 def test_gzip_just_under_the_limit_inflates_and_just_over_is_refused():
