@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from pathlib import Path
 
 import orjson
@@ -20,7 +19,7 @@ from django.db import DatabaseError
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from audit.http_body import ChunkedBodyUnreadable, body_stream
+from audit.http_body import BodyError, read_request_body
 from audit.services import fast_validation
 from audit.services.ingest import current_limits, ingest_events
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
@@ -32,56 +31,11 @@ NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl
                 "application/json-seq"}
 
 
-class BodyError(Exception):
-    """A request body we refuse, with its status code."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 def _json(data, status=200, headers=None) -> HttpResponse:
     response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
     for key, value in (headers or {}).items():
         response[key] = value
     return response
-
-
-def _read_body(request) -> bytes:
-    """The (decompressed) body, refusing anything past the configured size, bombs included."""
-    limit = settings.AUDIT_MAX_REQUEST_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise BodyError(400, "Content-Length is not a number.") from None
-    if declared > limit:
-        raise BodyError(413, f"Body is larger than {limit} bytes.")
-    try:
-        raw = body_stream(request).read(limit + 1)
-    except ChunkedBodyUnreadable as exc:
-        raise BodyError(411, str(exc)) from None
-    if len(raw) > limit:
-        raise BodyError(413, f"Body is larger than {limit} bytes.")
-    encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return raw
-    if encoding not in ("gzip", "x-gzip"):
-        raise BodyError(415, f"Content-Encoding {encoding!r} is not supported; use gzip.")
-    return _gunzip(raw, limit)
-
-
-def _gunzip(raw: bytes, limit: int) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        # max_length caps what one call may produce: a gzip bomb stops at limit + 1 bytes.
-        out = inflater.decompress(raw, limit + 1)
-    except zlib.error:
-        raise BodyError(400, "Body is not valid gzip.") from None
-    if len(out) > limit or inflater.unconsumed_tail:
-        raise BodyError(413, f"Decompressed body is larger than {limit} bytes.")
-    if not inflater.eof:
-        raise BodyError(400, "Body is truncated gzip.")
-    return out
 
 
 def _load_one(raw: bytes):
@@ -159,7 +113,9 @@ def ingest(request):
         media_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if media_type not in JSON_TYPES | NDJSON_TYPES:
             raise BodyError(415, "Content-Type must be application/json or application/x-ndjson.")
-        events, line_rejects = _parse(_read_body(request), media_type)
+        events, line_rejects = _parse(read_request_body(request, limit=settings.AUDIT_MAX_REQUEST_BYTES,
+                                             decoded_limit=settings.AUDIT_MAX_REQUEST_BYTES),
+                           media_type)
         if len(events) > settings.AUDIT_MAX_EVENTS_PER_REQUEST:
             raise BodyError(413, f"More than {settings.AUDIT_MAX_EVENTS_PER_REQUEST} events "
                                  "in one request; split the batch.")

@@ -1,4 +1,4 @@
-"""OTLP/HTTP export requests: content type, bounded reading and decompression, decoding, replies.
+"""OTLP/HTTP export requests: content type, decoding, replies.
 
 Turns the bytes of an `ExportTraceServiceRequest` or `ExportLogsServiceRequest` (binary protobuf or
 the OTLP JSON mapping, optionally gzip- or deflate-compressed) into protobuf messages, and encodes
@@ -6,16 +6,15 @@ the matching `Export*ServiceResponse` or `google.rpc.Status` in the request's ow
 OTLP/HTTP specification asks. Mapping spans and log records to canonical audit events lives in
 `audit.otlp_mapping`; the HTTP views in `audit.views_otlp`.
 
-Everything here is about hostile input: the body is read in chunks with a cap, decompression
-inflates at most `max_decoded` bytes (a gzip bomb is refused without being inflated), and every
-decoding failure becomes an `OtlpError` carrying the HTTP status to answer with.
+Everything here is about hostile input: the body is read and inflated with caps by
+`audit.http_body` (shared with the native API), and every decoding failure becomes a
+`BodyError` carrying the HTTP status to answer with.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,10 +25,11 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from audit.http_body import BodyError
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
-_CHUNK = 64 * 1024
 
 # Free-form values are cut, not refused: an audit trail keeps what it can of a hostile item.
 MAX_VALUE_CHARS = 4096
@@ -43,15 +43,6 @@ GRPC_INVALID_ARGUMENT = 3
 GRPC_RESOURCE_EXHAUSTED = 8
 GRPC_UNAUTHENTICATED = 16
 GRPC_UNAVAILABLE = 14
-
-
-class OtlpError(Exception):
-    """A request we refuse as a whole; `status` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -84,60 +75,7 @@ def media_type(content_type: str | None) -> str:
     mime = (content_type or "").split(";", 1)[0].strip().lower()
     if mime in (PROTOBUF, JSON):
         return mime
-    raise OtlpError(415, f"Content-Type must be {PROTOBUF} or {JSON}, not {mime or 'missing'!r}.")
-
-
-def read_body(stream, *, content_length: int | None, limit: int) -> bytes:
-    """Read at most `limit` bytes from `stream` in chunks; more than that is a 413."""
-    if content_length is not None and content_length > limit:
-        raise OtlpError(413, f"Request body is {content_length} bytes; the limit is {limit}.")
-    parts, total = [], 0
-    while True:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            return b"".join(parts)
-        total += len(chunk)
-        if total > limit:
-            raise OtlpError(413, f"Request body exceeds the limit of {limit} bytes.")
-        parts.append(chunk)
-
-
-def decompress(body: bytes, encoding: str | None, *, limit: int) -> bytes:
-    """Undo Content-Encoding (gzip, deflate or none), inflating at most `limit` bytes."""
-    encoding = (encoding or "identity").strip().lower()
-    if encoding in ("", "identity"):
-        if len(body) > limit:
-            raise OtlpError(413, f"Request body exceeds the limit of {limit} bytes.")
-        return body
-    if encoding in ("gzip", "x-gzip"):
-        wbits = 16 + zlib.MAX_WBITS
-    elif encoding == "deflate":
-        wbits = zlib.MAX_WBITS  # zlib-wrapped, which is what HTTP "deflate" means
-    else:
-        raise OtlpError(415, f"Content-Encoding {encoding!r} is not supported (use gzip or none).")
-    try:
-        return _inflate(body, wbits=wbits, limit=limit, encoding=encoding)
-    except zlib.error as exc:
-        raise OtlpError(400, f"Body is not valid {encoding} data: {exc}.") from None
-
-
-def _inflate(body: bytes, *, wbits: int, limit: int, encoding: str) -> bytes:
-    # max_length bounds every step, so a bomb never holds more than limit + one chunk inflated.
-    # A gzip body may hold several members back to back (RFC 1952); each one is inflated.
-    out, total, pending = [], 0, body
-    while pending:
-        inflater = zlib.decompressobj(wbits)
-        while not inflater.eof:
-            chunk = inflater.decompress(pending, _CHUNK)
-            pending = inflater.unconsumed_tail
-            total += len(chunk)
-            if total > limit:
-                raise OtlpError(413, f"Decompressed body exceeds the limit of {limit} bytes.")
-            out.append(chunk)
-            if not chunk and not pending:
-                raise OtlpError(400, f"Body is truncated {encoding} data.")
-        pending = inflater.unused_data
-    return b"".join(out)
+    raise BodyError(415, f"Content-Type must be {PROTOBUF} or {JSON}, not {mime or 'missing'!r}.")
 
 
 def decode(signal: Signal, body: bytes, media: str) -> Message:
@@ -152,7 +90,7 @@ def _decode_protobuf(signal: Signal, body: bytes) -> Message:
     try:
         message.ParseFromString(body)
     except (DecodeError, RecursionError, ValueError) as exc:
-        raise OtlpError(400, f"Body is not a valid protobuf {signal.request_cls.__name__}: {exc}.") \
+        raise BodyError(400, f"Body is not a valid protobuf {signal.request_cls.__name__}: {exc}.") \
             from None
     return message
 
@@ -161,14 +99,14 @@ def _decode_json(signal: Signal, body: bytes) -> Message:
     try:
         data = orjson.loads(body)  # also refuses non-UTF-8 and nesting deeper than 1024
     except orjson.JSONDecodeError as exc:
-        raise OtlpError(400, f"Body is not valid UTF-8 JSON: {exc}.") from None
+        raise BodyError(400, f"Body is not valid UTF-8 JSON: {exc}.") from None
     name = signal.request_cls.__name__
     if not isinstance(data, dict):
-        raise OtlpError(400, f"Body must be a JSON object ({name}).")
+        raise BodyError(400, f"Body must be a JSON object ({name}).")
     try:
         return signal.request_cls(**_json_kwargs(signal.request_cls.DESCRIPTOR, data, 0))
     except (_JsonShapeError, ValueError, TypeError) as exc:
-        raise OtlpError(400, f"Body is not a valid OTLP JSON {name}: {str(exc)[:300]}.") from None
+        raise BodyError(400, f"Body is not a valid OTLP JSON {name}: {str(exc)[:300]}.") from None
 
 
 # The OTLP JSON mapping is proto3 JSON except that trace and span ids are hex, not base64.

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from audit import otlp
-from audit.http_body import ChunkedBodyUnreadable, body_stream
+from audit.http_body import BodyError, read_request_body
 from audit.otlp_mapping import Mapped, map_logs, map_traces
 from audit.services import fast_validation
 from audit.services.ingest import current_limits, ingest_events
@@ -78,7 +78,7 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
     try:
         media = otlp.media_type(content_type)
         message = _read_request(request, signal, media)
-    except otlp.OtlpError as exc:
+    except BodyError as exc:
         code = otlp.GRPC_RESOURCE_EXHAUSTED if exc.status == 413 else otlp.GRPC_INVALID_ARGUMENT
         return _status(reply_media, exc.status, code, exc.message)
     mapped = mapper(message)
@@ -97,25 +97,9 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
 
 
 def _read_request(request, signal: otlp.Signal, media: str):
-    raw = otlp.read_body(_body_stream(request), content_length=_content_length(request),
-                         limit=otlp.max_body_bytes())
-    body = otlp.decompress(raw, request.headers.get("Content-Encoding"),
-                           limit=otlp.max_decoded_bytes())
+    body = read_request_body(request, limit=otlp.max_body_bytes(),
+                             decoded_limit=otlp.max_decoded_bytes())
     return otlp.decode(signal, body, media)
-
-
-def _content_length(request) -> int | None:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0) or None
-    except ValueError:
-        raise otlp.OtlpError(400, "Content-Length is not a number.") from None
-
-
-def _body_stream(request):
-    try:
-        return body_stream(request)
-    except ChunkedBodyUnreadable as exc:
-        raise otlp.OtlpError(411, str(exc)) from None
 
 
 def _rejections(mapped: Mapped, core_rejected: list[dict]) -> list[str]:

@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
 import orjson  # noqa: E402
+from django.conf import settings  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
 
-from audit import otlp  # noqa: E402
+from audit import http_body, otlp  # noqa: E402
 from audit.otlp_mapping import map_traces  # noqa: E402
 
 SPANS = 1000
@@ -79,7 +80,7 @@ def main() -> None:
         trace_service_pb2.ExportTraceServiceRequest.FromString(gzip.decompress(wire))
 
     def protobuf_path():
-        body = otlp.decompress(wire, "gzip", limit=otlp.DEFAULT_MAX_DECODED_BYTES)
+        body = http_body.decompress(wire, "gzip", limit=settings.OTLP_MAX_DECODED_BYTES)
         mapped = map_traces(otlp.decode(otlp.TRACES, body, otlp.PROTOBUF))
         assert len(mapped.events) == SPANS, mapped.rejected[:1]
         orjson.dumps(mapped.events)

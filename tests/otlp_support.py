@@ -140,11 +140,11 @@ def capture():
 
 def decode_captured(captured: Captured, signal):
     """What the console does with a request body: undo gzip, decode, map."""
-    from audit import otlp
+    from audit import http_body, otlp
     from audit.otlp_mapping import map_logs, map_traces
 
-    body = otlp.decompress(captured.body, captured.headers.get("content-encoding"),
-                           limit=settings.OTLP_MAX_DECODED_BYTES)
+    body = http_body.decompress(captured.body, captured.headers.get("content-encoding"),
+                                limit=settings.OTLP_MAX_DECODED_BYTES)
     media = otlp.media_type(captured.headers.get("content-type"))
     message = otlp.decode(signal, body, media)
     return (map_traces if signal is otlp.TRACES else map_logs)(message)

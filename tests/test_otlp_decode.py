@@ -12,7 +12,7 @@ from django.conf import settings
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from audit import otlp
+from audit import http_body, otlp
 from audit.otlp import MAX_VALUE_CHARS
 from audit.otlp_mapping import map_logs, map_traces
 
@@ -209,7 +209,7 @@ def _status(exc_info) -> int:
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/grpc",
                                           "application/x-www-form-urlencoded"])
 def test_a_content_type_other_than_protobuf_or_json_is_refused_with_415(content_type):
-    with pytest.raises(otlp.OtlpError) as exc_info:
+    with pytest.raises(http_body.BodyError) as exc_info:
         otlp.media_type(content_type)
     assert _status(exc_info) == 415
 
@@ -221,7 +221,7 @@ def test_content_type_parameters_and_case_are_tolerated():
 @pytest.mark.parametrize("body", [b"\xff\xff\xff\xff garbage", b"\x0a\xff\xff\xff\xff\x0f",
                                   b"\x12\x05abc"])
 def test_garbage_protobuf_is_refused_with_400(body):
-    with pytest.raises(otlp.OtlpError) as exc_info:
+    with pytest.raises(http_body.BodyError) as exc_info:
         otlp.decode(otlp.TRACES, body, otlp.PROTOBUF)
     assert _status(exc_info) == 400
 
@@ -230,7 +230,7 @@ def test_protobuf_with_a_non_utf8_string_is_refused_with_400():
     request = trace_service_pb2.ExportTraceServiceRequest()
     request.resource_spans.add().scope_spans.add().spans.add().name = "AAAA"
     body = request.SerializeToString().replace(b"AAAA", b"\xff\xfe\xfd\xfc")
-    with pytest.raises(otlp.OtlpError) as exc_info:
+    with pytest.raises(http_body.BodyError) as exc_info:
         otlp.decode(otlp.TRACES, body, otlp.PROTOBUF)
     assert _status(exc_info) == 400
 
@@ -255,7 +255,7 @@ def test_protobuf_with_a_non_utf8_string_is_refused_with_400():
     b'{"resourceSpans": [{"scopeSpans": ["not an object"]}]}',
 ])
 def test_malformed_or_non_utf8_json_is_refused_with_400(body):
-    with pytest.raises(otlp.OtlpError) as exc_info:
+    with pytest.raises(http_body.BodyError) as exc_info:
         otlp.decode(otlp.TRACES, body, otlp.JSON)
     assert _status(exc_info) == 400
 
@@ -265,7 +265,7 @@ def test_absurdly_deep_json_nesting_is_refused_with_400():
     for _ in range(60):
         value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
     span = _json_span(attributes=[{"key": "deep", "value": value}])
-    with pytest.raises(otlp.OtlpError) as exc_info:
+    with pytest.raises(http_body.BodyError) as exc_info:
         otlp.decode(otlp.TRACES, _json_traces(span), otlp.JSON)
     assert _status(exc_info) == 400
 
@@ -283,8 +283,8 @@ def test_a_gzip_bomb_is_refused_with_413_without_inflating_it():
     assert len(bomb) < 2 * 1024 * 1024
     tracemalloc.start()
     try:
-        with pytest.raises(otlp.OtlpError) as exc_info:
-            otlp.decompress(bomb, "gzip", limit=settings.OTLP_MAX_DECODED_BYTES)
+        with pytest.raises(http_body.BodyError) as exc_info:
+            http_body.decompress(bomb, "gzip", limit=settings.OTLP_MAX_DECODED_BYTES)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -294,45 +294,45 @@ def test_a_gzip_bomb_is_refused_with_413_without_inflating_it():
 
 def test_gzip_just_under_the_limit_inflates_and_just_over_is_refused():
     data = b"a" * 10_000
-    assert otlp.decompress(gzip.compress(data), "gzip", limit=10_000) == data
-    with pytest.raises(otlp.OtlpError) as exc_info:
-        otlp.decompress(gzip.compress(data), "gzip", limit=9_999)
+    assert http_body.decompress(gzip.compress(data), "gzip", limit=10_000) == data
+    with pytest.raises(http_body.BodyError) as exc_info:
+        http_body.decompress(gzip.compress(data), "gzip", limit=9_999)
     assert _status(exc_info) == 413
 
 
 def test_concatenated_gzip_members_are_all_inflated():
-    assert otlp.decompress(gzip.compress(b"ab") + gzip.compress(b"cd"), "gzip",
+    assert http_body.decompress(gzip.compress(b"ab") + gzip.compress(b"cd"), "gzip",
                            limit=100) == b"abcd"
 
 
 def test_deflate_is_accepted():
-    assert otlp.decompress(zlib.compress(b"payload"), "deflate", limit=100) == b"payload"
+    assert http_body.decompress(zlib.compress(b"payload"), "deflate", limit=100) == b"payload"
 
 
 @pytest.mark.parametrize("body", [b"not gzip at all", gzip.compress(b"x" * 5000)[:-30]])
 def test_corrupt_or_truncated_gzip_is_refused_with_400(body):
-    with pytest.raises(otlp.OtlpError) as exc_info:
-        otlp.decompress(body, "gzip", limit=1_000_000)
+    with pytest.raises(http_body.BodyError) as exc_info:
+        http_body.decompress(body, "gzip", limit=1_000_000)
     assert _status(exc_info) == 400
 
 
 def test_an_unknown_content_encoding_is_refused_with_415():
-    with pytest.raises(otlp.OtlpError) as exc_info:
-        otlp.decompress(b"...", "br", limit=100)
+    with pytest.raises(http_body.BodyError) as exc_info:
+        http_body.decompress(b"...", "br", limit=100)
     assert _status(exc_info) == 415
 
 
 def test_a_declared_length_over_the_limit_is_refused_before_reading():
     stream = io.BytesIO(b"x" * 10)
-    with pytest.raises(otlp.OtlpError) as exc_info:
-        otlp.read_body(stream, content_length=10_000_000, limit=1000)
+    with pytest.raises(http_body.BodyError) as exc_info:
+        http_body.read_body(stream, content_length=10_000_000, limit=1000)
     assert _status(exc_info) == 413
     assert stream.tell() == 0
 
 
 def test_a_body_longer_than_the_limit_is_refused_while_reading_in_chunks():
-    with pytest.raises(otlp.OtlpError) as exc_info:
-        otlp.read_body(io.BytesIO(b"x" * 200_000), content_length=None, limit=100_000)
+    with pytest.raises(http_body.BodyError) as exc_info:
+        http_body.read_body(io.BytesIO(b"x" * 200_000), content_length=None, limit=100_000)
     assert _status(exc_info) == 413
 
 
