@@ -4,13 +4,17 @@ Viewers read; Admins add and edit registries and start crawls (`POST /registries
 through the same services (and admin-action records) as the UI.
 """
 
+from contextlib import contextmanager
+
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from governance.roles import IsAdmin, IsViewer
 from inventory.crawls import crawl_history
 from inventory.models import Crawl, Registry, ServerChange
+from inventory.queries import InvalidFilter, parse_id, parse_text
 from inventory.services import registry as registry_service
 
 
@@ -86,6 +90,15 @@ class RegistryViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
         return Response(CrawlSerializer(crawl).data, status=status.HTTP_202_ACCEPTED)
 
 
+@contextmanager
+def _bad_filter_is_400():
+    """A bad query parameter is the caller's error: 400 naming it, as the inventory API does."""
+    try:
+        yield
+    except InvalidFilter as exc:
+        raise ValidationError({exc.param: [exc.message]}) from exc
+
+
 class CrawlViewSet(viewsets.ReadOnlyModelViewSet):
     """Crawl jobs, newest first; ?kind=, ?status=, ?registry=, ?target= filter."""
 
@@ -94,11 +107,13 @@ class CrawlViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
-        registry = params.get("registry", "")
-        return crawl_history(
-            kind=params.get("kind", ""), status=params.get("status", ""),
-            registry_id=int(registry) if registry.isdigit() else None,
-            target=params.get("target", "")[:200])
+        registry = params.get("registry", "").strip()
+        with _bad_filter_is_400():
+            return crawl_history(
+                kind=parse_text("kind", params.get("kind", "")),
+                status=parse_text("status", params.get("status", "")),
+                registry_id=parse_id("registry", registry) if registry else None,
+                target=parse_text("target", params.get("target", ""))[:200])
 
 
 class ServerChangeViewSet(viewsets.ReadOnlyModelViewSet):
@@ -109,8 +124,11 @@ class ServerChangeViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         rows = ServerChange.objects.select_related("server").order_by("-observed_at", "-id")
-        server = self.request.query_params.get("server", "")
-        return rows.filter(server_id=int(server)) if server.isdigit() else rows
+        server = self.request.query_params.get("server", "").strip()
+        if not server:
+            return rows
+        with _bad_filter_is_400():
+            return rows.filter(server_id=parse_id("server", server))
 
 
 def register(router) -> None:

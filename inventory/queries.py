@@ -61,6 +61,20 @@ class ListSpec:
         return next((f for f in self.filters if f.param == param), None)
 
 
+def parse_id(param: str, raw: str) -> int:
+    """A numeric id, else InvalidFilter (ASCII digits only: "²".isdigit() is true, int() fails)."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidFilter(param, f"{raw!r} is not a numeric id")
+    return int(raw)
+
+
+def parse_text(param: str, raw: str) -> str:
+    """Free text, else InvalidFilter: PostgreSQL text cannot hold a NUL character."""
+    if "\x00" in raw:
+        raise InvalidFilter(param, "contains a NUL character")
+    return raw
+
+
 def _parse(flt: Filter, raw: str):
     if flt.kind == "choice":
         allowed = [value for value, _ in flt.choices]
@@ -68,12 +82,10 @@ def _parse(flt: Filter, raw: str):
             raise InvalidFilter(flt.param, f"{raw!r} is not one of {', '.join(allowed)}")
         return raw
     if flt.kind == "id":
-        if not raw.isdigit():
-            raise InvalidFilter(flt.param, f"{raw!r} is not a numeric id")
-        return int(raw)
+        return parse_id(flt.param, raw)
     if flt.kind == "bool":
         return parse_bool(flt.param, raw)
-    return raw
+    return parse_text(flt.param, raw)
 
 
 def parse_bool(param: str, raw: str) -> bool:
@@ -87,7 +99,7 @@ def parse_bool(param: str, raw: str) -> bool:
 
 def filtered(spec: ListSpec, queryset: QuerySet, params: Mapping) -> QuerySet:
     """Apply `q`, the spec's filters and `sort` from `params` to `queryset`."""
-    q = (params.get("q") or "").strip()
+    q = parse_text("q", (params.get("q") or "").strip())
     if q:
         condition = Q()
         for name in spec.search:

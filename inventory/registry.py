@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,7 +42,7 @@ TEMPLATE_REF_RE = re.compile(r"\{[^{}]+\}")
 # ^1.2.3, ~1.2.3, >=1.2.3, <2, =1, 1.x, 1.*, *, a || b, 1.0 - 2.0
 RANGE_RE = re.compile(r"^\s*(\^|~|[<>]=?|=)|\|\||\s-\s|(^|\.)[xX*](\.|$)")
 
-SEVERITY_HIGH, SEVERITY_WARNING, SEVERITY_INFO = "high", "warning", "info"
+SEVERITY_HIGH, SEVERITY_WARNING = "high", "warning"
 # Problems risky enough to raise a flag, not just to be listed on the version.
 FLAGGED_CODES = {"literal_secret", "non_https_remote", "mcpb_missing_sha256",
                  "registry_base_url_not_allowed"}
@@ -89,13 +89,15 @@ def problem(code: str, path: str, message: str, severity: str = SEVERITY_WARNING
 
 
 def parse_time(value) -> datetime | None:
-    """An RFC 3339 timestamp, or None when absent or unreadable."""
+    """An RFC 3339 timestamp, or None when absent or unreadable; one without an offset is UTC
+    (a naive datetime would not compare with the aware ones when a page is sorted)."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _text(value, limit: int) -> str:

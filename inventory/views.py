@@ -92,10 +92,15 @@ def _id_labels(request, **models) -> dict:
     """Readable names for id filters set in the URL (?client=12 shows the client's name)."""
     labels = {}
     for param, model in models.items():
-        raw = request.GET.get(param, "")
-        if raw.isdigit():
-            obj = model.objects.filter(pk=int(raw)).first()
-            labels[param] = str(obj) if obj else f"#{raw} (not found)"
+        raw = request.GET.get(param, "").strip()
+        if not raw:
+            continue
+        try:
+            pk = queries.parse_id(param, raw)
+        except InvalidFilter:
+            continue  # the list itself answers 400 naming the parameter
+        obj = model.objects.filter(pk=pk).first()
+        labels[param] = str(obj) if obj else f"#{raw} (not found)"
     return labels
 
 

@@ -67,7 +67,8 @@ def grant_detail(request, pk: int):
     """A grant and the tasks run under it."""
     grant = get_object_or_404(Grant.objects.select_related("client", "subject", "server"), pk=pk)
     return render(request, "inventory/grant_detail.html", {
-        "grant": grant, "tasks": grant.tasks.select_related("server")[:RELATED_ROWS],
+        "grant": grant,
+        "tasks": grant.tasks.select_related("server", "client", "identity")[:RELATED_ROWS],
         "task_count": grant.tasks.count(), "flags": queries.flags_for(grant)[:RELATED_ROWS],
     })
 

@@ -1,12 +1,14 @@
 """The registry crawler against a real registry HTTP server on 127.0.0.1."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import (Crawl, Flag, Registry, Server, ServerChange, ServerPackage,
                               ServerRemote, ServerVersion)
 from inventory.services import registry as registry_service
-from tests.fixtures.registry_server import (entry, example, generated_server,
+from tests.fixtures.registry_server import (OFFICIAL, entry, example, generated_server,
                                             running_registry)
 
 pytestmark = pytest.mark.django_db
@@ -257,3 +259,28 @@ def test_two_versions_both_claiming_latest_leave_one_latest_the_last_published()
     latest = ServerVersion.objects.filter(is_latest=True).values_list("version", flat=True)
     assert list(latest) == ["2.0.0"]
     assert Server.objects.get().latest_version == "2.0.0"
+
+
+def test_a_timestamp_without_an_offset_is_read_as_utc_and_the_crawl_goes_on():
+    # Sorting a page by publication time compared a naive datetime with aware ones: TypeError,
+    # and the whole crawl failed on one registry entry written without "Z".
+    naive = entry(generated_server(1), published_at="2025-12-01T10:00:00",
+                  updated_at="2025-12-01T10:00:00")
+    undated = entry(generated_server(2))
+    del undated["_meta"][OFFICIAL]["publishedAt"]
+    with running_registry([naive, undated, entry(generated_server(3))]) as fake:
+        job = crawl(make_registry(fake.url))
+    assert job.status == "done", job.error_log
+    assert job.records == 3
+    version = ServerVersion.objects.get(server__name=generated_server(1)["name"])
+    assert version.published_at == datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+    assert version.updated_at == datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def test_a_flag_on_a_new_server_names_it_by_the_title_it_was_given():
+    risky = generated_server(4)
+    risky["remotes"] = [{"type": "sse", "url": "http://plain.example.com/sse"}]
+    with running_registry([entry(risky)]) as fake:
+        crawl(make_registry(fake.url))
+    flag = Flag.objects.get(kind="registry.risky_server_json")
+    assert flag.object_repr == "Server 4"

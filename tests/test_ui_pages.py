@@ -275,3 +275,25 @@ def test_the_overview_renders_on_an_empty_inventory(viewer_client):
     response = viewer_client.get("/")
     assert response.status_code == 200
     assert "No active grant expires in the next 7 days." in response.content.decode()
+
+
+def test_a_grant_page_reads_its_tasks_clients_and_identities_in_one_query(viewer_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.ui_factories import task
+
+    inv = small_inventory()
+    url = reverse("inventory:grant_detail", args=[inv["grant"].pk])
+    viewer_client.get(url)  # warm the session and role lookups out of the count
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert viewer_client.get(url).status_code == 200
+        return len(captured)
+
+    one = queries()
+    for n in range(3):
+        task(f"t-more-{n}", server=inv["crm"], client=inv["cursor"], identity=inv["alice"],
+             grant=inv["grant"])
+    assert queries() == one

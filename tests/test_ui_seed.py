@@ -98,3 +98,30 @@ def test_demo_data_gives_the_crawlers_nothing_real_to_fetch():
                 *ServerRemote.objects.values_list("url", flat=True)]:
         assert url.split("/")[2].endswith(".example"), url
     assert not Registry.objects.filter(enabled=True).exists()
+
+
+def test_demo_registries_are_stored_normalized_so_a_crawl_finds_them_not_a_duplicate():
+    from inventory.models import Registry
+    from inventory.services.registry import normalize_base_url, registry_for_url
+
+    # A database seeded before the fix holds the trailing slash: seeding again mends it.
+    Registry.objects.create(name="ACME private registry (demo)",
+                            base_url="https://mcp-registry.acme.example/", enabled=False)
+    call_command("seed_demo", "--scale", "0.05")
+    urls = list(Registry.objects.values_list("base_url", flat=True))
+    assert len(urls) == 2 and all(url == normalize_base_url(url) for url in urls)
+    for url in urls:  # what `manage.py crawl_registry URL` looks the registry up by
+        assert registry_for_url(url + "/v0.1").base_url == url
+    assert Registry.objects.count() == 2
+
+
+def test_demo_grants_take_their_servers_first_remote_as_resource():
+    from inventory.models import ServerRemote
+
+    call_command("seed_demo", "--scale", "0.05")
+    first = {}
+    for server_id, url in ServerRemote.objects.order_by("server_id", "url").values_list(
+            "server_id", "url"):
+        first.setdefault(server_id, url)
+    grants = list(Grant.objects.values_list("server_id", "resource"))
+    assert grants and all(resource == first.get(server_id, "") for server_id, resource in grants)

@@ -19,7 +19,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.models import SiteSetting
-from inventory.models import Client, Grant, Identity, Registry, SeenFrom, Server, Task
+from inventory.models import (
+    Client,
+    Grant,
+    Identity,
+    Registry,
+    SeenFrom,
+    Server,
+    ServerRemote,
+    Task,
+)
 from inventory.services import entities
 from inventory.services.demo_catalog import (
     AGENT_JOBS,
@@ -32,6 +41,7 @@ from inventory.services.demo_catalog import (
     SERVICE_JOBS,
     TEAMS,
 )
+from inventory.services.registry import normalize_base_url
 
 DEMO = SeenFrom.DEMO
 CHUNK = 1000
@@ -164,11 +174,15 @@ def _clients(rng, anchor, people) -> list[Client]:
 def _servers(rng, anchor, people) -> list[Server]:
     """The catalog's servers with remotes, tools (a few non-conforming names) and versions."""
     # Disabled: the scheduler crawls enabled registries, and demo data must not cause traffic.
-    registries = [Registry.objects.update_or_create(name=name, defaults={
-        "base_url": url, "kind": kind, "enabled": False})[0] for name, url, kind in (
+    # The base URL is stored normalized, as every other path stores it: a later crawl of the
+    # same URL must find this registry, not add a second one.
+    demo_registries = (
         ("Official MCP Registry (demo)", "https://registry.modelcontextprotocol.example/",
          "official"),
-        ("ACME private registry (demo)", "https://mcp-registry.acme.example/", "private"))]
+        ("ACME private registry (demo)", "https://mcp-registry.acme.example/", "private"))
+    registries = [Registry.objects.update_or_create(name=name, defaults={
+        "base_url": normalize_base_url(url), "kind": kind, "enabled": False})[0]
+        for name, url, kind in demo_registries]
     servers = []
     for spec in SERVERS:
         registry = registries[0] if spec["name"].startswith("io.github.") else registries[1]
@@ -250,10 +264,11 @@ def server_scopes(server: Server) -> list[str]:
 
 def _grants(rng, anchor, scale, people, clients, servers) -> list[int]:
     # The audience (RFC 8707 resource) of a grant is its server's first remote.
-    resources = {}
-    for server in servers:
-        remote = server.remotes.order_by("url").first()
-        resources[server.pk] = remote.url if remote else ""
+    resources = {server.pk: "" for server in servers}
+    remotes = (ServerRemote.objects.filter(server__in=servers).order_by("server_id", "url")
+               .values_list("server_id", "url"))
+    for server_id, url in remotes:  # one query for all servers; each keeps its first url
+        resources[server_id] = resources[server_id] or url
     rows = [_grant_row(rng, anchor, number, people, clients, servers, resources)
             for number in range(_n(3000, scale))]
     pks = []

@@ -224,8 +224,9 @@ def upsert_task(
         TaskStatusChange.objects.create(task=task, from_status="", to_status=task.status, at=at,
                                         event_ref=event_ref)
     elif status is not None and task.status != status:
+        # The upsert locked the row until commit, and report_task_status sets on `task` what it
+        # writes (status, message, time; or the flag): the object is current without a re-read.
         report_task_status(task, status=status, at=at, event_ref=event_ref)
-        task.refresh_from_db()
     return task, created
 
 

@@ -67,10 +67,9 @@ def run_registry_crawl(crawl: Crawl, progress: Progress) -> None:
                    full=bool((crawl.options or {}).get("full")))
 
 
-def crawl_registry(registry: Registry, *, crawl: Crawl | None = None,
-                   progress: Progress | None = None, full: bool = False) -> dict:
+def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl | None = None,
+                   full: bool = False) -> dict:
     """Fetch every page the registry has for us and write it; returns the crawl summary."""
-    progress = progress or _NullProgress()
     since = None if full else updated_since_for(registry)
     base = normalize_base_url(registry.base_url)
     allowed = _conf("REGISTRY_PACKAGE_BASE_URLS", None) or OFFICIAL_PACKAGE_BASE_URLS
@@ -173,22 +172,6 @@ def ingest_page(registry: Registry, items: list, *, crawl: Crawl | None, progres
     counts = Counter(result.as_counts())
     counts["problems"] = sum(len(e.problems) for e in entries.values() if e.checked)
     return counts
-
-
-class _NullProgress:
-    """Progress for a crawl run without a Crawl row (library use)."""
-
-    def __init__(self):
-        self.summary = {}
-
-    def page(self):
-        pass
-
-    def record(self, n=1):
-        pass
-
-    def error(self, message):
-        log.warning("registry crawl: %s", message)
 
 
 # --- scheduling -------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ def _one_latest_per_server(entries: list[Entry]) -> None:
 
 def _ensure_servers(names: set[str], now) -> dict[str, Server]:
     """Servers by name, creating the missing ones (a concurrent creator wins harmlessly)."""
-    fields = ("id", "name", "latest_version", "registry_status", "repository_id")
+    # Read here: the pk, the name, and the title (str(server) names a raised flag's object).
+    fields = ("id", "name", "title")
     servers = {s.name: s for s in Server.objects.filter(name__in=names).only(*fields)}
     missing = names - servers.keys()
     if missing:
@@ -220,6 +221,8 @@ def _update_servers(servers: dict[str, Server], entries: list[Entry], now) -> No
         update_conflicts=True, unique_fields=["name"],
         update_fields=["title", "description", "latest_version", "registry_status",
                        "repository_url", "repository_id", "last_seen"])
+    for name, e in latest.items():
+        servers[name].title = e.title  # as stored, so flags raised next name the server by it
     others = [s.pk for name, s in servers.items() if name not in latest]
     if others:
         Server.objects.filter(pk__in=others, last_seen__lt=now).update(last_seen=now)
