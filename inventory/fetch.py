@@ -246,7 +246,7 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
     started = time.monotonic()
     deadline = started + total_timeout
     _current.deadline = deadline
-    log = {"url": url[:2000], "purpose": purpose[:40], "method": method}
+    log = {"url": _clip_bytes(url, 2000), "purpose": purpose[:40], "method": method}
     try:
         result = _fetch_following(url, log, max_bytes=max_bytes,
                                   max_redirects=max_redirects, accept=accept,
@@ -284,7 +284,11 @@ def _fetch_following(url, log, *, max_redirects, **kwargs) -> FetchResult:
             raise FetchError("redirect_refused",
                              f"redirect to {location[:300]} refused (none allowed here)",
                              status=log.get("status_code"))
-        current = str(target.url.join(location))
+        try:
+            current = str(target.url.join(location))
+        except (httpx.InvalidURL, ValueError) as exc:  # e.g. "Location: http:////[::1]:x"
+            raise FetchError("invalid_url", f"bad redirect to {location[:300]!r}: {exc}",
+                             status=log.get("status_code")) from None
     raise FetchError("too_many_redirects", f"more than {max_redirects} redirects",
                      status=log.get("status_code"))
 
@@ -319,6 +323,11 @@ def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_statu
                          status=log.get("status_code")) from None
     except httpx.TransportError as exc:
         raise FetchError("connect_error", f"{type(exc).__name__}: {exc}"[:500],
+                         status=log.get("status_code")) from None
+    except (httpx.InvalidURL, ValueError) as exc:
+        # httpx parses a redirect's Location even when not following it; some malformed ones
+        # ("https:x", a bad IDNA label) raise these, not a TransportError.
+        raise FetchError("invalid_url", f"bad redirect location: {exc}"[:500],
                          status=log.get("status_code")) from None
 
 
@@ -362,6 +371,12 @@ def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
         raise FetchError("too_large", f"decoded body exceeds {max_bytes} bytes",
                          status=resp.status_code)
     return body
+
+
+def _clip_bytes(text: str, limit: int) -> str:
+    """At most `limit` characters and UTF-8 bytes: the fetch log's (url, at) index cannot hold a
+    key over ~2,700 bytes, and a hostile URL of 2,000 multi-byte characters would exceed it."""
+    return text[:limit].encode("utf-8", "replace")[:limit].decode("utf-8", "ignore")
 
 
 def write_fetch_log(rows: list[dict]) -> None:

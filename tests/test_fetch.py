@@ -1,6 +1,7 @@
 """The safe fetcher against a real HTTP server on 127.0.0.1: policy, caps, deadlines, the log."""
 
 import gzip
+import random
 import socket
 import threading
 
@@ -189,6 +190,21 @@ def test_redirects_are_refused_where_none_are_allowed_and_followed_elsewhere(ser
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("location", [
+    "http:////[::1]:x", "http:////[::1",  # httpx accepts these; joining them to the URL fails
+    "https:x", "http://xn--0x",  # httpx itself fails on these while reading the response
+])
+def test_an_unusable_redirect_location_is_a_fetch_error_not_a_crash(server, allow_local,
+                                                                    location):
+    server.routes["/go"] = Route(status=302, headers={"Location": location})
+    with pytest.raises(FetchError) as err:
+        safe_fetch(server.url("/go"), purpose="prm", max_redirects=2)
+    assert err.value.reason == "invalid_url" and "bad redirect" in err.value.message
+    row = FetchRecord.objects.get()
+    assert (row.ok, row.error_reason) == (False, "invalid_url")
+
+
+@pytest.mark.django_db
 def test_bodies_over_the_cap_are_refused_declared_streamed_or_compressed(server, allow_local):
     big = b'{"pad": "' + b"x" * 6000 + b'"}'
     server.routes["/declared"] = Route(body=big)
@@ -326,3 +342,27 @@ def test_a_resolver_that_hangs_is_abandoned_at_the_deadline(monkeypatch, setting
         assert err.value.reason == "timeout" and connect_spy == []
     finally:
         release.set()
+
+
+@pytest.mark.django_db
+def test_the_latest_fetches_of_one_url_are_read_through_an_index():
+    from django.db import connection
+
+    # What a CIMD client's page asks for; seq scans off so the tiny test table still shows
+    # whether an index can answer it.
+    recent = FetchRecord.objects.filter(url="https://agent.example/client.json")[:20]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    plan = recent.explain()
+    assert "Index Cond: ((url)::text =" in plan, plan
+
+
+@pytest.mark.django_db
+def test_a_long_multibyte_url_is_still_logged_clipped_to_fit_the_index(server, allow_local):
+    rng = random.Random(7)  # incompressible: a repeated character would fit once compressed
+    url = server.url("/" + "".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(1990)))
+    with pytest.raises(FetchError):
+        safe_fetch(url, purpose="prm")
+    row = FetchRecord.objects.get()
+    assert row.error_reason == "http_error" and url.startswith(row.url)
+    assert len(row.url.encode()) <= 2000 and len(row.url) > 600

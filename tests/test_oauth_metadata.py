@@ -158,6 +158,19 @@ def test_a_challenge_pointing_inside_is_refused_and_the_well_known_path_used(ser
 
 
 @pytest.mark.django_db
+def test_a_prm_url_redirecting_to_an_unparseable_location_is_skipped_not_a_crash(server):
+    mcp, issuer = server.url("/mcp"), server.url("")
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(
+        status=302, headers={"Location": "http:////[::1]:x"})
+    server.routes["/.well-known/oauth-protected-resource"] = Route(body={
+        "resource": mcp, "authorization_servers": [issuer]})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    prm = svc.discover_remote(remote_at(mcp))
+    assert prm.fetch_ok and prm.discovered_via == "well-known-root"
+    assert "invalid_url" in prm.last_error
+
+
+@pytest.mark.django_db
 def test_a_protected_server_without_any_prm_is_flagged_and_the_crawl_goes_on(server):
     server.routes["/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
     broken = remote_at(server.url("/mcp"))

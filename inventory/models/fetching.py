@@ -31,6 +31,8 @@ class FetchRecord(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # A client's page lists the latest fetches of its URL.
+        indexes = [models.Index(fields=["url", "-at"], name="fetchrecord_url_at")]
 
     def __str__(self):
         return f"{self.purpose} {self.url} → {self.status_code or self.error_reason}"
