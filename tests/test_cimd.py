@@ -121,6 +121,27 @@ def test_a_client_id_mismatch_is_kept_as_an_invalid_version_and_flagged_high(ser
 
 
 @pytest.mark.django_db
+def test_state_flags_are_raised_once_per_version_and_resolved_once_the_document_is_fixed(server):
+    url = server.url("/oauth/client.json")
+    server.routes["/oauth/client.json"] = Route(body=doc_for(
+        "https://someone-else.example/c.json", redirect_uris=["http://127.0.0.1:33418/cb"]))
+    svc.refresh_client_document(url)
+    again = svc.refresh_client_document(url)  # unchanged: nothing raised again
+    client = Client.objects.get(client_id=url)
+    invalid = open_flags(client, "cimd.invalid_document").get()
+    localhost = open_flags(client, "cimd.localhost_only_redirects").get()
+    assert not again.changed and again.flags == []
+    assert invalid.times_raised == 1 and localhost.times_raised == 1
+    serve(server)  # fixed: valid, with a real redirect URI
+    fixed = svc.refresh_client_document(url)
+    assert fixed.changed and fixed.outcome == "ok"
+    assert not open_flags(client, "cimd.invalid_document").exists()
+    assert not open_flags(client, "cimd.localhost_only_redirects").exists()
+    invalid.refresh_from_db()
+    assert invalid.resolved_at is not None and invalid.resolved_by.startswith("system:")
+
+
+@pytest.mark.django_db
 def test_a_client_secret_in_the_document_is_invalid(server):
     url = serve(server, client_secret="hunter2", token_endpoint_auth_method="client_secret_basic")
     outcome = svc.refresh_client_document(url)

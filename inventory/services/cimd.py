@@ -248,7 +248,8 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     previous = state.current
     changed = previous is None or previous.pk != version.pk
     flags = _raise_change_flags(client, previous, version) if changed and previous else []
-    flags += _raise_state_flags(client, version, item.problems)
+    if changed:  # an unchanged document has its state flags already (and nothing to resolve)
+        flags += _sync_state_flags(client, version, item.problems)
     if state.consecutive_failures or state.outcome == ClientDocumentState.Outcome.FAILED:
         _resolve_open(client, (FETCH_FAILED, SPECIAL_USE), by="system: document fetched again")
     valid = version.is_valid
@@ -276,7 +277,9 @@ def _raise_change_flags(client, previous: ClientDocument, version: ClientDocumen
     return raised
 
 
-def _raise_state_flags(client, version: ClientDocument, problems) -> list[Flag]:
+def _sync_state_flags(client, version: ClientDocument, problems) -> list[Flag]:
+    """Raise the flags the new version deserves; resolve the open ones it no longer does (an
+    invalid version fixed, or replaced by another invalid one: that one gets its own flag)."""
     raised = []
     codes = {p["code"] for p in problems}
     if "redirect_uris_localhost_only" in codes:
@@ -292,6 +295,11 @@ def _raise_state_flags(client, version: ClientDocument, problems) -> list[Flag]:
             severity=Flag.Severity.HIGH if severe else Flag.Severity.WARNING,
             summary=f"Client metadata document is invalid: {errors[0]['message'][:200]}",
             details={"problems": errors, "version": version.pk}))
+    stale = Flag.objects.filter(kind__in=(INVALID_DOCUMENT, LOCALHOST_ONLY),
+                                object_type=client._meta.label_lower, object_id=str(client.pk),
+                                resolved_at__isnull=True).exclude(pk__in=[f.pk for f in raised])
+    for flag in stale:
+        resolve_flag(flag, by="system: no longer found in the document")
     return raised
 
 
