@@ -104,6 +104,11 @@ def crawl_start(request, pk: int):
     registry = get_object_or_404(Registry, pk=pk)
     crawl = registry_service.start_registry_crawl(registry, actor=request.user, request=request,
                                                   full=request.POST.get("full") == "1")
+    return crawl_started(request, crawl)
+
+
+def crawl_started(request, crawl: Crawl):
+    """After starting a crawl: to its live progress page (an HX-Redirect for htmx)."""
     url = reverse("inventory:crawl_detail", args=[crawl.pk])
     if request.htmx:
         response = HttpResponse(status=204)

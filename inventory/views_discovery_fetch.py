@@ -9,17 +9,18 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count
-from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from governance.roles import ADMIN, VIEWER, role_required
 from governance.services import record_admin_action
-from inventory import cimd, crawls
+from inventory import cimd, crawls, queries
 from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
                               FetchRecord, Flag, ProtectedResource, ServerRemote)
 from inventory.services import cimd as cimd_service
 from inventory.services import oauth_metadata
+from inventory.views_discovery import crawl_started
 
 PAGE_SIZE = 50
 
@@ -28,9 +29,11 @@ def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _flags_for(obj, *, open_only=False):
-    flags = Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk))
-    return flags.filter(resolved_at__isnull=True) if open_only else flags
+def _open_flag_counts(object_type: str, ids) -> dict[str, int]:
+    """Open flags per object_id, for the given objects only (one page, not the whole table)."""
+    return dict(Flag.objects.filter(object_type=object_type, resolved_at__isnull=True,
+                                    object_id__in=[str(pk) for pk in ids])
+                .values_list("object_id").annotate(n=Count("id")).order_by())
 
 
 @role_required(VIEWER)
@@ -66,9 +69,8 @@ def cimd_client_list(request, *, form_errors=None, status=200):
         states = states.filter(outcome=outcome)
     if request.GET.get("q"):
         states = states.filter(client__client_id__icontains=request.GET["q"].strip())
-    open_flags = dict(Flag.objects.filter(object_type="inventory.client", resolved_at__isnull=True)
-                      .values_list("object_id").annotate(n=Count("id")))
     page = _page(request, states)
+    open_flags = _open_flag_counts("inventory.client", [state.client_id for state in page])
     for state in page:
         state.open_flags = open_flags.get(str(state.client_id), 0)
     return render(request, "inventory/cimd_client_list.html", {
@@ -89,10 +91,9 @@ def _refresh_now(request, client: Client) -> None:
 
 
 @role_required(ADMIN)
+@require_POST
 def cimd_client_add(request):
     """An Admin adds a client_id URL by hand; it is fetched at once."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     try:
         client = cimd_service.add_client_url(url=request.POST.get("url", ""), actor=request.user,
                                              request=request)
@@ -103,39 +104,27 @@ def cimd_client_add(request):
     return redirect("inventory:cimd_client_detail", pk=client.pk)
 
 
-def _crawl_started(request, crawl):
-    url = reverse("inventory:crawl_detail", args=[crawl.pk])
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return redirect(url)
-
-
 @role_required(ADMIN)
+@require_POST
 def cimd_sweep_start(request):
     """An Admin starts the sweep of every due CIMD document now, as a crawl job (recorded)."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    return _crawl_started(request, crawls.start_crawl(
+    return crawl_started(request, crawls.start_crawl(
         kind="cimd", target=crawls.CIMD_SWEEP_TARGET, actor=request.user, request=request))
 
 
 @role_required(ADMIN)
+@require_POST
 def oauth_crawl_start(request):
     """An Admin starts OAuth metadata discovery of every server remote, as a crawl job."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
-    return _crawl_started(request, crawls.start_crawl(
+    return crawl_started(request, crawls.start_crawl(
         kind="oauth_metadata", target=oauth_metadata.ALL_REMOTES_TARGET, actor=request.user,
         request=request))
 
 
 @role_required(ADMIN)
+@require_POST
 def cimd_client_refetch(request, pk: int):
     """An Admin re-fetches one client's document now (recorded)."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     client = get_object_or_404(Client, pk=pk)
     cimd_service.request_refetch(client=client, actor=request.user, request=request)
     _refresh_now(request, client)
@@ -147,7 +136,9 @@ def cimd_client_detail(request, pk: int):
     """One CIMD client: crawl state, current document, version history, flags, recent fetches."""
     client = get_object_or_404(Client, pk=pk)
     state = ClientDocumentState.objects.filter(client=client).select_related("current").first()
-    versions = list(ClientDocument.objects.filter(client=client)
+    # The table shows no bodies: leave each version's document out (the current one is loaded
+    # whole through the state).
+    versions = list(ClientDocument.objects.filter(client=client).defer("raw", "content")
                     .order_by("-first_fetched_at", "-id"))
     for newer, older in zip(versions, versions[1:]):
         newer.previous_pk = older.pk
@@ -156,7 +147,7 @@ def cimd_client_detail(request, pk: int):
         "client": client, "state": state, "versions": versions, "current": current,
         "current_pretty": cimd.pretty(current.content) if current and current.content is not None
         else (current.raw if current else ""),
-        "flags": _flags_for(client).order_by("resolved_at", "-last_raised_at")[:50],
+        "flags": queries.flags_for(client)[:50],
         "fetches": FetchRecord.objects.filter(url=client.client_id)[:20]})
 
 
@@ -167,7 +158,8 @@ def cimd_client_panel(request, pk: int):
     state = ClientDocumentState.objects.filter(client=client).first()
     return render(request, "inventory/_cimd_client_panel.html", {
         "client": client, "state": state, "versions": client.cimd_documents.count(),
-        "flags": _flags_for(client, open_only=True).filter(kind__startswith="cimd.")[:20]})
+        "flags": queries.flags_for(client).filter(resolved_at__isnull=True,
+                                                  kind__startswith="cimd.")[:20]})
 
 
 @role_required(VIEWER)
@@ -216,10 +208,8 @@ def authserver_list(request):
                .order_by("issuer"))
     if request.GET.get("q"):
         servers = servers.filter(issuer__icontains=request.GET["q"].strip())
-    open_flags = dict(Flag.objects.filter(object_type="inventory.authorizationserver",
-                                          resolved_at__isnull=True)
-                      .values_list("object_id").annotate(n=Count("id")))
     page = _page(request, servers)
+    open_flags = _open_flag_counts("inventory.authorizationserver", [a.pk for a in page])
     for auth in page:
         auth.open_flags = open_flags.get(str(auth.pk), 0)
     resources = (ProtectedResource.objects.select_related("remote__server")
@@ -238,15 +228,14 @@ def authserver_detail(request, pk: int):
     return render(request, "inventory/authserver_detail.html", {
         "auth": server, "guarded": server.servers.all().order_by("name"),
         "resources": server.protected_resources.select_related("remote__server"),
-        "flags": _flags_for(server).order_by("resolved_at", "-last_raised_at")[:50],
+        "flags": queries.flags_for(server)[:50],
         "metadata_pretty": cimd.pretty(server.metadata)})
 
 
 @role_required(ADMIN)
+@require_POST
 def oauth_discover(request, pk: int):
     """An Admin runs OAuth metadata discovery for one server remote now (recorded)."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
     remote = get_object_or_404(ServerRemote.objects.select_related("server"), pk=pk)
     with transaction.atomic():
         record_admin_action(actor=request.user, action="server.oauth_discovery_requested",

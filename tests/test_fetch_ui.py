@@ -1,13 +1,17 @@
 """The discovery-fetch pages: fetch log, CIMD clients, versions and diffs, authorization servers."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client as DjangoClient
 from django.urls import reverse
 from django.utils import timezone
 
 from governance.models import AdminAction
-from inventory.models import AuthorizationServer, Client, ClientDocument, FetchRecord
+from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
+                              FetchRecord)
 from inventory.services import cimd as svc
+from inventory.services.flags import raise_flag, resolve_flag
 from tests.fetch_server import LocalServer, Route
 
 PAGES = ["inventory:fetch_log", "inventory:cimd_client_list", "inventory:authserver_list"]
@@ -142,3 +146,20 @@ def test_the_client_panel_fragment_shows_state_and_open_cimd_flags(viewer_client
     body = panel.content.decode()
     assert "<html" not in body and "1 version" in body
     assert "cimd.localhost_only_redirects" in body
+
+
+@pytest.mark.django_db
+def test_open_flags_come_first_on_the_detail_page_and_are_counted_on_the_list(viewer_client):
+    now = timezone.now()
+    client = Client.objects.create(client_id="https://busy.example/c.json", first_seen=now,
+                                   last_seen=now)
+    ClientDocumentState.objects.create(client=client)
+    raise_flag(kind="cimd.invalid_document", obj=client, summary="still open", at=now)
+    for i in range(60):  # more resolved flags than the page shows, all raised later
+        resolve_flag(raise_flag(kind="cimd.keys_changed", obj=client, summary=f"old {i}",
+                                dedup_key=str(i), at=now + timedelta(seconds=i + 1)),
+                     by="test")
+    detail = viewer_client.get(reverse("inventory:cimd_client_detail", args=[client.pk]))
+    assert "still open" in detail.content.decode()
+    listing = viewer_client.get(reverse("inventory:cimd_client_list"))
+    assert [s.open_flags for s in listing.context["page"]] == [1]
