@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 RUNNERS: dict[str, Callable[[Crawl, "Progress"], None]] = {}
 # Modules that register runners; imported before a crawl runs so a worker knows every kind.
-# The fetch work adds its CIMD / OAuth-metadata module here.
 RUNNER_MODULES = ["inventory.services.registry", "inventory.services.cimd",
                   "inventory.services.oauth_metadata"]
 # Target of the daily "refresh every due CIMD document" crawl.

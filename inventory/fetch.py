@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 import logging
 import ssl
 import threading
@@ -31,12 +30,13 @@ from email.utils import parsedate_to_datetime
 
 import httpcore
 import httpx
+import orjson
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from inventory.fetch_policy import (  # noqa: F401 - FetchError and the checks are public here
-    METADATA_ADDRESSES, FetchError, _Target, allows_plain_http, check_url, special_use_reason)
+    FetchError, _Target, allows_plain_http, check_url, special_use_reason)
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +59,8 @@ class FetchResult:
     def json(self):
         """The body parsed as JSON; FetchError("invalid_json") when it is not."""
         try:
-            import orjson
-
             return orjson.loads(self.content)
-        except ImportError:  # pragma: no cover - orjson is in requirements
-            pass
-        except ValueError as exc:
-            raise FetchError("invalid_json", f"body is not valid JSON: {exc}") from None
-        try:  # pragma: no cover
-            return json.loads(self.content)
-        except ValueError as exc:  # pragma: no cover
+        except ValueError as exc:  # orjson.JSONDecodeError is one
             raise FetchError("invalid_json", f"body is not valid JSON: {exc}") from None
 
 
@@ -172,15 +164,6 @@ def _client_for(target: _Target) -> httpx.Client:
         while len(_POOLS) > MAX_POOLS:
             _POOLS.popitem(last=False)
         return client
-
-
-def close_pools() -> None:
-    """Close every kept-alive connection (tests, shutdown)."""
-    with _POOLS_LOCK:
-        clients = list(_POOLS.values())
-        _POOLS.clear()
-    for client in clients:
-        client.close()
 
 
 # --- Header helpers ----------------------------------------------------------------------------

@@ -23,9 +23,6 @@ def crawl_due_registries() -> list[int]:
 def crawl_cimd_documents() -> int | None:
     """Beat: queue a sweep when some CIMD document is due. Each document's next fetch follows its
     Cache-Control within CIMD_REFRESH_MIN/MAX_SECONDS, so every one is re-read at least daily."""
-    crawls.load_runners()
-    if "cimd" not in crawls.RUNNERS:
-        return None
     from inventory.services.cimd import documents_due
 
     if not documents_due():

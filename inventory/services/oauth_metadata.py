@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from inventory.crawls import register_runner
@@ -214,20 +214,10 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
     return prm
 
 
+@transaction.atomic
 def store_authorization_server(issuer: str, metadata: dict | None, metadata_url: str,
                                errors: list[str]) -> AuthorizationServer:
     """Upsert one authorization server from its discovered metadata (or its absence)."""
-    for attempt in range(2):  # a concurrent discovery may create the same issuer first
-        try:
-            return _store_as(issuer, metadata, metadata_url, errors)
-        except IntegrityError:
-            if attempt:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-@transaction.atomic
-def _store_as(issuer, metadata, metadata_url, errors) -> AuthorizationServer:
     now = timezone.now()
     fields = {"last_seen": now, "last_fetched_at": now, "fetch_ok": metadata is not None}
     if metadata is None:
@@ -248,7 +238,9 @@ def _store_as(issuer, metadata, metadata_url, errors) -> AuthorizationServer:
                 "authorization_endpoint", "token_endpoint", "registration_endpoint",
                 "revocation_endpoint", "introspection_endpoint", "jwks_uri")})
     fields["problems"] = problems
-    server, created = AuthorizationServer.objects.update_or_create(
+    # A concurrent discovery creating the same issuer first is handled by update_or_create
+    # (its get_or_create retries the lookup after the unique-constraint IntegrityError).
+    server, _ = AuthorizationServer.objects.update_or_create(
         issuer=issuer, defaults=fields, create_defaults={**fields, "first_seen": now})
     severities = {"issuer_mismatch": Flag.Severity.HIGH, "no_pkce_s256": Flag.Severity.HIGH,
                   "open_registration": Flag.Severity.INFO, "omnibus_scopes": Flag.Severity.WARNING,
