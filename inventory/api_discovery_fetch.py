@@ -61,7 +61,7 @@ class ClientDocumentViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         rows = ClientDocument.objects.select_related("client").order_by("-first_fetched_at", "-id")
         client = self.request.query_params.get("client", "")
-        return rows.filter(client_id=int(client)) if client.isdigit() else rows
+        return rows.filter(client_id=int(client)) if client.isascii() and client.isdigit() else rows
 
 
 class AuthorizationServerViewSet(viewsets.ReadOnlyModelViewSet):

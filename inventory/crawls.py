@@ -300,8 +300,9 @@ def crawl_history(*, kind: str = "", status: str = "", registry_id: int | None =
     return crawls.order_by("-queued_at", "-id")
 
 
-def last_done_crawl(registry) -> Crawl | None:
-    """The registry's most recent successful crawl (its start time drives `updated_since`)."""
-    return (Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=registry,
+def last_done_crawl(registry, target: str) -> Crawl | None:
+    """The registry's most recent successful crawl of `target` (its base URL now: a crawl of a
+    URL the registry had before says nothing about what the new one holds)."""
+    return (Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=registry, target=target,
                                  status=Crawl.Status.DONE, started_at__isnull=False)
             .order_by("-started_at").first())

@@ -192,7 +192,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)
@@ -327,7 +327,7 @@ def _check_status(resp: httpx.Response, allow_status) -> None:
 def _read_capped(resp: httpx.Response, max_bytes: int) -> bytes:
     """The body, refusing (without reading it all) anything over max_bytes, raw or decoded."""
     declared = resp.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise FetchError("too_large", f"declared {declared} bytes, limit {max_bytes}",
                          status=resp.status_code)
     chunks, total = [], 0

@@ -67,7 +67,7 @@ def _history_filters(request) -> dict:
         "kind": request.GET.get("kind", "") if request.GET.get("kind") in Crawl.Kind.values else "",
         "status": request.GET.get("status", "")
         if request.GET.get("status") in Crawl.Status.values else "",
-        "registry_id": int(registry) if registry.isdigit() else None,
+        "registry_id": int(registry) if registry.isascii() and registry.isdigit() else None,
         "target": request.GET.get("q", "")[:200],
     }
 

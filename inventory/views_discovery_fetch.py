@@ -167,7 +167,7 @@ def cimd_document_diff(request, pk: int):
     """What changed from the previous version (or ?against=<version id>) to this one."""
     version = get_object_or_404(ClientDocument.objects.select_related("client"), pk=pk)
     against = request.GET.get("against", "")
-    if against.isdigit():
+    if against.isascii() and against.isdigit():
         older = get_object_or_404(ClientDocument, pk=int(against), client=version.client)
     else:
         older = version.previous()

@@ -284,3 +284,16 @@ def test_a_flag_on_a_new_server_names_it_by_the_title_it_was_given():
         crawl(make_registry(fake.url))
     flag = Flag.objects.get(kind="registry.risky_server_json")
     assert flag.object_repr == "Server 4"
+
+
+def test_after_its_base_url_changes_a_registry_is_crawled_in_full_again():
+    """What was crawled at the old URL says nothing about the new one: no updated_since."""
+    with running_registry([entry(generated_server(i)) for i in range(5)]) as old:
+        reg = make_registry(old.url)
+        crawl(reg)
+    with running_registry([entry(generated_server(i)) for i in range(8)]) as new:
+        reg.base_url = new.url
+        reg.save(update_fields=["base_url"])
+        job = crawl(reg)
+    assert "updated_since" not in new.requests[0][1]
+    assert job.summary["mode"] != "incremental" and job.records == 8

@@ -99,7 +99,7 @@ def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl | Non
 
 def updated_since_for(registry: Registry) -> str | None:
     """RFC 3339 start of the last successful crawl minus the overlap, or None (crawl all)."""
-    last = last_done_crawl(registry)
+    last = last_done_crawl(registry, normalize_base_url(registry.base_url))
     if last is None:
         return None
     overlap = timedelta(seconds=int(_conf("REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", 120)))
