@@ -249,7 +249,7 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     changed = previous is None or previous.pk != version.pk
     flags = _raise_change_flags(client, previous, version) if changed and previous else []
     if changed:  # an unchanged document has its state flags already (and nothing to resolve)
-        flags += _sync_state_flags(client, version, item.problems)
+        flags += _sync_state_flags(client, version, item.problems, first=previous is None)
     if state.consecutive_failures or state.outcome == ClientDocumentState.Outcome.FAILED:
         _resolve_open(client, (FETCH_FAILED, SPECIAL_USE), by="system: document fetched again")
     valid = version.is_valid
@@ -277,7 +277,7 @@ def _raise_change_flags(client, previous: ClientDocument, version: ClientDocumen
     return raised
 
 
-def _sync_state_flags(client, version: ClientDocument, problems) -> list[Flag]:
+def _sync_state_flags(client, version: ClientDocument, problems, *, first: bool) -> list[Flag]:
     """Raise the flags the new version deserves; resolve the open ones it no longer does (an
     invalid version fixed, or replaced by another invalid one: that one gets its own flag)."""
     raised = []
@@ -295,6 +295,8 @@ def _sync_state_flags(client, version: ClientDocument, problems) -> list[Flag]:
             severity=Flag.Severity.HIGH if severe else Flag.Severity.WARNING,
             summary=f"Client metadata document is invalid: {errors[0]['message'][:200]}",
             details={"problems": errors, "version": version.pk}))
+    if first:  # a client's first document has no earlier state flags to resolve
+        return raised
     stale = Flag.objects.filter(kind__in=(INVALID_DOCUMENT, LOCALHOST_ONLY),
                                 object_type=client._meta.label_lower, object_id=str(client.pk),
                                 resolved_at__isnull=True).exclude(pk__in=[f.pk for f in raised])
