@@ -8,8 +8,9 @@ HTML. So this WSGI wrapper hands exactly that method and path to the same view f
 minimal request object, and everything else to Django unchanged. It keeps what those layers
 would have given this endpoint: the database-connection lifecycle (what the request_started/
 finished signals do for connections; their other receivers, the query log and cache handles,
-do nothing for this view), the security headers of SecurityMiddleware, and an answer for an unexpected error
-(500 JSON, logged) instead of a dropped connection.
+do nothing for this view), SecurityMiddleware's response headers (its own `process_response`,
+so HSTS, nosniff, referrer and opener policies follow the same settings as every other page),
+and an answer for an unexpected error (500 JSON, logged) instead of a dropped connection.
 
 It also removes the process environment from every request's environ. Granian (like wsgiref
 and Django's runserver) starts each environ from a copy of os.environ, so SECRET_KEY,
@@ -22,10 +23,10 @@ from __future__ import annotations
 import logging
 import os
 
-from django.conf import settings
-from django.db import close_old_connections
 from django.core.handlers.wsgi import LimitedStream
-from django.http import HttpResponse
+from django.db import close_old_connections
+from django.http import HttpRequest, HttpResponse
+from django.middleware.security import SecurityMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,12 @@ class IngestRequest:
     def read(self, *args, **kwargs) -> bytes:
         return self._stream.read(*args, **kwargs)
 
+    # Django's own scheme logic (SECURE_PROXY_SSL_HEADER included), for SecurityMiddleware.
+    scheme = HttpRequest.scheme
+    is_secure = HttpRequest.is_secure
 
-def _security_headers() -> list[tuple[str, str]]:
-    headers = []
-    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
-        headers.append(("X-Content-Type-Options", "nosniff"))
-    if settings.SECURE_REFERRER_POLICY:
-        policy = settings.SECURE_REFERRER_POLICY
-        headers.append(("Referrer-Policy", policy if isinstance(policy, str) else ",".join(policy)))
-    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
-    return headers
+    def _get_scheme(self) -> str:
+        return self.META.get("wsgi.url_scheme", "http")
 
 
 class IngestFastPath:
@@ -70,7 +66,7 @@ class IngestFastPath:
 
     def __init__(self, django_app):
         self.django_app = django_app
-        self.extra_headers = None
+        self.security = None  # SecurityMiddleware, made after Django is set up
         self.process_env = {key for key in os.environ
                             if key not in CGI_KEYS and not key.startswith(("HTTP_", "wsgi."))}
 
@@ -82,19 +78,20 @@ class IngestFastPath:
             return self.django_app(environ, start_response)
         from audit.ingest_views import ingest  # after Django is set up
 
-        if self.extra_headers is None:
-            self.extra_headers = _security_headers()
+        if self.security is None:
+            self.security = SecurityMiddleware(ingest)
         close_old_connections()  # what request_started does for the database
         try:
+            request = IngestRequest(environ)
             try:
-                response = ingest(IngestRequest(environ))
+                response = ingest(request)
             except Exception:  # noqa: BLE001 - the view maps every known failure itself
                 log.exception("ingest: unexpected error")
                 response = HttpResponse(b'{"detail": "Internal error; the batch was not stored."}',
                                         status=500, content_type="application/json")
+            response = self.security.process_response(request, response)
             content = response.content
-            headers = [*response.items(), ("Content-Length", str(len(content))),
-                       *self.extra_headers]
+            headers = [*response.items(), ("Content-Length", str(len(content)))]
             start_response(f"{response.status_code} {response.reason_phrase}", headers)
             return [content]
         finally:

@@ -101,6 +101,48 @@ def test_an_unexpected_error_is_a_logged_500_not_a_dropped_request(token, monkey
     assert AuditEvent.objects.count() == 0
 
 
+@pytest.mark.parametrize("scheme,forwarded,hsts", [
+    ("https", None, True), ("http", None, False), ("http", "https", True), ("https", "http", False)])
+def test_hsts_follows_the_same_settings_as_the_django_path(token, settings, scheme, forwarded, hsts):
+    """HTTPS answers of the direct path carry Strict-Transport-Security exactly when Django's
+    SecurityMiddleware would add it (a proxy's X-Forwarded-Proto included)."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from audit.wsgi_fast import IngestFastPath
+
+    settings.SECURE_HSTS_SECONDS = 31536000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_SSL_REDIRECT = False
+    app = IngestFastPath(WSGIHandler())  # made after the settings change, as at start-up
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if forwarded:
+        headers["X-Forwarded-Proto"] = forwarded
+
+    answers = {}
+    for path in ("/api/v1/events", "/api/v1/events/schema"):  # direct path, Django's stack
+        environ = {"REQUEST_METHOD": "POST" if path == "/api/v1/events" else "GET",
+                   "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
+                   "SERVER_PORT": "443", "wsgi.url_scheme": scheme, "HTTP_HOST": "testserver",
+                   "wsgi.input": io.BytesIO(orjson.dumps([make_event()])),
+                   "wsgi.errors": io.StringIO(), "REMOTE_ADDR": "127.0.0.1",
+                   "CONTENT_LENGTH": str(len(orjson.dumps([make_event()])))}
+        for key, value in headers.items():
+            name = key.upper().replace("-", "_")
+            environ[name if name == "CONTENT_TYPE" else f"HTTP_{name}"] = value
+        status = []
+        b"".join(app(environ, lambda s, h, exc_info=None: status.append((s, dict(h)))))
+        answers[path] = status[0]
+
+    fast_status, fast_headers = answers["/api/v1/events"]
+    _, django_headers = answers["/api/v1/events/schema"]
+    assert fast_status.startswith("200")
+    expected = "max-age=31536000; includeSubDomains" if hsts else None
+    assert fast_headers.get("Strict-Transport-Security") == expected
+    assert django_headers.get("Strict-Transport-Security") == expected
+    assert fast_headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_the_process_environment_never_reaches_request_meta(monkeypatch):
     """Servers like Granian copy os.environ into every environ: secrets must not ride along."""
     import os
