@@ -19,13 +19,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from audit.otlp import (
-    BadTimestamp,
-    any_value,
-    attributes_dict,
-    clip,
-    rfc3339 as _rfc3339,
-)
+from audit.otlp_values import Unmappable, any_value, attributes_dict, clip, rfc3339
 
 
 _CANONICAL_TYPE = re.compile(r"^(mcp|auth|task|session)\.[a-z0-9_]+(\.[a-z0-9_]+)*$")
@@ -41,17 +35,6 @@ _DENIED = frozenset({"401", "403", "unauthorized", "unauthenticated", "forbidden
 _OUTCOMES = frozenset({"success", "error", "denied"})
 _KIND_NAMES = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer",
                5: "consumer"}
-
-
-class Unmappable(Exception):
-    """This one span or log record cannot become an audit event (the message says why)."""
-
-
-def rfc3339(time_ns: int) -> str:
-    try:
-        return _rfc3339(time_ns)
-    except BadTimestamp as exc:
-        raise Unmappable(str(exc)) from None
 
 
 @dataclass

@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from audit import http_body, otlp
-from audit.otlp import MAX_VALUE_CHARS
+from audit.otlp_values import MAX_VALUE_CHARS
 from audit.otlp_mapping import map_logs, map_traces
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
