@@ -60,7 +60,11 @@ def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=N
               params=None):
     """Render one inventory list: search, filters, sort, pagination; 400 naming a bad parameter.
 
-    `params` defaults to the query string; a page may add its own defaults to it."""
+    `params` defaults to the query string; a page may add its own defaults to it. `options` and
+    `labels` are functions returning the selects' known values and the id filters' names: they
+    cost queries (a DISTINCT over grants, name lookups), and only the filter form shows them,
+    which an htmx request (the table partial alone) never renders, so they are called for the
+    full page only."""
     params = request.GET if params is None else params
     context = {"title": title, "name": name, "q": params.get("q", ""), "error": None,
                "page": None}
@@ -72,7 +76,9 @@ def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=N
         context["error"], status = str(exc), 400
     sort = params.get("sort") or spec.default_sort
     context["sort"] = sort if sort.lstrip("-") in spec.sorts else spec.default_sort
-    context["controls"] = _controls(spec, params, options, labels)
+    if not wants_fragment(request):
+        context["controls"] = _controls(spec, params, options() if options else None,
+                                        labels() if labels else None)
     return render_fragment_or_page(request, f"inventory/{name}_list.html",
                                    f"inventory/_{name}_table.html", context, status)
 
@@ -109,7 +115,7 @@ def identity_list(request):
     """Humans, services and agents, by issuer, kind and status."""
     return list_page(request, name="identity", spec=queries.IDENTITY_SPEC,
                      rows=queries.identities, title="Identities",
-                     options={"issuer": _issuers(Identity)})
+                     options=lambda: {"issuer": _issuers(Identity)})
 
 
 @role_required(VIEWER)
@@ -131,9 +137,11 @@ def grant_list(request):
     """Delegated grants, by status, type, issuer, client, subject and server."""
     return list_page(request, name="grant", spec=queries.GRANT_SPEC, rows=queries.grants,
                      title="Grants",
-                     options={"issuer": _issuers(Grant), "client": _named(Client.objects, "name"),
-                              "server": _named(Server.objects, "name")},
-                     labels=_id_labels(request, client=Client, subject=Identity, server=Server))
+                     options=lambda: {"issuer": _issuers(Grant),
+                                      "client": _named(Client.objects, "name"),
+                                      "server": _named(Server.objects, "name")},
+                     labels=lambda: _id_labels(request, client=Client, subject=Identity,
+                                               server=Server))
 
 
 @role_required(VIEWER)
@@ -141,10 +149,10 @@ def task_list(request):
     """MCP tasks, by status, server, client, flagged and running."""
     return list_page(request, name="task", spec=queries.TASK_SPEC, rows=queries.tasks,
                      title="Tasks",
-                     options={"server": _named(Server.objects, "name"),
-                              "client": _named(Client.objects, "name")},
-                     labels=_id_labels(request, server=Server, client=Client, identity=Identity,
-                                       grant=Grant))
+                     options=lambda: {"server": _named(Server.objects, "name"),
+                                      "client": _named(Client.objects, "name")},
+                     labels=lambda: _id_labels(request, server=Server, client=Client,
+                                               identity=Identity, grant=Grant))
 
 
 @role_required(VIEWER)
