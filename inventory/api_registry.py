@@ -24,17 +24,16 @@ class RegistrySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "base_url", "kind", "enabled", "crawl_interval_minutes",
                   "last_crawled_at", "created_at"]
         read_only_fields = ["last_crawled_at", "created_at"]
+        # No UniqueValidator on base_url: it compares the raw value, so `https://r.example/v0.1`
+        # beside `https://r.example` reached the unique constraint (a 500). validate_base_url
+        # checks the normalised value, the one that is stored.
+        extra_kwargs = {"base_url": {"validators": []}}
 
     def validate_base_url(self, value):
-        url = registry_service.normalize_base_url(value)
-        if not url.lower().startswith(("https://", "http://")):
-            raise serializers.ValidationError("base_url must be an http(s) URL.")
-        return url
+        return registry_service.clean_unused_base_url(value, registry=self.instance)
 
     def validate_crawl_interval_minutes(self, value):
-        if value < 5:
-            raise serializers.ValidationError("crawl_interval_minutes must be at least 5.")
-        return value
+        return registry_service.clean_crawl_interval(value)
 
 
 class CrawlSerializer(serializers.ModelSerializer):

@@ -34,19 +34,15 @@ class RegistryForm(forms.ModelForm):
     class Meta:
         model = Registry
         fields = ["name", "base_url", "kind", "enabled", "crawl_interval_minutes"]
-        help_texts = {"crawl_interval_minutes": "How often beat crawls it (minimum 5)."}
+        help_texts = {"crawl_interval_minutes": "How often beat crawls it (minimum "
+                                                f"{registry_service.MIN_CRAWL_INTERVAL_MINUTES})."}
 
     def clean_base_url(self):
-        url = registry_service.normalize_base_url(self.cleaned_data["base_url"])
-        if not url.lower().startswith(("https://", "http://")):
-            raise forms.ValidationError("base_url must be an http(s) URL.")
-        return url
+        return registry_service.clean_unused_base_url(self.cleaned_data["base_url"],
+                                                      registry=self.instance)
 
     def clean_crawl_interval_minutes(self):
-        minutes = self.cleaned_data["crawl_interval_minutes"]
-        if minutes < 5:
-            raise forms.ValidationError("crawl_interval_minutes must be at least 5.")
-        return minutes
+        return registry_service.clean_crawl_interval(self.cleaned_data["crawl_interval_minutes"])
 
 
 def _registries_with_last_crawl():
@@ -155,7 +151,9 @@ def registry_toggle(request, pk: int):
 
 def server_registry_history_context(server: Server, *, limit: int = 50) -> dict:
     """What the registry-history fragment shows for one server (also used by the template tag)."""
+    # Each row lists its version's packages: one query for all of them, not one per version.
     versions = (ServerVersion.objects.filter(server=server).select_related("registry")
+                .prefetch_related("packages")
                 .order_by("registry__name", "-published_at", "-id")[:limit])
     changes = (ServerChange.objects.filter(server=server).order_by("-observed_at", "-id")[:limit])
     return {"server": server, "versions": versions, "changes": changes}

@@ -17,6 +17,7 @@ from datetime import UTC, timedelta
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
@@ -35,6 +36,7 @@ MAX_PAGES = 10_000  # a registry that never stops paginating is broken, not huge
 MAX_BODY_BYTES = 10_000_000
 TRANSIENT_REASONS = {"timeout", "connect_error"}
 REGISTRY_FIELDS = ("name", "base_url", "kind", "enabled", "crawl_interval_minutes")
+MIN_CRAWL_INTERVAL_MINUTES = 5
 
 # Indirection so tests can observe waits without sleeping.
 _sleep = time.sleep
@@ -55,6 +57,49 @@ def normalize_base_url(url: str) -> str:
         if url.endswith(suffix):
             return url[: -len(suffix)]
     return url
+
+
+# --- input rules, one place for the form, the API and `crawl_registry` ------------------------
+# Django ValidationErrors, so a form shows them on the field, DRF answers 400 naming the field
+# and the command prints the same words.
+
+def clean_base_url(url: str) -> str:
+    """The base URL as it is stored (normalised), or a ValidationError saying why it cannot be."""
+    base = normalize_base_url(url)
+    try:
+        parts = urlsplit(base)
+        usable = parts.scheme in ("https", "http") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        usable = False
+    if not usable:
+        raise ValidationError("base_url must be an http(s) URL.", code="scheme")
+    max_length = Registry._meta.get_field("base_url").max_length
+    if len(base) > max_length:  # the command has no form field checking the length first
+        raise ValidationError(f"base_url must be at most {max_length} characters.",
+                              code="max_length")
+    return base
+
+
+def clean_unused_base_url(url: str, *, registry: Registry | None = None) -> str:
+    """clean_base_url, and no other registry's: uniqueness is only meaningful on the normalised
+    value (`https://r.example/v0.1` is `https://r.example`); checked on the raw value, the
+    duplicate reaches the unique constraint and the caller gets a 500."""
+    base = clean_base_url(url)
+    others = Registry.objects.filter(base_url=base)
+    if registry is not None and registry.pk is not None:
+        others = others.exclude(pk=registry.pk)
+    if others.exists():
+        raise ValidationError("base_url is already used by another registry.", code="unique")
+    return base
+
+
+def clean_crawl_interval(minutes: int) -> int:
+    """Beat would otherwise hammer a registry (and fill the crawl history) every minute."""
+    if minutes < MIN_CRAWL_INTERVAL_MINUTES:
+        raise ValidationError(
+            f"crawl_interval_minutes must be at least {MIN_CRAWL_INTERVAL_MINUTES}.",
+            code="min_value")
+    return minutes
 
 
 # --- crawling ---------------------------------------------------------------------------------

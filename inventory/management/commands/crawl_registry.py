@@ -1,11 +1,12 @@
 """`manage.py crawl_registry URL [--full]`: crawl one registry now, inline, with progress bars."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from inventory.crawls import Progress, execute_crawl, open_crawl
 from inventory.models import Crawl
-from inventory.services.registry import normalize_base_url, registry_for_url
+from inventory.services.registry import clean_base_url, registry_for_url
 
 
 class BarProgress(Progress):
@@ -38,10 +39,12 @@ class Command(BaseCommand):
                             help="ignore updated_since and re-read every server")
 
     def handle(self, *args, url, full, **options):
-        if not url.lower().startswith(("https://", "http://")):
-            raise CommandError("url must be an http(s) URL")
-        registry = registry_for_url(url)
-        crawl, created = open_crawl(kind=Crawl.Kind.REGISTRY, target=normalize_base_url(url),
+        try:  # the form's and the API's rule; an existing registry's URL is fine here (reused)
+            base = clean_base_url(url)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from exc
+        registry = registry_for_url(base)
+        crawl, created = open_crawl(kind=Crawl.Kind.REGISTRY, target=base,
                                     registry=registry, options={"full": True} if full else {},
                                     requested_by="command")
         if crawl.status == Crawl.Status.RUNNING:
