@@ -326,3 +326,36 @@ def test_a_grant_page_reads_its_tasks_clients_and_identities_in_one_query(viewer
         task(f"t-more-{n}", server=inv["crm"], client=inv["cursor"], identity=inv["alice"],
              grant=inv["grant"])
     assert queries() == one
+
+
+def test_a_server_page_reads_its_versions_packages_in_one_query(viewer_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inventory.models import Registry, ServerPackage, ServerVersion
+
+    inv = small_inventory()
+    registry = Registry.objects.create(name="corp", base_url="https://registry.corp.example")
+
+    def versions(numbers):
+        for n in numbers:
+            version = ServerVersion.objects.create(
+                server=inv["crm"], registry=registry, version=f"1.{n}.0", first_seen=T0,
+                last_seen=T0)
+            for position, kind in enumerate(("npm", "oci")):
+                ServerPackage.objects.create(server_version=version, position=position,
+                                             registry_type=kind, identifier=f"acme-crm-{n}")
+
+    url = reverse("inventory:server_detail", args=[inv["crm"].pk])
+    versions(range(2))
+    viewer_client.get(url)  # warm the session and role lookups out of the count
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = viewer_client.get(url)
+        assert response.status_code == 200 and "oci:acme-crm-1" in response.content.decode()
+        return len(captured)
+
+    two = queries()
+    versions(range(2, 10))
+    assert queries() == two
