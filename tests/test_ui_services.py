@@ -209,3 +209,30 @@ def test_upserts_treat_a_missing_server_or_registry_as_one_key_not_many():
 def test_a_revocation_reported_without_a_time_is_dated_at_the_sighting():
     g = grant("g-r", client=client(), status="revoked", at=T0 + timedelta(hours=2))
     assert g.revoked_at == T0 + timedelta(hours=2)
+
+
+def test_an_objects_open_flags_of_given_kinds_are_resolved_in_one_update(
+        django_assert_num_queries):
+    from inventory.services.flags import raise_flag, resolve_open_flags
+
+    crm, wiki = server("io.github.acme/crm"), server("io.github.acme/wiki")
+    stale = [raise_flag(kind="oauth.a", obj=crm, summary="a"),
+             raise_flag(kind="oauth.b", obj=crm, summary="b"),
+             raise_flag(kind="oauth.a", obj=crm, summary="a, other remote", dedup_key="7")]
+    kept = raise_flag(kind="oauth.b", obj=crm, summary="raised again", dedup_key="8")
+    untouched = [raise_flag(kind="oauth.c", obj=crm, summary="another kind"),
+                 raise_flag(kind="oauth.a", obj=wiki, summary="another server")]
+    with django_assert_num_queries(1):
+        closed = resolve_open_flags(crm, ("oauth.a", "oauth.b"), keep=[kept.pk],
+                                    by="system: gone", at=T0)
+    assert closed == 3
+    assert {(f.resolved_at, f.resolved_by) for f in Flag.objects.filter(
+        pk__in=[f.pk for f in stale])} == {(T0, "system: gone")}
+    assert not Flag.objects.filter(pk__in=[kept.pk] + [f.pk for f in untouched],
+                                   resolved_at__isnull=False).exists()
+    # With a dedup key, only that key's flags: another remote's stay open.
+    again = raise_flag(kind="oauth.b", obj=crm, summary="b again")
+    assert resolve_open_flags(crm, ["oauth.b"], dedup_key="8", by="system: gone") == 1
+    kept.refresh_from_db()
+    again.refresh_from_db()
+    assert kept.resolved_by == "system: gone" and again.resolved_at is None

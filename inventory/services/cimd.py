@@ -27,7 +27,7 @@ from inventory import cimd
 from inventory.crawls import CIMD_SWEEP_TARGET, register_runner
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
 from inventory.models import Client, ClientDocument, ClientDocumentState, Crawl, Flag, SeenFrom
-from inventory.services.flags import raise_flag, resolve_flag
+from inventory.services.flags import raise_flag, resolve_open_flags
 
 logger = logging.getLogger(__name__)
 FETCH_FAILED, SPECIAL_USE = "cimd.fetch_failed", "cimd.special_use_address"
@@ -251,7 +251,8 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     if changed:  # an unchanged document has its state flags already (and nothing to resolve)
         flags += _sync_state_flags(client, version, item.problems, first=previous is None)
     if state.consecutive_failures or state.outcome == ClientDocumentState.Outcome.FAILED:
-        _resolve_open(client, (FETCH_FAILED, SPECIAL_USE), by="system: document fetched again")
+        resolve_open_flags(client, (FETCH_FAILED, SPECIAL_USE),
+                           by="system: document fetched again")
     valid = version.is_valid
     # An invalid document must not be cached (CIMD §caching): retry at the minimum interval.
     delay = next_refresh_delay(item.max_age if valid else 0)
@@ -297,18 +298,9 @@ def _sync_state_flags(client, version: ClientDocument, problems, *, first: bool)
             details={"problems": errors, "version": version.pk}))
     if first:  # a client's first document has no earlier state flags to resolve
         return raised
-    stale = Flag.objects.filter(kind__in=(INVALID_DOCUMENT, LOCALHOST_ONLY),
-                                object_type=client._meta.label_lower, object_id=str(client.pk),
-                                resolved_at__isnull=True).exclude(pk__in=[f.pk for f in raised])
-    for flag in stale:
-        resolve_flag(flag, by="system: no longer found in the document")
+    resolve_open_flags(client, (INVALID_DOCUMENT, LOCALHOST_ONLY), keep=[f.pk for f in raised],
+                       by="system: no longer found in the document")
     return raised
-
-
-def _resolve_open(client, kinds, *, by: str) -> None:
-    for flag in Flag.objects.filter(kind__in=kinds, object_type=client._meta.label_lower,
-                                    object_id=str(client.pk), resolved_at__isnull=True):
-        resolve_flag(flag, by=by)
 
 
 @transaction.atomic

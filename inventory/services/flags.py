@@ -54,3 +54,17 @@ def resolve_flag(flag: Flag, *, by: str, at=None) -> Flag:
     flag.resolved_by = by
     flag.save(update_fields=["resolved_at", "resolved_by"])
     return flag
+
+
+def resolve_open_flags(obj, kinds, *, by: str, dedup_key: str | None = None, keep=(),
+                       at=None) -> int:
+    """Close `obj`'s open flags of these kinds in one UPDATE, as resolve_flag closes one: all of
+    them, or only those with `dedup_key` when given, except the ids in `keep` (flags just
+    raised again). Returns how many were closed."""
+    flags = Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk),
+                                kind__in=list(kinds), resolved_at__isnull=True)
+    if dedup_key is not None:
+        flags = flags.filter(dedup_key=dedup_key)
+    if keep:
+        flags = flags.exclude(pk__in=list(keep))
+    return flags.update(resolved_at=at or timezone.now(), resolved_by=by)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from inventory.crawls import register_runner
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
-from inventory.services.flags import raise_flag, resolve_flag
+from inventory.services.flags import raise_flag, resolve_open_flags
 
 logger = logging.getLogger(__name__)
 METADATA_MAX_BYTES = 64_000
@@ -255,11 +255,8 @@ def _sync_flags(obj, kinds, wanted: dict, *, dedup_key: str = "", details: dict)
     for kind, (severity, found) in wanted.items():
         raise_flag(kind=kind, obj=obj, severity=severity, summary=found["message"][:500],
                    details={**details, "problem": found}, dedup_key=dedup_key)
-    stale = Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk),
-                                kind__in=[k for k in kinds if k not in wanted],
-                                dedup_key=dedup_key, resolved_at__isnull=True)
-    for flag in stale:
-        resolve_flag(flag, by="system: no longer found by discovery")
+    resolve_open_flags(obj, [k for k in kinds if k not in wanted], dedup_key=dedup_key,
+                       by="system: no longer found by discovery")
 
 
 def discover_all(*, progress=None, remotes=None, concurrency: int = 8) -> dict:
