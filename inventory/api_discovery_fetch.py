@@ -3,6 +3,7 @@
 from rest_framework import serializers, viewsets
 
 from governance.roles import IsViewer
+from inventory import queries
 from inventory.models import AuthorizationServer, ClientDocument, FetchRecord
 
 
@@ -23,7 +24,8 @@ class ClientDocumentSerializer(serializers.ModelSerializer):
 
 
 class AuthorizationServerSerializer(serializers.ModelSerializer):
-    servers = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    servers = serializers.ListField(child=serializers.CharField(), source="guarded_names",
+                                    read_only=True)
 
     class Meta:
         model = AuthorizationServer
@@ -67,7 +69,7 @@ class ClientDocumentViewSet(viewsets.ReadOnlyModelViewSet):
 class AuthorizationServerViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuthorizationServerSerializer
     permission_classes = [IsViewer]
-    queryset = AuthorizationServer.objects.prefetch_related("servers").order_by("issuer")
+    queryset = queries.authorization_servers()
 
 
 def register(router) -> None:

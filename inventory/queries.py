@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Count, Q, QuerySet, Value
 from django.utils import timezone
 
 from inventory.models import (
+    AuthorizationServer,
     Client,
     Flag,
     Grant,
@@ -264,3 +266,26 @@ def servers_of_client(client: Client) -> QuerySet:
                       active_count=Count("grants", filter=Q(grants__client=client,
                                                             grants__status="active")))
             .order_by("name"))
+
+
+# A server is guarded by an authorization server while one of its remotes' Protected Resource
+# Metadata names it: derived from the PRMs on every read, so it can never outlive them.
+_GUARDED = "protected_resources__remote__server"
+
+
+def servers_guarded_by(auth: AuthorizationServer) -> QuerySet:
+    """Servers whose remotes' Protected Resource Metadata names this authorization server."""
+    return (Server.objects.filter(remotes__protected_resource__authorization_servers=auth)
+            .distinct().order_by("name"))
+
+
+def authorization_servers() -> QuerySet:
+    """Authorization servers by issuer, with `guarded` (how many servers they guard) and
+    `guarded_names` (those servers' names, sorted), in the same one query."""
+    return (AuthorizationServer.objects
+            .annotate(guarded=Count(_GUARDED, distinct=True),
+                      guarded_names=ArrayAgg(f"{_GUARDED}__name", distinct=True,
+                                             order_by=f"{_GUARDED}__name",
+                                             filter=Q(**{f"{_GUARDED}__isnull": False}),
+                                             default=Value([])))
+            .order_by("issuer"))

@@ -204,8 +204,7 @@ def _diff_lines(text: str) -> list[tuple[str, str]]:
 @role_required(VIEWER)
 def authserver_list(request):
     """Authorization servers found through servers' OAuth metadata, with their hygiene."""
-    servers = (AuthorizationServer.objects.annotate(guarded=Count("servers", distinct=True))
-               .order_by("issuer"))
+    servers = queries.authorization_servers()
     if request.GET.get("q"):
         servers = servers.filter(issuer__icontains=request.GET["q"].strip())
     page = _page(request, servers)
@@ -226,7 +225,7 @@ def authserver_detail(request, pk: int):
     """One authorization server: endpoints, capabilities, problems, the servers it guards."""
     server = get_object_or_404(AuthorizationServer, pk=pk)
     return render(request, "inventory/authserver_detail.html", {
-        "auth": server, "guarded": server.servers.all().order_by("name"),
+        "auth": server, "guarded": queries.servers_guarded_by(server),
         "resources": server.protected_resources.select_related("remote__server"),
         "flags": queries.flags_for(server)[:50],
         "metadata_pretty": cimd.pretty(server.metadata)})

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.models import AdminAction
-from inventory import crawls
+from inventory import crawls, queries
 from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
                               Crawl, Server, ServerRemote)
@@ -84,7 +84,7 @@ def test_an_oauth_metadata_crawl_discovers_every_remote(server):
     assert execute_crawl(crawl.pk) == "done"
     crawl.refresh_from_db()
     assert crawl.summary["found"] == 1 and crawl.records == 1
-    assert list(AuthorizationServer.objects.get().servers.all()) == [srv]
+    assert list(queries.servers_guarded_by(AuthorizationServer.objects.get())) == [srv]
 
 
 @pytest.mark.django_db

@@ -1,8 +1,10 @@
 """Servers' OAuth metadata discovery (RFC 9728 PRM, RFC 8414 / OIDC) against a local server."""
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
+from inventory import queries
 from inventory.models import AuthorizationServer, Flag, ProtectedResource, Server, ServerRemote
 from inventory.services import oauth_metadata as svc
 from tests.fetch_server import LocalServer, Route
@@ -76,7 +78,7 @@ def test_the_challenge_leads_to_the_prm_and_the_issuer_with_a_path_in_spec_order
     assert auth.supports_pkce_s256 and auth.cimd_supported and auth.open_registration
     assert auth.revocation_endpoint == issuer + "/revoke"
     assert auth.introspection_endpoint == issuer + "/introspect"
-    assert list(auth.servers.all()) == [remote.server]
+    assert list(queries.servers_guarded_by(auth)) == [remote.server]
     assert list(prm.authorization_servers.all()) == [auth]
     gets = [path for method, path, *_ in server.requests if method == "GET"]
     assert gets == ["/custom/prm", "/.well-known/oauth-authorization-server/tenant1",
@@ -146,6 +148,38 @@ def test_flags_resolve_once_the_metadata_is_fixed(server):
 
 
 @pytest.mark.django_db
+def test_an_issuer_the_prm_no_longer_names_no_longer_guards_the_server(server, viewer_client):
+    mcp, old, new = server.url("/mcp"), server.url("/old"), server.url("/new")
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": mcp, "authorization_servers": [old]})
+    for path, issuer in (("/old", old), ("/new", new)):
+        server.routes["/.well-known/oauth-authorization-server" + path] = Route(
+            body=as_metadata(issuer))
+    remote = remote_at(mcp)
+    other = remote_at(server.url("/other/mcp"), name="com.acme/other")
+    server.routes["/.well-known/oauth-protected-resource/other/mcp"] = Route(body={
+        "resource": other.url, "authorization_servers": [old]})
+    svc.discover_remote(remote)
+    svc.discover_remote(other)
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": mcp, "authorization_servers": [new]})
+    svc.discover_remote(remote)
+    old_auth, new_auth = (AuthorizationServer.objects.get(issuer=i) for i in (old, new))
+    assert list(queries.servers_guarded_by(old_auth)) == [other.server]
+    assert list(queries.servers_guarded_by(new_auth)) == [remote.server]
+    api = {a["issuer"]: a["servers"] for a in
+           viewer_client.get("/api/v1/authorization-servers/").json()["results"]}
+    assert api == {old: ["com.acme/other"], new: ["com.acme/crm"]}
+    assert viewer_client.get(f"/api/v1/authorization-servers/{old_auth.pk}/").json()[
+        "servers"] == ["com.acme/other"]
+    listing = viewer_client.get(reverse("inventory:authserver_list"))
+    assert {a.issuer: a.guarded for a in listing.context["page"]} == {old: 1, new: 1}
+    detail = viewer_client.get(reverse("inventory:authserver_detail", args=[old_auth.pk]))
+    assert list(detail.context["guarded"]) == [other.server]
+    assert "com.acme/crm" not in detail.content.decode().split("Servers it guards")[1]
+
+
+@pytest.mark.django_db
 def test_a_challenge_pointing_inside_is_refused_and_the_well_known_path_used(server):
     mcp, issuer = server.url("/mcp"), server.url("")
     server.routes["/mcp"] = Route(status=401, headers={
@@ -190,4 +224,29 @@ def test_discovery_of_many_remotes_runs_in_worker_threads(server):
         remote_at(mcp, name=f"com.acme/s{i}")
     assert svc.discover_all(concurrency=4) == {"remotes": 4, "found": 4, "missing": 0,
                                                "failed": 0}
-    assert AuthorizationServer.objects.get().servers.count() == 4
+    assert queries.servers_guarded_by(AuthorizationServer.objects.get()).count() == 4
+
+
+@pytest.mark.django_db
+def test_the_api_reads_guarded_servers_in_one_query_and_names_each_server_once(
+        viewer_client, django_assert_num_queries):
+    now = timezone.now()
+
+    def guarded_by(issuer, *names):
+        auth = AuthorizationServer.objects.create(issuer=issuer, first_seen=now, last_seen=now)
+        for i, name in enumerate(names):
+            remote = remote_at(f"https://{i}.{issuer[8:]}/mcp", name=name)
+            twin = ServerRemote.objects.create(server=remote.server, url=remote.url + "/v2",
+                                               first_seen=now, last_seen=now)
+            for r in (remote, twin):  # two remotes of one server both name the issuer
+                prm = ProtectedResource.objects.create(remote=r, fetched_at=now)
+                prm.authorization_servers.add(auth)
+
+    guarded_by("https://a.example", "com.acme/b", "com.acme/a")
+    guarded_by("https://b.example", "com.acme/c")
+    AuthorizationServer.objects.create(issuer="https://c.example", first_seen=now, last_seen=now)
+    with django_assert_num_queries(5):  # session, user, role, page count, the page
+        body = viewer_client.get("/api/v1/authorization-servers/").json()
+    assert [(a["issuer"], a["servers"]) for a in body["results"]] == [
+        ("https://a.example", ["com.acme/a", "com.acme/b"]),
+        ("https://b.example", ["com.acme/c"]), ("https://c.example", [])]

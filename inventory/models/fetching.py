@@ -8,7 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
-from inventory.models.core import Client, Server, ServerRemote
+from inventory.models.core import Client, ServerRemote
 
 
 class FetchRecord(models.Model):
@@ -98,7 +98,11 @@ class ClientDocument(models.Model):
 
 
 class AuthorizationServer(models.Model):
-    """An OAuth authorization server (RFC 8414 / OIDC discovery) that guards MCP servers."""
+    """An OAuth authorization server (RFC 8414 / OIDC discovery) that guards MCP servers.
+
+    It guards a server while one of the server's remotes' ProtectedResource names it
+    (`queries.servers_guarded_by`); that link is derived, not stored here.
+    """
 
     issuer = models.CharField(max_length=500, unique=True)
     metadata_url = models.CharField(max_length=1000, blank=True)
@@ -119,7 +123,6 @@ class AuthorizationServer(models.Model):
     grant_types_supported = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     problems = models.JSONField(default=list, blank=True)
     fetch_ok = models.BooleanField(default=False)
-    servers = models.ManyToManyField(Server, blank=True, related_name="authorization_servers")
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     last_fetched_at = models.DateTimeField(null=True, blank=True)

@@ -195,9 +195,7 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
         "challenge_scope": str(challenge.get("scope", ""))[:1000], "problems": problems,
         "fetch_ok": document is not None, "last_error": "; ".join(errors)[:500],
         "fetched_at": now})
-    prm.authorization_servers.set(servers)
-    for server in servers:
-        server.servers.add(remote.server)
+    prm.authorization_servers.set(servers)  # which servers an issuer guards is read from these
     codes = {p["code"]: p for p in problems}
     wanted = {}
     if "resource_mismatch" in codes:
