@@ -6,6 +6,7 @@ through the same services (and admin-action records) as the UI.
 
 from contextlib import contextmanager
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -70,13 +71,15 @@ class RegistryViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
         return [IsAdmin()]
 
     def perform_create(self, serializer):
-        serializer.instance = registry_service.create_registry(
-            actor=self.request.user, request=self.request, **serializer.validated_data)
+        with _save_error_is_400():
+            serializer.instance = registry_service.create_registry(
+                actor=self.request.user, request=self.request, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = registry_service.update_registry(
-            serializer.instance, actor=self.request.user, request=self.request,
-            **serializer.validated_data)
+        with _save_error_is_400():
+            serializer.instance = registry_service.update_registry(
+                serializer.instance, actor=self.request.user, request=self.request,
+                **serializer.validated_data)
 
     @action(detail=True, methods=["post"])
     def crawl(self, request, pk=None):
@@ -87,6 +90,16 @@ class RegistryViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
             self.get_object(), actor=request.user, request=request,
             full=options.validated_data["full"])
         return Response(CrawlSerializer(crawl).data, status=status.HTTP_202_ACCEPTED)
+
+
+@contextmanager
+def _save_error_is_400():
+    """A registry saved with the same base_url (or name) since the serializer checked it: the
+    service's ValidationError, answered as the serializer's own check would be."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise ValidationError(serializers.as_serializer_error(exc)) from exc
 
 
 @contextmanager

@@ -8,6 +8,7 @@ same URLs work without JavaScript.
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
@@ -118,8 +119,13 @@ def crawl_started(request, crawl: Crawl):
 def registry_create(request):
     form = RegistryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        registry_service.create_registry(actor=request.user, request=request, **form.cleaned_data)
-        return redirect("inventory:crawl_list")
+        try:
+            registry_service.create_registry(actor=request.user, request=request,
+                                             **form.cleaned_data)
+        except ValidationError as exc:  # saved by someone else since the form checked
+            form.add_error(None, exc)
+        else:
+            return redirect("inventory:crawl_list")
     return render(request, "inventory/registry_form.html", {"form": form, "registry": None},
                   status=400 if form.errors else 200)
 
@@ -130,9 +136,13 @@ def registry_edit(request, pk: int):
     registry = get_object_or_404(Registry, pk=pk)
     form = RegistryForm(request.POST or None, instance=registry)
     if request.method == "POST" and form.is_valid():
-        registry_service.update_registry(registry, actor=request.user, request=request,
-                                         **form.cleaned_data)
-        return redirect("inventory:crawl_list")
+        try:
+            registry_service.update_registry(registry, actor=request.user, request=request,
+                                             **form.cleaned_data)
+        except ValidationError as exc:  # saved by someone else since the form checked
+            form.add_error(None, exc)
+        else:
+            return redirect("inventory:crawl_list")
     if request.method == "POST":  # the invalid form mutated the instance; show stored values
         registry.refresh_from_db()
     return render(request, "inventory/registry_form.html", {"form": form, "registry": registry},

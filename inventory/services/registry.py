@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ MAX_BODY_BYTES = 10_000_000
 TRANSIENT_REASONS = {"timeout", "connect_error"}
 REGISTRY_FIELDS = ("name", "base_url", "kind", "enabled", "crawl_interval_minutes")
 MIN_CRAWL_INTERVAL_MINUTES = 5
+BASE_URL_TAKEN = "base_url is already used by another registry."
 
 # Indirection so tests can observe waits without sleeping.
 _sleep = time.sleep
@@ -89,7 +90,7 @@ def clean_unused_base_url(url: str, *, registry: Registry | None = None) -> str:
     if registry is not None and registry.pk is not None:
         others = others.exclude(pk=registry.pk)
     if others.exists():
-        raise ValidationError("base_url is already used by another registry.", code="unique")
+        raise ValidationError(BASE_URL_TAKEN, code="unique")
     return base
 
 
@@ -249,13 +250,33 @@ def _snapshot(registry: Registry) -> dict:
     return {name: getattr(registry, name) for name in REGISTRY_FIELDS}
 
 
+def _save_unique(registry: Registry) -> None:
+    """Save in a savepoint. The form and the serializer check that base_url (and name) are unused,
+    but another admin can save the same one between that check and this save: the unique
+    constraint then raises an IntegrityError, which becomes the check's own ValidationError on
+    that field (a 400 or a form error, not a 500). Any other IntegrityError is raised as it is."""
+    try:
+        with transaction.atomic():
+            registry.save()
+    except IntegrityError as exc:
+        others = Registry.objects.exclude(pk=registry.pk) if registry.pk else Registry.objects
+        if others.filter(base_url=registry.base_url).exists():
+            error = {"base_url": ValidationError(BASE_URL_TAKEN, code="unique")}
+        elif others.filter(name=registry.name).exists():
+            error = {"name": registry.unique_error_message(Registry, ["name"])}
+        else:
+            raise
+        raise ValidationError(error) from exc
+
+
 @transaction.atomic
 def create_registry(*, actor, request=None, **fields) -> Registry:
     """Add a registry to crawl, recorded as an admin action."""
     from governance.services import record_admin_action
 
     fields["base_url"] = normalize_base_url(fields["base_url"])
-    registry = Registry.objects.create(**{k: v for k, v in fields.items() if k in REGISTRY_FIELDS})
+    registry = Registry(**{k: v for k, v in fields.items() if k in REGISTRY_FIELDS})
+    _save_unique(registry)
     record_admin_action(actor=actor, action="registry.created", obj=registry,
                         after=_snapshot(registry), request=request)
     return registry
@@ -273,7 +294,7 @@ def update_registry(registry: Registry, *, actor, request=None, **fields) -> Reg
     for name, value in fields.items():
         if name in REGISTRY_FIELDS:
             setattr(registry, name, value)
-    registry.save()
+    _save_unique(registry)
     after = _snapshot(registry)
     action = "registry.updated"
     if before["enabled"] != after["enabled"]:
