@@ -162,8 +162,10 @@ def registry_toggle(request, pk: int):
 def server_registry_history_context(server: Server, *, limit: int = 50) -> dict:
     """What the registry-history fragment shows for one server (also used by the template tag)."""
     # Each row lists its version's packages: one query for all of them, not one per version.
+    # The table never shows a version's server.json, so its document is not read (the template
+    # must not touch it: each row would then read it with a query of its own).
     versions = (ServerVersion.objects.filter(server=server).select_related("registry")
-                .prefetch_related("packages")
+                .defer("document").prefetch_related("packages")
                 .order_by("registry__name", "-published_at", "-id")[:limit])
     changes = (ServerChange.objects.filter(server=server).order_by("-observed_at", "-id")[:limit])
     return {"server": server, "versions": versions, "changes": changes}

@@ -359,3 +359,37 @@ def test_a_server_page_reads_its_versions_packages_in_one_query(viewer_client):
     two = queries()
     versions(range(2, 10))
     assert queries() == two
+
+
+def test_a_server_page_does_not_read_its_versions_documents(viewer_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from inventory.models import Registry, ServerVersion
+
+    inv = small_inventory()
+    registry = Registry.objects.create(name="corp", base_url="https://registry.corp.example")
+
+    def versions(numbers):
+        for n in numbers:
+            ServerVersion.objects.create(
+                server=inv["crm"], registry=registry, version=f"1.{n}.0", first_seen=T0,
+                last_seen=T0, document={"name": "io.github.acme/crm", "pad": "x" * 10_000})
+
+    url = reverse("inventory:server_detail", args=[inv["crm"].pk])
+    versions(range(1))
+    viewer_client.get(url)  # warm the session and role lookups out of the count
+
+    def queries() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = viewer_client.get(url)
+        assert response.status_code == 200 and "1.0.0" in response.content.decode()
+        return [query["sql"] for query in captured]
+
+    one = queries()
+    versions(range(1, 5))
+    five = queries()
+    # The versions are read (one query), their server.json never: not with the rows, not lazily.
+    assert [sql for sql in five if 'FROM "inventory_serverversion"' in sql]
+    assert not [sql for sql in five if '"inventory_serverversion"."document"' in sql]
+    assert len(five) == len(one)
