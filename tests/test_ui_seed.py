@@ -111,7 +111,8 @@ def test_demo_registries_are_stored_normalized_so_a_crawl_finds_them_not_a_dupli
     urls = list(Registry.objects.values_list("base_url", flat=True))
     assert len(urls) == 2 and all(url == normalize_base_url(url) for url in urls)
     for url in urls:  # what `manage.py crawl_registry URL` looks the registry up by
-        assert registry_for_url(url + "/v0.1").base_url == url
+        registry, created = registry_for_url(url + "/v0.1")
+        assert registry.base_url == url and not created
     assert Registry.objects.count() == 2
 
 

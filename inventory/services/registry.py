@@ -304,13 +304,27 @@ def update_registry(registry: Registry, *, actor, request=None, **fields) -> Reg
     return registry
 
 
-def registry_for_url(url: str, *, actor=None) -> Registry:
-    """The registry with this base URL, added (and recorded) when it is new (the CLI's path)."""
+def registry_for_url(url: str, *, actor=None) -> tuple[Registry, bool]:
+    """(registry, created): the registry with this base URL, added (and recorded) when it is new
+    (the CLI's path). When another admin adds one with this base URL between the lookup and the
+    save, that one is returned (created is False), whatever its name. Any other conflict (the name
+    taken by a registry with another URL) is _save_unique's ValidationError naming the field."""
     base = normalize_base_url(url)
     existing = Registry.objects.filter(base_url=base).first()
     if existing:
-        return existing
+        return existing, False
     host = urlsplit(base).netloc or base
     name = host if not Registry.objects.filter(name=host).exists() else base
-    return create_registry(actor=actor, name=name[:200], base_url=base,
-                           kind=Registry.Kind.PRIVATE, enabled=True, crawl_interval_minutes=60)
+    try:
+        registry = create_registry(actor=actor, name=name[:200], base_url=base,
+                                   kind=Registry.Kind.PRIVATE, enabled=True,
+                                   crawl_interval_minutes=60)
+    except ValidationError as exc:
+        # create_registry rolled its savepoint back; the row the constraint met can be read.
+        if "base_url" not in getattr(exc, "error_dict", {}):
+            raise
+        existing = Registry.objects.filter(base_url=base).first()
+        if existing is None:  # deleted again since: nothing to use
+            raise
+        return existing, False
+    return registry, True

@@ -9,6 +9,14 @@ from inventory.models import Crawl
 from inventory.services.registry import clean_base_url, registry_for_url
 
 
+def _describe(exc: ValidationError) -> str:
+    """`name: Registry with this Name already exists.`: the field and its messages."""
+    if not hasattr(exc, "error_dict"):
+        return " ".join(exc.messages)
+    return "; ".join(f"{field}: {' '.join(messages)}"
+                     for field, messages in exc.message_dict.items())
+
+
 class BarProgress(Progress):
     """Crawl progress that also draws pages and records bars on the terminal."""
 
@@ -43,7 +51,12 @@ class Command(BaseCommand):
             base = clean_base_url(url)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
-        registry = registry_for_url(base)
+        try:  # the registry another admin adds meanwhile for this URL is reused, not an error
+            registry, added = registry_for_url(base)
+        except ValidationError as exc:  # e.g. the name is taken by a registry with another URL
+            raise CommandError(f"cannot add a registry for {base}: {_describe(exc)}") from exc
+        self.stdout.write(f"{'added' if added else 'using the existing'} registry {registry.name!r} "
+                          f"(#{registry.pk}) for {base}")
         crawl, created = open_crawl(kind=Crawl.Kind.REGISTRY, target=base,
                                     registry=registry, options={"full": True} if full else {},
                                     requested_by="command")
