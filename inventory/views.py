@@ -94,10 +94,11 @@ def _named(queryset, label_field: str, limit: int = 200) -> list[tuple[str, str]
     return [] if len(rows) > limit else [(str(pk), name or f"#{pk}") for pk, name in rows]
 
 
-def _id_labels(request, **models) -> dict:
-    """Readable names for id filters set in the URL (?client=12 shows the client's name)."""
+def _id_labels(request, **querysets) -> dict:
+    """Readable names for id filters set in the URL (?client=12 shows the client's name); each
+    queryset reads what its objects' names need (a grant's name reads its client and subject)."""
     labels = {}
-    for param, model in models.items():
+    for param, queryset in querysets.items():
         raw = request.GET.get(param, "").strip()
         if not raw:
             continue
@@ -105,7 +106,7 @@ def _id_labels(request, **models) -> dict:
             pk = queries.parse_id(param, raw)
         except InvalidFilter:
             continue  # the list itself answers 400 naming the parameter
-        obj = model.objects.filter(pk=pk).first()
+        obj = queryset.filter(pk=pk).first()
         labels[param] = str(obj) if obj else f"#{raw} (not found)"
     return labels
 
@@ -140,8 +141,8 @@ def grant_list(request):
                      options=lambda: {"issuer": _issuers(Grant),
                                       "client": _named(Client.objects, "name"),
                                       "server": _named(Server.objects, "name")},
-                     labels=lambda: _id_labels(request, client=Client, subject=Identity,
-                                               server=Server))
+                     labels=lambda: _id_labels(request, client=Client.objects,
+                                               subject=Identity.objects, server=Server.objects))
 
 
 @role_required(VIEWER)
@@ -151,8 +152,10 @@ def task_list(request):
                      title="Tasks",
                      options=lambda: {"server": _named(Server.objects, "name"),
                                       "client": _named(Client.objects, "name")},
-                     labels=lambda: _id_labels(request, server=Server, client=Client,
-                                               identity=Identity, grant=Grant))
+                     labels=lambda: _id_labels(
+                         request, server=Server.objects, client=Client.objects,
+                         identity=Identity.objects,
+                         grant=Grant.objects.select_related("client", "subject")))
 
 
 @role_required(VIEWER)

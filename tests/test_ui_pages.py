@@ -123,8 +123,7 @@ def test_an_htmx_request_gets_only_the_table_partial(viewer_client):
 FORM_QUERIES = [
     ("/inventory/identities/", 1),
     ("/inventory/grants/?client={cursor}&subject={alice}&server={crm}", 3 + 3),
-    # A grant's name reads its client and subject: 2 more.
-    ("/inventory/tasks/?server={crm}&client={cursor}&identity={alice}&grant={grant}", 2 + 4 + 2),
+    ("/inventory/tasks/?server={crm}&client={cursor}&identity={alice}&grant={grant}", 2 + 4),
 ]
 
 
@@ -145,6 +144,26 @@ def test_an_htmx_request_does_not_read_the_filter_forms_options(viewer_client, u
     full, fragment = queries(), queries(HTTP_HX_REQUEST="true")
     assert len(fragment) == len(full) - form_queries
     assert not [sql for sql in fragment if "DISTINCT" in sql or "LIMIT 201" in sql]
+
+
+def test_a_grant_chip_costs_the_task_list_one_query(viewer_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    inv = small_inventory()
+
+    def queries(url) -> tuple[int, str]:
+        viewer_client.get(url)  # warm the session and role lookups out of the count
+        with CaptureQueriesContext(connection) as captured:
+            response = viewer_client.get(url)
+        assert response.status_code == 200
+        return len(captured), response.content.decode()
+
+    without, _ = queries("/inventory/tasks/")
+    count, page = queries(f"/inventory/tasks/?grant={inv['grant'].pk}")
+    # The chip names the grant by its client and subject: read with it, not one query each.
+    assert 'class="chip">Grant: Cursor for Alice Abbott (g-alice)' in page
+    assert count == without + 1
 
 
 def test_an_htmx_history_restore_gets_the_full_page(viewer_client):
