@@ -21,6 +21,7 @@ from governance.roles import ADMIN, VIEWER, role_required
 from inventory.crawls import crawl_history
 from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
 from inventory.services import registry as registry_service
+from inventory.views import render_fragment_or_page, wants_fragment
 
 HISTORY_PAGE_SIZE = 50
 
@@ -78,7 +79,7 @@ def crawl_list(request):
     query.pop("page", None)
     context = {"page": page, "filters": filters, "query": query.urlencode(), "now": timezone.now(),
                "kinds": Crawl.Kind.choices, "statuses": Crawl.Status.choices}
-    if request.htmx and request.htmx.target == "crawl-history":
+    if wants_fragment(request) and request.htmx.target == "crawl-history":
         return render(request, "inventory/_crawl_history.html", context)
     context["registries"] = _registries_with_last_crawl()
     return render(request, "inventory/crawl_list.html", context)
@@ -88,10 +89,9 @@ def crawl_list(request):
 def crawl_detail(request, pk: int):
     """One crawl with live progress (htmx polls the fragment every 2 s while it is open)."""
     crawl = get_object_or_404(Crawl.objects.select_related("registry"), pk=pk)
-    context = {"crawl": crawl, "now": timezone.now()}
-    if request.htmx:
-        return render(request, "inventory/_crawl_progress.html", context)
-    return render(request, "inventory/crawl_detail.html", context)
+    return render_fragment_or_page(request, "inventory/crawl_detail.html",
+                                   "inventory/_crawl_progress.html",
+                                   {"crawl": crawl, "now": timezone.now()})
 
 
 @role_required(ADMIN)

@@ -20,6 +20,7 @@ from inventory.models import (AuthorizationServer, Client, ClientDocument, Clien
                               FetchRecord, Flag, ProtectedResource, ServerRemote)
 from inventory.services import cimd as cimd_service
 from inventory.services import oauth_metadata
+from inventory.views import render_fragment_or_page
 from inventory.views_discovery import crawl_started
 
 PAGE_SIZE = 50
@@ -54,8 +55,8 @@ def fetch_log(request):
                .order_by("purpose").distinct(),
                "reasons": FetchRecord.objects.exclude(error_reason="")
                .values_list("error_reason", flat=True).order_by("error_reason").distinct()}
-    template = "inventory/_fetch_log_table.html" if request.htmx else "inventory/fetch_log.html"
-    return render(request, template, context)
+    return render_fragment_or_page(request, "inventory/fetch_log.html",
+                                   "inventory/_fetch_log_table.html", context)
 
 
 @role_required(VIEWER)

@@ -57,6 +57,18 @@ def test_the_fetch_log_filters_by_outcome_and_reason_and_serves_a_partial_to_htm
 
 
 @pytest.mark.django_db
+def test_an_htmx_history_restore_of_the_fetch_log_gets_the_full_page(viewer_client):
+    log(url="https://ok.example/c.json", ok=True, status_code=200, bytes=10)
+    url = reverse("inventory:fetch_log")
+    restore = viewer_client.get(url, HTTP_HX_REQUEST="true",
+                                HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()
+    assert "<html" in restore and "<h1>Fetch log</h1>" in restore and "ok.example" in restore
+    partial = viewer_client.get(url, HTTP_HX_REQUEST="true")
+    assert b"<html" not in partial.content and b"ok.example" in partial.content
+    assert "HX-Request" in partial["Vary"]
+
+
+@pytest.mark.django_db
 def test_viewers_cannot_add_client_urls_or_refetch(viewer_client):
     now = timezone.now()
     existing = Client.objects.create(client_id="https://a.example/c.json", first_seen=now,

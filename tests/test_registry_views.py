@@ -141,6 +141,21 @@ def test_a_running_crawl_page_polls_every_two_seconds_and_a_finished_one_stops(v
     assert "every 2s" not in viewer_client.get(url, HTTP_HX_REQUEST="true").content.decode()
 
 
+def test_an_htmx_history_restore_of_a_discovery_page_gets_the_full_page(viewer_client,
+                                                                         registry):
+    crawl = Crawl.objects.create(kind="registry", target=registry.base_url, registry=registry,
+                                 status="running", queued_at=timezone.now())
+    restore = {"HTTP_HX_REQUEST": "true", "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
+    for url, target, shown in [
+            (reverse("inventory:crawl_list"), "crawl-history", registry.base_url),
+            (reverse("inventory:crawl_detail", args=[crawl.pk]), "crawl-progress", "every 2s")]:
+        page = viewer_client.get(url, **restore, HTTP_HX_TARGET=target).content.decode()
+        assert "<html" in page and "<h1>" in page and shown in page, url
+        fragment = viewer_client.get(url, HTTP_HX_REQUEST="true",
+                                     HTTP_HX_TARGET=target).content.decode()
+        assert "<html" not in fragment and "<h1>" not in fragment and shown in fragment, url
+
+
 def _server_with_history(registry):
     now = timezone.now()
     server = Server.objects.create(name="io.github.acme/crm", first_seen=now, last_seen=now)
