@@ -47,8 +47,10 @@ def explorer_view(request):
     context = {"rows": rows, "next_cursor": next_cursor, "error": error,
                "query": params.urlencode(), "params": request.GET,
                "sources": EventSource.objects.only("id", "name")}
-    if request.htmx and request.GET.get("cursor"):
-        return render(request, "audit/_events.html", context)
+    if request.htmx and not request.htmx.history_restore_request and request.GET.get("cursor"):
+        response = render(request, "audit/_events.html", context)
+        response["Vary"] = "HX-Request"  # the same URL is also the full page: caches keep both
+        return response
     since = timezone.now() - timedelta(hours=24)
     context.update(verification=ChainVerification.objects.first(), head=ChainHead.objects.filter(pk=1).first(),
                    chart=_hourly_chart(since), top_tools=queries.top_tools(since, limit=5))

@@ -74,6 +74,15 @@ def test_the_next_page_comes_as_an_htmx_fragment(viewer_client, stored):
     assert response.content.count(b"<tr>") >= 3
 
 
+def test_an_htmx_history_restore_of_a_later_page_gets_the_whole_page(viewer_client, stored):
+    from audit import explorer
+
+    _, cursor = explorer.events_page(explorer.EventFilter(), size=3)
+    response = viewer_client.get("/audit/", {"cursor": cursor}, HTTP_HX_REQUEST="true",
+                                 HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert response.status_code == 200 and b"<html" in response.content
+
+
 def test_a_bad_filter_is_a_400_naming_the_parameter(viewer_client):
     response = viewer_client.get("/audit/", {"since": "last tuesday"})
     assert response.status_code == 400 and b"since: not an ISO 8601" in response.content
