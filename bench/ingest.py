@@ -29,7 +29,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -42,7 +41,7 @@ os.environ["EMBEDDED_DB_NAME"] = DB  # before anything can load the Django setti
 from governance import devdb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import post_all  # noqa: E402  (bench/ is a folder of scripts: by path)
+from loadgen import post_all, timed_threads  # noqa: E402  (bench/ is a folder of scripts: by path)
 
 PGDATA = devdb.DEFAULT_PGDATA
 
@@ -152,13 +151,7 @@ def bench_commits(n: int, connections: int) -> float:
                 conn.execute("INSERT INTO bench_commit VALUES (1)")
                 conn.commit()
 
-    threads = [threading.Thread(target=run, args=(n // connections,)) for _ in range(connections)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return n / (time.perf_counter() - began)
+    return n / timed_threads(run, [(n // connections,)] * connections)
 
 
 def bench_copy(rows, connections: int) -> float:
@@ -166,14 +159,8 @@ def bench_copy(rows, connections: int) -> float:
         conn.execute(RAW_DDL)
         conn.commit()
     starts = list(range(0, len(rows), 1000))
-    threads = [threading.Thread(target=copy_batches, args=(rows, starts[i::connections]))
-               for i in range(connections)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return len(rows) / (time.perf_counter() - began)
+    return len(rows) / timed_threads(copy_batches, [(rows, starts[i::connections])
+                                                    for i in range(connections)])
 
 
 # --- (b), (c): HTTP through the production web server ------------------------------------------

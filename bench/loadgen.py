@@ -13,18 +13,22 @@ import threading
 import time
 
 
+def timed_threads(target, arg_lists: list[tuple]) -> float:
+    """Run `target(*args)` in one thread per entry of `arg_lists`; seconds until all end."""
+    threads = [threading.Thread(target=target, args=args) for args in arg_lists]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
 def post_all(url, token, bodies, concurrency, content_type="application/json",
              extra_headers=None, accept=lambda status, data: status == 200,
              keepalive=True) -> float:
-    """POST every body over `concurrency` threads; returns the elapsed seconds.
-
-    The load generator shares these 2 cores with the server and PostgreSQL, so it should cost
-    as little as it can: each request is serialized up front and written with one sendall on
-    a kept-alive socket (a gateway keeps its connection), and the response is read with a
-    minimal HTTP/1.1 parser (Content-Length or chunked). That is ~4x less CPU per request
-    than http.client, which is what a one-event-per-request run is sensitive to. With
-    keepalive=False each request opens its own connection.
-    """
+    """POST every body over `concurrency` threads (see the module docstring); returns the
+    elapsed seconds. With keepalive=False each request opens its own connection."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -62,14 +66,7 @@ def post_all(url, token, bodies, concurrency, content_type="application/json",
         if sock is not None:
             reader.close(), sock.close()
 
-    threads = [threading.Thread(target=run, args=(requests[i::concurrency],))
-               for i in range(concurrency)]
-    began = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - began
+    elapsed = timed_threads(run, [(requests[i::concurrency],) for i in range(concurrency)])
     if errors:
         raise RuntimeError(f"{len(errors)} requests failed, e.g. {errors[0]}")
     return elapsed
