@@ -18,7 +18,6 @@ import binascii
 from dataclasses import dataclass
 
 import orjson
-from django.conf import settings
 from google.protobuf import json_format  # replies only
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
@@ -52,14 +51,6 @@ TRACES = Signal("traces", trace_service_pb2.ExportTraceServiceRequest,
                 trace_service_pb2.ExportTraceServiceResponse, "spans", "rejected_spans")
 LOGS = Signal("logs", logs_service_pb2.ExportLogsServiceRequest,
               logs_service_pb2.ExportLogsServiceResponse, "log records", "rejected_log_records")
-
-
-def max_body_bytes() -> int:
-    return settings.OTLP_MAX_BODY_BYTES
-
-
-def max_decoded_bytes() -> int:
-    return settings.OTLP_MAX_DECODED_BYTES
 
 
 def media_type(content_type: str | None) -> str:

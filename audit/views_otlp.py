@@ -87,7 +87,7 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
     # One ingest call (one transaction) per chunk of at most the native API's batch limit: an
     # OTLP exporter cannot split a batch it was told is too large, it would only drop it.
     chunk = max(1, settings.AUDIT_MAX_EVENTS_PER_REQUEST)
-    for start in range(0, len(mapped.events), chunk):
+    for start in range(0, len(events), chunk):
         result = ingest_events(source=source, events=events[start:start + chunk])
         core_rejected += [{**entry, "index": entry["index"] + start} for entry in result.rejected]
     rejected = _rejections(mapped, core_rejected)
@@ -97,8 +97,8 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
 
 
 def _read_request(request, signal: otlp.Signal, media: str):
-    body = read_request_body(request, limit=otlp.max_body_bytes(),
-                             decoded_limit=otlp.max_decoded_bytes())
+    body = read_request_body(request, limit=settings.OTLP_MAX_BODY_BYTES,
+                             decoded_limit=settings.OTLP_MAX_DECODED_BYTES)
     return otlp.decode(signal, body, media)
 
 
