@@ -280,11 +280,10 @@ def servers_guarded_by(auth: AuthorizationServer) -> QuerySet:
 
 
 def authorization_servers() -> QuerySet:
-    """Authorization servers by issuer, with `guarded` (how many servers they guard) and
-    `guarded_names` (those servers' names, sorted), in the same one query."""
+    """Authorization servers by issuer, with `guarded_names`: the names of the servers they
+    guard, sorted (server names are unique: its length is how many)."""
     return (AuthorizationServer.objects
-            .annotate(guarded=Count(_GUARDED, distinct=True),
-                      guarded_names=ArrayAgg(f"{_GUARDED}__name", distinct=True,
+            .annotate(guarded_names=ArrayAgg(f"{_GUARDED}__name", distinct=True,
                                              order_by=f"{_GUARDED}__name",
                                              filter=Q(**{f"{_GUARDED}__isnull": False}),
                                              default=Value([])))
