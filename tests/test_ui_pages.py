@@ -296,10 +296,11 @@ def test_the_overview_shows_real_counts_and_charts_in_few_queries(
 
 def test_the_open_flags_page_lists_open_flags_only_by_default(viewer_client):
     inv = small_inventory()
-    from inventory.services.flags import raise_flag, resolve_flag
+    from inventory.services.flags import raise_flag, resolve_open_flags
 
     raise_flag(kind="server.deleted", obj=inv["crm"], summary="Deleted from registry")
-    resolve_flag(raise_flag(kind="cimd.changed", obj=inv["cursor"], summary="Old news"), by="x")
+    raise_flag(kind="cimd.changed", obj=inv["cursor"], summary="Old news")
+    resolve_open_flags(inv["cursor"], ["cimd.changed"], by="x")
     page = viewer_client.get("/inventory/flags/").content.decode()
     assert "Deleted from registry" in page and "Old news" not in page
     assert "Old news" in viewer_client.get("/inventory/flags/?open=false").content.decode()

@@ -48,18 +48,10 @@ def raise_flag(
             return Flag.objects.get(**key)
 
 
-def resolve_flag(flag: Flag, *, by: str, at=None) -> Flag:
-    """Close a flag (a later occurrence opens a new one)."""
-    flag.resolved_at = at or timezone.now()
-    flag.resolved_by = by
-    flag.save(update_fields=["resolved_at", "resolved_by"])
-    return flag
-
-
 def resolve_open_flags(obj, kinds, *, by: str, dedup_key: str | None = None, keep=(),
                        at=None) -> int:
-    """Close `obj`'s open flags of these kinds in one UPDATE, as resolve_flag closes one: all of
-    them, or only those with `dedup_key` when given, except the ids in `keep` (flags just
+    """Close `obj`'s open flags of these kinds in one UPDATE (a later occurrence opens a new
+    flag): all of them, or only those with `dedup_key` when given, except the ids in `keep` (flags just
     raised again). Returns how many were closed."""
     flags = Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk),
                                 kind__in=list(kinds), resolved_at__isnull=True)
