@@ -7,9 +7,9 @@ anywhere in the query string is now refused before any view runs (governance/mid
 
 import pytest
 
-from inventory.models import Registry
+from inventory.models import Crawl, Registry, ServerChange
 from inventory.queries import InvalidFilter, parse_id, parse_text
-from tests.ui_factories import small_inventory
+from tests.ui_factories import T0, server, small_inventory
 
 pytestmark = pytest.mark.django_db
 
@@ -56,10 +56,21 @@ def test_an_api_list_answers_400_naming_a_malformed_parameter(viewer_client, url
 
 def test_well_formed_ids_still_filter_the_registry_api(viewer_client):
     inv = small_inventory()
-    Registry.objects.create(name="corp", base_url="https://r.corp.example")
-    assert viewer_client.get("/api/v1/crawls/?registry=12345").json()["count"] == 0
-    changes = viewer_client.get(f"/api/v1/server-changes/?server={inv['crm'].pk}")
-    assert changes.status_code == 200 and changes.json()["count"] == 0
+    corp = Registry.objects.create(name="corp", base_url="https://r.corp.example")
+    other = Registry.objects.create(name="other", base_url="https://r.other.example")
+    wanted, _ = (Crawl.objects.create(kind=Crawl.Kind.REGISTRY, target=r.base_url, registry=r,
+                                      queued_at=T0) for r in (corp, other))
+    crawls = viewer_client.get(f"/api/v1/crawls/?registry={corp.pk}")
+    assert crawls.status_code == 200
+    assert [row["id"] for row in crawls.json()["results"]] == [wanted.pk]
+
+    crm, erp = inv["crm"], server("io.github.acme/erp")
+    change, _ = (ServerChange.objects.create(server=s, field=ServerChange.Field.STATUS,
+                                             new_value="deprecated", observed_at=T0)
+                 for s in (crm, erp))
+    changes = viewer_client.get(f"/api/v1/server-changes/?server={crm.pk}")
+    assert changes.status_code == 200
+    assert [row["id"] for row in changes.json()["results"]] == [change.pk]
 
 
 @pytest.mark.parametrize("url, param", [
