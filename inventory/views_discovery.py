@@ -15,6 +15,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from governance.roles import ADMIN, VIEWER, role_required
@@ -80,9 +81,13 @@ def crawl_list(request):
     context = {"page": page, "filters": filters, "query": query.urlencode(), "now": timezone.now(),
                "kinds": Crawl.Kind.choices, "statuses": Crawl.Status.choices}
     if wants_fragment(request) and request.htmx.target == "crawl-history":
-        return render(request, "inventory/_crawl_history.html", context)
-    context["registries"] = _registries_with_last_crawl()
-    return render(request, "inventory/crawl_list.html", context)
+        response = render(request, "inventory/_crawl_history.html", context)
+    else:
+        context["registries"] = _registries_with_last_crawl()
+        response = render(request, "inventory/crawl_list.html", context)
+    # One URL, two bodies (as in render_fragment_or_page); here the target picks the body too.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 @role_required(VIEWER)

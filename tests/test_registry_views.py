@@ -1,9 +1,12 @@
 """Discovery pages: roles, registry admin with records, starting crawls, live progress, history."""
 
+import itertools
+
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import has_vary_header
 
 from governance.models import AdminAction
 from inventory import crawls
@@ -54,6 +57,9 @@ def test_crawl_history_filters_by_status_and_kind(viewer_client, registry):
                                  HTTP_HX_REQUEST="true", HTTP_HX_TARGET="crawl-history")
     assert "<h1>" not in fragment.content.decode()
     assert "client.example" in fragment.content.decode()
+    # One URL, two bodies: a cache must not answer the page with the fragment or the reverse.
+    for answer, header in itertools.product((response, fragment), ("HX-Request", "HX-Target")):
+        assert has_vary_header(answer, header), header
 
 
 def test_an_admin_adds_a_registry_and_it_is_recorded(admin_client_):
