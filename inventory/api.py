@@ -6,6 +6,8 @@ the same functions in inventory/queries.py.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
@@ -17,6 +19,15 @@ from inventory.models import Client, Flag, Grant, Identity, Server, Task
 from inventory.queries import InvalidFilter, ListSpec
 
 SIGHTING_FIELDS = ["first_seen", "last_seen", "seen_from"]
+
+
+@contextmanager
+def bad_filter_is_400():
+    """A bad query parameter is the caller's error: 400 naming it ({param: [message]})."""
+    try:
+        yield
+    except InvalidFilter as exc:
+        raise ValidationError({exc.param: [exc.message]}) from exc
 
 
 class IdentitySerializer(serializers.ModelSerializer):
@@ -98,10 +109,8 @@ class _InventoryViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         if self.action != "list":
             return self.queryset.all()
-        try:
+        with bad_filter_is_400():
             return self.rows(self.request.query_params)
-        except InvalidFilter as exc:
-            raise ValidationError({exc.param: [exc.message]}) from exc
 
 
 def _documented(name: str, spec: ListSpec):

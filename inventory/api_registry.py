@@ -13,9 +13,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from governance.roles import IsAdmin, IsViewer
+from inventory.api import bad_filter_is_400
 from inventory.crawls import crawl_history
 from inventory.models import Crawl, Registry, ServerChange
-from inventory.queries import InvalidFilter, parse_id, parse_text
+from inventory.queries import parse_id, parse_text
 from inventory.services import registry as registry_service
 
 
@@ -102,15 +103,6 @@ def _save_error_is_400():
         raise ValidationError(serializers.as_serializer_error(exc)) from exc
 
 
-@contextmanager
-def _bad_filter_is_400():
-    """A bad query parameter is the caller's error: 400 naming it, as the inventory API does."""
-    try:
-        yield
-    except InvalidFilter as exc:
-        raise ValidationError({exc.param: [exc.message]}) from exc
-
-
 class CrawlViewSet(viewsets.ReadOnlyModelViewSet):
     """Crawl jobs, newest first; ?kind=, ?status=, ?registry=, ?target= filter."""
 
@@ -120,7 +112,7 @@ class CrawlViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         params = self.request.query_params
         registry = params.get("registry", "").strip()
-        with _bad_filter_is_400():
+        with bad_filter_is_400():
             return crawl_history(
                 kind=parse_text("kind", params.get("kind", "")),
                 status=parse_text("status", params.get("status", "")),
@@ -139,7 +131,7 @@ class ServerChangeViewSet(viewsets.ReadOnlyModelViewSet):
         server = self.request.query_params.get("server", "").strip()
         if not server:
             return rows
-        with _bad_filter_is_400():
+        with bad_filter_is_400():
             return rows.filter(server_id=parse_id("server", server))
 
 
