@@ -19,6 +19,7 @@ Every fetch is recorded in inventory.models.FetchRecord (the fetch log in the UI
 from __future__ import annotations
 
 import collections
+import datetime
 import functools
 import logging
 import ssl
@@ -198,6 +199,8 @@ def parse_retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000" parses naive; it means UTC, like every HTTP date
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, (when - timezone.now()).total_seconds())
 
 
@@ -283,35 +286,55 @@ def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_statu
                     "Accept-Encoding": "gzip, identity", **headers}
     try:
         client = _client_for(target)
-        with client.stream(method, target.url, headers=send_headers, content=body,
-                           timeout=timeout) as resp:
-            log["status_code"] = resp.status_code
-            log["final_url"] = str(target.url)[:2000]
-            if resp.status_code in REDIRECT_STATUSES and resp.headers.get("location"):
-                return resp.headers["location"]
-            _check_status(resp, allow_status)
-            ctype = resp.headers.get("content-type", "")
-            if not _content_type_ok(ctype, accept):
-                raise FetchError("bad_content_type",
-                                 f"content type {ctype[:100]!r} is not one of {accept}",
-                                 status=resp.status_code)
-            content = _read_capped(resp, max_bytes)
-            return FetchResult(
-                url=str(target.url), final_url=str(target.url), status_code=resp.status_code,
-                headers={k.lower(): v for k, v in resp.headers.items()}, content=content,
-                elapsed_ms=0.0, max_age=parse_max_age(resp.headers.get("cache-control")),
-                address=target.address)
+        request = client.build_request(method, target.url, headers=send_headers, content=body,
+                                       timeout=timeout)
+        try:
+            resp = client.send(request, stream=True)
+        except (httpx.InvalidURL, ValueError) as exc:
+            # Opening the response is the only step that parses a URL we did not check: on a
+            # redirect httpx builds the follow-up request from the Location even when not
+            # following it, and "https:x" raises InvalidURL there, a bad IDNA label
+            # ("http://xn--0x") idna's UnicodeError (a ValueError).
+            raise FetchError("invalid_url", f"bad redirect location: {exc}"[:500],
+                             status=log.get("status_code")) from None
+        try:
+            return _take_response(resp, target, log, max_bytes=max_bytes, accept=accept,
+                                  allow_status=allow_status)
+        finally:
+            resp.close()
+    except FetchError:
+        raise
     except httpx.TimeoutException as exc:
         raise FetchError("timeout", f"{type(exc).__name__}: {exc or 'timed out'}",
                          status=log.get("status_code")) from None
     except httpx.TransportError as exc:
         raise FetchError("connect_error", f"{type(exc).__name__}: {exc}"[:500],
                          status=log.get("status_code")) from None
-    except (httpx.InvalidURL, ValueError) as exc:
-        # httpx parses a redirect's Location even when not following it; some malformed ones
-        # ("https:x", a bad IDNA label) raise these, not a TransportError.
-        raise FetchError("invalid_url", f"bad redirect location: {exc}"[:500],
+    except Exception as exc:  # a bug on our side, but a peer's response must not crash a crawl
+        logger.exception("unexpected error fetching %s", str(target.url)[:300])
+        raise FetchError("internal_error", f"unexpected {type(exc).__name__}: {exc}"[:500],
                          status=log.get("status_code")) from None
+
+
+def _take_response(resp: httpx.Response, target: _Target, log, *, max_bytes, accept,
+                   allow_status) -> FetchResult | str:
+    """The Location of a redirect, or the checked and capped body of an allowed response."""
+    log["status_code"] = resp.status_code
+    log["final_url"] = str(target.url)[:2000]
+    if resp.status_code in REDIRECT_STATUSES and resp.headers.get("location"):
+        return resp.headers["location"]
+    _check_status(resp, allow_status)
+    ctype = resp.headers.get("content-type", "")
+    if not _content_type_ok(ctype, accept):
+        raise FetchError("bad_content_type",
+                         f"content type {ctype[:100]!r} is not one of {accept}",
+                         status=resp.status_code)
+    content = _read_capped(resp, max_bytes)
+    return FetchResult(
+        url=str(target.url), final_url=str(target.url), status_code=resp.status_code,
+        headers={k.lower(): v for k, v in resp.headers.items()}, content=content,
+        elapsed_ms=0.0, max_age=parse_max_age(resp.headers.get("cache-control")),
+        address=target.address)
 
 
 def _check_status(resp: httpx.Response, allow_status) -> None:

@@ -4,6 +4,8 @@ import gzip
 import random
 import socket
 import threading
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import httpcore
 import pytest
@@ -202,6 +204,39 @@ def test_an_unusable_redirect_location_is_a_fetch_error_not_a_crash(server, allo
     assert err.value.reason == "invalid_url" and "bad redirect" in err.value.message
     row = FetchRecord.objects.get()
     assert (row.ok, row.error_reason) == (False, "invalid_url")
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_reading_the_body_is_not_reported_as_a_bad_redirect(
+        server, allow_local, monkeypatch):
+    # No peer-supplied bytes are known to make the body phase raise ValueError, so the reader
+    # does; the response itself is a real 200 from the local server.
+    def broken_reader(resp, max_bytes):
+        raise ValueError("decoder broke: " + "x" * 2000)
+
+    monkeypatch.setattr("inventory.fetch._read_capped", broken_reader)
+    server.routes["/doc.json"] = Route(body={"a": 1})
+    with pytest.raises(FetchError) as err:
+        safe_fetch(server.url("/doc.json"), purpose="cimd")
+    assert (err.value.reason, err.value.status) == ("internal_error", 200)
+    assert "redirect" not in err.value.message
+    assert err.value.message.startswith("unexpected ValueError: decoder broke")
+    assert len(err.value.message) == 500
+    row = FetchRecord.objects.get()
+    assert (row.ok, row.error_reason, row.status_code) == (False, "internal_error", 200)
+
+
+@pytest.mark.django_db
+def test_a_retry_after_date_in_the_minus_0000_form_is_rate_limited_not_a_crash(
+        server, allow_local):
+    # RFC 5322's "-0000" zone parses to a naive datetime; it once broke the subtraction.
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(hours=1)).replace(
+        "+0000", "-0000")
+    server.routes["/busy"] = Route(status=429, headers={"Retry-After": later})
+    with pytest.raises(FetchError) as err:
+        safe_fetch(server.url("/busy"), purpose="registry")
+    assert err.value.reason == "rate_limited"
+    assert 3500 < err.value.retry_after <= 3600
 
 
 @pytest.mark.django_db
