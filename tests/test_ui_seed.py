@@ -117,12 +117,31 @@ def test_demo_registries_are_stored_normalized_so_a_crawl_finds_them_not_a_dupli
 
 
 def test_demo_grants_take_their_servers_first_remote_as_resource():
+    """A grant's audience is its server's first remote in URL order, as the console lists them.
+
+    The demo GitHub server has three remotes, and the one that sorts first (/mcp/) is stored
+    second: taking the last by URL, or the first or last one stored, gives another URL.
+    """
     from inventory.models import ServerRemote
+    from inventory.services.demo_catalog import SERVERS
 
     call_command("seed_demo", "--scale", "0.05")
-    first = {}
-    for server_id, url in ServerRemote.objects.order_by("server_id", "url").values_list(
-            "server_id", "url"):
-        first.setdefault(server_id, url)
-    grants = list(Grant.objects.values_list("server_id", "resource"))
-    assert grants and all(resource == first.get(server_id, "") for server_id, resource in grants)
+    github = "io.github.github/github-mcp-server"
+    assert list(ServerRemote.objects.filter(server__name=github).order_by("id")
+                .values_list("url", flat=True)) == [
+        "https://api.githubcopilot.example/mcp/readonly", "https://api.githubcopilot.example/mcp/",
+        "https://api.githubcopilot.example/mcp/x/repos"]
+    github_grants = Grant.objects.filter(server__name=github)
+    assert github_grants.exists()
+    assert set(github_grants.values_list("resource", flat=True)) == {
+        "https://api.githubcopilot.example/mcp/"}
+    # Every other server has one remote in the catalog, its grants' audience, or none at all.
+    expected = {github: "https://api.githubcopilot.example/mcp/"}
+    for spec in SERVERS:
+        if spec["name"] != github:
+            assert len(spec["remotes"]) <= 1, spec["name"]
+            expected[spec["name"]] = spec["remotes"][0] if spec["remotes"] else ""
+    assert expected["io.github.acme/crm"] == "https://mcp.acme.example/crm/mcp"
+    assert expected["io.github.modelcontextprotocol/fetch"] == ""
+    for server, resource in Grant.objects.values_list("server__name", "resource"):
+        assert resource == expected[server], server

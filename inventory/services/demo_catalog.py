@@ -144,7 +144,10 @@ SERVERS = [
             "Repositories, issues, pull requests and Actions.",
             ["search_repositories", "get_issue", "create_pull_request", "merge_pull_request",
              "list_workflow_runs"], ("0.20.0", "0.21.0", "0.22.1"),
-            remotes=["https://api.githubcopilot.example/mcp/"]),
+            # The hosted server's endpoints: read-only, every toolset, the repos toolset alone.
+            remotes=["https://api.githubcopilot.example/mcp/readonly",
+                     "https://api.githubcopilot.example/mcp/",
+                     "https://api.githubcopilot.example/mcp/x/repos"]),
     _server("io.github.upstash/context7", "Context7", "Up-to-date library documentation.",
             ["resolve-library-id", "get-library-docs"], ("1.0.20", "1.0.26"),
             remotes=["https://mcp.context7.example/mcp"]),
