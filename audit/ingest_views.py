@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from audit.http_body import BodyError, read_request_body
 from audit.services import fast_validation
 from audit.services.ingest import current_limits, ingest_events
+from audit.services.validation import Limits
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,11 @@ def _lenient_loads(body: bytes, error):
         raise BodyError(400, f"Body is not valid UTF-8 JSON: {error}") from None
 
 
-def _parse(body: bytes, media_type: str) -> tuple[list, list]:
+def _parse(body: bytes, media_type: str, limits: Limits) -> tuple[list, list]:
     """(events, rejects for NDJSON lines that are not JSON); rejects carry the line's index.
 
-    Events the compiled fast path accepts arrive as FastEvents, the others as dicts for the
-    Python checks (audit/services/fast_validation.py)."""
-    limits = current_limits()
+    Events the compiled fast path accepts (checked against `limits`) arrive as FastEvents, the
+    others as dicts for the Python checks (audit/services/fast_validation.py)."""
     if media_type in NDJSON_TYPES:
         events, rejects = [], []
         for line in body.split(b"\n"):
@@ -87,11 +87,11 @@ def _parse(body: bytes, media_type: str) -> tuple[list, list]:
     raise BodyError(400, 'Body must be a JSON array of events or {"events": [...]}.')
 
 
-def _ingest(source, events: list, line_rejects: list) -> dict:
+def _ingest(source, events: list, line_rejects: list, limits: Limits) -> dict:
     """Run the ingest on the parseable events; report every index against the request body."""
     bad = {index: message for index, message in line_rejects}
     positions = [i for i in range(len(events)) if i not in bad]
-    result = ingest_events(source=source, events=[events[i] for i in positions])
+    result = ingest_events(source=source, events=[events[i] for i in positions], limits=limits)
     rejected = [{**r, "index": positions[r["index"]]} for r in result.rejected]
     rejected += [{"index": i, "id": None, "errors": {"line": f"is not valid JSON: {m}"}}
                  for i, m in bad.items()]
@@ -113,13 +113,14 @@ def ingest(request):
         media_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if media_type not in JSON_TYPES | NDJSON_TYPES:
             raise BodyError(415, "Content-Type must be application/json or application/x-ndjson.")
-        events, line_rejects = _parse(read_request_body(request, limit=settings.AUDIT_MAX_REQUEST_BYTES,
-                                             decoded_limit=settings.AUDIT_MAX_REQUEST_BYTES),
-                           media_type)
+        body = read_request_body(request, limit=settings.AUDIT_MAX_REQUEST_BYTES,
+                                 decoded_limit=settings.AUDIT_MAX_REQUEST_BYTES)
+        limits = current_limits()
+        events, line_rejects = _parse(body, media_type, limits)
         if len(events) > settings.AUDIT_MAX_EVENTS_PER_REQUEST:
             raise BodyError(413, f"More than {settings.AUDIT_MAX_EVENTS_PER_REQUEST} events "
                                  "in one request; split the batch.")
-        return _json(_ingest(source, events, line_rejects))
+        return _json(_ingest(source, events, line_rejects, limits))
     except SourceAuthError as exc:
         return _json({"detail": exc.message}, status=exc.status,
                      headers={"WWW-Authenticate": 'Bearer realm="mcp-governance-ingest"'})

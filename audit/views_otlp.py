@@ -82,13 +82,14 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
         code = otlp.GRPC_RESOURCE_EXHAUSTED if exc.status == 413 else otlp.GRPC_INVALID_ARGUMENT
         return _status(reply_media, exc.status, code, exc.message)
     mapped = mapper(message)
-    events = fast_validation.accept_dicts(mapped.events, current_limits())
+    limits = current_limits()
+    events = fast_validation.accept_dicts(mapped.events, limits)
     core_rejected = []
     # One ingest call (one transaction) per chunk of at most the native API's batch limit: an
     # OTLP exporter cannot split a batch it was told is too large, it would only drop it.
     chunk = max(1, settings.AUDIT_MAX_EVENTS_PER_REQUEST)
     for start in range(0, len(events), chunk):
-        result = ingest_events(source=source, events=events[start:start + chunk])
+        result = ingest_events(source=source, events=events[start:start + chunk], limits=limits)
         core_rejected += [{**entry, "index": entry["index"] + start} for entry in result.rejected]
     rejected = _rejections(mapped, core_rejected)
     body = otlp.encode_response(signal, media, rejected=len(rejected),

@@ -216,7 +216,7 @@ def test_mutated_payloads_never_get_a_500(client, source_token, capture):
 
 def test_a_database_outage_gets_503_with_retry_after_so_exporters_retry(
         client, source_token, capture, monkeypatch):
-    def broken(*, source, events):
+    def broken(*, source, events, limits):
         raise OperationalError("connection refused")
 
     monkeypatch.setattr(views_otlp, "ingest_events", broken)
@@ -245,9 +245,9 @@ def test_a_big_export_is_ingested_in_chunks_and_rejections_keep_their_span(
     calls = []
     real = views_otlp.ingest_events
 
-    def spy(*, source, events):
+    def spy(*, source, events, limits):
         calls.append(list(events))
-        return real(source=source, events=events)
+        return real(source=source, events=events, limits=limits)
 
     monkeypatch.setattr(views_otlp, "ingest_events", spy)
     body = _sdk_trace_body(capture, "a", "b", "c", "bad", "e", bad_task_status={"bad"})

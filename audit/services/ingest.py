@@ -195,10 +195,13 @@ def _rejected_id(raw):
     return value[:300] if isinstance(value, str) else None
 
 
-def prepare(events: list, result: IngestResult) -> tuple[list, list]:
+def prepare(events: list, result: IngestResult,
+            limits: Limits | None = None) -> tuple[list, list]:
     """Valid, redacted stage rows (first occurrence of each id) and their task reports.
-    `events` holds dicts (checked here) and FastEvents (audit/services/fast_validation.py)."""
-    limits, rows, reports, seen = current_limits(), [], [], set()
+    `events` holds dicts (checked here) and FastEvents (audit/services/fast_validation.py);
+    `limits` are those the FastEvents were checked with, so both paths judge by one clock."""
+    limits = limits if limits is not None else current_limits()
+    rows, reports, seen = [], [], set()
     for index, raw in enumerate(events):
         if type(raw) is FastEvent:  # already checked by the compiled fast path
             row, task_reports, errors = stage_row(raw, len(rows)), (), None
@@ -215,10 +218,10 @@ def prepare(events: list, result: IngestResult) -> tuple[list, list]:
     return rows, reports
 
 
-def ingest_events(*, source, events: list[dict]) -> IngestResult:
+def ingest_events(*, source, events: list[dict], limits: Limits | None = None) -> IngestResult:
     """Validate, redact, dedup (source, id), store, chain and derive state, in one transaction."""
     result = IngestResult()
-    rows, reports = prepare(events, result)
+    rows, reports = prepare(events, result, limits)
     if not rows:
         return result
     partitions.ensure_for_times(row[2] for row in rows)
