@@ -12,17 +12,17 @@ synchronous_commit on), in a throwaway database created here and dropped at the 
 (c) the same endpoint with one event per request, 32 concurrent keep-alive clients (a fleet of
     MCP servers; --single-concurrency), and (c4) with 4, each after a 1,000-request warm-up; the baseline (c0) is one-row
     INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
-Then peak RSS of a worker for one 16 MB request, and a cProfile of the ingest service.
-Medians of --repeat runs; prints events/s and the ratio (b)/(a).
+Then (f), the floor of the database's share of (b): only the dedup key and the event row of
+each event, COPYed into the real tables (bench/ingest_inprocess.py); peak RSS of a worker for
+one 16 MB request; and a cProfile of the ingest service.
+Medians of --repeat runs; prints events/s and the ratio (b)/(a), and the CPU time per event of
+(a) and (b) by process (bench/cputime.py) with the cores (b) would need for 0.6 x (a).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import os
-import pstats
 import random
 import signal
 import socket
@@ -41,6 +41,8 @@ os.environ["EMBEDDED_DB_NAME"] = DB  # before anything can load the Django setti
 from governance import devdb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cputime import CpuMeter, postmaster_pid, process_tree  # noqa: E402
+from ingest_inprocess import bench_floor, profile_service  # noqa: E402
 from loadgen import post_all, timed_threads  # noqa: E402  (bench/ is a folder of scripts: by path)
 
 PGDATA = devdb.DEFAULT_PGDATA
@@ -154,13 +156,18 @@ def bench_commits(n: int, connections: int) -> float:
     return n / timed_threads(run, [(n // connections,)] * connections)
 
 
-def bench_copy(rows, connections: int) -> float:
+def bench_copy(rows, connections: int, meter: CpuMeter | None = None) -> float:
     with connect() as conn:
         conn.execute(RAW_DDL)
         conn.commit()
     starts = list(range(0, len(rows), 1000))
-    return len(rows) / timed_threads(copy_batches, [(rows, starts[i::connections])
-                                                    for i in range(connections)])
+    if meter:
+        meter.start()
+    elapsed = timed_threads(copy_batches, [(rows, starts[i::connections])
+                                           for i in range(connections)])
+    if meter:
+        meter.stop()  # (the backends of (a) have not exited yet: psycopg closes them after)
+    return len(rows) / elapsed
 
 
 # --- (b), (c): HTTP through the production web server ------------------------------------------
@@ -211,6 +218,29 @@ def one_per_request(server, token, count: int, concurrency: int, *, seed: int) -
     return len(singles) / post_all(server.url, token, singles, concurrency)
 
 
+def per_event_us(used: dict[str, float], events: int) -> dict[str, float]:
+    return {role: seconds / events * 1e6 for role, seconds in used.items()}
+
+
+def print_cpu(cpu_a: list[dict], cpu_b: list[dict], cpu_f: list[dict], ma1: float) -> None:
+    """CPU per event of (a), (b) and (f), and the cores (b) would keep busy at 0.6 x (a):
+    events/s can never exceed cores / CPU per event, whatever the design's latency."""
+    a, b, f = ({role: statistics.median(run[role] for run in runs) for role in runs[0]}
+               for runs in (cpu_a, cpu_b, cpu_f))
+    own_b = b["web"] + b["postgres"] + b["load generator"]
+    floor = b["web"] + f["postgres"] + b["load generator"]
+    target = 0.6 * ma1
+    print("\nCPU per event (medians; machine = all busy time, other tenants included):")
+    print(f"(a) PostgreSQL {a['postgres']:.1f} us + client {a['client']:.1f} us "
+          f"= {a['postgres'] + a['client']:.1f} us   (machine {a['machine']:.1f} us)")
+    print(f"(b) web {b['web']:.1f} us + PostgreSQL {b['postgres']:.1f} us + load generator "
+          f"{b['load generator']:.1f} us = {own_b:.1f} us   (machine {b['machine']:.1f} us)")
+    print(f"(f) PostgreSQL {f['postgres']:.1f} us + client {f['client']:.1f} us")
+    print(f"cores busy at 0.6 x (a) = {target:,.0f} events/s: (b) as built "
+          f"{own_b * target / 1e6:.1f}; (b)'s web tier with a database doing only (f) "
+          f"{floor * target / 1e6:.1f}; this machine has {os.cpu_count()}")
+
+
 def peak_rss_16mb(token) -> tuple[float, float, int]:
     """(baseline MB, peak MB, body bytes) of one web server worker handling one ~16 MB request."""
     import orjson
@@ -238,45 +268,6 @@ def _vm_hwm(pid: int) -> float:
     return 0.0
 
 
-def profile_service(token_source_events) -> str:
-    """cProfile of the ingest in this process (1,000-event JSON bodies: parse and validate as
-    the endpoint does, then store) and the time split per event."""
-    os.environ.update(django_env())
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
-    import django
-
-    django.setup()
-    import orjson
-
-    from audit import ingest_views
-    from audit.models import EventSource
-    from audit.services import ingest
-
-    source = EventSource.objects.get(name="bench")
-    ingest.connection.ensure_connection()
-    bodies = [orjson.dumps(token_source_events[i:i + 1000])
-              for i in range(0, len(token_source_events), 1000)]
-    prep = store = 0.0
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for body in bodies:
-        t0 = time.perf_counter()
-        events, _ = ingest_views._parse(body, "application/json")
-        rows, reports = ingest.prepare(events, ingest.IngestResult())
-        t1 = time.perf_counter()
-        ingest._ensure_stage()
-        ingest._store(source.pk, rows, reports)  # (accepted, batch id, ordinals)
-        prep, store = prep + t1 - t0, store + time.perf_counter() - t1
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
-    n = len(token_source_events)
-    head = (f"in-process split per event (under cProfile): parse + validate + redact "
-            f"{prep / n * 1e6:.1f} us, database (stage, dedup, insert, derive, rollups, batch row, "
-            f"commit) {store / n * 1e6:.1f} us")
-    return head + "\n" + "\n".join(out.getvalue().splitlines()[:40])
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
@@ -300,15 +291,24 @@ def main():
                                text=True).stdout.strip()
         print(f"setup (database + migrations): {time.perf_counter() - t0:.1f} s")
         a1, a4, b, c, c4, c0 = [], [], [], [], [], []
+        cpu_a, cpu_b = [], []  # CPU microseconds per event, by role
         server = Server(workers=args.workers)
+        postgres = (lambda: process_tree(postmaster_pid(PGDATA)))
+        meter_a = CpuMeter({"postgres": postgres, "client": lambda: [os.getpid()]},
+                           reaped=("postgres",))
+        meter_b = CpuMeter({"web": lambda: process_tree(server.proc.pid), "postgres": postgres,
+                            "load generator": lambda: [os.getpid()]}, reaped=("postgres",))
         try:
             for run in range(args.repeat):
                 events = make_events(args.events, seed=run)
                 rows = raw_rows(events)
-                a1.append(bench_copy(rows, 1))
+                a1.append(bench_copy(rows, 1, meter_a))
+                cpu_a.append(per_event_us(meter_a.used, len(rows)))
                 a4.append(bench_copy(rows, 4))
                 bodies = [orjson.dumps(events[i:i + 1000]) for i in range(0, len(events), 1000)]
+                meter_b.start()
                 b.append(len(events) / post_all(server.url, token, bodies, 4))
+                cpu_b.append(per_event_us(meter_b.stop(), len(events)))
                 c.append(one_per_request(server, token, args.single, args.single_concurrency,
                                          seed=1000 + run))
                 c4.append(one_per_request(server, token, args.single, 4, seed=2000 + run))
@@ -329,10 +329,20 @@ def main():
         print(f"(c4) HTTP, 1 event/request, concurrency 4          : {mc4:10,.0f} events/s")
         print(f"(c0) one-row INSERT+COMMIT, 4 connections         : {mc0:10,.0f} commits/s")
         print(f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   (c)/(c0) = {mc / mc0:.2f}")
+        f, cpu_f = [], []
+        meter_f = CpuMeter({"postgres": postgres, "client": lambda: [os.getpid()]},
+                           reaped=("postgres",))
+        for run in range(args.repeat):
+            f.append(bench_floor(make_events(args.events, seed=7000 + run), meter_f,
+                                 django_env(), connect))
+            cpu_f.append(per_event_us(meter_f.used, args.events))
+        print(f"(f)  the two mandated writes alone (dedup key + event row), COPY, 1 connection: "
+              f"{statistics.median(f):,.0f} events/s = {statistics.median(f) / ma1:.2f} x (a)")
+        print_cpu(cpu_a, cpu_b, cpu_f, ma1)
         before, peak, size = peak_rss_16mb(token)
         print(f"16 MB request ({size / 2**20:.1f} MiB, ~9,000 events): worker peak RSS "
               f"{peak:.0f} MB (was {before:.0f} MB before it)")
-        print(profile_service(make_events(20_000, seed=500)))
+        print(profile_service(make_events(20_000, seed=500), django_env()))
     finally:
         with connect("postgres") as conn:
             conn.autocommit = True
