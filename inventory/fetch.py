@@ -89,7 +89,10 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._inner = inner
 
     def read(self, max_bytes, timeout=None):
-        return self._inner.read(max_bytes, _budget(timeout))
+        data = self._inner.read(max_bytes, _budget(timeout))
+        if not data:  # the peer closed: what tells a cut-off response from a malformed one
+            _current.peer_closed = True
+        return data
 
     def write(self, buffer, timeout=None):
         return self._inner.write(buffer, _budget(timeout, httpcore.WriteTimeout))
@@ -284,17 +287,23 @@ def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_statu
     """One request to a checked target: a FetchResult, or the Location of a redirect."""
     send_headers = {"User-Agent": settings.FETCH_USER_AGENT, "Accept": ", ".join(accept),
                     "Accept-Encoding": "gzip, identity", **headers}
+    _current.peer_closed = False
     try:
         client = _client_for(target)
         request = client.build_request(method, target.url, headers=send_headers, content=body,
                                        timeout=timeout)
         try:
             resp = client.send(request, stream=True)
-        except (httpx.InvalidURL, ValueError) as exc:
+        except (httpx.InvalidURL, ValueError, httpx.RemoteProtocolError) as exc:
             # Opening the response is the only step that parses a URL we did not check: on a
             # redirect httpx builds the follow-up request from the Location even when not
             # following it, and "https:x" raises InvalidURL there, a bad IDNA label
-            # ("http://xn--0x") idna's UnicodeError (a ValueError).
+            # ("http://xn--0x") idna's UnicodeError (a ValueError), and a Location httpx
+            # cannot parse at all ("http://[::1") a RemoteProtocolError raised while handling
+            # an InvalidURL (every other RemoteProtocolError comes from the transport).
+            if (isinstance(exc, httpx.RemoteProtocolError)
+                    and not isinstance(exc.__context__, httpx.InvalidURL)):
+                raise
             raise FetchError("invalid_url", f"bad redirect location: {exc}"[:500],
                              status=log.get("status_code")) from None
         try:
@@ -307,13 +316,26 @@ def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_statu
     except httpx.TimeoutException as exc:
         raise FetchError("timeout", f"{type(exc).__name__}: {exc or 'timed out'}",
                          status=log.get("status_code")) from None
-    except httpx.TransportError as exc:
+    except httpx.RemoteProtocolError as exc:
+        # The peer answered with bytes that are not HTTP (a bad status line, header or chunk
+        # size, conflicting Content-Length) unless it closed the connection first: a response
+        # cut off, or none at all, is a broken connection like a reset, not a malformed one.
+        reason = "connect_error" if _current.peer_closed else "protocol_error"
+        raise FetchError(reason, f"{type(exc).__name__}: {exc}"[:500],
+                         status=log.get("status_code")) from None
+    except httpx.LocalProtocolError as exc:  # the request we built is not valid HTTP: our bug
+        raise _internal_error(exc, target, log) from None
+    except httpx.TransportError as exc:  # refused, reset, unreachable, a failed TLS handshake
         raise FetchError("connect_error", f"{type(exc).__name__}: {exc}"[:500],
                          status=log.get("status_code")) from None
     except Exception as exc:  # a bug on our side, but a peer's response must not crash a crawl
-        logger.exception("unexpected error fetching %s", str(target.url)[:300])
-        raise FetchError("internal_error", f"unexpected {type(exc).__name__}: {exc}"[:500],
-                         status=log.get("status_code")) from None
+        raise _internal_error(exc, target, log) from None
+
+
+def _internal_error(exc: Exception, target: _Target, log) -> FetchError:
+    logger.exception("unexpected error fetching %s", str(target.url)[:300])
+    return FetchError("internal_error", f"unexpected {type(exc).__name__}: {exc}"[:500],
+                      status=log.get("status_code"))
 
 
 def _take_response(resp: httpx.Response, target: _Target, log, *, max_bytes, accept,

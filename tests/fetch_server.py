@@ -3,11 +3,13 @@
 Routes map a path to a Route (status, headers, body, optional slow drip) or to a callable
 returning one, so a test can change what a URL serves between two fetches. The server counts
 the TCP connections it accepted, which lets tests prove a refused fetch never connected.
+RawServer answers with exact bytes instead, for responses no HTTP server library would send.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -105,6 +107,64 @@ class LocalServer(ThreadingHTTPServer):
         self.stopping.set()
         self.shutdown()
         self.server_close()
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 that reads a request and answers with exact bytes, then closes.
+
+    `answers` are used one per connection, the last one repeated; `connections` counts them.
+    """
+
+    def __init__(self, *answers: bytes):
+        self.answers = list(answers)
+        self.connections = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)  # accept() wakes up to notice stop
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._sock.getsockname()[1]
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                answer = self.answers[min(self.connections, len(self.answers) - 1)]
+                self.connections += 1
+                conn.settimeout(5)
+                try:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        request += chunk
+                    conn.sendall(answer)
+                except OSError:
+                    pass
+
+    def __enter__(self) -> "RawServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+
+def closed_port() -> int:
+    """A 127.0.0.1 port nothing listens on (bound, then released): connecting is refused."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return sock.getsockname()[1]
 
 
 def wait_until(predicate, timeout: float = 5.0) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from inventory.fetch import FetchError, safe_fetch, special_use_reason
 from inventory.models import FetchRecord
-from tests.fetch_server import LocalServer, Route
+from tests.fetch_server import LocalServer, RawServer, Route, closed_port
 
 
 @pytest.fixture
@@ -195,6 +195,7 @@ def test_redirects_are_refused_where_none_are_allowed_and_followed_elsewhere(ser
 @pytest.mark.parametrize("location", [
     "http:////[::1]:x", "http:////[::1",  # httpx accepts these; joining them to the URL fails
     "https:x", "http://xn--0x",  # httpx itself fails on these while reading the response
+    "http://[::1", "http://[1:2]/",  # httpx cannot parse these: it says RemoteProtocolError
 ])
 def test_an_unusable_redirect_location_is_a_fetch_error_not_a_crash(server, allow_local,
                                                                     location):
@@ -224,6 +225,66 @@ def test_an_unexpected_error_reading_the_body_is_not_reported_as_a_bad_redirect(
     assert len(err.value.message) == 500
     row = FetchRecord.objects.get()
     assert (row.ok, row.error_reason, row.status_code) == (False, "internal_error", 200)
+
+
+_JSON_200 = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("answer", "status"), [
+    (_JSON_200 + b"Content-Length: 2x\r\n\r\n{}", None),
+    (_JSON_200 + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", None),
+    (_JSON_200 + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 200),
+    (b"HTTP/1.1 302 Found\r\nLocation: https://a.example/\x00x\r\nContent-Length: 0\r\n\r\n",
+     None),
+    (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", None),
+], ids=["bad-content-length", "conflicting-content-length", "bad-chunk-size",
+        "nul-in-location", "not-http"])
+def test_a_malformed_response_is_a_protocol_error_not_a_connect_error(allow_local, answer,
+                                                                      status):
+    with RawServer(answer) as peer:
+        with pytest.raises(FetchError) as err:
+            safe_fetch(peer.url("/doc.json"), purpose="cimd")
+    assert (err.value.reason, err.value.status) == ("protocol_error", status)
+    assert err.value.message.startswith("RemoteProtocolError: ")
+    row = FetchRecord.objects.get()
+    assert (row.ok, row.error_reason, row.status_code) == (False, "protocol_error", status)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answer", [
+    b"",
+    _JSON_200 + b"Content-Le",
+    _JSON_200 + b"Content-Length: 10\r\n\r\n{}",
+    _JSON_200 + b"Transfer-Encoding: chunked\r\n\r\n5\r\n{}",
+], ids=["nothing", "headers-cut-off", "body-shorter-than-declared", "chunked-body-cut-off"])
+def test_a_response_cut_off_by_the_peer_closing_is_a_connect_error(allow_local, answer):
+    # httpx says RemoteProtocolError here too, but the connection broke (as a reset would):
+    # that is worth retrying, a malformed response is not.
+    with RawServer(answer) as peer:
+        with pytest.raises(FetchError) as err:
+            safe_fetch(peer.url("/doc.json"), purpose="cimd")
+    assert err.value.reason == "connect_error"
+    assert FetchRecord.objects.get().error_reason == "connect_error"
+
+
+@pytest.mark.django_db
+def test_a_refused_connection_is_still_a_connect_error(allow_local):
+    with pytest.raises(FetchError) as err:
+        safe_fetch(f"http://127.0.0.1:{closed_port()}/doc.json", purpose="cimd")
+    assert err.value.reason == "connect_error"
+    assert err.value.message.startswith("ConnectError: ")
+
+
+@pytest.mark.django_db
+def test_a_request_we_cannot_send_is_an_internal_error_not_the_peers_fault(server, allow_local):
+    # h11 refuses the header value before a byte is sent (httpx's LocalProtocolError).
+    server.routes["/mcp"] = Route(body={})
+    with pytest.raises(FetchError) as err:
+        safe_fetch(server.url("/mcp"), purpose="prm", headers={"X-Probe": "a\nb"})
+    assert err.value.reason == "internal_error"
+    assert err.value.message.startswith("unexpected LocalProtocolError: ")
+    assert server.requests == []
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
 """The registry crawler against a real registry HTTP server on 127.0.0.1."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -10,6 +11,7 @@ from inventory.models import (Crawl, Flag, Registry, Server, ServerChange, Serve
 from inventory.services import registry as registry_service
 from tests.fixtures.registry_server import (OFFICIAL, entry, example, generated_server,
                                             running_registry)
+from tests.fetch_server import RawServer, closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +139,40 @@ def test_a_registry_that_keeps_rate_limiting_fails_the_crawl_with_the_reason(exa
         job = crawl(make_registry(fake.url))
     assert job.status == "failed"
     assert "rate_limited" in job.error_log[-1]["message"]
+
+
+def _raw_page(body: dict) -> bytes:
+    payload = json.dumps(body).encode()
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+
+
+def test_a_registry_answering_malformed_http_fails_the_crawl_without_retrying(monkeypatch):
+    # The same peer would answer the same way again at once; the next scheduled crawl retries.
+    waits = []
+    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"
+    with RawServer(answer) as peer:
+        job = crawl(make_registry(peer.url("")))
+    assert job.status == "failed" and "protocol_error" in job.error_log[-1]["message"]
+    assert peer.connections == 1 and waits == []
+
+
+def test_a_refused_connection_is_still_retried_with_backoff(monkeypatch):
+    waits = []
+    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    job = crawl(make_registry(f"http://127.0.0.1:{closed_port()}"))
+    assert job.status == "failed" and "connect_error" in job.error_log[-1]["message"]
+    assert waits == [1.0, 2.0, 4.0, 8.0]  # five attempts in all
+
+
+def test_a_page_cut_off_by_the_registry_closing_is_retried(monkeypatch):
+    waits = []
+    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    cut_off = _raw_page({"servers": [], "metadata": {"count": 0}})[:-5]
+    with RawServer(cut_off, _raw_page({"servers": [], "metadata": {"count": 0}})) as peer:
+        job = crawl(make_registry(peer.url("")))
+    assert job.status == "done" and peer.connections == 2 and waits == [1.0]
 
 
 def test_status_changes_are_kept_as_history_and_raise_flags(examples):

@@ -34,6 +34,8 @@ API_PREFIXES = ("v0.1", "v0")  # stable first; v0 only when v0.1 is missing
 PAGE_LIMIT = 100  # the registry API's maximum
 MAX_PAGES = 10_000  # a registry that never stops paginating is broken, not huge
 MAX_BODY_BYTES = 10_000_000
+# Retried within a crawl (with 5xx and 429). Not protocol_error: a registry that answers with
+# malformed HTTP does so again at once; the next scheduled crawl tries it again.
 TRANSIENT_REASONS = {"timeout", "connect_error"}
 REGISTRY_FIELDS = ("name", "base_url", "kind", "enabled", "crawl_interval_minutes")
 MIN_CRAWL_INTERVAL_MINUTES = 5
