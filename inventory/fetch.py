@@ -8,8 +8,9 @@ the console's network. So, before any connection:
 - we resolve the name ourselves and refuse special-use addresses (RFC 6890: loopback, private,
   link-local, multicast, reserved, shared, documentation, cloud metadata; IPv4-mapped,
   -compatible, 6to4 and NAT64 forms of those) unless allow-listed in settings.FETCH_ALLOWLIST;
-- then we connect to exactly the address we checked (a pinned httpcore network backend), sending
-  the original Host header and TLS SNI, so DNS cannot change its answer between check and use;
+- then we connect to exactly the address we checked (a pinned httpcore network backend in
+  inventory/fetch_transport.py), sending the original Host header and TLS SNI, so DNS cannot
+  change its answer between check and use;
 - each redirect hop is checked the same way (and CIMD allows none);
 - body size is capped while streaming, and a total deadline bounds every socket operation, so a
   slow drip cannot hold a worker past `total_timeout`.
@@ -18,18 +19,13 @@ Every fetch is recorded in inventory.models.FetchRecord (the fetch log in the UI
 
 from __future__ import annotations
 
-import collections
 import datetime
-import functools
 import logging
-import ssl
-import threading
 import time
 import zlib
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-import httpcore
 import httpx
 import orjson
 from django.conf import settings
@@ -38,6 +34,7 @@ from django.utils import timezone
 
 from inventory.fetch_policy import (  # noqa: F401 - FetchError and the checks are public here
     FetchError, _Target, allows_plain_http, check_url, special_use_reason)
+from inventory import fetch_transport
 
 logger = logging.getLogger(__name__)
 
@@ -63,111 +60,6 @@ class FetchResult:
             return orjson.loads(self.content)
         except ValueError as exc:  # orjson.JSONDecodeError is one
             raise FetchError("invalid_json", f"body is not valid JSON: {exc}") from None
-
-
-# --- Pinned connections with a total deadline ----------------------------------------------------
-
-# The deadline of the fetch running on this thread. httpcore's sync I/O happens on the caller's
-# thread, so a kept-alive connection serving a later fetch obeys that fetch's deadline.
-_current = threading.local()
-
-
-def _budget(timeout, exc=httpcore.ReadTimeout):
-    deadline = getattr(_current, "deadline", None)
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise exc("total fetch deadline exceeded")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every read/write waits at most until the fetch's deadline."""
-
-    def __init__(self, inner):
-        self._inner = inner
-
-    def read(self, max_bytes, timeout=None):
-        data = self._inner.read(max_bytes, _budget(timeout))
-        if not data:  # the peer closed: what tells a cut-off response from a malformed one
-            _current.peer_closed = True
-        return data
-
-    def write(self, buffer, timeout=None):
-        return self._inner.write(buffer, _budget(timeout, httpcore.WriteTimeout))
-
-    def close(self):
-        return self._inner.close()
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-        # server_hostname is the URL's host: SNI and certificate checks use the name, not the IP.
-        return _DeadlineStream(self._inner.start_tls(
-            ssl_context, server_hostname, _budget(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info):
-        return self._inner.get_extra_info(info)
-
-
-class _PinnedBackend(httpcore.NetworkBackend):
-    """Connects to the address check_url() approved for this host, never resolving again."""
-
-    def __init__(self, host: str, port: int, addresses: tuple[str, ...]):
-        self.pin = (host.strip("[]"), port, addresses)
-        self._sync = httpcore.SyncBackend()
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        want_host, want_port, addresses = self.pin
-        if (host.lower().rstrip(".").strip("[]"), port) != (want_host, want_port):
-            # Never happens for our own requests; refuses anything httpcore did not expect.
-            raise httpcore.ConnectError(f"refusing unpinned connection to {host}:{port}")
-        for index, address in enumerate(addresses):  # in resolver order, like a normal client
-            try:
-                stream = self._sync.connect_tcp(address, port,
-                                                _budget(timeout, httpcore.ConnectTimeout),
-                                                local_address, socket_options)
-                return _DeadlineStream(stream)
-            except httpcore.ConnectError:
-                if index == len(addresses) - 1:
-                    raise
-
-    def sleep(self, seconds):  # pragma: no cover - only used by httpcore retries, which are off
-        time.sleep(seconds)
-
-
-@functools.lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    # Built once: loading the CA bundle costs milliseconds per fetch otherwise.
-    return httpx.create_ssl_context(trust_env=False)
-
-
-# One keep-alive client per (scheme, host, port, checked addresses): a connection is only ever
-# reused for the same name *and* the same approved addresses, so re-resolving to a new address
-# gets a new pool (and a new check). Bounded; evicted clients are dropped, not closed, because
-# another thread may still be using them (their sockets close when collected).
-_POOLS: collections.OrderedDict = collections.OrderedDict()
-_POOLS_LOCK = threading.Lock()
-MAX_POOLS = 64
-
-
-def _client_for(target: _Target) -> httpx.Client:
-    key = (target.url.scheme, target.host, target.port, target.addresses)
-    with _POOLS_LOCK:
-        client = _POOLS.get(key)
-        if client is not None:
-            _POOLS.move_to_end(key)
-            return client
-        transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
-        # httpx has no public hook for the network backend; swap its pool for one that pins.
-        transport._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(), max_connections=100, max_keepalive_connections=20,
-            keepalive_expiry=15.0,
-            network_backend=_PinnedBackend(target.host, target.port, target.addresses))
-        client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
-        _POOLS[key] = client
-        while len(_POOLS) > MAX_POOLS:
-            _POOLS.popitem(last=False)
-        return client
 
 
 # --- Header helpers ----------------------------------------------------------------------------
@@ -234,7 +126,7 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
     """
     started = time.monotonic()
     deadline = started + total_timeout
-    _current.deadline = deadline
+    fetch_transport.state.deadline = deadline
     log = {"url": _clip_bytes(url, 2000), "purpose": purpose[:40], "method": method}
     try:
         result = _fetch_following(url, log, max_bytes=max_bytes,
@@ -251,7 +143,7 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
                    status_code=exc.status or log.get("status_code"))
         raise
     finally:
-        _current.deadline = None
+        fetch_transport.state.deadline = None
         log["elapsed_ms"] = (time.monotonic() - started) * 1000
         if record and log_sink is not None:
             log_sink({**log, "at": timezone.now()})
@@ -262,7 +154,8 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
 def _fetch_following(url, log, *, max_redirects, **kwargs) -> FetchResult:
     current = url
     for hop in range(max_redirects + 1):
-        target = check_url(current, timeout=max(0.0, _current.deadline - time.monotonic()))
+        left = fetch_transport.state.deadline - time.monotonic()
+        target = check_url(current, timeout=max(0.0, left))
         log["address"] = target.address
         outcome = _fetch_once(target, log, **kwargs)
         if isinstance(outcome, FetchResult):
@@ -287,9 +180,9 @@ def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_statu
     """One request to a checked target: a FetchResult, or the Location of a redirect."""
     send_headers = {"User-Agent": settings.FETCH_USER_AGENT, "Accept": ", ".join(accept),
                     "Accept-Encoding": "gzip, identity", **headers}
-    _current.peer_closed = False
+    fetch_transport.state.peer_closed = False
     try:
-        client = _client_for(target)
+        client = fetch_transport.client_for(target)
         request = client.build_request(method, target.url, headers=send_headers, content=body,
                                        timeout=timeout)
         try:
@@ -320,7 +213,7 @@ def _fetch_once(target: _Target, log, *, max_bytes, accept, timeout, allow_statu
         # The peer answered with bytes that are not HTTP (a bad status line, header or chunk
         # size, conflicting Content-Length) unless it closed the connection first: a response
         # cut off, or none at all, is a broken connection like a reset, not a malformed one.
-        reason = "connect_error" if _current.peer_closed else "protocol_error"
+        reason = "connect_error" if fetch_transport.state.peer_closed else "protocol_error"
         raise FetchError(reason, f"{type(exc).__name__}: {exc}"[:500],
                          status=log.get("status_code")) from None
     except httpx.LocalProtocolError as exc:  # the request we built is not valid HTTP: our bug
