@@ -115,7 +115,7 @@ def run_registry_crawl(crawl: Crawl, progress: Progress) -> None:
                    full=bool((crawl.options or {}).get("full")))
 
 
-def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl | None = None,
+def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
                    full: bool = False) -> dict:
     """Fetch every page the registry has for us and write it; returns the crawl summary."""
     since = None if full else updated_since_for(registry)
@@ -201,7 +201,7 @@ def get_json(url: str):
     raise AssertionError("unreachable")
 
 
-def ingest_page(registry: Registry, items: list, *, crawl: Crawl | None, progress,
+def ingest_page(registry: Registry, items: list, *, crawl: Crawl, progress,
                 allowed: dict) -> Counter:
     """Parse and check each item, then write the good ones in one transaction."""
     entries = {}

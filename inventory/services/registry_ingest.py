@@ -36,7 +36,7 @@ class PageResult:
                 "flags_raised": len(self.flags)}
 
 
-def write_entries(registry: Registry, entries: list[Entry], *, crawl=None, now,
+def write_entries(registry: Registry, entries: list[Entry], *, crawl, now,
                   check=check_entry) -> PageResult:
     """Upsert servers, versions, records, packages and remotes of one page; record history.
 
