@@ -189,3 +189,26 @@ def test_a_high_rate_limit_is_counted_in_batches_and_still_enforced(db, settings
                        [source.pk])
     answers = [sources.rate_limit_retry_after(source) for _ in range(5)]
     assert all(answer is not None and 1 <= answer <= 60 for answer in answers), answers
+
+
+def test_non_utf8_bytes_where_the_fast_path_does_not_look_are_a_400_or_a_rejected_line(
+        live_server, source_token):
+    """Bytes the compiled fast path skips (inside `attributes`, an unknown field of `actor`) are
+    not UTF-8: a JSON body is a 400 like any other non-UTF-8 body, an NDJSON line is rejected
+    alone and its neighbours are stored; never a 500."""
+    _, token = source_token
+    good = [make_event(), make_event()]
+    bad = [orjson.dumps(make_event()).replace(b'"region":"eu"', b'"region":"caf\xe9"'),
+           orjson.dumps(make_event(actor={"id": "a", "note": "x"})).replace(b'"x"', b'"\xff"')]
+    for one in bad:
+        response = post(live_server, token, b"[" + orjson.dumps(good[0]) + b"," + one + b"]")
+        assert response.status_code == 400, response.text
+        assert "UTF-8" in response.json()["detail"]
+    assert not AuditEvent.objects.exists()
+    lines = [orjson.dumps(good[0]), bad[0], orjson.dumps(good[1]), bad[1]]
+    response = post(live_server, token, b"\n".join(lines), content_type="application/x-ndjson")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == 2 and [r["index"] for r in body["rejected"]] == [1, 3]
+    assert all("line" in r["errors"] for r in body["rejected"])
+    assert set(AuditEvent.objects.values_list("event_id", flat=True)) == {e["id"] for e in good}

@@ -81,6 +81,9 @@ PYTHON_PATH = {
     "deep nesting": orjson.dumps(make_event()).replace(
         b'"region":"eu"', b'"deep":' + b"[" * 300 + b"]" * 300),
     "not an object": b"[1, 2]",
+    "not UTF-8 inside attributes": orjson.dumps(make_event()).replace(b'"eu"', b'"caf\xe9"'),
+    "not UTF-8 in an unknown actor key": orjson.dumps(
+        make_event(actor={"id": "a", "note": "x"})).replace(b'"x"', b'"\xff"'),
 }
 
 
