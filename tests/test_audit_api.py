@@ -44,3 +44,16 @@ def test_event_sources_are_for_admins_and_never_show_tokens(viewer_client, admin
     viewer_client.force_login(admin_user)
     body = viewer_client.get("/api/v1/event-sources/").json()
     assert body["results"][0]["name"] == "gw-api" and "token_hash" not in body["results"][0]
+
+
+def test_events_cannot_be_created_changed_or_deleted_through_the_api(admin_client_, stored):
+    from audit.models import AuditEvent
+
+    event = AuditEvent.objects.first()
+    url = f"/api/v1/audit-events/{event.pk}/"
+    assert admin_client_.get(url).status_code == 200
+    assert admin_client_.post("/api/v1/audit-events/", {}, content_type="application/json") \
+        .status_code == 405
+    for method in (admin_client_.put, admin_client_.patch, admin_client_.delete):
+        assert method(url, {}, content_type="application/json").status_code == 405, method
+    assert AuditEvent.objects.filter(pk=event.pk, type=event.type).exists()

@@ -124,6 +124,22 @@ def test_auditors_can_verify_the_chain_from_the_page_and_see_the_result(
     assert b"intact" in auditor_client.get("/audit/").content
 
 
+def test_the_audit_page_shows_the_latest_verification_not_an_earlier_one(viewer_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    # The newest run is stored first: the page must go by time, not by insertion order.
+    ChainVerification.objects.create(started_at=now, finished_at=now, ok=False,
+                                     problem="batch 7 (#7): 1 event(s) deleted")
+    earlier = now - timedelta(hours=1)
+    ChainVerification.objects.create(started_at=earlier, finished_at=earlier, ok=True)
+    page = viewer_client.get("/audit/").content.decode()
+    assert "BROKEN" in page and "batch 7 (#7): 1 event(s) deleted" in page
+    assert "intact" not in page
+
+
 def test_admins_register_a_source_and_see_its_token_once(as_user, admin_user, viewer):
     admin_client_, viewer_client = as_user(admin_user), as_user(viewer)
     assert viewer_client.get("/audit/sources/").status_code == 403

@@ -45,11 +45,13 @@ def _hold_first_flush_until_queued(monkeypatch, queued: int, fail_merged=False):
 
 
 def _send_concurrently(source, batches):
+    """`source` is the source of every request, or a list with one per request."""
+    sources = source if isinstance(source, list) else [source] * len(batches)
     results, errors = [None] * len(batches), [None] * len(batches)
 
     def send(i):
         try:
-            results[i] = ingest_events(source=source, events=batches[i])
+            results[i] = ingest_events(source=sources[i], events=batches[i])
         except Exception as exc:  # noqa: BLE001 - asserted by the tests
             errors[i] = exc
         finally:
@@ -90,6 +92,27 @@ def test_concurrent_requests_share_a_commit_and_each_gets_its_own_counts(monkeyp
     seal_pending()
     run = verify_chain()
     assert run.ok and run.events_checked == 16, run.problem
+
+
+def test_a_group_of_two_sources_stores_and_deduplicates_per_source(monkeypatch):
+    one, _ = create_source(name="gw-group-one")
+    two, _ = create_source(name="gw-group-two")
+    calls = _hold_first_flush_until_queued(monkeypatch, queued=3)
+    same = make_event()  # one id from both sources: a duplicate within a source only
+    batches = [[make_event()], [dict(same)], [dict(same)], [dict(same)]]
+
+    results, errors = _send_concurrently([one, one, two, one], batches)
+
+    assert errors == [None] * 4
+    assert calls == [1, 1, 1], "the queued group was stored with one call per source"
+    assert results[1].accepted + results[3].accepted == 1
+    assert results[1].duplicates + results[3].duplicates == 1
+    assert (results[2].accepted, results[2].duplicates) == (1, 0)
+    stored = AuditEvent.objects.filter(event_id=same["id"]).values_list("source_id", flat=True)
+    assert sorted(stored) == sorted([one.pk, two.pk])
+    seal_pending()
+    run = verify_chain()
+    assert run.ok and run.events_checked == 3, run.problem
 
 
 def test_a_failed_group_acknowledges_none_of_its_requests(monkeypatch):

@@ -100,7 +100,8 @@ def _pending_problem(pending: list[EventBatch]) -> tuple[EventBatch | None, str]
 
 
 def verify_chain(*, since: datetime | None = None, triggered_by: str = "") -> ChainVerification:
-    """Check every batch received since `since` (all when None); store and return the run.
+    """Check every batch received since `since` (all when None) and the chain's links from the
+    first of them on; store and return the run.
 
     The chain head is read first and the walk stops at it: batches sealed while the run goes
     on (sealing follows ingestion all the time) are checked like unsealed ones, by content, and
@@ -112,8 +113,13 @@ def verify_chain(*, since: datetime | None = None, triggered_by: str = "") -> Ch
     pending = EventBatch.objects.filter(Q(seq__isnull=True) | Q(seq__gt=head_seq)).order_by("pk")
     anchor = None
     if since is not None:
-        anchor = sealed.filter(received_at__lt=since).order_by("-seq").first()
-        sealed, pending = sealed.filter(received_at__gte=since), pending.filter(received_at__gte=since)
+        # Batches are sealed in commit order, not in the order they were received: the window is
+        # the chain from its first batch received at or after `since` on, anchored on the link
+        # before it (a window by received time alone could leave gaps that look like deletions).
+        first = sealed.filter(received_at__gte=since).values_list("seq", flat=True).first()
+        start = head_seq + 1 if first is None else first
+        anchor = sealed.filter(seq__lt=start).order_by("-seq").first()
+        sealed, pending = sealed.filter(seq__gte=start), pending.filter(received_at__gte=since)
     batches, pending = list(sealed), list(pending)
     prev, prev_seq = (anchor.digest, anchor.seq) if anchor else (GENESIS, 0)
     checked, events, broken, problem, prev, prev_seq = _walk(batches, prev, prev_seq)
