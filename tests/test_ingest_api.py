@@ -2,6 +2,7 @@
 
 import gzip
 import json
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import orjson
@@ -9,7 +10,7 @@ import pytest
 
 from audit.models import AuditEvent, EventDedup
 from audit.services.sources import create_source, rotate_source_token, set_source_enabled
-from tests.ingest_helpers import make_event
+from tests.ingest_helpers import iso, make_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,13 +59,17 @@ def test_the_same_event_id_is_stored_once_across_requests_and_within_one(live_se
 def test_ndjson_with_gzip_is_accepted_and_a_broken_line_is_rejected_alone(live_server,
                                                                          source_token):
     _, token = source_token
-    lines = [orjson.dumps(make_event()), b"{not json", orjson.dumps(make_event())]
+    invalid = make_event(outcome="maybe")
+    lines = [orjson.dumps(make_event()), b"{not json", orjson.dumps(make_event()),
+             orjson.dumps(invalid)]
     response = post(live_server, token, gzip.compress(b"\n".join(lines) + b"\n"),
                     content_type="application/x-ndjson", headers={"Content-Encoding": "gzip"})
     body = response.json()
     assert response.status_code == 200 and body["accepted"] == 2
-    assert [r["index"] for r in body["rejected"]] == [1]
+    assert [r["index"] for r in body["rejected"]] == [1, 3]  # a line's index in the body
     assert "line" in body["rejected"][0]["errors"]
+    assert body["rejected"][1]["id"] == invalid["id"]
+    assert list(body["rejected"][1]["errors"]) == ["outcome"]
 
 
 @pytest.mark.parametrize("body, status", [
@@ -108,6 +113,11 @@ def test_oversize_bodies_gzip_bombs_and_too_many_events_get_413(live_server, sou
     bomb = gzip.compress(b"[" + b" " * 50_000_000 + b"]")  # 50 MB of spaces in ~50 KB
     assert len(bomb) < 64 * 1024
     response = post(live_server, token, bomb, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 413
+    # Many members, each under the limit: the cap is on their sum.
+    members = gzip.compress(b"[") + gzip.compress(b" " * 60_000) * 40 + gzip.compress(b"]")
+    assert len(members) < 64 * 1024
+    response = post(live_server, token, members, headers={"Content-Encoding": "gzip"})
     assert response.status_code == 413
     response = post(live_server, token, [make_event() for _ in range(4)])
     assert response.status_code == 413 and "split" in response.json()["detail"]
@@ -212,3 +222,122 @@ def test_non_utf8_bytes_where_the_fast_path_does_not_look_are_a_400_or_a_rejecte
     assert body["accepted"] == 2 and [r["index"] for r in body["rejected"]] == [1, 3]
     assert all("line" in r["errors"] for r in body["rejected"])
     assert set(AuditEvent.objects.values_list("event_id", flat=True)) == {e["id"] for e in good}
+
+
+# The documented length limits (docs/events.md: they follow the inventory columns each field
+# feeds), written out here so that a changed limit on either validation path is noticed.
+STRING_LIMITS = {
+    "id": 300, "type": 200, "session_id": 300, "protocol_version": 50, "method": 100,
+    "tool": 300, "actor.id": 300, "actor.type": 50, "actor.idp": 300, "actor.email": 300,
+    "actor.name": 300, "client.id": 500, "client.name": 300, "client.version": 100,
+    "server.name": 300, "server.url": 1000, "server.version": 255, "grant.id": 300,
+    "grant.type": 50, "grant.issuer": 300, "error.message": 4000,
+}
+
+
+def _with_length(event: dict, field: str, length: int) -> dict:
+    """`event` with the string at dotted `field` padded (or cut) to `length` characters."""
+    event = orjson.loads(orjson.dumps(event))
+    *parents, name = field.split(".")
+    target = event
+    for parent in parents:
+        target = target.setdefault(parent, {})
+    start = "https://mcp.example.com/" if field == "server.url" else \
+        event["id"] if field == "id" else "v"
+    target[name] = (start + "x" * length)[:length]
+    return event
+
+
+def test_strings_at_their_limit_are_stored_and_one_character_more_is_rejected_by_name(
+        live_server, source_token):
+    """Both validation paths hold every documented limit: an event with every string at its
+    limit is stored (by the compiled fast path, and by the Python path when an unknown field
+    sends it there), and each string one character longer rejects its event, naming the field,
+    while the events beside it are stored."""
+    from audit.services import fast_validation, validation
+    from audit.services.ingest import current_limits
+
+    assert set(STRING_LIMITS) == set(validation.TOP_STRINGS) | {
+        f"{name}.{key}" for name, fields in validation.OBJECTS.items() for key in fields}
+    _, token = source_token
+    at_limit = make_event(grant={"scopes": ["s" * 200]}, error={"code": 1},
+                          delegation=[{"id": f"d{i}".ljust(300, "x")} for i in range(20)])
+    for field, limit in STRING_LIMITS.items():
+        at_limit = _with_length(at_limit, field, limit)
+    assert fast_validation.accept(orjson.dumps(at_limit), current_limits()) is not None
+    python_path = {**at_limit, "id": "python-path-".ljust(300, "p"), "vendor": "x"}
+    too_long = {field: _with_length(make_event(), field, limit + 1)
+                for field, limit in STRING_LIMITS.items()}
+    too_long["delegation"] = make_event(delegation=[{"id": "d"}] * 21)
+    too_long["delegation[0]"] = make_event(delegation=[{"id": "d" * 301}])
+    too_long["grant.scopes"] = make_event(grant={"scopes": ["s" * 201]})
+    expected = {field: {field: f"is longer than {limit} characters"}
+                for field, limit in STRING_LIMITS.items()}
+    expected["delegation"] = {"delegation": "must be a list of at most 20 {id, type} objects"}
+    expected["delegation[0]"] = {"delegation[0]": "must be an object with a string id (and type)"}
+    expected["grant.scopes"] = {"grant.scopes": "must be a list of strings"}
+
+    response = post(live_server, token, [at_limit, *too_long.values(), python_path])
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == 2, body
+    assert [r["index"] for r in body["rejected"]] == list(range(1, len(too_long) + 1))
+    assert dict(zip(too_long, (r["errors"] for r in body["rejected"]))) == expected
+    assert {e.event_id for e in AuditEvent.objects.all()} == {at_limit["id"], python_path["id"]}
+
+
+def _without(field: str) -> bytes:
+    return orjson.dumps({k: v for k, v in make_event().items() if k != field})
+
+
+def test_each_wrong_type_missing_field_or_bad_time_is_named_and_its_neighbours_stored(
+        live_server, source_token, settings):
+    """Events that are plain but for one fault: the compiled fast path sees each first and
+    must not accept it; the Python checks then reject it naming that one field, and the
+    valid events between them are stored."""
+    _, token = source_token
+    now = datetime.now(timezone.utc)
+    too_late = now + timedelta(seconds=settings.AUDIT_MAX_CLOCK_SKEW_SECONDS + 600)
+    too_early = now - timedelta(days=settings.AUDIT_MAX_EVENT_AGE_DAYS, hours=1)
+    faulty = {  # (event as sent, the field named, a word of the message)
+        "tool not a string": (make_event(tool=42), "tool", "string"),
+        "actor.id not a string": (make_event(actor={"id": 7}), "actor.id", "string"),
+        "actor not an object": (make_event(actor="alice"), "actor", "object"),
+        "outcome": (make_event(outcome="maybe"), "outcome", "one of"),
+        "negative duration": (make_event(duration_ms=-1), "duration_ms", "non-negative"),
+        "boolean duration": (make_event(duration_ms=True), "duration_ms", "non-negative"),
+        "boolean error code": (make_event(error={"code": True}), "error.code", "integer"),
+        "float error code": (make_event(error={"code": 1.5}), "error.code", "integer"),
+        "scope not a string": (make_event(grant={"scopes": ["read", 5]}), "grant.scopes", "list"),
+        "grant expiry": (make_event(grant={"expires_at": "soon"}), "grant.expires_at", "RFC"),
+        "link not an object": (make_event(delegation=["agent-1"]), "delegation[0]", "object"),
+        "link type": (make_event(delegation=[{"id": "a", "type": 5}]), "delegation[0]", "type"),
+        "server URL": (make_event(server={"url": "ftp://x.example"}), "server.url", "http"),
+        "server URL not a string": (make_event(server={"url": 443}), "server.url", "string"),
+        "NUL character": (make_event(tool="a\u0000b"), "event", "NUL"),
+        "attributes": (make_event(attributes=["a"]), "attributes", "object"),
+        "oversize event": (make_event(attributes={"blob": "x" * settings.AUDIT_MAX_EVENT_BYTES}),
+                           "event", "larger than"),
+        "not an object": (42, "event", "object"),
+        "missing id": (_without("id"), "id", "required"),
+        "blank id": (make_event(id="  "), "id", "required"),
+        "missing type": (_without("type"), "type", "required"),
+        "empty type": (make_event(type=""), "type", "required"),
+        "missing time": (_without("time"), "time", "required"),
+        "time without offset": (make_event(time="2026-11-30T09:00:00"), "time", "offset"),
+        "time in the future": (make_event(time=iso(too_late)), "time", "future"),
+        "time in the past": (make_event(time=iso(too_early)), "time", "past"),
+    }
+    valid = [make_event() for _ in faulty]
+    texts = []
+    for good, (event, _, _) in zip(valid, faulty.values()):
+        texts += [orjson.dumps(good), event if isinstance(event, bytes) else orjson.dumps(event)]
+    response = post(live_server, token, b"[" + b",".join(texts) + b"]")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == len(valid) and body["duplicates"] == 0, body
+    assert [r["index"] for r in body["rejected"]] == list(range(1, 2 * len(faulty), 2))
+    named = {name: r["errors"] for name, r in zip(faulty, body["rejected"])}
+    for name, (_, field, word) in faulty.items():
+        assert list(named[name]) == [field] and word in named[name][field], (name, named[name])
+    assert {e.event_id for e in AuditEvent.objects.all()} == {e["id"] for e in valid}

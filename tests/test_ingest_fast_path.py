@@ -6,6 +6,7 @@ import logging
 
 import orjson
 import pytest
+from django.db import OperationalError
 from django.test import Client
 
 from audit.models import AuditEvent
@@ -87,16 +88,22 @@ def test_other_paths_and_methods_still_go_through_django(token):
     assert status == 200 and b"$schema" in content
 
 
-def test_an_unexpected_error_is_a_logged_500_not_a_dropped_request(token, monkeypatch, caplog):
+@pytest.mark.parametrize("error, status, retry_after, detail", [
+    (RuntimeError("boom"), 500, None, b"not stored"),  # a bug: logged, answered, not dropped
+    (OperationalError("boom"), 503, "5", b"retry later"),  # the database is unavailable
+])
+def test_an_unexpected_error_is_a_logged_500_and_an_outage_a_503_not_a_dropped_request(
+        token, monkeypatch, caplog, error, status, retry_after, detail):
     def explode(**kwargs):
-        raise RuntimeError("boom")
+        raise error
 
     monkeypatch.setattr("audit.ingest_views.ingest_events", explode)
     with caplog.at_level(logging.ERROR):
-        status, _, content = call("/api/v1/events", orjson.dumps([make_event()]),
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "Content-Type": "application/json"})
-    assert status == 500 and b"not stored" in content
+        answer, headers, content = call("/api/v1/events", orjson.dumps([make_event()]),
+                                        headers={"Authorization": f"Bearer {token}",
+                                                 "Content-Type": "application/json"})
+    assert answer == status and detail in content
+    assert headers.get("Retry-After") == retry_after
     assert "boom" in caplog.text
     assert AuditEvent.objects.count() == 0
 

@@ -300,6 +300,13 @@ def test_gzip_just_under_the_limit_inflates_and_just_over_is_refused():
     assert _status(exc_info) == 413
 
 
+def test_an_uncompressed_body_over_the_decoded_limit_is_refused_with_413():
+    assert http_body.decompress(b"x" * 100, "identity", limit=100) == b"x" * 100
+    with pytest.raises(http_body.BodyError) as exc_info:
+        http_body.decompress(b"x" * 101, None, limit=100)
+    assert _status(exc_info) == 413
+
+
 def test_concatenated_gzip_members_are_all_inflated():
     assert http_body.decompress(gzip.compress(b"ab") + gzip.compress(b"cd"), "gzip",
                            limit=100) == b"abcd"

@@ -1,9 +1,12 @@
 """End to end: the real SDK exporters send to the live server, the real ingest core stores."""
 
+import gzip
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.sdk._logs.export import LogRecordExportResult
@@ -147,3 +150,57 @@ def test_the_live_server_refuses_a_wrong_token_with_401(live_server):
     reply = httpx.post(live_server.url + "/v1/traces", content=b"",
                        headers={**_auth("not-a-token"), "Content-Type": "application/json"})
     assert reply.status_code == 401
+
+
+def _json_export(*start_times_ns: int) -> bytes:
+    """An OTLP JSON trace export with one tools/call span per start time."""
+    spans = [{"traceId": "5b8efff798038103d269b633813fc60c", "spanId": f"{i + 1:016x}",
+              "name": "tools/call get-weather", "kind": 2,
+              "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 1000),
+              "attributes": [{"key": "mcp.method.name", "value": {"stringValue": "tools/call"}}]}
+             for i, start in enumerate(start_times_ns)]
+    return orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]})
+
+
+def test_spans_dated_far_in_the_future_or_past_are_rejected_and_the_one_beside_stored(
+        live_server, settings):
+    source, token = _source_with_token()
+    now, second = time.time_ns(), 10**9
+    too_late = now + (settings.AUDIT_MAX_CLOCK_SKEW_SECONDS + 600) * second
+    too_early = now - (settings.AUDIT_MAX_EVENT_AGE_DAYS * 86_400 + 3600) * second
+    reply = httpx.post(live_server.url + "/v1/traces", content=_json_export(
+        too_late, now, too_early), headers={**_auth(token), "Content-Type": "application/json"})
+
+    assert reply.status_code == 200, reply.text
+    partial = reply.json()["partialSuccess"]
+    assert partial["rejectedSpans"] == "2"
+    assert "span 0000000000000001: time: is in the future" in partial["errorMessage"]
+    assert f"span 0000000000000003: time: is more than {settings.AUDIT_MAX_EVENT_AGE_DAYS} days " \
+        "in the past" in partial["errorMessage"]
+    assert [e.event_id for e in _stored(source)] == [
+        "otlp:5b8efff798038103d269b633813fc60c:0000000000000002"]
+
+
+def test_bodies_that_are_not_an_export_get_400_413_or_415_over_http(live_server, settings):
+    """The refusals of a whole request, from the live server: nothing is stored, never a 500."""
+    source, token = _source_with_token()
+    settings.OTLP_MAX_BODY_BYTES = 64 * 1024
+    settings.OTLP_MAX_DECODED_BYTES = 1024 * 1024
+    json_type, protobuf = "application/json", "application/x-protobuf"
+    cases = [
+        (b'{"resourceSpans": [}', json_type, {}, 400),
+        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "caf\xe9"}]}]}]}', json_type,
+         {}, 400),
+        (b"\xff\xff\xff garbage", protobuf, {}, 400),
+        (b"not gzip at all", protobuf, {"Content-Encoding": "gzip"}, 400),
+        (b"\0" * 100_000, protobuf, {}, 413),
+        (gzip.compress(b"\0" * (8 * 1024 * 1024)), protobuf, {"Content-Encoding": "gzip"}, 413),
+        (_json_export(time.time_ns()), "text/plain", {}, 415),
+        (_json_export(time.time_ns()), json_type, {"Content-Encoding": "br"}, 415),
+    ]
+    for body, content_type, headers, status in cases:
+        reply = httpx.post(live_server.url + "/v1/traces", content=body, headers={
+            **_auth(token), "Content-Type": content_type, **headers})
+        assert reply.status_code == status, (body[:40], reply.status_code, reply.text)
+        assert reply.headers["Content-Type"] in (json_type, protobuf)
+    assert not _stored(source)
