@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import orjson
@@ -39,19 +40,37 @@ def _json(data, status=200, headers=None) -> HttpResponse:
     return response
 
 
+# orjson reads an integer beyond 64 bits as a rounded float, silently; an audit record must keep
+# what was sent. Nineteen digits in a row are the cheap sign that text may hold one (a false
+# positive only costs the stdlib's slower parser, which keeps integers exact).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")  # the stdlib would accept NaN and Infinity
+
+
+def _exact_loads(data: bytes):
+    """JSON text as Python objects with every integer exact; ValueError or RecursionError for
+    text that is not JSON."""
+    if _LONG_DIGITS.search(data):
+        return json.loads(data, parse_constant=_refuse_constant)
+    return orjson.loads(data)
+
+
 def _load_one(raw: bytes):
     """One event's JSON (already known to be JSON) as Python objects for the Python checks."""
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return _exact_loads(raw)
+    except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
         return _lenient_loads(raw, exc)
 
 
 def _lenient_loads(body: bytes, error):
-    """orjson refuses some valid JSON (integers past 64 bits): let the stdlib parse it so one
-    such event is rejected on its own instead of failing its whole batch."""
+    """orjson refuses some valid JSON (nesting deeper than it reads): let the stdlib parse it
+    so one such event is rejected on its own instead of failing its whole batch."""
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
     except (ValueError, RecursionError):
         raise BodyError(400, f"Body is not valid UTF-8 JSON: {error}") from None
 
@@ -68,8 +87,8 @@ def _parse(body: bytes, media_type: str, limits: Limits) -> tuple[list, list]:
             if not line:
                 continue
             try:
-                events.append(fast_validation.accept(line, limits) or orjson.loads(line))
-            except orjson.JSONDecodeError as exc:
+                events.append(fast_validation.accept(line, limits) or _exact_loads(line))
+            except (ValueError, RecursionError) as exc:
                 events.append(None)
                 rejects.append((len(events) - 1, str(exc)))
         return events, rejects
@@ -77,8 +96,8 @@ def _parse(body: bytes, media_type: str, limits: Limits) -> tuple[list, list]:
     if raws is not None:
         return [fast_validation.accept(raw, limits) or _load_one(raw) for raw in raws], []
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = _exact_loads(body)
+    except (ValueError, RecursionError) as exc:
         data = _lenient_loads(body, exc)
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         return data["events"], []

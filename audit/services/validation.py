@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+import json
+
 import orjson
 
 from audit.services import redaction
@@ -210,11 +212,23 @@ def _canonical(raw: dict) -> dict:
     return event
 
 
+def _dumps(event: dict) -> bytes:
+    """orjson.dumps, but an integer beyond 64 bits (the parser keeps them exact) is written by
+    the stdlib: orjson refuses it, and the event must be stored as sent, not rounded or lost."""
+    try:
+        return orjson.dumps(event)
+    except orjson.JSONEncodeError as exc:
+        if "64-bit" not in str(exc):
+            raise
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode()
+
+
 def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant, reports, limits):
     event = _canonical(raw)
     try:
-        text = orjson.dumps(event)
-    except (orjson.JSONEncodeError, TypeError) as exc:  # depth > 255, lone surrogates, big ints
+        text = _dumps(event)
+    except (orjson.JSONEncodeError, TypeError, ValueError, RecursionError) as exc:  # too deep, lone surrogates
         return None, None, {"event": f"cannot be stored as JSON: {exc}"}
     if len(text) > limits.max_event_bytes:
         return None, None, {"event": f"is larger than {limits.max_event_bytes} bytes"}
@@ -227,7 +241,7 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
         if notes:
             redacted = True
             event["redactions"] = notes
-            decoded = orjson.dumps(event).decode()
+            decoded = _dumps(event).decode()
             actor, client = event.get("actor") or {}, event.get("client") or {}
             grant = event.get("grant") or {}
             if server_url:
