@@ -113,12 +113,12 @@ _NO_ACTOR, _NO_CLIENT, _NO_SERVER, _NO_GRANT = _Actor(), _Client(), _Server(), _
 
 
 class FastEvent:
-    """An event the fast path accepted: its JSON text as sent (decoded) and typed fields."""
+    """An event the fast path accepted: its raw JSON text (valid UTF-8) and typed fields."""
 
-    __slots__ = ("text", "event", "when", "server_name", "server_url")
+    __slots__ = ("raw", "event", "when", "server_name", "server_url")
 
-    def __init__(self, text: str, event: _Event, when, server_name: str, server_url: str):
-        self.text, self.event, self.when = text, event, when
+    def __init__(self, raw: bytes, event: _Event, when, server_name: str, server_url: str):
+        self.raw, self.event, self.when = raw, event, when
         self.server_name, self.server_url = server_name, server_url
 
 
@@ -143,10 +143,13 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
         return None
     # msgspec skips what it does not type (`attributes`, unknown keys of actor, error, ...)
     # without checking its UTF-8: such an event goes to the Python path, which refuses it.
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError:
-        return None
+    # (Checked, not kept: a decoded copy of every event held beside the raw ones during the
+    # parse raised a 16 MB request's peak RSS from 149 to 160 MB; ASCII needs no decode.)
+    if not raw.isascii():
+        try:
+            raw.decode()
+        except UnicodeDecodeError:
+            return None
     try:
         event = _decode_event.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
@@ -178,7 +181,7 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
         name = name or host
     if redaction.may_need_redaction(raw):
         return None
-    return FastEvent(text, event, when, name, url)
+    return FastEvent(raw, event, when, name, url)
 
 
 def accept_dicts(events: list, limits: Limits) -> list:
@@ -207,5 +210,5 @@ def stage_row(fast: FastEvent, ordinal: int) -> tuple:
         client.id or "", client.name or "", client.version or "", fast.server_name,
         fast.server_url, event.method or "", event.tool or "", "", event.session_id or "",
         event.outcome or "", float(duration) if duration is not None else None,
-        grant.id or "", grant.issuer or actor.idp or "", False, fast.text,
+        grant.id or "", grant.issuer or actor.idp or "", False, fast.raw.decode(),
     )
