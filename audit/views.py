@@ -10,12 +10,14 @@ from django.db import IntegrityError, transaction
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from audit import explorer, queries
 from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
 from audit.services import sources as source_services
 from governance import charts
+from governance.htmx import render_fragment_or_page, wants_fragment
 from governance.roles import ADMIN, AUDITOR, VIEWER, has_role, role_required
 
 
@@ -47,14 +49,15 @@ def explorer_view(request):
     context = {"rows": rows, "next_cursor": next_cursor, "error": error,
                "query": params.urlencode(), "params": request.GET,
                "sources": EventSource.objects.only("id", "name")}
-    if request.htmx and not request.htmx.history_restore_request and request.GET.get("cursor"):
-        response = render(request, "audit/_events.html", context)
-        response["Vary"] = "HX-Request"  # the same URL is also the full page: caches keep both
-        return response
+    if request.GET.get("cursor") and wants_fragment(request):  # "more": a later page's rows
+        return render_fragment_or_page(request, "audit/explorer.html", "audit/_events.html",
+                                       context)
     since = timezone.now() - timedelta(hours=24)
     context.update(verification=ChainVerification.objects.first(), head=ChainHead.objects.filter(pk=1).first(),
                    chart=_hourly_chart(since), top_tools=queries.top_tools(since, limit=5))
-    return render(request, "audit/explorer.html", context, status=400 if error else 200)
+    response = render(request, "audit/explorer.html", context, status=400 if error else 200)
+    patch_vary_headers(response, ("HX-Request",))  # a cursor URL answers htmx with rows only
+    return response
 
 
 @role_required(VIEWER)

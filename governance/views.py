@@ -10,11 +10,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from governance import charts, queries
 from governance.celery import app as celery_app
+from governance.htmx import wants_fragment
 from governance.models import AdminAction
 from governance.roles import ADMIN, ROLE_ORDER, VIEWER, role_required, user_role
 from governance.services import set_user_role
 from inventory.models import Client, Grant, Task
-from inventory.views import wants_fragment
 
 
 @require_GET

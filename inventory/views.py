@@ -4,28 +4,14 @@ requests (filter form, sort and page links) get only the partial. Everything wor
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 
+from governance.htmx import render_fragment_or_page, wants_fragment
 from governance.roles import VIEWER, role_required
 from inventory import queries
 from inventory.models import Client, Grant, Identity, Server
 from inventory.queries import InvalidFilter, ListSpec
 
 PAGE_SIZE = 50
-
-
-def wants_fragment(request) -> bool:
-    """An htmx request for part of the page (a history restore needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def render_fragment_or_page(request, page: str, fragment: str, context: dict, status: int = 200):
-    """The fragment to htmx, the full page otherwise; caches must keep the two apart."""
-    response = render(request, fragment if wants_fragment(request) else page, context,
-                      status=status)
-    patch_vary_headers(response, ("HX-Request",))
-    return response
 
 
 def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict | None = None):

@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
+from governance.htmx import render_fragment_or_page, wants_fragment
 from governance.roles import ADMIN, VIEWER, role_required
 from inventory.crawls import crawl_history
 from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
 from inventory.services import registry as registry_service
-from inventory.views import render_fragment_or_page, wants_fragment
 
 HISTORY_PAGE_SIZE = 50
 

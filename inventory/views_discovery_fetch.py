@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from governance.htmx import render_fragment_or_page
 from governance.roles import ADMIN, VIEWER, role_required
 from governance.services import record_admin_action
 from inventory import cimd, crawls, queries
@@ -20,7 +21,6 @@ from inventory.models import (AuthorizationServer, Client, ClientDocument, Clien
                               FetchRecord, Flag, ProtectedResource, ServerRemote)
 from inventory.services import cimd as cimd_service
 from inventory.services import oauth_metadata
-from inventory.views import render_fragment_or_page
 from inventory.views_discovery import crawl_started
 
 PAGE_SIZE = 50
