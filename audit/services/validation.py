@@ -8,11 +8,10 @@ event can never fail later in the database.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
-
-import json
 
 import orjson
 
@@ -226,9 +225,11 @@ def _dumps(event: dict) -> bytes:
 
 def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant, reports, limits):
     event = _canonical(raw)
+    # Unwritable: too deep or a lone surrogate (orjson.JSONEncodeError is a TypeError; the stdlib
+    # writer used for integers beyond 64 bits raises ValueError or RecursionError).
     try:
         text = _dumps(event)
-    except (orjson.JSONEncodeError, TypeError, ValueError, RecursionError) as exc:  # too deep, lone surrogates
+    except (TypeError, ValueError, RecursionError) as exc:
         return None, None, {"event": f"cannot be stored as JSON: {exc}"}
     if len(text) > limits.max_event_bytes:
         return None, None, {"event": f"is larger than {limits.max_event_bytes} bytes"}

@@ -51,8 +51,8 @@ def raise_flag(
 def resolve_open_flags(obj, kinds, *, by: str, dedup_key: str | None = None, keep=(),
                        at=None) -> int:
     """Close `obj`'s open flags of these kinds in one UPDATE (a later occurrence opens a new
-    flag): all of them, or only those with `dedup_key` when given, except the ids in `keep` (flags just
-    raised again). Returns how many were closed."""
+    flag): all of them, or only those with `dedup_key` when given, except the ids in `keep`
+    (flags just raised again). Returns how many were closed."""
     flags = Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk),
                                 kind__in=list(kinds), resolved_at__isnull=True)
     if dedup_key is not None:
