@@ -284,6 +284,9 @@ REGISTRY_PACKAGE_BASE_URLS = (json.loads(os.environ["REGISTRY_PACKAGE_BASE_URLS"
 # Labs and tests set it (e.g. FETCH_ALLOWLIST=127.0.0.1); production normally leaves it empty.
 # Cloud metadata addresses (169.254.169.254, fd00:ec2::254...) stay refused even when listed.
 FETCH_ALLOWLIST = env_list("FETCH_ALLOWLIST")
+# Extra CA certificates the fetcher trusts beside the bundled ones (a PEM file, or a directory of
+# .pem/.crt files): for registries and IdPs behind a company CA. Empty: the bundled CAs only.
+FETCH_EXTRA_CA_CERTS = os.environ.get("FETCH_EXTRA_CA_CERTS", "")
 CONSOLE_VERSION = os.environ.get("CONSOLE_VERSION", "0.1.0")
 FETCH_USER_AGENT = f"MCPGovernanceConsole/{CONSOLE_VERSION} (+metadata crawler)"
 # CIMD re-fetch follows Cache-Control max-age within these bounds (seconds); no header → max.

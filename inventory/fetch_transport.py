@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import collections
 import functools
+import pathlib
 import ssl
 import threading
 import time
 
 import httpcore
 import httpx
+from django.conf import settings
 
-from inventory.fetch_policy import _Target
+from inventory.fetch_policy import FetchError, _Target
 
 # The deadline of the fetch running on this thread. httpcore's sync I/O happens on the caller's
 # thread, so a kept-alive connection serving a later fetch obeys that fetch's deadline.
@@ -86,10 +88,29 @@ class _PinnedBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
-@functools.lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
-    # Built once: loading the CA bundle costs milliseconds per fetch otherwise.
-    return httpx.create_ssl_context(trust_env=False)
+    """The bundled CAs plus settings.FETCH_EXTRA_CA_CERTS (a company CA in front of a registry
+    or an IdP); hostname checking and verification stay on whatever is added."""
+    return _ssl_context_for(settings.FETCH_EXTRA_CA_CERTS or "")
+
+
+@functools.lru_cache(maxsize=4)
+def _ssl_context_for(extra_ca: str) -> ssl.SSLContext:
+    # Built once per setting: loading the CA bundle costs milliseconds per fetch otherwise.
+    context = httpx.create_ssl_context(trust_env=False)
+    if not extra_ca:
+        return context
+    path = pathlib.Path(extra_ca)
+    try:
+        # A directory is read file by file: capath= would need OpenSSL's hashed file names.
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".pem", ".crt")) \
+            if path.is_dir() else [path]
+        for file in files:
+            context.load_verify_locations(cafile=str(file))
+    except (OSError, ssl.SSLError) as exc:
+        raise FetchError("internal_error",
+                         f"FETCH_EXTRA_CA_CERTS: cannot load {extra_ca!r}: {exc}") from None
+    return context
 
 
 # One keep-alive client per (scheme, host, port, checked addresses): a connection is only ever
@@ -102,16 +123,19 @@ MAX_POOLS = 64
 
 
 def client_for(target: _Target) -> httpx.Client:
-    key = (target.url.scheme, target.host, target.port, target.addresses)
+    context = _ssl_context()  # outside the lock: a bad CA setting raises FetchError here
+    # The CA setting is in the key: once it changes, no connection verified without it is reused.
+    key = (target.url.scheme, target.host, target.port, target.addresses,
+           settings.FETCH_EXTRA_CA_CERTS or "")
     with _POOLS_LOCK:
         client = _POOLS.get(key)
         if client is not None:
             _POOLS.move_to_end(key)
             return client
-        transport = httpx.HTTPTransport(verify=_ssl_context(), trust_env=False)
+        transport = httpx.HTTPTransport(verify=context, trust_env=False)
         # httpx has no public hook for the network backend; swap its pool for one that pins.
         transport._pool = httpcore.ConnectionPool(
-            ssl_context=_ssl_context(), max_connections=100, max_keepalive_connections=20,
+            ssl_context=context, max_connections=100, max_keepalive_connections=20,
             keepalive_expiry=15.0,
             network_backend=_PinnedBackend(target.host, target.port, target.addresses))
         client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)

@@ -78,8 +78,12 @@ class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self):
+    def __init__(self, ssl_context=None):
         super().__init__(("127.0.0.1", 0), _Handler)
+        self.scheme = "http"
+        if ssl_context is not None:  # HTTPS: the TLS handshake happens as a connection is accepted
+            self.socket = ssl_context.wrap_socket(self.socket, server_side=True)
+            self.scheme = "https"
         self.routes: dict = {}
         self.requests: list = []
         self.connections = 0
@@ -96,7 +100,7 @@ class LocalServer(ThreadingHTTPServer):
         return self.server_address[1]
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> "LocalServer":
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
