@@ -205,6 +205,20 @@ def test_a_prm_url_redirecting_to_an_unparseable_location_is_skipped_not_a_crash
 
 
 @pytest.mark.django_db
+def test_a_prm_naming_an_issuer_no_parser_accepts_stores_it_as_unavailable_not_a_crash(server):
+    mcp, good = server.url("/mcp"), server.url("")
+    hostile = "https://[REDACTED:password_in_url]@idp.example/"
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": mcp, "authorization_servers": [hostile, good]})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(good))
+    prm = svc.discover_remote(remote_at(mcp))
+    assert prm.fetch_ok
+    broken = AuthorizationServer.objects.get(issuer=hostile)
+    assert not broken.fetch_ok and "not a valid URL" in broken.problems[0]["message"]
+    assert AuthorizationServer.objects.get(issuer=good).fetch_ok
+
+
+@pytest.mark.django_db
 def test_a_protected_server_without_any_prm_is_flagged_and_the_crawl_goes_on(server):
     server.routes["/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
     broken = remote_at(server.url("/mcp"))

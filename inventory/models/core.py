@@ -12,6 +12,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from inventory.remote_urls import USERINFO_PATTERN
+
 # The spec's tool-name rule (a SHOULD, so we warn, not refuse): MCP 2025-11-25, SEP-986.
 TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
@@ -209,6 +211,8 @@ class ServerRemote(models.Model):
     url = models.URLField(max_length=1000)
     transport = models.CharField(max_length=20, choices=Transport.choices,
                                  default=Transport.STREAMABLE_HTTP)
+    # The URL was reported with `user:password@`, which is never stored (inventory/remote_urls.py).
+    had_credentials = models.BooleanField(default=False, db_default=False)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
 
@@ -216,6 +220,9 @@ class ServerRemote(models.Model):
         ordering = ["url"]
         constraints = [
             models.UniqueConstraint(fields=["server", "url"], name="server_remote_natural_key"),
+            # Whatever the writer, credentials never reach the table (inventory/remote_urls.py).
+            models.CheckConstraint(condition=~models.Q(url__regex=USERINFO_PATTERN),
+                                   name="server_remote_url_without_userinfo"),
         ]
 
     def __str__(self):

@@ -8,6 +8,7 @@ per-connection function): one INSERT … SELECT … GROUP BY … ON CONFLICT per
 
 from __future__ import annotations
 
+from inventory.remote_urls import USERINFO_PATTERN
 from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (re-exported)
 
 # "events" is SeenFrom.EVENTS; first_seen/last_seen only ever widen. last_seen is kept to the
@@ -89,21 +90,29 @@ WHERE EXCLUDED.last_seen > inventory_server.last_seen + {fresh}
    OR EXCLUDED.first_seen < inventory_server.first_seen
 """
 
+# A URL reported with `user:password@` (or the ingest's `[REDACTED:password_in_url]@` in its
+# place) is stored without it, noting that it had one (inventory/remote_urls.py says why).
 REMOTES_SQL = """
-INSERT INTO inventory_serverremote (server_id, url, transport, first_seen, last_seen)
-SELECT srv.id, s.server_url, 'streamable-http', min(s.time), max(s.time)
-FROM audit_stage s JOIN inventory_server srv ON srv.name = s.server_name
-WHERE s.server_url <> ''
-GROUP BY srv.id, s.server_url
+INSERT INTO inventory_serverremote (server_id, url, transport, had_credentials, first_seen,
+                                    last_seen)
+SELECT srv.id, s.url, 'streamable-http', bool_or(s.had_credentials), min(s.time), max(s.time)
+FROM (SELECT server_name, time, regexp_replace(server_url, '{userinfo}', '\\1') AS url,
+             server_url ~ '{userinfo}' AS had_credentials
+      FROM audit_stage WHERE server_url <> '') s
+JOIN inventory_server srv ON srv.name = s.server_name
+GROUP BY srv.id, s.url
 HAVING NOT EXISTS (
-    SELECT 1 FROM inventory_serverremote e WHERE e.server_id = srv.id AND e.url = s.server_url
-      AND max(s.time) <= e.last_seen + {fresh} AND min(s.time) >= e.first_seen)
-ORDER BY srv.id, s.server_url
+    SELECT 1 FROM inventory_serverremote e WHERE e.server_id = srv.id AND e.url = s.url
+      AND max(s.time) <= e.last_seen + {fresh} AND min(s.time) >= e.first_seen
+      AND (e.had_credentials OR NOT bool_or(s.had_credentials)))
+ORDER BY srv.id, s.url
 ON CONFLICT (server_id, url) DO UPDATE SET
     first_seen = LEAST(inventory_serverremote.first_seen, EXCLUDED.first_seen),
-    last_seen = GREATEST(inventory_serverremote.last_seen, EXCLUDED.last_seen)
+    last_seen = GREATEST(inventory_serverremote.last_seen, EXCLUDED.last_seen),
+    had_credentials = inventory_serverremote.had_credentials OR EXCLUDED.had_credentials
 WHERE EXCLUDED.last_seen > inventory_serverremote.last_seen + {fresh}
    OR EXCLUDED.first_seen < inventory_serverremote.first_seen
+   OR (EXCLUDED.had_credentials AND NOT inventory_serverremote.had_credentials)
 """
 
 # Grants are created by IdP sync / discovery; events only say when one was last used.
@@ -118,3 +127,4 @@ WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_
 
 IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL = (
     sql.replace("{fresh}", FRESH) for sql in (IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL))
+REMOTES_SQL = REMOTES_SQL.replace("{userinfo}", USERINFO_PATTERN)

@@ -30,6 +30,7 @@ from inventory.models import (
     TaskStatusChange,
     Tool,
 )
+from inventory.remote_urls import strip_userinfo
 from inventory.services.flags import raise_flag
 
 SIGHTING = ("first_seen", "last_seen")
@@ -94,8 +95,9 @@ def _given(**values) -> dict:
     return {name: value for name, value in values.items() if value is not None}
 
 
-# Times that only move forward, whoever reports them (GREATEST ignores NULL).
-NEVER_BACKWARDS = {"last_used_at"}
+# Times that only move forward, whoever reports them (GREATEST ignores NULL); a remote once
+# reported with credentials keeps saying so (GREATEST of booleans is OR).
+NEVER_BACKWARDS = {"last_used_at", "had_credentials"}
 
 
 def _upsert_one(model, *, conflict, insert_only=(), **values):
@@ -147,16 +149,26 @@ def upsert_server(
     server, created = _upsert_one(Server, conflict=["name"], insert_only=["review_status"],
                                   name=name, first_seen=at, last_seen=at, seen_from=seen_from,
                                   **values)
-    bulk_upsert(ServerRemote, [
-        {"server_id": server.pk, "url": r["url"],
-         "transport": r.get("transport") or ServerRemote.Transport.STREAMABLE_HTTP,
-         "first_seen": at, "last_seen": at} for r in remotes], conflict=["server_id", "url"])
+    bulk_upsert(ServerRemote, _remote_rows(server, remotes, at), conflict=["server_id", "url"])
     bulk_upsert(Tool, [
         {"server_id": server.pk, "name": t["name"], "title": t.get("title", ""),
          "description": t.get("description", ""), "task_support": t.get("task_support", ""),
          "name_conforms": Tool.conforms(t["name"]), "first_seen": at, "last_seen": at}
         for t in tools], conflict=["server_id", "name"])
     return server, created
+
+
+def _remote_rows(server: Server, remotes: Sequence[dict], at: datetime) -> list[dict]:
+    """One row per URL without its userinfo (inventory/remote_urls.py): two spellings of one
+    URL, with and without credentials, are one remote that had credentials."""
+    rows = {}
+    for remote in remotes:
+        url, had_credentials = strip_userinfo(remote["url"])
+        earlier = rows.get(url, {}).get("had_credentials", False)
+        rows[url] = {"server_id": server.pk, "url": url, "had_credentials": had_credentials or earlier,
+                     "transport": remote.get("transport") or ServerRemote.Transport.STREAMABLE_HTTP,
+                     "first_seen": at, "last_seen": at}
+    return list(rows.values())
 
 
 @transaction.atomic

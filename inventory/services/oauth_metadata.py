@@ -50,9 +50,23 @@ def parse_www_authenticate(value: str | None) -> dict[str, str]:
             for name, raw in _PARAM.findall(value)}
 
 
+def _split(url: str):
+    """urlsplit, or None when the URL does not parse (urlsplit raises ValueError on a bad
+    bracketed host or port)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    return parts
+
+
 def prm_candidates(url: str) -> list[tuple[str, str]]:
-    """Well-known PRM URLs for an MCP endpoint, in the order clients must try them."""
-    parts = urlsplit(url)
+    """Well-known PRM URLs for an MCP endpoint, in the order clients must try them ([] for a
+    URL that does not parse: a remote's or issuer's URL is someone else's input)."""
+    parts = _split(url)
+    if parts is None:
+        return []
     base, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
     found = [(f"{base}/.well-known/oauth-protected-resource{path}", "well-known-path")] if path else []
     return found + [(f"{base}/.well-known/oauth-protected-resource", "well-known-root")]
@@ -60,7 +74,9 @@ def prm_candidates(url: str) -> list[tuple[str, str]]:
 
 def as_metadata_candidates(issuer: str) -> list[str]:
     """RFC 8414 / OIDC discovery URLs for an issuer, in the MCP spec's order."""
-    parts = urlsplit(issuer)
+    parts = _split(issuer)
+    if parts is None:  # e.g. a PRM naming "https://[not-an-ip]/": nothing to fetch
+        return []
     base, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
     if path:
         return [f"{base}/.well-known/oauth-authorization-server{path}",
@@ -150,7 +166,7 @@ def find_prm(url: str) -> tuple[dict | None, str, str, dict, list[str]]:
     candidates = prm_candidates(url)
     if challenge.get("resource_metadata"):
         candidates.insert(0, (challenge["resource_metadata"], "www-authenticate"))
-    errors = []
+    errors = [] if candidates else [f"{url[:300]}: invalid_url: not a valid URL"]
     for candidate, via in candidates:
         try:
             return _get_json(candidate, "prm"), candidate, via, challenge, errors
@@ -160,8 +176,9 @@ def find_prm(url: str) -> tuple[dict | None, str, str, dict, list[str]]:
 
 
 def find_as_metadata(issuer: str) -> tuple[dict | None, str, list[str]]:
-    errors = []
-    for candidate in as_metadata_candidates(issuer):
+    candidates = as_metadata_candidates(issuer)
+    errors = [] if candidates else [f"{issuer[:300]}: invalid_url: not a valid URL"]
+    for candidate in candidates:
         try:
             return _get_json(candidate, "as_metadata"), candidate, errors
         except FetchError as exc:

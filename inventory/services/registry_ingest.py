@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from inventory.models import (Flag, Registry, SeenFrom, Server, ServerChange, ServerPackage,
                               ServerRemote, ServerVersion, ServerVersionRecord)
 from inventory.registry import FLAGGED_CODES, SEVERITY_HIGH, Entry, check_entry
+from inventory.remote_urls import strip_userinfo
 from inventory.services.flags import raise_flag
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -199,12 +200,20 @@ def _upsert_versions(registry, servers, dirty: list[Entry], crawl, now) -> None:
     ServerPackage.objects.bulk_create(
         [ServerPackage(server_version_id=row.pk, **pkg) for row, e in zip(rows, dirty)
          for pkg in e.packages])
-    remotes = {(servers[e.name].pk, url): transport for e in dirty for url, transport in e.remotes}
+    remotes, credentialed = {}, set()
+    for e in dirty:  # URLs are stored without user:password@ (inventory/remote_urls.py)
+        for url, transport in e.remotes:
+            url, had_credentials = strip_userinfo(url)
+            remotes[(servers[e.name].pk, url)] = transport
+            if had_credentials:
+                credentialed.add((servers[e.name].pk, url))
     ServerRemote.objects.bulk_create(
         [ServerRemote(server_id=sid, url=url, transport=transport, first_seen=now, last_seen=now)
          for (sid, url), transport in sorted(remotes.items())],
         update_conflicts=True, unique_fields=["server", "url"],
         update_fields=["transport", "last_seen"])
+    for sid, url in sorted(credentialed):  # rare: noted on the row, new or not, and kept
+        ServerRemote.objects.filter(server_id=sid, url=url).update(had_credentials=True)
 
 
 def _update_servers(servers: dict[str, Server], entries: list[Entry], now) -> None:
