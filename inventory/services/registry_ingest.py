@@ -2,23 +2,20 @@
 not one ORM save per row. Unchanged versions (same content hash) cost one UPDATE of last_seen.
 
 History is kept per (server, registry): a version's status, which version is latest, and the
-repository id. Each change is a `ServerChange` row and raises a flag.
+repository id. Each change is a `ServerChange` row and raises a flag (registry_history.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from inventory.models import (Flag, Registry, SeenFrom, Server, ServerChange, ServerPackage,
                               ServerRemote, ServerVersion, ServerVersionRecord)
 from inventory.registry import FLAGGED_CODES, SEVERITY_HIGH, Entry, check_entry
 from inventory.remote_urls import strip_userinfo
 from inventory.services.flags import raise_flag
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-STATUS_FLAG_SEVERITY = {"deleted": Flag.Severity.HIGH, "deprecated": Flag.Severity.WARNING,
-                        "active": Flag.Severity.WARNING}
+from inventory.services.registry_history import (EPOCH, history, moved_latest, registry_state,
+                                                 same_risk)
 
 
 @dataclass
@@ -48,8 +45,8 @@ def write_entries(registry: Registry, entries: list[Entry], *, crawl, now,
     if not entries:
         return result
     servers = _ensure_servers({e.name for e in entries}, now)
-    state = _registry_state(registry, [s.pk for s in servers.values()])
-    changes, dirty = [], []
+    state = registry_state(registry, [s.pk for s in servers.values()])
+    changes, dirty, changed = [], [], []
     # History reads in publication order, whatever order the registry's cursor uses.
     entries = sorted(entries, key=lambda e: (e.published_at or EPOCH, e.name, e.version))
     _one_latest_per_server(entries)
@@ -62,7 +59,13 @@ def write_entries(registry: Registry, entries: list[Entry], *, crawl, now,
         result.new += old is None
         result.changed += old is not None
         dirty.append(check(entry))
-        changes += _history(registry, server, entry, old, state, crawl, now, result)
+        if old is not None:
+            changed.append((entry, old["id"]))
+        changes += history(registry, server, entry, old, state, crawl, now, result.flags)
+    moved, inferred = moved_latest(registry, servers, entries, dirty, state, crawl, now,
+                                   result.flags)
+    changes += inferred
+    quiet = same_risk(changed)  # read before the upsert overwrites the stored problems
     if result.unchanged:
         dirty_ids = {id(e) for e in dirty}
         unchanged_ids = [state.versions[(servers[e.name].pk, e.version)]["id"] for e in entries
@@ -70,11 +73,22 @@ def write_entries(registry: Registry, entries: list[Entry], *, crawl, now,
         ServerVersion.objects.filter(pk__in=unchanged_ids).update(last_seen=now)
     if dirty:
         _upsert_versions(registry, servers, dirty, crawl, now)
+    _mark_moved_latest(moved)
     ServerChange.objects.bulk_create(changes)
     result.history = len(changes)
-    _update_servers(servers, dirty, now)
-    _raise_flags(registry, servers, dirty, result)
+    _update_servers(servers, dirty + [m.entry for m in moved], now)
+    _raise_flags(registry, servers, [e for e in dirty if id(e) not in quiet], result)
     return result
+
+
+def _mark_moved_latest(moved) -> None:
+    """The inferred latest versions become latest. Their stored content hash is cleared: it
+    still says isLatest false, and the next listing of them must not be skipped as unchanged
+    (the registry's own word then replaces the inference)."""
+    ids = [m.version_id for m in moved if m.version_id is not None]
+    if ids:
+        ServerVersion.objects.filter(pk__in=ids).update(is_latest=True)
+        ServerVersionRecord.objects.filter(server_version_id__in=ids).update(content_hash="")
 
 
 def _one_latest_per_server(entries: list[Entry]) -> None:
@@ -100,76 +114,6 @@ def _ensure_servers(names: set[str], now) -> dict[str, Server]:
             ignore_conflicts=True)
         servers.update({s.name: s for s in Server.objects.filter(name__in=missing).only(*fields)})
     return servers
-
-
-@dataclass
-class _State:
-    versions: dict  # (server_id, version) -> {id, hash, status, is_latest}
-    latest: dict  # server_id -> version marked latest in this registry
-    repository_id: dict  # server_id -> last known repository id in this registry
-
-
-def _registry_state(registry: Registry, server_ids: list[int]) -> _State:
-    """What this registry said before about these servers (all their versions)."""
-    rows = (ServerVersion.objects.filter(registry=registry, server_id__in=server_ids)
-            .order_by("published_at", "id")
-            .values_list("id", "server_id", "version", "status", "is_latest",
-                         "registry_record__content_hash", "registry_record__repository_id"))
-    state = _State({}, {}, {})
-    for pk, server_id, version, status, is_latest, digest, repo_id in rows:
-        state.versions[(server_id, version)] = {"id": pk, "hash": digest, "status": status,
-                                                "is_latest": is_latest}
-        if is_latest:
-            state.latest[server_id] = version
-        if repo_id:
-            state.repository_id[server_id] = repo_id
-    return state
-
-
-def _change(registry, server, entry, field_name, old, new, crawl, now, message="", at=None):
-    return ServerChange(server=server, registry=registry, registry_name=registry.name[:200],
-                        version=entry.version, field=field_name, old_value=(old or "")[:255],
-                        new_value=(new or "")[:255], message=message[:1000], changed_at=at,
-                        observed_at=now, crawl=crawl)
-
-
-def _history(registry, server, entry: Entry, old, state: _State, crawl, now,
-             result: PageResult) -> list[ServerChange]:
-    """History rows for one new or changed version, and the flags they call for."""
-    out = []
-    subject = {"server": server, "registry": registry, "version": entry.version}
-    if old and old["status"] != entry.status:
-        out.append(_change(registry, server, entry, ServerChange.Field.STATUS, old["status"],
-                           entry.status, crawl, now, entry.status_message, entry.status_changed_at))
-        result.flags.append({**subject, "kind": "registry.status_changed",
-                             "severity": STATUS_FLAG_SEVERITY[entry.status],
-                             "summary": f"{server.name} {entry.version} is now {entry.status} in "
-                                        f"{registry.name} (was {old['status']})",
-                             "dedup": f"{registry.pk}:{entry.version}:{entry.status}"})
-    previous_latest = state.latest.get(server.pk, "")
-    if entry.is_latest and previous_latest != entry.version:
-        out.append(_change(registry, server, entry, ServerChange.Field.LATEST_VERSION,
-                           previous_latest, entry.version, crawl, now, at=entry.updated_at))
-        state.latest[server.pk] = entry.version
-        if previous_latest:
-            result.flags.append({**subject, "kind": "registry.latest_version_changed",
-                                 "severity": Flag.Severity.INFO,
-                                 "summary": f"{server.name} latest version in {registry.name}: "
-                                            f"{previous_latest} → {entry.version}",
-                                 "dedup": str(registry.pk)})
-    known_repo = state.repository_id.get(server.pk, "")
-    if entry.repository_id and known_repo and known_repo != entry.repository_id:
-        out.append(_change(registry, server, entry, ServerChange.Field.REPOSITORY_ID, known_repo,
-                           entry.repository_id, crawl, now, at=entry.published_at))
-        result.flags.append({**subject, "kind": "registry.repository_id_changed",
-                             "severity": Flag.Severity.HIGH,
-                             "summary": f"{server.name}: repository id changed from {known_repo} "
-                                        f"to {entry.repository_id} (deleted and re-created "
-                                        f"repository?)",
-                             "dedup": f"{registry.pk}:{entry.repository_id}"})
-    if entry.repository_id:
-        state.repository_id[server.pk] = entry.repository_id
-    return out
 
 
 def _upsert_versions(registry, servers, dirty: list[Entry], crawl, now) -> None:
