@@ -39,9 +39,22 @@ class EventSource(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     token_rotated_at = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
+    # Validated by audit.otlp_attributes.validate_mapping when an Admin saves it.
+    otlp_attribute_map = models.JSONField(
+        default=dict, blank=True,
+        help_text="OTLP attribute names this source uses for canonical fields, read after the "
+                  "built-in ones: {\"client.id\": [\"gw.app_id\"], ...}.")
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # The mapping is read on every OTLP export: never a list or a scalar.
+            models.CheckConstraint(
+                condition=models.lookups.Exact(
+                    models.Func(models.F("otlp_attribute_map"), function="jsonb_typeof",
+                                output_field=models.CharField()), "object"),
+                name="eventsource_otlp_attribute_map_is_object"),
+        ]
 
     def __str__(self):
         return self.name

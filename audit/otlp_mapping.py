@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from audit.otlp_attributes import aliases_for, take
+from audit.otlp_peers import Peer, name_called_servers, peer_from_span
 from audit.otlp_values import Unmappable, any_value, attributes_dict, clip, rfc3339
 
 
@@ -46,120 +47,61 @@ class Mapped:
     rejected: list[str] = field(default_factory=list)
 
 
-def map_traces(request) -> Mapped:
-    """All spans of an ExportTraceServiceRequest."""
-    out = Mapped()
+def map_traces(request, *, mapping: dict | None = None, remotes=None) -> Mapped:
+    """All spans of an ExportTraceServiceRequest. `mapping` is the event source's own attribute
+    names ({canonical field: [attribute, ...]}); `remotes(hosts)` looks up the inventory's
+    (remote url, server name) rows, to name the server a CLIENT span called."""
+    out, aliases, called = Mapped(), aliases_for(mapping), []
     for resource_spans in request.resource_spans:
-        resource = _Resource(resource_spans.resource)
+        resource = _Resource(resource_spans.resource, aliases)
         for scope_spans in resource_spans.scope_spans:
             scope = _scope(scope_spans.scope)
             for span in scope_spans.spans:
                 label = f"span {span.span_id.hex() or '?'}"
                 try:
-                    out.events.append(span_event(span, resource, scope))
-                    out.labels.append(label)
+                    event, peer = _span_event(span, resource, scope, aliases)
                 except Unmappable as exc:
                     out.rejected.append(f"{label}: {exc}")
+                    continue
+                if peer is not None:
+                    called.append((len(out.events), peer))
+                out.events.append(event)
+                out.labels.append(label)
+    if called:
+        name_called_servers(out.events, called, remotes)
     return out
 
 
-def map_logs(request) -> Mapped:
-    """All log records of an ExportLogsServiceRequest."""
-    out = Mapped()
+def map_logs(request, *, mapping: dict | None = None) -> Mapped:
+    """All log records of an ExportLogsServiceRequest (`mapping` as for map_traces)."""
+    out, aliases = Mapped(), aliases_for(mapping)
     for resource_logs in request.resource_logs:
-        resource = _Resource(resource_logs.resource)
+        resource = _Resource(resource_logs.resource, aliases)
         for scope_logs in resource_logs.scope_logs:
             scope = _scope(scope_logs.scope)
             scope_bytes = scope_logs.scope.SerializeToString(deterministic=True)
             for position, record in enumerate(scope_logs.log_records):
                 label = f"log record {position} of scope {scope_logs.scope.name[:80]!r}"
                 try:
-                    out.events.append(log_event(record, resource, scope, scope_bytes))
+                    out.events.append(log_event(record, resource, scope, scope_bytes,
+                                                aliases))
                     out.labels.append(label)
                 except Unmappable as exc:
                     out.rejected.append(f"{label}: {exc}")
     return out
 
 
-# --- which attributes map to canonical fields -----------------------------------------------
-
-# attribute -> longest accepted value, the same as the canonical field it feeds accepts (the
-# ingest core's validation), so a refusal names the OpenTelemetry attribute. Mapped attributes are
-# taken out of `attributes`.
-_TEXT = {
-    "mcp.method.name": 100, "mcp.session.id": 300, "mcp.protocol.version": 50,
-    "gen_ai.tool.name": 300, "user.id": 300, "enduser.id": 300, "user.email": 300,
-    "user.full_name": 300, "user.name": 300, "mcp.client.id": 500, "mcp.client.name": 300,
-    "mcp.client.version": 100, "mcp.server.name": 300, "mcp.server.version": 255,
-    "service.name": 300, "service.version": 100, "mcp.task.id": 300, "mcp.task.status": 50,
-    "mcp.task.status_message": 4000, "error.type": 300, "rpc.response.status_code": 300,
-    "outcome": 50, "event.name": 200, "log.record.uid": 290,
-}
-_NUMBER = frozenset({"mcp.task.ttl", "mcp.task.poll_interval"})
-# server.url must be an http(s) URL of at most 1,000 characters; any other URL (a stdio command
-# line, a file: URI) stays in `attributes` instead of costing the event.
-_URLS = frozenset({"mcp.server.url", "url.full"})
-MAX_URL_CHARS = 1000
-_MAPPED = frozenset(_TEXT) | _NUMBER
-# Read for a canonical field but also left in `attributes`, where they stay useful as sent.
-_KEPT = {"server.address": 300, "http.response.status_code": 50}
-
-
-def _take(attrs: dict) -> dict:
-    """Remove the mapped attributes from `attrs` and return them validated."""
-    found = {}
-    for key in _MAPPED.intersection(attrs):
-        value = attrs.pop(key)
-        if value is None or value == "":
-            continue
-        found[key] = _number(key, value) if key in _NUMBER else _text(key, value, _TEXT[key])
-    for key in _URLS.intersection(attrs):
-        if _is_http_url(attrs[key]):
-            found[key] = attrs.pop(key)
-    for key in _KEPT.keys() & attrs.keys():
-        if attrs[key] not in (None, ""):
-            found[key] = _text(key, attrs[key], _KEPT[key])
-    return found
-
-
-def _is_http_url(value) -> bool:
-    if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
-        return False
-    try:
-        parts = urlsplit(value)
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        return False
-
-
-def _text(key: str, value, limit: int) -> str:
-    if isinstance(value, (dict, list)):
-        raise Unmappable(f"{key}: expected a string, got {type(value).__name__}")
-    value = value if isinstance(value, str) else str(value)
-    if len(value) > limit:
-        raise Unmappable(f"{key}: longer than {limit} characters")
-    return value
-
-
-def _number(key: str, value) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise Unmappable(f"{key}: expected a number")
-    try:
-        number = float(value)
-    except ValueError:
-        raise Unmappable(f"{key}: expected a number, got {str(value)[:40]!r}") from None
-    return int(number) if number.is_integer() else number
-
+# --- the item's attributes and its resource's ---------------------------------------------
 
 class _Resource:
     """A resource's attributes, split once per export into mapped values and leftovers."""
 
-    def __init__(self, message):
+    def __init__(self, message, aliases: dict):
         self.message = message
         attrs, self.truncated = attributes_dict(message.attributes)
         self.error = None
         try:
-            self.found = _take(attrs)
+            self.found = take(attrs, aliases)
         except Unmappable as exc:
             self.found, self.error = {}, f"resource {exc}"
         self.rest = dict(attrs)
@@ -171,18 +113,19 @@ class _Resource:
         return self._bytes
 
 
-def _fields(attrs: dict, resource: _Resource) -> dict:
+def _fields(attrs: dict, resource: _Resource, aliases: dict) -> dict:
     """The item's mapped values over its resource's (the item's own win)."""
     if resource.error:
         raise Unmappable(resource.error)
-    found = _take(attrs)
+    found = take(attrs, aliases)
     return {**resource.found, **found} if resource.found else found
 
 
 # --- spans ------------------------------------------------------------------------------------
 
-def span_event(span, resource: _Resource, scope: dict) -> dict:
-    """One span as a canonical audit event."""
+def _span_event(span, resource: _Resource, scope: dict, aliases: dict) -> tuple[dict, Peer | None]:
+    """One span as a canonical audit event, and the server it called when it is a CLIENT span
+    that names that server only by address."""
     trace_id, span_id = span.trace_id, span.span_id
     if len(trace_id) != 16 or not any(trace_id):
         raise Unmappable("trace_id is missing or not 16 bytes")
@@ -192,7 +135,8 @@ def span_event(span, resource: _Resource, scope: dict) -> dict:
     if not start:
         raise Unmappable("start_time_unix_nano is missing")
     attrs, truncated = attributes_dict(span.attributes)
-    fields = _fields(attrs, resource)
+    about_mcp = _about_mcp(attrs)
+    fields = _fields(attrs, resource, aliases)
     method = fields.get("mcp.method.name") or _method_from_name(span.name)
     kind = _KIND_NAMES.get(span.kind, str(span.kind))
     trace_hex, span_hex = trace_id.hex(), span_id.hex()
@@ -200,7 +144,10 @@ def span_event(span, resource: _Resource, scope: dict) -> dict:
     failed = span.status.code == trace_pb2.Status.STATUS_CODE_ERROR
     message = span.status.message or (_exception_message(span) if failed or span.events else "")
     service_used = _common(event, fields, method=method, kind=kind, failed=failed,
-                           message=message)
+                           message=message, about_mcp=about_mcp)
+    peer = None
+    if kind == "client" and not fields.get("mcp.server.name"):
+        peer = peer_from_span(fields.get("url.full"), attrs, fields.get("server.address"))
     if end >= start:
         event["duration_ms"] = round((end - start) / 1e6, 3)
     otel = {"signal": "span", "trace_id": trace_hex, "span_id": span_hex,
@@ -210,13 +157,20 @@ def span_event(span, resource: _Resource, scope: dict) -> dict:
     if span.status.message:
         otel["status_message"] = clip(span.status.message)
     _finish(event, attrs, truncated, resource, fields, otel, service_used)
-    return event
+    return event, peer
 
 
 def _method_from_name(name: str) -> str | None:
-    # Span names are "{mcp.method.name} {target}"; only trust a well-known method there.
-    method = name.split(" ", 1)[0]
+    # Span names are "{mcp.method.name} {target}" (the MCP Python SDK's client spans: "MCP send
+    # {method} {target}"); only trust a well-known method there.
+    words = name.split(" ", 3)
+    method = words[2] if words[:2] == ["MCP", "send"] and len(words) > 2 else words[0]
     return method if method in _KNOWN_METHODS else None
+
+
+def _about_mcp(attrs: dict) -> bool:
+    """The item carries an attribute of the MCP namespace (mcp.method.name, mcp.task.id, ...)."""
+    return "mcp.method.name" in attrs or any(key.startswith("mcp.") for key in attrs)
 
 
 def _exception_message(span) -> str:
@@ -231,20 +185,22 @@ def _exception_message(span) -> str:
 
 # --- log records ----------------------------------------------------------------------------
 
-def log_event(record, resource: _Resource, scope: dict, scope_bytes: bytes) -> dict:
+def log_event(record, resource: _Resource, scope: dict, scope_bytes: bytes,
+              aliases: dict) -> dict:
     """One log record as a canonical audit event."""
     time_ns = record.time_unix_nano or record.observed_time_unix_nano
     if not time_ns:
         raise Unmappable("time_unix_nano and observed_time_unix_nano are both missing")
     attrs, truncated = attributes_dict(record.attributes)
-    fields = _fields(attrs, resource)
+    about_mcp = _about_mcp(attrs)
+    fields = _fields(attrs, resource, aliases)
     method = fields.get("mcp.method.name")
     event = {"id": _log_id(record, fields, scope_bytes, resource), "time": rfc3339(time_ns)}
     body = any_value(record.body) if record.HasField("body") else None
     failed = record.severity_number >= 17  # ERROR and above
     service_used = _common(event, fields, method=method, kind="log", failed=failed,
                            message=body if isinstance(body, str) else "",
-                           event_name=record.event_name)
+                           event_name=record.event_name, about_mcp=about_mcp)
     otel = {"signal": "log", "scope": dict(scope), "severity_number": record.severity_number}
     if record.severity_text:
         otel["severity_text"] = clip(record.severity_text)
@@ -275,15 +231,10 @@ def _log_id(record, fields: dict, scope_bytes: bytes, resource: _Resource) -> st
 # --- the canonical fields both signals share ------------------------------------------------
 
 def _common(event: dict, fields: dict, *, method, kind: str, failed: bool, message: str,
-            event_name: str = "") -> bool:
+            about_mcp: bool, event_name: str = "") -> bool:
     """Fill the shared canonical fields; True when service.name became a client/server name."""
-    event_name = event_name or fields.get("event.name") or ""
-    if _CANONICAL_TYPE.match(event_name):
-        event["type"] = event_name
-    elif method:
-        event["type"] = "mcp.notification" if method.startswith("notifications/") else "mcp.request"
-    else:
-        raise Unmappable("not an MCP item: no mcp.method.name attribute (nor an MCP event.name)")
+    event["type"] = _type(fields, method, event_name or fields.get("event.name") or "",
+                          about_mcp)
     get = fields.get
     for name, key in (("method", None), ("session_id", "mcp.session.id"),
                       ("protocol_version", "mcp.protocol.version"), ("tool", "gen_ai.tool.name")):
@@ -295,6 +246,11 @@ def _common(event: dict, fields: dict, *, method, kind: str, failed: bool, messa
     if actor:
         event["actor"] = actor
     client, server, service_used = _peers(fields, kind)
+    if client.get("id") and not actor:
+        # Machine to machine (client credentials): no user, so the OAuth client itself is the
+        # principal, as its token's `sub` is; it is inventoried as a service identity.
+        event["actor"] = _compact({"id": client["id"], "type": "service",
+                                   "name": client.get("name")})
     if client:
         event["client"] = client
     if server:
@@ -303,6 +259,20 @@ def _common(event: dict, fields: dict, *, method, kind: str, failed: bool, messa
         event["task"] = _compact({name: get(key) for name, key in _TASK_KEYS.items()})
     _outcome(event, fields, failed=failed, message=message)
     return service_used
+
+
+def _type(fields: dict, method, event_name: str, about_mcp: bool) -> str:
+    """The canonical event type; an item that says nothing about MCP is not audit data."""
+    if _CANONICAL_TYPE.match(event_name):
+        return event_name
+    if method:
+        return "mcp.notification" if method.startswith("notifications/") else "mcp.request"
+    if _TASK_KEYS_SET.intersection(fields):
+        return "task.status"  # e.g. the INTERNAL span of a task's execution
+    if about_mcp:
+        return "mcp.activity"
+    raise Unmappable("not an MCP item: no mcp.method.name nor other mcp.* attribute, no MCP "
+                     "method in its name, no MCP event.name")
 
 
 _TASK_KEYS = {"id": "mcp.task.id", "status": "mcp.task.status", "ttl": "mcp.task.ttl",

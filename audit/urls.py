@@ -22,5 +22,6 @@ urlpatterns = [
     path("export.<export_format:fmt>", views.export, name="export"),
     path("verify/", views.verify_now, name="verify"),
     path("sources/", views.source_list, name="source_list"),
+    path("sources/<int:pk>/", views.source_detail, name="source_detail"),
     path("sources/<int:pk>/<str:action>/", views.source_action, name="source_action"),
 ]

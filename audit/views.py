@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from audit import explorer, queries
 from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
+from audit.otlp_attributes import FIELDS, MappingError, mapping_text, parse_mapping_text
 from audit.services import sources as source_services
 from governance import charts
 from governance.htmx import render_fragment_or_page, wants_fragment
@@ -143,6 +144,34 @@ def source_list(request):
             return _token_page(request, source, token)
     return render(request, "audit/source_list.html", {
         "sources": EventSource.objects.all(), "form": form}, status=400 if form.errors else 200)
+
+
+class AttributeMapForm(forms.Form):
+    mapping = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 70}), required=False, max_length=20_000,
+        label="OTLP attribute mapping",
+        help_text="One line per canonical field: client.id = gw.app_id, x.client")
+
+
+@role_required(ADMIN)
+def source_detail(request, pk: int):
+    """One source, and the OTLP attribute names it maps to canonical fields (Admins edit)."""
+    source = get_object_or_404(EventSource, pk=pk)
+    form = AttributeMapForm(request.POST or None,
+                            initial={"mapping": mapping_text(source.otlp_attribute_map)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            source_services.set_attribute_map(
+                source=source, mapping=parse_mapping_text(form.cleaned_data["mapping"]),
+                actor=request.user, request=request)
+        except MappingError as exc:
+            form.add_error("mapping", f"{exc.field}: {exc.message}")
+        else:
+            messages.success(request, f"Attribute mapping of {source.name} saved.")
+            return redirect("audit:source_detail", pk=source.pk)
+    return render(request, "audit/source_detail.html", {
+        "source": source, "form": form, "fields": FIELDS},
+        status=400 if form.errors else 200)
 
 
 @require_POST

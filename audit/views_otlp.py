@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from audit import otlp
 from audit.http_body import BodyError, read_request_body
 from audit.otlp_mapping import Mapped, map_logs, map_traces
+from audit.otlp_peers import inventory_remotes
 from audit.services import fast_validation
 from audit.services.ingest import current_limits, ingest_events
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
@@ -36,14 +37,16 @@ MAX_REPORTED_REJECTIONS = 10
 @require_POST
 def traces(request):
     """Receive an ExportTraceServiceRequest."""
-    return _export(request, otlp.TRACES, map_traces)
+    # CLIENT spans name their server by address: joined to the inventory's by remote URL.
+    return _export(request, otlp.TRACES, lambda message, mapping: map_traces(
+        message, mapping=mapping, remotes=inventory_remotes))
 
 
 @csrf_exempt
 @require_POST
 def logs(request):
     """Receive an ExportLogsServiceRequest."""
-    return _export(request, otlp.LOGS, map_logs)
+    return _export(request, otlp.LOGS, lambda message, mapping: map_logs(message, mapping=mapping))
 
 
 def _export(request, signal: otlp.Signal, mapper) -> HttpResponse:
@@ -81,7 +84,7 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
     except BodyError as exc:
         code = otlp.GRPC_RESOURCE_EXHAUSTED if exc.status == 413 else otlp.GRPC_INVALID_ARGUMENT
         return _status(reply_media, exc.status, code, exc.message)
-    mapped = mapper(message)
+    mapped = mapper(message, source.otlp_attribute_map)
     limits = current_limits()
     events = fast_validation.accept_dicts(mapped.events, limits)
     core_rejected = []

@@ -112,6 +112,51 @@ def record_tool_call(tracer, *, name="tools/call get-weather", kind=SpanKind.SER
     return span
 
 
+# Spans shaped like the official MCP Python SDK's (mcp.server._otel, mcp.shared.jsonrpc_dispatcher):
+# the server's SERVER span per inbound request, the client's CLIENT span per outbound request
+# ("MCP send {method} {target}"), with what gateways and auth middleware add (oauth.client_id,
+# server.address / server.port / url.full), and the INTERNAL span of a task's execution.
+SDK_CLIENT_RESOURCE = {"service.name": "reporting-agent", "service.version": "3.2.0"}
+
+
+def record_sdk_server_call(tracer, request_id: int, *, tool="get-weather",
+                           attributes: dict | None = None, tool_error: bool = False):
+    """A SERVER span as the SDK's OpenTelemetryMiddleware records a tools/call."""
+    attrs = {"mcp.method.name": "tools/call", "mcp.protocol.version": "2025-11-25",
+             "jsonrpc.request.id": str(request_id), "gen_ai.operation.name": "execute_tool",
+             "gen_ai.tool.name": tool, **(attributes or {})}
+    with tracer.start_as_current_span(f"tools/call {tool}", kind=SpanKind.SERVER,
+                                      attributes=attrs) as span:
+        if tool_error:  # a CallToolResult with isError: the SDK's own marking
+            span.set_attribute("error.type", "tool_error")
+            span.set_status(Status(StatusCode.ERROR))
+    return span
+
+
+def record_sdk_client_call(tracer, request_id: int, *, tool="get-weather",
+                           attributes: dict | None = None):
+    """A CLIENT span as the SDK's dispatcher records an outbound tools/call."""
+    attrs = {"mcp.method.name": "tools/call", "jsonrpc.request.id": str(request_id),
+             **(attributes or {})}
+    with tracer.start_as_current_span(f"MCP send tools/call {tool}", kind=SpanKind.CLIENT,
+                                      attributes=attrs) as span:
+        pass
+    return span
+
+
+def record_task_execution(tracer, task_id: str, *, status="completed", tool="get-weather",
+                          attributes: dict | None = None):
+    """The INTERNAL span of a task-augmented tool call's execution (no mcp.method.name)."""
+    attrs = {"mcp.task.id": task_id, "mcp.task.status": status, "gen_ai.tool.name": tool,
+             "gen_ai.operation.name": "execute_tool", **(attributes or {})}
+    with tracer.start_as_current_span(f"execute_tool {tool}", kind=SpanKind.INTERNAL,
+                                      attributes=attrs) as span:
+        if status == "failed":
+            span.set_attribute("error.type", "tool_error")
+            span.set_status(Status(StatusCode.ERROR, "upstream weather API timed out"))
+    return span
+
+
 def make_logger(resource: dict):
     provider = LoggerProvider(resource=Resource.create(resource))
     memory = InMemoryLogRecordExporter()

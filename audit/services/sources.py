@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import EventSource
+from audit.otlp_attributes import validate_mapping
 from audit.sources import forget_cached_sources, hash_token, new_token
 from governance.services import record_admin_action
 
@@ -14,7 +15,8 @@ def _snapshot(source: EventSource) -> dict:
     return {"name": source.name, "kind": source.kind, "enabled": source.enabled,
             "retention_days": source.retention_days,
             "rate_limit_per_minute": source.rate_limit_per_minute,
-            "token_prefix": source.token_prefix}
+            "token_prefix": source.token_prefix,
+            "otlp_attribute_map": source.otlp_attribute_map}
 
 
 @transaction.atomic
@@ -71,3 +73,19 @@ def update_source_settings(*, source: EventSource, retention_days: int,
     forget_cached_sources()
     record_admin_action(actor=actor, action="eventsource.updated", obj=source, before=before,
                         after=_snapshot(source), request=request)
+
+
+@transaction.atomic
+def set_attribute_map(*, source: EventSource, mapping: dict, actor=None, request=None) -> None:
+    """Replace the source's own OTLP attribute names per canonical field (MappingError when one
+    is not valid; nothing is saved then)."""
+    cleaned = validate_mapping(mapping)
+    before = _snapshot(source)
+    source.otlp_attribute_map = cleaned
+    source.save(update_fields=["otlp_attribute_map"])
+    # The token cache holds the source row, mapping included: drop it so the next export reads
+    # the new mapping (other web processes within audit.sources.CACHE_SECONDS).
+    transaction.on_commit(forget_cached_sources)
+    forget_cached_sources()
+    record_admin_action(actor=actor, action="eventsource.attribute_map_updated", obj=source,
+                        before=before, after=_snapshot(source), request=request)
