@@ -14,6 +14,9 @@ import ipaddress
 import json
 from urllib.parse import urlsplit
 
+from inventory.fetch_policy import special_use_reason
+from inventory.secret_members import find_secrets
+
 ERROR, WARNING = "error", "warning"
 REQUIRED_FIELDS = ("client_id", "client_name", "redirect_uris")
 # Symmetric-secret client authentication: forbidden for a document anyone can read.
@@ -22,6 +25,10 @@ ASYMMETRIC_METHODS = {"private_key_jwt", "tls_client_auth", "self_signed_tls_cli
 FORBIDDEN_FIELDS = ("client_secret", "client_secret_expires_at")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 # Fields whose change an AS should weigh (CIMD -01 "Changes in Client Metadata").
+# URIs a consent screen or an authorization server may dereference or show; we never fetch them,
+# but one on an internal address points an AS (or a user's browser) inside someone's network.
+LINK_FIELDS = ("logo_uri", "jwks_uri", "client_uri", "policy_uri", "tos_uri", "initiate_login_uri")
+INTERNAL_NAMES = {"metadata.google.internal", "metadata.goog"}
 SENSITIVE_FIELDS = ("redirect_uris", "token_endpoint_auth_method", "grant_types", "scope",
                     "jwks", "jwks_uri", "client_name", "logo_uri")
 
@@ -87,6 +94,41 @@ def is_loopback_uri(uri: str) -> bool:
         return False
 
 
+def internal_host_reason(host: str | None) -> str | None:
+    """Why a URL host is loopback, private, link-local or cloud metadata; None when it is a
+    public name or address. Names are not resolved (this module does no I/O): localhost and
+    the metadata names are recognised, and IP literals, including the single-number form
+    (http://2130706433/ is 127.0.0.1) that browsers and many HTTP clients accept."""
+    if not host:
+        return None
+    host = host.lower().strip("[]").rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return "loopback"
+    if host in INTERNAL_NAMES:
+        return "cloud metadata"
+    try:
+        ip = ipaddress.ip_address(int(host) if host.isdigit() else host.split("%")[0])
+    except ValueError:
+        return None
+    return special_use_reason(ip)
+
+
+def _internal_link_problems(document: dict) -> list[dict]:
+    found = []
+    for name in LINK_FIELDS:
+        value = document.get(name)
+        if not isinstance(value, str):
+            continue
+        try:
+            why = internal_host_reason(urlsplit(value).hostname)
+        except ValueError:
+            continue
+        if why:
+            found.append(problem("internal_uri", name, f"{name} {value[:300]} points at a {why} "
+                                 "address, not a public one", WARNING))
+    return found
+
+
 def _validate_redirect_uris(value) -> list[dict]:
     if not isinstance(value, list) or not value:
         return [problem("redirect_uris_invalid", "redirect_uris",
@@ -106,6 +148,13 @@ def _validate_redirect_uris(value) -> list[dict]:
             found.append(problem("redirect_uri_fragment", where,
                                  f"{uri} has a fragment, which redirect URIs must not have"))
         loopback = _is_loopback_host(parts.hostname)
+        why = internal_host_reason(parts.hostname)
+        if loopback:  # legal for native apps (RFC 8252), but anyone can listen there
+            found.append(problem("redirect_uri_localhost", where, f"{uri} is on localhost: any "
+                                 "program on the user's machine can receive the code", WARNING))
+        elif why:
+            found.append(problem("internal_uri", where,
+                                 f"{uri} points at a {why} address, not a public one", WARNING))
         if parts.scheme == "https" and parts.hostname:
             continue
         if parts.scheme == "http" and loopback:
@@ -113,6 +162,8 @@ def _validate_redirect_uris(value) -> list[dict]:
         found.append(problem("redirect_uri_scheme", where,
                              f"{uri} is neither https nor a loopback http URI"))
     if all(isinstance(u, str) and is_loopback_uri(u) for u in value):
+        # One warning for the whole list says it better than one per URI.
+        found = [p for p in found if p["code"] != "redirect_uri_localhost"]
         found.append(problem("redirect_uris_localhost_only", "redirect_uris",
                              "every redirect URI is on localhost: anyone can present this "
                              "client_id with their own local redirect (impersonation risk)",
@@ -139,6 +190,11 @@ def validate_document(url: str, document) -> list[dict]:
         if name in document:
             found.append(problem("client_secret_present", name,
                                  f"{name} must not appear in a public metadata document"))
+    for path in find_secrets(document):
+        if path not in FORBIDDEN_FIELDS:  # client_secret is reported just above
+            found.append(problem("secret_present", path, f"{path} holds a secret (a token or a "
+                                 "private key), which a public document must not publish"))
+    found += _internal_link_problems(document)
     found += _validate_auth_method(document)
     if "redirect_uris" in document:
         found += _validate_redirect_uris(document["redirect_uris"])

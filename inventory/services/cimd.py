@@ -10,6 +10,7 @@ at once never fetch the same document twice.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import queue
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -27,11 +28,14 @@ from inventory import cimd
 from inventory.crawls import CIMD_SWEEP_TARGET, register_runner
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
 from inventory.models import Client, ClientDocument, ClientDocumentState, Crawl, Flag, SeenFrom
+from inventory.secret_members import mask_secrets
+from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are public here
+    FETCH_FAILED, INTERNAL_URI, INVALID_DOCUMENT, LOCALHOST_ONLY, LOCALHOST_REDIRECT,
+    SECRET_PUBLISHED, SPECIAL_USE, STATE_FLAGS, raise_change_flags, secret_paths,
+    sync_state_flags)
 from inventory.services.flags import raise_flag, resolve_open_flags
 
 logger = logging.getLogger(__name__)
-FETCH_FAILED, SPECIAL_USE = "cimd.fetch_failed", "cimd.special_use_address"
-INVALID_DOCUMENT, LOCALHOST_ONLY = "cimd.invalid_document", "cimd.localhost_only_redirects"
 # A claimed document that a crashed sweep never finished becomes due again after this.
 CLAIM_LEASE = timedelta(minutes=10)
 
@@ -155,13 +159,17 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
     except FetchError as exc:
         return Fetched(client_id, url, error_reason=exc.reason, error=exc.message,
                        retry_after=exc.retry_after)
+    raw = result.content
     try:
         document = result.json()
     except FetchError as exc:
         document, problems = None, [cimd.problem("invalid_json", "", exc.message)]
     else:
         problems = cimd.validate_document(url, document)
-    return Fetched(client_id, url, raw=result.content, document=document,
+        document, masked = mask_secrets(document)
+        if masked:  # what is stored and shown is the masked form (raw too); see secret_members
+            raw = json.dumps(document, indent=2, ensure_ascii=False).encode()
+    return Fetched(client_id, url, raw=raw, document=document,
                    problems=shape + problems, max_age=result.max_age)
 
 
@@ -247,9 +255,9 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     """Flags and crawl state for one stored fetch (the state row is saved by the caller)."""
     previous = state.current
     changed = previous is None or previous.pk != version.pk
-    flags = _raise_change_flags(client, previous, version) if changed and previous else []
+    flags = raise_change_flags(client, previous, version) if changed and previous else []
     if changed:  # an unchanged document has its state flags already (and nothing to resolve)
-        flags += _sync_state_flags(client, version, item.problems, first=previous is None)
+        flags += sync_state_flags(client, version, item.problems, first=previous is None)
     if state.consecutive_failures or state.outcome == ClientDocumentState.Outcome.FAILED:
         resolve_open_flags(client, (FETCH_FAILED, SPECIAL_USE),
                            by="system: document fetched again")
@@ -266,41 +274,6 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     return RefreshOutcome(url=client.client_id, outcome=state.outcome, changed=changed,
                           version=version, problems=item.problems, flags=flags,
                           error=state.last_error, next_fetch_at=state.next_fetch_at)
-
-
-def _raise_change_flags(client, previous: ClientDocument, version: ClientDocument) -> list[Flag]:
-    raised = []
-    for spec in cimd.risky_changes(previous.content, version.content, client.client_id):
-        details = {**spec["details"], "previous_version": previous.pk, "version": version.pk}
-        raised.append(raise_flag(
-            kind=spec["kind"], obj=client, severity=spec["severity"], summary=spec["summary"],
-            details=details, dedup_key=f"{version.sha256[:16]}:{details.get('field', '')}"))
-    return raised
-
-
-def _sync_state_flags(client, version: ClientDocument, problems, *, first: bool) -> list[Flag]:
-    """Raise the flags the new version deserves; resolve the open ones it no longer does (an
-    invalid version fixed, or replaced by another invalid one: that one gets its own flag)."""
-    raised = []
-    codes = {p["code"] for p in problems}
-    if "redirect_uris_localhost_only" in codes:
-        raised.append(raise_flag(
-            kind=LOCALHOST_ONLY, obj=client, severity=Flag.Severity.WARNING,
-            summary="Every redirect URI is on localhost: the client can be impersonated",
-            details={"redirect_uris": (version.content or {}).get("redirect_uris")}))
-    errors = [p for p in problems if p["severity"] == cimd.ERROR]
-    if errors:
-        severe = codes & {"client_id_mismatch", "client_secret_present", "shared_secret_auth"}
-        raised.append(raise_flag(
-            kind=INVALID_DOCUMENT, obj=client, dedup_key=version.sha256[:16],
-            severity=Flag.Severity.HIGH if severe else Flag.Severity.WARNING,
-            summary=f"Client metadata document is invalid: {errors[0]['message'][:200]}",
-            details={"problems": errors, "version": version.pk}))
-    if first:  # a client's first document has no earlier state flags to resolve
-        return raised
-    resolve_open_flags(client, (INVALID_DOCUMENT, LOCALHOST_ONLY), keep=[f.pk for f in raised],
-                       by="system: no longer found in the document")
-    return raised
 
 
 @transaction.atomic
