@@ -264,3 +264,24 @@ def test_the_api_reads_guarded_servers_in_one_query_and_names_each_server_once(
     assert [(a["issuer"], a["servers"]) for a in body["results"]] == [
         ("https://a.example", ["com.acme/a", "com.acme/b"]),
         ("https://b.example", ["com.acme/c"]), ("https://c.example", [])]
+
+
+@pytest.mark.django_db
+def test_secrets_in_prm_or_authorization_server_metadata_are_masked_before_storage_and_flagged(
+        server, viewer_client):
+    mcp, issuer = server.url("/mcp"), server.url("")
+    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        "resource": mcp, "authorization_servers": [issuer], "access_token": "PRM-TOKEN-SECRET"})
+    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
+        issuer, client_secret="AS-CLIENT-SECRET", jwks={"keys": [
+            {"kty": "EC", "crv": "P-256", "x": "X", "y": "Y", "d": "AS-PRIVATE-D"}]}))
+    remote = remote_at(mcp)
+    prm = svc.discover_remote(remote)
+    auth = AuthorizationServer.objects.get(issuer=issuer)
+    stored = str(prm.document) + str(auth.metadata)
+    assert [s for s in ("PRM-TOKEN-SECRET", "AS-CLIENT-SECRET", "AS-PRIVATE-D") if s in stored] == []
+    assert auth.metadata["jwks"]["keys"][0]["x"] == "X" and auth.token_endpoint
+    assert "oauth.secret_in_metadata" in flag_kinds(remote.server)
+    assert "oauth.secret_in_metadata" in flag_kinds(auth)
+    page = viewer_client.get(reverse("inventory:authserver_detail", args=[auth.pk]))
+    assert page.status_code == 200 and "AS-CLIENT-SECRET" not in page.content.decode()

@@ -22,6 +22,7 @@ from django.utils import timezone
 from inventory.crawls import register_runner
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
+from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services.flags import raise_flag, resolve_open_flags
 
 logger = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ ALL_REMOTES_TARGET = "all-remotes"
 MAX_ISSUERS = 5  # a PRM naming dozens of issuers is not worth following past a handful
 OMNIBUS_SCOPES = {"*", "all", "full-access", "full_access", "fullaccess", "root", "admin:*"}
 SERVER_FLAG_KINDS = ("oauth.prm_resource_mismatch", "oauth.prm_unavailable",
-                     "oauth.prm_no_authorization_servers", "oauth.omnibus_scopes")
+                     "oauth.prm_no_authorization_servers", "oauth.omnibus_scopes",
+                     "oauth.secret_in_metadata")
 AS_FLAG_KINDS = ("oauth.as_metadata_unavailable", "oauth.issuer_mismatch", "oauth.no_pkce_s256",
-                 "oauth.open_registration", "oauth.omnibus_scopes")
+                 "oauth.open_registration", "oauth.omnibus_scopes", "oauth.secret_in_metadata")
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)')
 _PROBE_BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
     "protocolVersion": "2025-11-25", "capabilities": {},
@@ -96,8 +98,18 @@ def _str_list(value) -> list[str]:
     return [v[:300] for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
+def _secret_problems(document: dict) -> list[dict]:
+    """A public metadata document holding a secret (masked before it is stored)."""
+    paths = find_secrets(document)
+    if not paths:
+        return []
+    return [{"code": "secret_in_metadata", "field": paths[0],
+             "message": f"public metadata publishes a secret ({', '.join(paths)[:200]}); "
+                        "masked here, but anyone could read it"}]
+
+
 def prm_problems(document: dict, remote_url: str) -> list[dict]:
-    found = []
+    found = _secret_problems(document)
     resource = document.get("resource")
     if resource != remote_url:
         found.append({"code": "resource_mismatch", "field": "resource",
@@ -114,7 +126,7 @@ def prm_problems(document: dict, remote_url: str) -> list[dict]:
 
 
 def as_problems(metadata: dict, issuer: str) -> list[dict]:
-    found = []
+    found = _secret_problems(metadata)
     if metadata.get("issuer") != issuer:
         found.append({"code": "issuer_mismatch", "field": "issuer",
                       "message": f"metadata issuer {str(metadata.get('issuer'))[:300]!r} is not "
@@ -206,7 +218,7 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
         {"code": "prm_unavailable", "field": "",
          "message": "no Protected Resource Metadata found: " + "; ".join(errors)[:400]}]
     prm, _ = ProtectedResource.objects.update_or_create(remote=remote, defaults={
-        "prm_url": prm_url, "discovered_via": via, "document": document or {},
+        "prm_url": prm_url, "discovered_via": via, "document": mask_secrets(document or {})[0],
         "resource": str((document or {}).get("resource", ""))[:1000],
         "scopes_supported": _str_list((document or {}).get("scopes_supported")),
         "challenge_scope": str(challenge.get("scope", ""))[:1000], "problems": problems,
@@ -224,6 +236,8 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
                                                         codes["no_authorization_servers"])
     if "omnibus_scopes" in codes:
         wanted["oauth.omnibus_scopes"] = (Flag.Severity.WARNING, codes["omnibus_scopes"])
+    if "secret_in_metadata" in codes:
+        wanted["oauth.secret_in_metadata"] = (Flag.Severity.HIGH, codes["secret_in_metadata"])
     _sync_flags(remote.server, SERVER_FLAG_KINDS, wanted, dedup_key=str(remote.pk),
                 details={"remote": remote.url, "prm_url": prm_url})
     return prm
@@ -243,7 +257,7 @@ def store_authorization_server(issuer: str, metadata: dict | None, metadata_url:
         methods = _str_list(metadata.get("code_challenge_methods_supported"))
         cimd = metadata.get("client_id_metadata_document_supported")
         fields.update(
-            metadata=metadata, metadata_url=metadata_url,
+            metadata=mask_secrets(metadata)[0], metadata_url=metadata_url,
             scopes_supported=_str_list(metadata.get("scopes_supported")),
             code_challenge_methods=methods, supports_pkce_s256="S256" in methods,
             cimd_supported=cimd if isinstance(cimd, bool) else None,
@@ -259,7 +273,8 @@ def store_authorization_server(issuer: str, metadata: dict | None, metadata_url:
         issuer=issuer, defaults=fields, create_defaults={**fields, "first_seen": now})
     severities = {"issuer_mismatch": Flag.Severity.HIGH, "no_pkce_s256": Flag.Severity.HIGH,
                   "open_registration": Flag.Severity.INFO, "omnibus_scopes": Flag.Severity.WARNING,
-                  "as_metadata_unavailable": Flag.Severity.WARNING}
+                  "as_metadata_unavailable": Flag.Severity.WARNING,
+                  "secret_in_metadata": Flag.Severity.HIGH}
     wanted = {f"oauth.{p['code']}": (severities[p["code"]], p) for p in problems}
     _sync_flags(server, AS_FLAG_KINDS, wanted, details={"issuer": issuer})
     return server
