@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 import orjson
@@ -21,7 +20,8 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from audit.http_body import BodyError, read_request_body
-from audit.services import fast_validation
+from audit.ingest_parse import NDJSON_TYPES
+from audit.ingest_parse import parse as _parse  # (the benchmarks call it by this name)
 from audit.services.ingest import current_limits, ingest_events
 from audit.services.validation import Limits
 from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
@@ -29,8 +29,6 @@ from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_r
 log = logging.getLogger(__name__)
 SCHEMA_PATH = Path(__file__).with_name("event_schema.json")
 JSON_TYPES = {"application/json"}
-NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl",
-                "application/json-seq"}
 
 
 def _json(data, status=200, headers=None) -> HttpResponse:
@@ -40,80 +38,14 @@ def _json(data, status=200, headers=None) -> HttpResponse:
     return response
 
 
-# orjson reads an integer beyond 64 bits as a rounded float, silently; an audit record must keep
-# what was sent. Nineteen digits in a row are the cheap sign that text may hold one (a false
-# positive only costs the stdlib's slower parser, which keeps integers exact).
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")  # the stdlib would accept NaN and Infinity
-
-
-def _exact_loads(data: bytes):
-    """JSON text as Python objects with every integer exact; ValueError or RecursionError for
-    text that is not JSON."""
-    if _LONG_DIGITS.search(data):
-        return json.loads(data, parse_constant=_refuse_constant)
-    return orjson.loads(data)
-
-
-def _load_one(raw: bytes):
-    """One event's JSON (already known to be JSON) as Python objects for the Python checks."""
-    try:
-        return _exact_loads(raw)
-    except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
-        return _lenient_loads(raw, exc)
-
-
-def _lenient_loads(body: bytes, error):
-    """orjson refuses some valid JSON (nesting deeper than it reads): let the stdlib parse it
-    so one such event is rejected on its own instead of failing its whole batch."""
-    try:
-        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        raise BodyError(400, f"Body is not valid UTF-8 JSON: {error}") from None
-
-
-def _parse(body: bytes, media_type: str, limits: Limits) -> tuple[list, list]:
-    """(events, rejects for NDJSON lines that are not JSON); rejects carry the line's index.
-
-    Events the compiled fast path accepts (checked against `limits`) arrive as FastEvents, the
-    others as dicts for the Python checks (audit/services/fast_validation.py)."""
-    if media_type in NDJSON_TYPES:
-        events, rejects = [], []
-        for line in body.split(b"\n"):
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                events.append(fast_validation.accept(line, limits) or _exact_loads(line))
-            except (ValueError, RecursionError) as exc:
-                events.append(None)
-                rejects.append((len(events) - 1, str(exc)))
-        return events, rejects
-    raws = fast_validation.split(body)
-    if raws is not None:
-        return [fast_validation.accept(raw, limits) or _load_one(raw) for raw in raws], []
-    try:
-        data = _exact_loads(body)
-    except (ValueError, RecursionError) as exc:
-        data = _lenient_loads(body, exc)
-    if isinstance(data, dict) and isinstance(data.get("events"), list):
-        return data["events"], []
-    if isinstance(data, list):
-        return data, []
-    raise BodyError(400, 'Body must be a JSON array of events or {"events": [...]}.')
-
-
-def _ingest(source, events: list, line_rejects: list, limits: Limits) -> dict:
-    """Run the ingest on the parseable events; report every index against the request body."""
-    bad = {index: message for index, message in line_rejects}
+def _ingest(source, events: list, unread: list, limits: Limits) -> dict:
+    """Run the ingest on the readable events; report every index against the request body.
+    `unread` holds (index, field, message) of the events that could not be read."""
+    bad = {index: {field: message} for index, field, message in unread}
     positions = [i for i in range(len(events)) if i not in bad]
     result = ingest_events(source=source, events=[events[i] for i in positions], limits=limits)
     rejected = [{**r, "index": positions[r["index"]]} for r in result.rejected]
-    rejected += [{"index": i, "id": None, "errors": {"line": f"is not valid JSON: {m}"}}
-                 for i, m in bad.items()]
+    rejected += [{"index": i, "id": None, "errors": errors} for i, errors in bad.items()]
     rejected.sort(key=lambda r: r["index"])
     return {"accepted": result.accepted, "duplicates": result.duplicates, "rejected": rejected}
 
@@ -136,13 +68,13 @@ def ingest(request):
         # The body is not kept in a variable: freed once parsed, it is not held (up to 16 MB)
         # through the ingest (peak RSS of a 16 MB request 150 MB; 166 MB with it kept).
         body_limit = settings.AUDIT_MAX_REQUEST_BYTES
-        events, line_rejects = _parse(
+        events, unread = _parse(
             read_request_body(request, limit=body_limit, decoded_limit=body_limit),
             media_type, limits)
         if len(events) > settings.AUDIT_MAX_EVENTS_PER_REQUEST:
             raise BodyError(413, f"More than {settings.AUDIT_MAX_EVENTS_PER_REQUEST} events "
                                  "in one request; split the batch.")
-        return _json(_ingest(source, events, line_rejects, limits))
+        return _json(_ingest(source, events, unread, limits))
     except SourceAuthError as exc:
         return _json({"detail": exc.message}, status=exc.status,
                      headers={"WWW-Authenticate": 'Bearer realm="mcp-governance-ingest"'})

@@ -9,7 +9,8 @@ The stored payload is the event's JSON text exactly as sent.
 The fast path only ever *accepts*. Whatever it is not sure about goes to the Python path in
 `validation.py`, which decides and words the errors: a type or limit problem, an unknown
 top-level field (moved into attributes there), a possible secret (redaction walks the event),
-anything task-shaped (status reports), an over-size or deeply nested event, bytes that are not
+anything task-shaped (status reports), an over-size or deeply nested event, a run of more digits
+than Python reads as one integer (4,300; such an event is rejected there), bytes that are not
 UTF-8 (msgspec does not check the values it skips, such as `attributes`), and any `\\u` or
 `\\/` escape: the secret hints are matched in the text as sent, and an escape could spell one
 (`\\u0042earer`, `https:\\/\\/user:pw@`) so that only the decoded text shows it. With custom
@@ -21,6 +22,8 @@ event.
 
 from __future__ import annotations
 
+import re
+import sys
 from typing import Annotated, Literal
 
 import msgspec
@@ -28,7 +31,8 @@ import orjson
 from msgspec import Meta, Raw, Struct
 
 from audit.services import redaction
-from audit.services.validation import ACTOR_KINDS, Limits, _url_host, parse_time
+from audit.services.validation import (ACTOR_KINDS, SERVER_NAME_MAX, Limits, _url_host,
+                                       parse_time)
 
 
 def _text(limit: int):
@@ -106,6 +110,11 @@ class _Wrapped(Struct):
 _split_array = msgspec.json.Decoder(list[Raw])
 _split_wrapped = msgspec.json.Decoder(_Wrapped)
 _decode_event = msgspec.json.Decoder(_Event)
+# Python reads no integer of more than this many digits (a guard against quadratic-time
+# conversion); the Python path rejects an event holding one, so the fast path, which would
+# store it unread inside `attributes`, must not accept it. (Events this short cannot hold one.)
+_INT_DIGITS = sys.get_int_max_str_digits()
+_TOO_MANY_DIGITS = re.compile(rb"[0-9]{%d}" % (_INT_DIGITS + 1)) if _INT_DIGITS else None
 # Opening brackets beyond this (nesting, roughly) send an event to the Python path, which
 # refuses JSON nested deeper than orjson stores (255); plain events have a few dozen.
 MAX_BRACKETS = 200
@@ -137,6 +146,8 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
     """A FastEvent when the event is certainly valid, plain and secret-free; else None."""
     if (len(raw) > limits.max_event_bytes or b'"task' in raw
             or raw.count(b"{") + raw.count(b"[") > MAX_BRACKETS):
+        return None
+    if len(raw) > _INT_DIGITS and _TOO_MANY_DIGITS and _TOO_MANY_DIGITS.search(raw):
         return None
     # (one-byte search first: two-byte ones cost ~1 us each on a 1 KB event)
     if b"\\" in raw and (b"\\u" in raw or b"\\/" in raw or redaction.has_custom_patterns()):
@@ -176,7 +187,7 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
     name, url = server.name or "", server.url or ""
     if url:
         host = _url_host(url)
-        if host is None:
+        if host is None or (not name and len(host) > SERVER_NAME_MAX):
             return None
         name = name or host
     if redaction.may_need_redaction(raw):

@@ -191,8 +191,28 @@ def current_limits() -> Limits:
 
 
 def _rejected_id(raw):
+    """The id to echo for a rejected event. A lone surrogate (a `\\ud800` escape is valid JSON)
+    cannot be written in the UTF-8 answer: it becomes U+FFFD, or the answer, written after the
+    commit, failed and contradicted what was stored."""
     value = raw.get("id") if isinstance(raw, dict) else None
-    return value[:300] if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    value = value[:300]
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def _check(raw, ordinal: int, limits: Limits):
+    """normalize_event, with an unforeseen failure rejecting this event only (and logged as
+    the bug it is) instead of failing its whole batch."""
+    try:
+        return normalize_event(raw, ordinal=ordinal, limits=limits)
+    except Exception:  # noqa: BLE001 - one event's bug must not lose the events beside it
+        log.exception("ingest: an event could not be checked")
+        return None, None, {"event": "could not be checked (an internal error, logged)"}
 
 
 def prepare(events: list, result: IngestResult,
@@ -206,7 +226,7 @@ def prepare(events: list, result: IngestResult,
         if type(raw) is FastEvent:  # already checked by the compiled fast path
             row, task_reports, errors = stage_row(raw, len(rows)), (), None
         else:
-            row, task_reports, errors = normalize_event(raw, ordinal=len(rows), limits=limits)
+            row, task_reports, errors = _check(raw, len(rows), limits)
         if errors:
             result.rejected.append({"index": index, "id": _rejected_id(raw), "errors": errors})
         elif row[1] in seen:

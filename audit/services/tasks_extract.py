@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from inventory.models import TaskStatus
+from inventory.models import Task, TaskStatus
 
 STATUSES = set(TaskStatus.values)
+# A task keeps this much of its event's protocol_version (which may hold 50 characters): a
+# longer value failed the whole batch's task update in the database.
+TASK_PROTOCOL_VERSION_MAX = Task._meta.get_field("protocol_version").max_length
 CREATING_METHODS = {"tools/call", "sampling/createMessage", "elicitation/create"}
 MAX_TASKS_PER_EVENT = 100
 
@@ -30,9 +33,17 @@ def _first(obj: dict, *keys):
 
 
 def _ms(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value > 2**62:
+    # `not 0 <= value` also refuses NaN (an OTLP double may be one), which int() cannot convert
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2**62:
         return None
     return int(value)
+
+
+def _method(event: dict) -> str:
+    """The event's method, or "" when it is not a string (validation reports that under
+    `method`; here it must not reach a string method or a set lookup)."""
+    method = event.get("method")
+    return method if isinstance(method, str) else ""
 
 
 def _when(value) -> datetime | None:
@@ -53,7 +64,8 @@ def _report(obj: dict, errors: dict | None, prefix: str) -> dict | None:
             errors[f"{prefix}.id"] = "is required: a string of at most 300 characters"
         return None
     status = obj.get("status")
-    if status is not None and status not in STATUSES:
+    # isinstance first: an object or a list is unhashable, so `in STATUSES` would raise
+    if status is not None and (not isinstance(status, str) or status not in STATUSES):
         if errors is not None:
             errors[f"{prefix}.status"] = f"must be one of {', '.join(sorted(STATUSES))}"
             return None
@@ -82,7 +94,7 @@ def _raw_shapes(event: dict) -> list[dict]:
     attributes = event.get("attributes")
     if not isinstance(attributes, dict):
         return []
-    method = event.get("method") or ""
+    method = _method(event)
     params, result = attributes.get("params"), attributes.get("result")
     params = params if isinstance(params, dict) else {}
     result = result if isinstance(result, dict) else {}
@@ -114,7 +126,7 @@ def extract_task_reports(event: dict, errors: dict) -> list[dict]:
             report = _report(obj, None, "task")
             if report:
                 reports.append(report)
-    method = event.get("method") or ""
+    method = _method(event)
     outcome = event.get("outcome")
     params = (event.get("attributes") or {}).get("params") if isinstance(
         event.get("attributes"), dict) else None

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from audit.services import redaction
-from audit.services.tasks_extract import extract_task_reports
+from audit.services.tasks_extract import TASK_PROTOCOL_VERSION_MAX, extract_task_reports
 
 OUTCOMES = ("success", "error", "denied")
 ACTOR_KINDS = {"human": "human", "user": "human", "service": "service",
@@ -31,11 +31,13 @@ OBJECTS = {
     "grant": {"id": 300, "type": 50, "issuer": 300},
     "error": {"message": 4000},
 }
+SERVER_NAME_MAX = OBJECTS["server"]["name"]
 OBJECT_FIELDS = {name: tuple(fields.items()) for name, fields in OBJECTS.items()}
 TOP_STRING_FIELDS = tuple(TOP_STRINGS.items())
 KNOWN = {*TOP_STRINGS, *OBJECTS, "time", "delegation", "task", "outcome", "duration_ms",
          "attributes"}
 MAX_DELEGATION = 20
+NESTED_TOO_DEEP = "is nested too deeply to be stored (at most 255 levels)"
 
 # The COPY column order of the staging table (audit/services/ingest.py).
 STAGE_COLUMNS = (
@@ -158,6 +160,10 @@ def _server_name(server: dict, errors: dict) -> tuple[str, str]:
             errors["server.url"] = "must be an http(s) URL"
             return "", ""
         if not name:
+            if len(host) > SERVER_NAME_MAX:  # the name would not fit inventory_server.name
+                errors["server.url"] = (f"has a host longer than {SERVER_NAME_MAX} characters; "
+                                        "send server.name")
+                return "", ""
             name = host
     return name, url
 
@@ -229,7 +235,11 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
     # writer used for integers beyond 64 bits raises ValueError or RecursionError).
     try:
         text = _dumps(event)
-    except (TypeError, ValueError, RecursionError) as exc:
+    except RecursionError:
+        return None, None, {"event": NESTED_TOO_DEEP}
+    except (TypeError, ValueError) as exc:
+        if "ecursion" in str(exc):  # orjson's "Recursion limit reached" (255 levels)
+            return None, None, {"event": NESTED_TOO_DEEP}
         return None, None, {"event": f"cannot be stored as JSON: {exc}"}
     if len(text) > limits.max_event_bytes:
         return None, None, {"event": f"is larger than {limits.max_event_bytes} bytes"}
@@ -261,7 +271,8 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
     context = dict(ordinal=ordinal, time=when, event_id=raw["id"], server_name=server_name,
                    client_ref=row[9], actor_issuer=row[4], actor_subject=row[5],
                    grant_id=row[20], grant_issuer=row[21], session_id=row[17],
-                   method=row[14], tool=row[15], protocol_version=raw.get("protocol_version") or "")
+                   method=row[14], tool=row[15],
+                   protocol_version=(raw.get("protocol_version") or "")[:TASK_PROTOCOL_VERSION_MAX])
     for report in reports:
         report.update(context)
     return row, reports, None
