@@ -1,8 +1,13 @@
 """What a fetched document must not carry into the console: secrets (masked before storage,
 flagged, a change still noticed), internal addresses in its links, localhost redirect URIs."""
 
+import json
+
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
+from django.utils import timezone
 
 from inventory import cimd
 from inventory.models import Client, ClientDocument, Flag
@@ -137,3 +142,20 @@ def test_internal_links_and_a_localhost_redirect_are_flagged_on_the_document(ser
     serve(server)
     svc.refresh_client_document(url)
     assert not {"cimd.internal_uri", "cimd.localhost_redirect"} & open_kinds(client)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_masks_secrets_stored_before_the_fix():
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    executor.migrate([("inventory", "0007_serverremote_url_without_userinfo")])
+    now = timezone.now()
+    client = Client.objects.create(client_id=URL, first_seen=now, last_seen=now)
+    leaked = {**GOOD, "client_secret": "OLD-SECRET"}
+    version = ClientDocument.objects.create(
+        client=client, sha256="a" * 64, content=leaked, raw=json.dumps(leaked), problems=[],
+        is_valid=False, first_fetched_at=now, last_fetched_at=now)
+    MigrationExecutor(connection).migrate(latest)
+    version.refresh_from_db()
+    assert "OLD-SECRET" not in version.raw + str(version.content)
+    assert version.content["client_name"] == "Acme Agent" and version.sha256 == "a" * 64
