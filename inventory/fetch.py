@@ -35,6 +35,7 @@ from django.utils import timezone
 from inventory.fetch_policy import (  # noqa: F401 - FetchError and the checks are public here
     FetchError, _Target, allows_plain_http, check_url, special_use_reason)
 from inventory import fetch_transport
+from inventory.remote_urls import strip_userinfo
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,9 @@ def safe_fetch(url: str, *, purpose: str, max_bytes: int = 1_000_000, max_redire
     started = time.monotonic()
     deadline = started + total_timeout
     fetch_transport.state.deadline = deadline
-    log = {"url": _clip_bytes(url, 2000), "purpose": purpose[:40], "method": method}
+    # The fetch log is shown to Viewers: a URL's user:password@ (refused below) is not kept.
+    log = {"url": _clip_bytes(strip_userinfo(url)[0], 2000), "purpose": purpose[:40],
+           "method": method}
     try:
         result = _fetch_following(url, log, max_bytes=max_bytes,
                                   max_redirects=max_redirects, accept=accept,

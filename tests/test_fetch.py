@@ -375,6 +375,13 @@ def test_no_store_means_max_age_zero_and_credentials_in_urls_are_refused(server,
 
 
 @pytest.mark.django_db
+def test_a_refused_url_with_credentials_is_logged_without_them(server, allow_local):
+    with pytest.raises(FetchError):
+        safe_fetch(f"http://user:s3cret-pw@127.0.0.1:{server.port}/x", purpose="prm")
+    assert list(FetchRecord.objects.values_list("url", flat=True)) == [server.url("/x")]
+
+
+@pytest.mark.django_db
 def test_fetches_are_not_recorded_when_asked_not_to(server, allow_local):
     server.routes["/doc.json"] = Route(body={})
     safe_fetch(server.url("/doc.json"), purpose="cimd", record=False)
