@@ -10,15 +10,17 @@ share it, is the server named after `server.address`, as before.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# Bounds one export's lookup: an export naming more peer hosts than this keeps address names for
-# the rest rather than sending an unbounded query.
+# Bound one export's work: peers (distinct URLs) and hosts beyond these keep their address names
+# rather than costing an unbounded query or comparison.
 MAX_HOSTS_PER_EXPORT = 50
+MAX_PEERS_PER_EXPORT = 500
 MAX_REMOTES_READ = 5000
 
 
@@ -70,15 +72,17 @@ def peer_from_span(url_full: str | None, attrs: dict, address: str | None) -> Pe
 def name_called_servers(events: list[dict], called: list[tuple[int, Peer]], lookup) -> None:
     """Give each client event in `called` (index, peer) the name of the server it called, when
     one server is known at that URL; `lookup(hosts)` returns the inventory's (url, name) rows."""
-    known = _remotes_in(events, {index for index, _ in called})
-    unresolved = [(i, p) for i, p in called if not _assign(events[i], p, known)]
-    if not unresolved or lookup is None:
-        return
-    hosts = sorted({peer.host for _, peer in unresolved})[:MAX_HOSTS_PER_EXPORT]
-    remotes = [(peer, name) for url, name in lookup(hosts)
-               if (peer := peer_from_url(url)) is not None]
-    for index, peer in unresolved:
-        _assign(events[index], peer, remotes)
+    peers = list(dict.fromkeys(peer for _, peer in called))[:MAX_PEERS_PER_EXPORT]
+    in_export = _Known(_remotes_in(events, {index for index, _ in called}))
+    names = {peer: in_export.name_for(peer) for peer in peers}
+    unknown_hosts = sorted({peer.host for peer, name in names.items() if name is None})
+    if unknown_hosts and lookup is not None:
+        inventory = _Known((peer, name) for url, name in lookup(
+            unknown_hosts[:MAX_HOSTS_PER_EXPORT]) if (peer := peer_from_url(url)) is not None)
+        names = {peer: name or inventory.name_for(peer) for peer, name in names.items()}
+    for index, peer in called:
+        if names.get(peer):
+            events[index].setdefault("server", {})["name"] = names[peer]
 
 
 def _remotes_in(events: list[dict], clients: set[int]) -> list[tuple[Peer, str]]:
@@ -94,12 +98,23 @@ def _remotes_in(events: list[dict], clients: set[int]) -> list[tuple[Peer, str]]
     return out
 
 
-def _assign(event: dict, peer: Peer, remotes: list[tuple[Peer, str]]) -> bool:
-    names = {name for remote, name in remotes if peer.matches(remote)}
-    if len(names) != 1:
-        return False  # unknown, or ambiguous: keep the address name rather than guess
-    event.setdefault("server", {})["name"] = names.pop()
-    return True
+class _Known:
+    """Remotes indexed by host and by (host, path), so one peer is compared only with the
+    remotes it could match (a shared hosting domain may carry thousands)."""
+
+    def __init__(self, remotes):
+        self.by_host, self.by_path = defaultdict(list), defaultdict(list)
+        for peer, name in remotes:
+            self.by_host[peer.host].append((peer, name))
+            self.by_path[(peer.host, peer.path)].append((peer, name))
+
+    def name_for(self, peer: Peer) -> str | None:
+        """The one server name at this peer; None when unknown or ambiguous (then the address
+        names the server rather than a guess)."""
+        candidates = self.by_host.get(peer.host, ()) if peer.path is None else \
+            self.by_path.get((peer.host, peer.path), ())
+        names = {name for remote, name in candidates if peer.matches(remote)}
+        return names.pop() if len(names) == 1 else None
 
 
 def inventory_remotes(hosts: list[str]) -> list[tuple[str, str]]:
