@@ -5,14 +5,23 @@
 Ingestion itself is POST /api/v1/events (audit/ingest_views.py), authenticated by source token.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (OpenApiParameter, extend_schema, extend_schema_serializer,
+                                   extend_schema_view)
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from audit import explorer
 from audit.models import AuditEvent, EventSource
+from governance.api_schema import DeclaredQueryParamsMixin
+from governance.pagination import MAX_LIMIT, page_params
 from governance.roles import AUDITOR, IsAdmin, IsViewer, has_role
+from inventory.api import bad_filter_is_400
+from inventory.queries import parse_id
+
+DETAIL_COLUMNS = explorer.LIST_COLUMNS + ["received_at", "batch_id", "session_id"]
 
 
 class AuditEventSerializer(serializers.Serializer):
@@ -33,48 +42,73 @@ class AuditEventSerializer(serializers.Serializer):
     outcome = serializers.CharField()
     duration_ms = serializers.FloatField(allow_null=True)
     redacted = serializers.BooleanField()
+
+
+class AuditEventDetailSerializer(AuditEventSerializer):
+    """One event: the list's columns, when and in which batch it arrived, and its payload."""
+
+    received_at = serializers.DateTimeField()
+    batch_id = serializers.IntegerField()
+    session_id = serializers.CharField()
     payload = serializers.JSONField(required=False, help_text="Auditors and Admins only.")
 
 
+# One page object, not a list of them: without many=False drf-spectacular wraps a list action's
+# response in an array (the schema said [{results, next}] while the API answers {results, next}).
+@extend_schema_serializer(many=False)
 class AuditEventPageSerializer(serializers.Serializer):
     results = AuditEventSerializer(many=True)
-    next = serializers.CharField(allow_null=True)
+    next = serializers.CharField(allow_null=True,
+                                 help_text="The `cursor` of the following page; null on the last.")
+
+
+def _event_list_params() -> tuple[OpenApiParameter, ...]:
+    """The explorer's filters, the keyset cursor and the page size: declared and enforced."""
+    str_param = lambda name, text: OpenApiParameter(name, OpenApiTypes.STR, description=text)  # noqa: E731
+    return (
+        OpenApiParameter("since", OpenApiTypes.DATETIME, description="Events at or after."),
+        OpenApiParameter("until", OpenApiTypes.DATETIME, description="Events before."),
+        OpenApiParameter("source", OpenApiTypes.INT, description="Events of this source id."),
+        *(str_param(name, f"Events whose {column.replace('_', ' ')} equals this.")
+          for name, column in explorer.FILTERS.items() if name != "source"),
+        str_param("q", "Case-insensitive search in the payload."),
+        str_param("cursor", "The `next` of the previous page."),
+        OpenApiParameter("limit", OpenApiTypes.INT, description=f"Events per page (default 50, "
+                         f"at most {MAX_LIMIT}; larger values are capped)."),
+    )
 
 
 # A plain ViewSet (keyset pages, no queryset): the schema is declared, not guessed.
 @extend_schema_view(
     list=extend_schema(responses=AuditEventPageSerializer),
-    retrieve=extend_schema(responses=AuditEventSerializer, parameters=[
-        OpenApiParameter("id", int, OpenApiParameter.PATH)]),
+    retrieve=extend_schema(responses=AuditEventDetailSerializer, parameters=[
+        OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)]),
 )
-class AuditEventViewSet(viewsets.ViewSet):
+class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
     """Audit events, newest first: ?since&until&source&identity&client&server&method&tool&
-    outcome&task&q&cursor&limit (max 500). `next` is the cursor of the following page."""
+    outcome&task&type&session&q&cursor&limit (max 500). `next` is the cursor of the following
+    page. Any other parameter is a 400 naming it."""
 
     permission_classes = [IsViewer]
+    list_params = _event_list_params()
 
     def list(self, request):
+        params = request.query_params
+        limit, _ = page_params({"limit": params.get("limit")}, default=50)
         try:
-            event_filter = explorer.EventFilter.from_params(request.query_params)
-            limit = min(max(int(request.query_params.get("limit", 50)), 1), 500)
-            rows, cursor = explorer.events_page(event_filter, cursor=request.query_params.get("cursor"),
+            event_filter = explorer.EventFilter.from_params(params)
+            rows, cursor = explorer.events_page(event_filter, cursor=params.get("cursor"),
                                                 size=limit)
         except explorer.FilterError as exc:
             raise ValidationError({"detail": str(exc)}) from None
-        except ValueError:
-            raise ValidationError({"limit": "must be an integer"}) from None
         return Response({"results": rows, "next": cursor})
 
     def retrieve(self, request, pk=None):
-        if not str(pk).isdigit():
-            raise ValidationError({"id": "must be an integer"})
-        fields = explorer.LIST_COLUMNS + ["received_at", "batch_id", "session_id"]
-        if has_role(request.user, AUDITOR):
-            fields.append("payload")
-        row = AuditEvent.objects.filter(pk=int(pk)).values(*fields).first()
+        with bad_filter_is_400():
+            pk = parse_id("id", str(pk))
+        fields = DETAIL_COLUMNS + (["payload"] if has_role(request.user, AUDITOR) else [])
+        row = AuditEvent.objects.filter(pk=pk).values(*fields).first()
         if row is None:
-            from django.http import Http404
-
             raise Http404
         return Response(row)
 
@@ -86,7 +120,7 @@ class EventSourceSerializer(serializers.ModelSerializer):
                   "rate_limit_per_minute", "created_at", "token_rotated_at", "disabled_at"]
 
 
-class EventSourceViewSet(viewsets.ReadOnlyModelViewSet):
+class EventSourceViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     """Registered event sources (Admins). Create/rotate/disable in the console or CLI."""
 
     permission_classes = [IsAdmin]

@@ -63,7 +63,9 @@ class EventFilter:
         for name, column in FILTERS.items():
             value = (params.get(name) or "").strip()
             if value:
-                if name == "source" and not value.isdigit():
+                # ASCII digits that fit a bigint: "²".isdigit() is true but int("²") fails.
+                if name == "source" and not (value.isascii() and value.isdigit()
+                                             and len(value) <= 19):
                     raise FilterError("source: must be a source id")
                 equals[column] = value[:1000]
         return cls(since=since, until=until, equals=equals, text=(params.get("q") or "").strip()[:200])

@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
+from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsViewer
 from inventory import queries
 from inventory.models import Client, Flag, Grant, Identity, Server, Task
@@ -100,8 +101,9 @@ def _parameters(spec: ListSpec) -> list[OpenApiParameter]:
     return params
 
 
-class _InventoryViewSet(viewsets.ReadOnlyModelViewSet):
-    """A read-only list + detail endpoint whose list filters come from inventory/queries.py."""
+class _InventoryViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
+    """A read-only list + detail endpoint whose list filters come from inventory/queries.py
+    (`list_params`, generated from the list's spec: published and enforced)."""
 
     permission_classes = [IsViewer]
     rows = None  # a function of the query parameters, from inventory/queries.py
@@ -114,10 +116,14 @@ class _InventoryViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 def _documented(name: str, spec: ListSpec):
-    """Publish the list's query parameters (generated from its spec) in the OpenAPI schema."""
-    return extend_schema_view(
-        list=extend_schema(parameters=_parameters(spec), summary=f"List {name}"),
-        retrieve=extend_schema(summary=f"One of the {name}"))
+    """Declare the list's query parameters (generated from its spec) and name its operations."""
+
+    def decorate(viewset):
+        viewset.list_params = tuple(_parameters(spec))
+        return extend_schema_view(list=extend_schema(summary=f"List {name}"),
+                                  retrieve=extend_schema(summary=f"One of the {name}"))(viewset)
+
+    return decorate
 
 
 @_documented("identities", queries.IDENTITY_SPEC)

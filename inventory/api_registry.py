@@ -7,11 +7,14 @@ through the same services (and admin-action records) as the UI.
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsAdmin, IsViewer
 from inventory.api import bad_filter_is_400
 from inventory.crawls import crawl_history
@@ -59,8 +62,8 @@ class ServerChangeSerializer(serializers.ModelSerializer):
                   "old_value", "new_value", "message", "changed_at", "observed_at", "crawl"]
 
 
-class RegistryViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                      viewsets.ReadOnlyModelViewSet):
+class RegistryViewSet(DeclaredQueryParamsMixin, mixins.CreateModelMixin,
+                      mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Registries the console crawls. Writes and `crawl` need the Admin role."""
 
     serializer_class = RegistrySerializer
@@ -103,11 +106,20 @@ def _save_error_is_400():
         raise ValidationError(serializers.as_serializer_error(exc)) from exc
 
 
-class CrawlViewSet(viewsets.ReadOnlyModelViewSet):
+class CrawlViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     """Crawl jobs, newest first; ?kind=, ?status=, ?registry=, ?target= filter."""
 
     serializer_class = CrawlSerializer
     permission_classes = [IsViewer]
+    list_params = (
+        OpenApiParameter("kind", OpenApiTypes.STR, enum=Crawl.Kind.values,
+                         description="Only crawls of this kind."),
+        OpenApiParameter("status", OpenApiTypes.STR, enum=Crawl.Status.values,
+                         description="Only crawls in this status."),
+        OpenApiParameter("registry", OpenApiTypes.INT, description="Only this registry's crawls."),
+        OpenApiParameter("target", OpenApiTypes.STR,
+                         description="Only crawls whose target contains this text."),
+    )
 
     def get_queryset(self):
         params = self.request.query_params
@@ -120,11 +132,13 @@ class CrawlViewSet(viewsets.ReadOnlyModelViewSet):
                 target=parse_text("target", params.get("target", ""))[:200])
 
 
-class ServerChangeViewSet(viewsets.ReadOnlyModelViewSet):
+class ServerChangeViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     """Registry history of servers (status, latest version, repository id); ?server= filter."""
 
     serializer_class = ServerChangeSerializer
     permission_classes = [IsViewer]
+    list_params = (OpenApiParameter("server", OpenApiTypes.INT,
+                                    description="Only this server's history."),)
 
     def get_queryset(self):
         rows = ServerChange.objects.select_related("server").order_by("-observed_at", "-id")

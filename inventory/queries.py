@@ -63,11 +63,43 @@ class ListSpec:
         return next((f for f in self.filters if f.param == param), None)
 
 
+# PostgreSQL's bigint holds 19 digits: a longer number is no id and no row count, and int() of
+# more than 4300 digits raises ValueError (Python's guard against quadratic conversion).
+MAX_DIGITS = 19
+BIGINT_MAX = 2**63 - 1
+
+
 def parse_id(param: str, raw: str) -> int:
     """A numeric id, else InvalidFilter (ASCII digits only: "²".isdigit() is true, int() fails)."""
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidFilter(param, f"{raw!r} is not a numeric id")
+    if not (raw.isascii() and raw.isdigit()) or len(raw.lstrip("0")) > MAX_DIGITS:
+        raise InvalidFilter(param, f"{_shown(raw)} is not a numeric id")
     return int(raw)
+
+
+def id_or_none(raw: str) -> int | None:
+    """The id in `raw`, or None when it is none (for pages that ignore a malformed id filter)."""
+    try:
+        return parse_id("id", raw)
+    except InvalidFilter:
+        return None
+
+
+def parse_count(param: str, raw: str, *, minimum: int, maximum: int = BIGINT_MAX) -> int:
+    """A whole number of at least `minimum`, capped at `maximum`, else InvalidFilter.
+
+    Every page size and offset goes through here: a value past bigint (2**63) once reached SQL
+    as LIMIT and answered 500, and a negative one was silently replaced by the default."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise InvalidFilter(param, f"{_shown(raw)} is not a whole number of at least {minimum}")
+    value = int(raw) if len(raw.lstrip("0")) <= MAX_DIGITS else maximum
+    if value < minimum:
+        raise InvalidFilter(param, f"{_shown(raw)} is not a whole number of at least {minimum}")
+    return min(value, maximum)
+
+
+def _shown(raw: str) -> str:
+    """The bad value as quoted in an error, shortened: errors name the value, not echo a page."""
+    return repr(raw if len(raw) <= 40 else raw[:40] + "...")
 
 
 def parse_text(param: str, raw: str) -> str:

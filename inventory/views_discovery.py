@@ -22,6 +22,7 @@ from governance.htmx import render_fragment_or_page, wants_fragment
 from governance.roles import ADMIN, VIEWER, role_required
 from inventory.crawls import crawl_history
 from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
+from inventory.queries import id_or_none
 from inventory.services import registry as registry_service
 
 HISTORY_PAGE_SIZE = 50
@@ -66,7 +67,7 @@ def _history_filters(request) -> dict:
         "kind": request.GET.get("kind", "") if request.GET.get("kind") in Crawl.Kind.values else "",
         "status": request.GET.get("status", "")
         if request.GET.get("status") in Crawl.Status.values else "",
-        "registry_id": int(registry) if registry.isascii() and registry.isdigit() else None,
+        "registry_id": id_or_none(registry),  # int() of 4300+ digits raised: a 500
         "target": request.GET.get("q", "")[:200],
     }
 

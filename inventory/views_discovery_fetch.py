@@ -167,9 +167,10 @@ def cimd_client_panel(request, pk: int):
 def cimd_document_diff(request, pk: int):
     """What changed from the previous version (or ?against=<version id>) to this one."""
     version = get_object_or_404(ClientDocument.objects.select_related("client"), pk=pk)
-    against = request.GET.get("against", "")
-    if against.isascii() and against.isdigit():
-        older = get_object_or_404(ClientDocument, pk=int(against), client=version.client)
+    # Through parse_id: int() of 4300+ digits raises ValueError (was a 500).
+    against = queries.id_or_none(request.GET.get("against", ""))
+    if against is not None:
+        older = get_object_or_404(ClientDocument, pk=against, client=version.client)
     else:
         older = version.previous()
     old_content = older.content if older else None

@@ -1,9 +1,11 @@
 """The audit REST API: roles, filters, cursor pages, payload only for Auditors."""
 
 import pytest
+from django.test import Client
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
+from tests.api_rows import API_LISTS
 from tests.ingest_helpers import make_event
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +59,59 @@ def test_events_cannot_be_created_changed_or_deleted_through_the_api(admin_clien
     for method in (admin_client_.put, admin_client_.patch, admin_client_.delete):
         assert method(url, {}, content_type="application/json").status_code == 405, method
     assert AuditEvent.objects.filter(pk=event.pk, type=event.type).exists()
+
+
+@pytest.mark.parametrize("who", ["viewer_client", "auditor_client", "admin_client_"])
+def test_format_suffix_urls_are_not_routes_and_format_json_still_works(request, who, stored):
+    api = request.getfixturevalue(who)
+    api.raise_request_exception = False
+    event_id = api.get("/api/v1/audit-events/").json()["results"][0]["id"]
+    for url in ("/api/v1/audit-events.json", f"/api/v1/audit-events/{event_id}.json",
+                "/api/v1/audit-events.api", "/api/v1/grants.json", "/api/v1/grants/1.json"):
+        assert api.get(url).status_code == 404, url
+    assert api.get("/api/v1/audit-events/?format=json").json()["results"]
+    assert api.get(f"/api/v1/audit-events/{event_id}/?format=json").json()["id"] == event_id
+
+
+def test_an_unknown_filter_is_a_400_naming_it_not_every_event(viewer_client, stored):
+    response = viewer_client.get("/api/v1/audit-events/", {"session_id": "s-1"})
+    assert response.status_code == 400
+    assert list(response.json()) == ["session_id"]
+    assert "session" in response.json()["session_id"][0]  # names what the list does take
+    assert viewer_client.get("/api/v1/audit-events/", {"session": "s-none"}).json() == {
+        "results": [], "next": None}
+    offset = viewer_client.get("/api/v1/audit-events/", {"offset": "5"})
+    assert offset.status_code == 400 and list(offset.json()) == ["offset"]
+
+
+def test_every_api_list_refuses_an_unknown_filter_after_checking_the_role(viewer, nobody):
+    viewer_client, nobody_client = Client(), Client()
+    viewer_client.force_login(viewer)
+    nobody_client.force_login(nobody)
+    for name in API_LISTS:
+        if name == "event-sources":
+            continue
+        response = viewer_client.get(f"/api/v1/{name}/", {"sesion": "x"})
+        assert response.status_code == 400 and list(response.json()) == ["sesion"], name
+        assert nobody_client.get(f"/api/v1/{name}/", {"sesion": "x"}).status_code == 403, name
+
+
+def test_a_malformed_source_or_id_is_a_400_on_the_api_and_the_explorer(viewer_client, stored):
+    response = viewer_client.get("/api/v1/audit-events/", {"source": "\u00b2"})
+    assert response.status_code == 400 and "source" in response.json()["detail"]
+    assert viewer_client.get("/audit/", {"source": "\u00b2"}).status_code == 400
+    response = viewer_client.get("/api/v1/audit-events/\u00b2/")
+    assert response.status_code == 400 and list(response.json()) == ["id"]
+    assert viewer_client.get(f"/api/v1/audit-events/{2**63}/").status_code == 404
+
+
+def test_the_schema_documents_the_event_list_as_one_page_object(viewer_client):
+    schema = viewer_client.get("/api/v1/schema/?format=json").json()
+    ok = schema["paths"]["/api/v1/audit-events/"]["get"]["responses"]["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    page = schema["components"]["schemas"][ref]
+    assert page["type"] == "object" and set(page["properties"]) == {"results", "next"}
+    detail = schema["paths"]["/api/v1/audit-events/{id}/"]["get"]["responses"]["200"]
+    ref = detail["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"received_at", "session_id", "payload"} <= set(
+        schema["components"]["schemas"][ref]["properties"])

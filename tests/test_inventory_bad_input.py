@@ -5,10 +5,13 @@
 anywhere in the query string is now refused before any view runs (governance/middleware.py).
 """
 
+import httpx
 import pytest
+from django.test import Client
 
 from inventory.models import Crawl, Registry, ServerChange
 from inventory.queries import InvalidFilter, parse_id, parse_text
+from tests.api_rows import API_LISTS, one_of_everything
 from tests.ui_factories import T0, server, small_inventory
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +114,87 @@ def test_a_nul_character_in_the_query_string_is_a_400_on_the_api(viewer_client, 
 ])
 def test_an_anonymous_request_with_a_nul_character_is_a_400(client, url):
     assert client.get(url).status_code == 400
+
+
+# --- Page sizes and offsets: one strict parser (governance/pagination.py) for every API list ---
+
+MAX_LIMIT = 500  # the documented largest page
+BIGINT_PAST = str(2**63)  # one past PostgreSQL's bigint: as LIMIT it answered 500
+THOUSANDS_OF_DIGITS = "1" * 5000  # int() refuses more than 4300 digits with ValueError
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_size_past_bigint_is_capped_on_every_api_list_of_the_live_server(
+        live_server, viewer, admin_user):
+    one_of_everything()
+    for user in (viewer, admin_user):  # event sources are for Admins
+        browser = Client()
+        browser.force_login(user)
+        cookie = f"sessionid={browser.cookies['sessionid'].value}"
+        lists = [n for n in API_LISTS if (n == "event-sources") == (user is admin_user)]
+        for name in lists:
+            for limit in (BIGINT_PAST, THOUSANDS_OF_DIGITS):
+                response = httpx.get(f"{live_server.url}/api/v1/{name}/",
+                                     params={"limit": limit}, headers={"Cookie": cookie})
+                assert response.status_code == 200, (name, response.text[:200])
+                assert 1 <= len(response.json()["results"]) <= MAX_LIMIT, name
+
+
+@pytest.mark.parametrize("query, param", [
+    ("limit=-1", "limit"), ("limit=0", "limit"), ("limit=ten", "limit"),
+    (f"limit={SUPERSCRIPT_TWO}", "limit"), ("limit=2.5", "limit"),
+    ("offset=-1", "offset"), ("offset=x", "offset"),
+])
+def test_every_api_list_answers_400_naming_a_bad_page_parameter(admin_client_, query, param):
+    one_of_everything()
+    for name in API_LISTS:
+        if name == "audit-events" and param == "offset":
+            continue  # keyset pages: offset is not one of its parameters (also a 400, below)
+        response = admin_client_.get(f"/api/v1/{name}/?{query}")
+        assert response.status_code == 400, (name, query)
+        assert list(response.json()) == [param], (name, response.json())
+
+
+def test_a_nul_character_in_a_page_parameter_is_a_400_naming_it(admin_client_):
+    for name in API_LISTS:
+        response = admin_client_.get(f"/api/v1/{name}/?limit=5%00")
+        assert response.status_code == 400, name
+        assert "'limit'" in response.json()["detail"]
+
+
+def test_a_valid_offset_past_the_end_is_an_empty_page(viewer_client):
+    one_of_everything()
+    page = viewer_client.get(f"/api/v1/grants/?offset={BIGINT_PAST}").json()
+    assert page["count"] == 3 and page["results"] == []
+
+
+@pytest.mark.parametrize("page", [BIGINT_PAST, "-1", "x", THOUSANDS_OF_DIGITS])
+def test_every_list_page_takes_any_page_number_without_a_500(viewer_client, page):
+    one_of_everything()
+    for url in ("/inventory/identities/", "/inventory/clients/", "/inventory/servers/",
+                "/inventory/grants/", "/inventory/tasks/", "/inventory/flags/",
+                "/inventory/discovery/", "/inventory/discovery/fetches/",
+                "/governance/actions/"):
+        assert viewer_client.get(url, {"page": page}).status_code in (200, 403), url
+
+
+def test_an_id_filter_of_thousands_of_digits_is_a_400_on_the_api_and_the_pages(viewer_client):
+    inv = one_of_everything()
+    for url in ("/api/v1/grants/", "/api/v1/client-documents/"):
+        response = viewer_client.get(url, {"client": THOUSANDS_OF_DIGITS})
+        assert response.status_code == 400 and "client" in response.json(), url
+    response = viewer_client.get("/inventory/grants/", {"client": THOUSANDS_OF_DIGITS})
+    assert response.status_code == 400 and b"client:" in response.content
+    # Pages whose id filter ignores a malformed value still do, instead of a 500.
+    assert viewer_client.get("/inventory/discovery/",
+                             {"registry": THOUSANDS_OF_DIGITS}).status_code == 200
+    diff = f"/inventory/discovery/cimd/versions/{inv['document'].pk}/diff/"
+    assert viewer_client.get(diff, {"against": THOUSANDS_OF_DIGITS}).status_code == 200
+
+
+def test_a_malformed_id_filter_no_longer_returns_every_row(viewer_client):
+    one_of_everything()
+    response = viewer_client.get("/api/v1/client-documents/", {"client": "abc"})
+    assert response.status_code == 400 and "client" in response.json()
+    response = viewer_client.get("/api/v1/fetch-records/", {"ok": "maybe"})
+    assert response.status_code == 400 and "ok" in response.json()
