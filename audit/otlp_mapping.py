@@ -4,10 +4,12 @@ The conventions (semantic-conventions-genai, docs/gen-ai/mcp.md) put `mcp.method
 `mcp.session.id`, `mcp.protocol.version`, `gen_ai.tool.name`, `jsonrpc.request.id`, `error.type`,
 `rpc.response.status_code`, `server.address`/`server.port` ... on the span (or log record); the
 emitting service is described by resource attributes. See docs/otlp.md for the full table.
+Which attribute names feed which field (aliases, an event source's own names) is
+`audit.otlp_attributes`; naming the server a CLIENT span called is `audit.otlp_peers`.
 
-Each item maps on its own: one that cannot be mapped (no timestamp, not MCP, malformed ids, a
-mapped field of the wrong type or absurd length) is rejected with a message naming the field,
-and never takes the good items beside it down.
+Each item maps on its own: one that cannot be mapped (no timestamp, nothing about MCP, malformed
+ids, a mapped field of the wrong type or absurd length) is rejected with a message naming the
+field, and never takes the good items beside it down.
 """
 
 from __future__ import annotations
