@@ -1,5 +1,7 @@
 """Governance domain: the record of every admin action (and, later, IdP connections, revocations)."""
 
+import json
+
 from django.conf import settings
 from django.db import models
 
@@ -30,6 +32,20 @@ class AdminAction(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_repr} {self.action} {self.object_repr}"
+
+    @property
+    def before_pretty(self) -> str:
+        """`before` as indented JSON with sorted keys ('' when there is none), for pages."""
+        return _pretty_json(self.before)
+
+    @property
+    def after_pretty(self) -> str:
+        """`after` as indented JSON with sorted keys ('' when there is none), for pages."""
+        return _pretty_json(self.after)
+
+
+def _pretty_json(value) -> str:
+    return "" if value is None else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 class SiteSetting(models.Model):

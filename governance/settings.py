@@ -6,6 +6,7 @@ encryption key kept under ./var. Production sets DATABASE_URL, CELERY_BROKER_URL
 FIELD_ENCRYPTION_KEY and ALLOWED_HOSTS.
 """
 
+import datetime
 import os
 import secrets
 from pathlib import Path
@@ -53,6 +54,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # First: its createsuperuser/changepassword/axes_reset_* commands wrap the stock ones so those
+    # changes are recorded as admin actions (the first app listed wins a command's name).
+    "governance",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -63,14 +67,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_htmx",
-    "governance",
     "inventory",
     "audit",
+    "axes",  # login lockouts (settings LOGIN_* below)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "governance.middleware.RefuseNulInQueryStringMiddleware",
+    "governance.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -80,6 +85,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "governance.roles.LoginRequiredEverywhereMiddleware",
+    # After AuthenticationMiddleware, last (axes' advice): turns a lockout into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "governance.urls"
@@ -130,6 +137,22 @@ AUTH_PASSWORD_VALIDATORS = [
      "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# axes first: it refuses a locked-out username or address before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+# Brute-force protection (django-axes): LOGIN_FAILURE_LIMIT failed logins for one username, or
+# from one address, lock that username / address out for LOGIN_COOLOFF_MINUTES (each further
+# failure restarts it), or until an Admin unlocks it on the users page. Login form, Django admin
+# and the API's Basic auth all count. The address is REMOTE_ADDR (behind a proxy, the proxy must
+# pass the client's address through as the peer address, or set LOGIN_LOCKOUT_PARAMETERS=username).
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = env_list("LOGIN_LOCKOUT_PARAMETERS", "username,ip_address")
+AXES_RESET_ON_SUCCESS = True  # a good login forgets that user's earlier typos
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ADMIN = False  # lockouts are shown and lifted on the console's users page (recorded)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "governance:overview"
 LOGOUT_REDIRECT_URL = "login"
@@ -143,6 +166,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
 X_FRAME_OPTIONS = "DENY"
+# Sent on every response (governance/middleware.py). Scripts and styles only from the console's
+# own origin: no inline script, no eval (docs/ui.md: Content-Security-Policy). Empty = not sent.
+# No 'unsafe-inline' for styles either: plotly.js adds two <style> elements, allowed by hash
+# alone: an empty one it then fills through CSSOM (which CSP does not restrict), and its
+# bundled map stylesheet (re-hash it when upgrading plotly; tests/test_csp.py's Chromium test
+# fails on a CSP error).
+PLOTLY_STYLE_HASHES = ("'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+                       "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='")
+CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY", "; ".join([
+    "default-src 'self'", "script-src 'self'", " ".join(["style-src 'self'", *PLOTLY_STYLE_HASHES]),
+    "img-src 'self' data:",
+    "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
+    "form-action 'self'", "frame-ancestors 'none'"]))
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -211,12 +247,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # httpx logs every request at INFO; the fetch log (FetchRecord) already records each one.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
+                # axes logs every login at INFO; failures and lockouts are WARNING.
+                "axes": {"level": "WARNING"}},
 }
 
 # --- Audit ingestion (docs/ingest.md) -------------------------------------------------------
 AUDIT_MAX_EVENTS_PER_REQUEST = int(os.environ.get("AUDIT_MAX_EVENTS_PER_REQUEST", "10000"))
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", str(16 * 1024 * 1024)))
+# How long a request body may take to arrive, from the request's start (408 after; 0 = no limit).
+# Applies to every endpoint: no WSGI server we run under bounds it, so a client that trickles
+# or stalls its body would hold a request thread forever. 30 s is 4.5 Mbit/s for a 16 MB batch.
+AUDIT_BODY_READ_TIMEOUT_SECONDS = float(os.environ.get("AUDIT_BODY_READ_TIMEOUT_SECONDS", "30"))
 AUDIT_MAX_EVENT_BYTES = int(os.environ.get("AUDIT_MAX_EVENT_BYTES", str(256 * 1024)))
 # Small batches arriving together in one (threaded) web process share one database call and
 # durable commit (audit/services/group_commit.py); off = one call per request.
@@ -262,6 +304,9 @@ CELERY_BEAT_SCHEDULE.update({
         os.environ.get("OAUTH_METADATA_CRAWL_INTERVAL_SECONDS", 24 * 60 * 60))},
     "sweep-crawls": {"task": "inventory.sweep_crawls", "schedule": float(
         os.environ.get("CRAWL_SWEEP_INTERVAL_SECONDS", 5 * 60))},
+    # Flags tasks still running after their TTL and closes the flags of those that ended.
+    "flag-tasks-past-ttl": {"task": "inventory.flag_tasks_past_ttl", "schedule": float(
+        os.environ.get("TASK_EXPIRY_SWEEP_INTERVAL_SECONDS", 60))},
 })
 # The sweeper resends a queued crawl's message after this long, and re-queues (up to
 # CRAWL_MAX_ATTEMPTS runs) a running crawl whose heartbeat has been silent this long.

@@ -3,10 +3,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from governance import views
+from governance import views, views_account
 from governance.roles import ADMIN, IsViewer, has_role
 import audit.api
 from audit import ingest_views
@@ -28,6 +29,12 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", views_account.PasswordChangeView.as_view(),
+         name="password_change"),
+    path("accounts/password/done/", views_account.PasswordChangeDoneView.as_view(),
+         name="password_change_done"),
+    # The admin's own password page changes a password unrecorded: send it to the console's.
+    path("admin/password_change/", RedirectView.as_view(pattern_name="password_change")),
     path("admin/", admin.site.urls),
     path("", include("governance.urls_ui")),
     path("inventory/", include("inventory.urls")),

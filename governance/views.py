@@ -1,5 +1,8 @@
 """Governance pages: overview dashboard, health check, the admin-action log, users and roles."""
 
+import ipaddress
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
@@ -13,8 +16,11 @@ from governance.celery import app as celery_app
 from governance.htmx import wants_fragment
 from governance.models import AdminAction
 from governance.roles import ADMIN, ROLE_ORDER, VIEWER, role_required, user_role
-from governance.services import set_user_role
-from inventory.models import Client, Grant, Task
+from governance.lockouts import locked_addresses, locked_usernames
+from governance.services import set_user_role, unlock_login
+from inventory.models import TASK_EXPIRED, Client, Grant, Task
+
+TASK_STATUS_LABELS = {**dict(Task.Status.choices), TASK_EXPIRED: "Expired (past TTL)"}
 
 
 @require_GET
@@ -58,8 +64,7 @@ def overview(request):
         "top_clients": top_clients,
         "chart_grants": charts.grants_chart(queries.grants_by_status_and_type(),
                                             dict(Grant.GrantType.choices)),
-        "chart_tasks": charts.tasks_chart(queries.tasks_by_status(),
-                                          dict(Task.Status.choices)),
+        "chart_tasks": charts.tasks_chart(queries.tasks_by_status(), TASK_STATUS_LABELS),
         "chart_registrations": charts.registrations_chart(queries.clients_by_registration(),
                                                           dict(Client.Registration.choices)),
         "chart_top_clients": charts.top_clients_chart(top_clients),
@@ -80,16 +85,55 @@ def admin_action_list(request):
     return render(request, "governance/adminaction_list.html", {"page": page})
 
 
-def _user_rows(users):
-    return [{"user": u, "role": user_role(u)} for u in users]
+@role_required(ADMIN)
+def admin_action_detail(request, pk: int):
+    """One admin action, its before/after in full."""
+    action = get_object_or_404(AdminAction.objects.select_related("actor"), pk=pk)
+    return render(request, "governance/adminaction_detail.html", {"a": action})
+
+
+def _user_rows(users, locked=frozenset()):
+    return [{"user": u, "role": user_role(u), "locked": u.get_username() in locked}
+            for u in users]
 
 
 @role_required(ADMIN)
 def user_list(request):
-    """Every account and its role; Admins change roles here."""
+    """Every account and its role, and the login lockouts; Admins change roles and unlock here."""
     users = User.objects.prefetch_related("groups").order_by("username")
-    return render(request, "governance/user_list.html",
-                  {"rows": _user_rows(users), "roles": ROLE_ORDER})
+    usernames = locked_usernames()
+    return render(request, "governance/user_list.html", {
+        "rows": _user_rows(users, {row["key"] for row in usernames}), "roles": ROLE_ORDER,
+        "locked_usernames": usernames, "locked_addresses": locked_addresses(),
+        "failure_limit": settings.AXES_FAILURE_LIMIT})
+
+
+@require_POST
+@role_required(ADMIN)
+def user_unlock(request, pk: int):
+    """Lift a user's login lockout (recorded)."""
+    user = get_object_or_404(User, pk=pk)
+    unlock_login(actor=request.user, username=user.get_username(), obj=user, request=request)
+    messages.success(request, f"{user.get_username()} may log in again.")
+    return redirect("governance:user_list")
+
+
+@require_POST
+@role_required(ADMIN)
+def lockout_unlock(request):
+    """Lift the lockout of a username (with no account) or of an address (recorded)."""
+    username = request.POST.get("username", "").strip()
+    address = request.POST.get("ip_address", "").strip()
+    if address:
+        try:
+            address = str(ipaddress.ip_address(address))
+        except ValueError:
+            return HttpResponseBadRequest(f"ip_address: {address!r} is not an IP address")
+    if not username and not address:
+        return HttpResponseBadRequest("username or ip_address: one is required")
+    unlock_login(actor=request.user, username=username, ip_address=address, request=request)
+    messages.success(request, f"{username or address} may log in again.")
+    return redirect("governance:user_list")
 
 
 @require_POST

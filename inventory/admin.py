@@ -2,10 +2,13 @@
 
 from django.contrib import admin
 
+from governance.admin import RecordedAdminMixin
 from inventory import models
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(RecordedAdminMixin, admin.ModelAdmin):
+    """Viewable only; recorded all the same, should a subclass ever allow a change."""
+
     def has_add_permission(self, request):
         return False
 

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.models import EventSource
 from audit.services.sources import create_source
+from governance.services import acting_from_command
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, name, kind, retention_days, **options):
         if EventSource.objects.filter(name=name).exists():
             raise CommandError(f"An event source named {name!r} already exists.")
-        source, token = create_source(name=name, kind=kind, retention_days=retention_days)
+        with acting_from_command("create_source"):  # the record names the command and OS user
+            source, token = create_source(name=name, kind=kind, retention_days=retention_days)
         self.stderr.write(f"Created {source.kind} source {source.name!r}. Its token (shown once):")
         self.stdout.write(token)

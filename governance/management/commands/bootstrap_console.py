@@ -5,9 +5,11 @@ import secrets
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import BaseCommand, call_command
+from django.db import transaction
 
 from governance.roles import ADMIN
-from governance.services import ensure_role_groups, record_admin_action
+from governance.services import (acting_from_command, ensure_role_groups, model_snapshot,
+                                 record_admin_action)
 
 
 class Command(BaseCommand):
@@ -22,11 +24,12 @@ class Command(BaseCommand):
         password_file = settings.VAR_DIR / "admin-password.txt"
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
-            user = User.objects.create_superuser(username=username, password=password, email="")
-            user.groups.add(Group.objects.get(name=ADMIN))
-            record_admin_action(actor=None, action="user.created", obj=user,
-                                after={"username": username, "role": ADMIN},
-                                note="first-start admin account")
+            with acting_from_command("bootstrap_console"), transaction.atomic():
+                user = User.objects.create_superuser(username=username, password=password,
+                                                     email="")
+                user.groups.add(Group.objects.get(name=ADMIN))
+                record_admin_action(actor=None, action="user.created", obj=user,
+                                    after=model_snapshot(user), note="first-start admin account")
             password_file.write_text(f"{username}\n{password}\n")
             password_file.chmod(0o600)
             if not no_demo:

@@ -2,8 +2,10 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from tqdm import tqdm
 
+from governance.services import acting_from_command, record_admin_action
 from inventory.crawls import Progress, execute_crawl, open_crawl
 from inventory.models import Crawl
 from inventory.services.registry import clean_base_url, registry_for_url
@@ -47,6 +49,11 @@ class Command(BaseCommand):
                             help="ignore updated_since and re-read every server")
 
     def handle(self, *args, url, full, **options):
+        # A registry this adds is recorded as done by this command and the OS user.
+        with acting_from_command("crawl_registry"):
+            self._crawl(url, full)
+
+    def _crawl(self, url, full):
         try:  # the form's and the API's rule; an existing registry's URL is fine here (reused)
             base = clean_base_url(url)
         except ValidationError as exc:
@@ -63,8 +70,13 @@ class Command(BaseCommand):
         if crawl.status == Crawl.Status.RUNNING:
             raise CommandError(f"crawl #{crawl.pk} of this registry is already running")
         if not created and full:  # take over the queued crawl with our options
-            Crawl.objects.filter(pk=crawl.pk, status=Crawl.Status.QUEUED).update(
-                options={"full": True})
+            with transaction.atomic():
+                taken = Crawl.objects.filter(pk=crawl.pk, status=Crawl.Status.QUEUED).update(
+                    options={"full": True})
+                if taken:
+                    record_admin_action(actor=None, action="crawl.options_changed", obj=crawl,
+                                        before={"options": crawl.options},
+                                        after={"options": {"full": True}})
         bars = []
 
         def progress_class(row):
