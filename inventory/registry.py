@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import orjson
 from jsonschema import Draft7Validator
 
+from inventory.remote_urls import strip_userinfo, strip_userinfo_everywhere
+
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "server.schema.json"
 OFFICIAL_META_KEY = "io.modelcontextprotocol.registry/official"
 STATUSES = ("active", "deprecated", "deleted")
@@ -132,7 +134,7 @@ def parse_entry(item, *, allowed_base_urls: dict | None = None, check: bool = Tr
         status_changed_at=parse_time(official.get("statusChangedAt")),
         title=_text(server.get("title"), 300),
         description=_text(server.get("description"), 2000),
-        repository_url=_text(repository.get("url"), 500),
+        repository_url=strip_userinfo(_text(repository.get("url"), 500))[0],
         repository_id=str(repository.get("id"))[:200] if repository.get("id") is not None else "",
     )
     if official.get("status") not in (None, *STATUSES):
@@ -147,7 +149,7 @@ def check_entry(entry: Entry, *, allowed_base_urls: dict | None = None) -> Entry
         return entry
     server = entry.document
     entry.problems = entry.problems + check_server_json(server, allowed_base_urls=allowed_base_urls)
-    entry.document = redact_secrets(server)
+    entry.document = strip_userinfo_everywhere(redact_secrets(server))  # remote_urls.py: why
     entry.remotes = _remotes(server)
     entry.packages = _packages(server)
     entry.checked = True

@@ -24,3 +24,18 @@ def strip_userinfo(url: str) -> tuple[str, bool]:
     """(the URL without `user:password@`, whether it had one)."""
     stripped, count = _USERINFO.subn(r"\1", url, count=1)
     return stripped, bool(count)
+
+
+def strip_userinfo_everywhere(document):
+    """A copy of a JSON document (a registry's server.json) with `user:password@` removed from
+    every string that is a URL carrying one; the document itself when none does."""
+    if isinstance(document, dict):
+        items = {key: strip_userinfo_everywhere(value) for key, value in document.items()}
+        changed = any(items[key] is not document[key] for key in document)
+        return items if changed else document
+    if isinstance(document, list):
+        items = [strip_userinfo_everywhere(value) for value in document]
+        return items if any(a is not b for a, b in zip(items, document)) else document
+    if isinstance(document, str) and _USERINFO.match(document):
+        return strip_userinfo(document)[0]
+    return document

@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
 from inventory.crawls import execute_crawl, open_crawl
-from inventory.models import ProtectedResource, Registry, Server, ServerRemote
+from inventory.models import ProtectedResource, Registry, Server, ServerRemote, ServerVersion
 from inventory.remote_urls import strip_userinfo
 from inventory.services.entities import upsert_server
 from tests.conftest import _user_with_role
@@ -101,12 +101,18 @@ def test_a_registry_remote_with_credentials_is_stored_without_them(settings):
     server = example("context7")
     server["remotes"] = [{"type": "streamable-http",
                           "url": "https://user:tok3n@mcp.context7.example/mcp"}]
+    server["repository"] = {"url": "https://x-access-token:ghtok3n@github.com/acme/c7",
+                            "source": "github"}
     with running_registry([entry(server)]) as fake:
         registry = Registry.objects.create(name="local", base_url=fake.url)
         job, _ = open_crawl(kind="registry", target=registry.base_url, registry=registry)
         execute_crawl(job.pk)
     remote = ServerRemote.objects.get(server__name=server["name"])
     assert (remote.url, remote.had_credentials) == ("https://mcp.context7.example/mcp", True)
+    stored = Server.objects.get(name=server["name"])
+    assert stored.repository_url == "https://github.com/acme/c7"
+    document = str(ServerVersion.objects.get(server=stored).document)
+    assert "tok3n" not in document and "https://mcp.context7.example/mcp" in document
 
 
 @pytest.mark.django_db(transaction=True)
