@@ -16,6 +16,11 @@ It also removes the process environment from every request's environ. Granian (l
 and Django's runserver) starts each environ from a copy of os.environ, so SECRET_KEY,
 DATABASE_URL and FIELD_ENCRYPTION_KEY would sit in request.META, where error reports and
 debugging code look. Only CGI, HTTP_* and wsgi.* keys belong there.
+
+And it guards every request's body framing, for every endpoint (audit/http_body.py): a request
+with both Content-Length and Transfer-Encoding is refused before any view runs, and wsgi.input
+becomes a stream that raises when the body ends before its Content-Length or arrives after the
+body-read deadline (Django answers 400 for those; the ingest endpoints 400 and 408).
 """
 
 from __future__ import annotations
@@ -23,10 +28,15 @@ from __future__ import annotations
 import logging
 import os
 
+import orjson
+
+from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.middleware.security import SecurityMiddleware
+
+from audit.http_body import BodyError, GuardedInput, declared_length, framing_error
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +95,10 @@ class IngestFastPath:
         for key in process_env.keys() & environ.keys():
             if environ[key] == process_env[key]:  # not something the request itself set
                 del environ[key]
+        refused = framing_error(environ)
+        if refused:
+            return _answer(start_response, refused.status, refused.message)
+        guard_body(environ)
         if environ.get("PATH_INFO") not in FAST_PATHS or environ.get("REQUEST_METHOD") != "POST":
             return self.django_app(environ, start_response)
         from audit.ingest_views import ingest  # after Django is set up
@@ -107,3 +121,24 @@ class IngestFastPath:
             return [content]
         finally:
             close_old_connections()  # what request_finished does for the database
+
+
+def guard_body(environ: dict) -> None:
+    """Put a request that has a body behind GuardedInput (length and deadline checked)."""
+    try:
+        length = declared_length(environ)
+    except BodyError:
+        return  # Django reads a malformed Content-Length as 0; the ingest views answer 400
+    if length or "HTTP_TRANSFER_ENCODING" in environ:
+        environ["wsgi.input"] = GuardedInput(environ["wsgi.input"], length=length,
+                                             timeout=settings.AUDIT_BODY_READ_TIMEOUT_SECONDS)
+
+
+def _answer(start_response, status: int, message: str):
+    """A JSON error straight from the wrapper, for requests refused before any view runs."""
+    response = HttpResponse(orjson.dumps({"detail": message}), status=status,
+                            content_type="application/json")
+    content = response.content
+    start_response(f"{status} {response.reason_phrase}",
+                   [*response.items(), ("Content-Length", str(len(content)))])
+    return [content]

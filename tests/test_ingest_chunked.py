@@ -7,7 +7,7 @@ import pytest
 from audit.models import AuditEvent
 from audit.services.sources import create_source
 from tests.ingest_helpers import make_event
-from tests.test_ingest_durability import WebServer
+from tests.web_server import WebServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -1,15 +1,8 @@
 """An acknowledged batch survives kill -9 of the web server and a PostgreSQL restart or crash.
 
 Runs the production web server (governance/webserver.py: Granian) as a subprocess against the
-test database.
+test database (tests/web_server.py).
 """
-
-import os
-import signal
-import socket
-import subprocess
-import time
-from pathlib import Path
 
 import httpx
 import orjson
@@ -19,46 +12,11 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from audit.services.sources import create_source
-from governance import devdb, webserver
+from governance import devdb
 from tests.ingest_helpers import make_event
+from tests.web_server import WebServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class WebServer:
-    """The production web server in its own process group, so kill -9 takes every process."""
-
-    def __init__(self):
-        self.port = free_port()
-        env = {**os.environ, "EMBEDDED_DB_NAME": connection.settings_dict["NAME"],
-               "PGDATA_DIR": str(settings.EMBEDDED_PGDATA)}
-        self.proc = subprocess.Popen(
-            webserver.command(f"127.0.0.1:{self.port}", workers=2, threads=4, log_level="warning"),
-            cwd=BASE_DIR, env=env, start_new_session=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in (200, 503):
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.kill()
-        raise RuntimeError("the web server did not start")
-
-    def kill(self):
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(timeout=30)
 
 
 @pytest.fixture
