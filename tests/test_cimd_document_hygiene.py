@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory import cimd
-from inventory.models import Client, ClientDocument, Flag
+from inventory.models import Client, ClientDocument, Flag, Server, ServerVersion
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services import cimd as svc
 from tests.fetch_server import LocalServer, Route
@@ -155,7 +155,15 @@ def test_the_migration_masks_secrets_stored_before_the_fix():
     version = ClientDocument.objects.create(
         client=client, sha256="a" * 64, content=leaked, raw=json.dumps(leaked), problems=[],
         is_valid=False, first_fetched_at=now, last_fetched_at=now)
+    server = Server.objects.create(name="com.acme/crm", first_seen=now, last_seen=now,
+                                   repository_url="https://u:OLD-TOKEN@github.com/acme/crm")
+    published = ServerVersion.objects.create(
+        server=server, version="1.0.0", first_seen=now, last_seen=now, document={
+            "remotes": [{"url": "https://u:OLD-TOKEN@mcp.acme.example/mcp"}]})
     MigrationExecutor(connection).migrate(latest)
     version.refresh_from_db()
+    published.refresh_from_db()
+    server.refresh_from_db()
     assert "OLD-SECRET" not in version.raw + str(version.content)
+    assert "OLD-TOKEN" not in str(published.document) + server.repository_url
     assert version.content["client_name"] == "Acme Agent" and version.sha256 == "a" * 64
