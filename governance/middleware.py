@@ -25,3 +25,32 @@ class RefuseNulInQueryStringMiddleware:
                     return JsonResponse({"detail": detail}, status=400)
                 return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class SecurityHeadersMiddleware:
+    """A strict Content-Security-Policy on every response, and `Cache-Control: no-store` on every
+    response that sets no caching of its own.
+
+    The policy allows scripts and styles from the console's own origin only: no inline script,
+    no eval (htmx runs with allowEval off; charts are JSON data blocks drawn by static JS, see
+    governance/charts.py). A fixed header from one setting needs no library: django-csp's
+    nonces and per-view decorators are for pages that keep inline script, and we keep none.
+
+    Pages and API answers hold audit events and inventory (who called which tool, tokens shown
+    once): a shared proxy or the browser's disk cache must not keep them. Static files are
+    served before this point (whitenoise) with their own long-lived Cache-Control.
+    """
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.policy = settings.CONTENT_SECURITY_POLICY
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.policy and "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = self.policy
+        if "Cache-Control" not in response:
+            response["Cache-Control"] = "no-store"
+        return response

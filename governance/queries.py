@@ -5,31 +5,39 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from inventory.models import Client, Grant, Task
+from inventory.models import (
+    TASK_EXPIRED,
+    Client,
+    Grant,
+    Task,
+    task_past_ttl_q,
+    task_running_q,
+)
 
-RUNNING_TASK_STATUSES = (Task.Status.WORKING, Task.Status.INPUT_REQUIRED)
 
 
-def overview_counts() -> dict[str, int]:
-    """Headline counts in one round trip (each is an index-only count on a small table)."""
+def overview_counts(*, now: datetime | None = None) -> dict[str, int]:
+    """Headline counts in two round trips (each an index-only count on a small table). Tasks
+    past their TTL are counted apart from running ones, by the one definition on Task."""
     sql = """
         SELECT (SELECT count(*) FROM inventory_identity),
                (SELECT count(*) FROM inventory_client),
                (SELECT count(*) FROM inventory_server),
                (SELECT count(*) FROM inventory_grant WHERE status = 'active'),
-               (SELECT count(*) FROM inventory_task WHERE status = ANY(%s)),
-               (SELECT count(*) FROM inventory_flag WHERE resolved_at IS NULL),
-               (SELECT count(*) FROM inventory_task WHERE flagged)
+               (SELECT count(*) FROM inventory_flag WHERE resolved_at IS NULL)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(RUNNING_TASK_STATUSES)])
+        cursor.execute(sql)
         row = cursor.fetchone()
-    names = ("identities", "clients", "servers", "active_grants", "running_tasks", "open_flags",
-             "flagged_tasks")
-    return dict(zip(names, row, strict=True))
+    names = ("identities", "clients", "servers", "active_grants", "open_flags")
+    now = now or timezone.now()
+    return {**dict(zip(names, row, strict=True)), **Task.objects.aggregate(
+        running_tasks=Count("id", filter=task_running_q(now)),
+        expired_tasks=Count("id", filter=task_past_ttl_q(now)),
+        flagged_tasks=Count("id", filter=Q(flagged=True)))}
 
 
 def grants_by_status_and_type() -> list[dict]:
@@ -38,10 +46,14 @@ def grants_by_status_and_type() -> list[dict]:
                 .annotate(n=Count("id")).order_by("status", "grant_type"))
 
 
-def tasks_by_status() -> dict[str, int]:
-    """{status: n} with every task status present (zeros included)."""
-    counts = dict(Task.objects.order_by().values_list("status").annotate(n=Count("id")))
-    return {status: counts.get(status, 0) for status in Task.Status.values}
+def tasks_by_status(*, now: datetime | None = None) -> dict[str, int]:
+    """{status: n} with every task status (zeros included) and "expired": the tasks still
+    working or input_required after their TTL, counted there and not under their status."""
+    shown = Case(When(task_past_ttl_q(now or timezone.now()), then=Value(TASK_EXPIRED)),
+                 default=F("status"), output_field=CharField())
+    counts = dict(Task.objects.order_by().annotate(shown=shown).values_list("shown")
+                  .annotate(n=Count("id")))
+    return {status: counts.get(status, 0) for status in [*Task.Status.values, TASK_EXPIRED]}
 
 
 def clients_by_registration() -> dict[str, int]:

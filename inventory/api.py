@@ -16,7 +16,7 @@ from rest_framework.exceptions import ValidationError
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsViewer
 from inventory import queries
-from inventory.models import Client, Flag, Grant, Identity, Server, Task
+from inventory.models import TASK_EXPIRED, Client, Flag, Grant, Identity, Server, Task
 from inventory.queries import InvalidFilter, ListSpec
 
 SIGHTING_FIELDS = ["first_seen", "last_seen", "seen_from"]
@@ -65,10 +65,17 @@ class GrantSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
+    # Computed on read (Task.is_past_ttl): a task still running after its TTL is "expired".
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    expired = serializers.BooleanField(read_only=True)
+    effective_status = serializers.ChoiceField(
+        read_only=True, choices=[*Task.Status.values, TASK_EXPIRED])
+
     class Meta:
         model = Task
         fields = ["id", "task_id", "server", "client", "identity", "grant", "session_id",
-                  "method", "tool_name", "status", "status_message", "created_at",
+                  "method", "tool_name", "status", "effective_status", "expired", "expires_at",
+                  "status_message", "created_at",
                   "last_updated_at", "ttl_ms", "ttl_unlimited", "poll_interval_ms",
                   "protocol_version", "flagged", "flag_reason", *SIGHTING_FIELDS]
 

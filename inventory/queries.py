@@ -24,6 +24,8 @@ from inventory.models import (
     ReviewStatus,
     Server,
     Task,
+    task_past_ttl_q,
+    task_running_q,
 )
 
 EXPIRING_SOON = timedelta(days=7)
@@ -161,8 +163,13 @@ def sort_fields(spec: ListSpec, raw: str | None) -> list[str]:
 
 
 def _running(queryset, value: bool):
-    running = Q(status__in=[Task.Status.WORKING, Task.Status.INPUT_REQUIRED])
+    running = task_running_q()  # past-TTL tasks are not running (see Task.is_past_ttl)
     return queryset.filter(running if value else ~running)
+
+
+def _expired(queryset, value: bool):
+    past_ttl = task_past_ttl_q()
+    return queryset.filter(past_ttl if value else ~past_ttl)
 
 
 def _expiring(queryset, value: bool):
@@ -226,11 +233,12 @@ TASK_SPEC = ListSpec(
              Filter("identity", "identity_id", kind="id"),
              Filter("grant", "grant_id", kind="id"),
              Filter("flagged", "flagged", kind="bool"),
-             Filter("running", "", kind="bool", label="running")),
+             Filter("running", "", kind="bool", label="running"),
+             Filter("expired", "", kind="bool", label="expired (past TTL)")),
     sorts={"last_updated_at": "last_updated_at", "created_at": "created_at", "status": "status",
            "task_id": "task_id"},
     default_sort="-last_updated_at",
-    extra={"running": _running},
+    extra={"running": _running, "expired": _expired},
 )
 FLAG_SPEC = ListSpec(
     search=("summary", "object_repr", "kind"),

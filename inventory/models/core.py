@@ -7,10 +7,14 @@ where it was seen from (events, a registry crawl, a CIMD fetch, an IdP sync, by 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import Q
+from django.db.models import ExpressionWrapper, F, Q, Value
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
 
 from inventory.remote_urls import USERINFO_PATTERN
 
@@ -328,6 +332,8 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# Not a status a server reports: what the console shows for a running task past its TTL.
+TASK_EXPIRED = "expired"
 TERMINAL_TASK_STATUSES = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 # MCP 2025-11-25 §Tasks: the only legal edges; terminal states never change.
 LEGAL_TASK_TRANSITIONS = {
@@ -338,9 +344,41 @@ LEGAL_TASK_TRANSITIONS = {
 }
 
 
+RUNNING_TASK_STATUSES = (TaskStatus.WORKING, TaskStatus.INPUT_REQUIRED)
+
+
+# "Expired" is defined here once, in SQL (task_expires_at / task_past_ttl_q) and for one row
+# (Task.expires_at / Task.is_past_ttl), and everything else uses these. A task is past its TTL
+# when it is still working or input_required after createdAt + ttl: MCP 2025-11-25 lets the
+# receiver delete it then, so it will never report a terminal status and must not be shown as
+# running forever. ttl null (unlimited) or unknown never expires.
+def task_expires_at():
+    """SQL: created_at (first_seen when the server sent none) + ttl_ms; NULL when unlimited."""
+    ttl = ExpressionWrapper(F("ttl_ms") * Value(timedelta(milliseconds=1)),
+                            output_field=models.DurationField())
+    return ExpressionWrapper(Coalesce("created_at", "first_seen") + ttl,
+                             output_field=models.DateTimeField())
+
+
+def task_past_ttl_q(now: datetime | None = None) -> Q:
+    """Tasks still running by their last status whose TTL has elapsed by `now`."""
+    return Q(status__in=RUNNING_TASK_STATUSES, ttl_unlimited=False, ttl_ms__isnull=False) & Q(
+        LessThanOrEqual(task_expires_at(), now or timezone.now()))
+
+
+def task_running_q(now: datetime | None = None) -> Q:
+    """Tasks genuinely running: working or input_required and within their TTL."""
+    return Q(status__in=RUNNING_TASK_STATUSES) & ~task_past_ttl_q(now)
+
+
 class TaskQuerySet(models.QuerySet):
-    def running(self):
-        return self.filter(status__in=[TaskStatus.WORKING, TaskStatus.INPUT_REQUIRED])
+    def running(self, now: datetime | None = None):
+        """Working or input_required, excluding those past their TTL."""
+        return self.filter(task_running_q(now))
+
+    def past_ttl(self, now: datetime | None = None):
+        """Still working or input_required after their TTL: shown as expired."""
+        return self.filter(task_past_ttl_q(now))
 
 
 class Task(Sighting):
@@ -389,6 +427,29 @@ class Task(Sighting):
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_TASK_STATUSES
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the receiver may delete the task (see task_expires_at, its SQL twin)."""
+        start = self.created_at or self.first_seen
+        if self.ttl_unlimited or self.ttl_ms is None or start is None:
+            return None
+        return start + timedelta(milliseconds=self.ttl_ms)
+
+    def is_past_ttl(self, now: datetime | None = None) -> bool:
+        """Still running by its last status, but its TTL has elapsed (task_past_ttl_q's twin)."""
+        expires_at = self.expires_at
+        return (self.status in RUNNING_TASK_STATUSES and expires_at is not None
+                and expires_at <= (now or timezone.now()))
+
+    @property
+    def expired(self) -> bool:
+        return self.is_past_ttl()
+
+    @property
+    def effective_status(self) -> str:
+        """The status to show: "expired" for a task past its TTL, else its last status."""
+        return TASK_EXPIRED if self.expired else self.status
 
     @staticmethod
     def is_legal_transition(old: str, new: str) -> bool:

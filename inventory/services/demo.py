@@ -287,6 +287,13 @@ TASK_MESSAGES = {"input_required": "Waiting for the user to confirm", "failed": 
                  "cancelled": "Cancelled by the requestor", "completed": "", "working": ""}
 
 
+def _task_ttl(rng, number: int) -> int:
+    """A minute or an hour, as most servers grant; every fourth task is a long job kept for
+    30 days, so the demo shows tasks genuinely running beside those past their TTL."""
+    ttl_ms = rng.choice([60000, 3600000])
+    return 30 * 86_400_000 if number % 4 == 0 else ttl_ms
+
+
 def _tasks(rng, anchor, scale, grant_pks) -> int:
     """Tasks on grants that are active now or were, each with its status history."""
     grants = list(Grant.objects.filter(pk__in=grant_pks, server__isnull=False)
@@ -302,7 +309,7 @@ def _tasks(rng, anchor, scale, grant_pks) -> int:
         task, created = entities.upsert_task(
             task_id=f"task-{_uuid(rng)}", server=grant.server, at=at, seen_from=DEMO,
             client=grant.client, identity=grant.subject, grant=grant, method="tools/call",
-            tool_name=rng.choice(tools) if tools else "", ttl_ms=rng.choice([60000, 3600000]),
+            tool_name=rng.choice(tools) if tools else "", ttl_ms=_task_ttl(rng, number),
             poll_interval_ms=5000, protocol_version="2025-11-25",
             session_id=f"sess-{number:05d}")
         steps = [at + timedelta(minutes=rng.randint(1, 90) * (i + 1)) for i in range(len(path))]

@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from inventory.models import Flag
 
+# A task still working or input_required after its TTL (raised by inventory.services.task_expiry).
+TASK_PAST_TTL = "task.past_ttl"
+
 
 def raise_flag(
     *,

@@ -1,0 +1,156 @@
+"""Content-Security-Policy: every page sends a strict policy and holds no inline script or
+handler, charts still draw under it in a real browser, and pages with audit data are no-store."""
+
+import re
+import shutil
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from audit.services.ingest import ingest_events
+from audit.services.sources import create_source
+from governance import charts
+from inventory import crawls
+from inventory.models import AuthorizationServer, Registry
+from inventory.services.flags import raise_flag
+from tests.ingest_helpers import make_event
+from tests.ui_factories import small_inventory
+
+pytestmark = pytest.mark.django_db
+
+UI_NAMESPACES = ("governance", "inventory", "audit")
+# <script> with a src, or a JSON data block (not executed); anything else is inline script.
+ALLOWED_SCRIPT = re.compile(r'<script\b(?=[^>]*\bsrc=)[^>]*>\s*</script>'
+                            r'|<script type="application/json">.*?</script>', re.S)
+INLINE_HANDLER = re.compile(r'<[a-z][^>]*\son[a-z]+\s*=', re.I)
+
+
+def _ui_patterns(resolver=None, prefix="", namespace=""):
+    """(url name, route) of every UI page, walked from the URL conf so a new page is included."""
+    for entry in (resolver or get_resolver()).url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from _ui_patterns(entry, prefix + str(entry.pattern),
+                                    entry.namespace or namespace)
+        elif isinstance(entry, URLPattern) and namespace in UI_NAMESPACES and entry.name:
+            yield f"{namespace}:{entry.name}", entry
+
+
+def _objects(*, crawl=True):
+    inv = small_inventory()
+    now = timezone.now()
+    registry = Registry.objects.create(name="corp", base_url="https://registry.corp.example")
+    # Not in the browser test: its commit would run the crawl (of an unresolvable host).
+    crawl = crawls.start_crawl(kind="registry", target=str(registry.pk), registry=registry) \
+        if crawl else registry
+    auth = AuthorizationServer.objects.create(issuer="https://login.acme.example",
+                                              first_seen=now, last_seen=now)
+    raise_flag(kind="task.illegal_transition", obj=inv["task"], summary="<b>bad</b>")
+    source, _ = create_source(name="gw-csp")
+    ingest_events(source=source, events=[make_event(tool="</script><script>alert(1)")])
+    from audit.models import AuditEvent
+
+    event = AuditEvent.objects.first()
+    return {"identity": inv["alice"].pk, "client": inv["cursor"].pk, "server": inv["crm"].pk,
+            "grant": inv["grant"].pk, "task": inv["task"].pk, "registry": registry.pk,
+            "crawl": crawl.pk, "authserver": auth.pk, "cimd": inv["cursor"].pk,
+            "oauth": inv["crm"].remotes.first().pk, "event": event.pk, "source": source.pk,
+            "user": 1}
+
+
+def _kwargs(name: str, pattern: URLPattern, pks: dict) -> dict:
+    kwargs = {}
+    for key in pattern.pattern.converters:
+        if key == "pk":
+            model = next((k for k in pks if k in name.split(":")[1]), "user")
+            kwargs[key] = pks[model]
+        else:
+            kwargs[key] = {"fmt": "csv", "action": "rotate"}.get(key, "x")
+    return kwargs
+
+
+def _every_page(pks):
+    for name, pattern in _ui_patterns():
+        yield name, reverse(name, kwargs=_kwargs(name, pattern, pks))
+    yield "login", reverse("login")
+
+
+def test_every_page_sends_the_policy_and_holds_no_inline_script_or_handler(admin_client_,
+                                                                           settings):
+    pks = _objects()
+    pages = list(_every_page(pks))
+    assert len(pages) > 30  # the walk found the UI, not an empty URL conf
+    for name, url in pages:
+        response = admin_client_.get(url)
+        assert response["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY, name
+        if "text/html" not in response.get("Content-Type", ""):
+            continue
+        html = response.content.decode()
+        leftover = ALLOWED_SCRIPT.sub("", html)
+        assert "<script" not in leftover, (name, url)
+        assert not INLINE_HANDLER.search(html), (name, url)
+        assert " style=" not in html, (name, url)
+
+
+def test_the_policy_forbids_inline_script_eval_and_framing(client, settings):
+    policy = client.get(reverse("login"))["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    # Styles: our own files, and plotly's two <style> elements by hash only (settings.py).
+    assert directives["style-src"].split() == ["'self'", *settings.PLOTLY_STYLE_HASHES]
+    assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    assert "unsafe" not in policy
+
+
+def test_htmx_runs_without_eval_injected_styles_or_script_evaluation(viewer_client):
+    page = viewer_client.get("/").content.decode()
+    assert ('<meta name="htmx-config" content=\'{"includeIndicatorStyles": false, '
+            '"allowEval": false, "allowScriptTags": false}\'>') in page
+    assert "hx-on" not in page
+
+
+def test_a_chart_label_cannot_close_its_json_data_block():
+    html = charts.top_tools_chart([{"server_name": "</script><script>alert(1)//",
+                                    "tool": "x", "events": 1}])
+    assert html.count("</script>") == 1 and "<script>alert" not in html
+    assert 'data-plotly-figure><script type="application/json">' in html
+
+
+@pytest.mark.parametrize("url", ["/", "/audit/", "/inventory/tasks/", "/api/v1/tasks/"])
+def test_pages_with_audit_data_are_never_stored_by_a_cache(viewer_client, url):
+    assert viewer_client.get(url)["Cache-Control"] == "no-store"
+
+
+def _browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.skip("no Chromium on this machine")
+    return playwright, path
+
+
+@pytest.mark.slow
+def test_the_overview_charts_draw_in_chromium_with_no_csp_violation(live_server, admin_user,
+                                                                    client):
+    sync_api, path = _browser()
+    _objects(crawl=False)
+    client.force_login(admin_user)
+    cookie = client.cookies["sessionid"].value
+    errors = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.context.add_cookies([{"name": "sessionid", "value": cookie,
+                                   "url": live_server.url}])
+        for url in ("/", "/audit/"):
+            response = page.goto(live_server.url + url, wait_until="networkidle")
+            assert "script-src 'self'" in response.headers["content-security-policy"]
+            page.wait_for_selector(".plotly-graph-div .main-svg", timeout=10_000)
+        drawn = page.goto(live_server.url + "/") and page.wait_for_function(
+            "document.querySelectorAll('.plotly-graph-div .main-svg').length >= 4")
+        count = page.locator(".plotly-graph-div .svg-container").count()
+        browser.close()
+    assert drawn and count >= 4
+    assert errors == [], "\n".join(errors)
