@@ -4,8 +4,9 @@
 `limit=100`, cursor pagination and, after a first successful crawl, `updated_since` set to
 that crawl's start time (minus a small overlap for clock skew; content hashes make the
 overlap cheap). Every request goes through `inventory.fetch.safe_fetch`; 429 and transient
-errors are retried with a bounded wait. A broken item is logged on the crawl and skipped;
-the good records beside it are kept.
+errors are retried with a bounded wait, and a `Pacer` (inventory/rate_limit.py) spaces the
+requests so a rate-limited registry is not hit again at full speed after each wait. A broken
+item is logged on the crawl and skipped; the good records beside it are kept.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.utils import timezone
 from inventory.crawls import Progress, last_done_crawl, register_runner, start_crawl
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import Crawl, Registry
+from inventory.rate_limit import Pacer
 from inventory.registry import OFFICIAL_PACKAGE_BASE_URLS, EntryError, check_entry, parse_entry
 from inventory.services.registry_ingest import write_entries
 
@@ -123,10 +125,11 @@ def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
     allowed = _conf("REGISTRY_PACKAGE_BASE_URLS", None) or OFFICIAL_PACKAGE_BASE_URLS
     totals, seen_cursors = Counter(), set()
     prefix, cursor = None, None
+    pacer = new_pacer()
     progress.summary.update({"mode": "incremental" if since else "full",
                              "updated_since": since or ""})
     while True:
-        body, prefix = fetch_page(base, prefix=prefix, cursor=cursor, since=since)
+        body, prefix = fetch_page(base, prefix=prefix, cursor=cursor, since=since, pacer=pacer)
         items = body.get("servers") if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise RegistryError("the response has no 'servers' list")
@@ -141,7 +144,9 @@ def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
             raise RegistryError(f"the registry repeated a cursor or exceeded {MAX_PAGES} pages")
         seen_cursors.add(cursor)
     Registry.objects.filter(pk=registry.pk).update(last_crawled_at=timezone.now())
-    progress.summary.update({**totals, "api_version": prefix})
+    progress.summary.update({**totals, "api_version": prefix,
+                             "rate_limited_responses": pacer.refusals,
+                             "pace_seconds": round(pacer.interval, 3)})
     return dict(progress.summary)
 
 
@@ -165,14 +170,20 @@ def page_url(base: str, prefix: str, *, cursor: str | None, since: str | None) -
     return f"{base}/{prefix}/servers?{urlencode(params)}"
 
 
+def new_pacer() -> Pacer:
+    return Pacer(max_wait=float(_conf("REGISTRY_MAX_RETRY_WAIT_SECONDS", 60)))
+
+
 def fetch_page(base: str, *, prefix: str | None, cursor: str | None,
-               since: str | None) -> tuple[dict, str]:
+               since: str | None, pacer: Pacer | None = None) -> tuple[dict, str]:
     """One page of the server list, and the API version that served it."""
+    pacer = pacer or new_pacer()
     if prefix:
-        return get_json(page_url(base, prefix, cursor=cursor, since=since)), prefix
+        return get_json(page_url(base, prefix, cursor=cursor, since=since), pacer=pacer), prefix
     for candidate in API_PREFIXES:
         try:
-            return get_json(page_url(base, candidate, cursor=cursor, since=since)), candidate
+            return (get_json(page_url(base, candidate, cursor=cursor, since=since), pacer=pacer),
+                    candidate)
         except FetchError as exc:
             if exc.status not in (404, 405) or candidate == API_PREFIXES[-1]:
                 raise
@@ -180,14 +191,21 @@ def fetch_page(base: str, *, prefix: str | None, cursor: str | None,
     raise AssertionError("unreachable")
 
 
-def get_json(url: str):
-    """GET JSON via safe_fetch, retrying 429 (honouring Retry-After, bounded) and transient errors."""
+def get_json(url: str, *, pacer: Pacer | None = None):
+    """GET JSON via safe_fetch, paced; retrying 429 (honouring Retry-After, bounded) and
+    transient errors."""
     attempts = int(_conf("REGISTRY_FETCH_ATTEMPTS", 5))
     max_wait = float(_conf("REGISTRY_MAX_RETRY_WAIT_SECONDS", 60))
+    pacer = pacer or new_pacer()
     for attempt in range(attempts):
+        if (pause := pacer.delay()) > 0:
+            _sleep(pause)
+        pacer.started()
         try:
-            return safe_fetch(url, purpose="registry", max_bytes=MAX_BODY_BYTES,
-                              max_redirects=3).json()
+            result = safe_fetch(url, purpose="registry", max_bytes=MAX_BODY_BYTES,
+                                max_redirects=3)
+            pacer.answered(result.headers)
+            return result.json()
         except FetchError as exc:
             transient = exc.reason in TRANSIENT_REASONS or (
                 exc.reason == "http_error" and (exc.status or 0) >= 500)
@@ -197,6 +215,8 @@ def get_json(url: str):
             wait = exc.retry_after if exc.reason == "rate_limited" and exc.retry_after is not None \
                 else backoff
             log.warning("registry fetch %s: %s; retrying in %.1fs", url, exc.reason, wait)
+            if exc.reason == "rate_limited":
+                pacer.refused(min(wait, max_wait))
             _sleep(min(wait, max_wait))
     raise AssertionError("unreachable")
 

@@ -55,6 +55,7 @@ class State:
 def registry_state(registry, server_ids: list[int]) -> State:
     """What this registry said before about these servers (all their versions)."""
     rows = (ServerVersion.objects.filter(registry=registry, server_id__in=server_ids)
+            .order_by()  # sorted per server below; the model's ordering would join Server
             .values_list("id", "server_id", "version", "status", "is_latest", "published_at",
                          "registry_record__content_hash", "registry_record__repository_id"))
     state = State()
