@@ -238,6 +238,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}  # each app's entries are added in its section below
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
+# The queue every task goes to and the workers read: deployments (or test runs) that share one
+# broker keep apart by giving each its own name.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
 
 # --- Logging: never log secrets (tokens are redacted before they reach a logger) -------------
 LOGGING = {
