@@ -41,4 +41,4 @@ def one_of_everything() -> dict:
         create_source(name="gw-recorded", actor=User.objects.create_user("recorder"))
     return {**inv, "registry": registry, "crawl": crawl, "document": document, "auth": auth,
             "source": EventSource.objects.get(name="gw-rows"), "event": AuditEvent.objects.first(),
-            "action": AdminAction.objects.first(), "remote": inv["crm"].remotes.first()}
+            "action": AdminAction.objects.first()}
