@@ -56,7 +56,8 @@ def _body_for(path: str, source) -> bytes:
         return orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{
             "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
             "name": "tools/call get-weather", "kind": 2,
-            "startTimeUnixNano": str(time.time_ns() - 10**9), "endTimeUnixNano": str(time.time_ns()),
+            "startTimeUnixNano": str(time.time_ns() - 10**9),
+            "endTimeUnixNano": str(time.time_ns()),
             "attributes": [{"key": "mcp.method.name", "value": {"stringValue": "tools/call"}},
                            {"key": "gen_ai.tool.name", "value": {"stringValue": "get-weather"}}],
         }]}]}]})

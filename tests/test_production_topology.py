@@ -122,7 +122,8 @@ def site(tmp_path_factory):
         url = _database_url().rsplit("/", 1)[0] + f"/{name}"
         env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "governance.settings",
                "VAR_DIR": str(tmp_path_factory.mktemp("topology-var")),
-               "SECRET_KEY": uuid.uuid4().hex * 2, "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+               "SECRET_KEY": uuid.uuid4().hex * 2,
+               "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
                "FETCH_ALLOWLIST": "127.0.0.1", "CELERY_TASK_ALWAYS_EAGER": "false",
                "PYTHONUNBUFFERED": "1", "DEMO_DATA": "0"}
         _manage(env, "migrate", "--noinput")
