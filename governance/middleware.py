@@ -46,11 +46,24 @@ class SecurityHeadersMiddleware:
 
         self.get_response = get_response
         self.policy = settings.CONTENT_SECURITY_POLICY
+        self.browsable_api_policy = with_inline_styles(self.policy)
 
     def __call__(self, request):
         response = self.get_response(request)
         if self.policy and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = self.policy
+            # DRF's browsable API (HTML for a browser at /api/) writes style="" attributes and a
+            # <style> block in its own templates; its scripts are files, so only styles relax.
+            renderer = getattr(response, "accepted_renderer", None)
+            browsable = getattr(renderer, "format", "") == "api"
+            response["Content-Security-Policy"] = (self.browsable_api_policy if browsable
+                                                   else self.policy)
         if "Cache-Control" not in response:
             response["Cache-Control"] = "no-store"
         return response
+
+
+def with_inline_styles(policy: str) -> str:
+    """`policy` with `style-src 'self' 'unsafe-inline'` (any hash would void 'unsafe-inline')."""
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    return "; ".join("style-src 'self' 'unsafe-inline'" if d.split()[0] == "style-src" else d
+                     for d in directives)

@@ -197,6 +197,9 @@ STATICFILES_DIRS = [
     ("vendor/plotly", Path(plotly.__file__).parent / "package_data"),
 ]
 WHITENOISE_USE_FINDERS = True  # no collectstatic needed for `make run`
+# /favicon.ico, which browsers ask for on pages that link none (the browsable API, the admin):
+# a 404 there is a console error on every such page.
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 STATIC_ROOT.mkdir(exist_ok=True)
 
 # --- REST API -------------------------------------------------------------------------------
