@@ -18,8 +18,7 @@ from audit.models import AuditEvent, EventSource
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.pagination import MAX_LIMIT, page_params
 from governance.roles import AUDITOR, IsAdmin, IsViewer, has_role
-from inventory.api import bad_filter_is_400
-from inventory.queries import parse_id
+from inventory.queries import id_or_none
 
 DETAIL_COLUMNS = explorer.LIST_COLUMNS + ["received_at", "batch_id", "session_id"]
 
@@ -104,8 +103,9 @@ class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
         return Response({"results": rows, "next": cursor})
 
     def retrieve(self, request, pk=None):
-        with bad_filter_is_400():
-            pk = parse_id("id", str(pk))
+        pk = id_or_none(str(pk))  # "²", "-5" or 5000 digits name no event: 404, as elsewhere
+        if pk is None:
+            raise Http404
         fields = DETAIL_COLUMNS + (["payload"] if has_role(request.user, AUDITOR) else [])
         row = AuditEvent.objects.filter(pk=pk).values(*fields).first()
         if row is None:

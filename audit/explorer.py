@@ -10,7 +10,7 @@ import base64
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 import orjson
 from django.db.models import Q, TextField
@@ -40,10 +40,13 @@ def _parse_time(name: str, value: str) -> datetime:
     except ValueError:
         raise FilterError(f"{name}: not an ISO 8601 date or timestamp") from None
     if parsed.tzinfo is None:
-        from datetime import timezone
-
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed
+        return parsed.replace(tzinfo=timezone.utc)
+    # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts ("+18:34" was a 500),
+    # and a time that leaves Python's years 1-9999 in UTC is no time an event can have.
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise FilterError(f"{name}: out of range") from None
 
 
 @dataclass
