@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -59,11 +60,24 @@ class GranianServer:
         raise RuntimeError("the web server did not start")
 
     def stop(self) -> None:
+        # SIGKILL: a graceful stop waits out idle keep-alive connections (~10 s per module),
+        # and the test has read everything it needs from the database by now.
         try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=15)
+            os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=15)
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def granian(django_db_setup, django_db_blocker):
+    """Granian serving the test database for a whole test module (import it to use it)."""
+    server = GranianServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["live_server", "granian"])
+def base_url(request):
+    """Each test using it runs against both servers."""
+    return request.getfixturevalue(request.param).url

@@ -18,21 +18,9 @@ from audit.models import AuditEvent
 from audit.services.sources import create_source
 from inventory.models import Task
 from tests.ingest_helpers import make_event
-from tests.ingest_server import GranianServer
+from tests.ingest_server import base_url, granian  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def granian(django_db_setup, django_db_blocker):
-    server = GranianServer()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(params=["live_server", "granian"])
-def base_url(request):
-    return request.getfixturevalue(request.param).url
 
 
 @pytest.fixture

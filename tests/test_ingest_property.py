@@ -3,7 +3,8 @@
 Hypothesis generates hostile event structures (random JSON, valid events with random parts,
 values no parser here reads) and mixes them with valid marker events; each body goes to the
 native API (a JSON array, {"events": [...]} or NDJSON) and to the OTLP receivers (spans and log
-records with random attributes) of the live server, and again as a client's retry. Every answer
+records with random attributes) of the live server and of Granian (the production server), and
+again as a client's retry. Every answer
 is below 500 and every marker is stored exactly once (issue #10). Examples are bounded, so the
 test stays a few seconds long.
 """
@@ -23,10 +24,11 @@ from hypothesis import strategies as st
 from audit.models import AuditEvent
 from audit.services.sources import create_source
 from tests.ingest_helpers import make_event
+from tests.ingest_server import base_url, granian  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-PROPERTY = settings(max_examples=30, deadline=None, database=None, derandomize=True,
+PROPERTY = settings(max_examples=25, deadline=None, database=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -133,7 +135,7 @@ def _post(url: str, token: str, body: bytes, content_type: str) -> httpx.Respons
 @PROPERTY
 @given(batch=native_batches(), form=st.sampled_from(["array", "wrapped", "ndjson"]))
 def test_random_events_never_cause_a_5xx_and_every_valid_event_is_stored_once_natively(
-        live_server, source_token, batch, form):
+        base_url, source_token, batch, form):
     source, token = source_token
     texts, markers = batch
     if form == "ndjson":
@@ -142,7 +144,7 @@ def test_random_events_never_cause_a_5xx_and_every_valid_event_is_stored_once_na
         body, content_type = b"[" + b",".join(texts) + b"]", "application/json"
         body = b'{"events":' + body + b"}" if form == "wrapped" else body
     for _ in range(2):  # the client's retry stores nothing twice
-        response = _post(f"{live_server.url}/api/v1/events", token, body, content_type)
+        response = _post(f"{base_url}/api/v1/events", token, body, content_type)
         assert response.status_code == 200, response.text
         marker_texts = {orjson.dumps(m) for m in markers}
         rejected = {r["index"] for r in response.json()["rejected"]}
@@ -256,10 +258,10 @@ def otlp_exports(draw, signal: str) -> tuple[dict, list[str]]:
 @PROPERTY
 @given(data=st.data(), signal=st.sampled_from(["traces", "logs"]))
 def test_random_otlp_items_never_cause_a_5xx_and_every_valid_item_is_stored_once(
-        live_server, source_token, data, signal):
+        base_url, source_token, data, signal):
     source, token = source_token
     export, markers = data.draw(otlp_exports(signal))
     body = _text(export)
     for _ in range(2):
-        _post(f"{live_server.url}/v1/{signal}", token, body, "application/json")
+        _post(f"{base_url}/v1/{signal}", token, body, "application/json")
         assert_stored_once(source, markers)
