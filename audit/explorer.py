@@ -96,7 +96,8 @@ def decode_cursor(cursor: str):
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, pk = raw.rsplit("|", 1)
-        return datetime.fromisoformat(when), int(pk)
+        # Cursors come back from clients: the time is checked like a `since` ("+18:34" was a 500).
+        return _parse_time("cursor", when), int(pk)
     except (ValueError, UnicodeDecodeError):
         raise FilterError("cursor: not a cursor this page produced") from None
 

@@ -133,3 +133,19 @@ def test_the_schema_documents_the_event_list_as_one_page_object(viewer_client):
     ref = detail["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     assert {"received_at", "session_id", "payload"} <= set(
         schema["components"]["schemas"][ref]["properties"])
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b"2026-01-01T00:00:00+18:34|5", 200),  # PostgreSQL refused the offset: was a 500
+    (b"0001-01-01T00:00:00+01:00|5", 400),  # before year 1 in UTC
+    (b"2026-01-01T00:00:00+00:00|" + b"1" * 5000, 400),
+])
+def test_a_forged_cursor_is_read_like_a_since_or_refused(viewer_client, stored, raw, status):
+    import base64
+
+    forged = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = viewer_client.get("/api/v1/audit-events/", {"cursor": forged})
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["detail"].startswith("cursor:")
+    assert viewer_client.get("/audit/", {"cursor": forged}).status_code == status
