@@ -61,17 +61,20 @@ class AuditEventPageSerializer(serializers.Serializer):
                                  help_text="The `cursor` of the following page; null on the last.")
 
 
+def _text(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.STR, description=description)
+
+
 def _event_list_params() -> tuple[OpenApiParameter, ...]:
     """The explorer's filters, the keyset cursor and the page size: declared and enforced."""
-    str_param = lambda name, text: OpenApiParameter(name, OpenApiTypes.STR, description=text)  # noqa: E731
     return (
         OpenApiParameter("since", OpenApiTypes.DATETIME, description="Events at or after."),
         OpenApiParameter("until", OpenApiTypes.DATETIME, description="Events before."),
         OpenApiParameter("source", OpenApiTypes.INT, description="Events of this source id."),
-        *(str_param(name, f"Events whose {column.replace('_', ' ')} equals this.")
+        *(_text(name, f"Events whose {column.replace('_', ' ')} equals this.")
           for name, column in explorer.FILTERS.items() if name != "source"),
-        str_param("q", "Case-insensitive search in the payload."),
-        str_param("cursor", "The `next` of the previous page."),
+        _text("q", "Case-insensitive search in the payload."),
+        _text("cursor", "The `next` of the previous page."),
         OpenApiParameter("limit", OpenApiTypes.INT, description=f"Events per page (default 50, "
                          f"at most {MAX_LIMIT}; larger values are capped)."),
     )
