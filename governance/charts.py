@@ -1,9 +1,11 @@
 """Overview charts: plotly figures built from governance/queries.py, rendered as HTML fragments.
 
 The Content-Security-Policy allows no inline script (governance/middleware.py), so a fragment
-is not plotly's `to_html` (which embeds one): it is a div holding the figure as a JSON data
-block, and static/js/charts.js draws every such div with the locally served plotly.js, on page
-load and after each htmx swap.
+is not plotly's `to_html` (which embeds one): it is a div carrying the figure's JSON in its
+`data-plotly-figure` attribute, and static/js/charts.js draws every such div with the locally
+served plotly.js, on page load and after each htmx swap (htmx:load). An attribute rather than a
+<script type="application/json"> block because htmx, with allowScriptTags off, removes every
+<script> from swapped content.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ LAYOUT = {"margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "height": 260,
           "font": {"family": "system-ui, sans-serif", "size": 12},
           "legend": {"orientation": "h", "y": -0.2}}
 CONFIG = {"displayModeBar": False, "responsive": True}
-# Labels come from audit events and inventories (attacker-chosen text): inside a <script> data
-# block "<", ">" and "&" must not appear literally, or "</script>" would end the block.
-_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
 def _html(fig) -> SafeString:
@@ -35,9 +34,9 @@ def _html(fig) -> SafeString:
     fig.update_xaxes(automargin=True)
     figure = pio.to_json({"data": fig.data, "layout": fig.layout, "config": CONFIG},
                          validate=False, pretty=False, engine="json")
-    return format_html('<div class="plotly-graph-div" data-plotly-figure>'
-                       '<script type="application/json">{}</script></div>',
-                       SafeString(figure.translate(_SCRIPT_ESCAPES)))
+    # format_html escapes the JSON for the attribute: labels (tool names from audit events,
+    # client names) cannot end the attribute or the tag.
+    return format_html('<div class="plotly-graph-div" data-plotly-figure="{}"></div>', figure)
 
 
 def grants_chart(rows: list[dict], type_labels: dict[str, str]) -> SafeString:
