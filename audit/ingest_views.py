@@ -32,7 +32,14 @@ JSON_TYPES = {"application/json"}
 
 
 def _json(data, status=200, headers=None) -> HttpResponse:
-    response = HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+    try:
+        content = orjson.dumps(data)
+    except orjson.JSONEncodeError:
+        # Never expected (echoed ids are made writable), but the batch may already be
+        # committed: the answer must still go out and say so. ASCII escapes write anything.
+        log.exception("ingest: answer not writable by orjson")
+        content = json.dumps(data, default=str).encode()
+    response = HttpResponse(content, status=status, content_type="application/json")
     for key, value in (headers or {}).items():
         response[key] = value
     return response
