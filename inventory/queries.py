@@ -234,7 +234,7 @@ TASK_SPEC = ListSpec(
              Filter("grant", "grant_id", kind="id"),
              Filter("flagged", "flagged", kind="bool"),
              Filter("running", "", kind="bool", label="running"),
-             Filter("expired", "", kind="bool", label="expired (past TTL)")),
+             Filter("expired", "", kind="bool", label="expired")),
     sorts={"last_updated_at": "last_updated_at", "created_at": "created_at", "status": "status",
            "task_id": "task_id"},
     default_sort="-last_updated_at",
