@@ -33,7 +33,7 @@ def _first(obj: dict, *keys):
 
 
 def _ms(value) -> int | None:
-    # `not 0 <= value` also refuses NaN (an OTLP double may be one), which int() cannot convert
+    # `not 0 <= value` also refuses NaN, which int() cannot convert
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 2**62:
         return None
     return int(value)
