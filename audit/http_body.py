@@ -67,7 +67,7 @@ def framing_error(meta: dict) -> BodyError | None:
 
 def declared_length(meta: dict) -> int | None:
     """The request's Content-Length, or None without one (BodyError 400 when malformed)."""
-    value = meta.get("CONTENT_LENGTH")
+    value = (meta.get("CONTENT_LENGTH") or "").strip()
     if not value:
         return None
     if not value.isdigit():  # also refuses "+5", " 5" and "-1", which int() would take
