@@ -20,15 +20,19 @@ import orjson
 
 from audit.http_body import BodyError
 from audit.services import fast_validation
+from audit.services.exact_json import read_float
 from audit.services.validation import NESTED_TOO_DEEP, Limits
 
 NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl",
                 "application/json-seq"}
 NOT_A_BATCH = 'Body must be a JSON array of events or {"events": [...]}.'
-# orjson reads an integer beyond 64 bits as a rounded float, silently; an audit record must keep
-# what was sent. Nineteen digits in a row are the cheap sign that text may hold one (a false
-# positive only costs the stdlib's slower parser, which keeps integers exact).
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# orjson reads an integer beyond 64 bits as a rounded float, and a number below a double's
+# range (1e-400) as 0.0, silently; an audit record must keep what was sent. Nineteen digits in
+# a row, or a number with a three-digit negative exponent, are the cheap sign that text may
+# hold one (a false positive only costs the stdlib's slower parser, which keeps integers exact
+# and, through read_float, such numbers' text). A number beyond a double's range the other way
+# (1e400) orjson refuses, which sends the text to the stdlib anyway.
+_INEXACT_NUMBER = re.compile(rb"[0-9]{19}|[:,\[][ \t\n\r]*-?[0-9.]+[eE]-[0-9]{3}")
 
 
 def _refuse_constant(name: str):
@@ -38,8 +42,8 @@ def _refuse_constant(name: str):
 def exact_loads(data: bytes):
     """JSON text as Python objects with every integer exact; ValueError or RecursionError for
     text that is not JSON or too hard to read."""
-    if _LONG_DIGITS.search(data):
-        return json.loads(data, parse_constant=_refuse_constant)
+    if _INEXACT_NUMBER.search(data):
+        return json.loads(data, parse_float=read_float, parse_constant=_refuse_constant)
     return orjson.loads(data)
 
 
@@ -55,8 +59,10 @@ def unreadable_reason(exc: BaseException) -> str | None:
 
 def _stdlib_loads(data: bytes):
     """The stdlib reads what orjson refuses but is JSON (a `\\ud800` escape, nesting beyond
-    orjson's limit, a number beyond a double's range). UnicodeDecodeError for non-UTF-8."""
-    return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    orjson's limit, a number beyond a double's range: kept as sent by read_float).
+    UnicodeDecodeError for non-UTF-8."""
+    return json.loads(data.decode("utf-8"), parse_float=read_float,
+                      parse_constant=_refuse_constant)
 
 
 def load_event(raw: bytes, *, line: bool = False) -> tuple[object, tuple[str, str] | None]:

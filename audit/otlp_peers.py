@@ -5,7 +5,8 @@ A client's span names its peer only by network address (`server.address` "127.0.
 server beside the real one. The span is joined to the server that has that remote URL: first a
 server the same export describes (its own spans carry `mcp.server.url`), then the inventory's
 remotes (registry entries, gateway events). Only when neither knows the URL, or several servers
-share it, is the server named after `server.address`, as before.
+share it, is the server named after `server.address`, as before. The native ingest joins an
+event that reports only `server.url` the same way (audit/services/server_join.py).
 """
 
 from __future__ import annotations
@@ -72,17 +73,27 @@ def peer_from_span(url_full: str | None, attrs: dict, address: str | None) -> Pe
 def name_called_servers(events: list[dict], called: list[tuple[int, Peer]], lookup) -> None:
     """Give each client event in `called` (index, peer) the name of the server it called, when
     one server is known at that URL; `lookup(hosts)` returns the inventory's (url, name) rows."""
-    peers = list(dict.fromkeys(peer for _, peer in called))[:MAX_PEERS_PER_EXPORT]
-    in_export = _Known(_remotes_in(events, {index for index, _ in called}))
+    names = name_peers([peer for _, peer in called],
+                       _remotes_in(events, {index for index, _ in called}), lookup)
+    for index, peer in called:
+        if names.get(peer):
+            events[index].setdefault("server", {})["name"] = names[peer]
+
+
+def name_peers(peers: list[Peer], described: list[tuple[Peer, str]],
+               lookup) -> dict[Peer, str | None]:
+    """The one server name known at each peer: first among the (peer, name) remotes the same
+    export or batch `described`, then the inventory's (`lookup(hosts)`, one query for all);
+    None when unknown or ambiguous. The native ingest uses it too (audit/services/ingest.py)."""
+    peers = list(dict.fromkeys(peers))[:MAX_PEERS_PER_EXPORT]
+    in_export = _Known(described)
     names = {peer: in_export.name_for(peer) for peer in peers}
     unknown_hosts = sorted({peer.host for peer, name in names.items() if name is None})
     if unknown_hosts and lookup is not None:
         inventory = _Known((peer, name) for url, name in lookup(
             unknown_hosts[:MAX_HOSTS_PER_EXPORT]) if (peer := peer_from_url(url)) is not None)
         names = {peer: name or inventory.name_for(peer) for peer, name in names.items()}
-    for index, peer in called:
-        if names.get(peer):
-            events[index].setdefault("server", {})["name"] = names[peer]
+    return names
 
 
 def _remotes_in(events: list[dict], clients: set[int]) -> list[tuple[Peer, str]]:

@@ -29,6 +29,10 @@ SAME_ROW = [
     make_event(duration_ms=0, attributes={"arguments": {"query": "Zürich café 東京", "n": [1, 2]}}),
     make_event(time=(NOW - timedelta(days=30)).isoformat(), session_id=""),
     make_event(attributes=None, outcome=None, type="session.start"),
+    # machine to machine: the client becomes a service actor (none for an id too long for one)
+    make_event(actor=None, client={"id": "svc-sync", "name": "Sync"}),
+    make_event(actor={"idp": "https://idp.example", "type": "human"}, client={"id": "svc-2"}),
+    make_event(actor=None, client={"id": "https://c.example/" + "x" * 400}),
 ]
 
 

@@ -31,8 +31,8 @@ import orjson
 from msgspec import Meta, Raw, Struct
 
 from audit.services import redaction
-from audit.services.validation import (ACTOR_KINDS, SERVER_NAME_MAX, Limits, _url_host,
-                                       parse_time)
+from audit.services.validation import (ACTOR_KINDS, SERVER_NAME_MAX, SUBJECT_MAX, Limits,
+                                       _url_host, parse_time)
 
 
 def _text(limit: int):
@@ -213,6 +213,9 @@ def stage_row(fast: FastEvent, ordinal: int) -> tuple:
     """The stage row (validation.STAGE_COLUMNS order) the Python path builds for this event."""
     event = fast.event
     actor, client = event.actor or _NO_ACTOR, event.client or _NO_CLIENT
+    if client.id and not (actor.id or actor.email or actor.name) and \
+            len(client.id) <= SUBJECT_MAX:  # machine to machine: validation.service_actor
+        actor = _Actor(id=client.id, type="service", idp=actor.idp, name=client.name)
     grant = event.grant or _NO_GRANT
     duration = event.duration_ms
     return (

@@ -25,6 +25,7 @@ from django.db import DatabaseError, connection, transaction
 from audit.services import group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.fast_validation import FastEvent, stage_row
+from audit.services.server_join import join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import (CLIENTS_SQL, GRANTS_SQL, IDENTITIES_SQL, REMOTES_SQL,
                                        SERVERS_SQL, apply_task_reports)
@@ -221,9 +222,10 @@ def prepare(events: list, result: IngestResult,
     `events` holds dicts (checked here) and FastEvents (audit/services/fast_validation.py);
     `limits` are those the FastEvents were checked with, so both paths judge by one clock."""
     limits = limits if limits is not None else current_limits()
-    rows, reports, seen = [], [], set()
+    rows, reports, seen, by_host = [], [], set(), []
     for index, raw in enumerate(events):
-        if type(raw) is FastEvent:  # already checked by the compiled fast path
+        fast = type(raw) is FastEvent
+        if fast:  # already checked by the compiled fast path
             row, task_reports, errors = stage_row(raw, len(rows)), (), None
         else:
             row, task_reports, errors = _check(raw, len(rows), limits)
@@ -233,8 +235,12 @@ def prepare(events: list, result: IngestResult,
             result.duplicates += 1  # the same id twice in one batch is stored once
         else:
             seen.add(row[1])
+            if row[13] and not (raw.event.server.name if fast else raw["server"].get("name")):
+                by_host.append(len(rows))  # a server known only by URL, named after its host
             rows.append(row)
             reports.extend(task_reports)
+    if by_host:
+        join_servers_by_url(rows, reports, by_host)
     return rows, reports
 
 

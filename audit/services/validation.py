@@ -8,14 +8,12 @@ event can never fail later in the database.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-import orjson
-
 from audit.services import redaction
+from audit.services.exact_json import dumps as _dumps
 from audit.services.tasks_extract import TASK_PROTOCOL_VERSION_MAX, extract_task_reports
 
 OUTCOMES = ("success", "error", "denied")
@@ -32,6 +30,7 @@ OBJECTS = {
     "error": {"message": 4000},
 }
 SERVER_NAME_MAX = OBJECTS["server"]["name"]
+SUBJECT_MAX = OBJECTS["actor"]["id"]  # inventory_identity.subject
 OBJECT_FIELDS = {name: tuple(fields.items()) for name, fields in OBJECTS.items()}
 TOP_STRING_FIELDS = tuple(TOP_STRINGS.items())
 KNOWN = {*TOP_STRINGS, *OBJECTS, "time", "delegation", "task", "outcome", "duration_ms",
@@ -217,22 +216,22 @@ def _canonical(raw: dict) -> dict:
     return event
 
 
-def _dumps(event: dict) -> bytes:
-    """orjson.dumps, but an integer beyond 64 bits (the parser keeps them exact) is written by
-    the stdlib: orjson refuses it, and the event must be stored as sent, not rounded or lost."""
-    try:
-        return orjson.dumps(event)
-    except orjson.JSONEncodeError as exc:
-        if "64-bit" not in str(exc):
-            raise
-        return json.dumps(event, ensure_ascii=False, separators=(",", ":"),
-                          allow_nan=False).encode()
+def service_actor(actor: dict, client: dict) -> dict:
+    """The actor to inventory. Machine to machine (a client id, no user: no actor id, email or
+    name), the OAuth client itself is the principal, as its token's `sub` is: it becomes a
+    service identity, as on the OTLP ingest. The stored event is not changed. (A client id
+    longer than an identity's subject, at most 300 characters, gets no identity.)"""
+    client_id = client.get("id")
+    if not client_id or actor.get("id") or actor.get("email") or actor.get("name") or \
+            len(client_id) > SUBJECT_MAX:
+        return actor
+    return {**actor, "id": client_id, "type": "service", "name": client.get("name")}
 
 
 def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant, reports, limits):
     event = _canonical(raw)
-    # Unwritable: too deep or a lone surrogate (orjson.JSONEncodeError is a TypeError; the stdlib
-    # writer used for integers beyond 64 bits raises ValueError or RecursionError).
+    # Unwritable: too deep or a lone surrogate (orjson.JSONEncodeError is a TypeError; the copy
+    # made to write integers beyond 64 bits raises RecursionError).
     try:
         text = _dumps(event)
     except RecursionError:
@@ -257,6 +256,7 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
             grant = event.get("grant") or {}
             if server_url:
                 server_url = (event.get("server") or {}).get("url") or server_url
+    actor = service_actor(actor, client)
     kind = ACTOR_KINDS.get((actor.get("type") or "").lower(), "")
     duration = raw.get("duration_ms")
     row = (
