@@ -112,8 +112,13 @@ class IngestFastPath:
                 response = ingest(request)
             except Exception:  # noqa: BLE001 - the view maps every known failure itself
                 log.exception("ingest: unexpected error")
-                response = HttpResponse(b'{"detail": "Internal error; the batch was not stored."}',
-                                        status=500, content_type="application/json")
+                # The error may come after the batch committed, so never claim it was not
+                # stored: ids make a retry safe (duplicates are acknowledged, not stored twice).
+                response = HttpResponse(
+                    b'{"detail": "Internal error; whether the batch was stored is unknown. '
+                    b'Retry it with the same event ids: events already stored are reported as '
+                    b'duplicates, not stored twice."}',
+                    status=500, content_type="application/json")
             response = self.security.process_response(request, response)
             content = response.content
             headers = [*response.items(), ("Content-Length", str(len(content)))]

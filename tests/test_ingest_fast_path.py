@@ -89,7 +89,7 @@ def test_other_paths_and_methods_still_go_through_django(token):
 
 
 @pytest.mark.parametrize("error, status, retry_after, detail", [
-    (RuntimeError("boom"), 500, None, b"not stored"),  # a bug: logged, answered, not dropped
+    (RuntimeError("boom"), 500, None, b"stored is unknown"),  # a bug: logged, answered
     (OperationalError("boom"), 503, "5", b"retry later"),  # the database is unavailable
 ])
 def test_an_unexpected_error_is_a_logged_500_and_an_outage_a_503_not_a_dropped_request(
