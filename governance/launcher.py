@@ -34,15 +34,21 @@ def _manage(*args: str) -> None:
 
 
 def _stop_all(children: dict[str, subprocess.Popen]) -> None:
+    # SIGTERM to each main process only: it stops its own children in order (Celery's warm
+    # shutdown). Signalling the whole group made Celery's pool processes die under it, which it
+    # logs as two ERROR lines on every normal stop. The group is killed only as a last resort,
+    # and after a clean exit for anything the main process left behind.
     for proc in children.values():
-        _signal_group(proc, signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
     for proc in children.values():
         try:
             proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait()
+            pass
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
@@ -76,8 +82,8 @@ def main() -> int:
     try:
         _manage("migrate", "--noinput")
         demo = os.environ.get("DEMO_DATA", "1") not in {"0", "false", "no"}
-        _manage("bootstrap_console", *([] if demo else ["--no-demo"]))
         bind = os.environ.get("BIND", "127.0.0.1:8000")
+        _manage("bootstrap_console", "--url", f"http://{bind}/", *([] if demo else ["--no-demo"]))
         for name, cmd in _children_commands(bind).items():
             # Own process group each, so Ctrl-C reaches us first and we stop them in order.
             children[name] = subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True)

@@ -64,3 +64,26 @@ def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tm
     assert alive == [], f"left running: {alive}"
     assert not devdb.is_running(pgdata)
     assert "Stopped." in output
+    # The log-in hint names where it serves, and a normal stop logs no error (Celery's pool
+    # processes used to be signalled under their parent: two ERROR lines on every stop).
+    assert f"Log in at http://127.0.0.1:{port}/ as 'admin' with password" in output
+    assert "ERROR" not in output, output
+
+
+@pytest.mark.django_db
+def test_the_first_start_password_is_printed_once_and_later_starts_name_only_the_file(
+        settings, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    first, second = StringIO(), StringIO()
+    call_command("bootstrap_console", "--no-demo", "--url", "http://10.0.0.5:9000/", stdout=first)
+    call_command("bootstrap_console", "--no-demo", "--url", "http://10.0.0.5:9000/", stdout=second)
+    password = (tmp_path / "admin-password.txt").read_text().split()[1]
+    assert "Log in at http://10.0.0.5:9000/ as 'admin'" in first.getvalue()
+    assert password in first.getvalue()
+    assert password not in second.getvalue()
+    assert "http://10.0.0.5:9000/" in second.getvalue()
+    assert str(tmp_path / "admin-password.txt") in second.getvalue()

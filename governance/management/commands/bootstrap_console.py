@@ -1,5 +1,6 @@
 """First-start set-up: role groups, an admin account (password printed once), demo data."""
 
+import os
 import secrets
 
 from django.conf import settings
@@ -18,9 +19,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--no-demo", action="store_true", help="Skip the demo data.")
+        parser.add_argument("--url", default=None,
+                            help="Where the console is served, for the log-in hint "
+                                 "(default: http://BIND/, BIND from the environment).")
 
-    def handle(self, *args, username, no_demo, **options):
+    def handle(self, *args, username, no_demo, url, **options):
         ensure_role_groups()
+        url = url or f"http://{os.environ.get('BIND', '127.0.0.1:8000')}/"
         password_file = settings.VAR_DIR / "admin-password.txt"
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
@@ -35,11 +40,15 @@ class Command(BaseCommand):
             if not no_demo:
                 self.stdout.write("Loading demo data (first start)...")
                 call_command("seed_demo")
-        if password_file.exists():
-            user, password = password_file.read_text().split()
+            # The only time the password reaches a terminal: later starts name the file only,
+            # so it does not sit in every log of every start.
             self.stdout.write(self.style.SUCCESS(
-                f"Log in at http://127.0.0.1:8000/ as '{user}' with password '{password}' "
-                f"(kept in {password_file}; delete that file once you have changed it)."))
+                f"Log in at {url} as '{username}' with password '{password}' "
+                f"(also kept in {password_file}; delete that file once you have changed it)."))
+        elif password_file.exists():
+            self.stdout.write(self.style.SUCCESS(
+                f"Log in at {url}: the first-start admin password is in {password_file} "
+                f"(delete that file once you have changed it)."))
         else:
-            self.stdout.write("Log in with your admin account "
+            self.stdout.write(f"Log in at {url} with your admin account "
                               "(reset a password with: python manage.py changepassword NAME).")
