@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -26,7 +26,11 @@ READY_TIMEOUT = 60  # seconds for the worker to boot on a busy 2-core machine
 
 
 def database_url() -> str:
-    """A DATABASE_URL for the database this test process uses (unix socket or TCP)."""
+    """A DATABASE_URL for the database this test process uses (unix socket or TCP).
+
+    Under the embedded cluster HOST is its socket directory: percent-encoded here, dj-database-url
+    decodes it back to the path, so a child process reaches the same cluster and database.
+    """
     from django.db import connection
 
     db = connection.settings_dict
@@ -34,7 +38,9 @@ def database_url() -> str:
     password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
     host = quote(db.get("HOST") or "", safe="")
     port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{user}{password}@{host}{port}/{db['NAME']}"
+    # OPTIONS (sslmode, ...) came from DATABASE_URL's query string: give them back the same way.
+    options = f"?{urlencode(db['OPTIONS'])}" if db.get("OPTIONS") else ""
+    return f"postgres://{user}{password}@{host}{port}/{quote(db['NAME'], safe='')}{options}"
 
 
 def worker_env(var_dir: Path, extra: dict | None = None) -> dict:

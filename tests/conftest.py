@@ -1,9 +1,10 @@
-"""Shared fixtures: one logged-in client per role, and a user with no role."""
+"""Shared fixtures: one logged-in client per role, a user with no role, a local document server."""
 
 import pytest
 from django.contrib.auth.models import Group, User
 
 from governance.roles import ADMIN, AUDITOR, VIEWER
+from tests.fetch_server import LocalServer
 
 
 def _user_with_role(username: str, role: str | None) -> User:
@@ -58,6 +59,20 @@ def admin_client_(client, admin_user):
 @pytest.fixture
 def nobody_client(client, nobody):
     return _client_for(client, nobody)
+
+
+@pytest.fixture
+def local_server(settings):
+    """A started LocalServer (tests/fetch_server.py) the fetcher may reach; stopped after the test.
+
+    127.0.0.1 is allowlisted (the fetcher refuses loopback otherwise) and a fetch gives up after
+    2 s. A module needing other fetch settings overrides this fixture, requesting it by name.
+    """
+    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
+    settings.DISCOVERY_FETCH_TIMEOUT = 2.0
+    srv = LocalServer().start()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(autouse=True)

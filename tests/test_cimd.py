@@ -10,16 +10,14 @@ from django.utils import timezone
 from inventory.models import (Client, ClientDocument, ClientDocumentState, Crawl, FetchRecord,
                               Flag)
 from inventory.services import cimd as svc
-from tests.fetch_server import LocalServer, Route
+from tests.fetch_server import Route
 
 
 @pytest.fixture
-def server(settings):
-    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
+def local_server(local_server, settings):
+    """The shared local server (tests/conftest.py) with fetches giving up after 1 s, not 2."""
     settings.DISCOVERY_FETCH_TIMEOUT = 1.0
-    srv = LocalServer().start()
-    yield srv
-    srv.stop()
+    return local_server
 
 
 def doc_for(url, **extra):
@@ -40,8 +38,8 @@ def open_flags(client, kind=None):
 
 
 @pytest.mark.django_db
-def test_a_first_fetch_stores_a_valid_version_and_names_the_client(server):
-    url = serve(server)
+def test_a_first_fetch_stores_a_valid_version_and_names_the_client(local_server):
+    url = serve(local_server)
     outcome = svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
     assert outcome.outcome == "ok" and outcome.changed
@@ -56,10 +54,10 @@ def test_a_first_fetch_stores_a_valid_version_and_names_the_client(server):
 @pytest.mark.parametrize("cache_control,expected", [
     ("max-age=3600", 3600), ("max-age=5", 300), ("max-age=9999999", 86400), (None, 86400),
     ("no-store", 300)])
-def test_the_next_fetch_follows_cache_headers_within_bounds(server, cache_control, expected):
-    url = server.url("/oauth/client.json")
+def test_the_next_fetch_follows_cache_headers_within_bounds(local_server, cache_control, expected):
+    url = local_server.url("/oauth/client.json")
     headers = {"Cache-Control": cache_control} if cache_control else {}
-    server.routes["/oauth/client.json"] = Route(body=doc_for(url), headers=headers)
+    local_server.routes["/oauth/client.json"] = Route(body=doc_for(url), headers=headers)
     before = timezone.now()
     outcome = svc.refresh_client_document(url)
     delay = (outcome.next_fetch_at - before).total_seconds()
@@ -67,8 +65,8 @@ def test_the_next_fetch_follows_cache_headers_within_bounds(server, cache_contro
 
 
 @pytest.mark.django_db
-def test_an_unchanged_document_keeps_one_version_and_refreshes_its_last_fetch(server):
-    url = serve(server)
+def test_an_unchanged_document_keeps_one_version_and_refreshes_its_last_fetch(local_server):
+    url = serve(local_server)
     first = svc.refresh_client_document(url)
     second = svc.refresh_client_document(url)
     assert not second.changed and second.version.pk == first.version.pk
@@ -77,10 +75,10 @@ def test_an_unchanged_document_keeps_one_version_and_refreshes_its_last_fetch(se
 
 
 @pytest.mark.django_db
-def test_a_changed_document_keeps_both_versions_and_flags_a_new_redirect_origin(server):
-    url = serve(server)
+def test_a_changed_document_keeps_both_versions_and_flags_a_new_redirect_origin(local_server):
+    url = serve(local_server)
     svc.refresh_client_document(url)
-    server.routes["/oauth/client.json"] = Route(body=doc_for(
+    local_server.routes["/oauth/client.json"] = Route(body=doc_for(
         url, redirect_uris=["https://agent.acme.example/callback", "https://evil.example/cb"],
         jwks_uri="https://evil.example/jwks"))
     outcome = svc.refresh_client_document(url)
@@ -95,10 +93,10 @@ def test_a_changed_document_keeps_both_versions_and_flags_a_new_redirect_origin(
 
 
 @pytest.mark.django_db
-def test_auth_method_and_grant_type_changes_raise_flags(server):
-    url = serve(server)
+def test_auth_method_and_grant_type_changes_raise_flags(local_server):
+    url = serve(local_server)
     svc.refresh_client_document(url)
-    serve(server, grant_types=["authorization_code", "client_credentials"],
+    serve(local_server, grant_types=["authorization_code", "client_credentials"],
           token_endpoint_auth_method="private_key_jwt", jwks={"keys": []})
     svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
@@ -107,9 +105,10 @@ def test_auth_method_and_grant_type_changes_raise_flags(server):
 
 
 @pytest.mark.django_db
-def test_a_client_id_mismatch_is_kept_as_an_invalid_version_and_flagged_high(server):
-    url = server.url("/oauth/client.json")
-    server.routes["/oauth/client.json"] = Route(body=doc_for("https://someone-else.example/c.json"))
+def test_a_client_id_mismatch_is_kept_as_an_invalid_version_and_flagged_high(local_server):
+    url = local_server.url("/oauth/client.json")
+    local_server.routes["/oauth/client.json"] = Route(
+        body=doc_for("https://someone-else.example/c.json"))
     outcome = svc.refresh_client_document(url)
     assert outcome.outcome == "invalid"
     assert "client_id_mismatch" in {p["code"] for p in outcome.problems}
@@ -121,9 +120,10 @@ def test_a_client_id_mismatch_is_kept_as_an_invalid_version_and_flagged_high(ser
 
 
 @pytest.mark.django_db
-def test_state_flags_are_raised_once_per_version_and_resolved_once_the_document_is_fixed(server):
-    url = server.url("/oauth/client.json")
-    server.routes["/oauth/client.json"] = Route(body=doc_for(
+def test_state_flags_are_raised_once_per_version_and_resolved_once_the_document_is_fixed(
+        local_server):
+    url = local_server.url("/oauth/client.json")
+    local_server.routes["/oauth/client.json"] = Route(body=doc_for(
         "https://someone-else.example/c.json", redirect_uris=["http://127.0.0.1:33418/cb"]))
     svc.refresh_client_document(url)
     again = svc.refresh_client_document(url)  # unchanged: nothing raised again
@@ -132,7 +132,7 @@ def test_state_flags_are_raised_once_per_version_and_resolved_once_the_document_
     localhost = open_flags(client, "cimd.localhost_only_redirects").get()
     assert not again.changed and again.flags == []
     assert invalid.times_raised == 1 and localhost.times_raised == 1
-    serve(server)  # fixed: valid, with a real redirect URI
+    serve(local_server)  # fixed: valid, with a real redirect URI
     fixed = svc.refresh_client_document(url)
     assert fixed.changed and fixed.outcome == "ok"
     assert not open_flags(client, "cimd.invalid_document").exists()
@@ -142,15 +142,16 @@ def test_state_flags_are_raised_once_per_version_and_resolved_once_the_document_
 
 
 @pytest.mark.django_db
-def test_a_client_secret_in_the_document_is_invalid(server):
-    url = serve(server, client_secret="hunter2", token_endpoint_auth_method="client_secret_basic")
+def test_a_client_secret_in_the_document_is_invalid(local_server):
+    url = serve(local_server, client_secret="hunter2",
+                token_endpoint_auth_method="client_secret_basic")
     outcome = svc.refresh_client_document(url)
     assert {"client_secret_present", "shared_secret_auth"} <= {p["code"] for p in outcome.problems}
 
 
 @pytest.mark.django_db
-def test_localhost_only_redirect_uris_are_flagged(server):
-    url = serve(server, redirect_uris=["http://127.0.0.1:33418/callback"])
+def test_localhost_only_redirect_uris_are_flagged(local_server):
+    url = serve(local_server, redirect_uris=["http://127.0.0.1:33418/callback"])
     outcome = svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
     assert outcome.outcome == "ok" and open_flags(client, "cimd.localhost_only_redirects").exists()
@@ -164,9 +165,9 @@ def test_localhost_only_redirect_uris_are_flagged(server):
     (Route(body="<html>hi</html>", content_type="text/html"), "bad_content_type"),
     (Route(status=404), "http_error"),
 ])
-def test_hostile_documents_fail_the_fetch_and_are_flagged(server, route, reason):
-    url = server.url("/oauth/client.json")
-    server.routes["/oauth/client.json"] = route
+def test_hostile_documents_fail_the_fetch_and_are_flagged(local_server, route, reason):
+    url = local_server.url("/oauth/client.json")
+    local_server.routes["/oauth/client.json"] = route
     outcome = svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
     assert outcome.outcome == "failed" and client.cimd_state.last_error_reason == reason
@@ -175,9 +176,9 @@ def test_hostile_documents_fail_the_fetch_and_are_flagged(server, route, reason)
 
 
 @pytest.mark.django_db
-def test_invalid_json_is_an_invalid_version_not_a_crash(server):
-    url = server.url("/oauth/client.json")
-    server.routes["/oauth/client.json"] = Route(body='{"client_id": ')
+def test_invalid_json_is_an_invalid_version_not_a_crash(local_server):
+    url = local_server.url("/oauth/client.json")
+    local_server.routes["/oauth/client.json"] = Route(body='{"client_id": ')
     outcome = svc.refresh_client_document(url)
     assert outcome.outcome == "invalid"
     assert [p["code"] for p in outcome.problems] == ["invalid_json"]
@@ -185,10 +186,11 @@ def test_invalid_json_is_an_invalid_version_not_a_crash(server):
 
 
 @pytest.mark.django_db
-def test_a_document_that_now_fails_keeps_its_last_version_backs_off_and_is_flagged_high(server):
-    url = serve(server)
+def test_a_document_that_now_fails_keeps_its_last_version_backs_off_and_is_flagged_high(
+        local_server):
+    url = serve(local_server)
     good = svc.refresh_client_document(url)
-    server.routes["/oauth/client.json"] = Route(status=500)
+    local_server.routes["/oauth/client.json"] = Route(status=500)
     first = svc.refresh_client_document(url)
     second = svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
@@ -197,31 +199,32 @@ def test_a_document_that_now_fails_keeps_its_last_version_backs_off_and_is_flagg
     assert second.next_fetch_at - first.next_fetch_at >= timedelta(seconds=250)
     flag = open_flags(client, "cimd.fetch_failed").get()
     assert flag.severity == "high" and flag.times_raised == 2
-    serve(server)
+    serve(local_server)
     svc.refresh_client_document(url)
     assert not open_flags(client, "cimd.fetch_failed").exists()  # recovered
 
 
 @pytest.mark.django_db
-def test_a_client_id_resolving_to_a_special_use_address_is_flagged_without_connecting(server, settings):
+def test_a_client_id_resolving_to_a_special_use_address_is_flagged_without_connecting(
+        local_server, settings):
     settings.FETCH_ALLOWLIST = []
-    url = f"https://127.0.0.1:{server.port}/oauth/client.json"
-    server.routes["/oauth/client.json"] = Route(body=doc_for(url))
+    url = f"https://127.0.0.1:{local_server.port}/oauth/client.json"
+    local_server.routes["/oauth/client.json"] = Route(body=doc_for(url))
     outcome = svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
-    assert outcome.outcome == "failed" and server.connections == 0
+    assert outcome.outcome == "failed" and local_server.connections == 0
     assert open_flags(client, "cimd.special_use_address").get().severity == "high"
 
 
 @pytest.mark.django_db
 def test_the_sweep_adopts_https_clients_fetches_due_ones_and_is_safe_to_run_twice(
-        server, monkeypatch):
+        local_server, monkeypatch):
     real = socket.getaddrinfo
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, port, *a, **k: (
         [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", port))]
         if host == "app.from-events.example" else real(host, port, *a, **k)))
-    due = serve(server, "/a/client.json")
-    later = serve(server, "/b/client.json")
+    due = serve(local_server, "/a/client.json")
+    later = serve(local_server, "/b/client.json")
     svc.ensure_cimd_client(due)
     svc.ensure_cimd_client(later)
     ClientDocumentState.objects.filter(client__client_id=later).update(
@@ -239,8 +242,8 @@ def test_the_sweep_adopts_https_clients_fetches_due_ones_and_is_safe_to_run_twic
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_sweep_fetches_concurrently_in_worker_threads(server):
-    urls = [serve(server, f"/c{i}/client.json") for i in range(6)]
+def test_the_sweep_fetches_concurrently_in_worker_threads(local_server):
+    urls = [serve(local_server, f"/c{i}/client.json") for i in range(6)]
     for url in urls:
         svc.ensure_cimd_client(url)
     counts = svc.refresh_due_documents(concurrency=4)
@@ -249,8 +252,8 @@ def test_the_sweep_fetches_concurrently_in_worker_threads(server):
 
 
 @pytest.mark.django_db
-def test_the_command_fetches_inline_as_a_crawl_and_prints_the_outcome(server, capsys):
-    url = serve(server, redirect_uris=["http://localhost:1234/cb"])
+def test_the_command_fetches_inline_as_a_crawl_and_prints_the_outcome(local_server, capsys):
+    url = serve(local_server, redirect_uris=["http://localhost:1234/cb"])
     call_command("fetch_client", url)
     out = capsys.readouterr().out
     assert "fetching" in out and f"{url}: ok" in out
@@ -258,15 +261,15 @@ def test_the_command_fetches_inline_as_a_crawl_and_prints_the_outcome(server, ca
     assert Crawl.objects.get().requested_by == "command"
     with pytest.raises(CommandError):
         call_command("fetch_client", "https://agent.example/#frag")
-    server.routes["/oauth/client.json"] = Route(status=500)
+    local_server.routes["/oauth/client.json"] = Route(status=500)
     with pytest.raises(CommandError, match="fetch failed"):
         call_command("fetch_client", url)
 
 
 @pytest.mark.django_db
-def test_the_command_sweeps_every_due_document_inline(server, capsys):
+def test_the_command_sweeps_every_due_document_inline(local_server, capsys):
     for i in range(2):
-        svc.ensure_cimd_client(serve(server, f"/d{i}/client.json"))
+        svc.ensure_cimd_client(serve(local_server, f"/d{i}/client.json"))
     call_command("fetch_client", "--all-due")
     assert "records 2, errors 0" in capsys.readouterr().out
     assert ClientDocument.objects.count() == 2

@@ -13,7 +13,7 @@ from inventory import cimd
 from inventory.models import Client, ClientDocument, Flag, Server, ServerVersion
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services import cimd as svc
-from tests.fetch_server import LocalServer, Route
+from tests.fetch_server import Route
 
 URL = "https://agent.acme.example/oauth/client.json"
 GOOD = {"client_id": URL, "client_name": "Acme Agent", "redirect_uris": ["https://agent.acme.example/cb"],
@@ -24,12 +24,10 @@ PRIVATE_JWK = {"kty": "RSA", "kid": "k1", "n": "public-modulus", "e": "AQAB", "d
 
 
 @pytest.fixture
-def server(settings):
-    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
+def local_server(local_server, settings):
+    """The shared local server (tests/conftest.py) with fetches giving up after 1 s, not 2."""
     settings.DISCOVERY_FETCH_TIMEOUT = 1.0
-    srv = LocalServer().start()
-    yield srv
-    srv.stop()
+    return local_server
 
 
 def serve(server, **extra):
@@ -101,8 +99,8 @@ def test_one_localhost_redirect_uri_beside_a_public_one_is_warned_on_the_documen
 
 @pytest.mark.django_db
 def test_a_published_client_secret_and_private_jwk_are_masked_before_storage_and_flagged(
-        server, viewer_client):
-    url = serve(server, client_secret="hunter2-SECRET", jwks={"keys": [PRIVATE_JWK]},
+        local_server, viewer_client):
+    url = serve(local_server, client_secret="hunter2-SECRET", jwks={"keys": [PRIVATE_JWK]},
                 token_endpoint_auth_method="private_key_jwt")
     svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
@@ -119,27 +117,27 @@ def test_a_published_client_secret_and_private_jwk_are_masked_before_storage_and
 
 
 @pytest.mark.django_db
-def test_a_changed_secret_is_still_a_new_version_and_removing_it_resolves_the_flag(server):
-    url = serve(server, client_secret="first-secret")
+def test_a_changed_secret_is_still_a_new_version_and_removing_it_resolves_the_flag(local_server):
+    url = serve(local_server, client_secret="first-secret")
     svc.refresh_client_document(url)
-    serve(server, client_secret="second-secret")
+    serve(local_server, client_secret="second-secret")
     assert svc.refresh_client_document(url).changed
     client = Client.objects.get(client_id=url)
     assert ClientDocument.objects.filter(client=client).count() == 2
-    serve(server)
+    serve(local_server)
     svc.refresh_client_document(url)
     assert "cimd.secret_published" not in open_kinds(client)
 
 
 @pytest.mark.django_db
-def test_internal_links_and_a_localhost_redirect_are_flagged_on_the_document(server):
-    url = serve(server, logo_uri="https://169.254.169.254/logo.png",
+def test_internal_links_and_a_localhost_redirect_are_flagged_on_the_document(local_server):
+    url = serve(local_server, logo_uri="https://169.254.169.254/logo.png",
                 redirect_uris=["https://agent.acme.example/cb", "http://localhost:9000/cb"])
     outcome = svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
     assert outcome.outcome == "ok"  # warnings, not errors
     assert {"cimd.internal_uri", "cimd.localhost_redirect"} <= open_kinds(client)
-    serve(server)
+    serve(local_server)
     svc.refresh_client_document(url)
     assert not {"cimd.internal_uri", "cimd.localhost_redirect"} & open_kinds(client)
 

@@ -14,18 +14,15 @@ from inventory.models import (AuthorizationServer, Client, ClientDocument, Clien
 from inventory.services import cimd as svc
 from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
 from inventory.tasks import crawl_cimd_documents, crawl_oauth_metadata
-from tests.fetch_server import LocalServer, Route
+from tests.fetch_server import Route
 
 
 @pytest.fixture
-def server(settings):
-    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
-    settings.DISCOVERY_FETCH_TIMEOUT = 2.0
+def local_server(local_server, settings):
+    """The shared local server (tests/conftest.py), with the crawls' concurrency pinned."""
     settings.CIMD_CRAWL_CONCURRENCY = 2
     settings.OAUTH_DISCOVERY_CONCURRENCY = 1
-    srv = LocalServer().start()
-    yield srv
-    srv.stop()
+    return local_server
 
 
 def serve_doc(server, path):
@@ -36,10 +33,10 @@ def serve_doc(server, path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_cimd_sweep_runs_as_a_crawl_job_with_counts_and_errors(server):
+def test_the_cimd_sweep_runs_as_a_crawl_job_with_counts_and_errors(local_server):
     for i in range(3):
-        svc.ensure_cimd_client(serve_doc(server, f"/c{i}/client.json"))
-    svc.ensure_cimd_client(server.url("/missing/client.json"))
+        svc.ensure_cimd_client(serve_doc(local_server, f"/c{i}/client.json"))
+    svc.ensure_cimd_client(local_server.url("/missing/client.json"))
     crawl, _ = open_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET)
     assert execute_crawl(crawl.pk) == "done"
     crawl.refresh_from_db()
@@ -50,8 +47,8 @@ def test_the_cimd_sweep_runs_as_a_crawl_job_with_counts_and_errors(server):
 
 
 @pytest.mark.django_db
-def test_a_finished_cimd_crawl_shows_on_the_crawl_pages(server, viewer_client):
-    svc.ensure_cimd_client(serve_doc(server, "/v/client.json"))
+def test_a_finished_cimd_crawl_shows_on_the_crawl_pages(local_server, viewer_client):
+    svc.ensure_cimd_client(serve_doc(local_server, "/v/client.json"))
     crawl, _ = open_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET)
     execute_crawl(crawl.pk)
     detail = viewer_client.get(reverse("inventory:crawl_detail", args=[crawl.pk]))
@@ -60,8 +57,8 @@ def test_a_finished_cimd_crawl_shows_on_the_crawl_pages(server, viewer_client):
 
 
 @pytest.mark.django_db
-def test_a_cimd_crawl_of_one_url_refreshes_that_document(server):
-    url = serve_doc(server, "/one/client.json")
+def test_a_cimd_crawl_of_one_url_refreshes_that_document(local_server):
+    url = serve_doc(local_server, "/one/client.json")
     crawl, _ = open_crawl(kind="cimd", target=url)
     assert execute_crawl(crawl.pk) == "done"
     crawl.refresh_from_db()
@@ -70,15 +67,15 @@ def test_a_cimd_crawl_of_one_url_refreshes_that_document(server):
 
 
 @pytest.mark.django_db
-def test_an_oauth_metadata_crawl_discovers_every_remote(server):
-    issuer = server.url("")
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body={
+def test_an_oauth_metadata_crawl_discovers_every_remote(local_server):
+    issuer = local_server.url("")
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body={
         "issuer": issuer, "code_challenge_methods_supported": ["S256"]})
     now = timezone.now()
     srv = Server.objects.create(name="com.acme/crm", first_seen=now, last_seen=now)
-    mcp = server.url("/mcp")
+    mcp = local_server.url("/mcp")
     ServerRemote.objects.create(server=srv, url=mcp, first_seen=now, last_seen=now)
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer]})
     crawl, _ = open_crawl(kind="oauth_metadata", target=ALL_REMOTES_TARGET)
     assert execute_crawl(crawl.pk) == "done"

@@ -12,18 +12,9 @@ from inventory.models import (AuthorizationServer, Client, ClientDocument, Clien
                               FetchRecord)
 from inventory.services import cimd as svc
 from inventory.services.flags import raise_flag, resolve_open_flags
-from tests.fetch_server import LocalServer, Route
+from tests.fetch_server import Route
 
 PAGES = ["inventory:fetch_log", "inventory:cimd_client_list", "inventory:authserver_list"]
-
-
-@pytest.fixture
-def server(settings):
-    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
-    settings.DISCOVERY_FETCH_TIMEOUT = 2.0
-    srv = LocalServer().start()
-    yield srv
-    srv.stop()
 
 
 def doc(url, redirects):
@@ -90,9 +81,10 @@ def test_adding_a_malformed_client_url_is_a_400_naming_the_field(admin_client_):
 
 
 @pytest.mark.django_db
-def test_an_admin_adds_a_client_url_which_is_fetched_recorded_and_shown(admin_client_, server):
-    url = server.url("/oauth/client.json")
-    server.routes["/oauth/client.json"] = Route(body=doc(url, ["https://agent.example/cb"]))
+def test_an_admin_adds_a_client_url_which_is_fetched_recorded_and_shown(
+        admin_client_, local_server):
+    url = local_server.url("/oauth/client.json")
+    local_server.routes["/oauth/client.json"] = Route(body=doc(url, ["https://agent.example/cb"]))
     response = admin_client_.post(reverse("inventory:cimd_client_add"), {"url": url})
     client = Client.objects.get(client_id=url)
     assert response.status_code == 302
@@ -104,11 +96,11 @@ def test_an_admin_adds_a_client_url_which_is_fetched_recorded_and_shown(admin_cl
 
 
 @pytest.mark.django_db
-def test_the_diff_page_shows_field_changes_and_a_text_diff(admin_client_, server):
-    url = server.url("/oauth/client.json")
-    server.routes["/oauth/client.json"] = Route(body=doc(url, ["https://agent.example/cb"]))
+def test_the_diff_page_shows_field_changes_and_a_text_diff(admin_client_, local_server):
+    url = local_server.url("/oauth/client.json")
+    local_server.routes["/oauth/client.json"] = Route(body=doc(url, ["https://agent.example/cb"]))
     svc.refresh_client_document(url)
-    server.routes["/oauth/client.json"] = Route(body=doc(
+    local_server.routes["/oauth/client.json"] = Route(body=doc(
         url, ["https://agent.example/cb", "https://evil.example/steal"]))
     client = Client.objects.get(client_id=url)
     response = admin_client_.post(reverse("inventory:cimd_client_refetch", args=[client.pk]))
@@ -149,9 +141,9 @@ def test_the_api_lists_fetches_versions_and_authorization_servers_for_viewers(vi
 
 
 @pytest.mark.django_db
-def test_the_client_panel_fragment_shows_state_and_open_cimd_flags(viewer_client, server):
-    url = server.url("/oauth/client.json")
-    server.routes["/oauth/client.json"] = Route(body=doc(url, ["http://localhost:9/cb"]))
+def test_the_client_panel_fragment_shows_state_and_open_cimd_flags(viewer_client, local_server):
+    url = local_server.url("/oauth/client.json")
+    local_server.routes["/oauth/client.json"] = Route(body=doc(url, ["http://localhost:9/cb"]))
     svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
     panel = viewer_client.get(reverse("inventory:cimd_client_panel", args=[client.pk]))

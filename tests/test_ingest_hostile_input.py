@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from audit.services.sources import create_source
 from inventory.models import Task
 from tests.ingest_helpers import make_event
-from tests.ingest_server import base_url, granian  # noqa: F401 (fixtures)
+from tests.web_server import base_url, granian  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from audit.models import AuditEvent
 from audit.services.sources import create_source
 from tests.ingest_helpers import make_event
-from tests.ingest_server import base_url, granian  # noqa: F401 (fixtures)
+from tests.web_server import base_url, granian  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -7,16 +7,7 @@ from django.utils import timezone
 from inventory import queries
 from inventory.models import AuthorizationServer, Flag, ProtectedResource, Server, ServerRemote
 from inventory.services import oauth_metadata as svc
-from tests.fetch_server import LocalServer, Route
-
-
-@pytest.fixture
-def server(settings):
-    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
-    settings.DISCOVERY_FETCH_TIMEOUT = 2.0
-    srv = LocalServer().start()
-    yield srv
-    srv.stop()
+from tests.fetch_server import Route
 
 
 def remote_at(url, name="com.acme/crm"):
@@ -60,14 +51,14 @@ def test_www_authenticate_parameters_are_parsed():
 
 
 @pytest.mark.django_db
-def test_the_challenge_leads_to_the_prm_and_the_issuer_with_a_path_in_spec_order(server):
-    mcp, issuer = server.url("/mcp"), server.url("/tenant1")
-    prm_url = server.url("/custom/prm")
-    server.routes["/mcp"] = Route(status=401, headers={
+def test_the_challenge_leads_to_the_prm_and_the_issuer_with_a_path_in_spec_order(local_server):
+    mcp, issuer = local_server.url("/mcp"), local_server.url("/tenant1")
+    prm_url = local_server.url("/custom/prm")
+    local_server.routes["/mcp"] = Route(status=401, headers={
         "WWW-Authenticate": f'Bearer resource_metadata="{prm_url}", scope="crm:read"'})
-    server.routes["/custom/prm"] = Route(body={
+    local_server.routes["/custom/prm"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer], "scopes_supported": ["crm:read"]})
-    server.routes["/.well-known/openid-configuration/tenant1"] = Route(body=as_metadata(
+    local_server.routes["/.well-known/openid-configuration/tenant1"] = Route(body=as_metadata(
         issuer, registration_endpoint=issuer + "/register"))
     remote = remote_at(mcp)
     prm = svc.discover_remote(remote)
@@ -80,34 +71,34 @@ def test_the_challenge_leads_to_the_prm_and_the_issuer_with_a_path_in_spec_order
     assert auth.introspection_endpoint == issuer + "/introspect"
     assert list(queries.servers_guarded_by(auth)) == [remote.server]
     assert list(prm.authorization_servers.all()) == [auth]
-    gets = [path for method, path, *_ in server.requests if method == "GET"]
+    gets = [path for method, path, *_ in local_server.requests if method == "GET"]
     assert gets == ["/custom/prm", "/.well-known/oauth-authorization-server/tenant1",
                     "/.well-known/openid-configuration/tenant1"]
     assert flag_kinds(auth) == {"oauth.open_registration"}
-    assert server.requests[0][0] == "POST" and b'"initialize"' in server.requests[0][3]
+    assert local_server.requests[0][0] == "POST" and b'"initialize"' in local_server.requests[0][3]
 
 
 @pytest.mark.django_db
-def test_without_a_challenge_the_well_known_paths_are_probed_path_first_then_root(server):
-    mcp, issuer = server.url("/public/mcp"), server.url("")
-    server.routes["/public/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
-    server.routes["/.well-known/oauth-protected-resource"] = Route(body={
+def test_without_a_challenge_the_well_known_paths_are_probed_path_first_then_root(local_server):
+    mcp, issuer = local_server.url("/public/mcp"), local_server.url("")
+    local_server.routes["/public/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
+    local_server.routes["/.well-known/oauth-protected-resource"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer]})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
     prm = svc.discover_remote(remote_at(mcp))
     assert prm.discovered_via == "well-known-root"
-    gets = [path for method, path, *_ in server.requests if method == "GET"]
+    gets = [path for method, path, *_ in local_server.requests if method == "GET"]
     assert gets[:2] == ["/.well-known/oauth-protected-resource/public/mcp",
                         "/.well-known/oauth-protected-resource"]
 
 
 @pytest.mark.django_db
-def test_a_prm_resource_for_another_url_is_flagged_high_on_the_server(server):
-    mcp, issuer = server.url("/mcp"), server.url("")
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+def test_a_prm_resource_for_another_url_is_flagged_high_on_the_server(local_server):
+    mcp, issuer = local_server.url("/mcp"), local_server.url("")
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": "https://other.example/mcp", "authorization_servers": [issuer],
         "scopes_supported": ["crm:read", "*"]})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
     remote = remote_at(mcp)
     prm = svc.discover_remote(remote)
     assert {p["code"] for p in prm.problems} == {"resource_mismatch", "omnibus_scopes"}
@@ -116,11 +107,11 @@ def test_a_prm_resource_for_another_url_is_flagged_high_on_the_server(server):
 
 
 @pytest.mark.django_db
-def test_an_authorization_server_without_s256_or_with_another_issuer_is_flagged(server):
-    mcp, issuer = server.url("/mcp"), server.url("")
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+def test_an_authorization_server_without_s256_or_with_another_issuer_is_flagged(local_server):
+    mcp, issuer = local_server.url("/mcp"), local_server.url("")
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer]})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
         "https://impostor.example", code_challenge_methods_supported=["plain"],
         scopes_supported=["all"]))
     svc.discover_remote(remote_at(mcp))
@@ -131,37 +122,37 @@ def test_an_authorization_server_without_s256_or_with_another_issuer_is_flagged(
 
 
 @pytest.mark.django_db
-def test_flags_resolve_once_the_metadata_is_fixed(server):
-    mcp, issuer = server.url("/mcp"), server.url("")
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+def test_flags_resolve_once_the_metadata_is_fixed(local_server):
+    mcp, issuer = local_server.url("/mcp"), local_server.url("")
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer]})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
         issuer, code_challenge_methods_supported=[]))
     remote = remote_at(mcp)
     svc.discover_remote(remote)
     auth = AuthorizationServer.objects.get(issuer=issuer)
     assert flag_kinds(auth) == {"oauth.no_pkce_s256"}
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
     svc.discover_remote(remote)
     assert flag_kinds(auth) == set()
     assert ProtectedResource.objects.count() == 1 and AuthorizationServer.objects.count() == 1
 
 
 @pytest.mark.django_db
-def test_an_issuer_the_prm_no_longer_names_no_longer_guards_the_server(server, viewer_client):
-    mcp, old, new = server.url("/mcp"), server.url("/old"), server.url("/new")
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+def test_an_issuer_the_prm_no_longer_names_no_longer_guards_the_server(local_server, viewer_client):
+    mcp, old, new = local_server.url("/mcp"), local_server.url("/old"), local_server.url("/new")
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [old]})
     for path, issuer in (("/old", old), ("/new", new)):
-        server.routes["/.well-known/oauth-authorization-server" + path] = Route(
+        local_server.routes["/.well-known/oauth-authorization-server" + path] = Route(
             body=as_metadata(issuer))
     remote = remote_at(mcp)
-    other = remote_at(server.url("/other/mcp"), name="com.acme/other")
-    server.routes["/.well-known/oauth-protected-resource/other/mcp"] = Route(body={
+    other = remote_at(local_server.url("/other/mcp"), name="com.acme/other")
+    local_server.routes["/.well-known/oauth-protected-resource/other/mcp"] = Route(body={
         "resource": other.url, "authorization_servers": [old]})
     svc.discover_remote(remote)
     svc.discover_remote(other)
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [new]})
     svc.discover_remote(remote)
     old_auth, new_auth = (AuthorizationServer.objects.get(issuer=i) for i in (old, new))
@@ -180,37 +171,38 @@ def test_an_issuer_the_prm_no_longer_names_no_longer_guards_the_server(server, v
 
 
 @pytest.mark.django_db
-def test_a_challenge_pointing_inside_is_refused_and_the_well_known_path_used(server):
-    mcp, issuer = server.url("/mcp"), server.url("")
-    server.routes["/mcp"] = Route(status=401, headers={
+def test_a_challenge_pointing_inside_is_refused_and_the_well_known_path_used(local_server):
+    mcp, issuer = local_server.url("/mcp"), local_server.url("")
+    local_server.routes["/mcp"] = Route(status=401, headers={
         "WWW-Authenticate": 'Bearer resource_metadata="https://169.254.169.254/latest/meta-data"'})
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer]})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
     prm = svc.discover_remote(remote_at(mcp))
     assert prm.discovered_via == "well-known-path" and "blocked_address" in prm.last_error
 
 
 @pytest.mark.django_db
-def test_a_prm_url_redirecting_to_an_unparseable_location_is_skipped_not_a_crash(server):
-    mcp, issuer = server.url("/mcp"), server.url("")
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(
+def test_a_prm_url_redirecting_to_an_unparseable_location_is_skipped_not_a_crash(local_server):
+    mcp, issuer = local_server.url("/mcp"), local_server.url("")
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(
         status=302, headers={"Location": "http:////[::1]:x"})
-    server.routes["/.well-known/oauth-protected-resource"] = Route(body={
+    local_server.routes["/.well-known/oauth-protected-resource"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer]})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
     prm = svc.discover_remote(remote_at(mcp))
     assert prm.fetch_ok and prm.discovered_via == "well-known-root"
     assert "invalid_url" in prm.last_error
 
 
 @pytest.mark.django_db
-def test_a_prm_naming_an_issuer_no_parser_accepts_stores_it_as_unavailable_not_a_crash(server):
-    mcp, good = server.url("/mcp"), server.url("")
+def test_a_prm_naming_an_issuer_no_parser_accepts_stores_it_as_unavailable_not_a_crash(
+        local_server):
+    mcp, good = local_server.url("/mcp"), local_server.url("")
     hostile = "https://[REDACTED:password_in_url]@idp.example/"
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [hostile, good]})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(good))
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(good))
     prm = svc.discover_remote(remote_at(mcp))
     assert prm.fetch_ok
     broken = AuthorizationServer.objects.get(issuer=hostile)
@@ -219,21 +211,21 @@ def test_a_prm_naming_an_issuer_no_parser_accepts_stores_it_as_unavailable_not_a
 
 
 @pytest.mark.django_db
-def test_a_protected_server_without_any_prm_is_flagged_and_the_crawl_goes_on(server):
-    server.routes["/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
-    broken = remote_at(server.url("/mcp"))
+def test_a_protected_server_without_any_prm_is_flagged_and_the_crawl_goes_on(local_server):
+    local_server.routes["/mcp"] = Route(status=401, headers={"WWW-Authenticate": "Bearer"})
+    broken = remote_at(local_server.url("/mcp"))
     counts = svc.discover_all(concurrency=1)
     assert counts == {"remotes": 1, "found": 0, "missing": 1, "failed": 0}
     assert flag_kinds(broken.server) == {"oauth.prm_unavailable"}
 
 
 @pytest.mark.django_db(transaction=True)
-def test_discovery_of_many_remotes_runs_in_worker_threads(server):
-    issuer = server.url("")
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
+def test_discovery_of_many_remotes_runs_in_worker_threads(local_server):
+    issuer = local_server.url("")
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(issuer))
     for i in range(4):
-        mcp = server.url(f"/s{i}/mcp")
-        server.routes[f"/.well-known/oauth-protected-resource/s{i}/mcp"] = Route(body={
+        mcp = local_server.url(f"/s{i}/mcp")
+        local_server.routes[f"/.well-known/oauth-protected-resource/s{i}/mcp"] = Route(body={
             "resource": mcp, "authorization_servers": [issuer]})
         remote_at(mcp, name=f"com.acme/s{i}")
     assert svc.discover_all(concurrency=4) == {"remotes": 4, "found": 4, "missing": 0,
@@ -268,11 +260,11 @@ def test_the_api_reads_guarded_servers_in_one_query_and_names_each_server_once(
 
 @pytest.mark.django_db
 def test_secrets_in_prm_or_authorization_server_metadata_are_masked_before_storage_and_flagged(
-        server, viewer_client):
-    mcp, issuer = server.url("/mcp"), server.url("")
-    server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+        local_server, viewer_client):
+    mcp, issuer = local_server.url("/mcp"), local_server.url("")
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": mcp, "authorization_servers": [issuer], "access_token": "PRM-TOKEN-SECRET"})
-    server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
+    local_server.routes["/.well-known/oauth-authorization-server"] = Route(body=as_metadata(
         issuer, client_secret="AS-CLIENT-SECRET", jwks={"keys": [
             {"kty": "EC", "crv": "P-256", "x": "X", "y": "Y", "d": "AS-PRIVATE-D"}]}))
     remote = remote_at(mcp)

@@ -17,18 +17,9 @@ from inventory.models import ProtectedResource, Registry, Server, ServerRemote, 
 from inventory.remote_urls import strip_userinfo
 from inventory.services.entities import upsert_server
 from tests.conftest import _user_with_role
-from tests.fetch_server import LocalServer, Route
+from tests.fetch_server import Route
 from tests.fixtures.registry_server import entry, example, running_registry
 from tests.ingest_helpers import make_event
-
-
-@pytest.fixture
-def mcp_server(settings):
-    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
-    settings.DISCOVERY_FETCH_TIMEOUT = 2.0
-    srv = LocalServer().start()
-    yield srv
-    srv.stop()
 
 
 @pytest.mark.parametrize("url, expected", [
@@ -46,11 +37,11 @@ def test_userinfo_is_stripped_up_to_the_authoritys_last_at_sign(url, expected):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_remote_reported_with_a_password_is_stored_without_it_and_can_be_rediscovered(
-        live_server, mcp_server):
+        live_server, local_server):
     """The defect: ingest redacted the password to `[REDACTED:password_in_url]@`, that URL was
     stored as the remote, and "Re-discover" on it answered 500."""
-    clean = mcp_server.url("/mcp")
-    mcp_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
+    clean = local_server.url("/mcp")
+    local_server.routes["/.well-known/oauth-protected-resource/mcp"] = Route(body={
         "resource": clean, "authorization_servers": []})
     _, token = create_source(name="gw-creds")
     event = make_event(server={"name": "com.acme/crm",

@@ -7,6 +7,12 @@
 It runs in its own process group, so kill() (SIGKILL) takes the Granian master and its workers.
 It uses the database this test process uses (embedded cluster or DATABASE_URL), so tests that
 post to it must commit: django_db(transaction=True).
+
+pytest-django's `live_server` runs Django's own WSGI handler; production runs Granian in front
+of audit/wsgi_fast.py, a different request path for `POST /api/v1/events`. The `granian` and
+`base_url` fixtures below let a test module post to both, so a defect of either path shows:
+
+    from tests.web_server import base_url, granian  # noqa: F401 (fixtures)
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from governance import webserver
 from tests.celery_worker import database_url
@@ -67,8 +74,24 @@ class WebServer:
         raise RuntimeError("the web server did not start")
 
     def kill(self) -> None:
+        # SIGKILL: a graceful stop waits out idle keep-alive connections (~10 s per module),
+        # and a test has read everything it needs from the database by now.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def granian(django_db_setup, django_db_blocker):
+    """One Granian worker serving the test database for a whole test module (import it)."""
+    server = WebServer(workers=1)
+    yield server
+    server.kill()
+
+
+@pytest.fixture(params=["live_server", "granian"])
+def base_url(request):
+    """Each test using it runs against both servers."""
+    return request.getfixturevalue(request.param).url
