@@ -4,40 +4,37 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import connection
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from inventory.models import (
+    EXPIRING_SOON,
     TASK_EXPIRED,
     Client,
+    Flag,
     Grant,
+    Identity,
+    Server,
     Task,
     task_past_ttl_q,
     task_running_q,
 )
 
 
-
 def overview_counts(*, now: datetime | None = None) -> dict[str, int]:
-    """Headline counts in two round trips (each an index-only count on a small table). Tasks
-    past their TTL are counted apart from running ones, by the one definition on Task."""
-    sql = """
-        SELECT (SELECT count(*) FROM inventory_identity),
-               (SELECT count(*) FROM inventory_client),
-               (SELECT count(*) FROM inventory_server),
-               (SELECT count(*) FROM inventory_grant WHERE status = 'active'),
-               (SELECT count(*) FROM inventory_flag WHERE resolved_at IS NULL)
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        row = cursor.fetchone()
-    names = ("identities", "clients", "servers", "active_grants", "open_flags")
+    """Headline counts, each by the one definition on its model (active grants, open flags,
+    running and past-TTL tasks), so a card cannot disagree with the list it links to."""
     now = now or timezone.now()
-    return {**dict(zip(names, row, strict=True)), **Task.objects.aggregate(
-        running_tasks=Count("id", filter=task_running_q(now)),
-        expired_tasks=Count("id", filter=task_past_ttl_q(now)),
-        flagged_tasks=Count("id", filter=Q(flagged=True)))}
+    return {
+        "identities": Identity.objects.count(),
+        "clients": Client.objects.count(),
+        "servers": Server.objects.count(),
+        "active_grants": Grant.objects.active().count(),
+        "open_flags": Flag.objects.open().count(),
+        **Task.objects.aggregate(running_tasks=Count("id", filter=task_running_q(now)),
+                                 expired_tasks=Count("id", filter=task_past_ttl_q(now)),
+                                 flagged_tasks=Count("id", filter=Q(flagged=True))),
+    }
 
 
 def grants_by_status_and_type() -> list[dict]:
@@ -62,11 +59,10 @@ def clients_by_registration() -> dict[str, int]:
                 .order_by("registration"))
 
 
-def grants_expiring_soon(*, now: datetime | None = None, within: timedelta = timedelta(days=7),
+def grants_expiring_soon(*, now: datetime | None = None, within: timedelta = EXPIRING_SOON,
                          limit: int = 10) -> QuerySet:
     """Active grants whose expiry falls in the next `within`, soonest first."""
-    now = now or timezone.now()
-    return (Grant.objects.active().filter(expires_at__gt=now, expires_at__lte=now + within)
+    return (Grant.objects.expiring_soon(now, within)
             .select_related("client", "subject").order_by("expires_at", "id")[:limit])
 
 

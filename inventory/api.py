@@ -91,7 +91,7 @@ class FlagSerializer(serializers.ModelSerializer):
 _PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL}
 
 
-def _parameters(spec: ListSpec) -> list[OpenApiParameter]:
+def spec_parameters(spec: ListSpec) -> list[OpenApiParameter]:
     """OpenAPI query parameters for one list, generated from its spec so they cannot drift."""
     params = [
         OpenApiParameter("q", OpenApiTypes.STR, description="Case-insensitive search in "
@@ -126,7 +126,7 @@ def _documented(name: str, spec: ListSpec):
     """Declare the list's query parameters (generated from its spec) and name its operations."""
 
     def decorate(viewset):
-        viewset.list_params = tuple(_parameters(spec))
+        viewset.list_params = tuple(spec_parameters(spec))
         return extend_schema_view(list=extend_schema(summary=f"List {name}"),
                                   retrieve=extend_schema(summary=f"One of the {name}"))(viewset)
 

@@ -1,13 +1,11 @@
 """Read-only API for the fetch log, CIMD document versions and authorization servers (Viewer)."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, viewsets
 
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsViewer
-from inventory import queries
-from inventory.api import bad_filter_is_400
+from inventory import queries, queries_discovery
+from inventory.api import bad_filter_is_400, spec_parameters
 from inventory.models import AuthorizationServer, ClientDocument, FetchRecord
 
 
@@ -41,47 +39,33 @@ class AuthorizationServerSerializer(serializers.ModelSerializer):
 
 
 class FetchRecordViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
-    """Outbound fetches, newest first; ?purpose=, ?ok=true|false, ?reason= filter."""
+    """Outbound fetches, newest first; the fetch log page's filters (FETCH_SPEC)."""
 
     serializer_class = FetchRecordSerializer
     permission_classes = [IsViewer]
-    list_params = (
-        OpenApiParameter("purpose", OpenApiTypes.STR, description="Only fetches for this purpose."),
-        OpenApiParameter("ok", OpenApiTypes.BOOL, description="Only (un)successful fetches."),
-        OpenApiParameter("reason", OpenApiTypes.STR,
-                         description="Only fetches that failed for this reason."),
-    )
+    queryset = FetchRecord.objects.all()
+    list_params = tuple(spec_parameters(queries_discovery.FETCH_SPEC))
 
     def get_queryset(self):
-        rows = FetchRecord.objects.order_by("-at", "-id")
-        params = self.request.query_params
-        if params.get("purpose"):
-            rows = rows.filter(purpose=params["purpose"])
-        if params.get("ok"):
-            # "ok=maybe" used to be ignored: every fetch, as if no filter had been asked for.
-            with bad_filter_is_400():
-                rows = rows.filter(ok=queries.parse_bool("ok", params["ok"]))
-        if params.get("reason"):
-            rows = rows.filter(error_reason=params["reason"])
-        return rows
+        if self.action != "list":
+            return self.queryset.all()
+        with bad_filter_is_400():
+            return queries_discovery.fetch_records(self.request.query_params)
 
 
 class ClientDocumentViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
-    """CIMD document versions; ?client=<id> for one client's history."""
+    """CIMD document versions; ?client=<id> for one client's history (CLIENT_DOCUMENT_SPEC)."""
 
     serializer_class = ClientDocumentSerializer
     permission_classes = [IsViewer]
-    list_params = (OpenApiParameter("client", OpenApiTypes.INT,
-                                    description="Only this client's document versions."),)
+    queryset = ClientDocument.objects.select_related("client")
+    list_params = tuple(spec_parameters(queries_discovery.CLIENT_DOCUMENT_SPEC))
 
     def get_queryset(self):
-        rows = ClientDocument.objects.select_related("client").order_by("-first_fetched_at", "-id")
-        client = self.request.query_params.get("client", "").strip()
-        if not client:
-            return rows
-        # "client=abc" used to be ignored: every client's documents, as if unfiltered.
+        if self.action != "list":
+            return self.queryset.all()
         with bad_filter_is_400():
-            return rows.filter(client_id=queries.parse_id("client", client))
+            return queries_discovery.client_documents(self.request.query_params)
 
 
 class AuthorizationServerViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):

@@ -16,8 +16,8 @@ from rest_framework.response import Response
 
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsAdmin, IsViewer
-from inventory.api import bad_filter_is_400
-from inventory.crawls import crawl_history
+from inventory import queries_discovery
+from inventory.api import bad_filter_is_400, spec_parameters
 from inventory.models import Crawl, Registry, ServerChange
 from inventory.queries import parse_id, parse_text
 from inventory.services import registry as registry_service
@@ -107,29 +107,22 @@ def _save_error_is_400():
 
 
 class CrawlViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
-    """Crawl jobs, newest first; ?kind=, ?status=, ?registry=, ?target= filter."""
+    """Crawl jobs, newest first; the Discovery page's filters (CRAWL_SPEC)."""
 
     serializer_class = CrawlSerializer
     permission_classes = [IsViewer]
-    list_params = (
-        OpenApiParameter("kind", OpenApiTypes.STR, enum=Crawl.Kind.values,
-                         description="Only crawls of this kind."),
-        OpenApiParameter("status", OpenApiTypes.STR, enum=Crawl.Status.values,
-                         description="Only crawls in this status."),
-        OpenApiParameter("registry", OpenApiTypes.INT, description="Only this registry's crawls."),
-        OpenApiParameter("target", OpenApiTypes.STR,
-                         description="Only crawls whose target contains this text."),
-    )
+    queryset = Crawl.objects.select_related("registry")
+    list_params = (*spec_parameters(queries_discovery.CRAWL_SPEC), OpenApiParameter(
+        "target", OpenApiTypes.STR, deprecated=True, description="Deprecated spelling of q."))
 
     def get_queryset(self):
-        params = self.request.query_params
-        registry = params.get("registry", "").strip()
+        if self.action != "list":
+            return self.queryset.all()
+        params = self.request.query_params.copy()
         with bad_filter_is_400():
-            return crawl_history(
-                kind=parse_text("kind", params.get("kind", "")),
-                status=parse_text("status", params.get("status", "")),
-                registry_id=parse_id("registry", registry) if registry else None,
-                target=parse_text("target", params.get("target", ""))[:200])
+            if "target" in params:  # the name this list took before it shared the page's
+                params.setlist("q", [parse_text("target", v) for v in params.pop("target")])
+            return queries_discovery.crawls(params)
 
 
 class ServerChangeViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):

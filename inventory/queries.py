@@ -24,11 +24,11 @@ from inventory.models import (
     ReviewStatus,
     Server,
     Task,
+    expiring_soon_q,
     task_past_ttl_q,
     task_running_q,
 )
 
-EXPIRING_SOON = timedelta(days=7)
 TRUE_VALUES, FALSE_VALUES = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -173,8 +173,7 @@ def _expired(queryset, value: bool):
 
 
 def _expiring(queryset, value: bool):
-    now = timezone.now()
-    soon = Q(status=Grant.Status.ACTIVE, expires_at__gt=now, expires_at__lte=now + EXPIRING_SOON)
+    soon = expiring_soon_q()  # the one definition, also the overview's (GrantQuerySet)
     return queryset.filter(soon if value else ~soon)
 
 

@@ -69,6 +69,16 @@ def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=N
                                    f"inventory/_{name}_table.html", context, status)
 
 
+def filtered_page(params, rows, *, size: int = PAGE_SIZE):
+    """(page, error, status) for a list page built on a ListSpec query (`rows(params)`): a bad
+    filter is not dropped silently but named, with the values it takes, and answered 400, as the
+    API answers it. The page is None then (templates show the message instead of the table)."""
+    try:
+        return Paginator(rows(params), size).get_page(params.get("page")), None, 200
+    except InvalidFilter as exc:
+        return None, str(exc), 400
+
+
 def _issuers(model) -> list[tuple[str, str]]:
     issuers = model.objects.order_by("issuer").values_list("issuer", flat=True).distinct()
     return [(issuer, issuer) for issuer in issuers]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,10 +19,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from governance.htmx import render_fragment_or_page, wants_fragment
 from governance.roles import ADMIN, VIEWER, role_required
-from inventory.crawls import crawl_history
+from inventory import queries_discovery
 from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
-from inventory.queries import id_or_none
 from inventory.services import registry as registry_service
+from inventory.views import filtered_page
 
 HISTORY_PAGE_SIZE = 50
 
@@ -61,31 +60,21 @@ def _registries_with_last_crawl():
     ).order_by("name")
 
 
-def _history_filters(request) -> dict:
-    registry = request.GET.get("registry", "")
-    return {
-        "kind": request.GET.get("kind", "") if request.GET.get("kind") in Crawl.Kind.values else "",
-        "status": request.GET.get("status", "")
-        if request.GET.get("status") in Crawl.Status.values else "",
-        "registry_id": id_or_none(registry),  # int() of 4300+ digits raised: a 500
-        "target": request.GET.get("q", "")[:200],
-    }
-
-
 @role_required(VIEWER)
 def crawl_list(request):
     """Discovery: registries with their last crawl, and the crawl history with filters."""
-    filters = _history_filters(request)
-    page = Paginator(crawl_history(**filters), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page, error, status = filtered_page(request.GET, queries_discovery.crawls,
+                                        size=HISTORY_PAGE_SIZE)
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"page": page, "filters": filters, "query": query.urlencode(), "now": timezone.now(),
-               "kinds": Crawl.Kind.choices, "statuses": Crawl.Status.choices}
+    context = {"page": page, "error": error, "filters": request.GET, "query": query.urlencode(),
+               "now": timezone.now(), "kinds": Crawl.Kind.choices,
+               "statuses": Crawl.Status.choices}
     if wants_fragment(request) and request.htmx.target == "crawl-history":
-        response = render(request, "inventory/_crawl_history.html", context)
+        response = render(request, "inventory/_crawl_history.html", context, status=status)
     else:
         context["registries"] = _registries_with_last_crawl()
-        response = render(request, "inventory/crawl_list.html", context)
+        response = render(request, "inventory/crawl_list.html", context, status=status)
     # One URL, two bodies (as in render_fragment_or_page); here the target picks the body too.
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response

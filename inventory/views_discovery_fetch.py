@@ -16,11 +16,12 @@ from django.views.decorators.http import require_POST
 from governance.htmx import render_fragment_or_page
 from governance.roles import ADMIN, VIEWER, role_required
 from governance.services import record_admin_action
-from inventory import cimd, crawls, queries
+from inventory import cimd, crawls, queries, queries_discovery
 from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
                               FetchRecord, Flag, ProtectedResource, ServerRemote)
 from inventory.services import cimd as cimd_service
 from inventory.services import oauth_metadata
+from inventory.views import filtered_page
 from inventory.views_discovery import crawl_started
 
 PAGE_SIZE = 50
@@ -30,54 +31,49 @@ def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _open_flag_counts(object_type: str, ids) -> dict[str, int]:
-    """Open flags per object_id, for the given objects only (one page, not the whole table)."""
-    return dict(Flag.objects.filter(object_type=object_type, resolved_at__isnull=True,
-                                    object_id__in=[str(pk) for pk in ids])
-                .values_list("object_id").annotate(n=Count("id")).order_by())
+def _with_open_flag_counts(page, object_type: str, key: str):
+    """Set `open_flags` on each row of one page: its object's open flags, counted for the page's
+    objects only (not the whole table). `key` names the row's attribute holding the object id."""
+    ids = [str(getattr(row, key)) for row in page or ()]
+    counts = dict(Flag.objects.open().filter(object_type=object_type, object_id__in=ids)
+                  .values_list("object_id").annotate(n=Count("id")).order_by())
+    for row in page or ():
+        row.open_flags = counts.get(str(getattr(row, key)), 0)
+    return page
 
 
 @role_required(VIEWER)
 def fetch_log(request):
-    """Every outbound fetch, newest first, filterable by purpose, outcome, reason and URL."""
-    rows = FetchRecord.objects.all()
-    filters = {key: request.GET.get(key, "").strip() for key in ("purpose", "outcome", "reason", "q")}
-    if filters["purpose"]:
-        rows = rows.filter(purpose=filters["purpose"])
-    if filters["outcome"] in ("ok", "error"):
-        rows = rows.filter(ok=filters["outcome"] == "ok")
-    if filters["reason"]:
-        rows = rows.filter(error_reason=filters["reason"])
-    if filters["q"]:
-        rows = rows.filter(url__icontains=filters["q"])
-    context = {"page": _page(request, rows), "filters": filters,
+    """Every outbound fetch, newest first, filterable by purpose, ok, reason and URL (`q`)."""
+    params = request.GET.copy()
+    if "outcome" in params:  # deprecated spelling (bookmarks): the page and API take ok=
+        params.setlist("ok", [{"ok": "true", "error": "false"}.get(value, value)
+                              for value in params.pop("outcome")])
+    page, error, status = filtered_page(params, queries_discovery.fetch_records, size=PAGE_SIZE)
+    query = params.copy()
+    query.pop("page", None)
+    context = {"page": page, "error": error, "filters": params, "query": query.urlencode(),
                "purposes": FetchRecord.objects.values_list("purpose", flat=True)
                .order_by("purpose").distinct(),
                "reasons": FetchRecord.objects.exclude(error_reason="")
                .values_list("error_reason", flat=True).order_by("error_reason").distinct()}
     return render_fragment_or_page(request, "inventory/fetch_log.html",
-                                   "inventory/_fetch_log_table.html", context)
+                                   "inventory/_fetch_log_table.html", context, status)
 
 
 @role_required(VIEWER)
 def cimd_client_list(request, *, form_errors=None, status=200):
     """CIMD clients with their crawl state; Admins get the add-a-URL form."""
-    states = (ClientDocumentState.objects.select_related("client", "current")
-              .annotate(versions=Count("client__cimd_documents", distinct=True))
-              .order_by("client__client_id"))
-    outcome = request.GET.get("outcome", "")
-    if outcome:
-        states = states.filter(outcome=outcome)
-    if request.GET.get("q"):
-        states = states.filter(client__client_id__icontains=request.GET["q"].strip())
-    page = _page(request, states)
-    open_flags = _open_flag_counts("inventory.client", [state.client_id for state in page])
-    for state in page:
-        state.open_flags = open_flags.get(str(state.client_id), 0)
+    page, error, list_status = filtered_page(request.GET, queries_discovery.cimd_clients,
+                                             size=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(request, "inventory/cimd_client_list.html", {
-        "page": page, "outcome": outcome, "outcomes": ClientDocumentState.Outcome.choices,
+        "page": _with_open_flag_counts(page, "inventory.client", "client_id"), "error": error,
+        "outcome": request.GET.get("outcome", ""), "query": query.urlencode(),
+        "outcomes": ClientDocumentState.Outcome.choices,
         "q": request.GET.get("q", ""), "form_errors": form_errors or [],
-        "form_url": request.POST.get("url", "")}, status=status)
+        "form_url": request.POST.get("url", "")}, status=max(status, list_status))
 
 
 def _refresh_now(request, client: Client) -> None:
@@ -159,8 +155,7 @@ def cimd_client_panel(request, pk: int):
     state = ClientDocumentState.objects.filter(client=client).first()
     return render(request, "inventory/_cimd_client_panel.html", {
         "client": client, "state": state, "versions": client.cimd_documents.count(),
-        "flags": queries.flags_for(client).filter(resolved_at__isnull=True,
-                                                  kind__startswith="cimd.")[:20]})
+        "flags": queries.flags_for(client).open().filter(kind__startswith="cimd.")[:20]})
 
 
 @role_required(VIEWER)
@@ -209,10 +204,7 @@ def authserver_list(request):
     servers = queries.authorization_servers()
     if request.GET.get("q"):
         servers = servers.filter(issuer__icontains=request.GET["q"].strip())
-    page = _page(request, servers)
-    open_flags = _open_flag_counts("inventory.authorizationserver", [a.pk for a in page])
-    for auth in page:
-        auth.open_flags = open_flags.get(str(auth.pk), 0)
+    page = _with_open_flag_counts(_page(request, servers), "inventory.authorizationserver", "pk")
     resources = (ProtectedResource.objects.select_related("remote__server")
                  .prefetch_related("authorization_servers").order_by("-fetched_at")[:200])
     remotes_without = (ServerRemote.objects.exclude(transport=ServerRemote.Transport.STDIO)

@@ -261,9 +261,23 @@ class Tool(models.Model):
         return bool(TOOL_NAME_RE.match(name))
 
 
+# "Expiring soon" on the overview and the grant list's `expiring` filter: one window.
+EXPIRING_SOON = timedelta(days=7)
+
+
 class GrantQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Grant.Status.ACTIVE)
+
+    def expiring_soon(self, now: datetime | None = None, within: timedelta = EXPIRING_SOON):
+        """Active grants whose expiry falls after `now` and within `within` of it."""
+        return self.filter(expiring_soon_q(now, within))
+
+
+def expiring_soon_q(now: datetime | None = None, within: timedelta = EXPIRING_SOON) -> Q:
+    """The SQL of GrantQuerySet.expiring_soon (a filter may also ask for its negation)."""
+    now = now or timezone.now()
+    return Q(status="active", expires_at__gt=now, expires_at__lte=now + within)
 
 
 class Grant(Sighting):
@@ -477,6 +491,12 @@ class TaskStatusChange(models.Model):
         return f"{self.task}: {self.from_status or '∅'} → {self.to_status}"
 
 
+class FlagQuerySet(models.QuerySet):
+    def open(self):
+        """Flags not resolved yet: the only ones the console counts and shows by default."""
+        return self.filter(resolved_at__isnull=True)
+
+
 class Flag(models.Model):
     """Something risky the console noticed about an inventory object, for governance to act on.
 
@@ -505,6 +525,8 @@ class Flag(models.Model):
     times_raised = models.PositiveIntegerField(default=1)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=200, blank=True)
+
+    objects = FlagQuerySet.as_manager()
 
     class Meta:
         ordering = ["-last_raised_at", "-id"]
