@@ -308,14 +308,16 @@ CELERY_BEAT_SCHEDULE.update({
         os.environ.get("CIMD_CRAWL_INTERVAL_SECONDS", 15 * 60))},
     "crawl-oauth-metadata": {"task": "inventory.crawl_oauth_metadata", "schedule": float(
         os.environ.get("OAUTH_METADATA_CRAWL_INTERVAL_SECONDS", 24 * 60 * 60))},
-    "sweep-crawls": {"task": "inventory.sweep_crawls", "schedule": float(
+    # Recovers jobs of every kind (crawls today), see governance/platform/jobs.py.
+    "sweep-jobs": {"task": "platform.sweep_jobs", "schedule": float(
         os.environ.get("CRAWL_SWEEP_INTERVAL_SECONDS", 5 * 60))},
     # Flags tasks still running after their TTL and closes the flags of those that ended.
     "flag-tasks-past-ttl": {"task": "inventory.flag_tasks_past_ttl", "schedule": float(
         os.environ.get("TASK_EXPIRY_SWEEP_INTERVAL_SECONDS", 60))},
 })
-# The sweeper resends a queued crawl's message after this long, and re-queues (up to
-# CRAWL_MAX_ATTEMPTS runs) a running crawl whose heartbeat has been silent this long.
+# The job sweeper resends a queued job's (e.g. a crawl's) message after this long, and re-queues
+# (up to CRAWL_MAX_ATTEMPTS runs) a running job whose heartbeat has been silent this long. A
+# running job beats every CRAWL_HEARTBEAT_SECONDS. The engine reads these, and only these.
 CRAWL_RESEND_AFTER_MINUTES = int(os.environ.get("CRAWL_RESEND_AFTER_MINUTES", "10"))
 CRAWL_HEARTBEAT_TIMEOUT_MINUTES = int(os.environ.get("CRAWL_HEARTBEAT_TIMEOUT_MINUTES", "10"))
 CRAWL_MAX_ATTEMPTS = int(os.environ.get("CRAWL_MAX_ATTEMPTS", "3"))

@@ -40,12 +40,6 @@ def crawl_oauth_metadata() -> int:
                               requested_by="beat").pk
 
 
-@shared_task(name="inventory.sweep_crawls")
-def sweep_crawls() -> dict:
-    """Beat: recover crawls whose message was lost or whose worker went silent."""
-    return crawls.sweep_crawls()
-
-
 @shared_task(name="inventory.flag_tasks_past_ttl")
 def flag_tasks_past_ttl() -> dict:
     """Beat: flag tasks still running after their TTL; close the flags of those that ended."""

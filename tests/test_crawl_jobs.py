@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance.models import AdminAction
-from inventory import crawls
+from governance.platform import jobs
 from inventory.crawls import (CrawlLost, Progress, claim, execute_crawl, open_crawl,
                               register_runner, start_crawl, sweep_crawls)
 from inventory.models import Crawl, Registry
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def sent(monkeypatch):
     """Celery messages sent for crawls (ids), instead of running them."""
     ids = []
-    monkeypatch.setattr(crawls, "enqueue", ids.append)
+    monkeypatch.setattr(jobs.kind_of(Crawl), "enqueue", ids.append)
     return ids
 
 
@@ -30,7 +30,6 @@ def test_runner():
     """A runner for a test-only kind, so real runners (CIMD, OAuth metadata) stay untouched."""
     calls = []
 
-    @register_runner("test-kind")
     def runner(crawl, progress):
         calls.append(crawl.pk)
         progress.page()
@@ -38,8 +37,9 @@ def test_runner():
         if crawl.target.endswith("/boom"):
             raise ValueError("the server sent nonsense")
 
+    register_runner("test-kind", runner)
     yield calls
-    crawls.RUNNERS.pop("test-kind", None)
+    jobs.kind_of(Crawl).runners.pop("test-kind", None)
 
 
 def test_the_database_refuses_a_second_open_crawl_of_the_same_target():
@@ -106,8 +106,7 @@ def test_a_runner_error_fails_the_crawl_with_the_message_and_counts(test_runner)
 
 def test_a_kind_without_a_runner_fails_instead_of_hanging(monkeypatch):
     crawl, _ = open_crawl(kind="cimd", target="https://client.example/cimd.json")
-    monkeypatch.setattr(crawls, "RUNNERS", {})
-    monkeypatch.setattr(crawls, "RUNNER_MODULES", [])
+    monkeypatch.setattr(jobs.kind_of(Crawl), "runners", {})
     execute_crawl(crawl.pk)
     crawl.refresh_from_db()
     assert crawl.status == "failed" and "no runner" in crawl.error_log[-1]["message"]
@@ -191,7 +190,7 @@ def test_the_beat_schedule_has_registries_cimd_and_the_sweeper():
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"inventory.crawl_due_registries", "inventory.crawl_cimd_documents",
-            "inventory.sweep_crawls"} <= tasks
+            "platform.sweep_jobs"} <= tasks
 
 
 @pytest.mark.django_db(transaction=True)
@@ -199,7 +198,6 @@ def test_a_runner_busy_between_progress_calls_still_beats(settings):
     settings.CRAWL_HEARTBEAT_SECONDS = 0.05
     beats = []
 
-    @register_runner("test-slow")
     def slow_runner(crawl, progress):
         first = Crawl.objects.get(pk=crawl.pk).heartbeat_at
         for _ in range(200):  # a bounded wait for the heartbeat thread, not a timing assertion
@@ -208,9 +206,10 @@ def test_a_runner_busy_between_progress_calls_still_beats(settings):
                 return
             time.sleep(0.05)
 
+    register_runner("test-slow", slow_runner)
     try:
         crawl, _ = open_crawl(kind="test-slow", target="https://slow.example/mcp")
         assert execute_crawl(crawl.pk) == "done"
     finally:
-        crawls.RUNNERS.pop("test-slow", None)
+        jobs.kind_of(Crawl).runners.pop("test-slow", None)
     assert beats == [True]

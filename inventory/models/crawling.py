@@ -1,22 +1,24 @@
 """Discovery bookkeeping: crawl jobs, packages of registry versions, and registry history.
 
-A crawl is a row (Celery only carries its id); the database guarantees one open crawl per
-(kind, target). Registry history keeps what changed under a server name over time, so a
+A crawl is a job row (`governance.platform.jobs.Job`; Celery only carries its id); the database
+guarantees one open crawl per (kind, target). Registry history keeps what changed under a server name over time, so a
 deprecation, a new latest version or a re-created repository can be seen and acted on.
 """
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
-from django.utils import timezone
 
+from governance.platform.jobs import Job, one_open_job_per
 from inventory.models.core import Registry, Server, ServerVersion
 
 __all__ = ["Crawl", "ServerVersionRecord", "ServerPackage", "ServerChange"]
 
+# What a crawl works on: at most one open crawl per (kind, target).
+CRAWL_TARGET = ("kind", "target")
 
-class Crawl(models.Model):
+
+class Crawl(Job):
     """One discovery job: crawl a registry, refresh a CIMD document, read a server's OAuth metadata."""
 
     class Kind(models.TextChoices):
@@ -24,68 +26,21 @@ class Crawl(models.Model):
         CIMD = "cimd", "Client ID Metadata Document"
         OAUTH_METADATA = "oauth_metadata", "Server OAuth metadata"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
-    OPEN_STATUSES = (Status.QUEUED, Status.RUNNING)
+    JOB_TARGET = CRAWL_TARGET
 
     kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
     target = models.CharField(max_length=1000,
                               help_text="Registry base URL, client_id URL or server URL.")
     registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="crawls")
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED,
-                              db_index=True)
-    options = models.JSONField(default=dict, blank=True, help_text='e.g. {"full": true}')
-    pages = models.PositiveIntegerField(default=0)
-    records = models.PositiveIntegerField(default=0)
-    errors = models.PositiveIntegerField(default=0)
-    error_log = models.JSONField(default=list, blank=True,
-                                 help_text="The first errors, as {at, message} (capped).")
-    summary = models.JSONField(default=dict, blank=True, help_text="What the runner reports.")
-    requested_by = models.CharField(max_length=200, blank=True, help_text='"beat", "command" or a user.')
-    attempts = models.PositiveSmallIntegerField(default=0)
-    # Set when a worker claims the crawl; progress and the final status are written only by
-    # the holder of this token, so a crawl the sweeper handed to another worker is not
-    # overwritten by the one that went silent.
-    run_token = models.UUIDField(null=True, blank=True)
-    queued_at = models.DateTimeField(db_index=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True,
-                                       help_text="When its Celery message was last sent.")
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]
         indexes = [models.Index(fields=["registry", "status", "-started_at"])]
-        constraints = [
-            models.UniqueConstraint(fields=["kind", "target"],
-                                    condition=Q(status__in=["queued", "running"]),
-                                    name="one_open_crawl_per_target"),
-        ]
+        constraints = [one_open_job_per(*CRAWL_TARGET, name="one_open_crawl_per_target")]
 
     def __str__(self):
         return f"{self.get_kind_display()} crawl of {self.target} ({self.status})"
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in self.OPEN_STATUSES
-
-    @property
-    def elapsed(self) -> int | None:
-        """Whole seconds run so far (or in total, once finished); for templates."""
-        seconds = self.elapsed_seconds(timezone.now())
-        return None if seconds is None else int(seconds)
-
-    def elapsed_seconds(self, now) -> float | None:
-        """Seconds since the crawl started (until it finished, when it has)."""
-        if not self.started_at:
-            return None
-        return ((self.finished_at or now) - self.started_at).total_seconds()
 
 
 class ServerVersionRecord(models.Model):

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from governance.services import record_admin_action
 from inventory import cimd
-from inventory.crawls import CIMD_SWEEP_TARGET, register_runner
+from inventory.crawls import CIMD_SWEEP_TARGET
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
 from inventory.models import Client, ClientDocument, ClientDocumentState, Crawl, Flag, SeenFrom
 from inventory.secret_members import mask_secrets
@@ -376,7 +376,6 @@ def prune_fetch_log(*, days: int | None = None) -> int:
 
 # --- Crawl jobs ---------------------------------------------------------------------------------
 
-@register_runner(Crawl.Kind.CIMD)
 def run_cimd_crawl(crawl: Crawl, progress) -> None:
     """Crawl runner: the sweep of every due document (target CIMD_SWEEP_TARGET), or one
     client_id URL refreshed now."""

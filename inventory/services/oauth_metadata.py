@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from inventory.crawls import register_runner
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
 from inventory.secret_members import find_secrets, mask_secrets
@@ -324,7 +323,6 @@ def discover_all(*, progress=None, remotes=None, concurrency: int = 8) -> dict:
 
 # --- Crawl jobs ---------------------------------------------------------------------------------
 
-@register_runner(Crawl.Kind.OAUTH_METADATA)
 def run_oauth_metadata_crawl(crawl: Crawl, progress) -> None:
     """Crawl runner: every HTTP remote (target ALL_REMOTES_TARGET) or the remotes at one URL."""
     remotes = None

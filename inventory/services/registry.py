@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from inventory.crawls import Progress, last_done_crawl, register_runner, start_crawl
+from inventory.crawls import Progress, last_done_crawl, start_crawl
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import Crawl, Registry
 from inventory.rate_limit import Pacer
@@ -109,7 +109,6 @@ def clean_crawl_interval(minutes: int) -> int:
 
 # --- crawling ---------------------------------------------------------------------------------
 
-@register_runner(Crawl.Kind.REGISTRY)
 def run_registry_crawl(crawl: Crawl, progress: Progress) -> None:
     """Crawl runner: crawl the crawl's registry (full when options say so or on first crawl)."""
     registry = crawl.registry or Registry.objects.get(base_url=crawl.target)

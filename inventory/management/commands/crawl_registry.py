@@ -3,10 +3,10 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from tqdm import tqdm
 
+from governance.platform.progress_bars import run_with_bars
 from governance.services import acting_from_command, record_admin_action
-from inventory.crawls import Progress, execute_crawl, open_crawl
+from inventory.crawls import open_crawl
 from inventory.models import Crawl
 from inventory.services.registry import clean_base_url, registry_for_url
 
@@ -17,27 +17,6 @@ def _describe(exc: ValidationError) -> str:
         return " ".join(exc.messages)
     return "; ".join(f"{field}: {' '.join(messages)}"
                      for field, messages in exc.message_dict.items())
-
-
-class BarProgress(Progress):
-    """Crawl progress that also draws pages and records bars on the terminal."""
-
-    def __init__(self, crawl, **kwargs):
-        super().__init__(crawl, **kwargs)
-        self.page_bar = tqdm(desc="pages", unit="page", position=0)
-        self.record_bar = tqdm(desc="records", unit="rec", position=1)
-
-    def page(self):
-        self.page_bar.update(1)
-        super().page()
-
-    def record(self, n=1):
-        self.record_bar.update(n)
-        super().record(n)
-
-    def close(self):
-        self.page_bar.close()
-        self.record_bar.close()
 
 
 class Command(BaseCommand):
@@ -77,15 +56,8 @@ class Command(BaseCommand):
                     record_admin_action(actor=None, action="crawl.options_changed", obj=crawl,
                                         before={"options": crawl.options},
                                         after={"options": {"full": True}})
-        bars = []
-
-        def progress_class(row):
-            bars.append(BarProgress(row))
-            return bars[-1]
-
-        outcome = execute_crawl(crawl.pk, progress_class=progress_class)
-        for bar in bars:
-            bar.close()
+        outcome = run_with_bars(Crawl, crawl.pk, pages=("pages", "page"),
+                                records=("records", "rec"))
         if outcome == "not-claimed":
             raise CommandError(f"crawl #{crawl.pk} was claimed by a worker first")
         self._summary(Crawl.objects.get(pk=crawl.pk))

@@ -2,24 +2,12 @@
 job (so it shows in the crawl history), with a progress bar and the outcome."""
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
+from governance.platform.progress_bars import run_with_bars
 from inventory import cimd
-from inventory.crawls import CIMD_SWEEP_TARGET, Progress, execute_crawl, open_crawl
+from inventory.crawls import CIMD_SWEEP_TARGET, open_crawl
 from inventory.models import ClientDocumentState, Crawl, Flag
 from inventory.services.cimd import ensure_cimd_client, url_problems
-
-
-class BarProgress(Progress):
-    """Crawl progress that also draws a documents bar on the terminal."""
-
-    def __init__(self, crawl, **kwargs):
-        super().__init__(crawl, **kwargs)
-        self.bar = tqdm(desc="documents", unit="doc")
-
-    def record(self, n=1):
-        self.bar.update(n)
-        super().record(n)
 
 
 class Command(BaseCommand):
@@ -43,15 +31,7 @@ class Command(BaseCommand):
         if crawl.status == Crawl.Status.RUNNING:
             raise CommandError(f"crawl #{crawl.pk} of {target} is already running")
         self.stdout.write(f"crawl #{crawl.pk}: fetching {target} ...")
-        bars = []
-
-        def progress_class(row):
-            bars.append(BarProgress(row))
-            return bars[-1]
-
-        outcome = execute_crawl(crawl.pk, progress_class=progress_class)
-        for bar in bars:
-            bar.bar.close()
+        outcome = run_with_bars(Crawl, crawl.pk, records=("documents", "doc"))
         if outcome == "not-claimed":
             raise CommandError(f"crawl #{crawl.pk} was claimed by a worker first")
         crawl = Crawl.objects.get(pk=crawl.pk)
