@@ -1,4 +1,4 @@
-"""Crawls as jobs: start one (idempotently), run it, sweep lost ones; plus the crawl reads.
+"""Crawls as jobs: start one (idempotently), run it, sweep lost ones.
 
 The engine (claiming, heartbeat, progress, finishing, retries, the sweeper) is the shared
 `governance.platform.jobs`; this module is what the rest of the inventory calls for crawls.
@@ -81,6 +81,8 @@ def sweep_crawls(*, now=None) -> dict:
 
 
 # --- reads for the UI ------------------------------------------------------------------------
+# The crawl list now reads through its ListSpec (inventory/queries.py); this stays until nothing
+# imports it any more.
 
 def crawl_history(*, kind: str = "", status: str = "", registry_id: int | None = None,
                   target: str = ""):
@@ -95,11 +97,3 @@ def crawl_history(*, kind: str = "", status: str = "", registry_id: int | None =
     if target:
         crawls = crawls.filter(target__icontains=target)
     return crawls.order_by("-queued_at", "-id")
-
-
-def last_done_crawl(registry, target: str) -> Crawl | None:
-    """The registry's most recent successful crawl of `target` (its base URL now: a crawl of a
-    URL the registry had before says nothing about what the new one holds)."""
-    return (Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=registry, target=target,
-                                 status=Crawl.Status.DONE, started_at__isnull=False)
-            .order_by("-started_at").first())

@@ -18,6 +18,15 @@ __all__ = ["Crawl", "ServerVersionRecord", "ServerPackage", "ServerChange"]
 CRAWL_TARGET = ("kind", "target")
 
 
+class CrawlQuerySet(models.QuerySet):
+    def last_done(self, registry, target: str) -> Crawl | None:
+        """The registry's most recent successful crawl of `target` (its base URL now: a crawl of
+        a URL the registry had before says nothing about what the new one holds)."""
+        return (self.filter(kind=Crawl.Kind.REGISTRY, registry=registry, target=target,
+                            status=Crawl.Status.DONE, started_at__isnull=False)
+                .order_by("-started_at").first())
+
+
 class Crawl(Job):
     """One discovery job: crawl a registry, refresh a CIMD document, read a server's OAuth metadata."""
 
@@ -33,6 +42,8 @@ class Crawl(Job):
                               help_text="Registry base URL, client_id URL or server URL.")
     registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="crawls")
+
+    objects = CrawlQuerySet.as_manager()
 
     class Meta:
         ordering = ["-queued_at", "-id"]

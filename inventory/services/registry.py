@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from inventory.crawls import Progress, last_done_crawl, start_crawl
+from inventory.crawls import Progress, start_crawl
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import Crawl, Registry
 from inventory.rate_limit import Pacer
@@ -151,7 +151,7 @@ def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
 
 def updated_since_for(registry: Registry) -> str | None:
     """RFC 3339 start of the last successful crawl minus the overlap, or None (crawl all)."""
-    last = last_done_crawl(registry, normalize_base_url(registry.base_url))
+    last = Crawl.objects.last_done(registry, normalize_base_url(registry.base_url))
     if last is None:
         return None
     overlap = timedelta(seconds=int(_conf("REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", 120)))
