@@ -81,7 +81,7 @@ def sweep_crawls(*, now=None) -> dict:
 
 
 # --- reads for the UI ------------------------------------------------------------------------
-# The crawl list now reads through its ListSpec (inventory/queries.py); this stays until nothing
+# The crawl list now reads through its ListSpec (CRAWL_SPEC); this stays until nothing
 # imports it any more.
 
 def crawl_history(*, kind: str = "", status: str = "", registry_id: int | None = None,
