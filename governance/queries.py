@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -23,18 +24,29 @@ from inventory.models import (
 
 def overview_counts(*, now: datetime | None = None) -> dict[str, int]:
     """Headline counts, each by the one definition on its model (active grants, open flags,
-    running and past-TTL tasks), so a card cannot disagree with the list it links to."""
+    running and past-TTL tasks), so a card cannot disagree with the list it links to; in two
+    round trips (the overview is the landing page)."""
     now = now or timezone.now()
-    return {
-        "identities": Identity.objects.count(),
-        "clients": Client.objects.count(),
-        "servers": Server.objects.count(),
-        "active_grants": Grant.objects.active().count(),
-        "open_flags": Flag.objects.open().count(),
-        **Task.objects.aggregate(running_tasks=Count("id", filter=task_running_q(now)),
-                                 expired_tasks=Count("id", filter=task_past_ttl_q(now)),
-                                 flagged_tasks=Count("id", filter=Q(flagged=True))),
-    }
+    counts = _counts_in_one_query({
+        "identities": Identity.objects.all(), "clients": Client.objects.all(),
+        "servers": Server.objects.all(), "active_grants": Grant.objects.active(),
+        "open_flags": Flag.objects.open()})
+    return {**counts, **Task.objects.aggregate(
+        running_tasks=Count("id", filter=task_running_q(now)),
+        expired_tasks=Count("id", filter=task_past_ttl_q(now)),
+        flagged_tasks=Count("id", filter=Q(flagged=True)))}
+
+
+def _counts_in_one_query(querysets: dict[str, QuerySet]) -> dict[str, int]:
+    """{name: row count} for several querysets in one SELECT of scalar subqueries."""
+    parts, params = [], []
+    for queryset in querysets.values():
+        sql, query_params = queryset.order_by().values("pk").query.sql_with_params()
+        parts.append(f"(SELECT count(*) FROM ({sql}) AS counted)")
+        params.extend(query_params)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        return dict(zip(querysets, cursor.fetchone(), strict=True))
 
 
 def grants_by_status_and_type() -> list[dict]:

@@ -133,9 +133,24 @@ def ensure_role_groups() -> None:
         Group.objects.get_or_create(name=name)
 
 
+class RoleChangeRefused(ValueError):
+    """A role change the rules forbid; `message` says why (shown to the admin as the 400)."""
+
+    def __init__(self, message: str):
+        super().__init__(f"role: {message}")
+        self.message = message
+
+
 @transaction.atomic
 def set_user_role(*, actor, user, role: str | None, request=None) -> None:
-    """Give `user` exactly one role (or none), recorded as an admin action."""
+    """Give `user` exactly one role (or none), recorded as an admin action.
+
+    An admin cannot change their own role: demoting themselves could leave no admin, and a
+    change of one's own privileges should be someone else's decision (RoleChangeRefused)."""
+    if role and role not in ROLE_ORDER:
+        raise RoleChangeRefused(f"{role!r} is not one of {', '.join(ROLE_ORDER)}")
+    if actor is not None and getattr(actor, "pk", None) == user.pk:
+        raise RoleChangeRefused("you cannot change your own role")
     ensure_role_groups()
     before = sorted(user.groups.filter(name__in=ROLE_ORDER).values_list("name", flat=True))
     user.groups.remove(*Group.objects.filter(name__in=ROLE_ORDER))

@@ -17,7 +17,7 @@ from governance.htmx import wants_fragment
 from governance.models import AdminAction
 from governance.roles import ADMIN, ROLE_ORDER, VIEWER, role_required, user_role
 from governance.lockouts import locked_addresses, locked_usernames
-from governance.services import set_user_role, unlock_login
+from governance.services import RoleChangeRefused, set_user_role, unlock_login
 from inventory.models import TASK_EXPIRED, Client, Grant, Task
 
 TASK_STATUS_LABELS = {**dict(Task.Status.choices), TASK_EXPIRED: "Expired (past TTL)"}
@@ -139,14 +139,13 @@ def lockout_unlock(request):
 @require_POST
 @role_required(ADMIN)
 def user_role_set(request, pk: int):
-    """Give a user one role, or none (recorded). An admin cannot change their own role."""
+    """Give a user one role, or none (recorded; the service refuses one's own role)."""
     user = get_object_or_404(User, pk=pk)
     role = request.POST.get("role", "")
-    if role and role not in ROLE_ORDER:
-        return HttpResponseBadRequest(f"role: {role!r} is not one of {', '.join(ROLE_ORDER)}")
-    if user.pk == request.user.pk:
-        return HttpResponseBadRequest("role: you cannot change your own role")
-    set_user_role(actor=request.user, user=user, role=role or None, request=request)
+    try:
+        set_user_role(actor=request.user, user=user, role=role or None, request=request)
+    except RoleChangeRefused as exc:
+        return HttpResponseBadRequest(str(exc))
     user = User.objects.get(pk=pk)  # drop the cached role
     if wants_fragment(request):
         return render(request, "governance/_user_row.html",

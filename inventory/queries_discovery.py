@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 from django.db.models import Count, QuerySet
 
-from inventory.models import ClientDocument, ClientDocumentState, Crawl, FetchRecord
+from inventory.models import (ClientDocument, ClientDocumentState, Crawl, FetchRecord, Server,
+                              ServerChange, ServerVersion)
 from inventory.queries import Filter, ListSpec, filtered
 
 FETCH_SPEC = ListSpec(
@@ -61,3 +62,15 @@ def cimd_clients(params: Mapping) -> QuerySet:
 def client_documents(params: Mapping) -> QuerySet:
     """CIMD document versions with their client."""
     return filtered(CLIENT_DOCUMENT_SPEC, ClientDocument.objects.select_related("client"), params)
+
+
+def server_registry_history(server: Server, *, limit: int = 50) -> dict:
+    """What the registry-history fragment shows for one server (its view and template tag)."""
+    # Each row lists its version's packages: one query for all of them, not one per version.
+    # The table never shows a version's server.json, so its document is not read (the template
+    # must not touch it: each row would then read it with a query of its own).
+    versions = (ServerVersion.objects.filter(server=server).select_related("registry")
+                .defer("document").prefetch_related("packages")
+                .order_by("registry__name", "-published_at", "-id")[:limit])
+    changes = (ServerChange.objects.filter(server=server).order_by("-observed_at", "-id")[:limit])
+    return {"server": server, "versions": versions, "changes": changes}

@@ -8,6 +8,7 @@ same URLs work without JavaScript.
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from governance.htmx import render_fragment_or_page, wants_fragment
 from governance.roles import ADMIN, VIEWER, role_required
 from inventory import queries_discovery
-from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
+from inventory.models import Crawl, Registry, Server
 from inventory.services import registry as registry_service
 from inventory.views import filtered_page
 
@@ -120,6 +121,7 @@ def registry_create(request):
         except ValidationError as exc:  # saved by someone else since the form checked
             form.add_error(None, exc)
         else:
+            messages.success(request, f"Registry {form.cleaned_data['name']} added.")
             return redirect("inventory:crawl_list")
     return render(request, "inventory/registry_form.html", {"form": form, "registry": None},
                   status=400 if form.errors else 200)
@@ -137,6 +139,7 @@ def registry_edit(request, pk: int):
         except ValidationError as exc:  # saved by someone else since the form checked
             form.add_error(None, exc)
         else:
+            messages.success(request, f"Registry {registry.name} saved.")
             return redirect("inventory:crawl_list")
     if request.method == "POST":  # the invalid form mutated the instance; show stored values
         registry.refresh_from_db()
@@ -149,21 +152,11 @@ def registry_edit(request, pk: int):
 def registry_toggle(request, pk: int):
     """Enable or disable crawling of a registry."""
     registry = get_object_or_404(Registry, pk=pk)
+    enabled = not registry.enabled
     registry_service.update_registry(registry, actor=request.user, request=request,
-                                     enabled=not registry.enabled)
+                                     enabled=enabled)
+    messages.success(request, f"Crawling of {registry.name} {'enabled' if enabled else 'disabled'}.")
     return redirect("inventory:crawl_list")
-
-
-def server_registry_history_context(server: Server, *, limit: int = 50) -> dict:
-    """What the registry-history fragment shows for one server (also used by the template tag)."""
-    # Each row lists its version's packages: one query for all of them, not one per version.
-    # The table never shows a version's server.json, so its document is not read (the template
-    # must not touch it: each row would then read it with a query of its own).
-    versions = (ServerVersion.objects.filter(server=server).select_related("registry")
-                .defer("document").prefetch_related("packages")
-                .order_by("registry__name", "-published_at", "-id")[:limit])
-    changes = (ServerChange.objects.filter(server=server).order_by("-observed_at", "-id")[:limit])
-    return {"server": server, "versions": versions, "changes": changes}
 
 
 @role_required(VIEWER)
@@ -171,4 +164,4 @@ def server_registry_history(request, pk: int):
     """Fragment: a server's versions per registry, their problems, and its status history."""
     server = get_object_or_404(Server, pk=pk)
     return render(request, "inventory/_server_registry_history.html",
-                  server_registry_history_context(server))
+                  queries_discovery.server_registry_history(server))

@@ -2,12 +2,12 @@
 
 from django import template
 
+from inventory import queries_discovery
+
 register = template.Library()
 
 
 @register.inclusion_tag("inventory/_server_registry_history.html")
 def server_registry_history(server):
     """A server's versions per registry, their problems, and its registry history."""
-    from inventory.views_discovery import server_registry_history_context
-
-    return server_registry_history_context(server)
+    return queries_discovery.server_registry_history(server)
