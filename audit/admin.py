@@ -4,7 +4,7 @@ the console's source pages so every change is recorded as an admin action."""
 from django.contrib import admin
 
 from audit.models import AuditEvent, ChainVerification, EventBatch, EventSource
-from inventory.admin import ReadOnlyAdmin
+from governance.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -66,6 +66,20 @@ class RecordedAdminMixin:
             return super().response_action(request, queryset)
 
 
+class ReadOnlyAdmin(RecordedAdminMixin, admin.ModelAdmin):
+    """Viewable only (the one read-only admin of every app: changes go through services and the
+    console); recorded all the same, should a subclass ever allow a change."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class RecordedUserAdmin(RecordedAdminMixin, auth_admin.UserAdmin):
     """Django's user admin; a password set here is `user.password_changed` (hash hidden)."""
 
@@ -86,7 +100,7 @@ admin.site.register(Group, RecordedGroupAdmin)
 
 
 @admin.register(AdminAction)
-class AdminActionAdmin(RecordedAdminMixin, admin.ModelAdmin):
+class AdminActionAdmin(ReadOnlyAdmin):
     """The admin-action log is append-only: viewable, never editable."""
 
     list_display = ["at", "actor_repr", "action", "object_type", "object_repr"]
@@ -102,12 +116,3 @@ class AdminActionAdmin(RecordedAdminMixin, admin.ModelAdmin):
     @admin.display(description="after")
     def after_json(self, obj):
         return format_html("<pre>{}</pre>", obj.after_pretty)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

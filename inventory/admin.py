@@ -2,21 +2,8 @@
 
 from django.contrib import admin
 
-from governance.admin import RecordedAdminMixin
+from governance.admin import ReadOnlyAdmin
 from inventory import models
-
-
-class ReadOnlyAdmin(RecordedAdminMixin, admin.ModelAdmin):
-    """Viewable only; recorded all the same, should a subclass ever allow a change."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.Identity)
