@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,7 +14,6 @@ from django.views.decorators.http import require_POST
 
 from governance.htmx import render_fragment_or_page
 from governance.roles import ADMIN, VIEWER, role_required
-from governance.services import record_admin_action
 from inventory import cimd, crawls, queries, queries_discovery
 from inventory.models import (AuthorizationServer, Client, ClientDocument, ClientDocumentState,
                               FetchRecord, Flag, ProtectedResource, ServerRemote)
@@ -230,10 +228,7 @@ def authserver_detail(request, pk: int):
 def oauth_discover(request, pk: int):
     """An Admin runs OAuth metadata discovery for one server remote now (recorded)."""
     remote = get_object_or_404(ServerRemote.objects.select_related("server"), pk=pk)
-    with transaction.atomic():
-        record_admin_action(actor=request.user, action="server.oauth_discovery_requested",
-                            obj=remote.server, request=request, after={"remote": remote.url})
-    prm = oauth_metadata.discover_remote(remote)
+    prm = oauth_metadata.rediscover_remote(remote, actor=request.user, request=request)
     if prm.fetch_ok:
         messages.success(request, f"{remote.url}: metadata found via {prm.discovered_via}")
     else:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from governance.services import record_admin_action
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
 from inventory.secret_members import find_secrets, mask_secrets
@@ -198,6 +199,15 @@ def find_as_metadata(issuer: str) -> tuple[dict | None, str, list[str]]:
 
 
 # --- Storing ----------------------------------------------------------------------------------
+
+def rediscover_remote(remote: ServerRemote, *, actor, request=None) -> ProtectedResource:
+    """An Admin runs discovery of one remote now. The request is recorded first, in its own
+    transaction, so it stays on record even when the fetch fails or times out."""
+    with transaction.atomic():
+        record_admin_action(actor=actor, action="server.oauth_discovery_requested",
+                            obj=remote.server, request=request, after={"remote": remote.url})
+    return discover_remote(remote)
+
 
 def discover_remote(remote: ServerRemote) -> ProtectedResource:
     """Discover and store the PRM and authorization servers of one remote; flags on problems."""
