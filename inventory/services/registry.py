@@ -251,6 +251,23 @@ def start_registry_crawl(registry: Registry, *, actor=None, request=None, full: 
                        options={"full": True} if full else {}, requested_by=requested_by)
 
 
+@transaction.atomic
+def make_queued_crawl_full(crawl: Crawl, *, actor=None, request=None) -> bool:
+    """Make a crawl still queued a full one (`crawl_registry --full` found one open and takes
+    it over rather than queueing a second). Recorded; False if a worker claimed it meanwhile
+    (the conditional UPDATE is the claim check)."""
+    from governance.services import record_admin_action
+
+    full = {**(crawl.options or {}), "full": True}
+    taken = Crawl.objects.filter(pk=crawl.pk, status=Crawl.Status.QUEUED).update(options=full)
+    if taken:
+        record_admin_action(actor=actor, action="crawl.options_changed", obj=crawl,
+                            before={"options": crawl.options}, after={"options": full},
+                            request=request)
+        crawl.options = full
+    return bool(taken)
+
+
 def start_due_registry_crawls(*, now=None) -> list[int]:
     """Beat: queue a crawl of each enabled registry whose interval has elapsed since its last one."""
     now = now or timezone.now()

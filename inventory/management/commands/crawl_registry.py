@@ -2,13 +2,13 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from governance.platform.progress_bars import run_with_bars
-from governance.services import acting_from_command, record_admin_action
+from governance.services import acting_from_command
 from inventory.crawls import open_crawl
 from inventory.models import Crawl
-from inventory.services.registry import clean_base_url, registry_for_url
+from inventory.services.registry import (clean_base_url, make_queued_crawl_full,
+                                         registry_for_url)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -49,13 +49,7 @@ class Command(BaseCommand):
         if crawl.status == Crawl.Status.RUNNING:
             raise CommandError(f"crawl #{crawl.pk} of this registry is already running")
         if not created and full:  # take over the queued crawl with our options
-            with transaction.atomic():
-                taken = Crawl.objects.filter(pk=crawl.pk, status=Crawl.Status.QUEUED).update(
-                    options={"full": True})
-                if taken:
-                    record_admin_action(actor=None, action="crawl.options_changed", obj=crawl,
-                                        before={"options": crawl.options},
-                                        after={"options": {"full": True}})
+            make_queued_crawl_full(crawl)
         outcome = run_with_bars(Crawl, crawl.pk, pages=("pages", "page"),
                                 records=("records", "rec"))
         if outcome == "not-claimed":
