@@ -176,7 +176,7 @@ def _expiring(queryset, value: bool):
 
 
 def _open(queryset, value: bool):
-    return queryset.filter(resolved_at__isnull=value)
+    return queryset.open() if value else queryset.exclude(pk__in=Flag.objects.open())
 
 
 IDENTITY_SPEC = ListSpec(

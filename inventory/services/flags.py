@@ -56,8 +56,8 @@ def resolve_open_flags(obj, kinds, *, by: str, dedup_key: str | None = None, kee
     """Close `obj`'s open flags of these kinds in one UPDATE (a later occurrence opens a new
     flag): all of them, or only those with `dedup_key` when given, except the ids in `keep`
     (flags just raised again). Returns how many were closed."""
-    flags = Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk),
-                                kind__in=list(kinds), resolved_at__isnull=True)
+    flags = Flag.objects.open().filter(object_type=obj._meta.label_lower, object_id=str(obj.pk),
+                                       kind__in=list(kinds))
     if dedup_key is not None:
         flags = flags.filter(dedup_key=dedup_key)
     if keep:

@@ -24,8 +24,7 @@ RESOLVED_BY = "task-expiry sweep"
 
 
 def _open_flags():
-    return Flag.objects.filter(kind=TASK_PAST_TTL, object_type="inventory.task",
-                               resolved_at__isnull=True)
+    return Flag.objects.open().filter(kind=TASK_PAST_TTL, object_type="inventory.task")
 
 
 @transaction.atomic

@@ -52,8 +52,8 @@ class Command(BaseCommand):
                              if state.last_error else ""))
         for item in (state.current.problems if state.current else []):
             self.stdout.write(f"  {item['severity']}: {item['field'] or '-'}: {item['message']}")
-        for flag in Flag.objects.filter(object_type="inventory.client",
-                                        object_id=str(state.client_id), resolved_at__isnull=True):
+        for flag in Flag.objects.open().filter(object_type="inventory.client",
+                                               object_id=str(state.client_id)):
             self.stdout.write(f"  flag [{flag.severity}] {flag.kind}: {flag.summary}")
         if state.next_fetch_at:
             self.stdout.write(f"next fetch due {state.next_fetch_at:%Y-%m-%d %H:%M:%S} UTC")
