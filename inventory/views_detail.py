@@ -26,6 +26,7 @@ def identity_detail(request, pk: int):
         "identity": identity,
         "owned_identities": identity.owned_identities.order_by("display_name")[:RELATED_ROWS],
         "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
+        "active_grant_count": grants.active().count(),
         "clients": queries.clients_of_identity(identity)[:RELATED_ROWS],
         "tasks": identity.tasks.select_related("server", "client")[:RELATED_ROWS],
         "task_count": identity.tasks.count(),
@@ -84,17 +85,41 @@ def task_detail(request, pk: int):
     })
 
 
+def _still_active(obj) -> dict:
+    """What a block leaves running: it is a label, the kill switch (containment) revokes."""
+    return {"active_grants": obj.grants.active().count(),
+            "running_tasks": obj.tasks.running().count()}
+
+
+def _blocked_message(obj, left: dict) -> str:
+    grants, tasks = left["active_grants"], left["running_tasks"]
+    return (f"{obj} is now blocked. Nothing was revoked: {grants} active "
+            f"grant{'s' if grants != 1 else ''} and {tasks} running task{'s' if tasks != 1 else ''} "
+            "stay active until the kill switch revokes them.")
+
+
 def _review(request, model, pk: int, detail_url: str, review_url: str):
     obj = get_object_or_404(model, pk=pk)
+    status = request.POST.get("status", "")
+    # Blocking only labels the object: the admin confirms knowing what stays active.
+    if (status == "blocked" and obj.review_status != "blocked"
+            and request.POST.get("confirm") != "1"):
+        template = ("inventory/_review_confirm.html" if wants_fragment(request)
+                    else "inventory/review_confirm.html")
+        return render(request, template, {"obj": obj, "review_url": review_url,
+                                          "detail_url": detail_url, **_still_active(obj)})
     try:
-        set_review_status(obj, status=request.POST.get("status", ""), actor=request.user,
-                          request=request)
+        set_review_status(obj, status=status, actor=request.user, request=request)
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
+    if status == "blocked":
+        message = _blocked_message(obj, _still_active(obj))
+    else:
+        message = f"{obj} is now {obj.get_review_status_display().lower()}."
     if wants_fragment(request):
         return render(request, "inventory/_review_status.html",
-                      {"obj": obj, "review_url": review_url})
-    messages.success(request, f"{obj} is now {obj.get_review_status_display().lower()}.")
+                      {"obj": obj, "review_url": review_url, "notice": message})
+    messages.success(request, message)
     return redirect(detail_url, pk=obj.pk)
 
 

@@ -219,7 +219,7 @@ def test_admins_see_the_review_control_and_viewers_do_not(admin_client_, viewer)
 def test_an_admin_blocks_a_client_with_htmx_and_gets_the_updated_fragment(admin_client_):
     inv = small_inventory()
     response = admin_client_.post(reverse("inventory:client_review", args=[inv["cursor"].pk]),
-                                  {"status": "blocked"}, HTTP_HX_REQUEST="true")
+                                  {"status": "blocked", "confirm": "1"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert 'id="review-status"' in response.content.decode()
     assert "<html" not in response.content.decode()

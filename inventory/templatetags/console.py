@@ -1,6 +1,11 @@
 """Template helpers for the console pages."""
 
+import json
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django import template
+from django.utils import timezone
 from django.urls import NoReverseMatch, reverse
 
 register = template.Library()
@@ -32,3 +37,30 @@ def issuer_short(issuer: str) -> str:
     """An issuer URL without its scheme, shortened for a table cell (the full one goes in title)."""
     text = issuer.split("://", 1)[-1].rstrip("/")
     return text if len(text) <= 36 else text[:35] + "…"
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """A stored payload (dict/list) as indented JSON, not Python's repr (quotes, True/None)."""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@register.filter
+def compact_time(value) -> str:
+    """An aware datetime or ISO 8601 string as "YYYY-MM-DD HH:MM:SS" in UTC, no microseconds.
+
+    Crawl and fetch logs carry raw ISO strings (from JSON progress records): shown as they are,
+    "2026-12-05T11:58:59.123456+00:00" wraps over lines and hides what matters.
+    """
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if timezone.is_aware(value):
+            value = value.astimezone(dt_timezone.utc)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
