@@ -17,6 +17,7 @@ from inventory.models import (
     Identity,
     Server,
     Task,
+    task_flagged_q,
     task_past_ttl_q,
     task_running_q,
 )
@@ -34,7 +35,7 @@ def overview_counts(*, now: datetime | None = None) -> dict[str, int]:
     return {**counts, **Task.objects.aggregate(
         running_tasks=Count("id", filter=task_running_q(now)),
         expired_tasks=Count("id", filter=task_past_ttl_q(now)),
-        flagged_tasks=Count("id", filter=Q(flagged=True)))}
+        flagged_tasks=Count("id", filter=task_flagged_q()))}
 
 
 def _counts_in_one_query(querysets: dict[str, QuerySet]) -> dict[str, int]:

@@ -23,6 +23,7 @@ from inventory.models import (
     Server,
     Task,
     expiring_soon_q,
+    task_flagged_q,
     task_past_ttl_q,
     task_running_q,
 )
@@ -170,6 +171,11 @@ def _expired(queryset, value: bool):
     return queryset.filter(past_ttl if value else ~past_ttl)
 
 
+def _flagged(queryset, value: bool):
+    flagged = task_flagged_q()  # an open Flag, not the column (see task_flagged_q)
+    return queryset.filter(flagged if value else ~flagged)
+
+
 def _expiring(queryset, value: bool):
     soon = expiring_soon_q()  # the one definition, also the overview's (GrantQuerySet)
     return queryset.filter(soon if value else ~soon)
@@ -229,13 +235,13 @@ TASK_SPEC = ListSpec(
              Filter("client", "client_id", kind="id"),
              Filter("identity", "identity_id", kind="id"),
              Filter("grant", "grant_id", kind="id"),
-             Filter("flagged", "flagged", kind="bool"),
+             Filter("flagged", "", kind="bool", label="flagged (an open flag)"),
              Filter("running", "", kind="bool", label="running"),
              Filter("expired", "", kind="bool", label="expired")),
     sorts={"last_updated_at": "last_updated_at", "created_at": "created_at", "status": "status",
            "task_id": "task_id"},
     default_sort="-last_updated_at",
-    extra={"running": _running, "expired": _expired},
+    extra={"running": _running, "expired": _expired, "flagged": _flagged},
 )
 FLAG_SPEC = ListSpec(
     search=("summary", "object_repr", "kind"),

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models import ExpressionWrapper, F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q, Value
+from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
@@ -394,6 +394,19 @@ class TaskQuerySet(models.QuerySet):
         """Still working or input_required after their TTL: shown as expired."""
         return self.filter(task_past_ttl_q(now))
 
+    def flagged(self):
+        """Tasks with an open Flag (see task_flagged_q)."""
+        return self.filter(task_flagged_q())
+
+
+def task_flagged_q() -> Q:
+    """"Flagged" means an open Flag on the task (an illegal transition, past its TTL): what the
+    task list's `flagged` filter and the overview count. The `flagged` / `flag_reason` columns
+    only remember the last illegal transition the task reported (its page shows the reason);
+    they are not cleared when the flag is resolved, so they never decide "flagged"."""
+    return Q(Exists(Flag.objects.open().filter(
+        object_type="inventory.task", object_id=Cast(OuterRef("pk"), models.CharField()))))
+
 
 class Task(Sighting):
     """A long-running MCP task on a server (taskId is unique per receiver)."""
@@ -423,6 +436,7 @@ class Task(Sighting):
     ttl_unlimited = models.BooleanField(default=False, help_text="The server sent ttl: null.")
     poll_interval_ms = models.BigIntegerField(null=True, blank=True)
     protocol_version = models.CharField(max_length=20, blank=True)
+    # The last illegal transition reported (not "needs a look now": see task_flagged_q).
     flagged = models.BooleanField(default=False, db_index=True)
     flag_reason = models.TextField(blank=True)
 
