@@ -159,12 +159,16 @@ def test_counts_of_one_are_singular():
         "ok": True, "batches_checked": 1, "events_checked": 1}})
     assert "1 batch," in chain and "1 event." in chain
     crawl = type("C", (), {"pk": 1, "is_open": False, "status": "failed", "errors": 3,
+                           "summary": {"updated_since": "2026-12-04T10:00:00.654321+00:00",
+                                       "by_kind": {"new": True}},
                            "error_log": [{"at": "2026-12-05T11:58:59.123456+00:00",
                                           "message": "timeout"}], "elapsed": None})()
     log = render_to_string("inventory/_crawl_progress.html", {"crawl": crawl})
     assert "3 errors in all; only the first 1 was kept." in log
     # The crawl log's timestamps: compact, no microseconds (the full value stays in title).
     assert ">2026-12-05 11:58:59</td>" in log
+    assert "<dd>2026-12-04 10:00:00</dd>" in log and ".654321" not in log
+    assert "{&quot;new&quot;: true}" in log
 
 
 def test_adding_editing_and_toggling_a_registry_says_it_worked(admin_client_):

@@ -64,3 +64,13 @@ def compact_time(value) -> str:
             value = value.astimezone(dt_timezone.utc)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
+
+
+@register.filter
+def display_value(value):
+    """A value from a JSON record (a crawl summary): an ISO time compact, a dict or list as JSON."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
+        return compact_time(value)
+    return value
