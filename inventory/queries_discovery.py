@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 from django.db.models import Count, QuerySet
 
-from inventory.models import (ClientDocument, ClientDocumentState, Crawl, FetchRecord, Server,
-                              ServerChange, ServerVersion)
+from inventory.models import (Client, ClientDocument, ClientDocumentState, Crawl, FetchRecord,
+                              Server, ServerChange, ServerVersion)
 from inventory.queries import Filter, ListSpec, filtered
 
 FETCH_SPEC = ListSpec(
@@ -57,6 +57,13 @@ def cimd_clients(params: Mapping) -> QuerySet:
     base = (ClientDocumentState.objects.select_related("client", "current")
             .annotate(versions=Count("client__cimd_documents", distinct=True)))
     return filtered(CIMD_CLIENT_SPEC, base, params)
+
+
+def cimd_clients_awaiting_first_fetch() -> int:
+    """Clients with an https client_id that no sweep has enrolled yet (no crawl state): the
+    list above cannot show them, so the page counts them instead of saying there are none."""
+    return Client.objects.filter(client_id__startswith="https://",
+                                 cimd_state__isnull=True).count()
 
 
 def client_documents(params: Mapping) -> QuerySet:

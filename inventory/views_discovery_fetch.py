@@ -70,6 +70,7 @@ def cimd_client_list(request, *, form_errors=None, status=200):
         "page": _with_open_flag_counts(page, "inventory.client", "client_id"), "error": error,
         "outcome": request.GET.get("outcome", ""), "query": query.urlencode(),
         "outcomes": ClientDocumentState.Outcome.choices,
+        "awaiting": queries_discovery.cimd_clients_awaiting_first_fetch(),
         "q": request.GET.get("q", ""), "form_errors": form_errors or [],
         "form_url": request.POST.get("url", "")}, status=max(status, list_status))
 

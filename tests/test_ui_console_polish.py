@@ -253,3 +253,30 @@ def test_lists_fit_a_1400_px_window_and_warnings_read_as_warnings(live_server, a
     assert disabled == "rgb(181, 71, 8)"  # --warn
     assert toggle == "rgb(36, 83, 214)"  # --accent: an action, not a greyed-out label
     assert heading_gap >= 16
+
+
+def test_cimd_clients_not_yet_fetched_are_counted_not_called_none(viewer_client):
+    from tests.ui_factories import client
+
+    client("https://agent-one.example/client.json")
+    client("https://agent-two.example/client.json")
+    client("local-agent")  # not a CIMD client: no document to fetch
+    html = viewer_client.get(reverse("inventory:cimd_client_list")).content.decode()
+    assert "No CIMD clients yet" not in html
+    assert "2 clients with an https <code>client_id</code> are waiting for their first fetch" in html
+    assert "No document fetched yet." in html
+
+
+def test_a_cimd_list_with_nothing_seen_says_so(viewer_client):
+    html = viewer_client.get(reverse("inventory:cimd_client_list")).content.decode()
+    assert "No client with an https <code>client_id</code> has been seen yet." in html
+    assert "waiting for" not in html
+
+
+def test_the_registry_list_counts_one_record_and_one_error_in_the_singular():
+    row = type("R", (), {"pk": 1, "name": "corp", "base_url": "https://r.example", "enabled": True,
+                         "crawl_interval_minutes": 60, "last_crawled_at": None,
+                         "last_crawl_id": 7, "last_crawl_status": "done", "last_crawl_at": None,
+                         "last_crawl_records": 1, "last_crawl_errors": 1})()
+    html = render_to_string("inventory/crawl_list.html", {"registries": [row], "can_admin": False})
+    assert "1 record · 1 error" in html
