@@ -78,22 +78,3 @@ def execute_crawl(crawl_id: int, *, progress_class=None) -> str:
 def sweep_crawls(*, now=None) -> dict:
     """Resend queued crawls whose message was lost; re-queue (or fail) silent running ones."""
     return jobs.sweep(Crawl, now=now)
-
-
-# --- reads for the UI ------------------------------------------------------------------------
-# The crawl list now reads through its ListSpec (CRAWL_SPEC); this stays until nothing
-# imports it any more.
-
-def crawl_history(*, kind: str = "", status: str = "", registry_id: int | None = None,
-                  target: str = ""):
-    """Crawls newest first, filtered as the Discovery page asks."""
-    crawls = Crawl.objects.select_related("registry")
-    if kind:
-        crawls = crawls.filter(kind=kind)
-    if status:
-        crawls = crawls.filter(status=status)
-    if registry_id:
-        crawls = crawls.filter(registry_id=registry_id)
-    if target:
-        crawls = crawls.filter(target__icontains=target)
-    return crawls.order_by("-queued_at", "-id")
