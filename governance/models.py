@@ -57,3 +57,43 @@ class SiteSetting(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class ApiToken(models.Model):
+    """A bearer token for automation (governance/api_tokens.py).
+
+    Only the SHA-256 of the secret is kept: a database leak yields no usable token, and the
+    secret is high-entropy random, so an unsalted fast hash is enough and lets authentication
+    look the token up by its hash. `prefix` is the secret's first characters, shown so people
+    can tell tokens apart. A service token belongs to a service account: a user with an
+    unusable password (it cannot sign in), so the role checks apply to it unchanged.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "read (Viewer)"
+        EXPORT = "export", "export (Auditor)"
+        ADMIN = "admin", "admin (Admin)"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    prefix = models.CharField(max_length=16)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(scope__in=["read", "export", "admin"]),
+                                              name="apitoken_scope_known")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, now) -> bool:
+        return self.revoked_at is None and self.expires_at > now

@@ -2,7 +2,8 @@
 
 A role is a Django group of the same name; superusers are Admins. A user with no role
 sees nothing (403). Login is required everywhere except the paths in PUBLIC_PATH_PREFIXES
-(health check, ingest endpoints that authenticate with their own bearer tokens, login).
+(health check, ingest endpoints that authenticate with their own bearer tokens, login); the rest
+of the API also takes an API token (governance/api_tokens.py), whose scope caps the role.
 """
 
 from __future__ import annotations
@@ -79,12 +80,30 @@ class LoginRequiredEverywhereMiddleware:
         path = request.path
         if not request.user.is_authenticated and not path.startswith(PUBLIC_PATH_PREFIXES):
             if path.startswith("/api/"):
-                from django.http import JsonResponse
-
-                return JsonResponse({"detail": "Authentication credentials were not provided."},
-                                    status=401)
+                # An API token is checked by DRF (governance.api_tokens), which answers 401 itself.
+                if _has_bearer(request):
+                    return self.get_response(request)
+                return _api_unauthenticated()
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return self.get_response(request)
+
+
+API_ACCEPTS = ("The API accepts a console session (sign in) or an API token sent as "
+               "'Authorization: Bearer <token>' (Governance -> API tokens); Basic authentication "
+               "is not accepted.")
+
+
+def _has_bearer(request) -> bool:
+    return request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer ")
+
+
+def _api_unauthenticated():
+    from django.http import JsonResponse
+
+    response = JsonResponse({"detail": "Authentication credentials were not provided. "
+                             + API_ACCEPTS}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 class _RolePermission(BasePermission):

@@ -4,17 +4,23 @@ Defaults make `make run` and `make test` work on a fresh checkout: embedded Post
 unix socket under ./var, a filesystem Celery broker under ./var, a generated secret key and
 encryption key kept under ./var. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
 FIELD_ENCRYPTION_KEY and ALLOWED_HOSTS.
+
+Importing this module writes nothing: the generated keys and the folders it names are made by
+governance.localfiles.ensure(), which manage.py and the test bootstrap call first.
 """
 
 import datetime
+import json
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
+import plotly
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+from governance import localfiles
+
+BASE_DIR = localfiles.BASE_DIR
+VAR_DIR = localfiles.var_dir()
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -25,31 +31,13 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def _persisted_secret(name: str, make) -> str:
-    """A secret from the environment, else one generated once and kept under ./var (dev only)."""
-    if os.environ.get(name):
-        return os.environ[name]
-    path = VAR_DIR / f"{name.lower()}.txt"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(make())
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-def _fernet_key() -> str:
-    from cryptography.fernet import Fernet
-
-    return Fernet.generate_key().decode()
-
-
 DEBUG = env_bool("DEBUG")
-SECRET_KEY = _persisted_secret("SECRET_KEY", lambda: secrets.token_urlsafe(50))
+# From the environment, else generated once under VAR_DIR (localfiles.ensure; dev only).
+SECRET_KEY = localfiles.read_secret("SECRET_KEY")
 # Fernet key(s) for secrets at rest (IdP credentials...). Comma-separated: first encrypts,
 # all decrypt, so keys can be rotated.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEY") or [
-    _persisted_secret("FIELD_ENCRYPTION_KEY", _fernet_key)
-]
+    key for key in [localfiles.read_secret("FIELD_ENCRYPTION_KEY")] if key]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -66,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for the API docs page, served locally
     "django_htmx",
     "inventory",
     "audit",
@@ -188,25 +177,24 @@ USE_I18N = False
 USE_TZ = True
 
 # --- Static files: served by whitenoise, nothing from a CDN ---------------------------------
-import plotly  # noqa: E402  (plotly.min.js ships inside the package)
-
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [
     BASE_DIR / "static",
-    ("vendor/plotly", Path(plotly.__file__).parent / "package_data"),
+    ("vendor/plotly", Path(plotly.__file__).parent / "package_data"),  # plotly.min.js
 ]
 WHITENOISE_USE_FINDERS = True  # no collectstatic needed for `make run`
 # /favicon.ico, which browsers ask for on pages that link none (the browsable API, the admin):
 # a 404 there is a console error on every such page.
 WHITENOISE_ROOT = BASE_DIR / "static" / "root"
-STATIC_ROOT.mkdir(exist_ok=True)
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Bearer first: a request that presents a token gets the token's (capped) role even
+        # when it also carries a session. No Basic auth: the API never takes a password.
+        "governance.api_tokens.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["governance.roles.IsViewer"],
     "DEFAULT_PAGINATION_CLASS": "governance.pagination.StrictLimitOffsetPagination",
@@ -215,17 +203,25 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
 }
+# API tokens (Governance -> API tokens): lifetime when none is asked for, and the longest allowed.
+API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS") or 90)
+API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS") or 365)
 SPECTACULAR_SETTINGS = {
     "TITLE": "MCP Governance Console API",
     "DESCRIPTION": "Inventory, audit and governance of MCP clients, servers, grants and tasks.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # no CDN: drf-spectacular-sidecar's copy, through /static/
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from the public validator.swagger.io: the docs page talks to this console only.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
 # Default broker needs no server: kombu's filesystem transport under ./var/broker.
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}  # Celery's default; localfiles.ensure reads it
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -233,8 +229,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
-    for sub in ("queue", "control"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True  # jobs are rows; results live in the database
 CELERY_TASK_ACKS_LATE = True  # a worker crash redelivers; tasks are safe to run twice
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -324,10 +318,14 @@ CRAWL_MAX_ATTEMPTS = int(os.environ.get("CRAWL_MAX_ATTEMPTS", "3"))
 CRAWL_HEARTBEAT_SECONDS = float(os.environ.get("CRAWL_HEARTBEAT_SECONDS", "30"))
 # Longest wait a registry's Retry-After can impose before the next try.
 REGISTRY_MAX_RETRY_WAIT_SECONDS = float(os.environ.get("REGISTRY_MAX_RETRY_WAIT_SECONDS", "60"))
+# Tries of one registry page within a crawl (timeouts, connection errors, 5xx, 429).
+REGISTRY_FETCH_ATTEMPTS = int(os.environ.get("REGISTRY_FETCH_ATTEMPTS", "5"))
+# An incremental crawl asks for servers updated since the last successful crawl minus this, so
+# a registry clock a little behind ours loses no update.
+REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS = int(os.environ.get(
+    "REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", "120"))
 # JSON {"npm": ["https://..."], ...}: the package base URLs the official registry accepts.
 # Unset: the list in inventory/registry.py (npm and PyPI there are placeholders; set them here).
-import json  # noqa: E402
-
 REGISTRY_PACKAGE_BASE_URLS = (json.loads(os.environ["REGISTRY_PACKAGE_BASE_URLS"])
                               if os.environ.get("REGISTRY_PACKAGE_BASE_URLS") else None)
 

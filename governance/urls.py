@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from governance import views, views_account
+from governance.api_docs import ApiDocsView, ApiRootView
 from governance.roles import ADMIN, IsViewer, has_role
 import audit.api
 from audit import ingest_views
@@ -18,6 +19,7 @@ import inventory.api
 # nothing tested them, and the audit-events ViewSet answered them 500. `?format=json` still works.
 router = DefaultRouter()
 router.include_format_suffixes = False
+router.APIRootView = ApiRootView  # lists the docs and the schema too
 inventory.api.register(router)
 audit.api.register(router)
 
@@ -46,6 +48,7 @@ urlpatterns = [
     # drf-spectacular serves the schema to anyone by default (AllowAny): Viewers and up only.
     path("api/v1/schema/", SpectacularAPIView.as_view(permission_classes=[IsViewer]),
          name="api-schema"),
+    path("api/v1/docs/", ApiDocsView.as_view(), name="api-docs"),
     path("api/v1/", include(router.urls)),
     # OTLP/HTTP's fixed paths, so SDKs and Collectors need only the base endpoint.
     path("v1/traces", views_otlp.traces, name="otlp_traces"),

@@ -129,6 +129,7 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "v1/logs": [("POST", "/v1/logs", TOKEN_ONLY)],
     # The REST API.
     "api/v1/schema/": [("GET", "/api/v1/schema/", API_VIEWER)],
+    "api/v1/docs/": [("GET", "/api/v1/docs/", API_VIEWER)],
     "api/v1/": [("GET", "/api/v1/", API_VIEWER)],
     "api/v1/^identities/$": [("GET", "/api/v1/identities/", API_VIEWER)],
     "api/v1/^identities/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/identities/{alice}/", API_VIEWER)],
