@@ -2,7 +2,10 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+from django.conf import settings
+
+from governance import localfiles
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
@@ -11,3 +14,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # The shared layer is no app; its tasks (the job sweeper) are found here.
 app.autodiscover_tasks(["governance.platform"])
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def _make_local_folders(**kwargs):
+    # A worker or beat may be the first process on a fresh VAR_DIR (settings writes nothing).
+    localfiles.ensure_folders(settings)

@@ -102,7 +102,7 @@ def _parse_allowlist(entries: tuple[str, ...]):
 
 
 def _allowlist():
-    return _parse_allowlist(tuple(getattr(settings, "FETCH_ALLOWLIST", []) or []))
+    return _parse_allowlist(tuple(settings.FETCH_ALLOWLIST))
 
 
 def _ip_allowlisted(ip, networks) -> bool:

@@ -56,7 +56,7 @@ def worker_env(var_dir: Path, extra: dict | None = None) -> dict:
         "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
         "CELERY_BROKER_URL": "filesystem://",
         "CELERY_TASK_ALWAYS_EAGER": "false",
-        "FETCH_ALLOWLIST": ",".join(getattr(settings, "FETCH_ALLOWLIST", None) or ["127.0.0.1"]),
+        "FETCH_ALLOWLIST": ",".join(settings.FETCH_ALLOWLIST or ["127.0.0.1"]),
         "PYTHONUNBUFFERED": "1",
     })
     env.update(extra or {})

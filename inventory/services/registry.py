@@ -51,10 +51,6 @@ class RegistryError(Exception):
     """The registry answered with something we cannot crawl (not a server list, a cursor loop)."""
 
 
-def _conf(name: str, default):
-    return getattr(settings, name, default)
-
-
 def normalize_base_url(url: str) -> str:
     """`https://r.example/v0.1/` → `https://r.example` (we add the API version ourselves)."""
     url = url.strip().rstrip("/")
@@ -121,7 +117,7 @@ def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
     """Fetch every page the registry has for us and write it; returns the crawl summary."""
     since = None if full else updated_since_for(registry)
     base = normalize_base_url(registry.base_url)
-    allowed = _conf("REGISTRY_PACKAGE_BASE_URLS", None) or OFFICIAL_PACKAGE_BASE_URLS
+    allowed = settings.REGISTRY_PACKAGE_BASE_URLS or OFFICIAL_PACKAGE_BASE_URLS
     totals, seen_cursors = Counter(), set()
     prefix, cursor = None, None
     pacer = new_pacer()
@@ -154,7 +150,7 @@ def updated_since_for(registry: Registry) -> str | None:
     last = Crawl.objects.last_done(registry, normalize_base_url(registry.base_url))
     if last is None:
         return None
-    overlap = timedelta(seconds=int(_conf("REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", 120)))
+    overlap = timedelta(seconds=settings.REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS)
     return (last.started_at - overlap).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -170,7 +166,7 @@ def page_url(base: str, prefix: str, *, cursor: str | None, since: str | None) -
 
 
 def new_pacer() -> Pacer:
-    return Pacer(max_wait=float(_conf("REGISTRY_MAX_RETRY_WAIT_SECONDS", 60)))
+    return Pacer(max_wait=settings.REGISTRY_MAX_RETRY_WAIT_SECONDS)
 
 
 def fetch_page(base: str, *, prefix: str | None, cursor: str | None,
@@ -193,8 +189,8 @@ def fetch_page(base: str, *, prefix: str | None, cursor: str | None,
 def get_json(url: str, *, pacer: Pacer | None = None):
     """GET JSON via safe_fetch, paced; retrying 429 (honouring Retry-After, bounded) and
     transient errors."""
-    attempts = int(_conf("REGISTRY_FETCH_ATTEMPTS", 5))
-    max_wait = float(_conf("REGISTRY_MAX_RETRY_WAIT_SECONDS", 60))
+    attempts = settings.REGISTRY_FETCH_ATTEMPTS
+    max_wait = settings.REGISTRY_MAX_RETRY_WAIT_SECONDS
     pacer = pacer or new_pacer()
     for attempt in range(attempts):
         if (pause := pacer.delay()) > 0:
