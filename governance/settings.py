@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files for the API docs page, served locally
     "django_htmx",
     "inventory",
     "audit",
@@ -190,8 +191,10 @@ WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Bearer first: a request that presents a token gets the token's (capped) role even
+        # when it also carries a session. No Basic auth: the API never takes a password.
+        "governance.api_tokens.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["governance.roles.IsViewer"],
     "DEFAULT_PAGINATION_CLASS": "governance.pagination.StrictLimitOffsetPagination",
@@ -200,11 +203,18 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
                                  "rest_framework.renderers.BrowsableAPIRenderer"],
 }
+# API tokens (Governance -> API tokens): lifetime when none is asked for, and the longest allowed.
+API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS") or 90)
+API_TOKEN_MAX_DAYS = int(os.environ.get("API_TOKEN_MAX_DAYS") or 365)
 SPECTACULAR_SETTINGS = {
     "TITLE": "MCP Governance Console API",
     "DESCRIPTION": "Inventory, audit and governance of MCP clients, servers, grants and tasks.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # no CDN: drf-spectacular-sidecar's copy, through /static/
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from the public validator.swagger.io: the docs page talks to this console only.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
