@@ -79,7 +79,7 @@ def create_token(*, actor, name: str, scope: str, days: int | None = None, owner
 
 @transaction.atomic
 def create_service_token(*, actor, service: str, scope: str, days: int | None = None,
-                         request=None) -> tuple[ApiToken, str]:
+                         name: str = "", request=None) -> tuple[ApiToken, str]:
     """A token for a service account `svc-<service>` (created on first use, in the group the
     scope needs, with an unusable password so it can never sign in to the console)."""
     if not has_role(actor, ADMIN):
@@ -100,7 +100,7 @@ def create_service_token(*, actor, service: str, scope: str, days: int | None = 
     if not has_role(user, needed):
         user.groups.add(Group.objects.get_or_create(name=needed)[0])
         user._console_role = False  # drop the cached role
-    return create_token(actor=actor, name=service, scope=scope, days=days, owner=user,
+    return create_token(actor=actor, name=name or service, scope=scope, days=days, owner=user,
                         request=request)
 
 

@@ -60,6 +60,11 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
         ("POST", f"/governance/users/{MISSING}/unlock/", ACT_ADMIN_MISSING)],
     "governance/lockouts/unlock/": [
         ("POST", "/governance/lockouts/unlock/", (302, 403, 403, 403, 400))],  # empty form
+    # API tokens: everyone with a role manages their own (a missing token is a 404 to all).
+    "governance/api-tokens/": [("GET", "/governance/api-tokens/", PAGE_VIEWER),
+                               ("POST", "/governance/api-tokens/", (302, 403, 400, 400, 400))],
+    "governance/api-tokens/<int:pk>/revoke/": [
+        ("POST", f"/governance/api-tokens/{MISSING}/revoke/", (302, 403, 404, 404, 404))],
     # Inventory pages.
     "inventory/identities/": [("GET", "/inventory/identities/", PAGE_VIEWER)],
     "inventory/identities/<int:pk>/": [("GET", "/inventory/identities/{alice}/", PAGE_VIEWER)],
