@@ -49,3 +49,29 @@ def test_the_docs_need_the_viewer_role(nobody_client):
 
     assert Client().get("/api/v1/docs/").status_code == 401
     assert nobody_client.get("/api/v1/docs/").status_code == 403
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_docs_page_renders_the_api_in_chromium_with_no_csp_violation(live_server, viewer):
+    from django.test import Client
+
+    from tests.test_csp import _browser
+
+    sync_api, path = _browser()
+    session = Client()
+    session.force_login(viewer)
+    errors = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.on("console", lambda m: m.type in ("error", "warning") and errors.append(m.text))
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.context.add_cookies([{"name": "sessionid", "url": live_server.url,
+                                   "value": session.cookies["sessionid"].value}])
+        page.goto(live_server.url + "/api/v1/docs/", wait_until="networkidle")
+        page.wait_for_selector(".opblock", timeout=15_000)  # the operations are listed
+        operations = page.locator(".opblock").count()
+        browser.close()
+    assert operations > 10
+    assert errors == [], "\n".join(errors)
