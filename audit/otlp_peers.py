@@ -17,6 +17,10 @@ from functools import reduce
 from operator import or_
 from urllib.parse import urlsplit
 
+from django.db.models import Q
+
+from inventory.models import ServerRemote
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Bound one export's work: peers (distinct URLs) and hosts beyond these keep their address names
 # rather than costing an unbounded query or comparison.
@@ -130,10 +134,6 @@ class _Known:
 
 def inventory_remotes(hosts: list[str]) -> list[tuple[str, str]]:
     """(remote url, server name) of the inventory's remotes on these hosts (one query)."""
-    from django.db.models import Q
-
-    from inventory.models import ServerRemote
-
     if not hosts:
         return []
     # icontains, not a prefix: stored URLs may carry a port or userinfo before the path.

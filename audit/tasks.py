@@ -1,9 +1,12 @@
 """Celery tasks: thin wrappers, safe to run twice (see STYLE.md)."""
 
+from datetime import datetime
+
 from celery import shared_task
 
 from audit.services import partitions
 from audit.services.chain import verify_chain
+from audit.services.seal import seal_pending
 
 
 @shared_task
@@ -15,8 +18,6 @@ def ensure_partitions():
 @shared_task
 def seal_chain():
     """Seal batches whose in-request seal was lost (a crash between commit and seal)."""
-    from audit.services.seal import seal_pending
-
     return seal_pending()
 
 
@@ -29,8 +30,6 @@ def apply_retention():
 @shared_task
 def verify_audit_chain(since: str | None = None):
     """Verify the integrity chain (the UI's "verify now" button enqueues this)."""
-    from datetime import datetime
-
     run = verify_chain(since=datetime.fromisoformat(since) if since else None,
                        triggered_by="celery")
     return run.pk

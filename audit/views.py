@@ -17,6 +17,7 @@ from audit import explorer, queries
 from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
 from audit.otlp_attributes import FIELDS, MappingError, mapping_text, parse_mapping_text
 from audit.services import sources as source_services
+from audit.tasks import verify_audit_chain
 from governance import charts
 from governance.htmx import render_fragment_or_page, wants_fragment
 from governance.roles import ADMIN, AUDITOR, VIEWER, has_role, role_required
@@ -104,8 +105,6 @@ def export(request, fmt: str):
 @role_required(AUDITOR)
 def verify_now(request):
     """Queue a full chain verification; the result appears on the audit page."""
-    from audit.tasks import verify_audit_chain
-
     transaction.on_commit(lambda: verify_audit_chain.delay())
     messages.info(request, "Chain verification queued; reload the page to see its result.")
     return redirect("audit:explorer")

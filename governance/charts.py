@@ -10,6 +10,8 @@ served plotly.js, on page load and after each htmx swap (htmx:load). An attribut
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
+import plotly.io as pio
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -27,8 +29,6 @@ CONFIG = {"displayModeBar": False, "responsive": True}
 
 
 def _html(fig) -> SafeString:
-    import plotly.io as pio
-
     fig.update_layout(**LAYOUT)
     fig.update_yaxes(automargin=True)
     fig.update_xaxes(automargin=True)
@@ -41,8 +41,6 @@ def _html(fig) -> SafeString:
 
 def grants_chart(rows: list[dict], type_labels: dict[str, str]) -> SafeString:
     """Stacked bars: grants per status, one colour per grant type."""
-    import plotly.graph_objects as go
-
     statuses = sorted({r["status"] for r in rows})  # lowercase codes read fine here
     fig = go.Figure()
     for grant_type in sorted({r["grant_type"] for r in rows}):
@@ -55,8 +53,6 @@ def grants_chart(rows: list[dict], type_labels: dict[str, str]) -> SafeString:
 
 def tasks_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
     """One bar per task status."""
-    import plotly.graph_objects as go
-
     fig = go.Figure(go.Bar(x=[labels.get(s, s) for s in counts], y=list(counts.values()),
                            marker_color=[STATUS_COLORS.get(s, "#5b6475") for s in counts]))
     return _html(fig)
@@ -64,8 +60,6 @@ def tasks_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
 
 def registrations_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
     """Donut of clients by how they are registered."""
-    import plotly.graph_objects as go
-
     fig = go.Figure(go.Pie(labels=[labels.get(k, k) for k in counts], values=list(counts.values()),
                            hole=0.5, sort=False))
     return _html(fig)
@@ -73,8 +67,6 @@ def registrations_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeS
 
 def top_clients_chart(clients) -> SafeString:
     """Horizontal bars: clients holding the most active grants."""
-    import plotly.graph_objects as go
-
     clients = list(reversed(clients))  # plotly draws the first bar at the bottom
     fig = go.Figure(go.Bar(y=[str(c)[:40] for c in clients], x=[c.active_grants for c in clients],
                            orientation="h", marker_color="#2453d6"))
@@ -83,8 +75,6 @@ def top_clients_chart(clients) -> SafeString:
 
 def events_chart(per_hour: list[dict]) -> SafeString:
     """Events per hour with errors/denials overlaid (from the hourly rollups)."""
-    import plotly.graph_objects as go
-
     hours = [r["hour"] for r in per_hour]
     fig = go.Figure()
     fig.add_scatter(x=hours, y=[r["events"] for r in per_hour], name="events",
@@ -96,8 +86,6 @@ def events_chart(per_hour: list[dict]) -> SafeString:
 
 def top_tools_chart(rows: list[dict]) -> SafeString:
     """Horizontal bars: the most called tools (server / tool)."""
-    import plotly.graph_objects as go
-
     rows = list(reversed(rows))
     fig = go.Figure(go.Bar(y=[f"{r['server_name']} / {r['tool']}"[:50] for r in rows],
                            x=[r["events"] for r in rows], orientation="h",

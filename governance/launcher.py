@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from governance import devdb
 from governance import webserver
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,8 +65,6 @@ def main() -> int:
     pgdata = None
     started = time.monotonic()
     if embedded:
-        from governance import devdb
-
         pgdata = Path(os.environ.get("PGDATA_DIR", devdb.DEFAULT_PGDATA)).resolve()
         print(f"Starting embedded PostgreSQL ({pgdata})...", flush=True)
         devdb.ensure_running(pgdata)
@@ -102,8 +101,6 @@ def main() -> int:
         print("Stopping web, worker and beat...", flush=True)
         _stop_all(children)
         if embedded and pgdata is not None:
-            from governance import devdb
-
             print("Stopping embedded PostgreSQL...", flush=True)
             devdb.stop(pgdata)
         print("Stopped.", flush=True)

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from governance.services import record_admin_action
+
 
 def _recent_attempts():
     attempts = AccessAttempt.objects.all()
@@ -52,8 +54,6 @@ def record_lockout(sender, request, username, ip_address, **kwargs) -> None:
     locked account does not flood the admin-action log. The lockout is axes' own write, and
     this signal is its one hook, hence a receiver rather than a service call.
     """
-    from governance.services import record_admin_action
-
     failures = getattr(request, "axes_failures_since_start", None)
     if failures != settings.AXES_FAILURE_LIMIT:
         return

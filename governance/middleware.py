@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 
 
@@ -42,8 +43,6 @@ class SecurityHeadersMiddleware:
     """
 
     def __init__(self, get_response):
-        from django.conf import settings
-
         self.get_response = get_response
         self.policy = settings.CONTENT_SECURITY_POLICY
         self.browsable_api_policy = with_inline_styles(self.policy)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
+from inventory.queries import InvalidFilter, parse_count  # the shared integer parsing
+
 MAX_LIMIT = 500
 
 
 def page_params(params, *, default: int) -> tuple[int, int]:
     """(limit, offset) from query parameters; ValidationError ({param: [message]}) if bad."""
-    from inventory.queries import InvalidFilter, parse_count  # the shared integer parsing
-
     try:
         limit = parse_count("limit", params.get("limit") or str(default), minimum=1,
                             maximum=MAX_LIMIT)

@@ -8,6 +8,7 @@ from django.db import connection
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from audit import queries as audit_queries
 from inventory.models import (
     EXPIRING_SOON,
     TASK_EXPIRED,
@@ -88,8 +89,6 @@ def top_clients_by_active_grants(*, limit: int = 10) -> list[Client]:
 
 def audit_activity(*, now: datetime | None = None, days: int = 7) -> dict:
     """Events in the last `days` from the hourly rollups (never the raw event table)."""
-    from audit import queries as audit_queries
-
     since = (now or timezone.now()) - timedelta(days=days)
     per_hour = audit_queries.events_per_hour(since)
     return {

@@ -13,6 +13,7 @@ from functools import wraps
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from rest_framework.permissions import BasePermission
 
 VIEWER, AUDITOR, ADMIN = "Viewer", "Auditor", "Admin"
@@ -98,8 +99,6 @@ def _has_bearer(request) -> bool:
 
 
 def _api_unauthenticated():
-    from django.http import JsonResponse
-
     response = JsonResponse({"detail": "Authentication credentials were not provided. "
                              + API_ACCEPTS}, status=401)
     response["WWW-Authenticate"] = 'Bearer realm="api"'

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from axes.utils import reset
 from django.contrib.auth.models import Group
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
@@ -176,8 +177,6 @@ def change_own_password(*, user, new_password: str, request=None) -> None:
 def unlock_login(*, actor, username: str = "", ip_address: str = "", request=None,
                  obj=None) -> int:
     """Forget the failed logins of a username or an address (lifting its lockout). Recorded."""
-    from axes.utils import reset
-
     if not username and not ip_address:
         raise ValueError("username or ip_address is needed")
     what = {"username": username} if username else {"ip_address": ip_address}

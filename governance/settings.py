@@ -18,6 +18,7 @@ import dj_database_url
 import plotly
 
 from governance import localfiles
+from governance.devdb import DEFAULT_PGDATA, socket_dir
 
 BASE_DIR = localfiles.BASE_DIR
 VAR_DIR = localfiles.var_dir()
@@ -104,8 +105,6 @@ EMBEDDED_PGDATA = None  # set below when the embedded cluster is in use
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
-    from governance.devdb import DEFAULT_PGDATA, socket_dir
-
     EMBEDDED_PGDATA = Path(os.environ.get("PGDATA_DIR", DEFAULT_PGDATA)).resolve()
     DATABASES = {
         "default": {

@@ -13,6 +13,7 @@ from django.db import transaction
 from governance.platform import jobs
 from governance.platform.jobs import JobLost as CrawlLost  # noqa: F401  (re-exported)
 from governance.platform.jobs import Progress  # noqa: F401  (re-exported for runners)
+from governance.services import record_admin_action
 from inventory.models import Crawl
 
 # Target of the daily "refresh every due CIMD document" crawl.
@@ -29,8 +30,6 @@ def register_runner(kind: str, fn):
 def start_crawl(*, kind: str, target: str, registry=None, actor=None, request=None,
                 options: dict | None = None, requested_by: str = "") -> Crawl:
     """Queue a crawl of `target`, or return the open one; its task is sent after commit."""
-    from governance.services import record_admin_action
-
     if kind not in Crawl.Kind.values:
         raise ValueError(f"unknown crawl kind {kind!r}")
     with transaction.atomic():

@@ -35,6 +35,7 @@ from django.utils import timezone
 from inventory.fetch_policy import (  # noqa: F401 - FetchError and the checks are public here
     FetchError, _Target, allows_plain_http, check_url, special_use_reason)
 from inventory import fetch_transport
+from inventory.models import FetchRecord
 from inventory.remote_urls import strip_userinfo
 
 logger = logging.getLogger(__name__)
@@ -305,15 +306,11 @@ def _clip_bytes(text: str, limit: int) -> str:
 
 def write_fetch_log(rows: list[dict]) -> None:
     """Bulk-insert fetch-log rows collected through a log_sink."""
-    from inventory.models import FetchRecord
-
     FetchRecord.objects.bulk_create([FetchRecord(**row) for row in rows])
 
 
 def _record(log: dict) -> None:
     """Append to the fetch log; a logging failure must not poison the caller's transaction."""
-    from inventory.models import FetchRecord
-
     try:
         with transaction.atomic():
             FetchRecord.objects.create(at=timezone.now(), **log)

@@ -3,6 +3,10 @@
 from celery import shared_task
 
 from inventory import crawls
+from inventory.services.cimd import documents_due
+from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
+from inventory.services.registry import start_due_registry_crawls
+from inventory.services.task_expiry import sweep_tasks_past_ttl
 
 
 @shared_task(name="inventory.run_crawl", acks_late=True)
@@ -14,8 +18,6 @@ def run_crawl(crawl_id: int) -> str:
 @shared_task(name="inventory.crawl_due_registries")
 def crawl_due_registries() -> list[int]:
     """Beat: queue crawls of the registries whose interval has elapsed."""
-    from inventory.services.registry import start_due_registry_crawls
-
     return start_due_registry_crawls()
 
 
@@ -23,8 +25,6 @@ def crawl_due_registries() -> list[int]:
 def crawl_cimd_documents() -> int | None:
     """Beat: queue a sweep when some CIMD document is due. Each document's next fetch follows its
     Cache-Control within CIMD_REFRESH_MIN/MAX_SECONDS, so every one is re-read at least daily."""
-    from inventory.services.cimd import documents_due
-
     if not documents_due():
         return None
     return crawls.start_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET,
@@ -34,8 +34,6 @@ def crawl_cimd_documents() -> int | None:
 @shared_task(name="inventory.crawl_oauth_metadata")
 def crawl_oauth_metadata() -> int:
     """Beat: queue the re-read of every server remote's OAuth metadata."""
-    from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
-
     return crawls.start_crawl(kind="oauth_metadata", target=ALL_REMOTES_TARGET,
                               requested_by="beat").pk
 
@@ -43,6 +41,4 @@ def crawl_oauth_metadata() -> int:
 @shared_task(name="inventory.flag_tasks_past_ttl")
 def flag_tasks_past_ttl() -> dict:
     """Beat: flag tasks still running after their TTL; close the flags of those that ended."""
-    from inventory.services.task_expiry import sweep_tasks_past_ttl
-
     return sweep_tasks_past_ttl()

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 
+from audit.models import EventSource
+
 log = logging.getLogger(__name__)
 
 _known: set[tuple[int, int]] = set()  # months this process knows have a partition
@@ -71,8 +73,6 @@ def list_partitions() -> list[tuple[str, datetime]]:
 
 def apply_retention(*, now: datetime | None = None) -> list[str]:
     """Drop months older than every source's retention; purge dedup keys past the max age."""
-    from audit.models import EventSource
-
     now = now or datetime.now(timezone.utc)
     longest = EventSource.objects.aggregate(m=Max("retention_days"))["m"]
     dropped = []

@@ -27,7 +27,8 @@ from governance.services import record_admin_action
 from inventory import cimd
 from inventory.crawls import CIMD_SWEEP_TARGET
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
-from inventory.models import Client, ClientDocument, ClientDocumentState, Crawl, Flag, SeenFrom
+from inventory.models import (Client, ClientDocument, ClientDocumentState, Crawl, FetchRecord, Flag,
+                              SeenFrom)
 from inventory.secret_members import mask_secrets
 from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are public here
     FETCH_FAILED, INTERNAL_URI, INVALID_DOCUMENT, LOCALHOST_ONLY, LOCALHOST_REDIRECT,
@@ -367,8 +368,6 @@ def _store_batch(batch, logs, counts, progress) -> None:
 
 def prune_fetch_log(*, days: int | None = None) -> int:
     """Delete fetch-log rows past retention; the log is for troubleshooting, not an audit trail."""
-    from inventory.models import FetchRecord
-
     days = settings.FETCH_LOG_RETENTION_DAYS if days is None else days
     deleted, _ = FetchRecord.objects.filter(at__lt=timezone.now() - timedelta(days=days)).delete()
     return deleted

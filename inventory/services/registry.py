@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from governance.services import record_admin_action
 from inventory.crawls import Progress, start_crawl
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import Crawl, Registry
@@ -252,8 +253,6 @@ def make_queued_crawl_full(crawl: Crawl, *, actor=None, request=None) -> bool:
     """Make a crawl still queued a full one (`crawl_registry --full` found one open and takes
     it over rather than queueing a second). Recorded; False if a worker claimed it meanwhile
     (the conditional UPDATE is the claim check)."""
-    from governance.services import record_admin_action
-
     full = {**(crawl.options or {}), "full": True}
     taken = Crawl.objects.filter(pk=crawl.pk, status=Crawl.Status.QUEUED).update(options=full)
     if taken:
@@ -306,8 +305,6 @@ def _save_unique(registry: Registry) -> None:
 @transaction.atomic
 def create_registry(*, actor, request=None, **fields) -> Registry:
     """Add a registry to crawl, recorded as an admin action."""
-    from governance.services import record_admin_action
-
     fields["base_url"] = normalize_base_url(fields["base_url"])
     registry = Registry(**{k: v for k, v in fields.items() if k in REGISTRY_FIELDS})
     _save_unique(registry)
@@ -319,8 +316,6 @@ def create_registry(*, actor, request=None, **fields) -> Registry:
 @transaction.atomic
 def update_registry(registry: Registry, *, actor, request=None, **fields) -> Registry:
     """Edit (or enable/disable) a registry, recorded with before and after."""
-    from governance.services import record_admin_action
-
     registry = Registry.objects.select_for_update().get(pk=registry.pk)
     before = _snapshot(registry)
     if "base_url" in fields:
