@@ -38,6 +38,14 @@ LOGGED_IN = (302, 200, 200, 200, 200)  # the user's own account pages
 PUBLIC = (200, 200, 200, 200, 200)
 TOKEN_ONLY = (401, 401, 401, 401, 401)  # ingest takes a source's bearer token, not a session
 
+
+def _api_reads(resource: str, key: str, expected: tuple = API_VIEWER) -> dict:
+    """The two rows of a read-only API resource: its list and one object's detail ({key})."""
+    return {f"api/v1/^{resource}/$": [("GET", f"/api/v1/{resource}/", expected)],
+            f"api/v1/^{resource}/(?P<pk>[^/.]+)/$": [
+                ("GET", f"/api/v1/{resource}/{{{key}}}/", expected)]}
+
+
 # route (as the resolver spells it) -> [(method, path, expected), ...]; {name} is the pk of
 # that object from tests/api_rows.py.
 MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
@@ -136,18 +144,12 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "api/v1/schema/": [("GET", "/api/v1/schema/", API_VIEWER)],
     "api/v1/docs/": [("GET", "/api/v1/docs/", API_VIEWER)],
     "api/v1/": [("GET", "/api/v1/", API_VIEWER)],
-    "api/v1/^identities/$": [("GET", "/api/v1/identities/", API_VIEWER)],
-    "api/v1/^identities/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/identities/{alice}/", API_VIEWER)],
-    "api/v1/^clients/$": [("GET", "/api/v1/clients/", API_VIEWER)],
-    "api/v1/^clients/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/clients/{cursor}/", API_VIEWER)],
-    "api/v1/^servers/$": [("GET", "/api/v1/servers/", API_VIEWER)],
-    "api/v1/^servers/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/servers/{crm}/", API_VIEWER)],
-    "api/v1/^grants/$": [("GET", "/api/v1/grants/", API_VIEWER)],
-    "api/v1/^grants/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/grants/{grant}/", API_VIEWER)],
-    "api/v1/^tasks/$": [("GET", "/api/v1/tasks/", API_VIEWER)],
-    "api/v1/^tasks/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/tasks/{task}/", API_VIEWER)],
-    "api/v1/^flags/$": [("GET", "/api/v1/flags/", API_VIEWER)],
-    "api/v1/^flags/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/flags/{flag}/", API_VIEWER)],
+    **_api_reads("identities", "alice"),
+    **_api_reads("clients", "cursor"),
+    **_api_reads("servers", "crm"),
+    **_api_reads("grants", "grant"),
+    **_api_reads("tasks", "task"),
+    **_api_reads("flags", "flag"),
     "api/v1/^registries/$": [("GET", "/api/v1/registries/", API_VIEWER),
                              ("POST", "/api/v1/registries/", API_ADMIN_INVALID)],
     "api/v1/^registries/(?P<pk>[^/.]+)/$": [
@@ -155,26 +157,13 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
         ("PATCH", f"/api/v1/registries/{MISSING}/", API_ADMIN_MISSING)],
     "api/v1/^registries/(?P<pk>[^/.]+)/crawl/$": [
         ("POST", f"/api/v1/registries/{MISSING}/crawl/", API_ADMIN_MISSING)],
-    "api/v1/^crawls/$": [("GET", "/api/v1/crawls/", API_VIEWER)],
-    "api/v1/^crawls/(?P<pk>[^/.]+)/$": [("GET", "/api/v1/crawls/{crawl}/", API_VIEWER)],
-    "api/v1/^server-changes/$": [("GET", "/api/v1/server-changes/", API_VIEWER)],
-    "api/v1/^server-changes/(?P<pk>[^/.]+)/$": [
-        ("GET", "/api/v1/server-changes/{change}/", API_VIEWER)],
-    "api/v1/^fetch-records/$": [("GET", "/api/v1/fetch-records/", API_VIEWER)],
-    "api/v1/^fetch-records/(?P<pk>[^/.]+)/$": [
-        ("GET", "/api/v1/fetch-records/{fetch}/", API_VIEWER)],
-    "api/v1/^client-documents/$": [("GET", "/api/v1/client-documents/", API_VIEWER)],
-    "api/v1/^client-documents/(?P<pk>[^/.]+)/$": [
-        ("GET", "/api/v1/client-documents/{document}/", API_VIEWER)],
-    "api/v1/^authorization-servers/$": [("GET", "/api/v1/authorization-servers/", API_VIEWER)],
-    "api/v1/^authorization-servers/(?P<pk>[^/.]+)/$": [
-        ("GET", "/api/v1/authorization-servers/{auth}/", API_VIEWER)],
-    "api/v1/^audit-events/$": [("GET", "/api/v1/audit-events/", API_VIEWER)],
-    "api/v1/^audit-events/(?P<pk>[^/.]+)/$": [
-        ("GET", "/api/v1/audit-events/{event}/", API_VIEWER)],
-    "api/v1/^event-sources/$": [("GET", "/api/v1/event-sources/", API_ADMIN)],
-    "api/v1/^event-sources/(?P<pk>[^/.]+)/$": [
-        ("GET", "/api/v1/event-sources/{source}/", API_ADMIN)],
+    **_api_reads("crawls", "crawl"),
+    **_api_reads("server-changes", "change"),
+    **_api_reads("fetch-records", "fetch"),
+    **_api_reads("client-documents", "document"),
+    **_api_reads("authorization-servers", "auth"),
+    **_api_reads("audit-events", "event"),
+    **_api_reads("event-sources", "source", API_ADMIN),
     # Last: it ends each session.
     "accounts/logout/": [("POST", "/accounts/logout/", (302,) * 5)],
 }
