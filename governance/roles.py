@@ -34,11 +34,12 @@ def user_role(user) -> str | None:
     """The highest role the user holds, or None."""
     if not user or not user.is_authenticated or not user.is_active:
         return None
-    if user.is_superuser:
-        return ADMIN
+    # Cached first: an API token's cap (governance.api_tokens) also binds a superuser.
     cached = getattr(user, "_console_role", False)
     if cached is not False:
         return cached
+    if user.is_superuser:
+        return ADMIN
     names = set(user.groups.values_list("name", flat=True))
     role = next((r for r in reversed(ROLE_ORDER) if r in names), None)
     user._console_role = role

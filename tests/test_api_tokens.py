@@ -74,6 +74,13 @@ def test_a_read_token_of_an_admin_cannot_see_payloads_or_admin_endpoints(api, ad
     assert api.post(f"/api/v1/registries/999999/crawl/", headers=_bearer(full)).status_code == 404
 
 
+def test_a_read_token_of_a_superuser_cannot_use_admin_endpoints(api, django_user_model):
+    root = django_user_model.objects.create_superuser("root-tokens", password="x")
+    _, read = api_tokens.create_token(actor=root, name="r", scope="read")
+    assert api.get("/api/v1/identities/", headers=_bearer(read)).status_code == 200
+    assert api.get("/api/v1/event-sources/", headers=_bearer(read)).status_code == 403
+
+
 def test_an_export_token_of_an_auditor_reads_audit_payloads(api, auditor, event_id):
     _, secret = api_tokens.create_token(actor=auditor, name="siem", scope="export")
     body = api.get(f"/api/v1/audit-events/{event_id}/", headers=_bearer(secret)).json()
