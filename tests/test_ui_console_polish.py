@@ -8,7 +8,6 @@ from html import unescape
 import pytest
 from django.contrib.messages import get_messages
 from django.template.loader import render_to_string
-from django.test import Client as WebClient
 from django.urls import reverse
 
 from audit.models import AuditEvent
