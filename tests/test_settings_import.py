@@ -24,10 +24,16 @@ pathlib.Path.write_text = lambda self, *a, **k: writes.append(f"write {self}")
 """
 
 
-def _python(code: str, var_dir: Path) -> subprocess.CompletedProcess:
+def _fresh_machine_env(var_dir: Path) -> dict:
+    """This environment without the keys, and an empty VAR_DIR: as on a machine never set up."""
     env = {key: value for key, value in os.environ.items()
            if key not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEY"}}
-    env.update({"VAR_DIR": str(var_dir), "DJANGO_SETTINGS_MODULE": "governance.settings"})
+    env["VAR_DIR"] = str(var_dir)
+    return env
+
+
+def _python(code: str, var_dir: Path) -> subprocess.CompletedProcess:
+    env = _fresh_machine_env(var_dir) | {"DJANGO_SETTINGS_MODULE": "governance.settings"}
     return subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -42,13 +48,11 @@ def test_importing_the_settings_on_a_fresh_machine_writes_no_file_and_no_folder(
 
 def test_a_management_command_on_a_fresh_machine_finds_its_keys_made_by_manage_py(tmp_path):
     var_dir = tmp_path / "var"
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"SECRET_KEY", "FIELD_ENCRYPTION_KEY"}}
-    env["VAR_DIR"] = str(var_dir)
     code = ("from django.conf import settings; "
             "print('keys:', settings.SECRET_KEY, *settings.FIELD_ENCRYPTION_KEYS)")
     result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=BASE_DIR,
-                            env=env, capture_output=True, text=True, timeout=120)
+                            env=_fresh_machine_env(var_dir), capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     keys = [line for line in result.stdout.splitlines() if line.startswith("keys:")]
     assert keys == [f"keys: {(var_dir / 'secret_key.txt').read_text()} "
