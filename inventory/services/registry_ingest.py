@@ -151,13 +151,17 @@ def _upsert_versions(registry, servers, dirty: list[Entry], crawl, now) -> None:
             remotes[(servers[e.name].pk, url)] = transport
             if had_credentials:
                 credentialed.add((servers[e.name].pk, url))
-    ServerRemote.objects.bulk_create(
+    stored = ServerRemote.objects.bulk_create(
         [ServerRemote(server_id=sid, url=url, transport=transport, first_seen=now, last_seen=now)
          for (sid, url), transport in sorted(remotes.items())],
         update_conflicts=True, unique_fields=["server", "url"],
         update_fields=["transport", "last_seen"])
-    for sid, url in sorted(credentialed):  # rare: noted on the row, new or not, and kept
-        ServerRemote.objects.filter(server_id=sid, url=url).update(had_credentials=True)
+    # Noted on the row, new or not, and kept (never reset): one UPDATE for the whole page, by
+    # the ids the upsert returned.
+    if credentialed:
+        ServerRemote.objects.filter(pk__in=[r.pk for r in stored
+                                            if (r.server_id, r.url) in credentialed]).update(
+            had_credentials=True)
 
 
 def _update_servers(servers: dict[str, Server], entries: list[Entry], now) -> None:
