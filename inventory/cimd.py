@@ -24,11 +24,11 @@ SHARED_SECRET_METHODS = {"client_secret_post", "client_secret_basic", "client_se
 ASYMMETRIC_METHODS = {"private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"}
 FORBIDDEN_FIELDS = ("client_secret", "client_secret_expires_at")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-# Fields whose change an AS should weigh (CIMD -01 "Changes in Client Metadata").
 # URIs a consent screen or an authorization server may dereference or show; we never fetch them,
 # but one on an internal address points an AS (or a user's browser) inside someone's network.
 LINK_FIELDS = ("logo_uri", "jwks_uri", "client_uri", "policy_uri", "tos_uri", "initiate_login_uri")
 INTERNAL_NAMES = {"metadata.google.internal", "metadata.goog"}
+# Fields whose change an AS should weigh (CIMD -01 "Changes in Client Metadata").
 SENSITIVE_FIELDS = ("redirect_uris", "token_endpoint_auth_method", "grant_types", "scope",
                     "jwks", "jwks_uri", "client_name", "logo_uri")
 
