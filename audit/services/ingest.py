@@ -25,7 +25,7 @@ from django.db import DatabaseError, connection, transaction
 from audit.services import group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.fast_validation import FastEvent, stage_row
-from audit.services.server_join import join_servers_by_url
+from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import (CLIENTS_SQL, GRANTS_SQL, IDENTITIES_SQL, REMOTES_SQL,
                                        SERVERS_SQL, apply_task_reports)
@@ -235,7 +235,7 @@ def prepare(events: list, result: IngestResult,
             result.duplicates += 1  # the same id twice in one batch is stored once
         else:
             seen.add(row[1])
-            if row[13] and not (raw.event.server.name if fast else raw["server"].get("name")):
+            if row[SERVER_URL] and not (raw.event.server.name if fast else raw["server"].get("name")):
                 by_host.append(len(rows))  # a server known only by URL, named after its host
             rows.append(row)
             reports.extend(task_reports)

@@ -11,9 +11,10 @@ when neither knows the URL, or several servers share it, does the host name stay
 from __future__ import annotations
 
 from audit.otlp_peers import inventory_remotes, name_peers, peer_from_url
+from audit.services.validation import STAGE_COLUMNS
 
-# Stage row columns (validation.STAGE_COLUMNS).
-SERVER_NAME, SERVER_URL = 12, 13
+SERVER_NAME = STAGE_COLUMNS.index("server_name")
+SERVER_URL = STAGE_COLUMNS.index("server_url")
 
 
 def join_servers_by_url(rows: list[tuple], reports: list[dict], by_host: list[int]) -> None:
