@@ -172,7 +172,7 @@ def _method_from_name(name: str) -> str | None:
 
 def _about_mcp(attrs: dict) -> bool:
     """The item carries an attribute of the MCP namespace (mcp.method.name, mcp.task.id, ...)."""
-    return "mcp.method.name" in attrs or any(key.startswith("mcp.") for key in attrs)
+    return any(key.startswith("mcp.") for key in attrs)
 
 
 def _exception_message(span) -> str:
