@@ -40,7 +40,7 @@ def user_role(user) -> str | None:
         return cached
     if user.is_superuser:
         return ADMIN
-    names = set(user.groups.values_list("name", flat=True))
+    names = {group.name for group in user.groups.all()}  # uses a prefetch (the users page)
     role = next((r for r in reversed(ROLE_ORDER) if r in names), None)
     user._console_role = role
     return role

@@ -1,11 +1,12 @@
 """Console pages: roles, filters, htmx partials, detail relationships, admin controls."""
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
 from governance.models import AdminAction
+from governance.roles import VIEWER
 from inventory.services import entities
 from tests.ui_factories import T0, client, grant, identity, small_inventory
 
@@ -359,3 +360,17 @@ def test_a_server_page_reads_its_versions_in_a_fixed_number_of_queries_without_d
     # The versions are read (one query), their server.json never: not with the rows, not lazily.
     assert [sql for sql in ten if 'FROM "inventory_serverversion"' in sql]
     assert not [sql for sql in ten if '"inventory_serverversion"."document"' in sql]
+
+
+def test_the_users_page_reads_every_role_from_one_prefetch_not_a_query_per_user(
+        admin_client_, viewer, auditor, django_assert_max_num_queries):
+    admin_client_.get("/governance/users/")  # warm the session and role lookups out of the count
+    with django_assert_max_num_queries(12) as counted:
+        response = admin_client_.get("/governance/users/")
+    few = len(counted.captured_queries)
+    for n in range(10):
+        User.objects.create_user(f"extra-{n}").groups.add(Group.objects.get(name=VIEWER))
+    with django_assert_max_num_queries(few):
+        response = admin_client_.get("/governance/users/")
+    assert response.status_code == 200
+    assert User.objects.count() >= 13 and "extra-9" in response.content.decode()
