@@ -79,6 +79,13 @@ def filtered_page(params, rows, *, size: int = PAGE_SIZE):
         return None, str(exc), 400
 
 
+def query_without_page(params) -> str:
+    """The query string of a list page minus `page`, for its pager links to append a page to."""
+    query = params.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 def _issuers(model) -> list[tuple[str, str]]:
     issuers = model.objects.order_by("issuer").values_list("issuer", flat=True).distinct()
     return [(issuer, issuer) for issuer in issuers]

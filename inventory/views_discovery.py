@@ -23,7 +23,7 @@ from governance.roles import ADMIN, VIEWER, role_required
 from inventory import queries_discovery
 from inventory.models import Crawl, Registry, Server
 from inventory.services import registry as registry_service
-from inventory.views import filtered_page
+from inventory.views import filtered_page, query_without_page
 
 HISTORY_PAGE_SIZE = 50
 
@@ -66,9 +66,8 @@ def crawl_list(request):
     """Discovery: registries with their last crawl, and the crawl history with filters."""
     page, error, status = filtered_page(request.GET, queries_discovery.crawls,
                                         size=HISTORY_PAGE_SIZE)
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"page": page, "error": error, "filters": request.GET, "query": query.urlencode(),
+    context = {"page": page, "error": error, "filters": request.GET,
+               "query": query_without_page(request.GET),
                "now": timezone.now(), "kinds": Crawl.Kind.choices,
                "statuses": Crawl.Status.choices}
     if wants_fragment(request) and request.htmx.target == "crawl-history":

@@ -19,7 +19,7 @@ from inventory.models import (AuthorizationServer, Client, ClientDocument, Clien
                               FetchRecord, Flag, ProtectedResource, ServerRemote)
 from inventory.services import cimd as cimd_service
 from inventory.services import oauth_metadata
-from inventory.views import filtered_page
+from inventory.views import filtered_page, query_without_page
 from inventory.views_discovery import crawl_started
 
 PAGE_SIZE = 50
@@ -48,9 +48,8 @@ def fetch_log(request):
         params.setlist("ok", [{"ok": "true", "error": "false"}.get(value, value)
                               for value in params.pop("outcome")])
     page, error, status = filtered_page(params, queries_discovery.fetch_records, size=PAGE_SIZE)
-    query = params.copy()
-    query.pop("page", None)
-    context = {"page": page, "error": error, "filters": params, "query": query.urlencode(),
+    context = {"page": page, "error": error, "filters": params,
+               "query": query_without_page(params),
                "purposes": FetchRecord.objects.values_list("purpose", flat=True)
                .order_by("purpose").distinct(),
                "reasons": FetchRecord.objects.exclude(error_reason="")
@@ -64,11 +63,9 @@ def cimd_client_list(request, *, form_errors=None, status=200):
     """CIMD clients with their crawl state; Admins get the add-a-URL form."""
     page, error, list_status = filtered_page(request.GET, queries_discovery.cimd_clients,
                                              size=PAGE_SIZE)
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(request, "inventory/cimd_client_list.html", {
         "page": _with_open_flag_counts(page, "inventory.client", "client_id"), "error": error,
-        "outcome": request.GET.get("outcome", ""), "query": query.urlencode(),
+        "outcome": request.GET.get("outcome", ""), "query": query_without_page(request.GET),
         "outcomes": ClientDocumentState.Outcome.choices,
         "awaiting": queries_discovery.cimd_clients_awaiting_first_fetch(),
         "q": request.GET.get("q", ""), "form_errors": form_errors or [],
