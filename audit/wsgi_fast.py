@@ -30,13 +30,13 @@ import os
 
 import orjson
 
-from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.middleware.security import SecurityMiddleware
 
-from audit.http_body import BodyError, GuardedInput, declared_length, framing_error
+from audit.http_body import (BodyError, GuardedInput, body_read_timeout, declared_length,
+                             framing_error)
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def guard_body(environ: dict) -> None:
         return  # Django reads a malformed Content-Length as 0; the ingest views answer 400
     if length or "HTTP_TRANSFER_ENCODING" in environ:
         environ["wsgi.input"] = GuardedInput(environ["wsgi.input"], length=length,
-                                             timeout=settings.AUDIT_BODY_READ_TIMEOUT_SECONDS)
+                                             timeout=body_read_timeout())
 
 
 def _answer(start_response, status: int, message: str):
