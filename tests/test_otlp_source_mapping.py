@@ -2,6 +2,7 @@
 the next export through the live server reads them."""
 
 import pytest
+from django.db import IntegrityError, transaction
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from audit.models import AuditEvent, EventSource
@@ -74,8 +75,6 @@ def test_only_admins_see_or_change_a_source_mapping(viewer_client):
 
 @pytest.mark.django_db
 def test_the_database_refuses_a_mapping_that_is_not_an_object():
-    from django.db import IntegrityError, transaction
-
     source, _ = create_source(name="edge-gateway")
     with pytest.raises(IntegrityError), transaction.atomic():
         EventSource.objects.filter(pk=source.pk).update(otlp_attribute_map=["client.id"])
