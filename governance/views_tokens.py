@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.validators import MaxValueValidator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -28,7 +29,9 @@ class TokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         allowed = api_tokens.scopes_for(user)
         self.fields["scope"].choices = [c for c in ApiToken.Scope.choices if c[0] in allowed]
-        self.fields["expires_in_days"].max_value = settings.API_TOKEN_MAX_DAYS
+        # A validator, not `.max_value =`: a field builds its validators in __init__ only.
+        self.fields["expires_in_days"].validators.append(
+            MaxValueValidator(settings.API_TOKEN_MAX_DAYS))
         self.fields["expires_in_days"].initial = settings.API_TOKEN_DEFAULT_DAYS
         self.fields["expires_in_days"].widget.attrs["max"] = settings.API_TOKEN_MAX_DAYS
         if not has_role(user, ADMIN):

@@ -93,3 +93,12 @@ def test_an_admin_makes_a_service_token_for_a_service_account_that_cannot_sign_i
     assert token.name == "nightly export" and token.user.username == "svc-siem"
     assert not token.user.has_usable_password()
     assert api_tokens.effective_role(token) == "Auditor"
+
+
+def test_an_expiry_above_the_maximum_is_refused_on_the_expiry_field(viewer, client, settings):
+    settings.API_TOKEN_MAX_DAYS = 90
+    client.force_login(viewer)
+    response = client.post("/governance/api-tokens/", {"name": "x", "scope": "read",
+                                                       "expires_in_days": 91})
+    assert response.status_code == 400 and not ApiToken.objects.exists()
+    assert response.context["form"].errors["expires_in_days"]
