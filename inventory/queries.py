@@ -281,7 +281,7 @@ def grants(params: Mapping) -> QuerySet:
 
 def tasks(params: Mapping) -> QuerySet:
     """Tasks with their server, client and identity."""
-    base = Task.objects.select_related("server", "client", "identity")
+    base = Task.objects.select_related("server", "client", "identity").with_open_flag()
     return filtered(TASK_SPEC, base, params)
 
 

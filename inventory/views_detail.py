@@ -28,7 +28,7 @@ def identity_detail(request, pk: int):
         "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
         "active_grant_count": grants.active().count(),
         "clients": queries.clients_of_identity(identity)[:RELATED_ROWS],
-        "tasks": identity.tasks.select_related("server", "client")[:RELATED_ROWS],
+        "tasks": identity.tasks.select_related("server", "client").with_open_flag()[:RELATED_ROWS],
         "task_count": identity.tasks.count(),
     })
 
@@ -42,7 +42,7 @@ def client_detail(request, pk: int):
         "client": client, "obj": client, "review_url": "inventory:client_review",
         "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
         "servers": queries.servers_of_client(client),
-        "tasks": client.tasks.select_related("server", "identity")[:RELATED_ROWS],
+        "tasks": client.tasks.select_related("server", "identity").with_open_flag()[:RELATED_ROWS],
         "task_count": client.tasks.count(),
         "flags": queries.flags_for(client)[:RELATED_ROWS],
     })
@@ -57,7 +57,7 @@ def server_detail(request, pk: int):
         "server": server, "obj": server, "review_url": "inventory:server_review",
         "remotes": server.remotes.all(), "tools": server.tools.all(),
         "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
-        "tasks": server.tasks.select_related("client", "identity")[:RELATED_ROWS],
+        "tasks": server.tasks.select_related("client", "identity").with_open_flag()[:RELATED_ROWS],
         "task_count": server.tasks.count(),
         "flags": queries.flags_for(server)[:RELATED_ROWS],
     })
@@ -69,7 +69,7 @@ def grant_detail(request, pk: int):
     grant = get_object_or_404(Grant.objects.select_related("client", "subject", "server"), pk=pk)
     return render(request, "inventory/grant_detail.html", {
         "grant": grant,
-        "tasks": grant.tasks.select_related("server", "client", "identity")[:RELATED_ROWS],
+        "tasks": grant.tasks.select_related("server", "client", "identity").with_open_flag()[:RELATED_ROWS],
         "task_count": grant.tasks.count(), "flags": queries.flags_for(grant)[:RELATED_ROWS],
     })
 
@@ -78,7 +78,8 @@ def grant_detail(request, pk: int):
 def task_detail(request, pk: int):
     """A task and its status history, illegal transitions marked."""
     task = get_object_or_404(
-        Task.objects.select_related("server", "client", "identity", "grant"), pk=pk)
+        Task.objects.select_related("server", "client", "identity", "grant").with_open_flag(),
+        pk=pk)
     return render(request, "inventory/task_detail.html", {
         "task": task, "history": task.status_history.all(),
         "flags": queries.flags_for(task)[:RELATED_ROWS],

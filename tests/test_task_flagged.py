@@ -34,3 +34,17 @@ def test_a_task_whose_flag_is_resolved_is_no_longer_flagged(viewer_client):
     page = viewer_client.get("/inventory/tasks/", {"flagged": "true"}).content.decode()
     assert "t-stale" not in page and overview_counts()["flagged_tasks"] == 0
     assert "t-stale" in viewer_client.get("/inventory/tasks/", {"flagged": "false"}).content.decode()
+
+
+def test_the_flagged_badge_on_the_list_and_the_task_page_follows_its_open_flags(viewer_client):
+    crm = server("io.github.acme/crm")
+    stale = task("t-stale", server=crm, at=timezone.now() - timedelta(hours=2), ttl_ms=60_000)
+    flag_tasks_past_ttl()
+    badge = '<span class="badge b-flagged"'
+    listed = viewer_client.get("/inventory/tasks/").content.decode()
+    assert badge in listed
+    assert badge in viewer_client.get(f"/inventory/tasks/{stale.pk}/").content.decode()
+    assert badge in viewer_client.get(f"/inventory/servers/{crm.pk}/").content.decode()
+    resolve_open_flags(stale, [TASK_PAST_TTL], by="ada-admin")
+    assert badge not in viewer_client.get("/inventory/tasks/").content.decode()
+    assert badge not in viewer_client.get(f"/inventory/tasks/{stale.pk}/").content.decode()

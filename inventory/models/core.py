@@ -398,14 +398,23 @@ class TaskQuerySet(models.QuerySet):
         """Tasks with an open Flag (see task_flagged_q)."""
         return self.filter(task_flagged_q())
 
+    def with_open_flag(self):
+        """Each task with `has_open_flag`: what its "flagged" badge shows (one subquery)."""
+        return self.annotate(has_open_flag=task_open_flag_exists())
+
+
+def task_open_flag_exists() -> Exists:
+    """An open Flag on the task (OuterRef to the task): the one test of "flagged"."""
+    return Exists(Flag.objects.open().filter(
+        object_type="inventory.task", object_id=Cast(OuterRef("pk"), models.CharField())))
+
 
 def task_flagged_q() -> Q:
     """"Flagged" means an open Flag on the task (an illegal transition, past its TTL): what the
     task list's `flagged` filter and the overview count. The `flagged` / `flag_reason` columns
     only remember the last illegal transition the task reported (its page shows the reason);
     they are not cleared when the flag is resolved, so they never decide "flagged"."""
-    return Q(Exists(Flag.objects.open().filter(
-        object_type="inventory.task", object_id=Cast(OuterRef("pk"), models.CharField()))))
+    return Q(task_open_flag_exists())
 
 
 class Task(Sighting):
