@@ -23,6 +23,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from audit.otlp_attributes import aliases_for, take
 from audit.otlp_peers import Peer, name_called_servers, peer_from_span
 from audit.otlp_values import Unmappable, any_value, attributes_dict, clip, rfc3339
+from audit.services.validation import service_actor
 
 
 _CANONICAL_TYPE = re.compile(r"^(mcp|auth|task|session)\.[a-z0-9_]+(\.[a-z0-9_]+)*$")
@@ -248,11 +249,13 @@ def _common(event: dict, fields: dict, *, method, kind: str, failed: bool, messa
     if actor:
         event["actor"] = actor
     client, server, service_used = _peers(fields, kind)
-    if client.get("id") and not actor:
+    if not actor:
         # Machine to machine (client credentials): no user, so the OAuth client itself is the
-        # principal, as its token's `sub` is; it is inventoried as a service identity.
-        event["actor"] = _compact({"id": client["id"], "type": "service",
-                                   "name": client.get("name")})
+        # principal, as its token's `sub` is; written into the event by the native API's one
+        # rule (which also leaves out a client id too long to be an identity's subject).
+        principal = _compact(service_actor({}, client))
+        if principal:
+            event["actor"] = principal
     if client:
         event["client"] = client
     if server:

@@ -69,6 +69,14 @@ def test_a_client_id_without_a_user_is_a_service_actor_and_with_a_user_is_not(ca
     assert human["actor"] == {"id": "u-1"}
 
 
+def test_a_client_id_too_long_for_an_identity_is_no_actor_and_the_span_is_still_mapped(capture):
+    long_id = "https://agents.example/" + "c" * 400  # OTLP takes 500; an identity's subject 300
+    tracer, memory = make_tracer(SERVER_RESOURCE)
+    record_sdk_server_call(tracer, 1, attributes={"client_id": long_id})
+    [event] = _map(capture, memory).events
+    assert event["client"]["id"] == long_id and "actor" not in event
+
+
 def test_the_sdk_client_span_name_gives_the_method_when_the_attribute_is_missing(capture):
     tracer, memory = make_tracer(SDK_CLIENT_RESOURCE)
     record_sdk_client_call(tracer, 1, attributes={"mcp.method.name": ""})
