@@ -14,7 +14,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -22,7 +21,7 @@ from rest_framework import authentication, exceptions
 
 from governance.models import ApiToken
 from governance.roles import ADMIN, AUDITOR, ROLE_ORDER, VIEWER, has_role, user_role
-from governance.services import record_admin_action
+from governance.services import record_admin_action, set_user_role
 
 SCOPE_ROLE = {ApiToken.Scope.READ: VIEWER, ApiToken.Scope.EXPORT: AUDITOR,
               ApiToken.Scope.ADMIN: ADMIN}
@@ -98,7 +97,7 @@ def create_service_token(*, actor, service: str, scope: str, days: int | None = 
                             request=request, object_repr=user.username)
     needed = SCOPE_ROLE[scope]
     if not has_role(user, needed):
-        user.groups.add(Group.objects.get_or_create(name=needed)[0])
+        set_user_role(actor=actor, user=user, role=needed, request=request)  # recorded
         user._console_role = False  # drop the cached role
     return create_token(actor=actor, name=name or service, scope=scope, days=days, owner=user,
                         request=request)

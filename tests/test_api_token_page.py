@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from governance import api_tokens
-from governance.models import ApiToken
+from governance.models import AdminAction, ApiToken
 from tests.test_csp import ALLOWED_SCRIPT, INLINE_HANDLER
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,6 +93,8 @@ def test_an_admin_makes_a_service_token_for_a_service_account_that_cannot_sign_i
     assert token.name == "nightly export" and token.user.username == "svc-siem"
     assert not token.user.has_usable_password()
     assert api_tokens.effective_role(token) == "Auditor"
+    granted = AdminAction.objects.get(action="user.role_changed", object_id=str(token.user.pk))
+    assert granted.actor == admin_user and granted.after == {"roles": ["Auditor"]}
 
 
 def test_an_expiry_above_the_maximum_is_refused_on_the_expiry_field(viewer, client, settings):
