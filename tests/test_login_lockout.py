@@ -1,6 +1,7 @@
 """Brute-force protection: wrong passwords lock the account and the address out for a cool-off;
 an Admin unlocks from the users page (recorded); other accounts and addresses are not affected."""
 
+import base64
 import re
 from io import StringIO
 
@@ -109,8 +110,6 @@ def test_a_correct_login_before_the_limit_clears_the_count(client, viewer):
 def test_api_basic_auth_cannot_be_used_to_guess_passwords(client, viewer):
     """The API takes sessions only in practice: anonymous /api/ calls are answered 401 before any
     password is checked, so Basic auth is no way around the login form's lockout."""
-    import base64
-
     token = base64.b64encode(f"{viewer.username}:{PASSWORD}".encode()).decode()
     response = client.get("/api/v1/", HTTP_AUTHORIZATION=f"Basic {token}", REMOTE_ADDR="10.0.0.5")
     assert response.status_code == 401
