@@ -4,6 +4,10 @@ import os
 
 import pytest
 
+# Fixtures shared by test modules in every app folder (a test asks for them by name):
+# `granian`/`base_url` (the production web server), `celery_worker`, `capture` (an OTLP collector).
+pytest_plugins = ["tests.web_server", "tests.celery_worker", "tests.otlp_support"]
+
 _started_here = False
 
 

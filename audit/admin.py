@@ -9,8 +9,17 @@ from governance.admin import ReadOnlyAdmin
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["time", "event_id", "type", "actor_subject", "server_name", "method", "tool",
-                    "outcome", "source"]
+    list_display = [
+        "time",
+        "event_id",
+        "type",
+        "actor_subject",
+        "server_name",
+        "method",
+        "tool",
+        "outcome",
+        "source",
+    ]
     list_filter = ["outcome", "type"]
     show_full_result_count = False  # a COUNT(*) over millions of rows per page is not free
 

@@ -7,8 +7,12 @@ Ingestion itself is POST /api/v1/events (audit/ingest_views.py), authenticated b
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (OpenApiParameter, extend_schema, extend_schema_serializer,
-                                   extend_schema_view)
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -57,8 +61,9 @@ class AuditEventDetailSerializer(AuditEventSerializer):
 @extend_schema_serializer(many=False)
 class AuditEventPageSerializer(serializers.Serializer):
     results = AuditEventSerializer(many=True)
-    next = serializers.CharField(allow_null=True,
-                                 help_text="The `cursor` of the following page; null on the last.")
+    next = serializers.CharField(
+        allow_null=True, help_text="The `cursor` of the following page; null on the last."
+    )
 
 
 def _text(name: str, description: str) -> OpenApiParameter:
@@ -71,20 +76,29 @@ def _event_list_params() -> tuple[OpenApiParameter, ...]:
         OpenApiParameter("since", OpenApiTypes.DATETIME, description="Events at or after."),
         OpenApiParameter("until", OpenApiTypes.DATETIME, description="Events before."),
         OpenApiParameter("source", OpenApiTypes.INT, description="Events of this source id."),
-        *(_text(name, f"Events whose {column.replace('_', ' ')} equals this.")
-          for name, column in explorer.FILTERS.items() if name != "source"),
+        *(
+            _text(name, f"Events whose {column.replace('_', ' ')} equals this.")
+            for name, column in explorer.FILTERS.items()
+            if name != "source"
+        ),
         _text("q", "Case-insensitive search in the payload."),
         _text("cursor", "The `next` of the previous page."),
-        OpenApiParameter("limit", OpenApiTypes.INT, description=f"Events per page (default 50, "
-                         f"at most {MAX_LIMIT}; larger values are capped)."),
+        OpenApiParameter(
+            "limit",
+            OpenApiTypes.INT,
+            description=f"Events per page (default 50, "
+            f"at most {MAX_LIMIT}; larger values are capped).",
+        ),
     )
 
 
 # A plain ViewSet (keyset pages, no queryset): the schema is declared, not guessed.
 @extend_schema_view(
     list=extend_schema(responses=AuditEventPageSerializer),
-    retrieve=extend_schema(responses=AuditEventDetailSerializer, parameters=[
-        OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)]),
+    retrieve=extend_schema(
+        responses=AuditEventDetailSerializer,
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+    ),
 )
 class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
     """Audit events, newest first: ?since&until&source&identity&client&server&method&tool&
@@ -99,8 +113,9 @@ class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
         limit, _ = page_params({"limit": params.get("limit")}, default=50)
         try:
             event_filter = explorer.EventFilter.from_params(params)
-            rows, cursor = explorer.events_page(event_filter, cursor=params.get("cursor"),
-                                                size=limit)
+            rows, cursor = explorer.events_page(
+                event_filter, cursor=params.get("cursor"), size=limit
+            )
         except explorer.FilterError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response({"results": rows, "next": cursor})
@@ -119,8 +134,18 @@ class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
 class EventSourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = EventSource
-        fields = ["id", "name", "kind", "enabled", "token_prefix", "retention_days",
-                  "rate_limit_per_minute", "created_at", "token_rotated_at", "disabled_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "enabled",
+            "token_prefix",
+            "retention_days",
+            "rate_limit_per_minute",
+            "created_at",
+            "token_rotated_at",
+            "disabled_at",
+        ]
 
 
 class EventSourceViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):

@@ -29,9 +29,12 @@ def _demo_source() -> EventSource:
 
 
 def _grant_pool() -> list[Grant]:
-    return list(Grant.objects.filter(subject__isnull=False, server__isnull=False)
-                .select_related("subject", "client", "server")
-                .prefetch_related("server__tools", "server__remotes").order_by("id")[:600])
+    return list(
+        Grant.objects.filter(subject__isnull=False, server__isnull=False)
+        .select_related("subject", "client", "server")
+        .prefetch_related("server__tools", "server__remotes")
+        .order_by("id")[:600]
+    )
 
 
 def _event(rng: random.Random, number: int, seed: int, at: datetime, grant: Grant) -> dict:
@@ -44,15 +47,24 @@ def _event(rng: random.Random, number: int, seed: int, at: datetime, grant: Gran
         "id": f"demo-{seed}-{number:06d}",
         "time": at.isoformat(),
         "type": "mcp.request",
-        "actor": {"id": subject.subject, "type": subject.kind, "idp": subject.issuer,
-                  "email": subject.email or None, "name": subject.display_name or None},
+        "actor": {
+            "id": subject.subject,
+            "type": subject.kind,
+            "idp": subject.issuer,
+            "email": subject.email or None,
+            "name": subject.display_name or None,
+        },
         "client": {"id": client.client_id, "name": client.name or None},
         "server": {"name": server.name, **({"url": remotes[0]} if remotes else {})},
         "session_id": f"demo-session-{grant.pk}-{at:%Y%m%d}",
         "protocol_version": "2025-11-25",
         "method": method,
-        "grant": {"id": grant.external_id, "type": grant.grant_type, "scopes": grant.scopes,
-                  "issuer": grant.issuer},
+        "grant": {
+            "id": grant.external_id,
+            "type": grant.grant_type,
+            "scopes": grant.scopes,
+            "issuer": grant.issuer,
+        },
         "outcome": outcome,
         "duration_ms": round(rng.lognormvariate(4.5, 0.8), 1),
     }
@@ -87,5 +99,5 @@ def seed_demo_events(*, seed: int, scale: float, anchor: datetime) -> int:
     events.sort(key=lambda event: event["time"])
     accepted = 0
     for start in range(0, len(events), BATCH):
-        accepted += ingest_events(source=source, events=events[start:start + BATCH]).accepted
+        accepted += ingest_events(source=source, events=events[start : start + BATCH]).accepted
     return accepted

@@ -10,7 +10,7 @@ import base64
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 from django.db.models import Q, TextField
@@ -19,13 +19,34 @@ from django.db.models.functions import Cast
 from audit.models import AuditEvent
 
 FILTERS = {  # query parameter -> column
-    "source": "source_id", "identity": "actor_subject", "client": "client_ref",
-    "server": "server_name", "method": "method", "tool": "tool", "outcome": "outcome",
-    "task": "task_id", "type": "type", "session": "session_id",
+    "source": "source_id",
+    "identity": "actor_subject",
+    "client": "client_ref",
+    "server": "server_name",
+    "method": "method",
+    "tool": "tool",
+    "outcome": "outcome",
+    "task": "task_id",
+    "type": "type",
+    "session": "session_id",
 }
-LIST_COLUMNS = ["id", "time", "source_id", "event_id", "type", "actor_issuer", "actor_subject",
-                "client_ref", "server_name", "method", "tool", "task_id", "outcome",
-                "duration_ms", "redacted"]
+LIST_COLUMNS = [
+    "id",
+    "time",
+    "source_id",
+    "event_id",
+    "type",
+    "actor_issuer",
+    "actor_subject",
+    "client_ref",
+    "server_name",
+    "method",
+    "tool",
+    "task_id",
+    "outcome",
+    "duration_ms",
+    "redacted",
+]
 EXPORT_COLUMNS = [c for c in LIST_COLUMNS if c != "id"]
 
 
@@ -40,11 +61,11 @@ def _parse_time(name: str, value: str) -> datetime:
     except ValueError:
         raise FilterError(f"{name}: not an ISO 8601 date or timestamp") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
+        return parsed.replace(tzinfo=UTC)
     # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts ("+18:34" was a 500),
     # and a time that leaves Python's years 1-9999 in UTC is no time an event can have.
     try:
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
     except OverflowError:
         raise FilterError(f"{name}: out of range") from None
 
@@ -59,7 +80,7 @@ class EventFilter:
     text: str = ""
 
     @classmethod
-    def from_params(cls, params) -> "EventFilter":
+    def from_params(cls, params) -> EventFilter:
         since = _parse_time("since", params["since"]) if params.get("since") else None
         until = _parse_time("until", params["until"]) if params.get("until") else None
         equals = {}
@@ -67,11 +88,14 @@ class EventFilter:
             value = (params.get(name) or "").strip()
             if value:
                 # ASCII digits that fit a bigint: "²".isdigit() is true but int("²") fails.
-                if name == "source" and not (value.isascii() and value.isdigit()
-                                             and len(value) <= 19):
+                if name == "source" and not (
+                    value.isascii() and value.isdigit() and len(value) <= 19
+                ):
                     raise FilterError("source: must be a source id")
                 equals[column] = value[:1000]
-        return cls(since=since, until=until, equals=equals, text=(params.get("q") or "").strip()[:200])
+        return cls(
+            since=since, until=until, equals=equals, text=(params.get("q") or "").strip()[:200]
+        )
 
     def queryset(self):
         rows = AuditEvent.objects.all()
@@ -83,7 +107,8 @@ class EventFilter:
             rows = rows.filter(**self.equals)
         if self.text:
             rows = rows.annotate(payload_text=Cast("payload", TextField())).filter(
-                payload_text__icontains=self.text)
+                payload_text__icontains=self.text
+            )
         return rows.order_by("-time", "-id")
 
 
@@ -108,7 +133,7 @@ def events_page(event_filter: EventFilter, *, cursor: str | None = None, size: i
     if cursor:
         when, pk = decode_cursor(cursor)
         rows = rows.filter(Q(time__lt=when) | Q(time=when, id__lt=pk))
-    page = list(rows.values(*LIST_COLUMNS)[:size + 1])
+    page = list(rows.values(*LIST_COLUMNS)[: size + 1])
     more = len(page) > size
     page = page[:size]
     return page, (encode_cursor(page[-1]) if more and page else None)

@@ -108,7 +108,8 @@ def body_stream(request):
     if request.META.get("wsgi.input_terminated"):
         return request.META["wsgi.input"]
     raise ChunkedBodyUnreadable(
-        "Send a Content-Length: this server cannot read chunked request bodies.")
+        "Send a Content-Length: this server cannot read chunked request bodies."
+    )
 
 
 def body_read_timeout() -> float:
@@ -154,8 +155,10 @@ class GuardedInput:
                 break
             data += more
         if size and (not data or (whole and len(data) < size)):
-            raise BodyTruncated(f"The request body ended {self._remaining - len(data)} bytes "
-                                "before its Content-Length.")
+            raise BodyTruncated(
+                f"The request body ended {self._remaining - len(data)} bytes "
+                "before its Content-Length."
+            )
         self._remaining -= len(data)
         return data
 
@@ -184,8 +187,7 @@ def _timed(read, size: int, deadline: float | None) -> bytes:
             return future.result(timeout=left)
         except FutureTimeout:
             pass
-    raise BodyTimeout("The request body did not arrive within "
-                      f"{body_read_timeout():g} seconds.")
+    raise BodyTimeout(f"The request body did not arrive within {body_read_timeout():g} seconds.")
 
 
 def read_body(stream, *, content_length: int | None, limit: int) -> bytes:
@@ -203,8 +205,11 @@ def read_body(stream, *, content_length: int | None, limit: int) -> bytes:
             raise BodyError(400, f"The request body could not be read: {exc}.") from None
         if not chunk:
             if content_length is not None and total < content_length:
-                raise BodyError(400, f"The request body ended after {total} of its "
-                                     f"{content_length} bytes (Content-Length).")
+                raise BodyError(
+                    400,
+                    f"The request body ended after {total} of its "
+                    f"{content_length} bytes (Content-Length).",
+                )
             return b"".join(parts)
         total += len(chunk)
         if total > limit:

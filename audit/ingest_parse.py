@@ -23,8 +23,12 @@ from audit.services import fast_validation
 from audit.services.exact_json import read_float
 from audit.services.validation import NESTED_TOO_DEEP, Limits
 
-NDJSON_TYPES = {"application/x-ndjson", "application/ndjson", "application/jsonl",
-                "application/json-seq"}
+NDJSON_TYPES = {
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "application/json-seq",
+}
 NOT_A_BATCH = 'Body must be a JSON array of events or {"events": [...]}.'
 # orjson reads an integer beyond 64 bits as a rounded float, and a number below a double's
 # range (1e-400) as 0.0, silently; an audit record must keep what was sent. Nineteen digits in
@@ -52,8 +56,10 @@ def unreadable_reason(exc: BaseException) -> str | None:
     if isinstance(exc, RecursionError):
         return NESTED_TOO_DEEP
     if isinstance(exc, ValueError) and "int_max_str_digits" in str(exc):
-        return (f"holds an integer of more than {sys.get_int_max_str_digits()} digits, "
-                "which cannot be read exactly")
+        return (
+            f"holds an integer of more than {sys.get_int_max_str_digits()} digits, "
+            "which cannot be read exactly"
+        )
     return None
 
 
@@ -61,8 +67,7 @@ def _stdlib_loads(data: bytes):
     """The stdlib reads what orjson refuses but is JSON (a `\\ud800` escape, nesting beyond
     orjson's limit, a number beyond a double's range: kept as sent by read_float).
     UnicodeDecodeError for non-UTF-8."""
-    return json.loads(data.decode("utf-8"), parse_float=read_float,
-                      parse_constant=_refuse_constant)
+    return json.loads(data.decode("utf-8"), parse_float=read_float, parse_constant=_refuse_constant)
 
 
 def load_event(raw: bytes, *, line: bool = False) -> tuple[object, tuple[str, str] | None]:
@@ -132,7 +137,8 @@ def _parse_whole(body: bytes) -> tuple[list | None, list | None]:
 # a string (strictly: escapes, no control characters) or a scalar.
 _TOKEN = re.compile(
     rb'[ \t\n\r]*(?:([\[{])|([\]}])|(,)|(:)|("(?:[^"\\\x00-\x1f]+|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")'
-    rb"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))")
+    rb"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"
+)
 _OPEN, _CLOSE, _COMMA, _COLON, _STRING, _SCALAR = range(1, 7)
 _WHITESPACE = re.compile(rb"[ \t\n\r]*")
 
@@ -165,8 +171,10 @@ def split_batch(body: bytes) -> list[bytes]:
             elif kind in (_OPEN, _STRING, _SCALAR):
                 if kind == _OPEN:
                     stack.append(text)
-                    if text == b"[" and (len(stack) == 1 or (
-                            len(stack) == 2 and stack[0] == b"{" and key == b'"events"')):
+                    if text == b"[" and (
+                        len(stack) == 1
+                        or (len(stack) == 2 and stack[0] == b"{" and key == b'"events"')
+                    ):
                         events_depth, bounds = len(stack), [pos - 1]
                     prev_open, expect = True, "key" if text == b"{" else "value"
                     continue
@@ -194,5 +202,8 @@ def split_batch(body: bytes) -> list[bytes]:
         raise BodyError(400, f"Body is not valid UTF-8 JSON: unexpected input at byte {pos}.")
     if len(bounds) < 2 or events_depth != -1:
         raise BodyError(400, NOT_A_BATCH)
-    return [body[start + 1:end].strip(b" \t\n\r") for start, end in zip(bounds, bounds[1:])
-            if body[start + 1:end].strip(b" \t\n\r")]
+    return [
+        body[start + 1 : end].strip(b" \t\n\r")
+        for start, end in zip(bounds, bounds[1:])
+        if body[start + 1 : end].strip(b" \t\n\r")
+    ]

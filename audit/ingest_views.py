@@ -66,8 +66,11 @@ def ingest(request):
         source = source_from_request(request)
         retry_after = rate_limit_retry_after(source)
         if retry_after:
-            return _json({"detail": f"Rate limit of source {source.name!r} exceeded."},
-                         status=429, headers={"Retry-After": str(retry_after)})
+            return _json(
+                {"detail": f"Rate limit of source {source.name!r} exceeded."},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
         media_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
         if media_type not in JSON_TYPES | NDJSON_TYPES:
             raise BodyError(415, "Content-Type must be application/json or application/x-ndjson.")
@@ -77,20 +80,31 @@ def ingest(request):
         body_limit = settings.AUDIT_MAX_REQUEST_BYTES
         events, unread = _parse(
             read_request_body(request, limit=body_limit, decoded_limit=body_limit),
-            media_type, limits)
+            media_type,
+            limits,
+        )
         if len(events) > settings.AUDIT_MAX_EVENTS_PER_REQUEST:
-            raise BodyError(413, f"More than {settings.AUDIT_MAX_EVENTS_PER_REQUEST} events "
-                                 "in one request; split the batch.")
+            raise BodyError(
+                413,
+                f"More than {settings.AUDIT_MAX_EVENTS_PER_REQUEST} events "
+                "in one request; split the batch.",
+            )
         return _json(_ingest(source, events, unread, limits))
     except SourceAuthError as exc:
-        return _json({"detail": exc.message}, status=exc.status,
-                     headers={"WWW-Authenticate": 'Bearer realm="mcp-governance-ingest"'})
+        return _json(
+            {"detail": exc.message},
+            status=exc.status,
+            headers={"WWW-Authenticate": 'Bearer realm="mcp-governance-ingest"'},
+        )
     except BodyError as exc:
         return _json({"detail": exc.message}, status=exc.status)
     except DatabaseError:
         log.exception("ingest: database unavailable")
-        return _json({"detail": "Storage is unavailable; retry later."}, status=503,
-                     headers={"Retry-After": "5"})
+        return _json(
+            {"detail": "Storage is unavailable; retry later."},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
 
 
 def event_schema(request):

@@ -31,19 +31,24 @@ class EventSource(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.GATEWAY)
     # sha256 of the token: tokens are 256-bit random, so a fast hash is as good as a slow one.
     token_hash = models.CharField(max_length=64, unique=True)
-    token_prefix = models.CharField(max_length=16, help_text="First characters, to tell tokens apart.")
+    token_prefix = models.CharField(
+        max_length=16, help_text="First characters, to tell tokens apart."
+    )
     enabled = models.BooleanField(default=True)
     retention_days = models.PositiveIntegerField(default=90)
     rate_limit_per_minute = models.PositiveIntegerField(
-        default=0, help_text="Requests per minute before 429; 0 means the site default.")
+        default=0, help_text="Requests per minute before 429; 0 means the site default."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     token_rotated_at = models.DateTimeField(null=True, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Validated by audit.otlp_attributes.validate_mapping when an Admin saves it.
     otlp_attribute_map = models.JSONField(
-        default=dict, blank=True,
+        default=dict,
+        blank=True,
         help_text="OTLP attribute names this source uses for canonical fields, read after the "
-                  "built-in ones: {\"client.id\": [\"gw.app_id\"], ...}.")
+        'built-in ones: {"client.id": ["gw.app_id"], ...}.',
+    )
 
     class Meta:
         ordering = ["name"]
@@ -51,9 +56,15 @@ class EventSource(models.Model):
             # The mapping is read on every OTLP export: never a list or a scalar.
             models.CheckConstraint(
                 condition=models.lookups.Exact(
-                    models.Func(models.F("otlp_attribute_map"), function="jsonb_typeof",
-                                output_field=models.CharField()), "object"),
-                name="eventsource_otlp_attribute_map_is_object"),
+                    models.Func(
+                        models.F("otlp_attribute_map"),
+                        function="jsonb_typeof",
+                        output_field=models.CharField(),
+                    ),
+                    "object",
+                ),
+                name="eventsource_otlp_attribute_map_is_object",
+            ),
         ]
 
     def __str__(self):
@@ -66,8 +77,9 @@ class AuditEvent(models.Model):
     id = models.BigIntegerField(primary_key=True)
     time = models.DateTimeField()
     received_at = models.DateTimeField()
-    source = models.ForeignKey(EventSource, on_delete=models.DO_NOTHING, db_constraint=False,
-                               related_name="+")
+    source = models.ForeignKey(
+        EventSource, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     batch_id = models.BigIntegerField()
     event_id = models.TextField()
     type = models.TextField()
@@ -106,8 +118,12 @@ class EventBatch(models.Model):
     received_at = models.DateTimeField(db_index=True)
     event_count = models.PositiveIntegerField()
     content_hash = models.CharField(max_length=64, help_text="sha256 over the stored rows.")
-    seq = models.BigIntegerField(unique=True, null=True, blank=True,
-                                 help_text="Position in the chain (1, 2, ...); empty until sealed.")
+    seq = models.BigIntegerField(
+        unique=True,
+        null=True,
+        blank=True,
+        help_text="Position in the chain (1, 2, ...); empty until sealed.",
+    )
     prev_digest = models.CharField(max_length=64, blank=True)
     digest = models.CharField(max_length=64, blank=True)
     sealed_at = models.DateTimeField(null=True, blank=True)
@@ -166,7 +182,8 @@ class EventRollupHourly(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["hour", "source", "server_name", "tool", "method", "outcome"],
-                name="event_rollup_hourly_key"),
+                name="event_rollup_hourly_key",
+            ),
         ]
         indexes = [models.Index(fields=["server_name", "hour"])]
 
@@ -183,8 +200,9 @@ class ServerRollupHourly(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["hour", "source", "server_name", "outcome"],
-                                    name="server_rollup_hourly_key"),
+            models.UniqueConstraint(
+                fields=["hour", "source", "server_name", "outcome"], name="server_rollup_hourly_key"
+            ),
         ]
 
 
@@ -199,8 +217,9 @@ class IdentityRollupHourly(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["hour", "actor_issuer", "actor_subject"],
-                                    name="identity_rollup_hourly_key"),
+            models.UniqueConstraint(
+                fields=["hour", "actor_issuer", "actor_subject"], name="identity_rollup_hourly_key"
+            ),
         ]
 
 

@@ -47,10 +47,20 @@ class Signal:
     rejected_field: str
 
 
-TRACES = Signal("traces", trace_service_pb2.ExportTraceServiceRequest,
-                trace_service_pb2.ExportTraceServiceResponse, "spans", "rejected_spans")
-LOGS = Signal("logs", logs_service_pb2.ExportLogsServiceRequest,
-              logs_service_pb2.ExportLogsServiceResponse, "log records", "rejected_log_records")
+TRACES = Signal(
+    "traces",
+    trace_service_pb2.ExportTraceServiceRequest,
+    trace_service_pb2.ExportTraceServiceResponse,
+    "spans",
+    "rejected_spans",
+)
+LOGS = Signal(
+    "logs",
+    logs_service_pb2.ExportLogsServiceRequest,
+    logs_service_pb2.ExportLogsServiceResponse,
+    "log records",
+    "rejected_log_records",
+)
 
 
 def media_type(content_type: str | None) -> str:
@@ -73,8 +83,9 @@ def _decode_protobuf(signal: Signal, body: bytes) -> Message:
     try:
         message.ParseFromString(body)
     except (DecodeError, RecursionError, ValueError) as exc:
-        raise BodyError(400, f"Body is not a valid protobuf {signal.request_cls.__name__}: {exc}.") \
-            from None
+        raise BodyError(
+            400, f"Body is not a valid protobuf {signal.request_cls.__name__}: {exc}."
+        ) from None
     return message
 
 
@@ -237,7 +248,7 @@ def encode_status(media: str, *, code: int, message: str) -> bytes:
     if media == PROTOBUF:
         # Two scalar fields; encoded by hand so googleapis-common-protos is not a runtime need.
         text = message.encode("utf-8", "replace")
-        return (b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text)
+        return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
     return orjson.dumps({"code": code, "message": message})
 
 

@@ -18,13 +18,30 @@ from audit.otlp_values import Unmappable
 # ingest core's validation), so a refusal names the OpenTelemetry attribute. Mapped attributes are
 # taken out of `attributes`.
 TEXT = {
-    "mcp.method.name": 100, "mcp.session.id": 300, "mcp.protocol.version": 50,
-    "gen_ai.tool.name": 300, "user.id": 300, "enduser.id": 300, "user.email": 300,
-    "user.full_name": 300, "user.name": 300, "mcp.client.id": 500, "mcp.client.name": 300,
-    "mcp.client.version": 100, "mcp.server.name": 300, "mcp.server.version": 255,
-    "service.name": 300, "service.version": 100, "mcp.task.id": 300, "mcp.task.status": 50,
-    "mcp.task.status_message": 4000, "error.type": 300, "rpc.response.status_code": 300,
-    "outcome": 50, "event.name": 200, "log.record.uid": 290,
+    "mcp.method.name": 100,
+    "mcp.session.id": 300,
+    "mcp.protocol.version": 50,
+    "gen_ai.tool.name": 300,
+    "user.id": 300,
+    "enduser.id": 300,
+    "user.email": 300,
+    "user.full_name": 300,
+    "user.name": 300,
+    "mcp.client.id": 500,
+    "mcp.client.name": 300,
+    "mcp.client.version": 100,
+    "mcp.server.name": 300,
+    "mcp.server.version": 255,
+    "service.name": 300,
+    "service.version": 100,
+    "mcp.task.id": 300,
+    "mcp.task.status": 50,
+    "mcp.task.status_message": 4000,
+    "error.type": 300,
+    "rpc.response.status_code": 300,
+    "outcome": 50,
+    "event.name": 200,
+    "log.record.uid": 290,
 }
 NUMBER = frozenset({"mcp.task.ttl", "mcp.task.poll_interval"})
 # server.url must be an http(s) URL of at most 1,000 characters; any other URL (a stdio command
@@ -37,13 +54,21 @@ KEPT = {"server.address": 300, "http.response.status_code": 50}
 
 # Canonical field (as an Admin names it) -> the primary attribute it is read from.
 FIELDS = {
-    "client.id": "mcp.client.id", "client.name": "mcp.client.name",
-    "client.version": "mcp.client.version", "actor.id": "user.id", "actor.email": "user.email",
-    "actor.name": "user.full_name", "server.name": "mcp.server.name",
-    "server.version": "mcp.server.version", "server.url": "mcp.server.url",
-    "method": "mcp.method.name", "session_id": "mcp.session.id",
-    "protocol_version": "mcp.protocol.version", "tool": "gen_ai.tool.name",
-    "task.id": "mcp.task.id", "task.status": "mcp.task.status",
+    "client.id": "mcp.client.id",
+    "client.name": "mcp.client.name",
+    "client.version": "mcp.client.version",
+    "actor.id": "user.id",
+    "actor.email": "user.email",
+    "actor.name": "user.full_name",
+    "server.name": "mcp.server.name",
+    "server.version": "mcp.server.version",
+    "server.url": "mcp.server.url",
+    "method": "mcp.method.name",
+    "session_id": "mcp.session.id",
+    "protocol_version": "mcp.protocol.version",
+    "tool": "gen_ai.tool.name",
+    "task.id": "mcp.task.id",
+    "task.status": "mcp.task.status",
 }
 # Names gateways and SDKs set besides the primary one, tried in this order.
 BUILTIN_ALIASES = {
@@ -52,8 +77,12 @@ BUILTIN_ALIASES = {
     "mcp.session.id": ("mcp.session_id",),
 }
 # Read already (as a primary, a fallback or a kept attribute): an Admin cannot re-map them.
-_RESERVED = MAPPED | URLS | frozenset(KEPT) | frozenset(
-    name for names in BUILTIN_ALIASES.values() for name in names)
+_RESERVED = (
+    MAPPED
+    | URLS
+    | frozenset(KEPT)
+    | frozenset(name for names in BUILTIN_ALIASES.values() for name in names)
+)
 
 MAX_NAMES_PER_FIELD = 10
 MAX_ATTRIBUTE_NAME = 256
@@ -87,8 +116,12 @@ def validate_mapping(mapping) -> dict[str, list[str]]:
 
 
 def _check_name(field: str, name, seen: dict) -> None:
-    if not isinstance(name, str) or not name or len(name) > MAX_ATTRIBUTE_NAME \
-            or not _ATTRIBUTE_NAME.match(name):
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > MAX_ATTRIBUTE_NAME
+        or not _ATTRIBUTE_NAME.match(name)
+    ):
         raise MappingError(field, f"{str(name)[:60]!r} is not an attribute name")
     if name in _RESERVED:
         raise MappingError(field, f"{name!r} is read by the console already")

@@ -25,20 +25,54 @@ from audit.otlp_peers import Peer, name_called_servers, peer_from_span
 from audit.otlp_values import Unmappable, any_value, attributes_dict, clip, rfc3339
 from audit.services.validation import service_actor
 
-
 _CANONICAL_TYPE = re.compile(r"^(mcp|auth|task|session)\.[a-z0-9_]+(\.[a-z0-9_]+)*$")
-_KNOWN_METHODS = frozenset({
-    "completion/complete", "elicitation/create", "initialize", "logging/setLevel", "ping",
-    "prompts/get", "prompts/list", "resources/list", "resources/read", "resources/subscribe",
-    "resources/templates/list", "resources/unsubscribe", "roots/list", "sampling/createMessage",
-    "tools/call", "tools/list", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel",
-    "server/discover", "subscriptions/listen",
-})
-_DENIED = frozenset({"401", "403", "unauthorized", "unauthenticated", "forbidden",
-                     "access_denied", "permission_denied", "insufficient_scope"})
+_KNOWN_METHODS = frozenset(
+    {
+        "completion/complete",
+        "elicitation/create",
+        "initialize",
+        "logging/setLevel",
+        "ping",
+        "prompts/get",
+        "prompts/list",
+        "resources/list",
+        "resources/read",
+        "resources/subscribe",
+        "resources/templates/list",
+        "resources/unsubscribe",
+        "roots/list",
+        "sampling/createMessage",
+        "tools/call",
+        "tools/list",
+        "tasks/get",
+        "tasks/result",
+        "tasks/list",
+        "tasks/cancel",
+        "server/discover",
+        "subscriptions/listen",
+    }
+)
+_DENIED = frozenset(
+    {
+        "401",
+        "403",
+        "unauthorized",
+        "unauthenticated",
+        "forbidden",
+        "access_denied",
+        "permission_denied",
+        "insufficient_scope",
+    }
+)
 _OUTCOMES = frozenset({"success", "error", "denied"})
-_KIND_NAMES = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer",
-               5: "consumer"}
+_KIND_NAMES = {
+    0: "unspecified",
+    1: "internal",
+    2: "server",
+    3: "client",
+    4: "producer",
+    5: "consumer",
+}
 
 
 @dataclass
@@ -86,8 +120,7 @@ def map_logs(request, *, mapping: dict | None = None) -> Mapped:
             for position, record in enumerate(scope_logs.log_records):
                 label = f"log record {position} of scope {scope_logs.scope.name[:80]!r}"
                 try:
-                    out.events.append(log_event(record, resource, scope, scope_bytes,
-                                                aliases))
+                    out.events.append(log_event(record, resource, scope, scope_bytes, aliases))
                     out.labels.append(label)
                 except Unmappable as exc:
                     out.rejected.append(f"{label}: {exc}")
@@ -95,6 +128,7 @@ def map_logs(request, *, mapping: dict | None = None) -> Mapped:
 
 
 # --- the item's attributes and its resource's ---------------------------------------------
+
 
 class _Resource:
     """A resource's attributes, split once per export into mapped values and leftovers."""
@@ -126,6 +160,7 @@ def _fields(attrs: dict, resource: _Resource, aliases: dict) -> dict:
 
 # --- spans ------------------------------------------------------------------------------------
 
+
 def _span_event(span, resource: _Resource, scope: dict, aliases: dict) -> tuple[dict, Peer | None]:
     """One span as a canonical audit event, and the server it called when it is a CLIENT span
     that names that server only by address."""
@@ -146,15 +181,22 @@ def _span_event(span, resource: _Resource, scope: dict, aliases: dict) -> tuple[
     event = {"id": f"otlp:{trace_hex}:{span_hex}", "time": rfc3339(start)}
     failed = span.status.code == trace_pb2.Status.STATUS_CODE_ERROR
     message = span.status.message or (_exception_message(span) if failed or span.events else "")
-    service_used = _common(event, fields, method=method, kind=kind, failed=failed,
-                           message=message, about_mcp=about_mcp)
+    service_used = _common(
+        event, fields, method=method, kind=kind, failed=failed, message=message, about_mcp=about_mcp
+    )
     peer = None
     if kind == "client" and not fields.get("mcp.server.name"):
         peer = peer_from_span(fields.get("url.full"), attrs, fields.get("server.address"))
     if end >= start:
         event["duration_ms"] = round((end - start) / 1e6, 3)
-    otel = {"signal": "span", "trace_id": trace_hex, "span_id": span_hex,
-            "name": clip(span.name), "kind": kind, "scope": dict(scope)}
+    otel = {
+        "signal": "span",
+        "trace_id": trace_hex,
+        "span_id": span_hex,
+        "name": clip(span.name),
+        "kind": kind,
+        "scope": dict(scope),
+    }
     if span.parent_span_id:
         otel["parent_span_id"] = span.parent_span_id.hex()
     if span.status.message:
@@ -188,8 +230,8 @@ def _exception_message(span) -> str:
 
 # --- log records ----------------------------------------------------------------------------
 
-def log_event(record, resource: _Resource, scope: dict, scope_bytes: bytes,
-              aliases: dict) -> dict:
+
+def log_event(record, resource: _Resource, scope: dict, scope_bytes: bytes, aliases: dict) -> dict:
     """One log record as a canonical audit event."""
     time_ns = record.time_unix_nano or record.observed_time_unix_nano
     if not time_ns:
@@ -201,9 +243,16 @@ def log_event(record, resource: _Resource, scope: dict, scope_bytes: bytes,
     event = {"id": _log_id(record, fields, scope_bytes, resource), "time": rfc3339(time_ns)}
     body = any_value(record.body) if record.HasField("body") else None
     failed = record.severity_number >= 17  # ERROR and above
-    service_used = _common(event, fields, method=method, kind="log", failed=failed,
-                           message=body if isinstance(body, str) else "",
-                           event_name=record.event_name, about_mcp=about_mcp)
+    service_used = _common(
+        event,
+        fields,
+        method=method,
+        kind="log",
+        failed=failed,
+        message=body if isinstance(body, str) else "",
+        event_name=record.event_name,
+        about_mcp=about_mcp,
+    )
     otel = {"signal": "log", "scope": dict(scope), "severity_number": record.severity_number}
     if record.severity_text:
         otel["severity_text"] = clip(record.severity_text)
@@ -224,8 +273,7 @@ def _log_id(record, fields: dict, scope_bytes: bytes, resource: _Resource) -> st
     if uid:
         return f"otlp-log:{uid}"
     digest = hashlib.sha256()
-    for part in (resource.serialized(), scope_bytes,
-                 record.SerializeToString(deterministic=True)):
+    for part in (resource.serialized(), scope_bytes, record.SerializeToString(deterministic=True)):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return f"otlp-log:{digest.hexdigest()[:40]}"
@@ -233,19 +281,37 @@ def _log_id(record, fields: dict, scope_bytes: bytes, resource: _Resource) -> st
 
 # --- the canonical fields both signals share ------------------------------------------------
 
-def _common(event: dict, fields: dict, *, method, kind: str, failed: bool, message: str,
-            about_mcp: bool, event_name: str = "") -> bool:
+
+def _common(
+    event: dict,
+    fields: dict,
+    *,
+    method,
+    kind: str,
+    failed: bool,
+    message: str,
+    about_mcp: bool,
+    event_name: str = "",
+) -> bool:
     """Fill the shared canonical fields; True when service.name became a client/server name."""
-    event["type"] = _type(fields, method, event_name or fields.get("event.name") or "",
-                          about_mcp)
+    event["type"] = _type(fields, method, event_name or fields.get("event.name") or "", about_mcp)
     get = fields.get
-    for name, key in (("method", None), ("session_id", "mcp.session.id"),
-                      ("protocol_version", "mcp.protocol.version"), ("tool", "gen_ai.tool.name")):
+    for name, key in (
+        ("method", None),
+        ("session_id", "mcp.session.id"),
+        ("protocol_version", "mcp.protocol.version"),
+        ("tool", "gen_ai.tool.name"),
+    ):
         value = method if key is None else get(key)
         if value:
             event[name] = value
-    actor = _compact({"id": get("user.id") or get("enduser.id"), "email": get("user.email"),
-                      "name": get("user.full_name") or get("user.name")})
+    actor = _compact(
+        {
+            "id": get("user.id") or get("enduser.id"),
+            "email": get("user.email"),
+            "name": get("user.full_name") or get("user.name"),
+        }
+    )
     if actor:
         event["actor"] = actor
     client, server, service_used = _peers(fields, kind)
@@ -276,13 +342,19 @@ def _type(fields: dict, method, event_name: str, about_mcp: bool) -> str:
         return "task.status"  # e.g. the INTERNAL span of a task's execution
     if about_mcp:
         return "mcp.activity"
-    raise Unmappable("not an MCP item: no mcp.method.name nor other mcp.* attribute, no MCP "
-                     "method in its name, no MCP event.name")
+    raise Unmappable(
+        "not an MCP item: no mcp.method.name nor other mcp.* attribute, no MCP "
+        "method in its name, no MCP event.name"
+    )
 
 
-_TASK_KEYS = {"id": "mcp.task.id", "status": "mcp.task.status", "ttl": "mcp.task.ttl",
-              "poll_interval": "mcp.task.poll_interval",
-              "status_message": "mcp.task.status_message"}
+_TASK_KEYS = {
+    "id": "mcp.task.id",
+    "status": "mcp.task.status",
+    "ttl": "mcp.task.ttl",
+    "poll_interval": "mcp.task.poll_interval",
+    "status_message": "mcp.task.status_message",
+}
 _TASK_KEYS_SET = frozenset(_TASK_KEYS.values())
 
 
@@ -291,10 +363,20 @@ def _peers(fields: dict, kind: str) -> tuple[dict, dict, bool]:
     client and server.address names the peer; elsewhere the emitter is the server (or gateway).
     Explicit mcp.client.* / mcp.server.* attributes win."""
     get = fields.get
-    client = _compact({"id": get("mcp.client.id"), "name": get("mcp.client.name"),
-                       "version": get("mcp.client.version")})
-    server = _compact({"name": get("mcp.server.name"), "version": get("mcp.server.version"),
-                       "url": get("mcp.server.url") or get("url.full")})
+    client = _compact(
+        {
+            "id": get("mcp.client.id"),
+            "name": get("mcp.client.name"),
+            "version": get("mcp.client.version"),
+        }
+    )
+    server = _compact(
+        {
+            "name": get("mcp.server.name"),
+            "version": get("mcp.server.version"),
+            "url": get("mcp.server.url") or get("url.full"),
+        }
+    )
     service = _compact({"name": get("service.name"), "version": get("service.version")})
     used = False
     if kind == "client":
@@ -316,16 +398,18 @@ def _outcome(event: dict, fields: dict, *, failed: bool, message: str) -> None:
     if explicit in _OUTCOMES:
         outcome = explicit
     elif failed or error_type:
-        signals = {str(v).lower() for v in (error_type, status_code,
-                                             get("http.response.status_code")) if v}
+        signals = {
+            str(v).lower() for v in (error_type, status_code, get("http.response.status_code")) if v
+        }
         outcome = "denied" if signals & _DENIED else "error"
     else:
         outcome = "success"
     event["outcome"] = outcome
     if outcome == "success":
         return
-    error = _compact({"code": _code(status_code or error_type),
-                      "message": clip(message) if message else None})
+    error = _compact(
+        {"code": _code(status_code or error_type), "message": clip(message) if message else None}
+    )
     if error:
         event["error"] = error
 
@@ -340,8 +424,15 @@ def _code(value: str | None) -> int | str | None:
 _INTEGER = re.compile(r"^-?[0-9]{1,12}$")
 
 
-def _finish(event: dict, attrs: dict, truncated: bool, resource: _Resource, fields: dict,
-            otel: dict, service_used: bool) -> None:
+def _finish(
+    event: dict,
+    attrs: dict,
+    truncated: bool,
+    resource: _Resource,
+    fields: dict,
+    otel: dict,
+    service_used: bool,
+) -> None:
     """`attributes`: the item's unmapped attributes, plus `otel` (ids, scope, resource)."""
     get = fields.get
     if event["outcome"] == "success" and get("rpc.response.status_code"):

@@ -40,8 +40,13 @@ class Peer:
 
     def matches(self, other: Peer) -> bool:
         return self.host == other.host and all(
-            mine is None or mine == theirs for mine, theirs in (
-                (self.scheme, other.scheme), (self.port, other.port), (self.path, other.path)))
+            mine is None or mine == theirs
+            for mine, theirs in (
+                (self.scheme, other.scheme),
+                (self.port, other.port),
+                (self.path, other.path),
+            )
+        )
 
 
 def peer_from_url(url: str) -> Peer | None:
@@ -53,8 +58,9 @@ def peer_from_url(url: str) -> Peer | None:
         return None
     if scheme not in _DEFAULT_PORTS or not host:
         return None
-    return Peer(host=host, scheme=scheme, port=port or _DEFAULT_PORTS[scheme],
-                path=parts.path.rstrip("/"))
+    return Peer(
+        host=host, scheme=scheme, port=port or _DEFAULT_PORTS[scheme], path=parts.path.rstrip("/")
+    )
 
 
 def peer_from_span(url_full: str | None, attrs: dict, address: str | None) -> Peer | None:
@@ -64,11 +70,15 @@ def peer_from_span(url_full: str | None, attrs: dict, address: str | None) -> Pe
     if not address:
         return None
     scheme = attrs.get("url.scheme")
-    scheme = scheme.lower() if isinstance(scheme, str) and scheme.lower() in _DEFAULT_PORTS \
-        else None
+    scheme = (
+        scheme.lower() if isinstance(scheme, str) and scheme.lower() in _DEFAULT_PORTS else None
+    )
     port = attrs.get("server.port")
-    port = port if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536 \
+    port = (
+        port
+        if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536
         else (_DEFAULT_PORTS[scheme] if scheme else None)
+    )
     path = attrs.get("url.path")
     path = path.rstrip("/") if isinstance(path, str) else None
     return Peer(host=address.strip("[]").lower(), scheme=scheme, port=port, path=path)
@@ -77,15 +87,17 @@ def peer_from_span(url_full: str | None, attrs: dict, address: str | None) -> Pe
 def name_called_servers(events: list[dict], called: list[tuple[int, Peer]], lookup) -> None:
     """Give each client event in `called` (index, peer) the name of the server it called, when
     one server is known at that URL; `lookup(hosts)` returns the inventory's (url, name) rows."""
-    names = name_peers([peer for _, peer in called],
-                       _remotes_in(events, {index for index, _ in called}), lookup)
+    names = name_peers(
+        [peer for _, peer in called], _remotes_in(events, {index for index, _ in called}), lookup
+    )
     for index, peer in called:
         if names.get(peer):
             events[index].setdefault("server", {})["name"] = names[peer]
 
 
-def name_peers(peers: list[Peer], described: list[tuple[Peer, str]],
-               lookup) -> dict[Peer, str | None]:
+def name_peers(
+    peers: list[Peer], described: list[tuple[Peer, str]], lookup
+) -> dict[Peer, str | None]:
     """The one server name known at each peer: first among the (peer, name) remotes the same
     export or batch `described`, then the inventory's (`lookup(hosts)`, one query for all);
     None when unknown or ambiguous. The native ingest uses it too (audit/services/ingest.py)."""
@@ -94,8 +106,11 @@ def name_peers(peers: list[Peer], described: list[tuple[Peer, str]],
     names = {peer: in_export.name_for(peer) for peer in peers}
     unknown_hosts = sorted({peer.host for peer, name in names.items() if name is None})
     if unknown_hosts and lookup is not None:
-        inventory = _Known((peer, name) for url, name in lookup(
-            unknown_hosts[:MAX_HOSTS_PER_EXPORT]) if (peer := peer_from_url(url)) is not None)
+        inventory = _Known(
+            (peer, name)
+            for url, name in lookup(unknown_hosts[:MAX_HOSTS_PER_EXPORT])
+            if (peer := peer_from_url(url)) is not None
+        )
         names = {peer: name or inventory.name_for(peer) for peer, name in names.items()}
     return names
 
@@ -126,8 +141,11 @@ class _Known:
     def name_for(self, peer: Peer) -> str | None:
         """The one server name at this peer; None when unknown or ambiguous (then the address
         names the server rather than a guess)."""
-        candidates = self.by_host.get(peer.host, ()) if peer.path is None else \
-            self.by_path.get((peer.host, peer.path), ())
+        candidates = (
+            self.by_host.get(peer.host, ())
+            if peer.path is None
+            else self.by_path.get((peer.host, peer.path), ())
+        )
         names = {name for remote, name in candidates if peer.matches(remote)}
         return names.pop() if len(names) == 1 else None
 

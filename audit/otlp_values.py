@@ -53,8 +53,10 @@ def any_value(value, depth: int = 0):
         return CUT
     if which == "array_value":
         return [any_value(v, depth + 1) for v in value.array_value.values[:MAX_ARRAY_ITEMS]]
-    return {kv.key[:256]: any_value(kv.value, depth + 1)
-            for kv in value.kvlist_value.values[:MAX_ATTRIBUTES]}
+    return {
+        kv.key[:256]: any_value(kv.value, depth + 1)
+        for kv in value.kvlist_value.values[:MAX_ATTRIBUTES]
+    }
 
 
 def clip(text: str) -> str:

@@ -125,8 +125,11 @@ def rate_limit_retry_after(source) -> int | None:
         if window is None or window.start != start:
             window = _windows[source.pk] = _Window(start)
         window.unsent += 1
-        send = window.unsent if (window.unsent >= batch or
-                                 time.monotonic() - window.synced_at >= SYNC_SECONDS) else 0
+        send = (
+            window.unsent
+            if (window.unsent >= batch or time.monotonic() - window.synced_at >= SYNC_SECONDS)
+            else 0
+        )
         window.unsent -= send
         if send:
             window.synced_at = time.monotonic()

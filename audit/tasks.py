@@ -30,6 +30,7 @@ def apply_retention():
 @shared_task
 def verify_audit_chain(since: str | None = None):
     """Verify the integrity chain (the UI's "verify now" button enqueues this)."""
-    run = verify_chain(since=datetime.fromisoformat(since) if since else None,
-                       triggered_by="celery")
+    run = verify_chain(
+        since=datetime.fromisoformat(since) if since else None, triggered_by="celery"
+    )
     return run.pk

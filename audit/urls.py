@@ -3,7 +3,6 @@ from django.urls import path, register_converter
 from audit import views
 
 
-
 class ExportFormat:
     regex = "csv|ndjson"
 

@@ -48,15 +48,25 @@ def explorer_view(request):
             error = str(exc)
     params = request.GET.copy()
     params.pop("cursor", None)
-    context = {"rows": rows, "next_cursor": next_cursor, "error": error,
-               "query": params.urlencode(), "params": request.GET,
-               "sources": EventSource.objects.only("id", "name")}
+    context = {
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "error": error,
+        "query": params.urlencode(),
+        "params": request.GET,
+        "sources": EventSource.objects.only("id", "name"),
+    }
     if request.GET.get("cursor") and wants_fragment(request):  # "more": a later page's rows
-        return render_fragment_or_page(request, "audit/explorer.html", "audit/_events.html",
-                                       context)
+        return render_fragment_or_page(
+            request, "audit/explorer.html", "audit/_events.html", context
+        )
     since = timezone.now() - timedelta(hours=24)
-    context.update(verification=ChainVerification.objects.first(), head=ChainHead.objects.filter(pk=1).first(),
-                   chart=_hourly_chart(since), top_tools=queries.top_tools(since, limit=5))
+    context.update(
+        verification=ChainVerification.objects.first(),
+        head=ChainHead.objects.filter(pk=1).first(),
+        chart=_hourly_chart(since),
+        top_tools=queries.top_tools(since, limit=5),
+    )
     response = render(request, "audit/explorer.html", context, status=400 if error else 200)
     patch_vary_headers(response, ("HX-Request",))  # a cursor URL answers htmx with rows only
     return response
@@ -78,8 +88,9 @@ def event_detail(request, pk: int):
     if has_role(request.user, AUDITOR):
         payload = rows.values_list("payload", flat=True).first()
     source = EventSource.objects.filter(pk=event.source_id).first()
-    return render(request, "audit/event_detail.html", {"event": event, "payload": payload,
-                                                       "source": source})
+    return render(
+        request, "audit/event_detail.html", {"event": event, "payload": payload, "source": source}
+    )
 
 
 @role_required(AUDITOR)
@@ -91,12 +102,14 @@ def export(request, fmt: str):
         return HttpResponseBadRequest(error)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
-        response = StreamingHttpResponse(explorer.export_csv(event_filter),
-                                         content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            explorer.export_csv(event_filter), content_type="text/csv; charset=utf-8"
+        )
     else:
         response = StreamingHttpResponse(
             explorer.export_ndjson(event_filter, with_payload=True),
-            content_type="application/x-ndjson")
+            content_type="application/x-ndjson",
+        )
     response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.{fmt}"'
     return response
 
@@ -114,8 +127,9 @@ class SourceForm(forms.Form):
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=EventSource.Kind.choices)
     retention_days = forms.IntegerField(min_value=1, max_value=3650, initial=90)
-    rate_limit_per_minute = forms.IntegerField(min_value=0, max_value=10_000_000, initial=0,
-                                               help_text="0 = the site default")
+    rate_limit_per_minute = forms.IntegerField(
+        min_value=0, max_value=10_000_000, initial=0, help_text="0 = the site default"
+    )
 
 
 class SourceSettingsForm(forms.Form):
@@ -136,42 +150,57 @@ def source_list(request):
     form = SourceForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            source, token = source_services.create_source(actor=request.user, request=request,
-                                                          **form.cleaned_data)
+            source, token = source_services.create_source(
+                actor=request.user, request=request, **form.cleaned_data
+            )
         except IntegrityError:
             form.add_error("name", "A source with this name already exists.")
         else:
             return _token_page(request, source, token)
-    return render(request, "audit/source_list.html", {
-        "sources": EventSource.objects.all(), "form": form}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "audit/source_list.html",
+        {"sources": EventSource.objects.all(), "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 class AttributeMapForm(forms.Form):
     mapping = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 6, "cols": 70}), required=False, max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 70}),
+        required=False,
+        max_length=20_000,
         label="OTLP attribute mapping",
-        help_text="One line per canonical field: client.id = gw.app_id, x.client")
+        help_text="One line per canonical field: client.id = gw.app_id, x.client",
+    )
 
 
 @role_required(ADMIN)
 def source_detail(request, pk: int):
     """One source, and the OTLP attribute names it maps to canonical fields (Admins edit)."""
     source = get_object_or_404(EventSource, pk=pk)
-    form = AttributeMapForm(request.POST or None,
-                            initial={"mapping": mapping_text(source.otlp_attribute_map)})
+    form = AttributeMapForm(
+        request.POST or None, initial={"mapping": mapping_text(source.otlp_attribute_map)}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             source_services.set_attribute_map(
-                source=source, mapping=parse_mapping_text(form.cleaned_data["mapping"]),
-                actor=request.user, request=request)
+                source=source,
+                mapping=parse_mapping_text(form.cleaned_data["mapping"]),
+                actor=request.user,
+                request=request,
+            )
         except MappingError as exc:
             form.add_error("mapping", f"{exc.field}: {exc.message}")
         else:
             messages.success(request, f"Attribute mapping of {source.name} saved.")
             return redirect("audit:source_detail", pk=source.pk)
-    return render(request, "audit/source_detail.html", {
-        "source": source, "form": form, "fields": FIELDS},
-        status=400 if form.errors else 200)
+    return render(
+        request,
+        "audit/source_detail.html",
+        {"source": source, "form": form, "fields": FIELDS},
+        status=400 if form.errors else 200,
+    )
 
 
 @require_POST
@@ -180,19 +209,23 @@ def source_action(request, pk: int, action: str):
     """Rotate the token, enable/disable, or change retention and rate limit."""
     source = get_object_or_404(EventSource, pk=pk)
     if action == "rotate":
-        token = source_services.rotate_source_token(source=source, actor=request.user, request=request)
+        token = source_services.rotate_source_token(
+            source=source, actor=request.user, request=request
+        )
         return _token_page(request, source, token)
     if action in ("enable", "disable"):
-        source_services.set_source_enabled(source=source, enabled=action == "enable",
-                                           actor=request.user, request=request)
+        source_services.set_source_enabled(
+            source=source, enabled=action == "enable", actor=request.user, request=request
+        )
         messages.success(request, f"Source {source.name} {action}d.")
     elif action == "settings":
         form = SourceSettingsForm(request.POST)
         if not form.is_valid():
             messages.error(request, "; ".join(f"{f}: {e[0]}" for f, e in form.errors.items()))
             return redirect("audit:source_list")
-        source_services.update_source_settings(source=source, actor=request.user, request=request,
-                                               **form.cleaned_data)
+        source_services.update_source_settings(
+            source=source, actor=request.user, request=request, **form.cleaned_data
+        )
         messages.success(request, f"Source {source.name} updated.")
     else:
         raise Http404("Unknown action")

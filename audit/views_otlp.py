@@ -38,8 +38,11 @@ MAX_REPORTED_REJECTIONS = 10
 def traces(request):
     """Receive an ExportTraceServiceRequest."""
     # CLIENT spans name their server by address: joined to the inventory's by remote URL.
-    return _export(request, otlp.TRACES, lambda message, mapping: map_traces(
-        message, mapping=mapping, remotes=inventory_remotes))
+    return _export(
+        request,
+        otlp.TRACES,
+        lambda message, mapping: map_traces(message, mapping=mapping, remotes=inventory_remotes),
+    )
 
 
 @csrf_exempt
@@ -59,8 +62,9 @@ def _export(request, signal: otlp.Signal, mapper) -> HttpResponse:
         # Transient by nature (failover, lock timeout): 503 makes exporters retry the batch,
         # and event ids are deterministic, so the retry cannot store anything twice.
         log.exception("OTLP %s export: database unavailable", signal.name)
-        response = _status(reply_media, 503, otlp.GRPC_UNAVAILABLE,
-                           "Storage is unavailable; retry later.")
+        response = _status(
+            reply_media, 503, otlp.GRPC_UNAVAILABLE, "Storage is unavailable; retry later."
+        )
         response["Retry-After"] = "5"
         return response
 
@@ -74,8 +78,12 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
         return response
     retry_after = rate_limit_retry_after(source)
     if retry_after:
-        response = _status(reply_media, 429, otlp.GRPC_RESOURCE_EXHAUSTED,
-                           f"Rate limit exceeded; retry after {retry_after} seconds.")
+        response = _status(
+            reply_media,
+            429,
+            otlp.GRPC_RESOURCE_EXHAUSTED,
+            f"Rate limit exceeded; retry after {retry_after} seconds.",
+        )
         response["Retry-After"] = str(retry_after)
         return response
     try:
@@ -92,17 +100,19 @@ def _receive(request, signal: otlp.Signal, mapper, content_type, reply_media) ->
     # OTLP exporter cannot split a batch it was told is too large, it would only drop it.
     chunk = max(1, settings.AUDIT_MAX_EVENTS_PER_REQUEST)
     for start in range(0, len(events), chunk):
-        result = ingest_events(source=source, events=events[start:start + chunk], limits=limits)
+        result = ingest_events(source=source, events=events[start : start + chunk], limits=limits)
         core_rejected += [{**entry, "index": entry["index"] + start} for entry in result.rejected]
     rejected = _rejections(mapped, core_rejected)
-    body = otlp.encode_response(signal, media, rejected=len(rejected),
-                                error_message=_summary(signal, rejected, mapped))
+    body = otlp.encode_response(
+        signal, media, rejected=len(rejected), error_message=_summary(signal, rejected, mapped)
+    )
     return HttpResponse(body, content_type=media)
 
 
 def _read_request(request, signal: otlp.Signal, media: str):
-    body = read_request_body(request, limit=settings.OTLP_MAX_BODY_BYTES,
-                             decoded_limit=settings.OTLP_MAX_DECODED_BYTES)
+    body = read_request_body(
+        request, limit=settings.OTLP_MAX_BODY_BYTES, decoded_limit=settings.OTLP_MAX_DECODED_BYTES
+    )
     return otlp.decode(signal, body, media)
 
 
@@ -111,8 +121,11 @@ def _rejections(mapped: Mapped, core_rejected: list[dict]) -> list[str]:
     messages = list(mapped.rejected)
     for entry in core_rejected:
         index = entry.get("index")
-        label = mapped.labels[index] if isinstance(index, int) and 0 <= index < len(
-            mapped.labels) else f"event {entry.get('id')!r}"
+        label = (
+            mapped.labels[index]
+            if isinstance(index, int) and 0 <= index < len(mapped.labels)
+            else f"event {entry.get('id')!r}"
+        )
         errors = entry.get("errors") or {}
         detail = "; ".join(f"{name}: {text}" for name, text in errors.items()) or "rejected"
         messages.append(f"{label}: {detail}")

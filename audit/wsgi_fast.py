@@ -29,22 +29,42 @@ import logging
 import os
 
 import orjson
-
 from django.core.handlers.wsgi import LimitedStream
 from django.db import close_old_connections
 from django.http import HttpRequest, HttpResponse
 from django.middleware.security import SecurityMiddleware
 
-from audit.http_body import (BodyError, GuardedInput, body_read_timeout, declared_length,
-                             framing_error)
+from audit.http_body import (
+    BodyError,
+    GuardedInput,
+    body_read_timeout,
+    declared_length,
+    framing_error,
+)
 
 log = logging.getLogger(__name__)
 
 FAST_PATHS = {"/api/v1/events", "/api/v1/events/"}
-CGI_KEYS = {"REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
-            "CONTENT_LENGTH", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
-            "GATEWAY_INTERFACE", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_USER", "AUTH_TYPE",
-            "HTTPS", "RAW_URI", "REQUEST_URI"}
+CGI_KEYS = {
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "CONTENT_LENGTH",
+    "SERVER_NAME",
+    "SERVER_PORT",
+    "SERVER_PROTOCOL",
+    "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE",
+    "REMOTE_ADDR",
+    "REMOTE_HOST",
+    "REMOTE_USER",
+    "AUTH_TYPE",
+    "HTTPS",
+    "RAW_URI",
+    "REQUEST_URI",
+}
 
 
 class IngestRequest:
@@ -85,8 +105,11 @@ class IngestFastPath:
         `os.environ.get` encodes and decodes on every call (~10% of a one-event request's
         Python time went to that). Rebuilt when the environment gains or loses a variable."""
         if len(os.environ) != self._process_env_size:
-            self._process_env = {key: value for key, value in os.environ.items()
-                                 if key not in CGI_KEYS and not key.startswith(("HTTP_", "wsgi."))}
+            self._process_env = {
+                key: value
+                for key, value in os.environ.items()
+                if key not in CGI_KEYS and not key.startswith(("HTTP_", "wsgi."))
+            }
             self._process_env_size = len(os.environ)
         return self._process_env
 
@@ -116,9 +139,11 @@ class IngestFastPath:
                 # stored: ids make a retry safe (duplicates are acknowledged, not stored twice).
                 response = HttpResponse(
                     b'{"detail": "Internal error; whether the batch was stored is unknown. '
-                    b'Retry it with the same event ids: events already stored are reported as '
+                    b"Retry it with the same event ids: events already stored are reported as "
                     b'duplicates, not stored twice."}',
-                    status=500, content_type="application/json")
+                    status=500,
+                    content_type="application/json",
+                )
             response = self.security.process_response(request, response)
             content = response.content
             headers = [*response.items(), ("Content-Length", str(len(content)))]
@@ -135,15 +160,19 @@ def guard_body(environ: dict) -> None:
     except BodyError:
         return  # Django reads a malformed Content-Length as 0; the ingest views answer 400
     if length or "HTTP_TRANSFER_ENCODING" in environ:
-        environ["wsgi.input"] = GuardedInput(environ["wsgi.input"], length=length,
-                                             timeout=body_read_timeout())
+        environ["wsgi.input"] = GuardedInput(
+            environ["wsgi.input"], length=length, timeout=body_read_timeout()
+        )
 
 
 def _answer(start_response, status: int, message: str):
     """A JSON error straight from the wrapper, for requests refused before any view runs."""
-    response = HttpResponse(orjson.dumps({"detail": message}), status=status,
-                            content_type="application/json")
+    response = HttpResponse(
+        orjson.dumps({"detail": message}), status=status, content_type="application/json"
+    )
     content = response.content
-    start_response(f"{status} {response.reason_phrase}",
-                   [*response.items(), ("Content-Length", str(len(content)))])
+    start_response(
+        f"{status} {response.reason_phrase}",
+        [*response.items(), ("Content-Length", str(len(content)))],
+    )
     return [content]

@@ -22,7 +22,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,18 +32,30 @@ sys.path.insert(0, str(ROOT))
 
 # --- The document server (child process) ------------------------------------------------------
 
+
 def document_for(port: int, index: int) -> bytes:
     url = f"http://127.0.0.1:{port}/c/{index}/client.json"
-    return json.dumps({
-        "client_id": url, "client_name": f"Bench Agent {index}",
-        "client_uri": "https://agent.bench.example", "logo_uri": "https://agent.bench.example/l.png",
-        "redirect_uris": ["https://agent.bench.example/callback",
-                          f"https://agent.bench.example/cb/{index}"],
-        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
-        "token_endpoint_auth_method": "none", "scope": "mcp:tools mcp:resources",
-        "contacts": ["security@agent.bench.example"], "software_id": "bench-agent",
-        "software_version": "1.0.0", "tos_uri": "https://agent.bench.example/tos",
-        "policy_uri": "https://agent.bench.example/privacy"}).encode()
+    return json.dumps(
+        {
+            "client_id": url,
+            "client_name": f"Bench Agent {index}",
+            "client_uri": "https://agent.bench.example",
+            "logo_uri": "https://agent.bench.example/l.png",
+            "redirect_uris": [
+                "https://agent.bench.example/callback",
+                f"https://agent.bench.example/cb/{index}",
+            ],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "scope": "mcp:tools mcp:resources",
+            "contacts": ["security@agent.bench.example"],
+            "software_id": "bench-agent",
+            "software_version": "1.0.0",
+            "tos_uri": "https://agent.bench.example/tos",
+            "policy_uri": "https://agent.bench.example/privacy",
+        }
+    ).encode()
 
 
 async def _handle(reader, writer, port):
@@ -53,13 +64,21 @@ async def _handle(reader, writer, port):
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode()
             parts = path.split("/")
-            body = document_for(port, int(parts[2])) if len(parts) > 2 and parts[2].isdigit() \
+            body = (
+                document_for(port, int(parts[2]))
+                if len(parts) > 2 and parts[2].isdigit()
                 else b"{}"
+            )
             close = b"connection: close" in head.lower()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                         b"Cache-Control: max-age=3600\r\nContent-Length: "
-                         + str(len(body)).encode() + b"\r\n"
-                         + (b"Connection: close\r\n" if close else b"") + b"\r\n" + body)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Cache-Control: max-age=3600\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\n"
+                + (b"Connection: close\r\n" if close else b"")
+                + b"\r\n"
+                + body
+            )
             await writer.drain()
             if close:
                 break
@@ -70,8 +89,9 @@ async def _handle(reader, writer, port):
 
 
 async def _serve():
-    server = await asyncio.start_server(lambda r, w: _handle(r, w, port), "127.0.0.1", 0,
-                                        backlog=1024)
+    server = await asyncio.start_server(
+        lambda r, w: _handle(r, w, port), "127.0.0.1", 0, backlog=1024
+    )
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
     async with server:
@@ -80,6 +100,7 @@ async def _serve():
 
 # --- Measurements -----------------------------------------------------------------------------
 
+
 def bare_pool(port: int, n: int, concurrency: int) -> float:
     import httpx
 
@@ -87,8 +108,14 @@ def bare_pool(port: int, n: int, concurrency: int) -> float:
     with httpx.Client(limits=limits, trust_env=False) as client:
         start = time.perf_counter()
         with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(lambda i: client.get(f"http://127.0.0.1:{port}/c/{i}/client.json")
-                          .raise_for_status(), range(n)))
+            list(
+                pool.map(
+                    lambda i: client.get(
+                        f"http://127.0.0.1:{port}/c/{i}/client.json"
+                    ).raise_for_status(),
+                    range(n),
+                )
+            )
         return n / (time.perf_counter() - start)
 
 
@@ -135,13 +162,24 @@ def setup_database(port: int, n: int) -> None:
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cur:  # a clean slate for this run's documents
-        cur.execute("TRUNCATE inventory_fetchrecord, inventory_clientdocumentstate, "
-                    "inventory_clientdocument, inventory_flag")
+        cur.execute(
+            "TRUNCATE inventory_fetchrecord, inventory_clientdocumentstate, "
+            "inventory_clientdocument, inventory_flag"
+        )
     Client.objects.filter(client_id__startswith="http://127.0.0.1:").delete()
     now = timezone.now()
-    clients = Client.objects.bulk_create([
-        Client(client_id=f"http://127.0.0.1:{port}/c/{i}/client.json", registration="cimd",
-               first_seen=now, last_seen=now, seen_from="cimd") for i in range(n)])
+    clients = Client.objects.bulk_create(
+        [
+            Client(
+                client_id=f"http://127.0.0.1:{port}/c/{i}/client.json",
+                registration="cimd",
+                first_seen=now,
+                last_seen=now,
+                seen_from="cimd",
+            )
+            for i in range(n)
+        ]
+    )
     ClientDocumentState.objects.bulk_create([ClientDocumentState(client=c) for c in clients])
 
 
@@ -166,8 +204,9 @@ def main() -> None:
     pgdata = Path(os.environ["PGDATA_DIR"]).resolve()
     started = devdb.ensure_running(pgdata)
     devdb.ensure_database(os.environ["EMBEDDED_DB_NAME"], pgdata)
-    server = subprocess.Popen([sys.executable, __file__, "--serve"], stdout=subprocess.PIPE,
-                              text=True)
+    server = subprocess.Popen(
+        [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
+    )
     try:
         port = int(server.stdout.readline())
         import django
@@ -188,12 +227,16 @@ def main() -> None:
             rate, counts = crawl(args.docs, args.concurrency)
             assert counts["ok"] == args.docs and counts["changed"] == 0, counts
             results["recrawl"].append(rate)
-            print(f"round {round_no}: " + ", ".join(
-                f"{k} {v[-1]:.0f}/s" for k, v in results.items()), flush=True)
+            print(
+                f"round {round_no}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in results.items()),
+                flush=True,
+            )
         med = {k: statistics.median(v) for k, v in results.items()}
         best_bare = max(med["bare-pool"], med["bare-new"])
-        print(f"\nCIMD crawl, {args.docs} documents, concurrency {args.concurrency}, "
-              f"{args.rounds} rounds (medians):")
+        print(
+            f"\nCIMD crawl, {args.docs} documents, concurrency {args.concurrency}, "
+            f"{args.rounds} rounds (medians):"
+        )
         for key, value in med.items():
             print(f"  {key:10s} {value:8.0f} docs/s")
         print(f"  crawl / best bare   = {med['crawl'] / best_bare:.2f}")

@@ -66,8 +66,9 @@ class CpuMeter:
 
     def _read(self, name: str) -> dict[int, float]:
         pids = self.roles[name]()
-        return {pid: _cpu_of(pid, reaped=name in self.reaped and i == 0)
-                for i, pid in enumerate(pids)}
+        return {
+            pid: _cpu_of(pid, reaped=name in self.reaped and i == 0) for i, pid in enumerate(pids)
+        }
 
     def start(self) -> None:
         self._before = {name: self._read(name) for name in self.roles}
@@ -76,7 +77,8 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         for name in self.roles:
             before = self._before[name]
-            self.used[name] = sum(cpu - before.get(pid, 0.0)
-                                  for pid, cpu in self._read(name).items())
+            self.used[name] = sum(
+                cpu - before.get(pid, 0.0) for pid, cpu in self._read(name).items()
+            )
         self.used["machine"] = _machine_busy() - self._busy_before
         return self.used

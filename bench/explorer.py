@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
@@ -28,14 +28,18 @@ os.environ["EMBEDDED_DB_NAME"] = DB  # before anything can load the Django setti
 from governance import devdb  # noqa: E402
 
 PGDATA = devdb.DEFAULT_PGDATA
-COLUMNS = ("time, received_at, source_id, batch_id, event_id, type, actor_issuer, actor_subject, "
-           "client_ref, server_name, method, tool, task_id, session_id, outcome, duration_ms, "
-           "redacted, payload")
-PAYLOAD = ('{{"id":"{id}","time":"{time}","type":"mcp.request","actor":{{"id":"{actor}",'
-           '"idp":"https://idp.example.com","email":"{actor}@example.com"}},"client":{{"id":'
-           '"{client}"}},"server":{{"name":"{server}"}},"method":"tools/call","tool":"{tool}",'
-           '"outcome":"{outcome}","duration_ms":{dur},"attributes":{{"request_id":"{rid}",'
-           '"arguments":{{"query":"quarterly revenue report for the last month","limit":50}}}}}}')
+COLUMNS = (
+    "time, received_at, source_id, batch_id, event_id, type, actor_issuer, actor_subject, "
+    "client_ref, server_name, method, tool, task_id, session_id, outcome, duration_ms, "
+    "redacted, payload"
+)
+PAYLOAD = (
+    '{{"id":"{id}","time":"{time}","type":"mcp.request","actor":{{"id":"{actor}",'
+    '"idp":"https://idp.example.com","email":"{actor}@example.com"}},"client":{{"id":'
+    '"{client}"}},"server":{{"name":"{server}"}},"method":"tools/call","tool":"{tool}",'
+    '"outcome":"{outcome}","duration_ms":{dur},"attributes":{{"request_id":"{rid}",'
+    '"arguments":{{"query":"quarterly revenue report for the last month","limit":50}}}}}}'
+)
 OUTCOMES = ["success"] * 8 + ["error", "denied"]
 
 
@@ -53,25 +57,57 @@ def lines(start: int, count: int, now: datetime, span_s: int):
         actor, client = f"u{h % 5000:05d}", f"https://client{(h >> 13) % 50}.example.com/c.json"
         server, tool = f"io.github.org{(h >> 19) % 20}/server", f"tool_{(h >> 25) % 30}"
         outcome, dur, eid = OUTCOMES[(h >> 31) % 10], (h >> 35) % 2000, f"e{i:09d}"
-        payload = PAYLOAD.format(id=eid, time=ts, actor=actor, client=client, server=server,
-                                 tool=tool, outcome=outcome, dur=dur, rid=uuid.UUID(int=i))
-        out.append("\t".join([ts, ts, "1", str(i // 1000 + 1), eid, "mcp.request",
-                              "https://idp.example.com", actor, client, server, "tools/call",
-                              tool, "", "", outcome, str(dur), "f", payload]))
+        payload = PAYLOAD.format(
+            id=eid,
+            time=ts,
+            actor=actor,
+            client=client,
+            server=server,
+            tool=tool,
+            outcome=outcome,
+            dur=dur,
+            rid=uuid.UUID(int=i),
+        )
+        out.append(
+            "\t".join(
+                [
+                    ts,
+                    ts,
+                    "1",
+                    str(i // 1000 + 1),
+                    eid,
+                    "mcp.request",
+                    "https://idp.example.com",
+                    actor,
+                    client,
+                    server,
+                    "tools/call",
+                    tool,
+                    "",
+                    "",
+                    outcome,
+                    str(dur),
+                    "f",
+                    payload,
+                ]
+            )
+        )
     return "\n".join(out) + "\n"
 
 
 def load(n: int, days: int) -> float:
     import psycopg
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     began = time.perf_counter()
     with psycopg.connect(host=str(devdb.socket_dir(PGDATA)), user="postgres", dbname=DB) as conn:
         for d in range(0, days + 32, 28):
             conn.execute("SELECT audit_ensure_partition(%s)", [now - timedelta(days=d)])
-        conn.execute("INSERT INTO audit_eventsource (id, name, kind, token_hash, token_prefix, "
-                     "enabled, retention_days, rate_limit_per_minute, created_at) VALUES "
-                     "(1, 'bench', 'gateway', 'x', 'x', true, 90, 0, now())")
+        conn.execute(
+            "INSERT INTO audit_eventsource (id, name, kind, token_hash, token_prefix, "
+            "enabled, retention_days, rate_limit_per_minute, created_at) VALUES "
+            "(1, 'bench', 'gateway', 'x', 'x', true, 90, 0, now())"
+        )
         conn.commit()
         step = 100_000
         for start in range(0, n, step):
@@ -80,7 +116,9 @@ def load(n: int, days: int) -> float:
                     copy.write(lines(sub, min(10_000, n - sub), now, days * 86400))
             conn.commit()
             if start % 1_000_000 == 0:
-                print(f"  loaded {start + step:,} in {time.perf_counter() - began:.0f} s", flush=True)
+                print(
+                    f"  loaded {start + step:,} in {time.perf_counter() - began:.0f} s", flush=True
+                )
         loaded = time.perf_counter() - began
         conn.execute("""INSERT INTO audit_eventrolluphourly (hour, source_id, server_name, tool,
             method, outcome, events, duration_ms_sum)
@@ -99,8 +137,10 @@ def load(n: int, days: int) -> float:
         rollups = time.perf_counter() - began - loaded
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
-        print(f"load: {n:,} events in {loaded:.0f} s ({n / loaded:,.0f}/s); rollups from scratch "
-              f"{rollups:.0f} s; vacuum analyze {time.perf_counter() - began - loaded - rollups:.0f} s")
+        print(
+            f"load: {n:,} events in {loaded:.0f} s ({n / loaded:,.0f}/s); rollups from scratch "
+            f"{rollups:.0f} s; vacuum analyze {time.perf_counter() - began - loaded - rollups:.0f} s"
+        )
     return loaded
 
 
@@ -122,7 +162,7 @@ def measure():
     django.setup()
     from audit import explorer, queries
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def page(**params):
         return lambda: explorer.events_page(explorer.EventFilter.from_params(params))
@@ -133,14 +173,20 @@ def measure():
     day = (now - timedelta(days=1)).isoformat()
     cases = {
         "explorer first page (no filter)": page(),
-        "explorer page 201 (keyset cursor)": lambda: explorer.events_page(explorer.EventFilter(), cursor=cursor),
+        "explorer page 201 (keyset cursor)": lambda: explorer.events_page(
+            explorer.EventFilter(), cursor=cursor
+        ),
         "filtered: one identity": page(identity="u01234"),
         "filtered: tool + outcome=error": page(tool="tool_7", outcome="error"),
         "filtered: server, last 24 h": page(server="io.github.org3/server", since=day),
         "filtered: free text, last 24 h": page(q="u01234@example", since=day),
-        "overview: events per hour, 7 days": lambda: queries.events_per_hour(now - timedelta(days=7)),
+        "overview: events per hour, 7 days": lambda: queries.events_per_hour(
+            now - timedelta(days=7)
+        ),
         "overview: top tools, 24 h": lambda: queries.top_tools(now - timedelta(days=1)),
-        "overview: outcomes by server, 30 days": lambda: queries.outcomes_by_server(now - timedelta(days=30)),
+        "overview: outcomes by server, 30 days": lambda: queries.outcomes_by_server(
+            now - timedelta(days=30)
+        ),
         "overview: top identities, 24 h": lambda: queries.top_identities(now - timedelta(days=1)),
         "overview: total events, 30 days": lambda: queries.total_events(now - timedelta(days=30)),
     }
@@ -158,17 +204,19 @@ def main():
     started = devdb.ensure_running(PGDATA)
     devdb.ensure_database(DB, PGDATA)
     try:
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, env=env(), check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, env=env(), check=True
+        )
         load(args.events, args.days)
         measure()
     finally:
         import psycopg
-
         from django.db import connections
 
         connections.close_all()
-        with psycopg.connect(host=str(devdb.socket_dir(PGDATA)), user="postgres",
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(devdb.socket_dir(PGDATA)), user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         if started:
             devdb.stop(PGDATA)

@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent
@@ -48,8 +48,25 @@ from loadgen import post_all, timed_threads  # noqa: E402  (bench/ is a folder o
 PGDATA = devdb.DEFAULT_PGDATA
 
 
-WORDS = ("report", "quarterly", "revenue", "customer", "github", "issue", "search", "the",
-         "deploy", "invoice", "summary", "from", "last", "month", "open", "pull", "request")
+WORDS = (
+    "report",
+    "quarterly",
+    "revenue",
+    "customer",
+    "github",
+    "issue",
+    "search",
+    "the",
+    "deploy",
+    "invoice",
+    "summary",
+    "from",
+    "last",
+    "month",
+    "open",
+    "pull",
+    "request",
+)
 
 
 def _text(rnd, size: int) -> str:
@@ -63,7 +80,7 @@ def _text(rnd, size: int) -> str:
 def make_events(n: int, *, seed: int, pad: int = 0) -> list[dict]:
     """~1 KB tools/call events over 500 identities, 50 clients, 20 servers; 5% tasks, 5% secrets."""
     rnd = random.Random(seed)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     events = []
     for i in range(n):
         server = f"io.github.org{rnd.randrange(20)}/server"
@@ -71,18 +88,30 @@ def make_events(n: int, *, seed: int, pad: int = 0) -> list[dict]:
             "id": str(uuid.UUID(int=rnd.getrandbits(128))),
             "time": (now - timedelta(seconds=rnd.randrange(3600))).isoformat(),
             "type": "mcp.request",
-            "actor": {"id": f"00u{rnd.randrange(500):05d}", "type": "human",
-                      "idp": "https://idp.example.com", "email": f"user{i % 500}@example.com"},
-            "client": {"id": f"https://client{rnd.randrange(50)}.example.com/cimd.json",
-                       "name": "Agent", "version": "1.0"},
+            "actor": {
+                "id": f"00u{rnd.randrange(500):05d}",
+                "type": "human",
+                "idp": "https://idp.example.com",
+                "email": f"user{i % 500}@example.com",
+            },
+            "client": {
+                "id": f"https://client{rnd.randrange(50)}.example.com/cimd.json",
+                "name": "Agent",
+                "version": "1.0",
+            },
             "server": {"name": server, "url": f"https://{server.split('/')[0]}.example/mcp"},
-            "session_id": f"sess-{rnd.randrange(10_000)}", "protocol_version": "2025-11-25",
-            "method": "tools/call", "tool": f"tool_{rnd.randrange(30)}",
+            "session_id": f"sess-{rnd.randrange(10_000)}",
+            "protocol_version": "2025-11-25",
+            "method": "tools/call",
+            "tool": f"tool_{rnd.randrange(30)}",
             "outcome": rnd.choice(["success"] * 8 + ["error", "denied"]),
             "duration_ms": rnd.randrange(2000),
-            "attributes": {"request_id": str(uuid.uuid4()), "region": "eu-west-1",
-                           "arguments": {"query": _text(rnd, 300 + pad), "limit": 50},
-                           "user_agent": "agent-sdk/1.2.3 python/3.12"},
+            "attributes": {
+                "request_id": str(uuid.uuid4()),
+                "region": "eu-west-1",
+                "arguments": {"query": _text(rnd, 300 + pad), "limit": 50},
+                "user_agent": "agent-sdk/1.2.3 python/3.12",
+            },
         }
         if rnd.random() < 0.05:
             event["task"] = {"id": f"task-{rnd.randrange(n)}", "status": "working", "ttl": 60000}
@@ -101,8 +130,7 @@ def free_port() -> int:
 def django_env() -> dict:
     """The production settings but for the database: the default per-source rate limit stays
     on (120,000 requests a minute; no run comes near it), so its cost is measured too."""
-    return {**os.environ, "EMBEDDED_DB_NAME": DB, "PGDATA_DIR": str(PGDATA),
-            "LOG_LEVEL": "WARNING"}
+    return {**os.environ, "EMBEDDED_DB_NAME": DB, "PGDATA_DIR": str(PGDATA), "LOG_LEVEL": "WARNING"}
 
 
 def connect(dbname=DB):
@@ -124,19 +152,35 @@ CREATE TABLE bench_raw (id bigserial, time timestamptz NOT NULL, source_id bigin
 def raw_rows(events):
     import orjson
 
-    return [(datetime.fromisoformat(e["time"]), 1, e["id"], e["type"], e["actor"]["id"],
-             e["client"]["id"], e["server"]["name"], e["method"], e["tool"], e["outcome"],
-             e["duration_ms"], orjson.dumps(e).decode()) for e in events]
+    return [
+        (
+            datetime.fromisoformat(e["time"]),
+            1,
+            e["id"],
+            e["type"],
+            e["actor"]["id"],
+            e["client"]["id"],
+            e["server"]["name"],
+            e["method"],
+            e["tool"],
+            e["outcome"],
+            e["duration_ms"],
+            orjson.dumps(e).decode(),
+        )
+        for e in events
+    ]
 
 
 def copy_batches(rows, batches):
     with connect() as conn:
         for start in batches:
             with conn.cursor() as cur:
-                with cur.copy("COPY bench_raw (time, source_id, event_id, type, actor_subject, "
-                              "client_ref, server_name, method, tool, outcome, duration_ms, "
-                              "payload) FROM STDIN") as copy:
-                    for row in rows[start:start + 1000]:
+                with cur.copy(
+                    "COPY bench_raw (time, source_id, event_id, type, actor_subject, "
+                    "client_ref, server_name, method, tool, outcome, duration_ms, "
+                    "payload) FROM STDIN"
+                ) as copy:
+                    for row in rows[start : start + 1000]:
                         copy.write_row(row)
             conn.commit()
 
@@ -163,8 +207,9 @@ def bench_copy(rows, connections: int, meter: CpuMeter | None = None) -> float:
     starts = list(range(0, len(rows), 1000))
     if meter:
         meter.start()
-    elapsed = timed_threads(copy_batches, [(rows, starts[i::connections])
-                                           for i in range(connections)])
+    elapsed = timed_threads(
+        copy_batches, [(rows, starts[i::connections]) for i in range(connections)]
+    )
     if meter:
         meter.stop()  # (the backends of (a) have not exited yet: psycopg closes them after)
     return len(rows) / elapsed
@@ -180,7 +225,10 @@ class Server:
         self.port = free_port()
         self.proc = subprocess.Popen(
             webserver.command(f"127.0.0.1:{self.port}", workers=workers, log_level="warning"),
-            cwd=BASE, env=django_env(), start_new_session=True)
+            cwd=BASE,
+            env=django_env(),
+            start_new_session=True,
+        )
         self.url = f"http://127.0.0.1:{self.port}/api/v1/events"
         import httpx
 
@@ -225,20 +273,28 @@ def per_event_us(used: dict[str, float], events: int) -> dict[str, float]:
 def print_cpu(cpu_a: list[dict], cpu_b: list[dict], cpu_f: list[dict], ma1: float) -> None:
     """CPU per event of (a), (b) and (f), and the cores (b) would keep busy at 0.6 x (a):
     events/s can never exceed cores / CPU per event, whatever the design's latency."""
-    a, b, f = ({role: statistics.median(run[role] for run in runs) for role in runs[0]}
-               for runs in (cpu_a, cpu_b, cpu_f))
+    a, b, f = (
+        {role: statistics.median(run[role] for run in runs) for role in runs[0]}
+        for runs in (cpu_a, cpu_b, cpu_f)
+    )
     own_b = b["web"] + b["postgres"] + b["load generator"]
     floor = b["web"] + f["postgres"] + b["load generator"]
     target = 0.6 * ma1
     print("\nCPU per event (medians; machine = all busy time, other tenants included):")
-    print(f"(a) PostgreSQL {a['postgres']:.1f} us + client {a['client']:.1f} us "
-          f"= {a['postgres'] + a['client']:.1f} us   (machine {a['machine']:.1f} us)")
-    print(f"(b) web {b['web']:.1f} us + PostgreSQL {b['postgres']:.1f} us + load generator "
-          f"{b['load generator']:.1f} us = {own_b:.1f} us   (machine {b['machine']:.1f} us)")
+    print(
+        f"(a) PostgreSQL {a['postgres']:.1f} us + client {a['client']:.1f} us "
+        f"= {a['postgres'] + a['client']:.1f} us   (machine {a['machine']:.1f} us)"
+    )
+    print(
+        f"(b) web {b['web']:.1f} us + PostgreSQL {b['postgres']:.1f} us + load generator "
+        f"{b['load generator']:.1f} us = {own_b:.1f} us   (machine {b['machine']:.1f} us)"
+    )
     print(f"(f) PostgreSQL {f['postgres']:.1f} us + client {f['client']:.1f} us")
-    print(f"cores busy at 0.6 x (a) = {target:,.0f} events/s: (b) as built "
-          f"{own_b * target / 1e6:.1f}; (b)'s web tier with a database doing only (f) "
-          f"{floor * target / 1e6:.1f}; this machine has {os.cpu_count()}")
+    print(
+        f"cores busy at 0.6 x (a) = {target:,.0f} events/s: (b) as built "
+        f"{own_b * target / 1e6:.1f}; (b)'s web tier with a database doing only (f) "
+        f"{floor * target / 1e6:.1f}; this machine has {os.cpu_count()}"
+    )
 
 
 def peak_rss_16mb(token) -> tuple[float, float, int]:
@@ -273,10 +329,18 @@ def main():
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="web server workers (default: governance/webserver.py, one per core)")
-    parser.add_argument("--single-concurrency", type=int, default=32,
-                        help="clients sending one event per request for (c) (also run at 4)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="web server workers (default: governance/webserver.py, one per core)",
+    )
+    parser.add_argument(
+        "--single-concurrency",
+        type=int,
+        default=32,
+        help="clients sending one event per request for (c) (also run at 4)",
+    )
     args = parser.parse_args()
     import orjson
 
@@ -284,20 +348,33 @@ def main():
     devdb.ensure_database(DB, PGDATA)
     try:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, env=django_env(),
-                       check=True)
-        token = subprocess.run([sys.executable, "manage.py", "create_source", "bench"], cwd=BASE,
-                               env=django_env(), check=True, capture_output=True,
-                               text=True).stdout.strip()
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, env=django_env(), check=True
+        )
+        token = subprocess.run(
+            [sys.executable, "manage.py", "create_source", "bench"],
+            cwd=BASE,
+            env=django_env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         print(f"setup (database + migrations): {time.perf_counter() - t0:.1f} s")
         a1, a4, b, c, c4, c0 = [], [], [], [], [], []
         cpu_a, cpu_b = [], []  # CPU microseconds per event, by role
         server = Server(workers=args.workers)
-        postgres = (lambda: process_tree(postmaster_pid(PGDATA)))
-        meter_a = CpuMeter({"postgres": postgres, "client": lambda: [os.getpid()]},
-                           reaped=("postgres",))
-        meter_b = CpuMeter({"web": lambda: process_tree(server.proc.pid), "postgres": postgres,
-                            "load generator": lambda: [os.getpid()]}, reaped=("postgres",))
+        postgres = lambda: process_tree(postmaster_pid(PGDATA))
+        meter_a = CpuMeter(
+            {"postgres": postgres, "client": lambda: [os.getpid()]}, reaped=("postgres",)
+        )
+        meter_b = CpuMeter(
+            {
+                "web": lambda: process_tree(server.proc.pid),
+                "postgres": postgres,
+                "load generator": lambda: [os.getpid()],
+            },
+            reaped=("postgres",),
+        )
         try:
             for run in range(args.repeat):
                 events = make_events(args.events, seed=run)
@@ -305,43 +382,63 @@ def main():
                 a1.append(bench_copy(rows, 1, meter_a))
                 cpu_a.append(per_event_us(meter_a.used, len(rows)))
                 a4.append(bench_copy(rows, 4))
-                bodies = [orjson.dumps(events[i:i + 1000]) for i in range(0, len(events), 1000)]
+                bodies = [orjson.dumps(events[i : i + 1000]) for i in range(0, len(events), 1000)]
                 meter_b.start()
                 b.append(len(events) / post_all(server.url, token, bodies, 4))
                 cpu_b.append(per_event_us(meter_b.stop(), len(events)))
-                c.append(one_per_request(server, token, args.single, args.single_concurrency,
-                                         seed=1000 + run))
+                c.append(
+                    one_per_request(
+                        server, token, args.single, args.single_concurrency, seed=1000 + run
+                    )
+                )
                 c4.append(one_per_request(server, token, args.single, 4, seed=2000 + run))
                 c0.append(bench_commits(2000, 4))
-                print(f"run {run + 1}: (a) {a1[-1]:,.0f}/s  (a4) {a4[-1]:,.0f}/s  "
-                      f"(b) {b[-1]:,.0f}/s  (c) {c[-1]:,.0f}/s  (c, 4 clients) {c4[-1]:,.0f}/s  "
-                      f"(c0) {c0[-1]:,.0f}/s", flush=True)
+                print(
+                    f"run {run + 1}: (a) {a1[-1]:,.0f}/s  (a4) {a4[-1]:,.0f}/s  "
+                    f"(b) {b[-1]:,.0f}/s  (c) {c[-1]:,.0f}/s  (c, 4 clients) {c4[-1]:,.0f}/s  "
+                    f"(c0) {c0[-1]:,.0f}/s",
+                    flush=True,
+                )
         finally:
             server.stop()
         ma1, ma4, mb, mc, mc4, mc0 = (statistics.median(x) for x in (a1, a4, b, c, c4, c0))
-        print(f"\nweb server: governance/webserver.py (Granian), workers {args.workers or 'default'}; "
-              f"{args.events:,} events per run; medians of {args.repeat} runs")
+        print(
+            f"\nweb server: governance/webserver.py (Granian), workers {args.workers or 'default'}; "
+            f"{args.events:,} events per run; medians of {args.repeat} runs"
+        )
         print(f"\n(a)  raw COPY, 1k batches, unique key, 1 connection : {ma1:10,.0f} events/s")
         print(f"(a4) raw COPY, same, 4 connections                 : {ma4:10,.0f} events/s")
         print(f"(b)  HTTP, 1,000/request, concurrency 4, all on    : {mb:10,.0f} events/s")
-        print(f"(c)  HTTP, 1 event/request, concurrency {args.single_concurrency:<3d}        : "
-              f"{mc:10,.0f} events/s")
+        print(
+            f"(c)  HTTP, 1 event/request, concurrency {args.single_concurrency:<3d}        : "
+            f"{mc:10,.0f} events/s"
+        )
         print(f"(c4) HTTP, 1 event/request, concurrency 4          : {mc4:10,.0f} events/s")
         print(f"(c0) one-row INSERT+COMMIT, 4 connections         : {mc0:10,.0f} commits/s")
-        print(f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   (c)/(c0) = {mc / mc0:.2f}")
+        print(
+            f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   (c)/(c0) = {mc / mc0:.2f}"
+        )
         f, cpu_f = [], []
-        meter_f = CpuMeter({"postgres": postgres, "client": lambda: [os.getpid()]},
-                           reaped=("postgres",))
+        meter_f = CpuMeter(
+            {"postgres": postgres, "client": lambda: [os.getpid()]}, reaped=("postgres",)
+        )
         for run in range(args.repeat):
-            f.append(bench_floor(make_events(args.events, seed=7000 + run), meter_f,
-                                 django_env(), connect))
+            f.append(
+                bench_floor(
+                    make_events(args.events, seed=7000 + run), meter_f, django_env(), connect
+                )
+            )
             cpu_f.append(per_event_us(meter_f.used, args.events))
-        print(f"(f)  the two mandated writes alone (dedup key + event row), COPY, 1 connection: "
-              f"{statistics.median(f):,.0f} events/s = {statistics.median(f) / ma1:.2f} x (a)")
+        print(
+            f"(f)  the two mandated writes alone (dedup key + event row), COPY, 1 connection: "
+            f"{statistics.median(f):,.0f} events/s = {statistics.median(f) / ma1:.2f} x (a)"
+        )
         print_cpu(cpu_a, cpu_b, cpu_f, ma1)
         before, peak, size = peak_rss_16mb(token)
-        print(f"16 MB request ({size / 2**20:.1f} MiB, ~9,000 events): worker peak RSS "
-              f"{peak:.0f} MB (was {before:.0f} MB before it)")
+        print(
+            f"16 MB request ({size / 2**20:.1f} MiB, ~9,000 events): worker peak RSS "
+            f"{peak:.0f} MB (was {before:.0f} MB before it)"
+        )
         print(profile_service(make_events(20_000, seed=500), django_env()))
     finally:
         with connect("postgres") as conn:

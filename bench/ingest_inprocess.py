@@ -10,7 +10,7 @@ import io
 import os
 import pstats
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cputime import CpuMeter
 
@@ -24,10 +24,26 @@ def _django(env: dict) -> None:
     django.setup()
 
 
-FLOOR_EVENT_COLUMNS = ("time", "received_at", "source_id", "batch_id", "event_id", "type",
-                       "actor_issuer", "actor_subject", "client_ref", "server_name", "method",
-                       "tool", "task_id", "session_id", "outcome", "duration_ms", "redacted",
-                       "payload")
+FLOOR_EVENT_COLUMNS = (
+    "time",
+    "received_at",
+    "source_id",
+    "batch_id",
+    "event_id",
+    "type",
+    "actor_issuer",
+    "actor_subject",
+    "client_ref",
+    "server_name",
+    "method",
+    "tool",
+    "task_id",
+    "session_id",
+    "outcome",
+    "duration_ms",
+    "redacted",
+    "payload",
+)
 
 
 def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> float:
@@ -46,15 +62,19 @@ def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> floa
 
     source = EventSource.objects.get(name="bench").pk
     col = {name: i for i, name in enumerate(STAGE_COLUMNS)}
-    now, batches = datetime.now(timezone.utc), []
+    now, batches = datetime.now(UTC), []
     for start in range(0, len(events), 1000):  # the endpoint's parse and checks, not timed
         limits = ingest.current_limits()
-        parsed, _ = ingest_views._parse(orjson.dumps(events[start:start + 1000]),
-                                        "application/json", limits)
+        parsed, _ = ingest_views._parse(
+            orjson.dumps(events[start : start + 1000]), "application/json", limits
+        )
         rows, _ = ingest.prepare(parsed, ingest.IngestResult(), limits)
-        values = {**{name: [r[col[name]] for r in rows] for name in STAGE_COLUMNS},
-                  "received_at": [now] * len(rows), "source_id": [source] * len(rows),
-                  "batch_id": [-start - 1] * len(rows)}  # no batch row: verification not asked
+        values = {
+            **{name: [r[col[name]] for r in rows] for name in STAGE_COLUMNS},
+            "received_at": [now] * len(rows),
+            "source_id": [source] * len(rows),
+            "batch_id": [-start - 1] * len(rows),
+        }  # no batch row: verification not asked
         batches.append(list(zip(*(values[name] for name in FLOOR_EVENT_COLUMNS))))
     partitions.ensure_for_times(row[0] for rows in batches for row in rows)
     with connect() as conn:
@@ -62,12 +82,14 @@ def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> floa
         began = time.perf_counter()
         for rows in batches:
             with conn.cursor() as cur:
-                with cur.copy("COPY audit_event_dedup (source_id, event_id, time) "
-                              "FROM STDIN") as copy:
+                with cur.copy(
+                    "COPY audit_event_dedup (source_id, event_id, time) FROM STDIN"
+                ) as copy:
                     for row in rows:
                         copy.write_row((source, row[4], row[0]))
-                with cur.copy(f"COPY audit_event ({', '.join(FLOOR_EVENT_COLUMNS)}) "
-                              "FROM STDIN") as copy:
+                with cur.copy(
+                    f"COPY audit_event ({', '.join(FLOOR_EVENT_COLUMNS)}) FROM STDIN"
+                ) as copy:
                     for row in rows:
                         copy.write_row(row)
             conn.commit()
@@ -88,8 +110,10 @@ def profile_service(token_source_events, env: dict) -> str:
 
     source = EventSource.objects.get(name="bench")
     ingest.connection.ensure_connection()
-    bodies = [orjson.dumps(token_source_events[i:i + 1000])
-              for i in range(0, len(token_source_events), 1000)]
+    bodies = [
+        orjson.dumps(token_source_events[i : i + 1000])
+        for i in range(0, len(token_source_events), 1000)
+    ]
     prep = store = 0.0
     profiler = cProfile.Profile()
     profiler.enable()
@@ -106,7 +130,9 @@ def profile_service(token_source_events, env: dict) -> str:
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
     n = len(token_source_events)
-    head = (f"in-process split per event (under cProfile): parse + validate + redact "
-            f"{prep / n * 1e6:.1f} us, database (stage, dedup, insert, derive, rollups, batch row, "
-            f"commit) {store / n * 1e6:.1f} us")
+    head = (
+        f"in-process split per event (under cProfile): parse + validate + redact "
+        f"{prep / n * 1e6:.1f} us, database (stage, dedup, insert, derive, rollups, batch row, "
+        f"commit) {store / n * 1e6:.1f} us"
+    )
     return head + "\n" + "\n".join(out.getvalue().splitlines()[:40])

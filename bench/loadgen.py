@@ -24,21 +24,37 @@ def timed_threads(target, arg_lists: list[tuple]) -> float:
     return time.perf_counter() - began
 
 
-def post_all(url, token, bodies, concurrency, content_type="application/json",
-             extra_headers=None, accept=lambda status, data: status == 200,
-             keepalive=True) -> float:
+def post_all(
+    url,
+    token,
+    bodies,
+    concurrency,
+    content_type="application/json",
+    extra_headers=None,
+    accept=lambda status, data: status == 200,
+    keepalive=True,
+) -> float:
     """POST every body over `concurrency` threads (see the module docstring); returns the
     elapsed seconds. With keepalive=False each request opens its own connection."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    head = {"Host": f"{parts.hostname}:{parts.port}", "Authorization": f"Bearer {token}",
-            "Content-Type": content_type, **(extra_headers or {})}
+    head = {
+        "Host": f"{parts.hostname}:{parts.port}",
+        "Authorization": f"Bearer {token}",
+        "Content-Type": content_type,
+        **(extra_headers or {}),
+    }
     if not keepalive:
         head["Connection"] = "close"
     prefix = "".join(f"{k}: {v}\r\n" for k, v in head.items())
-    requests = [(f"POST {parts.path} HTTP/1.1\r\n{prefix}Content-Length: {len(body)}\r\n\r\n"
-                 .encode() + body) for body in bodies]
+    requests = [
+        (
+            f"POST {parts.path} HTTP/1.1\r\n{prefix}Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        for body in bodies
+    ]
     errors = []
 
     def run(chunk):

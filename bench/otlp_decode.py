@@ -34,9 +34,13 @@ def build_request() -> trace_service_pb2.ExportTraceServiceRequest:
     """1,000 tools/call server spans shaped like the Python SDK's (same attribute set as tests)."""
     request = trace_service_pb2.ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
-    for key, value in {"service.name": "weather-mcp", "service.version": "1.4.2",
-                       "telemetry.sdk.language": "python", "telemetry.sdk.name": "opentelemetry",
-                       "telemetry.sdk.version": "1.45.2"}.items():
+    for key, value in {
+        "service.name": "weather-mcp",
+        "service.version": "1.4.2",
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": "1.45.2",
+    }.items():
         resource_spans.resource.attributes.add(key=key).value.string_value = value
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name = "mcp.instrumentation"
@@ -48,11 +52,17 @@ def build_request() -> trace_service_pb2.ExportTraceServiceRequest:
         span.kind = 2
         span.start_time_unix_nano = 1_764_496_800_000_000_000 + index * 1_000_000
         span.end_time_unix_nano = span.start_time_unix_nano + 25_000_000
-        for key, value in {"mcp.method.name": "tools/call", "mcp.session.id": f"s-{index % 50}",
-                           "mcp.protocol.version": "2025-11-25", "gen_ai.tool.name": "get-weather",
-                           "gen_ai.operation.name": "execute_tool", "jsonrpc.request.id": str(index),
-                           "network.transport": "tcp", "user.id": f"u-{index % 200}",
-                           "user.email": f"user{index % 200}@example.com"}.items():
+        for key, value in {
+            "mcp.method.name": "tools/call",
+            "mcp.session.id": f"s-{index % 50}",
+            "mcp.protocol.version": "2025-11-25",
+            "gen_ai.tool.name": "get-weather",
+            "gen_ai.operation.name": "execute_tool",
+            "jsonrpc.request.id": str(index),
+            "network.transport": "tcp",
+            "user.id": f"u-{index % 200}",
+            "user.email": f"user{index % 200}@example.com",
+        }.items():
             span.attributes.add(key=key).value.string_value = value
     return request
 
@@ -93,8 +103,9 @@ def main() -> None:
     proto3_json = orjson.dumps(json_format.MessageToDict(request))  # base64 ids: json_format's
 
     def json_reference():
-        json_format.Parse(proto3_json, trace_service_pb2.ExportTraceServiceRequest(),
-                          ignore_unknown_fields=True)
+        json_format.Parse(
+            proto3_json, trace_service_pb2.ExportTraceServiceRequest(), ignore_unknown_fields=True
+        )
 
     def json_decode_only():
         otlp.decode(otlp.TRACES, json_body, otlp.JSON)
@@ -102,14 +113,18 @@ def main() -> None:
     base = median_rate(baseline)
     print(f"{SPANS}-span export, medians of {RUNS} runs, one core")
     print(f"{'baseline: gzip inflate + protobuf parse':<43} {base:>10,.0f} spans/s")
-    for label, work in (("gzip protobuf: inflate+decode+map+dumps", protobuf_path),
-                        ("OTLP JSON: decode+map+dumps", json_path)):
+    for label, work in (
+        ("gzip protobuf: inflate+decode+map+dumps", protobuf_path),
+        ("OTLP JSON: decode+map+dumps", json_path),
+    ):
         rate = median_rate(work)
         print(f"{label:<43} {rate:>10,.0f} spans/s  ({rate / base:.2f}x baseline)")
     reference, ours = median_rate(json_reference), median_rate(json_decode_only)
     print(f"{'JSON decode only: protobuf json_format':<43} {reference:>10,.0f} spans/s")
-    print(f"{'JSON decode only: audit.otlp':<43} {ours:>10,.0f} spans/s  "
-          f"({ours / reference:.1f}x json_format)")
+    print(
+        f"{'JSON decode only: audit.otlp':<43} {ours:>10,.0f} spans/s  "
+        f"({ours / reference:.1f}x json_format)"
+    )
 
 
 if __name__ == "__main__":

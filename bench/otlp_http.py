@@ -45,10 +45,13 @@ def build_requests(spans: int, *, seed: int) -> list:
     for first in range(0, spans, 1000):
         request = trace_service_pb2.ExportTraceServiceRequest()
         resource_spans = request.resource_spans.add()
-        for key, value in {"service.name": f"mcp-server-{first // 1000 % 20}",
-                           "service.version": "1.4.2", "telemetry.sdk.language": "python",
-                           "telemetry.sdk.name": "opentelemetry",
-                           "telemetry.sdk.version": "1.45.2"}.items():
+        for key, value in {
+            "service.name": f"mcp-server-{first // 1000 % 20}",
+            "service.version": "1.4.2",
+            "telemetry.sdk.language": "python",
+            "telemetry.sdk.name": "opentelemetry",
+            "telemetry.sdk.version": "1.45.2",
+        }.items():
             resource_spans.resource.attributes.add(key=key).value.string_value = value
         scope_spans = resource_spans.scope_spans.add()
         scope_spans.scope.name = "mcp.instrumentation"
@@ -61,11 +64,16 @@ def build_requests(spans: int, *, seed: int) -> list:
             span.start_time_unix_nano = now - (spans - index) * 1_000_000
             span.end_time_unix_nano = span.start_time_unix_nano + 25_000_000
             for key, value in {
-                    "mcp.method.name": "tools/call", "mcp.session.id": f"s-{index % 5000}",
-                    "mcp.protocol.version": "2025-11-25", "gen_ai.tool.name": f"tool_{index % 30}",
-                    "gen_ai.operation.name": "execute_tool", "jsonrpc.request.id": str(index),
-                    "network.transport": "tcp", "user.id": f"u-{index % 500}",
-                    "user.email": f"user{index % 500}@example.com"}.items():
+                "mcp.method.name": "tools/call",
+                "mcp.session.id": f"s-{index % 5000}",
+                "mcp.protocol.version": "2025-11-25",
+                "gen_ai.tool.name": f"tool_{index % 30}",
+                "gen_ai.operation.name": "execute_tool",
+                "jsonrpc.request.id": str(index),
+                "network.transport": "tcp",
+                "user.id": f"u-{index % 500}",
+                "user.email": f"user{index % 500}@example.com",
+            }.items():
                 span.attributes.add(key=key).value.string_value = value
         requests.append(request)
     return requests
@@ -75,8 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--spans", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="web server workers (default: governance/webserver.py, one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="web server workers (default: governance/webserver.py, one per core)",
+    )
     args = parser.parse_args()
     started_cluster = devdb.ensure_running(harness.PGDATA)
     devdb.ensure_database(harness.DB, harness.PGDATA)
@@ -99,8 +111,14 @@ def run_all(args) -> None:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE, env=env, check=True)
 
     def token(name):
-        return subprocess.run([sys.executable, "manage.py", "create_source", name], cwd=BASE,
-                              env=env, check=True, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            [sys.executable, "manage.py", "create_source", name],
+            cwd=BASE,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
 
     native_token, otlp_token = token("bench-native"), token("bench-otlp")
     server = harness.Server(workers=args.workers)
@@ -111,7 +129,7 @@ def run_all(args) -> None:
             requests = build_requests(args.spans, seed=run + 1)
             events = [e for r in requests for e in map_traces(r).events]
             assert len(events) == args.spans
-            json_bodies = [orjson.dumps(events[i:i + 1000]) for i in range(0, len(events), 1000)]
+            json_bodies = [orjson.dumps(events[i : i + 1000]) for i in range(0, len(events), 1000)]
             otlp_bodies = [gzip.compress(r.SerializeToString()) for r in requests]
             native.append(args.spans / harness.post_all(server.url, native_token, json_bodies, 4))
             otlp.append(args.spans / post_gzip(otlp_url, otlp_token, otlp_bodies, 4))
@@ -119,16 +137,23 @@ def run_all(args) -> None:
     finally:
         server.stop()
     n, o = statistics.median(native), statistics.median(otlp)
-    print(f"medians of {args.repeat}: native /api/v1/events {n:,.0f} events/s; "
-          f"OTLP /v1/traces {o:,.0f} spans/s; OTLP / native = {o / n:.2f}")
+    print(
+        f"medians of {args.repeat}: native /api/v1/events {n:,.0f} events/s; "
+        f"OTLP /v1/traces {o:,.0f} spans/s; OTLP / native = {o / n:.2f}"
+    )
 
 
 def post_gzip(url, token, bodies, concurrency) -> float:
     """bench/ingest.py's post_all with the OTLP headers; any partial_success body is a failure."""
     return harness.post_all(
-        url, token, bodies, concurrency, content_type="application/x-protobuf",
+        url,
+        token,
+        bodies,
+        concurrency,
+        content_type="application/x-protobuf",
         extra_headers={"Content-Encoding": "gzip"},
-        accept=lambda status, data: status == 200 and not data)
+        accept=lambda status, data: status == 200 and not data,
+    )
 
 
 if __name__ == "__main__":

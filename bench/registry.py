@@ -38,16 +38,21 @@ def fresh_database(pgdata: Path, name: str) -> None:
 
     from governance.devdb import socket_dir
 
-    with psycopg.connect(host=str(socket_dir(pgdata)), user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        host=str(socket_dir(pgdata)), user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def start_registry(servers: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fixtures.registry_server",
-                             "--generate", str(servers)], cwd=BASE_DIR, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fixtures.registry_server", "--generate", str(servers)],
+        cwd=BASE_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return proc, proc.stdout.readline().strip()
 
 
@@ -59,7 +64,9 @@ def bare_fetch(url: str) -> tuple[float, int]:
     started, items, cursor = time.perf_counter(), 0, None
     with httpx.Client(timeout=30) as client:
         while True:
-            params = {"limit": 100, "include_deleted": "true"} | ({"cursor": cursor} if cursor else {})
+            params = {"limit": 100, "include_deleted": "true"} | (
+                {"cursor": cursor} if cursor else {}
+            )
             body = orjson.loads(client.get(f"{url}/v0.1/servers", params=params).content)
             items += len(body["servers"])
             cursor = body["metadata"].get("nextCursor")
@@ -71,8 +78,13 @@ def timed_crawl(registry, *, full: bool):
     from inventory.crawls import execute_crawl, open_crawl
     from inventory.models import Crawl
 
-    crawl, _ = open_crawl(kind="registry", target=registry.base_url, registry=registry,
-                          options={"full": True} if full else {}, requested_by="bench")
+    crawl, _ = open_crawl(
+        kind="registry",
+        target=registry.base_url,
+        registry=registry,
+        options={"full": True} if full else {},
+        requested_by="bench",
+    )
     started = time.perf_counter()
     execute_crawl(crawl.pk)
     elapsed = time.perf_counter() - started
@@ -129,20 +141,28 @@ def main() -> None:
     def row(label, runs, target=""):
         median = statistics.median(t for t, _ in runs)
         crawl = runs[-1][1]
-        print(f"| {label} | {median:.2f} s | {crawl.pages} | {crawl.records} | "
-              f"{median / base:.2f}x | {target} |")
+        print(
+            f"| {label} | {median:.2f} s | {crawl.pages} | {crawl.records} | "
+            f"{median / base:.2f}x | {target} |"
+        )
 
-    print(f"\nRegistry crawl, {args.servers} servers, medians "
-          f"(full: {args.full_runs} run(s), others: {args.runs} runs)\n")
+    print(
+        f"\nRegistry crawl, {args.servers} servers, medians "
+        f"(full: {args.full_runs} run(s), others: {args.runs} runs)\n"
+    )
     print("| measurement | time | pages | records | ratio to bare fetch | target |")
     print("|---|---|---|---|---|---|")
-    print(f"| bare fetch of all pages (baseline) | {base:.2f} s | "
-          f"{-(-args.servers // 100)} | {args.servers} | 1.00x | |")
+    print(
+        f"| bare fetch of all pages (baseline) | {base:.2f} s | "
+        f"{-(-args.servers // 100)} | {args.servers} | 1.00x | |"
+    )
     row("full crawl into an empty inventory", full, "< 60 s")
     row("full re-crawl, nothing changed (hash skip)", recrawl)
     row("incremental crawl, nothing changed", incremental, "< 5 s")
-    print(f"\nfull crawl throughput: {args.servers / statistics.median(t for t, _ in full):.0f} "
-          f"servers/s; bare fetch: {args.servers / base:.0f} servers/s")
+    print(
+        f"\nfull crawl throughput: {args.servers / statistics.median(t for t, _ in full):.0f} "
+        f"servers/s; bare fetch: {args.servers / base:.0f} servers/s"
+    )
 
 
 if __name__ == "__main__":

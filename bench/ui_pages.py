@@ -21,12 +21,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
 URLS = [
-    "/", "/inventory/identities/", "/inventory/identities/?kind=agent&q=agent&sort=-last_seen",
-    "/inventory/clients/", "/inventory/servers/", "/inventory/grants/",
+    "/",
+    "/inventory/identities/",
+    "/inventory/identities/?kind=agent&q=agent&sort=-last_seen",
+    "/inventory/clients/",
+    "/inventory/servers/",
+    "/inventory/grants/",
     "/inventory/grants/?status=active&grant_type=authorization_code&page=5",
-    "/inventory/grants/?expiring=true&sort=expires_at", "/inventory/tasks/?running=true",
-    "/inventory/flags/", "/api/v1/grants/?status=revoked&limit=50",
-    "/api/v1/tasks/?flagged=true", "/inventory/clients/{client}/", "/inventory/servers/{server}/",
+    "/inventory/grants/?expiring=true&sort=expires_at",
+    "/inventory/tasks/?running=true",
+    "/inventory/flags/",
+    "/api/v1/grants/?status=revoked&limit=50",
+    "/api/v1/tasks/?flagged=true",
+    "/inventory/clients/{client}/",
+    "/inventory/servers/{server}/",
 ]
 
 
@@ -78,18 +86,24 @@ def main() -> None:
         user.groups.add(Group.objects.get_or_create(name="Viewer")[0])
         browser = Client()
         browser.force_login(user)
-        ids = {"client": McpClient.objects.order_by("id").first().pk,
-               "server": Server.objects.order_by("id").first().pk}
+        ids = {
+            "client": McpClient.objects.order_by("id").first().pk,
+            "server": Server.objects.order_by("id").first().pk,
+        }
         browser.get("/")  # import plotly, warm caches
         baseline = _median_ms(browser, "/governance/", args.runs)
-        print(f"seed_demo --scale {args.scale}: first run {seed_first:.2f} s, "
-              f"second run (no changes) {seed_again:.2f} s")
+        print(
+            f"seed_demo --scale {args.scale}: first run {seed_first:.2f} s, "
+            f"second run (no changes) {seed_again:.2f} s"
+        )
         print(f"baseline /governance/: {baseline:.1f} ms (median of {args.runs})")
         print(f"{'url':70} {'median ms':>10} {'queries':>8} {'x baseline':>11}")
         for url in URLS:
             url = url.format(**ids)
             queries = []
-            with connection.execute_wrapper(lambda run, sql, *a: queries.append(sql) or run(sql, *a)):
+            with connection.execute_wrapper(
+                lambda run, sql, *a: queries.append(sql) or run(sql, *a)
+            ):
                 browser.get(url)
             ms = _median_ms(browser, url, args.runs)
             print(f"{url:70} {ms:10.1f} {len(queries):8d} {ms / baseline:11.1f}")

@@ -37,10 +37,16 @@ class RecordedAdminMixin:
         super().save_model(request, obj, form, change)
 
     def _record(self, request, obj, verb: str, *, before, after, note: str = ""):
-        action = getattr(request, "_recorded_action", None) or \
-            f"{obj._meta.model_name}.{verb}"
-        record_admin_action(actor=request.user, action=action, obj=obj, before=before,
-                            after=after, request=request, note=f"Django admin. {note}".strip())
+        action = getattr(request, "_recorded_action", None) or f"{obj._meta.model_name}.{verb}"
+        record_admin_action(
+            actor=request.user,
+            action=action,
+            obj=obj,
+            before=before,
+            after=after,
+            request=request,
+            note=f"Django admin. {note}".strip(),
+        )
 
     def log_addition(self, request, obj, message):
         entry = super().log_addition(request, obj, message)
@@ -49,8 +55,13 @@ class RecordedAdminMixin:
 
     def log_change(self, request, obj, message):
         entry = super().log_change(request, obj, message)
-        self._record(request, obj, "updated", before=getattr(obj, "_recorded_before", None),
-                     after=model_snapshot(obj))
+        self._record(
+            request,
+            obj,
+            "updated",
+            before=getattr(obj, "_recorded_before", None),
+            after=model_snapshot(obj),
+        )
         return entry
 
     def log_deletions(self, request, queryset):

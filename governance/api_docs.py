@@ -27,7 +27,9 @@ class ApiRootView(APIRootView):
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         fmt = kwargs.get("format")
-        response.data = {"docs": reverse("api-docs", request=request, format=fmt),
-                         "schema": reverse("api-schema", request=request, format=fmt),
-                         **response.data}
+        response.data = {
+            "docs": reverse("api-docs", request=request, format=fmt),
+            "schema": reverse("api-schema", request=request, format=fmt),
+            **response.data,
+        }
         return response

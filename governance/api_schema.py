@@ -18,8 +18,12 @@ ALWAYS_ALLOWED = frozenset({"format"})
 
 _DETAIL = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
 # A bad parameter: {"param": ["message"]} (or {"detail": "..."} for a NUL in the query string).
-_BAD_PARAMS = {"type": "object", "additionalProperties": {
-    "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}}
+_BAD_PARAMS = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]
+    },
+}
 _ERRORS = {
     "400": ("A query parameter is unknown or has a bad value (named in the body).", _BAD_PARAMS),
     "401": ("Not logged in.", _DETAIL),
@@ -55,8 +59,9 @@ def check_known_params(params, allowed: set[str]) -> None:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         known = ", ".join(sorted(allowed - ALWAYS_ALLOWED))
-        raise ValidationError({name: [f"unknown query parameter (this list takes: {known})"]
-                               for name in unknown})
+        raise ValidationError(
+            {name: [f"unknown query parameter (this list takes: {known})"] for name in unknown}
+        )
 
 
 class ConsoleAutoSchema(AutoSchema):
@@ -76,6 +81,8 @@ class ConsoleAutoSchema(AutoSchema):
             codes.append("404")
         for code in codes:
             description, schema = _ERRORS[code]
-            responses.setdefault(code, {"content": {"application/json": {"schema": schema}},
-                                        "description": description})
+            responses.setdefault(
+                code,
+                {"content": {"application/json": {"schema": schema}}, "description": description},
+            )
         return responses

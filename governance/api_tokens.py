@@ -23,8 +23,11 @@ from governance.models import ApiToken
 from governance.roles import ADMIN, AUDITOR, ROLE_ORDER, VIEWER, has_role, user_role
 from governance.services import record_admin_action, set_user_role
 
-SCOPE_ROLE = {ApiToken.Scope.READ: VIEWER, ApiToken.Scope.EXPORT: AUDITOR,
-              ApiToken.Scope.ADMIN: ADMIN}
+SCOPE_ROLE = {
+    ApiToken.Scope.READ: VIEWER,
+    ApiToken.Scope.EXPORT: AUDITOR,
+    ApiToken.Scope.ADMIN: ADMIN,
+}
 TOKEN_PREFIX = "mgc_"  # so a leaked token is recognisable (and greppable by secret scanners)
 SERVICE_USER_PREFIX = "svc-"
 # last_used_at is written at most this often per token, not on every request.
@@ -53,8 +56,9 @@ def _expiry(days: int | None, now):
 
 
 @transaction.atomic
-def create_token(*, actor, name: str, scope: str, days: int | None = None, owner=None,
-                 request=None) -> tuple[ApiToken, str]:
+def create_token(
+    *, actor, name: str, scope: str, days: int | None = None, owner=None, request=None
+) -> tuple[ApiToken, str]:
     """A new token for `owner` (default: the actor). Returns (token, secret); the secret is
     never stored or recorded, so this is the only time anyone sees it."""
     owner = owner or actor
@@ -68,17 +72,25 @@ def create_token(*, actor, name: str, scope: str, days: int | None = None, owner
     if scope not in scopes_for(owner) or scope not in scopes_for(actor):
         raise TokenRefused(f"scope: {scope} is above the owner's role ({user_role(owner)}).")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(user=owner, name=name, scope=scope, prefix=secret[:12],
-                                    secret_hash=hash_secret(secret), created_by=actor,
-                                    expires_at=_expiry(days, timezone.now()))
-    record_admin_action(actor=actor, action="api_token.created", obj=token, request=request,
-                        after=_snapshot(token))
+    token = ApiToken.objects.create(
+        user=owner,
+        name=name,
+        scope=scope,
+        prefix=secret[:12],
+        secret_hash=hash_secret(secret),
+        created_by=actor,
+        expires_at=_expiry(days, timezone.now()),
+    )
+    record_admin_action(
+        actor=actor, action="api_token.created", obj=token, request=request, after=_snapshot(token)
+    )
     return token, secret
 
 
 @transaction.atomic
-def create_service_token(*, actor, service: str, scope: str, days: int | None = None,
-                         name: str = "", request=None) -> tuple[ApiToken, str]:
+def create_service_token(
+    *, actor, service: str, scope: str, days: int | None = None, name: str = "", request=None
+) -> tuple[ApiToken, str]:
     """A token for a service account `svc-<service>` (created on first use, in the group the
     scope needs, with an unusable password so it can never sign in to the console)."""
     if not has_role(actor, ADMIN):
@@ -88,19 +100,24 @@ def create_service_token(*, actor, service: str, scope: str, days: int | None = 
         raise TokenRefused("service: required; letters, digits, '-' and '_' only.")
     if scope not in SCOPE_ROLE:
         raise TokenRefused(f"scope: must be one of {', '.join(SCOPE_ROLE)}.")
-    user, created = get_user_model().objects.get_or_create(
-        username=SERVICE_USER_PREFIX + service)
+    user, created = get_user_model().objects.get_or_create(username=SERVICE_USER_PREFIX + service)
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
-        record_admin_action(actor=actor, action="user.service_account_created", obj=user,
-                            request=request, object_repr=user.username)
+        record_admin_action(
+            actor=actor,
+            action="user.service_account_created",
+            obj=user,
+            request=request,
+            object_repr=user.username,
+        )
     needed = SCOPE_ROLE[scope]
     if not has_role(user, needed):
         set_user_role(actor=actor, user=user, role=needed, request=request)  # recorded
         user._console_role = False  # drop the cached role
-    return create_token(actor=actor, name=name or service, scope=scope, days=days, owner=user,
-                        request=request)
+    return create_token(
+        actor=actor, name=name or service, scope=scope, days=days, owner=user, request=request
+    )
 
 
 @transaction.atomic
@@ -113,16 +130,27 @@ def revoke_token(*, actor, token_id: int, request=None) -> ApiToken:
         before = _snapshot(token)
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        record_admin_action(actor=actor, action="api_token.revoked", obj=token, request=request,
-                            before=before, after=_snapshot(token))
+        record_admin_action(
+            actor=actor,
+            action="api_token.revoked",
+            obj=token,
+            request=request,
+            before=before,
+            after=_snapshot(token),
+        )
     return token
 
 
 def _snapshot(token: ApiToken) -> dict:
     # Never the hash either: it is not the secret, but nobody needs it in the record.
-    return {"owner": token.user.get_username(), "name": token.name, "scope": token.scope,
-            "prefix": token.prefix, "expires_at": token.expires_at,
-            "revoked_at": token.revoked_at}
+    return {
+        "owner": token.user.get_username(),
+        "name": token.name,
+        "scope": token.scope,
+        "prefix": token.prefix,
+        "expires_at": token.expires_at,
+        "revoked_at": token.revoked_at,
+    }
 
 
 def effective_role(token: ApiToken) -> str | None:
@@ -146,13 +174,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
-                "Authorization header: expected 'Bearer <token>' with no spaces in the token.")
+                "Authorization header: expected 'Bearer <token>' with no spaces in the token."
+            )
         try:
             secret = parts[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(self.invalid) from None
-        token = (ApiToken.objects.select_related("user")
-                 .filter(secret_hash=hash_secret(secret)).first())
+        token = (
+            ApiToken.objects.select_related("user").filter(secret_hash=hash_secret(secret)).first()
+        )
         now = timezone.now()
         if token is None or not token.is_usable(now) or not token.user.is_active:
             raise exceptions.AuthenticationFailed(self.invalid)
@@ -170,7 +200,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         # One conditional UPDATE, at most once a minute per token: no write per request.
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).exclude(
-                last_used_at__gt=now - LAST_USED_RESOLUTION).update(last_used_at=now)
+                last_used_at__gt=now - LAST_USED_RESOLUTION
+            ).update(last_used_at=now)
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -180,5 +211,8 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     name = "apiToken"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer",
-                "description": "An API token from Governance -> API tokens."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token from Governance -> API tokens.",
+        }

@@ -17,14 +17,23 @@ from django.utils.safestring import SafeString
 
 # Same hues as the badges in app.css, so a status reads the same on the chart and in a table.
 STATUS_COLORS = {
-    "active": "#067647", "revoked": "#b42318", "expired": "#98a2b3",
-    "working": "#2453d6", "input_required": "#b54708", "completed": "#067647",
-    "failed": "#b42318", "cancelled": "#98a2b3",
+    "active": "#067647",
+    "revoked": "#b42318",
+    "expired": "#98a2b3",
+    "working": "#2453d6",
+    "input_required": "#b54708",
+    "completed": "#067647",
+    "failed": "#b42318",
+    "cancelled": "#98a2b3",
 }
-LAYOUT = {"margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "height": 260,
-          "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
-          "font": {"family": "system-ui, sans-serif", "size": 12},
-          "legend": {"orientation": "h", "y": -0.2}}
+LAYOUT = {
+    "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+    "height": 260,
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+    "legend": {"orientation": "h", "y": -0.2},
+}
 CONFIG = {"displayModeBar": False, "responsive": True}
 
 
@@ -32,8 +41,12 @@ def _html(fig) -> SafeString:
     fig.update_layout(**LAYOUT)
     fig.update_yaxes(automargin=True)
     fig.update_xaxes(automargin=True)
-    figure = pio.to_json({"data": fig.data, "layout": fig.layout, "config": CONFIG},
-                         validate=False, pretty=False, engine="json")
+    figure = pio.to_json(
+        {"data": fig.data, "layout": fig.layout, "config": CONFIG},
+        validate=False,
+        pretty=False,
+        engine="json",
+    )
     # format_html escapes the JSON for the attribute: labels (tool names from audit events,
     # client names) cannot end the attribute or the tag.
     return format_html('<div class="plotly-graph-div" data-plotly-figure="{}"></div>', figure)
@@ -45,31 +58,51 @@ def grants_chart(rows: list[dict], type_labels: dict[str, str]) -> SafeString:
     fig = go.Figure()
     for grant_type in sorted({r["grant_type"] for r in rows}):
         counts = {r["status"]: r["n"] for r in rows if r["grant_type"] == grant_type}
-        fig.add_bar(name=type_labels.get(grant_type, grant_type), x=statuses,
-                    y=[counts.get(s, 0) for s in statuses])
+        fig.add_bar(
+            name=type_labels.get(grant_type, grant_type),
+            x=statuses,
+            y=[counts.get(s, 0) for s in statuses],
+        )
     fig.update_layout(barmode="stack")
     return _html(fig)
 
 
 def tasks_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
     """One bar per task status."""
-    fig = go.Figure(go.Bar(x=[labels.get(s, s) for s in counts], y=list(counts.values()),
-                           marker_color=[STATUS_COLORS.get(s, "#5b6475") for s in counts]))
+    fig = go.Figure(
+        go.Bar(
+            x=[labels.get(s, s) for s in counts],
+            y=list(counts.values()),
+            marker_color=[STATUS_COLORS.get(s, "#5b6475") for s in counts],
+        )
+    )
     return _html(fig)
 
 
 def registrations_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
     """Donut of clients by how they are registered."""
-    fig = go.Figure(go.Pie(labels=[labels.get(k, k) for k in counts], values=list(counts.values()),
-                           hole=0.5, sort=False))
+    fig = go.Figure(
+        go.Pie(
+            labels=[labels.get(k, k) for k in counts],
+            values=list(counts.values()),
+            hole=0.5,
+            sort=False,
+        )
+    )
     return _html(fig)
 
 
 def top_clients_chart(clients) -> SafeString:
     """Horizontal bars: clients holding the most active grants."""
     clients = list(reversed(clients))  # plotly draws the first bar at the bottom
-    fig = go.Figure(go.Bar(y=[str(c)[:40] for c in clients], x=[c.active_grants for c in clients],
-                           orientation="h", marker_color="#2453d6"))
+    fig = go.Figure(
+        go.Bar(
+            y=[str(c)[:40] for c in clients],
+            x=[c.active_grants for c in clients],
+            orientation="h",
+            marker_color="#2453d6",
+        )
+    )
     return _html(fig)
 
 
@@ -77,17 +110,32 @@ def events_chart(per_hour: list[dict]) -> SafeString:
     """Events per hour with errors/denials overlaid (from the hourly rollups)."""
     hours = [r["hour"] for r in per_hour]
     fig = go.Figure()
-    fig.add_scatter(x=hours, y=[r["events"] for r in per_hour], name="events",
-                    mode="lines", line={"color": "#2453d6"})
-    fig.add_scatter(x=hours, y=[r["errors"] for r in per_hour], name="errors and denials",
-                    mode="lines", line={"color": "#b42318"})
+    fig.add_scatter(
+        x=hours,
+        y=[r["events"] for r in per_hour],
+        name="events",
+        mode="lines",
+        line={"color": "#2453d6"},
+    )
+    fig.add_scatter(
+        x=hours,
+        y=[r["errors"] for r in per_hour],
+        name="errors and denials",
+        mode="lines",
+        line={"color": "#b42318"},
+    )
     return _html(fig)
 
 
 def top_tools_chart(rows: list[dict]) -> SafeString:
     """Horizontal bars: the most called tools (server / tool)."""
     rows = list(reversed(rows))
-    fig = go.Figure(go.Bar(y=[f"{r['server_name']} / {r['tool']}"[:50] for r in rows],
-                           x=[r["events"] for r in rows], orientation="h",
-                           marker_color="#067647"))
+    fig = go.Figure(
+        go.Bar(
+            y=[f"{r['server_name']} / {r['tool']}"[:50] for r in rows],
+            x=[r["events"] for r in rows],
+            orientation="h",
+            marker_color="#067647",
+        )
+    )
     return _html(fig)

@@ -10,6 +10,7 @@ Importable without Django: the launcher and the test bootstrap call it before se
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pwd
 import shutil
@@ -17,8 +18,6 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-
-import importlib.util
 
 import psycopg
 
@@ -106,8 +105,10 @@ def ensure_running(pgdata: Path = DEFAULT_PGDATA, *, fast_and_unsafe: bool = Fal
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(exist_ok=True)
         _chown(pgdata)
-        _run("initdb", ["-D", str(pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
-                        "--locale=C"])
+        _run(
+            "initdb",
+            ["-D", str(pgdata), "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C"],
+        )
     if is_running(pgdata):
         return False
     sock = socket_dir(pgdata)
@@ -118,8 +119,22 @@ def ensure_running(pgdata: Path = DEFAULT_PGDATA, *, fast_and_unsafe: bool = Fal
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     # A crash (kill -9, power loss) can leave a stale postmaster.pid; pg_ctl handles that.
     try:
-        _run("pg_ctl", ["-D", str(pgdata), "-o", options, "-l", str(pgdata / "server.log"),
-                        "-w", "-t", "60", "start"], timeout=90)
+        _run(
+            "pg_ctl",
+            [
+                "-D",
+                str(pgdata),
+                "-o",
+                options,
+                "-l",
+                str(pgdata / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            timeout=90,
+        )
     except subprocess.CalledProcessError as exc:
         log = (pgdata / "server.log").read_text()[-2000:]
         raise RuntimeError(f"embedded PostgreSQL failed to start:\n{exc.stderr}\n{log}") from exc
@@ -150,15 +165,19 @@ def restart(pgdata: Path = DEFAULT_PGDATA) -> None:
     """Restart the running cluster keeping its options (used by durability tests)."""
     # -l: without a log file the new postmaster inherits pg_ctl's stdout pipe and the call
     # never returns (it waits for EOF on the captured output).
-    _run("pg_ctl", ["-D", str(pgdata), "-m", "fast", "-l", str(pgdata / "server.log"), "-w",
-                    "restart"], timeout=90)
+    _run(
+        "pg_ctl",
+        ["-D", str(pgdata), "-m", "fast", "-l", str(pgdata / "server.log"), "-w", "restart"],
+        timeout=90,
+    )
     _wait_ready(socket_dir(pgdata))
 
 
 def ensure_database(name: str, pgdata: Path = DEFAULT_PGDATA) -> None:
     """Create database `name` if missing."""
-    with psycopg.connect(host=str(socket_dir(pgdata)), user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        host=str(socket_dir(pgdata)), user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')

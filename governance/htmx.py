@@ -14,7 +14,8 @@ def wants_fragment(request) -> bool:
 
 def render_fragment_or_page(request, page: str, fragment: str, context: dict, status: int = 200):
     """The fragment to htmx, the full page otherwise; caches must keep the two apart."""
-    response = render(request, fragment if wants_fragment(request) else page, context,
-                      status=status)
+    response = render(
+        request, fragment if wants_fragment(request) else page, context, status=status
+    )
     patch_vary_headers(response, ("HX-Request",))
     return response

@@ -13,8 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from governance import devdb
-from governance import webserver
+from governance import devdb, webserver
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -24,8 +23,16 @@ BIN = Path(PYTHON).parent
 def _children_commands(bind: str) -> dict[str, list[str]]:
     return {
         "web": webserver.command(bind, access_log=True),
-        "worker": [str(BIN / "celery"), "-A", "governance", "worker", "--loglevel", "INFO",
-                   "--concurrency", "2"],
+        "worker": [
+            str(BIN / "celery"),
+            "-A",
+            "governance",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+        ],
         "beat": [str(BIN / "celery"), "-A", "governance", "beat", "--loglevel", "INFO"],
     }
 
@@ -86,8 +93,11 @@ def main() -> int:
         for name, cmd in _children_commands(bind).items():
             # Own process group each, so Ctrl-C reaches us first and we stop them in order.
             children[name] = subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True)
-        print(f"Console ready at http://{bind}/ after {time.monotonic() - started:.1f}s "
-              f"(Ctrl-C stops everything).", flush=True)
+        print(
+            f"Console ready at http://{bind}/ after {time.monotonic() - started:.1f}s "
+            f"(Ctrl-C stops everything).",
+            flush=True,
+        )
         while not stopping:
             for name, proc in children.items():
                 if proc.poll() is not None:

@@ -24,12 +24,25 @@ def _recent_attempts():
 def _locked(field: str) -> list[dict]:
     if field not in _lockout_fields():
         return []
-    rows = (_recent_attempts().exclude(**{f"{field}__isnull": True}).values(field)
-            .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
-            .filter(failures__gte=settings.AXES_FAILURE_LIMIT).order_by("-last"))
-    return [{"key": row[field], "failures": row["failures"], "last": row["last"],
-             "until": row["last"] + settings.AXES_COOLOFF_TIME
-             if settings.AXES_COOLOFF_TIME else None} for row in rows]
+    rows = (
+        _recent_attempts()
+        .exclude(**{f"{field}__isnull": True})
+        .values(field)
+        .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+        .order_by("-last")
+    )
+    return [
+        {
+            "key": row[field],
+            "failures": row["failures"],
+            "last": row["last"],
+            "until": row["last"] + settings.AXES_COOLOFF_TIME
+            if settings.AXES_COOLOFF_TIME
+            else None,
+        }
+        for row in rows
+    ]
 
 
 def _lockout_fields() -> set[str]:
@@ -57,8 +70,13 @@ def record_lockout(sender, request, username, ip_address, **kwargs) -> None:
     failures = getattr(request, "axes_failures_since_start", None)
     if failures != settings.AXES_FAILURE_LIMIT:
         return
-    record_admin_action(actor=None, action="login.locked_out", object_type="login",
-                        object_id=username or ip_address or "", object_repr=username or "",
-                        after={"username": username, "ip_address": ip_address,
-                               "failures": failures}, request=request,
-                        note="too many failed logins")
+    record_admin_action(
+        actor=None,
+        action="login.locked_out",
+        object_type="login",
+        object_id=username or ip_address or "",
+        object_repr=username or "",
+        after={"username": username, "ip_address": ip_address, "failures": failures},
+        request=request,
+        note="too many failed logins",
+    )

@@ -54,8 +54,9 @@ class SecurityHeadersMiddleware:
             # <style> block in its own templates; its scripts are files, so only styles relax.
             renderer = getattr(response, "accepted_renderer", None)
             browsable = getattr(renderer, "format", "") == "api"
-            response["Content-Security-Policy"] = (self.browsable_api_policy if browsable
-                                                   else self.policy)
+            response["Content-Security-Policy"] = (
+                self.browsable_api_policy if browsable else self.policy
+            )
         if "Cache-Control" not in response:
             response["Cache-Control"] = "no-store"
         return response
@@ -64,5 +65,6 @@ class SecurityHeadersMiddleware:
 def with_inline_styles(policy: str) -> str:
     """`policy` with `style-src 'self' 'unsafe-inline'` (any hash would void 'unsafe-inline')."""
     directives = [d.strip() for d in policy.split(";") if d.strip()]
-    return "; ".join("style-src 'self' 'unsafe-inline'" if d.split()[0] == "style-src" else d
-                     for d in directives)
+    return "; ".join(
+        "style-src 'self' 'unsafe-inline'" if d.split()[0] == "style-src" else d for d in directives
+    )

@@ -14,8 +14,13 @@ class AdminAction(models.Model):
     """
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="admin_actions")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="admin_actions",
+    )
     actor_repr = models.CharField(max_length=200, help_text="Username at the time, or 'system'.")
     action = models.CharField(max_length=100, db_index=True, help_text='e.g. "grant.revoked"')
     object_type = models.CharField(max_length=100, blank=True)
@@ -74,23 +79,29 @@ class ApiToken(models.Model):
         EXPORT = "export", "export (Auditor)"
         ADMIN = "admin", "admin (Admin)"
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="api_tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
     name = models.CharField(max_length=100)
     scope = models.CharField(max_length=10, choices=Scope.choices)
     prefix = models.CharField(max_length=16)
     secret_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     expires_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=models.Q(scope__in=["read", "export", "admin"]),
-                                              name="apitoken_scope_known")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scope__in=["read", "export", "admin"]),
+                name="apitoken_scope_known",
+            )
+        ]
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"

@@ -19,8 +19,9 @@ MAX_LIMIT = 500
 def page_params(params, *, default: int) -> tuple[int, int]:
     """(limit, offset) from query parameters; ValidationError ({param: [message]}) if bad."""
     try:
-        limit = parse_count("limit", params.get("limit") or str(default), minimum=1,
-                            maximum=MAX_LIMIT)
+        limit = parse_count(
+            "limit", params.get("limit") or str(default), minimum=1, maximum=MAX_LIMIT
+        )
         offset = parse_count("offset", params.get("offset") or "0", minimum=0)
     except InvalidFilter as exc:
         raise ValidationError({exc.param: [exc.message]}) from exc
@@ -45,7 +46,9 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     def get_schema_operation_parameters(self, view):
         limit, offset = super().get_schema_operation_parameters(view)
         limit["schema"].update(minimum=1)
-        limit["description"] = f"Results per page (default {self.default_limit}, at most " \
-                               f"{MAX_LIMIT}; larger values are capped)."
+        limit["description"] = (
+            f"Results per page (default {self.default_limit}, at most "
+            f"{MAX_LIMIT}; larger values are capped)."
+        )
         offset["schema"].update(minimum=0)
         return [limit, offset]

@@ -29,14 +29,23 @@ def overview_counts(*, now: datetime | None = None) -> dict[str, int]:
     running and past-TTL tasks), so a card cannot disagree with the list it links to; in two
     round trips (the overview is the landing page)."""
     now = now or timezone.now()
-    counts = _counts_in_one_query({
-        "identities": Identity.objects.all(), "clients": Client.objects.all(),
-        "servers": Server.objects.all(), "active_grants": Grant.objects.active(),
-        "open_flags": Flag.objects.open()})
-    return {**counts, **Task.objects.aggregate(
-        running_tasks=Count("id", filter=task_running_q(now)),
-        expired_tasks=Count("id", filter=task_past_ttl_q(now)),
-        flagged_tasks=Count("id", filter=task_flagged_q()))}
+    counts = _counts_in_one_query(
+        {
+            "identities": Identity.objects.all(),
+            "clients": Client.objects.all(),
+            "servers": Server.objects.all(),
+            "active_grants": Grant.objects.active(),
+            "open_flags": Flag.objects.open(),
+        }
+    )
+    return {
+        **counts,
+        **Task.objects.aggregate(
+            running_tasks=Count("id", filter=task_running_q(now)),
+            expired_tasks=Count("id", filter=task_past_ttl_q(now)),
+            flagged_tasks=Count("id", filter=task_flagged_q()),
+        ),
+    }
 
 
 def _counts_in_one_query(querysets: dict[str, QuerySet]) -> dict[str, int]:
@@ -53,38 +62,58 @@ def _counts_in_one_query(querysets: dict[str, QuerySet]) -> dict[str, int]:
 
 def grants_by_status_and_type() -> list[dict]:
     """[{status, grant_type, n}] for every combination present."""
-    return list(Grant.objects.order_by().values("status", "grant_type")
-                .annotate(n=Count("id")).order_by("status", "grant_type"))
+    return list(
+        Grant.objects.order_by()
+        .values("status", "grant_type")
+        .annotate(n=Count("id"))
+        .order_by("status", "grant_type")
+    )
 
 
 def tasks_by_status(*, now: datetime | None = None) -> dict[str, int]:
     """{status: n} with every task status (zeros included) and "expired": the tasks still
     working or input_required after their TTL, counted there and not under their status."""
-    shown = Case(When(task_past_ttl_q(now or timezone.now()), then=Value(TASK_EXPIRED)),
-                 default=F("status"), output_field=CharField())
-    counts = dict(Task.objects.order_by().annotate(shown=shown).values_list("shown")
-                  .annotate(n=Count("id")))
+    shown = Case(
+        When(task_past_ttl_q(now or timezone.now()), then=Value(TASK_EXPIRED)),
+        default=F("status"),
+        output_field=CharField(),
+    )
+    counts = dict(
+        Task.objects.order_by().annotate(shown=shown).values_list("shown").annotate(n=Count("id"))
+    )
     return {status: counts.get(status, 0) for status in [*Task.Status.values, TASK_EXPIRED]}
 
 
 def clients_by_registration() -> dict[str, int]:
     """{registration kind: n} for the kinds present."""
-    return dict(Client.objects.order_by().values_list("registration").annotate(n=Count("id"))
-                .order_by("registration"))
+    return dict(
+        Client.objects.order_by()
+        .values_list("registration")
+        .annotate(n=Count("id"))
+        .order_by("registration")
+    )
 
 
-def grants_expiring_soon(*, now: datetime | None = None, within: timedelta = EXPIRING_SOON,
-                         limit: int = 10) -> QuerySet:
+def grants_expiring_soon(
+    *, now: datetime | None = None, within: timedelta = EXPIRING_SOON, limit: int = 10
+) -> QuerySet:
     """Active grants whose expiry falls in the next `within`, soonest first."""
-    return (Grant.objects.expiring_soon(now, within)
-            .select_related("client", "subject").order_by("expires_at", "id")[:limit])
+    return (
+        Grant.objects.expiring_soon(now, within)
+        .select_related("client", "subject")
+        .order_by("expires_at", "id")[:limit]
+    )
 
 
 def top_clients_by_active_grants(*, limit: int = 10) -> list[Client]:
     """The clients holding the most active grants (only those holding at least one)."""
-    return list(Client.objects.annotate(
-        active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE)))
-        .filter(active_grants__gt=0).order_by("-active_grants", "name")[:limit])
+    return list(
+        Client.objects.annotate(
+            active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE))
+        )
+        .filter(active_grants__gt=0)
+        .order_by("-active_grants", "name")[:limit]
+    )
 
 
 def audit_activity(*, now: datetime | None = None, days: int = 7) -> dict:

@@ -90,9 +90,11 @@ class LoginRequiredEverywhereMiddleware:
         return self.get_response(request)
 
 
-API_ACCEPTS = ("The API accepts a console session (sign in) or an API token sent as "
-               "'Authorization: Bearer <token>' (Governance -> API tokens); Basic authentication "
-               "is not accepted.")
+API_ACCEPTS = (
+    "The API accepts a console session (sign in) or an API token sent as "
+    "'Authorization: Bearer <token>' (Governance -> API tokens); Basic authentication "
+    "is not accepted."
+)
 
 
 def _has_bearer(request) -> bool:
@@ -100,8 +102,9 @@ def _has_bearer(request) -> bool:
 
 
 def _api_unauthenticated():
-    response = JsonResponse({"detail": "Authentication credentials were not provided. "
-                             + API_ACCEPTS}, status=401)
+    response = JsonResponse(
+        {"detail": "Authentication credentials were not provided. " + API_ACCEPTS}, status=401
+    )
     response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
 

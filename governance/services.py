@@ -20,7 +20,8 @@ from governance.roles import ROLE_ORDER
 # Keys whose values never reach the record: password hashes, token hashes, client secrets...
 # (`token_prefix` stays: it is what the console shows to tell tokens apart).
 SECRET_KEY_RE = re.compile(
-    r"password|passwd|secret|credential|private_key|api_key|token_hash|(^|_)token$", re.I)
+    r"password|passwd|secret|credential|private_key|api_key|token_hash|(^|_)token$", re.I
+)
 HIDDEN, HIDDEN_CHANGED = "[hidden]", "[hidden, changed]"
 
 # Who is acting when a management command changes something (no request, no user).
@@ -79,8 +80,10 @@ def _mask(value, other, *, compare: bool):
 def masked_pair(before: dict | None, after: dict | None) -> tuple[dict | None, dict | None]:
     """(before, after) as JSON with secrets hidden; a secret that differs shows as changed."""
     both = before is not None and after is not None
-    return (None if before is None else json_safe(_mask(before, after, compare=False)),
-            None if after is None else json_safe(_mask(after, before, compare=both)))
+    return (
+        None if before is None else json_safe(_mask(before, after, compare=False)),
+        None if after is None else json_safe(_mask(after, before, compare=both)),
+    )
 
 
 def model_snapshot(obj: models.Model) -> dict:
@@ -157,9 +160,14 @@ def set_user_role(*, actor, user, role: str | None, request=None) -> None:
     user.groups.remove(*Group.objects.filter(name__in=ROLE_ORDER))
     if role:
         user.groups.add(Group.objects.get(name=role))
-    record_admin_action(actor=actor, action="user.role_changed", obj=user,
-                        before={"roles": before}, after={"roles": [role] if role else []},
-                        request=request)
+    record_admin_action(
+        actor=actor,
+        action="user.role_changed",
+        obj=user,
+        before={"roles": before},
+        after={"roles": [role] if role else []},
+        request=request,
+    )
 
 
 @transaction.atomic
@@ -168,23 +176,32 @@ def change_own_password(*, user, new_password: str, request=None) -> None:
     old_hash = user.password
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    record_admin_action(actor=user, action="user.password_changed", obj=user,
-                        before={"password": old_hash}, after={"password": user.password},
-                        request=request)
+    record_admin_action(
+        actor=user,
+        action="user.password_changed",
+        obj=user,
+        before={"password": old_hash},
+        after={"password": user.password},
+        request=request,
+    )
 
 
 @transaction.atomic
-def unlock_login(*, actor, username: str = "", ip_address: str = "", request=None,
-                 obj=None) -> int:
+def unlock_login(*, actor, username: str = "", ip_address: str = "", request=None, obj=None) -> int:
     """Forget the failed logins of a username or an address (lifting its lockout). Recorded."""
     if not username and not ip_address:
         raise ValueError("username or ip_address is needed")
     what = {"username": username} if username else {"ip_address": ip_address}
     removed = reset(**({"username": username} if username else {"ip": ip_address}))
-    record_admin_action(actor=actor, action="user.unlocked" if obj is not None else
-                        "login.unlocked", obj=obj, object_type="" if obj else "login",
-                        object_id="" if obj else (username or ip_address),
-                        object_repr="" if obj else (username or ip_address),
-                        before=what, after={"failed_attempt_records_removed": removed},
-                        request=request)
+    record_admin_action(
+        actor=actor,
+        action="user.unlocked" if obj is not None else "login.unlocked",
+        obj=obj,
+        object_type="" if obj else "login",
+        object_id="" if obj else (username or ip_address),
+        object_repr="" if obj else (username or ip_address),
+        before=what,
+        after={"failed_attempt_records_removed": removed},
+        request=request,
+    )
     return removed

@@ -38,7 +38,8 @@ SECRET_KEY = localfiles.read_secret("SECRET_KEY")
 # Fernet key(s) for secrets at rest (IdP credentials...). Comma-separated: first encrypts,
 # all decrypt, so keys can be rotated.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEY") or [
-    key for key in [localfiles.read_secret("FIELD_ENCRYPTION_KEY")] if key]
+    key for key in [localfiles.read_secret("FIELD_ENCRYPTION_KEY")] if key
+]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
@@ -121,21 +122,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 # axes first: it refuses a locked-out username or address before any password is checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
-                           "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 # Brute-force protection (django-axes): LOGIN_FAILURE_LIMIT failed logins for one username, or
 # from one address, lock that username / address out for LOGIN_COOLOFF_MINUTES (each further
 # failure restarts it), or until an Admin unlocks it on the users page. Login form, Django admin
 # and the API's Basic auth all count. The address is REMOTE_ADDR (behind a proxy, the proxy must
 # pass the client's address through as the peer address, or set LOGIN_LOCKOUT_PARAMETERS=username).
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-AXES_COOLOFF_TIME = datetime.timedelta(
-    minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = env_list("LOGIN_LOCKOUT_PARAMETERS", "username,ip_address")
 AXES_RESET_ON_SUCCESS = True  # a good login forgets that user's earlier typos
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
@@ -158,15 +162,29 @@ X_FRAME_OPTIONS = "DENY"
 # own origin: no inline script, no eval (docs/ui.md: Content-Security-Policy). Empty = not sent.
 # No 'unsafe-inline' for styles either: plotly.js adds two <style> elements, allowed by hash
 # alone: an empty one it then fills through CSSOM (which CSP does not restrict), and its
-# bundled map stylesheet (re-hash it when upgrading plotly; tests/test_csp.py's Chromium test
+# bundled map stylesheet (re-hash it when upgrading plotly; tests/governance/test_csp.py's Chromium test
 # fails on a CSP error).
-PLOTLY_STYLE_HASHES = ("'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
-                       "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='")
-CONTENT_SECURITY_POLICY = os.environ.get("CONTENT_SECURITY_POLICY", "; ".join([
-    "default-src 'self'", "script-src 'self'", " ".join(["style-src 'self'", *PLOTLY_STYLE_HASHES]),
-    "img-src 'self' data:",
-    "font-src 'self'", "connect-src 'self'", "object-src 'none'", "base-uri 'none'",
-    "form-action 'self'", "frame-ancestors 'none'"]))
+PLOTLY_STYLE_HASHES = (
+    "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+    "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
+)
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            " ".join(["style-src 'self'", *PLOTLY_STYLE_HASHES]),
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    ),
+)
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -199,8 +217,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "governance.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "governance.api_schema.ConsoleAutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer",
-                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
 }
 # API tokens (Governance -> API tokens): lifetime when none is asked for, and the longest allowed.
 API_TOKEN_DEFAULT_DAYS = int(os.environ.get("API_TOKEN_DEFAULT_DAYS") or 90)
@@ -246,9 +266,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # httpx logs every request at INFO; the fetch log (FetchRecord) already records each one.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"},
-                # axes logs every login at INFO; failures and lockouts are WARNING.
-                "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        # axes logs every login at INFO; failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Audit ingestion (docs/ingest.md) -------------------------------------------------------
@@ -270,44 +293,64 @@ AUDIT_GROUP_COMMIT_FLUSHERS = int(os.environ.get("AUDIT_GROUP_COMMIT_FLUSHERS", 
 AUDIT_MAX_EVENT_AGE_DAYS = int(os.environ.get("AUDIT_MAX_EVENT_AGE_DAYS", "400"))
 AUDIT_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("AUDIT_MAX_CLOCK_SKEW_SECONDS", "900"))
 # Requests per minute per source when the source sets none; 0 disables the limit.
-AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE = int(os.environ.get("AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE",
-                                                         "120000"))
+AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE = int(
+    os.environ.get("AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE", "120000")
+)
 AUDIT_PARTITIONS_AHEAD_MONTHS = int(os.environ.get("AUDIT_PARTITIONS_AHEAD_MONTHS", "2"))
 # Redaction: extra sensitive key names (comma-separated) and extra value regexes (one per line).
 AUDIT_REDACTION_EXTRA_KEYS = env_list("AUDIT_REDACTION_EXTRA_KEYS")
-AUDIT_REDACTION_EXTRA_PATTERNS = [p for p in os.environ.get(
-    "AUDIT_REDACTION_EXTRA_PATTERNS", "").splitlines() if p.strip()]
+AUDIT_REDACTION_EXTRA_PATTERNS = [
+    p for p in os.environ.get("AUDIT_REDACTION_EXTRA_PATTERNS", "").splitlines() if p.strip()
+]
 AUDIT_REDACTION_DISABLED_RULES = env_list("AUDIT_REDACTION_DISABLED_RULES")
-CELERY_BEAT_SCHEDULE.update({
-    "audit-ensure-partitions": {"task": "audit.tasks.ensure_partitions", "schedule": 3600.0},
-    "audit-seal-chain": {"task": "audit.tasks.seal_chain", "schedule": 10.0},
-    "audit-apply-retention": {"task": "audit.tasks.apply_retention", "schedule": 6 * 3600.0},
-})
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "audit-ensure-partitions": {"task": "audit.tasks.ensure_partitions", "schedule": 3600.0},
+        "audit-seal-chain": {"task": "audit.tasks.seal_chain", "schedule": 10.0},
+        "audit-apply-retention": {"task": "audit.tasks.apply_retention", "schedule": 6 * 3600.0},
+    }
+)
 # A full integrity-chain verification on a schedule, so the audit page always shows a recent
 # result even if nobody presses "verify now" (0 turns it off).
 AUDIT_VERIFY_INTERVAL_SECONDS = float(os.environ.get("AUDIT_VERIFY_INTERVAL_SECONDS", "86400"))
 if AUDIT_VERIFY_INTERVAL_SECONDS > 0:
-    CELERY_BEAT_SCHEDULE["audit-verify-chain"] = {"task": "audit.tasks.verify_audit_chain",
-                                                  "schedule": AUDIT_VERIFY_INTERVAL_SECONDS}
+    CELERY_BEAT_SCHEDULE["audit-verify-chain"] = {
+        "task": "audit.tasks.verify_audit_chain",
+        "schedule": AUDIT_VERIFY_INTERVAL_SECONDS,
+    }
 
 # --- Discovery crawls -----------------------------------------------------------------------
 # Beat schedule (intervals in seconds). The registry tick only queues crawls of registries
 # whose own crawl_interval_minutes (60 by default) has elapsed; the CIMD tick looks for due
 # documents and sweeps only when one is due.
-CELERY_BEAT_SCHEDULE.update({
-    "crawl-due-registries": {"task": "inventory.crawl_due_registries", "schedule": float(
-        os.environ.get("REGISTRY_CRAWL_TICK_SECONDS", 15 * 60))},
-    "crawl-cimd-documents": {"task": "inventory.crawl_cimd_documents", "schedule": float(
-        os.environ.get("CIMD_CRAWL_INTERVAL_SECONDS", 15 * 60))},
-    "crawl-oauth-metadata": {"task": "inventory.crawl_oauth_metadata", "schedule": float(
-        os.environ.get("OAUTH_METADATA_CRAWL_INTERVAL_SECONDS", 24 * 60 * 60))},
-    # Recovers jobs of every kind (crawls today), see governance/platform/jobs.py.
-    "sweep-jobs": {"task": "platform.sweep_jobs", "schedule": float(
-        os.environ.get("CRAWL_SWEEP_INTERVAL_SECONDS", 5 * 60))},
-    # Flags tasks still running after their TTL and closes the flags of those that ended.
-    "flag-tasks-past-ttl": {"task": "inventory.flag_tasks_past_ttl", "schedule": float(
-        os.environ.get("TASK_EXPIRY_SWEEP_INTERVAL_SECONDS", 60))},
-})
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "crawl-due-registries": {
+            "task": "inventory.crawl_due_registries",
+            "schedule": float(os.environ.get("REGISTRY_CRAWL_TICK_SECONDS", 15 * 60)),
+        },
+        "crawl-cimd-documents": {
+            "task": "inventory.crawl_cimd_documents",
+            "schedule": float(os.environ.get("CIMD_CRAWL_INTERVAL_SECONDS", 15 * 60)),
+        },
+        "crawl-oauth-metadata": {
+            "task": "inventory.crawl_oauth_metadata",
+            "schedule": float(
+                os.environ.get("OAUTH_METADATA_CRAWL_INTERVAL_SECONDS", 24 * 60 * 60)
+            ),
+        },
+        # Recovers jobs of every kind (crawls today), see governance/platform/jobs.py.
+        "sweep-jobs": {
+            "task": "platform.sweep_jobs",
+            "schedule": float(os.environ.get("CRAWL_SWEEP_INTERVAL_SECONDS", 5 * 60)),
+        },
+        # Flags tasks still running after their TTL and closes the flags of those that ended.
+        "flag-tasks-past-ttl": {
+            "task": "inventory.flag_tasks_past_ttl",
+            "schedule": float(os.environ.get("TASK_EXPIRY_SWEEP_INTERVAL_SECONDS", 60)),
+        },
+    }
+)
 # The job sweeper resends a queued job's (e.g. a crawl's) message after this long, and re-queues
 # (up to CRAWL_MAX_ATTEMPTS runs) a running job whose heartbeat has been silent this long. A
 # running job beats every CRAWL_HEARTBEAT_SECONDS. The engine reads these, and only these.
@@ -321,12 +364,16 @@ REGISTRY_MAX_RETRY_WAIT_SECONDS = float(os.environ.get("REGISTRY_MAX_RETRY_WAIT_
 REGISTRY_FETCH_ATTEMPTS = int(os.environ.get("REGISTRY_FETCH_ATTEMPTS", "5"))
 # An incremental crawl asks for servers updated since the last successful crawl minus this, so
 # a registry clock a little behind ours loses no update.
-REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS = int(os.environ.get(
-    "REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", "120"))
+REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS = int(
+    os.environ.get("REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", "120")
+)
 # JSON {"npm": ["https://..."], ...}: the package base URLs the official registry accepts.
 # Unset: the list in inventory/registry.py (npm and PyPI there are placeholders; set them here).
-REGISTRY_PACKAGE_BASE_URLS = (json.loads(os.environ["REGISTRY_PACKAGE_BASE_URLS"])
-                              if os.environ.get("REGISTRY_PACKAGE_BASE_URLS") else None)
+REGISTRY_PACKAGE_BASE_URLS = (
+    json.loads(os.environ["REGISTRY_PACKAGE_BASE_URLS"])
+    if os.environ.get("REGISTRY_PACKAGE_BASE_URLS")
+    else None
+)
 
 # --- Outbound fetches (CIMD documents, OAuth metadata, registries) ---------------------------
 # Every crawler goes through inventory.fetch.safe_fetch: HTTPS only and public addresses only,

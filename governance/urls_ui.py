@@ -13,6 +13,7 @@ urlpatterns = [
     path("governance/users/<int:pk>/unlock/", views.user_unlock, name="user_unlock"),
     path("governance/lockouts/unlock/", views.lockout_unlock, name="lockout_unlock"),
     path("governance/api-tokens/", views_tokens.token_list, name="api_token_list"),
-    path("governance/api-tokens/<int:pk>/revoke/", views_tokens.token_revoke,
-         name="api_token_revoke"),
+    path(
+        "governance/api-tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="api_token_revoke"
+    ),
 ]

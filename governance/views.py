@@ -14,9 +14,9 @@ from django.views.decorators.http import require_GET, require_POST
 from governance import charts, queries
 from governance.celery import app as celery_app
 from governance.htmx import wants_fragment
+from governance.lockouts import locked_addresses, locked_usernames
 from governance.models import AdminAction
 from governance.roles import ADMIN, ROLE_ORDER, VIEWER, role_required, user_role
-from governance.lockouts import locked_addresses, locked_usernames
 from governance.services import RoleChangeRefused, set_user_role, unlock_login
 from inventory.models import TASK_EXPIRED, Client, Grant, Task
 
@@ -28,8 +28,9 @@ def healthz(request):
     """Database and broker reachability, for load balancers and orchestrators (no login)."""
     checks = {"database": _check_database(), "broker": _check_broker()}
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", **checks},
-                        status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503
+    )
 
 
 def _check_database() -> str:
@@ -55,20 +56,26 @@ def overview(request):
     """Headline counts, charts and the grants about to expire (a handful of aggregate queries)."""
     top_clients = queries.top_clients_by_active_grants()
     activity = queries.audit_activity()
-    return render(request, "governance/overview.html", {
-        "activity": activity,
-        "chart_events": charts.events_chart(activity["per_hour"]),
-        "chart_top_tools": charts.top_tools_chart(activity["top_tools"]),
-        "counts": queries.overview_counts(),
-        "expiring": queries.grants_expiring_soon(),
-        "top_clients": top_clients,
-        "chart_grants": charts.grants_chart(queries.grants_by_status_and_type(),
-                                            dict(Grant.GrantType.choices)),
-        "chart_tasks": charts.tasks_chart(queries.tasks_by_status(), TASK_STATUS_LABELS),
-        "chart_registrations": charts.registrations_chart(queries.clients_by_registration(),
-                                                          dict(Client.Registration.choices)),
-        "chart_top_clients": charts.top_clients_chart(top_clients),
-    })
+    return render(
+        request,
+        "governance/overview.html",
+        {
+            "activity": activity,
+            "chart_events": charts.events_chart(activity["per_hour"]),
+            "chart_top_tools": charts.top_tools_chart(activity["top_tools"]),
+            "counts": queries.overview_counts(),
+            "expiring": queries.grants_expiring_soon(),
+            "top_clients": top_clients,
+            "chart_grants": charts.grants_chart(
+                queries.grants_by_status_and_type(), dict(Grant.GrantType.choices)
+            ),
+            "chart_tasks": charts.tasks_chart(queries.tasks_by_status(), TASK_STATUS_LABELS),
+            "chart_registrations": charts.registrations_chart(
+                queries.clients_by_registration(), dict(Client.Registration.choices)
+            ),
+            "chart_top_clients": charts.top_clients_chart(top_clients),
+        },
+    )
 
 
 @role_required(VIEWER)
@@ -81,7 +88,8 @@ def governance_home(request):
 def admin_action_list(request):
     """Every recorded admin action, newest first."""
     page = Paginator(AdminAction.objects.select_related("actor"), 50).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "governance/adminaction_list.html", {"page": page})
 
 
@@ -93,8 +101,7 @@ def admin_action_detail(request, pk: int):
 
 
 def _user_rows(users, locked=frozenset()):
-    return [{"user": u, "role": user_role(u), "locked": u.get_username() in locked}
-            for u in users]
+    return [{"user": u, "role": user_role(u), "locked": u.get_username() in locked} for u in users]
 
 
 @role_required(ADMIN)
@@ -102,10 +109,17 @@ def user_list(request):
     """Every account and its role, and the login lockouts; Admins change roles and unlock here."""
     users = User.objects.prefetch_related("groups").order_by("username")
     usernames = locked_usernames()
-    return render(request, "governance/user_list.html", {
-        "rows": _user_rows(users, {row["key"] for row in usernames}), "roles": ROLE_ORDER,
-        "locked_usernames": usernames, "locked_addresses": locked_addresses(),
-        "failure_limit": settings.AXES_FAILURE_LIMIT})
+    return render(
+        request,
+        "governance/user_list.html",
+        {
+            "rows": _user_rows(users, {row["key"] for row in usernames}),
+            "roles": ROLE_ORDER,
+            "locked_usernames": usernames,
+            "locked_addresses": locked_addresses(),
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+        },
+    )
 
 
 @require_POST
@@ -148,7 +162,10 @@ def user_role_set(request, pk: int):
         return HttpResponseBadRequest(str(exc))
     user = User.objects.get(pk=pk)  # drop the cached role
     if wants_fragment(request):
-        return render(request, "governance/_user_row.html",
-                      {"row": _user_rows([user])[0], "roles": ROLE_ORDER, "saved": True})
+        return render(
+            request,
+            "governance/_user_row.html",
+            {"row": _user_rows([user])[0], "roles": ROLE_ORDER, "saved": True},
+        )
     messages.success(request, f"{user.get_username()} now has the role {role or 'none'}.")
     return redirect("governance:user_list")

@@ -16,8 +16,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("password_change_done")
 
     def form_valid(self, form):
-        change_own_password(user=self.request.user,
-                            new_password=form.cleaned_data["new_password1"], request=self.request)
+        change_own_password(
+            user=self.request.user,
+            new_password=form.cleaned_data["new_password1"],
+            request=self.request,
+        )
         update_session_auth_hash(self.request, self.request.user)  # stay signed in here
         return redirect(self.get_success_url())
 

@@ -21,9 +21,12 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100)
     scope = forms.ChoiceField(choices=ApiToken.Scope.choices)
     expires_in_days = forms.IntegerField(min_value=1, label="Expires in (days)")
-    service = forms.CharField(max_length=100, required=False,
-                              help_text="Admins: a service name makes a token for the service "
-                                        "account svc-<name> instead of for you.")
+    service = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="Admins: a service name makes a token for the service "
+        "account svc-<name> instead of for you.",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -31,7 +34,8 @@ class TokenForm(forms.Form):
         self.fields["scope"].choices = [c for c in ApiToken.Scope.choices if c[0] in allowed]
         # A validator, not `.max_value =`: a field builds its validators in __init__ only.
         self.fields["expires_in_days"].validators.append(
-            MaxValueValidator(settings.API_TOKEN_MAX_DAYS))
+            MaxValueValidator(settings.API_TOKEN_MAX_DAYS)
+        )
         self.fields["expires_in_days"].initial = settings.API_TOKEN_DEFAULT_DAYS
         self.fields["expires_in_days"].widget.attrs["max"] = settings.API_TOKEN_MAX_DAYS
         if not has_role(user, ADMIN):
@@ -49,25 +53,39 @@ def token_list(request):
         except api_tokens.TokenRefused as exc:
             form.add_error(None, str(exc))
         else:
-            response = render(request, "governance/api_token_created.html",
-                              {"token": token, "secret": secret})
+            response = render(
+                request, "governance/api_token_created.html", {"token": token, "secret": secret}
+            )
             response["Cache-Control"] = "no-store"  # the secret must not sit in a cache
             return response
     tokens = ApiToken.objects.select_related("user")
     if not has_role(request.user, ADMIN):
         tokens = tokens.filter(user=request.user)
-    return render(request, "governance/api_token_list.html", {
-        "tokens": tokens, "form": form, "now": timezone.now()},
-        status=400 if form.errors else 200)
+    return render(
+        request,
+        "governance/api_token_list.html",
+        {"tokens": tokens, "form": form, "now": timezone.now()},
+        status=400 if form.errors else 200,
+    )
 
 
 def _create(request, data):
     if data.get("service"):
         return api_tokens.create_service_token(
-            actor=request.user, service=data["service"], name=data["name"],
-            scope=data["scope"], days=data["expires_in_days"], request=request)
-    return api_tokens.create_token(actor=request.user, name=data["name"], scope=data["scope"],
-                                   days=data["expires_in_days"], request=request)
+            actor=request.user,
+            service=data["service"],
+            name=data["name"],
+            scope=data["scope"],
+            days=data["expires_in_days"],
+            request=request,
+        )
+    return api_tokens.create_token(
+        actor=request.user,
+        name=data["name"],
+        scope=data["scope"],
+        days=data["expires_in_days"],
+        request=request,
+    )
 
 
 @require_POST

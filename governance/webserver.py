@@ -46,19 +46,38 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
 
 
-def command(bind: str | None = None, *, workers: int | None = None, threads: int | None = None,
-            access_log: bool = False, log_level: str = "info") -> list[str]:
+def command(
+    bind: str | None = None,
+    *,
+    workers: int | None = None,
+    threads: int | None = None,
+    access_log: bool = False,
+    log_level: str = "info",
+) -> list[str]:
     """The server's argv for `bind` (host:port), from the WEB_* environment variables."""
     host, _, port = (bind or os.environ.get("WEB_BIND", "127.0.0.1:8000")).rpartition(":")
     cmd = [
-        str(BIN / "granian"), "--interface", "wsgi", "--no-ws",
-        "--host", host.strip("[]") or "127.0.0.1", "--port", port,
-        "--workers", str(workers or _int("WEB_WORKERS", os.cpu_count() or 1)),
-        "--blocking-threads", str(threads or _int("WEB_THREADS", 16)),
-        "--backlog", str(_int("WEB_BACKLOG", 1024)),
+        str(BIN / "granian"),
+        "--interface",
+        "wsgi",
+        "--no-ws",
+        "--host",
+        host.strip("[]") or "127.0.0.1",
+        "--port",
+        port,
+        "--workers",
+        str(workers or _int("WEB_WORKERS", os.cpu_count() or 1)),
+        "--blocking-threads",
+        str(threads or _int("WEB_THREADS", 16)),
+        "--backlog",
+        str(_int("WEB_BACKLOG", 1024)),
         "--respawn-failed-workers",
-        "--workers-kill-timeout", str(_int("WEB_GRACEFUL_TIMEOUT_SECONDS", 10)),
-        "--log-level", log_level, "--working-dir", str(BASE_DIR),
+        "--workers-kill-timeout",
+        str(_int("WEB_GRACEFUL_TIMEOUT_SECONDS", 10)),
+        "--log-level",
+        log_level,
+        "--working-dir",
+        str(BASE_DIR),
     ]
     lifetime = _int("WEB_WORKER_LIFETIME_SECONDS", 0)
     if lifetime:
@@ -81,9 +100,11 @@ def connection_warning(cmd: list[str]) -> str | None:
     threads = int(cmd[cmd.index("--blocking-threads") + 1])
     if workers * threads <= CONNECTION_WARNING_AT:
         return None
-    return (f"warning: {workers} workers x {threads} threads may hold {workers * threads} "
-            "database connections (one per thread); raise PostgreSQL's max_connections or "
-            "lower WEB_WORKERS / WEB_THREADS.")
+    return (
+        f"warning: {workers} workers x {threads} threads may hold {workers * threads} "
+        "database connections (one per thread); raise PostgreSQL's max_connections or "
+        "lower WEB_WORKERS / WEB_THREADS."
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -51,7 +51,15 @@ class TaskAdmin(ReadOnlyAdmin):
 for model in (models.ServerVersion, models.ServerRemote, models.Tool, models.TaskStatusChange):
     admin.site.register(model, ReadOnlyAdmin)
 admin.site.register(models.Flag, ReadOnlyAdmin)
-for model in (models.Crawl, models.ServerVersionRecord, models.ServerPackage, models.ServerChange,
-              models.FetchRecord, models.ClientDocumentState, models.ClientDocument,
-              models.AuthorizationServer, models.ProtectedResource):
+for model in (
+    models.Crawl,
+    models.ServerVersionRecord,
+    models.ServerPackage,
+    models.ServerChange,
+    models.FetchRecord,
+    models.ClientDocumentState,
+    models.ClientDocument,
+    models.AuthorizationServer,
+    models.ProtectedResource,
+):
     admin.site.register(model, ReadOnlyAdmin)

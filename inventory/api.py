@@ -34,34 +34,81 @@ def bad_filter_is_400():
 class IdentitySerializer(serializers.ModelSerializer):
     class Meta:
         model = Identity
-        fields = ["id", "issuer", "subject", "display_name", "email", "kind", "status", "owner",
-                  "team", *SIGHTING_FIELDS]
+        fields = [
+            "id",
+            "issuer",
+            "subject",
+            "display_name",
+            "email",
+            "kind",
+            "status",
+            "owner",
+            "team",
+            *SIGHTING_FIELDS,
+        ]
 
 
 class ClientSerializer(serializers.ModelSerializer):
-    active_grants = serializers.IntegerField(read_only=True,
-                                             help_text="Grants of this client that are active.")
+    active_grants = serializers.IntegerField(
+        read_only=True, help_text="Grants of this client that are active."
+    )
 
     class Meta:
         model = Client
-        fields = ["id", "client_id", "issuer", "registration", "name", "version", "owner",
-                  "review_status", "active_grants", *SIGHTING_FIELDS]
+        fields = [
+            "id",
+            "client_id",
+            "issuer",
+            "registration",
+            "name",
+            "version",
+            "owner",
+            "review_status",
+            "active_grants",
+            *SIGHTING_FIELDS,
+        ]
 
 
 class ServerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Server
-        fields = ["id", "name", "title", "description", "latest_version", "repository_url",
-                  "registry_status", "owner", "review_status", *SIGHTING_FIELDS]
+        fields = [
+            "id",
+            "name",
+            "title",
+            "description",
+            "latest_version",
+            "repository_url",
+            "registry_status",
+            "owner",
+            "review_status",
+            *SIGHTING_FIELDS,
+        ]
 
 
 class GrantSerializer(serializers.ModelSerializer):
     class Meta:
         model = Grant
-        fields = ["id", "issuer", "external_id", "subject", "client", "server", "resource",
-                  "scopes", "grant_type", "has_refresh_token", "issued_at", "expires_at",
-                  "last_used_at", "status", "revoked_at", "revoked_by", "revoke_reason",
-                  *SIGHTING_FIELDS]
+        fields = [
+            "id",
+            "issuer",
+            "external_id",
+            "subject",
+            "client",
+            "server",
+            "resource",
+            "scopes",
+            "grant_type",
+            "has_refresh_token",
+            "issued_at",
+            "expires_at",
+            "last_used_at",
+            "status",
+            "revoked_at",
+            "revoked_by",
+            "revoke_reason",
+            *SIGHTING_FIELDS,
+        ]
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -69,23 +116,56 @@ class TaskSerializer(serializers.ModelSerializer):
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     expired = serializers.BooleanField(read_only=True)
     effective_status = serializers.ChoiceField(
-        read_only=True, choices=[*Task.Status.values, TASK_EXPIRED])
+        read_only=True, choices=[*Task.Status.values, TASK_EXPIRED]
+    )
 
     class Meta:
         model = Task
-        fields = ["id", "task_id", "server", "client", "identity", "grant", "session_id",
-                  "method", "tool_name", "status", "effective_status", "expired", "expires_at",
-                  "status_message", "created_at",
-                  "last_updated_at", "ttl_ms", "ttl_unlimited", "poll_interval_ms",
-                  "protocol_version", "flagged", "flag_reason", *SIGHTING_FIELDS]
+        fields = [
+            "id",
+            "task_id",
+            "server",
+            "client",
+            "identity",
+            "grant",
+            "session_id",
+            "method",
+            "tool_name",
+            "status",
+            "effective_status",
+            "expired",
+            "expires_at",
+            "status_message",
+            "created_at",
+            "last_updated_at",
+            "ttl_ms",
+            "ttl_unlimited",
+            "poll_interval_ms",
+            "protocol_version",
+            "flagged",
+            "flag_reason",
+            *SIGHTING_FIELDS,
+        ]
 
 
 class FlagSerializer(serializers.ModelSerializer):
     class Meta:
         model = Flag
-        fields = ["id", "kind", "severity", "object_type", "object_id", "object_repr", "summary",
-                  "details", "raised_at", "last_raised_at", "times_raised", "resolved_at",
-                  "resolved_by"]
+        fields = [
+            "id",
+            "kind",
+            "severity",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "summary",
+            "details",
+            "raised_at",
+            "last_raised_at",
+            "times_raised",
+            "resolved_at",
+            "resolved_by",
+        ]
 
 
 _PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL}
@@ -94,17 +174,27 @@ _PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL}
 def spec_parameters(spec: ListSpec) -> list[OpenApiParameter]:
     """OpenAPI query parameters for one list, generated from its spec so they cannot drift."""
     params = [
-        OpenApiParameter("q", OpenApiTypes.STR, description="Case-insensitive search in "
-                         + ", ".join(spec.search)),
-        OpenApiParameter("sort", OpenApiTypes.STR, enum=sorted(
-            [*spec.sorts, *(f"-{key}" for key in spec.sorts)]),
-            description=f"Sort key, '-' for descending (default {spec.default_sort})."),
+        OpenApiParameter(
+            "q",
+            OpenApiTypes.STR,
+            description="Case-insensitive search in " + ", ".join(spec.search),
+        ),
+        OpenApiParameter(
+            "sort",
+            OpenApiTypes.STR,
+            enum=sorted([*spec.sorts, *(f"-{key}" for key in spec.sorts)]),
+            description=f"Sort key, '-' for descending (default {spec.default_sort}).",
+        ),
     ]
     for flt in spec.filters:
-        params.append(OpenApiParameter(
-            flt.param, _PARAM_TYPES.get(flt.kind, OpenApiTypes.STR),
-            enum=[value for value, _ in flt.choices] or None,
-            description=flt.label or f"Only rows whose {flt.param.replace('_', ' ')} matches."))
+        params.append(
+            OpenApiParameter(
+                flt.param,
+                _PARAM_TYPES.get(flt.kind, OpenApiTypes.STR),
+                enum=[value for value, _ in flt.choices] or None,
+                description=flt.label or f"Only rows whose {flt.param.replace('_', ' ')} matches.",
+            )
+        )
     return params
 
 
@@ -127,8 +217,10 @@ def _documented(name: str, spec: ListSpec):
 
     def decorate(viewset):
         viewset.list_params = tuple(spec_parameters(spec))
-        return extend_schema_view(list=extend_schema(summary=f"List {name}"),
-                                  retrieve=extend_schema(summary=f"One of the {name}"))(viewset)
+        return extend_schema_view(
+            list=extend_schema(summary=f"List {name}"),
+            retrieve=extend_schema(summary=f"One of the {name}"),
+        )(viewset)
 
     return decorate
 

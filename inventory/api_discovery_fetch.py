@@ -12,8 +12,21 @@ from inventory.models import AuthorizationServer, ClientDocument, FetchRecord
 class FetchRecordSerializer(serializers.ModelSerializer):
     class Meta:
         model = FetchRecord
-        fields = ["id", "at", "purpose", "method", "url", "final_url", "address", "status_code",
-                  "bytes", "elapsed_ms", "ok", "error_reason", "error_message"]
+        fields = [
+            "id",
+            "at",
+            "purpose",
+            "method",
+            "url",
+            "final_url",
+            "address",
+            "status_code",
+            "bytes",
+            "elapsed_ms",
+            "ok",
+            "error_reason",
+            "error_message",
+        ]
 
 
 class ClientDocumentSerializer(serializers.ModelSerializer):
@@ -21,21 +34,49 @@ class ClientDocumentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ClientDocument
-        fields = ["id", "client", "client_id", "sha256", "first_fetched_at", "last_fetched_at",
-                  "is_valid", "problems", "content"]
+        fields = [
+            "id",
+            "client",
+            "client_id",
+            "sha256",
+            "first_fetched_at",
+            "last_fetched_at",
+            "is_valid",
+            "problems",
+            "content",
+        ]
 
 
 class AuthorizationServerSerializer(serializers.ModelSerializer):
-    servers = serializers.ListField(child=serializers.CharField(), source="guarded_names",
-                                    read_only=True)
+    servers = serializers.ListField(
+        child=serializers.CharField(), source="guarded_names", read_only=True
+    )
 
     class Meta:
         model = AuthorizationServer
-        fields = ["id", "issuer", "metadata_url", "authorization_endpoint", "token_endpoint",
-                  "registration_endpoint", "revocation_endpoint", "introspection_endpoint",
-                  "jwks_uri", "scopes_supported", "code_challenge_methods", "supports_pkce_s256",
-                  "cimd_supported", "open_registration", "grant_types_supported", "problems",
-                  "fetch_ok", "servers", "first_seen", "last_seen", "last_fetched_at"]
+        fields = [
+            "id",
+            "issuer",
+            "metadata_url",
+            "authorization_endpoint",
+            "token_endpoint",
+            "registration_endpoint",
+            "revocation_endpoint",
+            "introspection_endpoint",
+            "jwks_uri",
+            "scopes_supported",
+            "code_challenge_methods",
+            "supports_pkce_s256",
+            "cimd_supported",
+            "open_registration",
+            "grant_types_supported",
+            "problems",
+            "fetch_ok",
+            "servers",
+            "first_seen",
+            "last_seen",
+            "last_fetched_at",
+        ]
 
 
 class FetchRecordViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
@@ -77,5 +118,6 @@ class AuthorizationServerViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyMode
 def register(router) -> None:
     router.register("fetch-records", FetchRecordViewSet, basename="fetch-record")
     router.register("client-documents", ClientDocumentViewSet, basename="client-document")
-    router.register("authorization-servers", AuthorizationServerViewSet,
-                    basename="authorization-server")
+    router.register(
+        "authorization-servers", AuthorizationServerViewSet, basename="authorization-server"
+    )

@@ -26,8 +26,16 @@ from inventory.services import registry as registry_service
 class RegistrySerializer(serializers.ModelSerializer):
     class Meta:
         model = Registry
-        fields = ["id", "name", "base_url", "kind", "enabled", "crawl_interval_minutes",
-                  "last_crawled_at", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "base_url",
+            "kind",
+            "enabled",
+            "crawl_interval_minutes",
+            "last_crawled_at",
+            "created_at",
+        ]
         read_only_fields = ["last_crawled_at", "created_at"]
         # No UniqueValidator on base_url: it compares the raw value, so `https://r.example/v0.1`
         # beside `https://r.example` reached the unique constraint (a 500). validate_base_url
@@ -44,9 +52,25 @@ class RegistrySerializer(serializers.ModelSerializer):
 class CrawlSerializer(serializers.ModelSerializer):
     class Meta:
         model = Crawl
-        fields = ["id", "kind", "target", "registry", "status", "options", "pages", "records",
-                  "errors", "error_log", "summary", "requested_by", "attempts", "queued_at",
-                  "started_at", "finished_at", "heartbeat_at"]
+        fields = [
+            "id",
+            "kind",
+            "target",
+            "registry",
+            "status",
+            "options",
+            "pages",
+            "records",
+            "errors",
+            "error_log",
+            "summary",
+            "requested_by",
+            "attempts",
+            "queued_at",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+        ]
 
 
 class StartCrawlSerializer(serializers.Serializer):
@@ -58,12 +82,29 @@ class ServerChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ServerChange
-        fields = ["id", "server", "server_name", "registry", "registry_name", "version", "field",
-                  "old_value", "new_value", "message", "changed_at", "observed_at", "crawl"]
+        fields = [
+            "id",
+            "server",
+            "server_name",
+            "registry",
+            "registry_name",
+            "version",
+            "field",
+            "old_value",
+            "new_value",
+            "message",
+            "changed_at",
+            "observed_at",
+            "crawl",
+        ]
 
 
-class RegistryViewSet(DeclaredQueryParamsMixin, mixins.CreateModelMixin,
-                      mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+class RegistryViewSet(
+    DeclaredQueryParamsMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
     """Registries the console crawls. Writes and `crawl` need the Admin role."""
 
     serializer_class = RegistrySerializer
@@ -77,13 +118,17 @@ class RegistryViewSet(DeclaredQueryParamsMixin, mixins.CreateModelMixin,
     def perform_create(self, serializer):
         with _save_error_is_400():
             serializer.instance = registry_service.create_registry(
-                actor=self.request.user, request=self.request, **serializer.validated_data)
+                actor=self.request.user, request=self.request, **serializer.validated_data
+            )
 
     def perform_update(self, serializer):
         with _save_error_is_400():
             serializer.instance = registry_service.update_registry(
-                serializer.instance, actor=self.request.user, request=self.request,
-                **serializer.validated_data)
+                serializer.instance,
+                actor=self.request.user,
+                request=self.request,
+                **serializer.validated_data,
+            )
 
     @action(detail=True, methods=["post"])
     def crawl(self, request, pk=None):
@@ -91,8 +136,11 @@ class RegistryViewSet(DeclaredQueryParamsMixin, mixins.CreateModelMixin,
         options = StartCrawlSerializer(data=request.data)
         options.is_valid(raise_exception=True)
         crawl = registry_service.start_registry_crawl(
-            self.get_object(), actor=request.user, request=request,
-            full=options.validated_data["full"])
+            self.get_object(),
+            actor=request.user,
+            request=request,
+            full=options.validated_data["full"],
+        )
         return Response(CrawlSerializer(crawl).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -112,8 +160,12 @@ class CrawlViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = CrawlSerializer
     permission_classes = [IsViewer]
     queryset = Crawl.objects.select_related("registry")
-    list_params = (*spec_parameters(queries_discovery.CRAWL_SPEC), OpenApiParameter(
-        "target", OpenApiTypes.STR, deprecated=True, description="Deprecated spelling of q."))
+    list_params = (
+        *spec_parameters(queries_discovery.CRAWL_SPEC),
+        OpenApiParameter(
+            "target", OpenApiTypes.STR, deprecated=True, description="Deprecated spelling of q."
+        ),
+    )
 
     def get_queryset(self):
         if self.action != "list":
@@ -130,8 +182,9 @@ class ServerChangeViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSe
 
     serializer_class = ServerChangeSerializer
     permission_classes = [IsViewer]
-    list_params = (OpenApiParameter("server", OpenApiTypes.INT,
-                                    description="Only this server's history."),)
+    list_params = (
+        OpenApiParameter("server", OpenApiTypes.INT, description="Only this server's history."),
+    )
 
     def get_queryset(self):
         rows = ServerChange.objects.select_related("server").order_by("-observed_at", "-id")

@@ -29,8 +29,16 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 LINK_FIELDS = ("logo_uri", "jwks_uri", "client_uri", "policy_uri", "tos_uri", "initiate_login_uri")
 INTERNAL_NAMES = {"metadata.google.internal", "metadata.goog"}
 # Fields whose change an AS should weigh (CIMD -01 "Changes in Client Metadata").
-SENSITIVE_FIELDS = ("redirect_uris", "token_endpoint_auth_method", "grant_types", "scope",
-                    "jwks", "jwks_uri", "client_name", "logo_uri")
+SENSITIVE_FIELDS = (
+    "redirect_uris",
+    "token_endpoint_auth_method",
+    "grant_types",
+    "scope",
+    "jwks",
+    "jwks_uri",
+    "client_name",
+    "logo_uri",
+)
 
 
 def problem(code: str, field: str, message: str, severity: str = ERROR) -> dict:
@@ -50,19 +58,42 @@ def validate_client_id_url(url: str) -> list[dict]:
     if not parts.hostname:
         found.append(problem("url_no_host", "client_id", "the client_id URL has no host"))
     if parts.path in ("", "/"):
-        found.append(problem("url_no_path", "client_id",
-                             "the client_id URL must contain a path (e.g. /oauth/client.json)"))
+        found.append(
+            problem(
+                "url_no_path",
+                "client_id",
+                "the client_id URL must contain a path (e.g. /oauth/client.json)",
+            )
+        )
     if any(seg in (".", "..") for seg in parts.path.split("/")):
-        found.append(problem("url_dot_segment", "client_id",
-                             "the client_id URL must not contain . or .. path segments"))
+        found.append(
+            problem(
+                "url_dot_segment",
+                "client_id",
+                "the client_id URL must not contain . or .. path segments",
+            )
+        )
     if "#" in url:
-        found.append(problem("url_fragment", "client_id", "the client_id URL must not have a fragment"))
+        found.append(
+            problem("url_fragment", "client_id", "the client_id URL must not have a fragment")
+        )
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        found.append(problem("url_credentials", "client_id",
-                             "the client_id URL must not contain a username or password"))
+        found.append(
+            problem(
+                "url_credentials",
+                "client_id",
+                "the client_id URL must not contain a username or password",
+            )
+        )
     if parts.query:
-        found.append(problem("url_query", "client_id",
-                             "the client_id URL should not have a query string", WARNING))
+        found.append(
+            problem(
+                "url_query",
+                "client_id",
+                "the client_id URL should not have a query string",
+                WARNING,
+            )
+        )
     return found
 
 
@@ -124,15 +155,26 @@ def _internal_link_problems(document: dict) -> list[dict]:
         except ValueError:
             continue
         if why:
-            found.append(problem("internal_uri", name, f"{name} {value[:300]} points at a {why} "
-                                 "address, not a public one", WARNING))
+            found.append(
+                problem(
+                    "internal_uri",
+                    name,
+                    f"{name} {value[:300]} points at a {why} address, not a public one",
+                    WARNING,
+                )
+            )
     return found
 
 
 def _validate_redirect_uris(value) -> list[dict]:
     if not isinstance(value, list) or not value:
-        return [problem("redirect_uris_invalid", "redirect_uris",
-                        "redirect_uris must be a non-empty list of URLs")]
+        return [
+            problem(
+                "redirect_uris_invalid",
+                "redirect_uris",
+                "redirect_uris must be a non-empty list of URLs",
+            )
+        ]
     found = []
     for index, uri in enumerate(value):
         where = f"redirect_uris[{index}]"
@@ -145,29 +187,53 @@ def _validate_redirect_uris(value) -> list[dict]:
             found.append(problem("redirect_uri_invalid", where, f"{uri!r} is not a valid URL"))
             continue
         if parts.fragment or "#" in uri:
-            found.append(problem("redirect_uri_fragment", where,
-                                 f"{uri} has a fragment, which redirect URIs must not have"))
+            found.append(
+                problem(
+                    "redirect_uri_fragment",
+                    where,
+                    f"{uri} has a fragment, which redirect URIs must not have",
+                )
+            )
         loopback = _is_loopback_host(parts.hostname)
         why = internal_host_reason(parts.hostname)
         if loopback:  # legal for native apps (RFC 8252), but anyone can listen there
-            found.append(problem("redirect_uri_localhost", where, f"{uri} is on localhost: any "
-                                 "program on the user's machine can receive the code", WARNING))
+            found.append(
+                problem(
+                    "redirect_uri_localhost",
+                    where,
+                    f"{uri} is on localhost: any "
+                    "program on the user's machine can receive the code",
+                    WARNING,
+                )
+            )
         elif why:
-            found.append(problem("internal_uri", where,
-                                 f"{uri} points at a {why} address, not a public one", WARNING))
+            found.append(
+                problem(
+                    "internal_uri",
+                    where,
+                    f"{uri} points at a {why} address, not a public one",
+                    WARNING,
+                )
+            )
         if parts.scheme == "https" and parts.hostname:
             continue
         if parts.scheme == "http" and loopback:
             continue
-        found.append(problem("redirect_uri_scheme", where,
-                             f"{uri} is neither https nor a loopback http URI"))
+        found.append(
+            problem("redirect_uri_scheme", where, f"{uri} is neither https nor a loopback http URI")
+        )
     if all(isinstance(u, str) and is_loopback_uri(u) for u in value):
         # One warning for the whole list says it better than one per URI.
         found = [p for p in found if p["code"] != "redirect_uri_localhost"]
-        found.append(problem("redirect_uris_localhost_only", "redirect_uris",
-                             "every redirect URI is on localhost: anyone can present this "
-                             "client_id with their own local redirect (impersonation risk)",
-                             WARNING))
+        found.append(
+            problem(
+                "redirect_uris_localhost_only",
+                "redirect_uris",
+                "every redirect URI is on localhost: anyone can present this "
+                "client_id with their own local redirect (impersonation risk)",
+                WARNING,
+            )
+        )
     return found
 
 
@@ -181,26 +247,43 @@ def validate_document(url: str, document) -> list[dict]:
             found.append(problem("missing_field", name, f"required field {name} is missing"))
     client_id = document.get("client_id")
     if client_id not in (None, "") and client_id != url:
-        found.append(problem("client_id_mismatch", "client_id",
-                             f"client_id {str(client_id)[:300]!r} does not equal the document "
-                             f"URL {url!r} (exact string comparison)"))
+        found.append(
+            problem(
+                "client_id_mismatch",
+                "client_id",
+                f"client_id {str(client_id)[:300]!r} does not equal the document "
+                f"URL {url!r} (exact string comparison)",
+            )
+        )
     if "client_name" in document and not isinstance(document["client_name"], str):
         found.append(problem("field_type", "client_name", "client_name must be a string"))
     for name in FORBIDDEN_FIELDS:
         if name in document:
-            found.append(problem("client_secret_present", name,
-                                 f"{name} must not appear in a public metadata document"))
+            found.append(
+                problem(
+                    "client_secret_present",
+                    name,
+                    f"{name} must not appear in a public metadata document",
+                )
+            )
     for path in find_secrets(document):
         if path not in FORBIDDEN_FIELDS:  # client_secret is reported just above
-            found.append(problem("secret_present", path, f"{path} holds a secret (a token or a "
-                                 "private key), which a public document must not publish"))
+            found.append(
+                problem(
+                    "secret_present",
+                    path,
+                    f"{path} holds a secret (a token or a "
+                    "private key), which a public document must not publish",
+                )
+            )
     found += _internal_link_problems(document)
     found += _validate_auth_method(document)
     if "redirect_uris" in document:
         found += _validate_redirect_uris(document["redirect_uris"])
     for name in ("grant_types", "response_types"):
-        if name in document and not (isinstance(document[name], list)
-                                     and all(isinstance(v, str) for v in document[name])):
+        if name in document and not (
+            isinstance(document[name], list) and all(isinstance(v, str) for v in document[name])
+        ):
             found.append(problem("field_type", name, f"{name} must be a list of strings"))
     if "jwks" in document and "jwks_uri" in document:
         found.append(problem("jwks_both", "jwks", "jwks and jwks_uri must not both be present"))
@@ -212,16 +295,35 @@ def _validate_auth_method(document: dict) -> list[dict]:
     if not isinstance(method, str):
         return [problem("field_type", "token_endpoint_auth_method", "must be a string")]
     if method in SHARED_SECRET_METHODS or method.startswith("client_secret"):
-        return [problem("shared_secret_auth", "token_endpoint_auth_method",
-                        f"{method} is a shared-secret method; a CIMD client must be public "
-                        "(none) or use an asymmetric method such as private_key_jwt")]
-    if method in ASYMMETRIC_METHODS and method != "tls_client_auth" and not (
-            document.get("jwks") or document.get("jwks_uri")):
-        return [problem("keys_missing", "token_endpoint_auth_method",
-                        f"{method} needs jwks or jwks_uri to verify the client")]
+        return [
+            problem(
+                "shared_secret_auth",
+                "token_endpoint_auth_method",
+                f"{method} is a shared-secret method; a CIMD client must be public "
+                "(none) or use an asymmetric method such as private_key_jwt",
+            )
+        ]
+    if (
+        method in ASYMMETRIC_METHODS
+        and method != "tls_client_auth"
+        and not (document.get("jwks") or document.get("jwks_uri"))
+    ):
+        return [
+            problem(
+                "keys_missing",
+                "token_endpoint_auth_method",
+                f"{method} needs jwks or jwks_uri to verify the client",
+            )
+        ]
     if method != "none" and method not in ASYMMETRIC_METHODS:
-        return [problem("unknown_auth_method", "token_endpoint_auth_method",
-                        f"unrecognised method {method!r}", WARNING)]
+        return [
+            problem(
+                "unknown_auth_method",
+                "token_endpoint_auth_method",
+                f"unrecognised method {method!r}",
+                WARNING,
+            )
+        ]
     return []
 
 
@@ -230,6 +332,7 @@ def is_valid(problems: list[dict]) -> bool:
 
 
 # --- Diffs between two versions ------------------------------------------------------------
+
 
 def diff_documents(old, new) -> list[dict]:
     """Field-level changes from `old` to `new`: added/removed/changed keys, and for list values
@@ -253,10 +356,16 @@ def diff_documents(old, new) -> list[dict]:
 def _list_changes(key: str, old: list, new: list) -> list[dict]:
     canon = lambda v: json.dumps(v, sort_keys=True)  # noqa: E731 - items may be dicts
     old_keys, new_keys = [canon(v) for v in old], [canon(v) for v in new]
-    changes = [{"field": key, "kind": "item_added", "old": None, "new": v}
-               for v, k in zip(new, new_keys) if k not in old_keys]
-    changes += [{"field": key, "kind": "item_removed", "old": v, "new": None}
-                for v, k in zip(old, old_keys) if k not in new_keys]
+    changes = [
+        {"field": key, "kind": "item_added", "old": None, "new": v}
+        for v, k in zip(new, new_keys)
+        if k not in old_keys
+    ]
+    changes += [
+        {"field": key, "kind": "item_removed", "old": v, "new": None}
+        for v, k in zip(old, old_keys)
+        if k not in new_keys
+    ]
     if not changes:  # same items, different order
         changes.append({"field": key, "kind": "reordered", "old": old, "new": new})
     return changes
@@ -268,10 +377,14 @@ def pretty(document) -> str:
 
 def unified_diff(old, new, *, old_label="previous", new_label="current") -> str:
     """A unified text diff of the two documents as pretty, key-sorted JSON."""
-    return "".join(difflib.unified_diff(
-        pretty(old).splitlines(keepends=True) if old is not None else [],
-        pretty(new).splitlines(keepends=True) if new is not None else [],
-        fromfile=old_label, tofile=new_label))
+    return "".join(
+        difflib.unified_diff(
+            pretty(old).splitlines(keepends=True) if old is not None else [],
+            pretty(new).splitlines(keepends=True) if new is not None else [],
+            fromfile=old_label,
+            tofile=new_label,
+        )
+    )
 
 
 def risky_changes(old: dict, new: dict, client_url: str) -> list[dict]:
@@ -292,23 +405,44 @@ def risky_changes(old: dict, new: dict, client_url: str) -> list[dict]:
         new_origins = sorted({redirect_origin(u) for u in added} - known_origins)
         localhost = [u for u in added if is_loopback_uri(u)]
         high = bool(new_origins or localhost)
-        flags.append({
-            "kind": "cimd.redirect_uri_added", "severity": "high" if high else "warning",
-            "summary": f"Redirect URI added: {', '.join(added)[:300]}"
-                       + (f" (new origin {', '.join(new_origins)[:150]})" if new_origins else "")
-                       + (" (localhost)" if localhost else ""),
-            "details": {"added": added, "removed": removed, "new_origins": new_origins,
-                        "localhost": localhost}})
+        flags.append(
+            {
+                "kind": "cimd.redirect_uri_added",
+                "severity": "high" if high else "warning",
+                "summary": f"Redirect URI added: {', '.join(added)[:300]}"
+                + (f" (new origin {', '.join(new_origins)[:150]})" if new_origins else "")
+                + (" (localhost)" if localhost else ""),
+                "details": {
+                    "added": added,
+                    "removed": removed,
+                    "new_origins": new_origins,
+                    "localhost": localhost,
+                },
+            }
+        )
     elif removed:
-        flags.append({"kind": "cimd.redirect_uri_changed", "severity": "warning",
-                      "summary": f"Redirect URI removed: {', '.join(removed)[:300]}",
-                      "details": {"added": [], "removed": removed}})
-    for name, kind in (("jwks", "cimd.keys_changed"), ("jwks_uri", "cimd.keys_changed"),
-                       ("token_endpoint_auth_method", "cimd.auth_method_changed"),
-                       ("grant_types", "cimd.grant_types_changed"),
-                       ("scope", "cimd.scope_changed")):
+        flags.append(
+            {
+                "kind": "cimd.redirect_uri_changed",
+                "severity": "warning",
+                "summary": f"Redirect URI removed: {', '.join(removed)[:300]}",
+                "details": {"added": [], "removed": removed},
+            }
+        )
+    for name, kind in (
+        ("jwks", "cimd.keys_changed"),
+        ("jwks_uri", "cimd.keys_changed"),
+        ("token_endpoint_auth_method", "cimd.auth_method_changed"),
+        ("grant_types", "cimd.grant_types_changed"),
+        ("scope", "cimd.scope_changed"),
+    ):
         if old.get(name) != new.get(name):
-            flags.append({"kind": kind, "severity": "high" if name != "scope" else "warning",
-                          "summary": f"{name} changed",
-                          "details": {"field": name, "old": old.get(name), "new": new.get(name)}})
+            flags.append(
+                {
+                    "kind": kind,
+                    "severity": "high" if name != "scope" else "warning",
+                    "summary": f"{name} changed",
+                    "details": {"field": name, "old": old.get(name), "new": new.get(name)},
+                }
+            )
     return flags

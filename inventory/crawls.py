@@ -27,20 +27,38 @@ def register_runner(kind: str, fn):
 
 # --- starting ---------------------------------------------------------------------------------
 
-def start_crawl(*, kind: str, target: str, registry=None, actor=None, request=None,
-                options: dict | None = None, requested_by: str = "") -> Crawl:
+
+def start_crawl(
+    *,
+    kind: str,
+    target: str,
+    registry=None,
+    actor=None,
+    request=None,
+    options: dict | None = None,
+    requested_by: str = "",
+) -> Crawl:
     """Queue a crawl of `target`, or return the open one; its task is sent after commit."""
     if kind not in Crawl.Kind.values:
         raise ValueError(f"unknown crawl kind {kind!r}")
     with transaction.atomic():
-        crawl, created = jobs.open_job(Crawl, kind=kind, target=target, registry=registry,
-                                       options=options or {},
-                                       requested_by=requested_by or _who(actor))
+        crawl, created = jobs.open_job(
+            Crawl,
+            kind=kind,
+            target=target,
+            registry=registry,
+            options=options or {},
+            requested_by=requested_by or _who(actor),
+        )
         if created:
             if actor is not None:
-                record_admin_action(actor=actor, action="crawl.started", obj=crawl,
-                                    after={"kind": kind, "target": target, **(options or {})},
-                                    request=request)
+                record_admin_action(
+                    actor=actor,
+                    action="crawl.started",
+                    obj=crawl,
+                    after={"kind": kind, "target": target, **(options or {})},
+                    request=request,
+                )
             transaction.on_commit(lambda: enqueue(crawl.pk))
     return crawl
 
@@ -50,12 +68,19 @@ def enqueue(crawl_id: int) -> None:
     jobs.kind_of(Crawl).enqueue(crawl_id)
 
 
-def open_crawl(*, kind: str, target: str, registry=None, options: dict | None = None,
-               requested_by: str = "") -> tuple[Crawl, bool]:
+def open_crawl(
+    *, kind: str, target: str, registry=None, options: dict | None = None, requested_by: str = ""
+) -> tuple[Crawl, bool]:
     """Create a queued crawl without sending a task (inline runs); (crawl, created)."""
     with transaction.atomic():
-        return jobs.open_job(Crawl, kind=kind, target=target, registry=registry,
-                             options=options or {}, requested_by=requested_by)
+        return jobs.open_job(
+            Crawl,
+            kind=kind,
+            target=target,
+            registry=registry,
+            options=options or {},
+            requested_by=requested_by,
+        )
 
 
 def _who(actor) -> str:
@@ -63,6 +88,7 @@ def _who(actor) -> str:
 
 
 # --- running and recovering -------------------------------------------------------------------
+
 
 def claim(crawl_id: int) -> Crawl | None:
     """queued → running for exactly one caller; None when someone else has (or had) it."""

@@ -17,33 +17,64 @@ import httpx
 from django.conf import settings
 
 # Always refused, even when an allow-listed CIDR covers them: the keys to a cloud account.
-METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")}
+METADATA_ADDRESSES = {
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+}
 # RFC 6890 and successors: nothing a public metadata URL should resolve to.
-_SPECIAL_V4 = [(ipaddress.ip_network(n), why) for n, why in (
-    ("0.0.0.0/8", "unspecified"), ("10.0.0.0/8", "private"), ("100.64.0.0/10", "shared (CGNAT)"),
-    ("127.0.0.0/8", "loopback"), ("169.254.0.0/16", "link-local"), ("172.16.0.0/12", "private"),
-    ("192.0.0.0/24", "IETF protocol assignments"), ("192.0.2.0/24", "documentation"),
-    ("192.88.99.0/24", "6to4 relay anycast"), ("192.168.0.0/16", "private"),
-    ("198.18.0.0/15", "benchmarking"), ("198.51.100.0/24", "documentation"),
-    ("203.0.113.0/24", "documentation"), ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved"), ("255.255.255.255/32", "broadcast"))]
-_SPECIAL_V6 = [(ipaddress.ip_network(n), why) for n, why in (
-    ("::/128", "unspecified"), ("::1/128", "loopback"), ("64:ff9b:1::/48", "local NAT64"),
-    ("100::/64", "discard-only"), ("2001::/23", "IETF protocol assignments"),
-    ("2001:db8::/32", "documentation"), ("3fff::/20", "documentation"), ("5f00::/16", "SRv6"),
-    ("fc00::/7", "unique local (private)"), ("fe80::/10", "link-local"),
-    ("fec0::/10", "site-local"), ("ff00::/8", "multicast"))]
+_SPECIAL_V4 = [
+    (ipaddress.ip_network(n), why)
+    for n, why in (
+        ("0.0.0.0/8", "unspecified"),
+        ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "shared (CGNAT)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation"),
+        ("192.88.99.0/24", "6to4 relay anycast"),
+        ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved"),
+        ("255.255.255.255/32", "broadcast"),
+    )
+]
+_SPECIAL_V6 = [
+    (ipaddress.ip_network(n), why)
+    for n, why in (
+        ("::/128", "unspecified"),
+        ("::1/128", "loopback"),
+        ("64:ff9b:1::/48", "local NAT64"),
+        ("100::/64", "discard-only"),
+        ("2001::/23", "IETF protocol assignments"),
+        ("2001:db8::/32", "documentation"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "SRv6"),
+        ("fc00::/7", "unique local (private)"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+    )
+]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SIXTOFOUR = ipaddress.ip_network("2002::/16")
-
 
 
 class FetchError(Exception):
     """A fetch that did not produce an acceptable response; `reason` is a short stable code."""
 
-    def __init__(self, reason: str, message: str, *, status: int | None = None,
-                 retry_after: float | None = None):
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
@@ -52,6 +83,7 @@ class FetchError(Exception):
 
 
 # --- Address policy -----------------------------------------------------------------------------
+
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 address carried inside an IPv6 one (mapped, compatible, 6to4, NAT64), if any."""
@@ -146,8 +178,10 @@ def check_url(url: str, *, timeout: float | None = None) -> _Target:
     # The ASCII (IDNA) form: what DNS, the Host header and httpcore's connect call all use.
     host = parsed.raw_host.decode("ascii", "replace").lower().rstrip(".")
     if parsed.scheme not in ("http", "https") or not host:
-        raise FetchError("not_allowed_scheme" if host else "invalid_url",
-                         f"only https URLs with a host are fetched, not {url[:200]!r}")
+        raise FetchError(
+            "not_allowed_scheme" if host else "invalid_url",
+            f"only https URLs with a host are fetched, not {url[:200]!r}",
+        )
     if parsed.userinfo:
         raise FetchError("invalid_url", "URLs with credentials (user:password@) are refused")
     names, networks = _allowlist()
@@ -160,9 +194,9 @@ def check_url(url: str, *, timeout: float | None = None) -> _Target:
     for address in addresses:
         why = special_use_reason(address)
         if address in METADATA_ADDRESSES or (
-                why and not host_listed and not _ip_allowlisted(address, networks)):
-            raise FetchError("blocked_address",
-                             f"{host} resolves to {address}, a {why} address")
+            why and not host_listed and not _ip_allowlisted(address, networks)
+        ):
+            raise FetchError("blocked_address", f"{host} resolves to {address}, a {why} address")
     return _Target(url=parsed, host=host, port=port, addresses=tuple(str(a) for a in addresses))
 
 

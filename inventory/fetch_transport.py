@@ -55,8 +55,11 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):
         # server_hostname is the URL's host: SNI and certificate checks use the name, not the IP.
-        return _DeadlineStream(self._inner.start_tls(
-            ssl_context, server_hostname, _budget(timeout, httpcore.ConnectTimeout)))
+        return _DeadlineStream(
+            self._inner.start_tls(
+                ssl_context, server_hostname, _budget(timeout, httpcore.ConnectTimeout)
+            )
+        )
 
     def get_extra_info(self, info):
         return self._inner.get_extra_info(info)
@@ -76,9 +79,13 @@ class _PinnedBackend(httpcore.NetworkBackend):
             raise httpcore.ConnectError(f"refusing unpinned connection to {host}:{port}")
         for index, address in enumerate(addresses):  # in resolver order, like a normal client
             try:
-                stream = self._sync.connect_tcp(address, port,
-                                                _budget(timeout, httpcore.ConnectTimeout),
-                                                local_address, socket_options)
+                stream = self._sync.connect_tcp(
+                    address,
+                    port,
+                    _budget(timeout, httpcore.ConnectTimeout),
+                    local_address,
+                    socket_options,
+                )
                 return _DeadlineStream(stream)
             except httpcore.ConnectError:
                 if index == len(addresses) - 1:
@@ -103,13 +110,17 @@ def _ssl_context_for(extra_ca: str) -> ssl.SSLContext:
     path = pathlib.Path(extra_ca)
     try:
         # A directory is read file by file: capath= would need OpenSSL's hashed file names.
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".pem", ".crt")) \
-            if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.iterdir() if p.suffix.lower() in (".pem", ".crt"))
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             context.load_verify_locations(cafile=str(file))
     except (OSError, ssl.SSLError) as exc:
-        raise FetchError("internal_error",
-                         f"FETCH_EXTRA_CA_CERTS: cannot load {extra_ca!r}: {exc}") from None
+        raise FetchError(
+            "internal_error", f"FETCH_EXTRA_CA_CERTS: cannot load {extra_ca!r}: {exc}"
+        ) from None
     return context
 
 
@@ -125,8 +136,13 @@ MAX_POOLS = 64
 def client_for(target: _Target) -> httpx.Client:
     context = _ssl_context()  # outside the lock: a bad CA setting raises FetchError here
     # The CA setting is in the key: once it changes, no connection verified without it is reused.
-    key = (target.url.scheme, target.host, target.port, target.addresses,
-           settings.FETCH_EXTRA_CA_CERTS or "")
+    key = (
+        target.url.scheme,
+        target.host,
+        target.port,
+        target.addresses,
+        settings.FETCH_EXTRA_CA_CERTS or "",
+    )
     with _POOLS_LOCK:
         client = _POOLS.get(key)
         if client is not None:
@@ -135,9 +151,12 @@ def client_for(target: _Target) -> httpx.Client:
         transport = httpx.HTTPTransport(verify=context, trust_env=False)
         # httpx has no public hook for the network backend; swap its pool for one that pins.
         transport._pool = httpcore.ConnectionPool(
-            ssl_context=context, max_connections=100, max_keepalive_connections=20,
+            ssl_context=context,
+            max_connections=100,
+            max_keepalive_connections=20,
             keepalive_expiry=15.0,
-            network_backend=_PinnedBackend(target.host, target.port, target.addresses))
+            network_backend=_PinnedBackend(target.host, target.port, target.addresses),
+        )
         client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
         _POOLS[key] = client
         while len(_POOLS) > MAX_POOLS:

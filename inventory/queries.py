@@ -187,70 +187,116 @@ def _open(queryset, value: bool):
 
 IDENTITY_SPEC = ListSpec(
     search=("display_name", "email", "subject", "team"),
-    filters=(Filter("issuer", "issuer", kind="text"),
-             Filter("kind", "kind", choices=tuple(Identity.Kind.choices)),
-             Filter("status", "status", choices=tuple(Identity.Status.choices))),
-    sorts={"name": "display_name", "issuer": "issuer", "kind": "kind", "status": "status",
-           "last_seen": "last_seen", "first_seen": "first_seen"},
+    filters=(
+        Filter("issuer", "issuer", kind="text"),
+        Filter("kind", "kind", choices=tuple(Identity.Kind.choices)),
+        Filter("status", "status", choices=tuple(Identity.Status.choices)),
+    ),
+    sorts={
+        "name": "display_name",
+        "issuer": "issuer",
+        "kind": "kind",
+        "status": "status",
+        "last_seen": "last_seen",
+        "first_seen": "first_seen",
+    },
     default_sort="name",
 )
 CLIENT_SPEC = ListSpec(
     search=("client_id", "name"),
-    filters=(Filter("registration", "registration", choices=tuple(Client.Registration.choices)),
-             Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices))),
-    sorts={"name": "name", "client_id": "client_id", "registration": "registration",
-           "review_status": "review_status", "last_seen": "last_seen",
-           "active_grants": "active_grants"},
+    filters=(
+        Filter("registration", "registration", choices=tuple(Client.Registration.choices)),
+        Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices)),
+    ),
+    sorts={
+        "name": "name",
+        "client_id": "client_id",
+        "registration": "registration",
+        "review_status": "review_status",
+        "last_seen": "last_seen",
+        "active_grants": "active_grants",
+    },
     default_sort="name",
 )
 SERVER_SPEC = ListSpec(
     search=("name", "title", "description"),
-    filters=(Filter("registry_status", "registry_status",
-                    choices=tuple(Server.RegistryStatus.choices)),
-             Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices))),
-    sorts={"name": "name", "registry_status": "registry_status",
-           "review_status": "review_status", "last_seen": "last_seen",
-           "latest_version": "latest_version"},
+    filters=(
+        Filter("registry_status", "registry_status", choices=tuple(Server.RegistryStatus.choices)),
+        Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices)),
+    ),
+    sorts={
+        "name": "name",
+        "registry_status": "registry_status",
+        "review_status": "review_status",
+        "last_seen": "last_seen",
+        "latest_version": "latest_version",
+    },
     default_sort="name",
 )
 GRANT_SPEC = ListSpec(
-    search=("external_id", "client__name", "client__client_id", "subject__display_name",
-            "subject__email", "resource"),
-    filters=(Filter("status", "status", choices=tuple(Grant.Status.choices)),
-             Filter("grant_type", "grant_type", choices=tuple(Grant.GrantType.choices)),
-             Filter("issuer", "issuer", kind="text"),
-             Filter("client", "client_id", kind="id"),
-             Filter("subject", "subject_id", kind="id"),
-             Filter("server", "server_id", kind="id"),
-             Filter("expiring", "", kind="bool", label="expiring in 7 days")),
-    sorts={"issued_at": "issued_at", "expires_at": "expires_at", "last_used_at": "last_used_at",
-           "status": "status", "grant_type": "grant_type", "client": "client__name"},
+    search=(
+        "external_id",
+        "client__name",
+        "client__client_id",
+        "subject__display_name",
+        "subject__email",
+        "resource",
+    ),
+    filters=(
+        Filter("status", "status", choices=tuple(Grant.Status.choices)),
+        Filter("grant_type", "grant_type", choices=tuple(Grant.GrantType.choices)),
+        Filter("issuer", "issuer", kind="text"),
+        Filter("client", "client_id", kind="id"),
+        Filter("subject", "subject_id", kind="id"),
+        Filter("server", "server_id", kind="id"),
+        Filter("expiring", "", kind="bool", label="expiring in 7 days"),
+    ),
+    sorts={
+        "issued_at": "issued_at",
+        "expires_at": "expires_at",
+        "last_used_at": "last_used_at",
+        "status": "status",
+        "grant_type": "grant_type",
+        "client": "client__name",
+    },
     default_sort="-issued_at",
     extra={"expiring": _expiring},
 )
 TASK_SPEC = ListSpec(
     search=("task_id", "tool_name", "method"),
-    filters=(Filter("status", "status", choices=tuple(Task.Status.choices)),
-             Filter("server", "server_id", kind="id"),
-             Filter("client", "client_id", kind="id"),
-             Filter("identity", "identity_id", kind="id"),
-             Filter("grant", "grant_id", kind="id"),
-             Filter("flagged", "", kind="bool", label="flagged (an open flag)"),
-             Filter("running", "", kind="bool", label="running"),
-             Filter("expired", "", kind="bool", label="expired")),
-    sorts={"last_updated_at": "last_updated_at", "created_at": "created_at", "status": "status",
-           "task_id": "task_id"},
+    filters=(
+        Filter("status", "status", choices=tuple(Task.Status.choices)),
+        Filter("server", "server_id", kind="id"),
+        Filter("client", "client_id", kind="id"),
+        Filter("identity", "identity_id", kind="id"),
+        Filter("grant", "grant_id", kind="id"),
+        Filter("flagged", "", kind="bool", label="flagged (an open flag)"),
+        Filter("running", "", kind="bool", label="running"),
+        Filter("expired", "", kind="bool", label="expired"),
+    ),
+    sorts={
+        "last_updated_at": "last_updated_at",
+        "created_at": "created_at",
+        "status": "status",
+        "task_id": "task_id",
+    },
     default_sort="-last_updated_at",
     extra={"running": _running, "expired": _expired, "flagged": _flagged},
 )
 FLAG_SPEC = ListSpec(
     search=("summary", "object_repr", "kind"),
-    filters=(Filter("kind", "kind", kind="text"),
-             Filter("severity", "severity", choices=tuple(Flag.Severity.choices)),
-             Filter("object_type", "object_type", kind="text"),
-             Filter("open", "", kind="bool")),
-    sorts={"last_raised_at": "last_raised_at", "raised_at": "raised_at", "severity": "severity",
-           "kind": "kind"},
+    filters=(
+        Filter("kind", "kind", kind="text"),
+        Filter("severity", "severity", choices=tuple(Flag.Severity.choices)),
+        Filter("object_type", "object_type", kind="text"),
+        Filter("open", "", kind="bool"),
+    ),
+    sorts={
+        "last_raised_at": "last_raised_at",
+        "raised_at": "raised_at",
+        "severity": "severity",
+        "kind": "kind",
+    },
     default_sort="-last_raised_at",
     extra={"open": _open},
 )
@@ -264,7 +310,8 @@ def identities(params: Mapping) -> QuerySet:
 def clients(params: Mapping) -> QuerySet:
     """Clients with their active-grant count."""
     base = Client.objects.select_related("owner").annotate(
-        active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE)))
+        active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE))
+    )
     return filtered(CLIENT_SPEC, base, params)
 
 
@@ -293,22 +340,29 @@ def flags(params: Mapping) -> QuerySet:
 def flags_for(obj) -> QuerySet:
     """Flags raised on one inventory object, open first."""
     return Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by(
-        "-resolved_at", "-last_raised_at")
+        "-resolved_at", "-last_raised_at"
+    )
 
 
 def clients_of_identity(identity: Identity) -> QuerySet:
     """Clients the identity owns or has been granted access through."""
-    return (Client.objects.filter(Q(owner=identity) | Q(grants__subject=identity))
-            .distinct().order_by("name", "client_id"))
+    return (
+        Client.objects.filter(Q(owner=identity) | Q(grants__subject=identity))
+        .distinct()
+        .order_by("name", "client_id")
+    )
 
 
 def servers_of_client(client: Client) -> QuerySet:
     """Servers the client holds grants on, with how many (and how many active)."""
-    return (Server.objects.filter(grants__client=client)
-            .annotate(grant_count=Count("grants", filter=Q(grants__client=client)),
-                      active_count=Count("grants", filter=Q(grants__client=client,
-                                                            grants__status="active")))
-            .order_by("name"))
+    return (
+        Server.objects.filter(grants__client=client)
+        .annotate(
+            grant_count=Count("grants", filter=Q(grants__client=client)),
+            active_count=Count("grants", filter=Q(grants__client=client, grants__status="active")),
+        )
+        .order_by("name")
+    )
 
 
 # A server is guarded by an authorization server while one of its remotes' Protected Resource
@@ -318,16 +372,22 @@ _GUARDED = "protected_resources__remote__server"
 
 def servers_guarded_by(auth: AuthorizationServer) -> QuerySet:
     """Servers whose remotes' Protected Resource Metadata names this authorization server."""
-    return (Server.objects.filter(remotes__protected_resource__authorization_servers=auth)
-            .distinct().order_by("name"))
+    return (
+        Server.objects.filter(remotes__protected_resource__authorization_servers=auth)
+        .distinct()
+        .order_by("name")
+    )
 
 
 def authorization_servers() -> QuerySet:
     """Authorization servers by issuer, with `guarded_names`: the names of the servers they
     guard, sorted (server names are unique: its length is how many)."""
-    return (AuthorizationServer.objects
-            .annotate(guarded_names=ArrayAgg(f"{_GUARDED}__name", distinct=True,
-                                             order_by=f"{_GUARDED}__name",
-                                             filter=Q(**{f"{_GUARDED}__isnull": False}),
-                                             default=Value([])))
-            .order_by("issuer"))
+    return AuthorizationServer.objects.annotate(
+        guarded_names=ArrayAgg(
+            f"{_GUARDED}__name",
+            distinct=True,
+            order_by=f"{_GUARDED}__name",
+            filter=Q(**{f"{_GUARDED}__isnull": False}),
+            default=Value([]),
+        )
+    ).order_by("issuer")

@@ -8,23 +8,35 @@ from collections.abc import Mapping
 
 from django.db.models import Count, QuerySet
 
-from inventory.models import (Client, ClientDocument, ClientDocumentState, Crawl, FetchRecord,
-                              Server, ServerChange, ServerVersion)
+from inventory.models import (
+    Client,
+    ClientDocument,
+    ClientDocumentState,
+    Crawl,
+    FetchRecord,
+    Server,
+    ServerChange,
+    ServerVersion,
+)
 from inventory.queries import Filter, ListSpec, filtered
 
 FETCH_SPEC = ListSpec(
     search=("url",),
-    filters=(Filter("purpose", "purpose", kind="text"),
-             Filter("ok", "ok", kind="bool", label="succeeded"),
-             Filter("reason", "error_reason", kind="text", label="failure reason")),
+    filters=(
+        Filter("purpose", "purpose", kind="text"),
+        Filter("ok", "ok", kind="bool", label="succeeded"),
+        Filter("reason", "error_reason", kind="text", label="failure reason"),
+    ),
     sorts={"at": "at", "purpose": "purpose", "elapsed_ms": "elapsed_ms"},
     default_sort="-at",
 )
 CRAWL_SPEC = ListSpec(
     search=("target",),
-    filters=(Filter("kind", "kind", choices=tuple(Crawl.Kind.choices)),
-             Filter("status", "status", choices=tuple(Crawl.Status.choices)),
-             Filter("registry", "registry_id", kind="id")),
+    filters=(
+        Filter("kind", "kind", choices=tuple(Crawl.Kind.choices)),
+        Filter("status", "status", choices=tuple(Crawl.Status.choices)),
+        Filter("registry", "registry_id", kind="id"),
+    ),
     sorts={"queued_at": "queued_at", "kind": "kind", "status": "status"},
     default_sort="-queued_at",
 )
@@ -54,16 +66,16 @@ def crawls(params: Mapping) -> QuerySet:
 
 def cimd_clients(params: Mapping) -> QuerySet:
     """CIMD clients' crawl states with their current document and version count."""
-    base = (ClientDocumentState.objects.select_related("client", "current")
-            .annotate(versions=Count("client__cimd_documents", distinct=True)))
+    base = ClientDocumentState.objects.select_related("client", "current").annotate(
+        versions=Count("client__cimd_documents", distinct=True)
+    )
     return filtered(CIMD_CLIENT_SPEC, base, params)
 
 
 def cimd_clients_awaiting_first_fetch() -> int:
     """Clients with an https client_id that no sweep has enrolled yet (no crawl state): the
     list above cannot show them, so the page counts them instead of saying there are none."""
-    return Client.objects.filter(client_id__startswith="https://",
-                                 cimd_state__isnull=True).count()
+    return Client.objects.filter(client_id__startswith="https://", cimd_state__isnull=True).count()
 
 
 def client_documents(params: Mapping) -> QuerySet:
@@ -76,8 +88,12 @@ def server_registry_history(server: Server, *, limit: int = 50) -> dict:
     # Each row lists its version's packages: one query for all of them, not one per version.
     # The table never shows a version's server.json, so its document is not read (the template
     # must not touch it: each row would then read it with a query of its own).
-    versions = (ServerVersion.objects.filter(server=server).select_related("registry")
-                .defer("document").prefetch_related("packages")
-                .order_by("registry__name", "-published_at", "-id")[:limit])
-    changes = (ServerChange.objects.filter(server=server).order_by("-observed_at", "-id")[:limit])
+    versions = (
+        ServerVersion.objects.filter(server=server)
+        .select_related("registry")
+        .defer("document")
+        .prefetch_related("packages")
+        .order_by("registry__name", "-published_at", "-id")[:limit]
+    )
+    changes = ServerChange.objects.filter(server=server).order_by("-observed_at", "-id")[:limit]
     return {"server": server, "versions": versions, "changes": changes}

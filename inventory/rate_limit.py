@@ -58,8 +58,11 @@ def _ietf(headers: dict) -> Quota:
     value = headers.get("ratelimit", "")
     if "remaining=" in value:  # draft 7: one dictionary, "limit=10, remaining=3, reset=10"
         params = {k: v for member in value.split(",") for k, v in _params(member).items()}
-        quota = Quota(_number(params.get("remaining")), _number(params.get("reset")),
-                      _number(params.get("limit")))
+        quota = Quota(
+            _number(params.get("remaining")),
+            _number(params.get("reset")),
+            _number(params.get("limit")),
+        )
     elif value:  # draft 8+: a list of quotas, '"default";r=3;t=10, "daily";r=900;t=3600'
         quotas = [_params(item) for item in value.split(",")]
         known = [(_number(p.get("r")), _number(p.get("t"))) for p in quotas]
@@ -80,9 +83,11 @@ def quota_from_headers(headers: dict, *, now_epoch: float | None = None) -> Quot
         quota = _ietf(headers)
     else:
         prefix = "x-ratelimit-" if "x-ratelimit-remaining" in headers else "ratelimit-"
-        quota = Quota(_number(headers.get(prefix + "remaining")),
-                      _number(headers.get(prefix + "reset")),
-                      _number(headers.get(prefix + "limit")))
+        quota = Quota(
+            _number(headers.get(prefix + "remaining")),
+            _number(headers.get(prefix + "reset")),
+            _number(headers.get(prefix + "limit")),
+        )
         if quota.reset is not None and quota.reset > EPOCH_THRESHOLD:  # GitHub's Unix time
             if quota.reset > EPOCH_THRESHOLD * 1000:  # in milliseconds
                 quota.reset /= 1000

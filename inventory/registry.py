@@ -34,8 +34,14 @@ OFFICIAL_PACKAGE_BASE_URLS: dict[str, tuple[str, ...]] = {
     "pypi": ("https://python-index.example",),
     "nuget": ("https://api.nuget.org/v3/index.json",),
     "cargo": ("https://crates.io",),
-    "oci": ("https://docker.io", "https://ghcr.io", "https://quay.io", "https://*.pkg.dev",
-            "https://*.azurecr.io", "https://mcr.microsoft.com"),
+    "oci": (
+        "https://docker.io",
+        "https://ghcr.io",
+        "https://quay.io",
+        "https://*.pkg.dev",
+        "https://*.azurecr.io",
+        "https://mcr.microsoft.com",
+    ),
     "mcpb": ("https://github.com", "https://gitlab.com"),
 }
 
@@ -46,8 +52,12 @@ RANGE_RE = re.compile(r"^\s*(\^|~|[<>]=?|=)|\|\||\s-\s|(^|\.)[xX*](\.|$)")
 
 SEVERITY_HIGH, SEVERITY_WARNING = "high", "warning"
 # Problems risky enough to raise a flag, not just to be listed on the version.
-FLAGGED_CODES = {"literal_secret", "non_https_remote", "mcpb_missing_sha256",
-                 "registry_base_url_not_allowed"}
+FLAGGED_CODES = {
+    "literal_secret",
+    "non_https_remote",
+    "mcpb_missing_sha256",
+    "registry_base_url_not_allowed",
+}
 
 
 class EntryError(ValueError):
@@ -119,12 +129,16 @@ def parse_entry(item, *, allowed_base_urls: dict | None = None, check: bool = Tr
     if not isinstance(name, str) or not name.strip() or len(name) > 300:
         raise EntryError("server.name is missing or not a string of at most 300 characters")
     if not isinstance(version, str) or not version.strip() or len(version) > 255:
-        raise EntryError(f"{name}: server.version is missing or not a string of at most 255 characters")
+        raise EntryError(
+            f"{name}: server.version is missing or not a string of at most 255 characters"
+        )
     meta = item.get("_meta") if isinstance(item.get("_meta"), dict) else {}
     official = meta.get(OFFICIAL_META_KEY) if isinstance(meta.get(OFFICIAL_META_KEY), dict) else {}
     repository = server.get("repository") if isinstance(server.get("repository"), dict) else {}
     entry = Entry(
-        name=name, version=version, document=server,
+        name=name,
+        version=version,
+        document=server,
         content_hash=content_hash(server, official),
         status=official.get("status") if official.get("status") in STATUSES else "active",
         status_message=_text(official.get("statusMessage"), 500),
@@ -138,8 +152,13 @@ def parse_entry(item, *, allowed_base_urls: dict | None = None, check: bool = Tr
         repository_id=str(repository.get("id"))[:200] if repository.get("id") is not None else "",
     )
     if official.get("status") not in (None, *STATUSES):
-        entry.problems.append(problem("unknown_status", "_meta.status", "unknown registry status "
-                                      f"{str(official.get('status'))[:50]!r}"))
+        entry.problems.append(
+            problem(
+                "unknown_status",
+                "_meta.status",
+                f"unknown registry status {str(official.get('status'))[:50]!r}",
+            )
+        )
     return check_entry(entry, allowed_base_urls=allowed_base_urls) if check else entry
 
 
@@ -158,8 +177,10 @@ def check_entry(entry: Entry, *, allowed_base_urls: dict | None = None) -> Entry
 
 def content_hash(server: dict, official: dict) -> str:
     """sha256 over the server.json and the registry's official block, key order ignored."""
-    payload = orjson.dumps({"server": server, "official": official},
-                           option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    payload = orjson.dumps(
+        {"server": server, "official": official},
+        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+    )
     return hashlib.sha256(payload).hexdigest()
 
 
@@ -171,8 +192,11 @@ def _remotes(server: dict) -> list[tuple[str, str]]:
     out = []
     for remote in _list(server.get("remotes")):
         if isinstance(remote, dict) and isinstance(remote.get("url"), str) and remote["url"]:
-            transport = remote.get("type") if remote.get("type") in ("streamable-http", "sse") \
+            transport = (
+                remote.get("type")
+                if remote.get("type") in ("streamable-http", "sse")
                 else "streamable-http"
+            )
             out.append((remote["url"][:1000], transport))
     return out
 
@@ -183,19 +207,22 @@ def _packages(server: dict) -> list[dict]:
         if not isinstance(pkg, dict):
             continue
         transport = pkg.get("transport") if isinstance(pkg.get("transport"), dict) else {}
-        out.append({
-            "position": position,
-            "registry_type": _text(pkg.get("registryType"), 50),
-            "identifier": _text(pkg.get("identifier"), 1000),
-            "version": _text(pkg.get("version"), 255),
-            "transport": _text(transport.get("type"), 30),
-            "file_sha256": _text(pkg.get("fileSha256"), 64),
-            "registry_base_url": _text(pkg.get("registryBaseUrl"), 500),
-        })
+        out.append(
+            {
+                "position": position,
+                "registry_type": _text(pkg.get("registryType"), 50),
+                "identifier": _text(pkg.get("identifier"), 1000),
+                "version": _text(pkg.get("version"), 255),
+                "transport": _text(transport.get("type"), 30),
+                "file_sha256": _text(pkg.get("fileSha256"), 64),
+                "registry_base_url": _text(pkg.get("registryBaseUrl"), 500),
+            }
+        )
     return out
 
 
 # --- checks ----------------------------------------------------------------------------------
+
 
 def check_server_json(server: dict, *, allowed_base_urls: dict | None = None) -> list[dict]:
     """All problems of one server.json: schema errors first, then the security checks."""
@@ -242,8 +269,13 @@ def placeholder_problems(server: dict) -> list[dict]:
     out = []
     for path, value in _checked_strings(server):
         if isinstance(value, str) and (match := PLACEHOLDER_RE.search(value)):
-            out.append(problem("template_placeholder", path,
-                               f"unresolved template placeholder {match.group(0)[:40]}"))
+            out.append(
+                problem(
+                    "template_placeholder",
+                    path,
+                    f"unresolved template placeholder {match.group(0)[:40]}",
+                )
+            )
     return out
 
 
@@ -261,8 +293,13 @@ def version_range_problems(server: dict) -> list[dict]:
             candidates.append((f"packages.{i}.version", pkg.get("version")))
     for path, value in candidates:
         if isinstance(value, str) and not PLACEHOLDER_RE.search(value) and is_version_range(value):
-            out.append(problem("version_range", path,
-                               f"{value[:40]!r} is a range or 'latest', not an exact version"))
+            out.append(
+                problem(
+                    "version_range",
+                    path,
+                    f"{value[:40]!r} is a range or 'latest', not an exact version",
+                )
+            )
     return out
 
 
@@ -270,11 +307,19 @@ def remote_problems(server: dict) -> list[dict]:
     out = []
     for i, remote in enumerate(_list(server.get("remotes"))):
         url = remote.get("url") if isinstance(remote, dict) else None
-        if isinstance(url, str) and not url.startswith("{") and \
-                not url.lower().startswith("https://"):
-            out.append(problem("non_https_remote", f"remotes.{i}.url",
-                               f"remote URL is not HTTPS ({urlsplit(url).scheme or 'no scheme'})",
-                               SEVERITY_HIGH))
+        if (
+            isinstance(url, str)
+            and not url.startswith("{")
+            and not url.lower().startswith("https://")
+        ):
+            out.append(
+                problem(
+                    "non_https_remote",
+                    f"remotes.{i}.url",
+                    f"remote URL is not HTTPS ({urlsplit(url).scheme or 'no scheme'})",
+                    SEVERITY_HIGH,
+                )
+            )
     return out
 
 
@@ -283,7 +328,9 @@ def _inputs(server: dict):
     stack = []
     for i, remote in enumerate(_list(server.get("remotes"))):
         if isinstance(remote, dict):
-            stack += [(f"remotes.{i}.headers.{j}", h) for j, h in enumerate(_list(remote.get("headers")))]
+            stack += [
+                (f"remotes.{i}.headers.{j}", h) for j, h in enumerate(_list(remote.get("headers")))
+            ]
             if isinstance(remote.get("variables"), dict):
                 stack += [(f"remotes.{i}.variables.{k}", v) for k, v in remote["variables"].items()]
     for i, pkg in enumerate(_list(server.get("packages"))):
@@ -292,8 +339,10 @@ def _inputs(server: dict):
                 stack += [(f"packages.{i}.{key}.{j}", a) for j, a in enumerate(_list(pkg.get(key)))]
             transport = pkg.get("transport")
             if isinstance(transport, dict):
-                stack += [(f"packages.{i}.transport.headers.{j}", h)
-                          for j, h in enumerate(_list(transport.get("headers")))]
+                stack += [
+                    (f"packages.{i}.transport.headers.{j}", h)
+                    for j, h in enumerate(_list(transport.get("headers")))
+                ]
     while stack:
         path, item = stack.pop()
         if not isinstance(item, dict):
@@ -307,9 +356,13 @@ def _literal_secret_keys(item: dict) -> list[str]:
     """Keys of a secret Input that hold a literal value rather than a `{variable}` template."""
     if item.get("isSecret") is not True:
         return []
-    return [key for key in ("value", "default")
-            if isinstance(item.get(key), str) and item[key].strip()
-            and not TEMPLATE_REF_RE.search(item[key])]
+    return [
+        key
+        for key in ("value", "default")
+        if isinstance(item.get(key), str)
+        and item[key].strip()
+        and not TEMPLATE_REF_RE.search(item[key])
+    ]
 
 
 def secret_problems(server: dict) -> list[dict]:
@@ -317,9 +370,14 @@ def secret_problems(server: dict) -> list[dict]:
     for path, item in _inputs(server):
         for key in _literal_secret_keys(item):
             # Never echo the value: it may be a live credential.
-            out.append(problem("literal_secret", f"{path}.{key}",
-                               "an input marked isSecret carries a literal value "
-                               "(value redacted here)", SEVERITY_HIGH))
+            out.append(
+                problem(
+                    "literal_secret",
+                    f"{path}.{key}",
+                    "an input marked isSecret carries a literal value (value redacted here)",
+                    SEVERITY_HIGH,
+                )
+            )
     return out
 
 
@@ -342,8 +400,11 @@ def base_url_allowed(registry_type: str, url: str, allowed: dict) -> bool:
         if parts.scheme != want.scheme:
             continue
         host, want_host = (parts.hostname or ""), (want.hostname or "")
-        host_ok = (host.endswith(want_host[1:]) and host != want_host[2:]) \
-            if want_host.startswith("*.") else host == want_host
+        host_ok = (
+            (host.endswith(want_host[1:]) and host != want_host[2:])
+            if want_host.startswith("*.")
+            else host == want_host
+        )
         if host_ok and (not want.path or parts.path.startswith(want.path)):
             return True
     return False
@@ -357,15 +418,30 @@ def package_problems(server: dict, allowed: dict) -> list[dict]:
         rtype = pkg.get("registryType") if isinstance(pkg.get("registryType"), str) else ""
         if rtype.lower() == "mcpb":
             if not pkg.get("fileSha256"):
-                out.append(problem("mcpb_missing_sha256", f"packages.{i}.fileSha256",
-                                   "MCPB package without fileSha256: the download cannot be verified"))
+                out.append(
+                    problem(
+                        "mcpb_missing_sha256",
+                        f"packages.{i}.fileSha256",
+                        "MCPB package without fileSha256: the download cannot be verified",
+                    )
+                )
             identifier = pkg.get("identifier")
             if isinstance(identifier, str) and not base_url_allowed("mcpb", identifier, allowed):
-                out.append(problem("registry_base_url_not_allowed", f"packages.{i}.identifier",
-                                   "MCPB download is not from an allowed release host"))
+                out.append(
+                    problem(
+                        "registry_base_url_not_allowed",
+                        f"packages.{i}.identifier",
+                        "MCPB download is not from an allowed release host",
+                    )
+                )
         base = pkg.get("registryBaseUrl")
         if isinstance(base, str) and base and not base_url_allowed(rtype, base, allowed):
-            out.append(problem("registry_base_url_not_allowed", f"packages.{i}.registryBaseUrl",
-                               f"registryBaseUrl {base[:100]} is outside the official allow-list "
-                               f"for {rtype or 'this registry type'}"))
+            out.append(
+                problem(
+                    "registry_base_url_not_allowed",
+                    f"packages.{i}.registryBaseUrl",
+                    f"registryBaseUrl {base[:100]} is outside the official allow-list "
+                    f"for {rtype or 'this registry type'}",
+                )
+            )
     return out

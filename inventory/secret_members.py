@@ -19,11 +19,29 @@ import json
 from django.conf import settings
 
 # Member names (lower case, '-' as '_') that hold a secret wherever they appear.
-SECRET_NAMES = {"client_secret", "secret", "password", "passwd", "access_token",
-                "refresh_token", "id_token", "registration_access_token", "api_key", "apikey",
-                "private_key", "token", "bearer_token"}
-SECRET_SUFFIXES = ("_secret", "_password", "_api_key", "_private_key", "_access_token",
-                   "_refresh_token")
+SECRET_NAMES = {
+    "client_secret",
+    "secret",
+    "password",
+    "passwd",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "registration_access_token",
+    "api_key",
+    "apikey",
+    "private_key",
+    "token",
+    "bearer_token",
+}
+SECRET_SUFFIXES = (
+    "_secret",
+    "_password",
+    "_api_key",
+    "_private_key",
+    "_access_token",
+    "_refresh_token",
+)
 # Private members of a JWK (RFC 7518 §6.2.2, §6.3.2, §6.4): RSA/EC `d`, RSA factors and CRT
 # values, a symmetric key's `k`. A JWK is any object with a `kty`.
 JWK_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")

@@ -27,15 +27,15 @@ def crawl_cimd_documents() -> int | None:
     Cache-Control within CIMD_REFRESH_MIN/MAX_SECONDS, so every one is re-read at least daily."""
     if not documents_due():
         return None
-    return crawls.start_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET,
-                              requested_by="beat").pk
+    return crawls.start_crawl(kind="cimd", target=crawls.CIMD_SWEEP_TARGET, requested_by="beat").pk
 
 
 @shared_task(name="inventory.crawl_oauth_metadata")
 def crawl_oauth_metadata() -> int:
     """Beat: queue the re-read of every server remote's OAuth metadata."""
-    return crawls.start_crawl(kind="oauth_metadata", target=ALL_REMOTES_TARGET,
-                              requested_by="beat").pk
+    return crawls.start_crawl(
+        kind="oauth_metadata", target=ALL_REMOTES_TARGET, requested_by="beat"
+    ).pk
 
 
 @shared_task(name="inventory.flag_tasks_past_ttl")

@@ -34,16 +34,23 @@ def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict 
             without = params.copy()
             for param in (flt.param, "page"):
                 without.pop(param, None)
-            controls.append({
-                "param": flt.param, "kind": kind, "value": value, "choices": choices,
-                "label": (flt.label or flt.param.replace("_", " ")).capitalize(),
-                "chip": (labels or {}).get(flt.param, value),
-                "remove_url": "?" + without.urlencode()})
+            controls.append(
+                {
+                    "param": flt.param,
+                    "kind": kind,
+                    "value": value,
+                    "choices": choices,
+                    "label": (flt.label or flt.param.replace("_", " ")).capitalize(),
+                    "chip": (labels or {}).get(flt.param, value),
+                    "remove_url": "?" + without.urlencode(),
+                }
+            )
     return controls
 
 
-def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=None, labels=None,
-              params=None):
+def list_page(
+    request, *, name: str, spec: ListSpec, rows, title: str, options=None, labels=None, params=None
+):
     """Render one inventory list: search, filters, sort, pagination; 400 naming a bad parameter.
 
     `params` defaults to the query string; a page may add its own defaults to it. `options` and
@@ -52,8 +59,7 @@ def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=N
     which an htmx request (the table partial alone) never renders, so they are called for the
     full page only."""
     params = request.GET if params is None else params
-    context = {"title": title, "name": name, "q": params.get("q", ""), "error": None,
-               "page": None}
+    context = {"title": title, "name": name, "q": params.get("q", ""), "error": None, "page": None}
     status = 200
     try:
         queryset = rows(params)
@@ -63,10 +69,12 @@ def list_page(request, *, name: str, spec: ListSpec, rows, title: str, options=N
     sort = params.get("sort") or spec.default_sort
     context["sort"] = sort if sort.lstrip("-") in spec.sorts else spec.default_sort
     if not wants_fragment(request):
-        context["controls"] = _controls(spec, params, options() if options else None,
-                                        labels() if labels else None)
-    return render_fragment_or_page(request, f"inventory/{name}_list.html",
-                                   f"inventory/_{name}_table.html", context, status)
+        context["controls"] = _controls(
+            spec, params, options() if options else None, labels() if labels else None
+        )
+    return render_fragment_or_page(
+        request, f"inventory/{name}_list.html", f"inventory/_{name}_table.html", context, status
+    )
 
 
 def filtered_page(params, rows, *, size: int = PAGE_SIZE):
@@ -93,7 +101,7 @@ def _issuers(model) -> list[tuple[str, str]]:
 
 def _named(queryset, label_field: str, limit: int = 200) -> list[tuple[str, str]]:
     """(id, name) pairs for a filter select; a select only makes sense for short lists."""
-    rows = list(queryset.order_by(label_field, "id").values_list("id", label_field)[:limit + 1])
+    rows = list(queryset.order_by(label_field, "id").values_list("id", label_field)[: limit + 1])
     return [] if len(rows) > limit else [(str(pk), name or f"#{pk}") for pk, name in rows]
 
 
@@ -117,48 +125,73 @@ def _id_labels(request, **querysets) -> dict:
 @role_required(VIEWER)
 def identity_list(request):
     """Humans, services and agents, by issuer, kind and status."""
-    return list_page(request, name="identity", spec=queries.IDENTITY_SPEC,
-                     rows=queries.identities, title="Identities",
-                     options=lambda: {"issuer": _issuers(Identity)})
+    return list_page(
+        request,
+        name="identity",
+        spec=queries.IDENTITY_SPEC,
+        rows=queries.identities,
+        title="Identities",
+        options=lambda: {"issuer": _issuers(Identity)},
+    )
 
 
 @role_required(VIEWER)
 def client_list(request):
     """MCP clients, by registration kind and review status."""
-    return list_page(request, name="client", spec=queries.CLIENT_SPEC, rows=queries.clients,
-                     title="Clients")
+    return list_page(
+        request, name="client", spec=queries.CLIENT_SPEC, rows=queries.clients, title="Clients"
+    )
 
 
 @role_required(VIEWER)
 def server_list(request):
     """MCP servers, by registry status and review status."""
-    return list_page(request, name="server", spec=queries.SERVER_SPEC, rows=queries.servers,
-                     title="Servers")
+    return list_page(
+        request, name="server", spec=queries.SERVER_SPEC, rows=queries.servers, title="Servers"
+    )
 
 
 @role_required(VIEWER)
 def grant_list(request):
     """Delegated grants, by status, type, issuer, client, subject and server."""
-    return list_page(request, name="grant", spec=queries.GRANT_SPEC, rows=queries.grants,
-                     title="Grants",
-                     options=lambda: {"issuer": _issuers(Grant),
-                                      "client": _named(Client.objects, "name"),
-                                      "server": _named(Server.objects, "name")},
-                     labels=lambda: _id_labels(request, client=Client.objects,
-                                               subject=Identity.objects, server=Server.objects))
+    return list_page(
+        request,
+        name="grant",
+        spec=queries.GRANT_SPEC,
+        rows=queries.grants,
+        title="Grants",
+        options=lambda: {
+            "issuer": _issuers(Grant),
+            "client": _named(Client.objects, "name"),
+            "server": _named(Server.objects, "name"),
+        },
+        labels=lambda: _id_labels(
+            request, client=Client.objects, subject=Identity.objects, server=Server.objects
+        ),
+    )
 
 
 @role_required(VIEWER)
 def task_list(request):
     """MCP tasks, by status, server, client, flagged and running."""
-    return list_page(request, name="task", spec=queries.TASK_SPEC, rows=queries.tasks,
-                     title="Tasks",
-                     options=lambda: {"server": _named(Server.objects, "name"),
-                                      "client": _named(Client.objects, "name")},
-                     labels=lambda: _id_labels(
-                         request, server=Server.objects, client=Client.objects,
-                         identity=Identity.objects,
-                         grant=Grant.objects.select_related("client", "subject")))
+    return list_page(
+        request,
+        name="task",
+        spec=queries.TASK_SPEC,
+        rows=queries.tasks,
+        title="Tasks",
+        options=lambda: {
+            "server": _named(Server.objects, "name"),
+            "client": _named(Client.objects, "name"),
+        },
+        labels=lambda: _id_labels(
+            request,
+            server=Server.objects,
+            client=Client.objects,
+            identity=Identity.objects,
+            grant=Grant.objects.select_related("client", "subject"),
+        ),
+    )
 
 
 @role_required(VIEWER)
@@ -166,6 +199,11 @@ def flag_list(request):
     """Flags raised on inventory objects; open ones unless asked otherwise."""
     params = request.GET.copy()
     params.setdefault("open", "true")
-    return list_page(request, name="flag", spec=queries.FLAG_SPEC, rows=queries.flags,
-                     title="Flags", params=params)
-
+    return list_page(
+        request,
+        name="flag",
+        spec=queries.FLAG_SPEC,
+        rows=queries.flags,
+        title="Flags",
+        params=params,
+    )

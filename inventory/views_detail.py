@@ -22,15 +22,22 @@ def identity_detail(request, pk: int):
     """An identity, what it owns, its grants, the clients it uses and its tasks."""
     identity = get_object_or_404(Identity.objects.select_related("owner"), pk=pk)
     grants = identity.grants.select_related("client", "server").order_by("-issued_at", "-id")
-    return render(request, "inventory/identity_detail.html", {
-        "identity": identity,
-        "owned_identities": identity.owned_identities.order_by("display_name")[:RELATED_ROWS],
-        "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
-        "active_grant_count": grants.active().count(),
-        "clients": queries.clients_of_identity(identity)[:RELATED_ROWS],
-        "tasks": identity.tasks.select_related("server", "client").with_open_flag()[:RELATED_ROWS],
-        "task_count": identity.tasks.count(),
-    })
+    return render(
+        request,
+        "inventory/identity_detail.html",
+        {
+            "identity": identity,
+            "owned_identities": identity.owned_identities.order_by("display_name")[:RELATED_ROWS],
+            "grants": grants[:RELATED_ROWS],
+            "grant_count": grants.count(),
+            "active_grant_count": grants.active().count(),
+            "clients": queries.clients_of_identity(identity)[:RELATED_ROWS],
+            "tasks": identity.tasks.select_related("server", "client").with_open_flag()[
+                :RELATED_ROWS
+            ],
+            "task_count": identity.tasks.count(),
+        },
+    )
 
 
 @role_required(VIEWER)
@@ -38,14 +45,23 @@ def client_detail(request, pk: int):
     """A client, its grants, the servers it holds grants on, its tasks and flags."""
     client = get_object_or_404(Client.objects.select_related("owner"), pk=pk)
     grants = client.grants.select_related("subject", "server").order_by("-issued_at", "-id")
-    return render(request, "inventory/client_detail.html", {
-        "client": client, "obj": client, "review_url": "inventory:client_review",
-        "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
-        "servers": queries.servers_of_client(client),
-        "tasks": client.tasks.select_related("server", "identity").with_open_flag()[:RELATED_ROWS],
-        "task_count": client.tasks.count(),
-        "flags": queries.flags_for(client)[:RELATED_ROWS],
-    })
+    return render(
+        request,
+        "inventory/client_detail.html",
+        {
+            "client": client,
+            "obj": client,
+            "review_url": "inventory:client_review",
+            "grants": grants[:RELATED_ROWS],
+            "grant_count": grants.count(),
+            "servers": queries.servers_of_client(client),
+            "tasks": client.tasks.select_related("server", "identity").with_open_flag()[
+                :RELATED_ROWS
+            ],
+            "task_count": client.tasks.count(),
+            "flags": queries.flags_for(client)[:RELATED_ROWS],
+        },
+    )
 
 
 @role_required(VIEWER)
@@ -53,62 +69,97 @@ def server_detail(request, pk: int):
     """A server, its versions, remotes, tools, grants, tasks and flags."""
     server = get_object_or_404(Server.objects.select_related("owner"), pk=pk)
     grants = server.grants.select_related("client", "subject").order_by("-issued_at", "-id")
-    return render(request, "inventory/server_detail.html", {
-        "server": server, "obj": server, "review_url": "inventory:server_review",
-        "remotes": server.remotes.all(), "tools": server.tools.all(),
-        "grants": grants[:RELATED_ROWS], "grant_count": grants.count(),
-        "tasks": server.tasks.select_related("client", "identity").with_open_flag()[:RELATED_ROWS],
-        "task_count": server.tasks.count(),
-        "flags": queries.flags_for(server)[:RELATED_ROWS],
-    })
+    return render(
+        request,
+        "inventory/server_detail.html",
+        {
+            "server": server,
+            "obj": server,
+            "review_url": "inventory:server_review",
+            "remotes": server.remotes.all(),
+            "tools": server.tools.all(),
+            "grants": grants[:RELATED_ROWS],
+            "grant_count": grants.count(),
+            "tasks": server.tasks.select_related("client", "identity").with_open_flag()[
+                :RELATED_ROWS
+            ],
+            "task_count": server.tasks.count(),
+            "flags": queries.flags_for(server)[:RELATED_ROWS],
+        },
+    )
 
 
 @role_required(VIEWER)
 def grant_detail(request, pk: int):
     """A grant and the tasks run under it."""
     grant = get_object_or_404(Grant.objects.select_related("client", "subject", "server"), pk=pk)
-    return render(request, "inventory/grant_detail.html", {
-        "grant": grant,
-        "tasks": grant.tasks.select_related("server", "client", "identity").with_open_flag()[:RELATED_ROWS],
-        "task_count": grant.tasks.count(), "flags": queries.flags_for(grant)[:RELATED_ROWS],
-    })
+    return render(
+        request,
+        "inventory/grant_detail.html",
+        {
+            "grant": grant,
+            "tasks": grant.tasks.select_related("server", "client", "identity").with_open_flag()[
+                :RELATED_ROWS
+            ],
+            "task_count": grant.tasks.count(),
+            "flags": queries.flags_for(grant)[:RELATED_ROWS],
+        },
+    )
 
 
 @role_required(VIEWER)
 def task_detail(request, pk: int):
     """A task and its status history, illegal transitions marked."""
     task = get_object_or_404(
-        Task.objects.select_related("server", "client", "identity", "grant").with_open_flag(),
-        pk=pk)
-    return render(request, "inventory/task_detail.html", {
-        "task": task, "history": task.status_history.all(),
-        "flags": queries.flags_for(task)[:RELATED_ROWS],
-    })
+        Task.objects.select_related("server", "client", "identity", "grant").with_open_flag(), pk=pk
+    )
+    return render(
+        request,
+        "inventory/task_detail.html",
+        {
+            "task": task,
+            "history": task.status_history.all(),
+            "flags": queries.flags_for(task)[:RELATED_ROWS],
+        },
+    )
 
 
 def _still_active(obj) -> dict:
     """What a block leaves running: it is a label, the kill switch (containment) revokes."""
-    return {"active_grants": obj.grants.active().count(),
-            "running_tasks": obj.tasks.running().count()}
+    return {
+        "active_grants": obj.grants.active().count(),
+        "running_tasks": obj.tasks.running().count(),
+    }
 
 
 def _blocked_message(obj, left: dict) -> str:
     grants, tasks = left["active_grants"], left["running_tasks"]
-    return (f"{obj} is now blocked. Nothing was revoked: {grants} active "
-            f"grant{'s' if grants != 1 else ''} and {tasks} running task{'s' if tasks != 1 else ''} "
-            "stay active until the kill switch revokes them.")
+    return (
+        f"{obj} is now blocked. Nothing was revoked: {grants} active "
+        f"grant{'s' if grants != 1 else ''} and {tasks} running task{'s' if tasks != 1 else ''} "
+        "stay active until the kill switch revokes them."
+    )
 
 
 def _review(request, model, pk: int, detail_url: str, review_url: str):
     obj = get_object_or_404(model, pk=pk)
     status = request.POST.get("status", "")
     # Blocking only labels the object: the admin confirms knowing what stays active.
-    if (status == "blocked" and obj.review_status != "blocked"
-            and request.POST.get("confirm") != "1"):
-        template = ("inventory/_review_confirm.html" if wants_fragment(request)
-                    else "inventory/review_confirm.html")
-        return render(request, template, {"obj": obj, "review_url": review_url,
-                                          "detail_url": detail_url, **_still_active(obj)})
+    if (
+        status == "blocked"
+        and obj.review_status != "blocked"
+        and request.POST.get("confirm") != "1"
+    ):
+        template = (
+            "inventory/_review_confirm.html"
+            if wants_fragment(request)
+            else "inventory/review_confirm.html"
+        )
+        return render(
+            request,
+            template,
+            {"obj": obj, "review_url": review_url, "detail_url": detail_url, **_still_active(obj)},
+        )
     try:
         set_review_status(obj, status=status, actor=request.user, request=request)
     except ValueError as exc:
@@ -118,8 +169,11 @@ def _review(request, model, pk: int, detail_url: str, review_url: str):
     else:
         message = f"{obj} is now {obj.get_review_status_display().lower()}."
     if wants_fragment(request):
-        return render(request, "inventory/_review_status.html",
-                      {"obj": obj, "review_url": review_url, "notice": message})
+        return render(
+            request,
+            "inventory/_review_status.html",
+            {"obj": obj, "review_url": review_url, "notice": message},
+        )
     messages.success(request, message)
     return redirect(detail_url, pk=obj.pk)
 

@@ -31,19 +31,25 @@ HISTORY_PAGE_SIZE = 50
 class RegistryForm(forms.ModelForm):
     """Add or edit a registry; the base URL is stored without the API version suffix."""
 
-    base_url = forms.URLField(max_length=500, assume_scheme="https",
-                              help_text="The registry's root, e.g. https://registry.example.com "
-                                        "(the crawler adds /v0.1/servers).")
+    base_url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text="The registry's root, e.g. https://registry.example.com "
+        "(the crawler adds /v0.1/servers).",
+    )
 
     class Meta:
         model = Registry
         fields = ["name", "base_url", "kind", "enabled", "crawl_interval_minutes"]
-        help_texts = {"crawl_interval_minutes": "How often beat crawls it (minimum "
-                                                f"{registry_service.MIN_CRAWL_INTERVAL_MINUTES})."}
+        help_texts = {
+            "crawl_interval_minutes": "How often beat crawls it (minimum "
+            f"{registry_service.MIN_CRAWL_INTERVAL_MINUTES})."
+        }
 
     def clean_base_url(self):
-        return registry_service.clean_unused_base_url(self.cleaned_data["base_url"],
-                                                      registry=self.instance)
+        return registry_service.clean_unused_base_url(
+            self.cleaned_data["base_url"], registry=self.instance
+        )
 
     def clean_crawl_interval_minutes(self):
         return registry_service.clean_crawl_interval(self.cleaned_data["crawl_interval_minutes"])
@@ -51,7 +57,8 @@ class RegistryForm(forms.ModelForm):
 
 def _registries_with_last_crawl():
     last = Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=OuterRef("pk")).order_by(
-        "-queued_at", "-id")
+        "-queued_at", "-id"
+    )
     return Registry.objects.annotate(
         last_crawl_id=Subquery(last.values("pk")[:1]),
         last_crawl_status=Subquery(last.values("status")[:1]),
@@ -64,12 +71,18 @@ def _registries_with_last_crawl():
 @role_required(VIEWER)
 def crawl_list(request):
     """Discovery: registries with their last crawl, and the crawl history with filters."""
-    page, error, status = filtered_page(request.GET, queries_discovery.crawls,
-                                        size=HISTORY_PAGE_SIZE)
-    context = {"page": page, "error": error, "filters": request.GET,
-               "query": query_without_page(request.GET),
-               "now": timezone.now(), "kinds": Crawl.Kind.choices,
-               "statuses": Crawl.Status.choices}
+    page, error, status = filtered_page(
+        request.GET, queries_discovery.crawls, size=HISTORY_PAGE_SIZE
+    )
+    context = {
+        "page": page,
+        "error": error,
+        "filters": request.GET,
+        "query": query_without_page(request.GET),
+        "now": timezone.now(),
+        "kinds": Crawl.Kind.choices,
+        "statuses": Crawl.Status.choices,
+    }
     if wants_fragment(request) and request.htmx.target == "crawl-history":
         response = render(request, "inventory/_crawl_history.html", context, status=status)
     else:
@@ -84,9 +97,12 @@ def crawl_list(request):
 def crawl_detail(request, pk: int):
     """One crawl with live progress (htmx polls the fragment every 2 s while it is open)."""
     crawl = get_object_or_404(Crawl.objects.select_related("registry"), pk=pk)
-    return render_fragment_or_page(request, "inventory/crawl_detail.html",
-                                   "inventory/_crawl_progress.html",
-                                   {"crawl": crawl, "now": timezone.now()})
+    return render_fragment_or_page(
+        request,
+        "inventory/crawl_detail.html",
+        "inventory/_crawl_progress.html",
+        {"crawl": crawl, "now": timezone.now()},
+    )
 
 
 @role_required(ADMIN)
@@ -94,8 +110,9 @@ def crawl_detail(request, pk: int):
 def crawl_start(request, pk: int):
     """Start a crawl of one registry now (or show the one already running)."""
     registry = get_object_or_404(Registry, pk=pk)
-    crawl = registry_service.start_registry_crawl(registry, actor=request.user, request=request,
-                                                  full=request.POST.get("full") == "1")
+    crawl = registry_service.start_registry_crawl(
+        registry, actor=request.user, request=request, full=request.POST.get("full") == "1"
+    )
     return crawl_started(request, crawl)
 
 
@@ -115,15 +132,20 @@ def registry_create(request):
     form = RegistryForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            registry_service.create_registry(actor=request.user, request=request,
-                                             **form.cleaned_data)
+            registry_service.create_registry(
+                actor=request.user, request=request, **form.cleaned_data
+            )
         except ValidationError as exc:  # saved by someone else since the form checked
             form.add_error(None, exc)
         else:
             messages.success(request, f"Registry {form.cleaned_data['name']} added.")
             return redirect("inventory:crawl_list")
-    return render(request, "inventory/registry_form.html", {"form": form, "registry": None},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "inventory/registry_form.html",
+        {"form": form, "registry": None},
+        status=400 if form.errors else 200,
+    )
 
 
 @role_required(ADMIN)
@@ -133,8 +155,9 @@ def registry_edit(request, pk: int):
     form = RegistryForm(request.POST or None, instance=registry)
     if request.method == "POST" and form.is_valid():
         try:
-            registry_service.update_registry(registry, actor=request.user, request=request,
-                                             **form.cleaned_data)
+            registry_service.update_registry(
+                registry, actor=request.user, request=request, **form.cleaned_data
+            )
         except ValidationError as exc:  # saved by someone else since the form checked
             form.add_error(None, exc)
         else:
@@ -142,8 +165,12 @@ def registry_edit(request, pk: int):
             return redirect("inventory:crawl_list")
     if request.method == "POST":  # the invalid form mutated the instance; show stored values
         registry.refresh_from_db()
-    return render(request, "inventory/registry_form.html", {"form": form, "registry": registry},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "inventory/registry_form.html",
+        {"form": form, "registry": registry},
+        status=400 if form.errors else 200,
+    )
 
 
 @role_required(ADMIN)
@@ -152,9 +179,10 @@ def registry_toggle(request, pk: int):
     """Enable or disable crawling of a registry."""
     registry = get_object_or_404(Registry, pk=pk)
     enabled = not registry.enabled
-    registry_service.update_registry(registry, actor=request.user, request=request,
-                                     enabled=enabled)
-    messages.success(request, f"Crawling of {registry.name} {'enabled' if enabled else 'disabled'}.")
+    registry_service.update_registry(registry, actor=request.user, request=request, enabled=enabled)
+    messages.success(
+        request, f"Crawling of {registry.name} {'enabled' if enabled else 'disabled'}."
+    )
     return redirect("inventory:crawl_list")
 
 
@@ -162,5 +190,8 @@ def registry_toggle(request, pk: int):
 def server_registry_history(request, pk: int):
     """Fragment: a server's versions per registry, their problems, and its status history."""
     server = get_object_or_404(Server, pk=pk)
-    return render(request, "inventory/_server_registry_history.html",
-                  queries_discovery.server_registry_history(server))
+    return render(
+        request,
+        "inventory/_server_registry_history.html",
+        queries_discovery.server_registry_history(server),
+    )

@@ -9,36 +9,72 @@ from audit.models import AuditEvent, EventSource
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
 from governance.models import AdminAction
-from inventory.models import (AuthorizationServer, ClientDocument, Crawl, FetchRecord, Flag,
-                              Registry, ServerChange)
+from inventory.models import (
+    AuthorizationServer,
+    ClientDocument,
+    Crawl,
+    FetchRecord,
+    Flag,
+    Registry,
+    ServerChange,
+)
 from tests.ingest_helpers import make_event
 from tests.ui_factories import T0, small_inventory
 
-API_LISTS = ["identities", "clients", "servers", "grants", "tasks", "flags", "registries",
-             "crawls", "server-changes", "fetch-records", "client-documents",
-             "authorization-servers", "audit-events", "event-sources"]
+API_LISTS = [
+    "identities",
+    "clients",
+    "servers",
+    "grants",
+    "tasks",
+    "flags",
+    "registries",
+    "crawls",
+    "server-changes",
+    "fetch-records",
+    "client-documents",
+    "authorization-servers",
+    "audit-events",
+    "event-sources",
+]
 
 
 def one_of_everything() -> dict:
     """Rows for every list; returns the objects by name (their pks fill URL patterns)."""
     inv = small_inventory()
     registry = Registry.objects.create(name="corp", base_url="https://r.corp.example")
-    crawl = Crawl.objects.create(kind=Crawl.Kind.REGISTRY, target=registry.base_url,
-                                 registry=registry, queued_at=T0)
-    ServerChange.objects.create(server=inv["crm"], field=ServerChange.Field.STATUS,
-                                new_value="deprecated", observed_at=T0)
+    crawl = Crawl.objects.create(
+        kind=Crawl.Kind.REGISTRY, target=registry.base_url, registry=registry, queued_at=T0
+    )
+    ServerChange.objects.create(
+        server=inv["crm"], field=ServerChange.Field.STATUS, new_value="deprecated", observed_at=T0
+    )
     FetchRecord.objects.create(url="https://cursor.example/mcp.json", purpose="cimd", at=T0)
-    document = ClientDocument.objects.create(client=inv["cursor"], sha256="0" * 64, content={},
-                                             first_fetched_at=T0, last_fetched_at=T0)
-    auth = AuthorizationServer.objects.create(issuer="https://auth.example", first_seen=T0,
-                                              last_seen=T0)
-    Flag.objects.create(kind="test", object_type="inventory.client",
-                        object_id=str(inv["cursor"].pk), summary="a flag", raised_at=T0,
-                        last_raised_at=T0)
+    document = ClientDocument.objects.create(
+        client=inv["cursor"], sha256="0" * 64, content={}, first_fetched_at=T0, last_fetched_at=T0
+    )
+    auth = AuthorizationServer.objects.create(
+        issuer="https://auth.example", first_seen=T0, last_seen=T0
+    )
+    Flag.objects.create(
+        kind="test",
+        object_type="inventory.client",
+        object_id=str(inv["cursor"].pk),
+        summary="a flag",
+        raised_at=T0,
+        last_raised_at=T0,
+    )
     source, _ = create_source(name="gw-rows")
     ingest_events(source=source, events=[make_event(tool="t0"), make_event(tool="t1")])
     if not AdminAction.objects.exists():
         create_source(name="gw-recorded", actor=User.objects.create_user("recorder"))
-    return {**inv, "registry": registry, "crawl": crawl, "document": document, "auth": auth,
-            "source": EventSource.objects.get(name="gw-rows"), "event": AuditEvent.objects.first(),
-            "action": AdminAction.objects.first()}
+    return {
+        **inv,
+        "registry": registry,
+        "crawl": crawl,
+        "document": document,
+        "auth": auth,
+        "source": EventSource.objects.get(name="gw-rows"),
+        "event": AuditEvent.objects.first(),
+        "action": AdminAction.objects.first(),
+    }

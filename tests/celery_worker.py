@@ -1,7 +1,6 @@
 """A real Celery worker process for integration tests (importable by any test module).
 
-    from tests.celery_worker import celery_worker  # noqa: F401  (pytest fixture)
-
+    # the `celery_worker` fixture is registered for every test by the root conftest.py
     @pytest.mark.django_db(transaction=True)
     def test_something(celery_worker): ...
 
@@ -47,18 +46,20 @@ def worker_env(var_dir: Path, extra: dict | None = None) -> dict:
     from django.conf import settings
 
     env = dict(os.environ)
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "governance.settings",
-        "DATABASE_URL": database_url(),
-        "DB_CONN_MAX_AGE": "0",
-        "VAR_DIR": str(var_dir),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "CELERY_BROKER_URL": "filesystem://",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "FETCH_ALLOWLIST": ",".join(settings.FETCH_ALLOWLIST or ["127.0.0.1"]),
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "governance.settings",
+            "DATABASE_URL": database_url(),
+            "DB_CONN_MAX_AGE": "0",
+            "VAR_DIR": str(var_dir),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "FETCH_ALLOWLIST": ",".join(settings.FETCH_ALLOWLIST or ["127.0.0.1"]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -67,11 +68,16 @@ def _point_producer_at(broker_dir: Path) -> dict:
     """Make this process send tasks to the worker's broker directory; returns the old config."""
     from governance.celery import app
 
-    old = {"broker_transport_options": dict(app.conf.broker_transport_options or {}),
-           "task_always_eager": app.conf.task_always_eager}
+    old = {
+        "broker_transport_options": dict(app.conf.broker_transport_options or {}),
+        "task_always_eager": app.conf.task_always_eager,
+    }
     app.conf.broker_transport_options = {
-        "data_folder_in": str(broker_dir / "queue"), "data_folder_out": str(broker_dir / "queue"),
-        "control_folder": str(broker_dir / "control"), "store_processed": False}
+        "data_folder_in": str(broker_dir / "queue"),
+        "data_folder_out": str(broker_dir / "queue"),
+        "control_folder": str(broker_dir / "control"),
+        "store_processed": False,
+    }
     app.conf.task_always_eager = False
     _reset_pools(app)
     return old
@@ -104,7 +110,9 @@ def _wait_ready(process: subprocess.Popen, log_path: Path) -> None:
         if "ready." in log_path.read_text():
             return
         time.sleep(0.2)
-    raise RuntimeError(f"celery worker not ready in {READY_TIMEOUT}s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"celery worker not ready in {READY_TIMEOUT}s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture
@@ -119,9 +127,24 @@ def celery_worker(tmp_path, transactional_db):
     log_path = tmp_path / "celery-worker.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "governance", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=BASE_DIR, env=worker_env(var_dir), stdout=log_file, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "governance",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=BASE_DIR,
+            env=worker_env(var_dir),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     old = _point_producer_at(broker_dir)
     try:
         _wait_ready(process, log_path)

@@ -80,8 +80,11 @@ def _empty_audit_store_after_transactional_tests(request):
     """Django's flush skips unmanaged models, so the raw-SQL audit tables (events, dedup keys,
     rate windows) would leak from one transactional test into the next: empty them too."""
     marker = request.node.get_closest_marker("django_db")
-    transactional = (marker is not None and marker.kwargs.get("transaction")) or \
-        "live_server" in request.fixturenames or "transactional_db" in request.fixturenames
+    transactional = (
+        (marker is not None and marker.kwargs.get("transaction"))
+        or "live_server" in request.fixturenames
+        or "transactional_db" in request.fixturenames
+    )
     if not transactional:
         yield
         return

@@ -61,13 +61,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if route.drip_delay:
                 for i in range(len(payload)):
-                    self.wfile.write(payload[i:i + 1])
+                    self.wfile.write(payload[i : i + 1])
                     self.wfile.flush()
                     if server.stopping.wait(route.drip_delay):
                         return
             else:
                 for i in range(0, len(payload), 1024):
-                    self.wfile.write(payload[i:i + 1024])
+                    self.wfile.write(payload[i : i + 1024])
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -102,9 +102,10 @@ class LocalServer(ThreadingHTTPServer):
     def url(self, path: str = "/") -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
-    def start(self) -> "LocalServer":
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
+    def start(self) -> LocalServer:
+        threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -155,7 +156,7 @@ class RawServer:
                 except OSError:
                     pass
 
-    def __enter__(self) -> "RawServer":
+    def __enter__(self) -> RawServer:
         self._thread.start()
         return self
 

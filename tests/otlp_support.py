@@ -13,8 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.conf import settings
-
-from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -26,8 +24,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-SERVER_RESOURCE = {"service.name": "weather-mcp", "service.version": "1.4.2",
-                   "deployment.environment.name": "prod"}
+SERVER_RESOURCE = {
+    "service.name": "weather-mcp",
+    "service.version": "1.4.2",
+    "deployment.environment.name": "prod",
+}
 CLIENT_RESOURCE = {"service.name": "claude-desktop", "service.version": "0.9.1"}
 
 
@@ -56,8 +57,9 @@ def start_capture_server() -> tuple[CaptureServer, ThreadingHTTPServer]:
         def do_POST(self):  # noqa: N802 (http.server naming)
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            capture.requests.append(Captured(
-                self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            capture.requests.append(
+                Captured(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+            )
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", "0")
@@ -68,8 +70,9 @@ def start_capture_server() -> tuple[CaptureServer, ThreadingHTTPServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     # A short poll interval keeps shutdown() (once per test) quick.
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                     daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     capture.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     return capture, server
 
@@ -83,16 +86,26 @@ def make_tracer(resource: dict):
 
 
 def export_spans(spans, endpoint: str, *, headers: dict | None = None, gzip: bool = True):
-    exporter = OTLPSpanExporter(endpoint=endpoint, headers=headers, timeout=10,
-                                compression=Compression.Gzip if gzip else Compression.NoCompression)
+    exporter = OTLPSpanExporter(
+        endpoint=endpoint,
+        headers=headers,
+        timeout=10,
+        compression=Compression.Gzip if gzip else Compression.NoCompression,
+    )
     try:
         return exporter.export(spans)
     finally:
         exporter.shutdown()
 
 
-def record_tool_call(tracer, *, name="tools/call get-weather", kind=SpanKind.SERVER,
-                     attributes: dict | None = None, error: str | None = None):
+def record_tool_call(
+    tracer,
+    *,
+    name="tools/call get-weather",
+    kind=SpanKind.SERVER,
+    attributes: dict | None = None,
+    error: str | None = None,
+):
     """One MCP tools/call span with the conventions' attributes (plus overrides)."""
     attrs = {
         "mcp.method.name": "tools/call",
@@ -119,38 +132,62 @@ def record_tool_call(tracer, *, name="tools/call get-weather", kind=SpanKind.SER
 SDK_CLIENT_RESOURCE = {"service.name": "reporting-agent", "service.version": "3.2.0"}
 
 
-def record_sdk_server_call(tracer, request_id: int, *, tool="get-weather",
-                           attributes: dict | None = None, tool_error: bool = False):
+def record_sdk_server_call(
+    tracer,
+    request_id: int,
+    *,
+    tool="get-weather",
+    attributes: dict | None = None,
+    tool_error: bool = False,
+):
     """A SERVER span as the SDK's OpenTelemetryMiddleware records a tools/call."""
-    attrs = {"mcp.method.name": "tools/call", "mcp.protocol.version": "2025-11-25",
-             "jsonrpc.request.id": str(request_id), "gen_ai.operation.name": "execute_tool",
-             "gen_ai.tool.name": tool, **(attributes or {})}
-    with tracer.start_as_current_span(f"tools/call {tool}", kind=SpanKind.SERVER,
-                                      attributes=attrs) as span:
+    attrs = {
+        "mcp.method.name": "tools/call",
+        "mcp.protocol.version": "2025-11-25",
+        "jsonrpc.request.id": str(request_id),
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": tool,
+        **(attributes or {}),
+    }
+    with tracer.start_as_current_span(
+        f"tools/call {tool}", kind=SpanKind.SERVER, attributes=attrs
+    ) as span:
         if tool_error:  # a CallToolResult with isError: the SDK's own marking
             span.set_attribute("error.type", "tool_error")
             span.set_status(Status(StatusCode.ERROR))
     return span
 
 
-def record_sdk_client_call(tracer, request_id: int, *, tool="get-weather",
-                           attributes: dict | None = None):
+def record_sdk_client_call(
+    tracer, request_id: int, *, tool="get-weather", attributes: dict | None = None
+):
     """A CLIENT span as the SDK's dispatcher records an outbound tools/call."""
-    attrs = {"mcp.method.name": "tools/call", "jsonrpc.request.id": str(request_id),
-             **(attributes or {})}
-    with tracer.start_as_current_span(f"MCP send tools/call {tool}", kind=SpanKind.CLIENT,
-                                      attributes=attrs) as span:
+    attrs = {
+        "mcp.method.name": "tools/call",
+        "jsonrpc.request.id": str(request_id),
+        **(attributes or {}),
+    }
+    with tracer.start_as_current_span(
+        f"MCP send tools/call {tool}", kind=SpanKind.CLIENT, attributes=attrs
+    ) as span:
         pass
     return span
 
 
-def record_task_execution(tracer, task_id: str, *, status="completed", tool="get-weather",
-                          attributes: dict | None = None):
+def record_task_execution(
+    tracer, task_id: str, *, status="completed", tool="get-weather", attributes: dict | None = None
+):
     """The INTERNAL span of a task-augmented tool call's execution (no mcp.method.name)."""
-    attrs = {"mcp.task.id": task_id, "mcp.task.status": status, "gen_ai.tool.name": tool,
-             "gen_ai.operation.name": "execute_tool", **(attributes or {})}
-    with tracer.start_as_current_span(f"execute_tool {tool}", kind=SpanKind.INTERNAL,
-                                      attributes=attrs) as span:
+    attrs = {
+        "mcp.task.id": task_id,
+        "mcp.task.status": status,
+        "gen_ai.tool.name": tool,
+        "gen_ai.operation.name": "execute_tool",
+        **(attributes or {}),
+    }
+    with tracer.start_as_current_span(
+        f"execute_tool {tool}", kind=SpanKind.INTERNAL, attributes=attrs
+    ) as span:
         if status == "failed":
             span.set_attribute("error.type", "tool_error")
             span.set_status(Status(StatusCode.ERROR, "upstream weather API timed out"))
@@ -165,13 +202,16 @@ def make_logger(resource: dict):
 
 
 def export_logs(records, endpoint: str, *, headers: dict | None = None, gzip: bool = True):
-    exporter = OTLPLogExporter(endpoint=endpoint, headers=headers, timeout=10,
-                               compression=Compression.Gzip if gzip else Compression.NoCompression)
+    exporter = OTLPLogExporter(
+        endpoint=endpoint,
+        headers=headers,
+        timeout=10,
+        compression=Compression.Gzip if gzip else Compression.NoCompression,
+    )
     try:
         return exporter.export(records)
     finally:
         exporter.shutdown()
-
 
 
 @pytest.fixture
@@ -188,8 +228,11 @@ def decode_captured(captured: Captured, signal):
     from audit import http_body, otlp
     from audit.otlp_mapping import map_logs, map_traces
 
-    body = http_body.decompress(captured.body, captured.headers.get("content-encoding"),
-                                limit=settings.OTLP_MAX_DECODED_BYTES)
+    body = http_body.decompress(
+        captured.body,
+        captured.headers.get("content-encoding"),
+        limit=settings.OTLP_MAX_DECODED_BYTES,
+    )
     media = otlp.media_type(captured.headers.get("content-type"))
     message = otlp.decode(signal, body, media)
     return (map_traces if signal is otlp.TRACES else map_logs)(message)

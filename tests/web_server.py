@@ -10,9 +10,8 @@ post to it must commit: django_db(transaction=True).
 
 pytest-django's `live_server` runs Django's own WSGI handler; production runs Granian in front
 of audit/wsgi_fast.py, a different request path for `POST /api/v1/events`. The `granian` and
-`base_url` fixtures below let a test module post to both, so a defect of either path shows:
-
-    from tests.web_server import base_url, granian  # noqa: F401 (fixtures)
+`base_url` fixtures below (registered for every test by the root conftest.py) let a test
+post to both, so a defect of either path shows.
 """
 
 from __future__ import annotations
@@ -44,9 +43,12 @@ def server_env(extra: dict | None = None) -> dict:
     """The environment of a server process: this test's database, secrets and settings."""
     from django.conf import settings
 
-    env = {**os.environ, "DATABASE_URL": database_url(),
-           "SECRET_KEY": settings.SECRET_KEY,
-           "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "FIELD_ENCRYPTION_KEY": ",".join(settings.FIELD_ENCRYPTION_KEYS),
+    }
     env.update(extra or {})
     return env
 
@@ -58,9 +60,13 @@ class WebServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            webserver.command(f"127.0.0.1:{self.port}", workers=workers, threads=threads,
-                              log_level="warning"),
-            cwd=BASE_DIR, env=server_env(env), start_new_session=True)
+            webserver.command(
+                f"127.0.0.1:{self.port}", workers=workers, threads=threads, log_level="warning"
+            ),
+            cwd=BASE_DIR,
+            env=server_env(env),
+            start_new_session=True,
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

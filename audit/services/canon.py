@@ -7,12 +7,30 @@ per transaction (`PIN_SETTINGS`), ingestion once per connection (session level).
 """
 
 CANON_COLUMNS = (
-    "id", "time", "received_at", "source_id", "batch_id", "event_id", "type", "actor_issuer",
-    "actor_subject", "client_ref", "server_name", "method", "tool", "task_id", "session_id",
-    "outcome", "duration_ms", "redacted", "payload",
+    "id",
+    "time",
+    "received_at",
+    "source_id",
+    "batch_id",
+    "event_id",
+    "type",
+    "actor_issuer",
+    "actor_subject",
+    "client_ref",
+    "server_name",
+    "method",
+    "tool",
+    "task_id",
+    "session_id",
+    "outcome",
+    "duration_ms",
+    "redacted",
+    "payload",
 )
-PIN_SETTINGS = ("SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), "
-                "set_config('extra_float_digits', '1', true)")
+PIN_SETTINGS = (
+    "SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, MDY', true), "
+    "set_config('extra_float_digits', '1', true)"
+)
 
 
 def canon_sql(alias: str) -> str:

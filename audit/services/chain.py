@@ -16,8 +16,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.models import ChainHead, ChainVerification, EventBatch
+from audit.services.canon import PIN_SETTINGS, canon_sql
 
 GENESIS = "0" * 64
 CHUNK = 500
@@ -35,9 +35,13 @@ ORDER BY e.batch_id, e.id LIMIT 1
 """
 
 
-def link_digest(prev: str, seq: int, batch_id: int, source_id: int, count: int, content: str) -> str:
+def link_digest(
+    prev: str, seq: int, batch_id: int, source_id: int, count: int, content: str
+) -> str:
     """The chain formula (seal.seal_pending links batches with it; verification recomputes it)."""
-    return hashlib.sha256(f"{prev}:{seq}:{batch_id}:{source_id}:{count}:{content}".encode()).hexdigest()
+    return hashlib.sha256(
+        f"{prev}:{seq}:{batch_id}:{source_id}:{count}:{content}".encode()
+    ).hexdigest()
 
 
 def _content(batch_ids: list[int]) -> dict[int, tuple[int, str]]:
@@ -51,7 +55,9 @@ def _check_content(batch: EventBatch, found) -> str:
     """Do the stored rows still hash to what the ingest recorded?"""
     count, content = found or (0, "")
     if count < batch.event_count:
-        return f"{batch.event_count - count} event(s) deleted (stored {count} of {batch.event_count})"
+        return (
+            f"{batch.event_count - count} event(s) deleted (stored {count} of {batch.event_count})"
+        )
     if count > batch.event_count:
         return f"{count - batch.event_count} event(s) inserted (stored {count}, sealed {batch.event_count})"
     if content != batch.content_hash:
@@ -65,8 +71,9 @@ def _check_batch(batch: EventBatch, prev: str, prev_seq: int | None, found) -> s
         return f"batch #{prev_seq + 1} to #{batch.seq - 1} deleted (chain jumps from #{prev_seq})"
     if batch.prev_digest != prev:
         return "previous-digest link does not match the previous batch's digest"
-    expected = link_digest(prev, batch.seq, batch.pk, batch.source_id, batch.event_count,
-                           batch.content_hash)
+    expected = link_digest(
+        prev, batch.seq, batch.pk, batch.source_id, batch.event_count, batch.content_hash
+    )
     if expected != batch.digest:
         return "batch record altered (its digest does not match its contents)"
     return _check_content(batch, found)
@@ -75,7 +82,7 @@ def _check_batch(batch: EventBatch, prev: str, prev_seq: int | None, found) -> s
 def _walk(batches, prev: str, prev_seq) -> tuple[int, int, EventBatch | None, str, str, int]:
     checked = events = 0
     for start in range(0, len(batches), CHUNK):
-        chunk = batches[start:start + CHUNK]
+        chunk = batches[start : start + CHUNK]
         content = _content([b.pk for b in chunk])
         for batch in chunk:
             problem = _check_batch(batch, prev, prev_seq, content.get(batch.pk))
@@ -90,7 +97,7 @@ def _walk(batches, prev: str, prev_seq) -> tuple[int, int, EventBatch | None, st
 def _pending_problem(pending: list[EventBatch]) -> tuple[EventBatch | None, str]:
     """Batches stored but not sealed yet (sealing follows each commit): contents still checked."""
     for start in range(0, len(pending), CHUNK):
-        chunk = pending[start:start + CHUNK]
+        chunk = pending[start : start + CHUNK]
         content = _content([b.pk for b in chunk])
         for batch in chunk:
             problem = _check_content(batch, content.get(batch.pk))
@@ -132,11 +139,18 @@ def verify_chain(*, since: datetime | None = None, triggered_by: str = "") -> Ch
     if not problem:
         problem = _orphan_problem(since)
     run = ChainVerification.objects.create(
-        started_at=started, finished_at=timezone.now(), since=since, ok=not problem,
-        batches_checked=checked, events_checked=events,
+        started_at=started,
+        finished_at=timezone.now(),
+        since=since,
+        ok=not problem,
+        batches_checked=checked,
+        events_checked=events,
         first_broken_batch=broken.pk if broken else _orphan_batch(problem),
-        problem=(f"batch {broken.pk} (#{broken.seq or 'unsealed'}): {problem}" if broken else problem),
-        triggered_by=triggered_by)
+        problem=(
+            f"batch {broken.pk} (#{broken.seq or 'unsealed'}): {problem}" if broken else problem
+        ),
+        triggered_by=triggered_by,
+    )
     return run
 
 
@@ -144,7 +158,9 @@ def _tail_problem(head: ChainHead | None, prev: str, prev_seq) -> str:
     if head is None:
         return "chain head row is missing"
     if prev_seq is not None and (head.seq != prev_seq or head.digest != prev):
-        return f"chain head is at #{head.seq} but the last batch found is #{prev_seq}: batches deleted"
+        return (
+            f"chain head is at #{head.seq} but the last batch found is #{prev_seq}: batches deleted"
+        )
     return ""
 
 

@@ -16,7 +16,7 @@ UTF-8 (msgspec does not check the values it skips, such as `attributes`), and an
 (`\\u0042earer`, `https:\\/\\/user:pw@`) so that only the decoded text shows it. With custom
 redaction patterns configured, any backslash escape takes the Python path (they are written
 against decoded text).
-`tests/test_ingest_fast_validation.py` checks that both paths build the same row for the same
+`tests/audit/test_ingest_fast_validation.py` checks that both paths build the same row for the same
 event.
 """
 
@@ -31,8 +31,14 @@ import orjson
 from msgspec import Meta, Raw, Struct
 
 from audit.services import redaction
-from audit.services.validation import (ACTOR_KINDS, SERVER_NAME_MAX, SUBJECT_MAX, Limits,
-                                       _url_host, parse_time)
+from audit.services.validation import (
+    ACTOR_KINDS,
+    SERVER_NAME_MAX,
+    SUBJECT_MAX,
+    Limits,
+    _url_host,
+    parse_time,
+)
 
 
 def _text(limit: int):
@@ -144,8 +150,11 @@ def split(body: bytes) -> list[bytes] | None:
 
 def accept(raw: bytes, limits: Limits) -> FastEvent | None:
     """A FastEvent when the event is certainly valid, plain and secret-free; else None."""
-    if (len(raw) > limits.max_event_bytes or b'"task' in raw
-            or raw.count(b"{") + raw.count(b"[") > MAX_BRACKETS):
+    if (
+        len(raw) > limits.max_event_bytes
+        or b'"task' in raw
+        or raw.count(b"{") + raw.count(b"[") > MAX_BRACKETS
+    ):
         return None
     if len(raw) > _INT_DIGITS and _TOO_MANY_DIGITS and _TOO_MANY_DIGITS.search(raw):
         return None
@@ -178,8 +187,11 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
     if when is None or not limits.earliest <= when <= limits.latest:
         return None
     grant = event.grant
-    if grant is not None and grant.expires_at is not None and \
-            parse_time(grant.expires_at, "grant.expires_at", errors) is None:
+    if (
+        grant is not None
+        and grant.expires_at is not None
+        and parse_time(grant.expires_at, "grant.expires_at", errors) is None
+    ):
         return None
     if event.error is not None and isinstance(event.error.code, bool):
         return None
@@ -213,16 +225,35 @@ def stage_row(fast: FastEvent, ordinal: int) -> tuple:
     """The stage row (validation.STAGE_COLUMNS order) the Python path builds for this event."""
     event = fast.event
     actor, client = event.actor or _NO_ACTOR, event.client or _NO_CLIENT
-    if client.id and not (actor.id or actor.email or actor.name) and \
-            len(client.id) <= SUBJECT_MAX:  # machine to machine: validation.service_actor
+    if (
+        client.id and not (actor.id or actor.email or actor.name) and len(client.id) <= SUBJECT_MAX
+    ):  # machine to machine: validation.service_actor
         actor = _Actor(id=client.id, type="service", idp=actor.idp, name=client.name)
     grant = event.grant or _NO_GRANT
     duration = event.duration_ms
     return (
-        ordinal, event.id, fast.when, event.type, actor.idp or "", actor.id or "",
-        actor.email or "", actor.name or "", ACTOR_KINDS.get((actor.type or "").lower(), ""),
-        client.id or "", client.name or "", client.version or "", fast.server_name,
-        fast.server_url, event.method or "", event.tool or "", "", event.session_id or "",
-        event.outcome or "", float(duration) if duration is not None else None,
-        grant.id or "", grant.issuer or actor.idp or "", False, fast.raw.decode(),
+        ordinal,
+        event.id,
+        fast.when,
+        event.type,
+        actor.idp or "",
+        actor.id or "",
+        actor.email or "",
+        actor.name or "",
+        ACTOR_KINDS.get((actor.type or "").lower(), ""),
+        client.id or "",
+        client.name or "",
+        client.version or "",
+        fast.server_name,
+        fast.server_url,
+        event.method or "",
+        event.tool or "",
+        "",
+        event.session_id or "",
+        event.outcome or "",
+        float(duration) if duration is not None else None,
+        grant.id or "",
+        grant.issuer or actor.idp or "",
+        False,
+        fast.raw.decode(),
     )

@@ -61,8 +61,9 @@ def submit(source_id: int, rows: list, reports: list, store) -> int:
     request = _Request(source_id, rows, reports)
     with _lock:
         _queue.append(request)
-        if _flushing == 0 or (_flushing < settings.AUDIT_GROUP_COMMIT_FLUSHERS
-                              and _last_group <= SMALL_GROUP):
+        if _flushing == 0 or (
+            _flushing < settings.AUDIT_GROUP_COMMIT_FLUSHERS and _last_group <= SMALL_GROUP
+        ):
             _flushing += 1
             request.promoted = True
     while True:
@@ -151,8 +152,11 @@ def _flush_source(source_id: int, requests: list[_Request], store) -> bool:
             owner.append(index)
             renumbered[row[0]] = len(merged)
             merged.append((len(merged), *row[1:]))
-        reports += [{**report, "ordinal": renumbered[report["ordinal"]]}
-                    for report in request.reports if report["ordinal"] in renumbered]
+        reports += [
+            {**report, "ordinal": renumbered[report["ordinal"]]}
+            for report in request.reports
+            if report["ordinal"] in renumbered
+        ]
     accepted, _, fresh = store(source_id, merged, True, reports)
     counts = [0] * len(requests)
     for ordinal in fresh or ():

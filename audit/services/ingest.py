@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 import psycopg.errors
@@ -27,8 +27,14 @@ from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.fast_validation import FastEvent, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
-from inventory.services.derive import (CLIENTS_SQL, GRANTS_SQL, IDENTITIES_SQL, REMOTES_SQL,
-                                       SERVERS_SQL, apply_task_reports)
+from inventory.services.derive import (
+    CLIENTS_SQL,
+    GRANTS_SQL,
+    IDENTITIES_SQL,
+    REMOTES_SQL,
+    SERVERS_SQL,
+    apply_task_reports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +61,12 @@ JSON_MAX_ROWS = 50
 # synchronous_commit on whatever the server default, so a 2xx is only sent once the batch's
 # WAL is flushed and an acknowledged batch survives a database crash; and the settings the
 # canonical-row text depends on (see audit/services/canon.py).
-SESSION_SETTINGS = PIN_SETTINGS.replace("true)", "false)") + \
-    ", set_config('synchronous_commit', 'on', false)"
+SESSION_SETTINGS = (
+    PIN_SETTINGS.replace("true)", "false)") + ", set_config('synchronous_commit', 'on', false)"
+)
 
-STORE_SQL = """
+STORE_SQL = (
+    """
 WITH b AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('audit_eventbatch', 'id')) AS id),
 new AS (
     INSERT INTO audit_event_dedup (source_id, event_id, time)
@@ -74,11 +82,14 @@ ins AS (
         s.client_ref, s.server_name, s.method, s.tool, s.task_id, s.session_id, s.outcome,
         s.duration_ms, s.redacted, s.payload
     FROM audit_stage s JOIN new USING (event_id) CROSS JOIN b ORDER BY s.ord
-    RETURNING id, """ + canon_sql("audit_event") + """ AS canon)
+    RETURNING id, """
+    + canon_sql("audit_event")
+    + """ AS canon)
 SELECT (SELECT id FROM b), count(*),
        encode(sha256(convert_to(coalesce(string_agg(canon, E'\\n' ORDER BY id), ''), 'UTF8')), 'hex')
 FROM ins
 """
+)
 
 EVENT_ROLLUP_SQL = """
 INSERT INTO audit_eventrolluphourly (hour, source_id, server_name, tool, method, outcome, events,
@@ -111,8 +122,14 @@ ON CONFLICT ON CONSTRAINT identity_rollup_hourly_key DO UPDATE SET
 
 # The three rollups as one statement (data-modifying CTEs): each statement of the function costs
 # ~0.03-0.1 ms of fixed overhead, which is most of the database's cost for a one-event group.
-ROLLUPS_SQL = ("WITH event_rollup AS (" + EVENT_ROLLUP_SQL.strip() + "),\nserver_rollup AS ("
-               + SERVER_ROLLUP_SQL.strip() + ")\n" + IDENTITY_ROLLUP_SQL.strip())
+ROLLUPS_SQL = (
+    "WITH event_rollup AS ("
+    + EVENT_ROLLUP_SQL.strip()
+    + "),\nserver_rollup AS ("
+    + SERVER_ROLLUP_SQL.strip()
+    + ")\n"
+    + IDENTITY_ROLLUP_SQL.strip()
+)
 
 # The batch's record: sealed into the chain right after commit (audit/services/seal.py).
 BATCH_SQL = """
@@ -121,10 +138,15 @@ INSERT INTO audit_eventbatch (id, source_id, received_at, event_count, content_h
 VALUES (%s, %s, clock_timestamp(), %s, %s, NULL, '', '', NULL)
 """
 
+
 def _in_function(sql: str) -> str:
     """A statement above as a PL/pgSQL statement: parameters become the function's arguments."""
-    return (sql.replace("%(source)s", "p_source").replace("%s::bigint", "p_source")
-            .replace("%%", "%").strip())
+    return (
+        sql.replace("%(source)s", "p_source")
+        .replace("%s::bigint", "p_source")
+        .replace("%%", "%")
+        .strip()
+    )
 
 
 # Steps 2-5 as one session-local function (pg_temp: created with the stage, once per
@@ -132,7 +154,8 @@ def _in_function(sql: str) -> str:
 # One call per batch instead of ~13 statements, each a network round trip with its own
 # parse/bind/execute: for a one-event request that was most of the request's time.
 # `p_rows` is a JSON array of stage rows; `fresh` (the stored ordinals) only when asked for.
-FUNCTION_DDL = """
+FUNCTION_DDL = (
+    """
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
     p_url boolean, p_grant boolean, p_want_fresh boolean)
@@ -145,22 +168,40 @@ BEGIN
     IF p_rows IS NOT NULL THEN  -- else the caller has COPYed the batch into the stage
         INSERT INTO audit_stage SELECT * FROM json_populate_recordset(NULL::audit_stage, p_rows);
     END IF;
-    """ + _in_function(STORE_SQL).replace("\nFROM ins", "\nINTO v_batch, v_count, v_hash FROM ins") + """;
+    """
+    + _in_function(STORE_SQL).replace("\nFROM ins", "\nINTO v_batch, v_count, v_hash FROM ins")
+    + """;
     IF v_count = 0 THEN
         o_batch := NULL; o_accepted := 0; o_fresh := NULL;
         DELETE FROM audit_stage;
         RETURN NEXT;
         RETURN;
     END IF;
-    IF p_actor THEN """ + _in_function(IDENTITIES_SQL) + """; END IF;
-    IF p_client THEN """ + _in_function(CLIENTS_SQL) + """; END IF;
-    IF p_server THEN """ + _in_function(SERVERS_SQL) + """;
-        IF p_url THEN """ + _in_function(REMOTES_SQL) + """; END IF;
+    IF p_actor THEN """
+    + _in_function(IDENTITIES_SQL)
+    + """; END IF;
+    IF p_client THEN """
+    + _in_function(CLIENTS_SQL)
+    + """; END IF;
+    IF p_server THEN """
+    + _in_function(SERVERS_SQL)
+    + """;
+        IF p_url THEN """
+    + _in_function(REMOTES_SQL)
+    + """; END IF;
     END IF;
-    IF p_grant THEN """ + _in_function(GRANTS_SQL) + """; END IF;
-    """ + _in_function(ROLLUPS_SQL) + """;
-    """ + BATCH_SQL.strip().replace("VALUES (%s, %s, clock_timestamp(), %s, %s,",
-                                    "VALUES (v_batch, p_source, clock_timestamp(), v_count, v_hash,") + """;
+    IF p_grant THEN """
+    + _in_function(GRANTS_SQL)
+    + """; END IF;
+    """
+    + _in_function(ROLLUPS_SQL)
+    + """;
+    """
+    + BATCH_SQL.strip().replace(
+        "VALUES (%s, %s, clock_timestamp(), %s, %s,",
+        "VALUES (v_batch, p_source, clock_timestamp(), v_count, v_hash,",
+    )
+    + """;
     IF p_want_fresh THEN
         SELECT array_agg(ord) INTO v_fresh FROM audit_stage;
     END IF;
@@ -170,8 +211,11 @@ BEGIN
 END
 $fn$
 """
-CALL_SQL = ("SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-            "%s, %s::json, %s, %s, %s, %s, %s, %s)")
+)
+CALL_SQL = (
+    "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
+    "%s, %s::json, %s, %s, %s, %s, %s, %s)"
+)
 
 
 RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
@@ -186,9 +230,12 @@ class IngestResult:
 
 
 def current_limits() -> Limits:
-    return Limits(now=datetime.now(timezone.utc), max_age_days=settings.AUDIT_MAX_EVENT_AGE_DAYS,
-                  max_skew_seconds=settings.AUDIT_MAX_CLOCK_SKEW_SECONDS,
-                  max_event_bytes=settings.AUDIT_MAX_EVENT_BYTES)
+    return Limits(
+        now=datetime.now(UTC),
+        max_age_days=settings.AUDIT_MAX_EVENT_AGE_DAYS,
+        max_skew_seconds=settings.AUDIT_MAX_CLOCK_SKEW_SECONDS,
+        max_event_bytes=settings.AUDIT_MAX_EVENT_BYTES,
+    )
 
 
 def _rejected_id(raw):
@@ -216,8 +263,7 @@ def _check(raw, ordinal: int, limits: Limits):
         return None, None, {"event": "could not be checked (an internal error, logged)"}
 
 
-def prepare(events: list, result: IngestResult,
-            limits: Limits | None = None) -> tuple[list, list]:
+def prepare(events: list, result: IngestResult, limits: Limits | None = None) -> tuple[list, list]:
     """Valid, redacted stage rows (first occurrence of each id) and their task reports.
     `events` holds dicts (checked here) and FastEvents (audit/services/fast_validation.py);
     `limits` are those the FastEvents were checked with, so both paths judge by one clock."""
@@ -235,7 +281,9 @@ def prepare(events: list, result: IngestResult,
             result.duplicates += 1  # the same id twice in one batch is stored once
         else:
             seen.add(row[1])
-            if row[SERVER_URL] and not (raw.event.server.name if fast else raw["server"].get("name")):
+            if row[SERVER_URL] and not (
+                raw.event.server.name if fast else raw["server"].get("name")
+            ):
                 by_host.append(len(rows))  # a server known only by URL, named after its host
             rows.append(row)
             reports.extend(task_reports)
@@ -267,12 +315,16 @@ def ingest_events(*, source, events: list[dict], limits: Limits | None = None) -
 def _groupable(rows: list, reports: list) -> bool:
     """Small batches, outside a caller's transaction, share commits with the concurrent
     requests of this process (audit/services/group_commit.py)."""
-    return (settings.AUDIT_GROUP_COMMIT and len(rows) <= JSON_MAX_ROWS
-            and not connection.in_atomic_block)
+    return (
+        settings.AUDIT_GROUP_COMMIT
+        and len(rows) <= JSON_MAX_ROWS
+        and not connection.in_atomic_block
+    )
 
 
-def _store_with_retries(source_id: int, rows: list, want_fresh: bool,
-                        reports: list = ()) -> tuple[int, int | None, list | None]:
+def _store_with_retries(
+    source_id: int, rows: list, want_fresh: bool, reports: list = ()
+) -> tuple[int, int | None, list | None]:
     """`_store`, retried after a deadlock or serialization failure, and after making a
     partition that was dropped or never made."""
     connection.ensure_connection()
@@ -326,8 +378,9 @@ def _ensure_stage() -> None:
         raw._audit_stage_rows = 0
 
 
-def _store(source_id: int, rows: list, reports: list, *,
-           want_fresh: bool = False) -> tuple[int, int | None, list | None]:
+def _store(
+    source_id: int, rows: list, reports: list, *, want_fresh: bool = False
+) -> tuple[int, int | None, list | None]:
     """Steps 2-5 of the module docstring in one call of `pg_temp.audit_ingest`. Returns
     (events stored, batch id, the stored rows' ordinals when `want_fresh` or task reports
     need them).
@@ -369,6 +422,9 @@ def _rows_json(rows: list) -> str:
     """The stage rows as one JSON array of objects (json_populate_recordset's input); the
     payload, already JSON text, is embedded as is (no re-serialisation)."""
     payload = len(STAGE_COLUMNS) - 1
-    return orjson.dumps([
-        {**dict(zip(STAGE_COLUMNS[:payload], row)), "payload": orjson.Fragment(row[payload])}
-        for row in rows]).decode()
+    return orjson.dumps(
+        [
+            {**dict(zip(STAGE_COLUMNS[:payload], row)), "payload": orjson.Fragment(row[payload])}
+            for row in rows
+        ]
+    ).decode()

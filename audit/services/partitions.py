@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -30,14 +30,14 @@ def forget_cache() -> None:
 
 def ensure_for_times(times) -> None:
     """Make sure every month in `times` has a partition (a new month never fails an ingest)."""
-    missing = sorted({(t.astimezone(timezone.utc).year, t.astimezone(timezone.utc).month)
-                      for t in times} - _known)
+    missing = sorted({(t.astimezone(UTC).year, t.astimezone(UTC).month) for t in times} - _known)
     if not missing:
         return
     with transaction.atomic(), connection.cursor() as cursor:
         for year, month in missing:
-            cursor.execute("SELECT audit_ensure_partition(%s)",
-                           [datetime(year, month, 1, tzinfo=timezone.utc)])
+            cursor.execute(
+                "SELECT audit_ensure_partition(%s)", [datetime(year, month, 1, tzinfo=UTC)]
+            )
     # Only remembered after commit: a rolled-back creation must be retried next time.
     if not connection.in_atomic_block:
         _known.update(missing)
@@ -46,13 +46,15 @@ def ensure_for_times(times) -> None:
 def ensure_ahead(*, months: int | None = None) -> list[str]:
     """Create this month's and the next `months` months' partitions (Celery beat, hourly)."""
     months = settings.AUDIT_PARTITIONS_AHEAD_MONTHS if months is None else months
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     names = []
     with transaction.atomic(), connection.cursor() as cursor:
         for n in range(months + 1):
             year, month = divmod(now.month - 1 + n, 12)
-            cursor.execute("SELECT audit_ensure_partition(%s)",
-                           [datetime(now.year + year, month + 1, 1, tzinfo=timezone.utc)])
+            cursor.execute(
+                "SELECT audit_ensure_partition(%s)",
+                [datetime(now.year + year, month + 1, 1, tzinfo=UTC)],
+            )
             names.append(cursor.fetchone()[0])
     return names
 
@@ -67,13 +69,13 @@ def list_partitions() -> list[tuple[str, datetime]]:
     for name in names:
         match = PARTITION_RE.match(name)
         if match:
-            found.append((name, datetime(int(match[1]), int(match[2]), 1, tzinfo=timezone.utc)))
+            found.append((name, datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)))
     return found
 
 
 def apply_retention(*, now: datetime | None = None) -> list[str]:
     """Drop months older than every source's retention; purge dedup keys past the max age."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     longest = EventSource.objects.aggregate(m=Max("retention_days"))["m"]
     dropped = []
     if longest:
@@ -86,9 +88,12 @@ def apply_retention(*, now: datetime | None = None) -> list[str]:
                 dropped.append(name)
                 log.info("audit retention dropped partition %s (before %s)", name, cutoff.date())
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM audit_event_dedup WHERE time < %s",
-                       [now - timedelta(days=settings.AUDIT_MAX_EVENT_AGE_DAYS)])
-        cursor.execute("DELETE FROM audit_rate_window WHERE window_start < %s",
-                       [now - timedelta(minutes=5)])
+        cursor.execute(
+            "DELETE FROM audit_event_dedup WHERE time < %s",
+            [now - timedelta(days=settings.AUDIT_MAX_EVENT_AGE_DAYS)],
+        )
+        cursor.execute(
+            "DELETE FROM audit_rate_window WHERE window_start < %s", [now - timedelta(minutes=5)]
+        )
     forget_cache()
     return dropped

@@ -31,12 +31,38 @@ MASK = "[REDACTED]"
 # Normalised key (lower case, '-' -> '_') equal to one of these, or ending with one of the
 # suffixes, is sensitive. "progressToken"/"max_tokens" are not secrets, so no bare "token" suffix.
 SENSITIVE_KEYS = {
-    "authorization", "proxy_authorization", "cookie", "set_cookie", "password", "passwd", "pwd",
-    "secret", "client_secret", "api_key", "apikey", "x_api_key", "access_token", "refresh_token",
-    "id_token", "token", "bearer", "private_key", "session_token", "x_auth_token", "credentials",
+    "authorization",
+    "proxy_authorization",
+    "cookie",
+    "set_cookie",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "client_secret",
+    "api_key",
+    "apikey",
+    "x_api_key",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "bearer",
+    "private_key",
+    "session_token",
+    "x_auth_token",
+    "credentials",
 }
-SENSITIVE_SUFFIXES = ("password", "secret", "_token", "apikey", "api_key", "private_key",
-                      "authorization", "cookie")
+SENSITIVE_SUFFIXES = (
+    "password",
+    "secret",
+    "_token",
+    "apikey",
+    "api_key",
+    "private_key",
+    "authorization",
+    "cookie",
+)
 
 VALUE_RULES = {
     "private_key": r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)",
@@ -50,18 +76,37 @@ VALUE_RULES = {
     "password_in_url": r"(?<=://)[^/\s:@\"]+:[^/\s@\"]+(?=@)",
     # "Cookie: sid=..." / "X-Api-Key: ..." inside free text (logs, curl lines, error messages)
     "header_in_text": r"(?<=[^\w-])(?i:authorization|proxy-authorization|cookie|set-cookie|"
-                      r"x-api-key|api-key)\s*:\s*[^\r\n\"']+",
+    r"x-api-key|api-key)\s*:\s*[^\r\n\"']+",
     # ?password=...&access_token=... in URLs and form bodies
     "secret_parameter": r"(?<=[?&;\s])(?i:password|passwd|pwd|secret|client_secret|token|"
-                        r"access_token|refresh_token|id_token|api_key|apikey|key|sig)=[^&\s\"'#]+",
+    r"access_token|refresh_token|id_token|api_key|apikey|key|sig)=[^&\s\"'#]+",
 }
 
 
 # Cheap prefilter: a built-in value rule can only match if one of these substrings occurs
 # in the lower-cased JSON text (password_in_url has its own literal-prefixed regex).
-VALUE_LITERALS = ("eyj", "akia", "asia", "gho_", "ghp_", "ghu_", "ghs_", "ghr_", "github_pat_",
-                  "sk-", "xox", "aiza", "-----begin", "bearer", "basic", "authorization",
-                  "cookie", "api-key", "key=", "sig=")
+VALUE_LITERALS = (
+    "eyj",
+    "akia",
+    "asia",
+    "gho_",
+    "ghp_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "sk-",
+    "xox",
+    "aiza",
+    "-----begin",
+    "bearer",
+    "basic",
+    "authorization",
+    "cookie",
+    "api-key",
+    "key=",
+    "sig=",
+)
 URL_PASSWORD_HINT = re.compile(r"://[^/\s:@\"]+:[^/\s@\"]+@")
 
 
@@ -72,14 +117,22 @@ def _rules():
     custom = {f"custom_{i + 1}": rx for i, rx in enumerate(settings.AUDIT_REDACTION_EXTRA_PATTERNS)}
     rules.update(custom)
     compiled = [(name, re.compile(rx, re.DOTALL)) for name, rx in rules.items()]
-    custom_hint = re.compile("|".join(f"(?:{rx})" for rx in custom.values()), re.DOTALL) \
-        if custom else None
-    keys = set() if "sensitive_keys" in disabled else SENSITIVE_KEYS | {
-        k.lower().replace("-", "_") for k in settings.AUDIT_REDACTION_EXTRA_KEYS}
+    custom_hint = (
+        re.compile("|".join(f"(?:{rx})" for rx in custom.values()), re.DOTALL) if custom else None
+    )
+    keys = (
+        set()
+        if "sensitive_keys" in disabled
+        else SENSITIVE_KEYS
+        | {k.lower().replace("-", "_") for k in settings.AUDIT_REDACTION_EXTRA_KEYS}
+    )
     suffixes = () if "sensitive_keys" in disabled else SENSITIVE_SUFFIXES
     # A sensitive key can only occur if one of these does (snake, kebab or camel case).
-    words = {form for k in (*keys, *suffixes) for form in
-             (k.strip("_"), k.strip("_").replace("_", "-"), k.replace("_", ""))}
+    words = {
+        form
+        for k in (*keys, *suffixes)
+        for form in (k.strip("_"), k.strip("_").replace("_", "-"), k.replace("_", ""))
+    }
     words |= set(VALUE_LITERALS)
     # Drop literals that contain a shorter one ("access_token" is covered by "token").
     literals = tuple(sorted(w for w in words if not any(o != w and o in w for o in words)))
@@ -129,7 +182,9 @@ def may_need_redaction(json_text: bytes | str) -> bool:
     if not (sk_hint or custom_hint):
         return False
     text = data.decode("utf-8", "surrogatepass")
-    return bool((sk_hint and OPENAI_HINT.search(text)) or (custom_hint and custom_hint.search(text)))
+    return bool(
+        (sk_hint and OPENAI_HINT.search(text)) or (custom_hint and custom_hint.search(text))
+    )
 
 
 def _scan_hints_slow(data: bytes) -> tuple[bool, bool]:
@@ -138,7 +193,8 @@ def _scan_hints_slow(data: bytes) -> tuple[bool, bool]:
     text = data.decode("utf-8", "surrogatepass")
     lower = text.lower()
     other = any(lit in lower for lit in literals if lit != "sk-") or bool(
-        URL_PASSWORD_HINT.search(text))
+        URL_PASSWORD_HINT.search(text)
+    )
     return other, "sk-" in lower
 
 
@@ -149,12 +205,17 @@ def _matcher():
     if hyperscan is None:
         return None
     literals = _rules()[4]
-    expressions = [re.escape(lit).encode() for lit in literals] + [URL_PASSWORD_HINT.pattern.encode()]
+    expressions = [re.escape(lit).encode() for lit in literals] + [
+        URL_PASSWORD_HINT.pattern.encode()
+    ]
     sk_id = literals.index("sk-") if "sk-" in literals else -1
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    database.compile(expressions=expressions, ids=list(range(len(expressions))),
-                     flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(literals)
-                     + [hyperscan.HS_FLAG_SINGLEMATCH])
+    database.compile(
+        expressions=expressions,
+        ids=list(range(len(expressions))),
+        flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(literals)
+        + [hyperscan.HS_FLAG_SINGLEMATCH],
+    )
     prototype = hyperscan.Scratch(database)
     local = threading.local()  # a scratch space serves one scan at a time: one per thread
 
@@ -188,8 +249,15 @@ def redact(event: dict) -> list[dict]:
             return value
         if isinstance(value, list):
             return [walk(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, str) and len(value) > 7 and (custom_hint or "://" in value or any(
-                map(value.lower().__contains__, VALUE_LITERALS))):
+        if (
+            isinstance(value, str)
+            and len(value) > 7
+            and (
+                custom_hint
+                or "://" in value
+                or any(map(value.lower().__contains__, VALUE_LITERALS))
+            )
+        ):
             for name, rx in compiled:
                 value, n = rx.subn(f"[REDACTED:{name}]", value)
                 if n:

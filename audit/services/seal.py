@@ -41,8 +41,11 @@ def seal_pending(*, limit: int = 50_000) -> int:
         cursor.execute("SELECT seq, digest FROM audit_chainhead WHERE id = 1 FOR UPDATE")
         head = cursor.fetchone()
         if head is None:  # first use (or a test flush emptied it): start the chain
-            cursor.execute("INSERT INTO audit_chainhead (id, seq, digest) VALUES (1, 0, %s) "
-                           "ON CONFLICT (id) DO NOTHING", [GENESIS])
+            cursor.execute(
+                "INSERT INTO audit_chainhead (id, seq, digest) VALUES (1, 0, %s) "
+                "ON CONFLICT (id) DO NOTHING",
+                [GENESIS],
+            )
             cursor.execute("SELECT seq, digest FROM audit_chainhead WHERE id = 1 FOR UPDATE")
             head = cursor.fetchone()
         seq, digest = head
@@ -57,8 +60,10 @@ def seal_pending(*, limit: int = 50_000) -> int:
             digest = link_digest(digest, seq, batch_id, source_id, count, content)
             digests.append(digest)
         cursor.execute(SEAL_SQL, [ids, seqs, prevs, digests])
-        cursor.execute("UPDATE audit_chainhead SET seq = %s, digest = %s, batch_id = %s "
-                       "WHERE id = 1", [seq, digest, ids[-1]])
+        cursor.execute(
+            "UPDATE audit_chainhead SET seq = %s, digest = %s, batch_id = %s WHERE id = 1",
+            [seq, digest, ids[-1]],
+        )
     return len(pending)
 
 

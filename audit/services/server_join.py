@@ -22,8 +22,11 @@ def join_servers_by_url(rows: list[tuple], reports: list[dict], by_host: list[in
     reports to the server that has their URL, where one does."""
     peers = {index: peer_from_url(rows[index][SERVER_URL]) for index in by_host}
     guessed = set(by_host)
-    stated = {(row[SERVER_URL], row[SERVER_NAME]) for index, row in enumerate(rows)
-              if row[SERVER_URL] and index not in guessed}
+    stated = {
+        (row[SERVER_URL], row[SERVER_NAME])
+        for index, row in enumerate(rows)
+        if row[SERVER_URL] and index not in guessed
+    }
     described = [(peer, name) for url, name in stated if (peer := peer_from_url(url))]
     names = name_peers([peer for peer in peers.values() if peer], described, inventory_remotes)
     renamed = {}
@@ -31,7 +34,7 @@ def join_servers_by_url(rows: list[tuple], reports: list[dict], by_host: list[in
         name = names.get(peer) if peer else None
         if name and name != rows[index][SERVER_NAME]:
             row = rows[index]
-            rows[index] = (*row[:SERVER_NAME], name, *row[SERVER_NAME + 1:])
+            rows[index] = (*row[:SERVER_NAME], name, *row[SERVER_NAME + 1 :])
             renamed[index] = name
     for report in reports:
         if report["ordinal"] in renamed:

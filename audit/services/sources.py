@@ -12,24 +12,44 @@ from governance.services import record_admin_action
 
 
 def _snapshot(source: EventSource) -> dict:
-    return {"name": source.name, "kind": source.kind, "enabled": source.enabled,
-            "retention_days": source.retention_days,
-            "rate_limit_per_minute": source.rate_limit_per_minute,
-            "token_prefix": source.token_prefix,
-            "otlp_attribute_map": source.otlp_attribute_map}
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "enabled": source.enabled,
+        "retention_days": source.retention_days,
+        "rate_limit_per_minute": source.rate_limit_per_minute,
+        "token_prefix": source.token_prefix,
+        "otlp_attribute_map": source.otlp_attribute_map,
+    }
 
 
 @transaction.atomic
-def create_source(*, name: str, kind: str = EventSource.Kind.GATEWAY, actor=None,
-                  retention_days: int = 90, rate_limit_per_minute: int = 0,
-                  request=None) -> tuple[EventSource, str]:
+def create_source(
+    *,
+    name: str,
+    kind: str = EventSource.Kind.GATEWAY,
+    actor=None,
+    retention_days: int = 90,
+    rate_limit_per_minute: int = 0,
+    request=None,
+) -> tuple[EventSource, str]:
     """A new source and its bearer token (returned once; only its hash is stored)."""
     token = new_token()
     source = EventSource.objects.create(
-        name=name, kind=kind, token_hash=hash_token(token), token_prefix=token[:12],
-        retention_days=retention_days, rate_limit_per_minute=rate_limit_per_minute)
-    record_admin_action(actor=actor, action="eventsource.created", obj=source,
-                        after=_snapshot(source), request=request)
+        name=name,
+        kind=kind,
+        token_hash=hash_token(token),
+        token_prefix=token[:12],
+        retention_days=retention_days,
+        rate_limit_per_minute=rate_limit_per_minute,
+    )
+    record_admin_action(
+        actor=actor,
+        action="eventsource.created",
+        obj=source,
+        after=_snapshot(source),
+        request=request,
+    )
     return source, token
 
 
@@ -43,8 +63,14 @@ def rotate_source_token(*, source: EventSource, actor=None, request=None) -> str
     source.save(update_fields=["token_hash", "token_prefix", "token_rotated_at"])
     transaction.on_commit(forget_cached_sources)
     forget_cached_sources()
-    record_admin_action(actor=actor, action="eventsource.token_rotated", obj=source,
-                        before=before, after=_snapshot(source), request=request)
+    record_admin_action(
+        actor=actor,
+        action="eventsource.token_rotated",
+        obj=source,
+        before=before,
+        after=_snapshot(source),
+        request=request,
+    )
     return token
 
 
@@ -57,22 +83,39 @@ def set_source_enabled(*, source: EventSource, enabled: bool, actor=None, reques
     source.save(update_fields=["enabled", "disabled_at"])
     transaction.on_commit(forget_cached_sources)
     forget_cached_sources()
-    record_admin_action(actor=actor, action="eventsource.enabled" if enabled else
-                        "eventsource.disabled", obj=source, before=before,
-                        after=_snapshot(source), request=request)
+    record_admin_action(
+        actor=actor,
+        action="eventsource.enabled" if enabled else "eventsource.disabled",
+        obj=source,
+        before=before,
+        after=_snapshot(source),
+        request=request,
+    )
 
 
 @transaction.atomic
-def update_source_settings(*, source: EventSource, retention_days: int,
-                           rate_limit_per_minute: int, actor=None, request=None) -> None:
+def update_source_settings(
+    *,
+    source: EventSource,
+    retention_days: int,
+    rate_limit_per_minute: int,
+    actor=None,
+    request=None,
+) -> None:
     """Change a source's retention and rate limit."""
     before = _snapshot(source)
     source.retention_days, source.rate_limit_per_minute = retention_days, rate_limit_per_minute
     source.save(update_fields=["retention_days", "rate_limit_per_minute"])
     transaction.on_commit(forget_cached_sources)
     forget_cached_sources()
-    record_admin_action(actor=actor, action="eventsource.updated", obj=source, before=before,
-                        after=_snapshot(source), request=request)
+    record_admin_action(
+        actor=actor,
+        action="eventsource.updated",
+        obj=source,
+        before=before,
+        after=_snapshot(source),
+        request=request,
+    )
 
 
 @transaction.atomic
@@ -87,5 +130,11 @@ def set_attribute_map(*, source: EventSource, mapping: dict, actor=None, request
     # the new mapping (other web processes within audit.sources.CACHE_SECONDS).
     transaction.on_commit(forget_cached_sources)
     forget_cached_sources()
-    record_admin_action(actor=actor, action="eventsource.attribute_map_updated", obj=source,
-                        before=before, after=_snapshot(source), request=request)
+    record_admin_action(
+        actor=actor,
+        action="eventsource.attribute_map_updated",
+        obj=source,
+        before=before,
+        after=_snapshot(source),
+        request=request,
+    )

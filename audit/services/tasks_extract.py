@@ -80,9 +80,12 @@ def _report(obj: dict, errors: dict | None, prefix: str) -> dict | None:
     if message is not None and not isinstance(message, str) and errors is not None:
         errors[f"{prefix}.status_message"] = "must be a string"
     return {
-        "task_id": task_id, "status": status,
+        "task_id": task_id,
+        "status": status,
         "status_message": message[:4000] if isinstance(message, str) else "",
-        "ttl_known": has_ttl, "ttl_ms": _ms(ttl), "ttl_unlimited": has_ttl and ttl is None,
+        "ttl_known": has_ttl,
+        "ttl_ms": _ms(ttl),
+        "ttl_unlimited": has_ttl and ttl is None,
         "poll_interval_ms": _ms(poll),
         "created_at": _when(_first(obj, "createdAt", "created_at")[1]),
         "last_updated_at": _when(_first(obj, "lastUpdatedAt", "last_updated_at")[1]),
@@ -128,10 +131,16 @@ def extract_task_reports(event: dict, errors: dict) -> list[dict]:
                 reports.append(report)
     method = _method(event)
     outcome = event.get("outcome")
-    params = (event.get("attributes") or {}).get("params") if isinstance(
-        event.get("attributes"), dict) else None
-    requested = params.get("task", {}).get("ttl") if isinstance(params, dict) and isinstance(
-        params.get("task"), dict) else None
+    params = (
+        (event.get("attributes") or {}).get("params")
+        if isinstance(event.get("attributes"), dict)
+        else None
+    )
+    requested = (
+        params.get("task", {}).get("ttl")
+        if isinstance(params, dict) and isinstance(params.get("task"), dict)
+        else None
+    )
     for report in reports:
         report["creates"] = method in CREATING_METHODS
         report["requested_ttl_ms"] = _ms(requested)

@@ -17,11 +17,23 @@ from audit.services.exact_json import dumps as _dumps
 from audit.services.tasks_extract import TASK_PROTOCOL_VERSION_MAX, extract_task_reports
 
 OUTCOMES = ("success", "error", "denied")
-ACTOR_KINDS = {"human": "human", "user": "human", "service": "service",
-               "service_account": "service", "workload": "service", "agent": "agent"}
+ACTOR_KINDS = {
+    "human": "human",
+    "user": "human",
+    "service": "service",
+    "service_account": "service",
+    "workload": "service",
+    "agent": "agent",
+}
 
-TOP_STRINGS = {"id": 300, "type": 200, "session_id": 300, "protocol_version": 50,
-               "method": 100, "tool": 300}
+TOP_STRINGS = {
+    "id": 300,
+    "type": 200,
+    "session_id": 300,
+    "protocol_version": 50,
+    "method": 100,
+    "tool": 300,
+}
 OBJECTS = {
     "actor": {"id": 300, "type": 50, "idp": 300, "email": 300, "name": 300},
     "client": {"id": 500, "name": 300, "version": 100},
@@ -33,25 +45,54 @@ SERVER_NAME_MAX = OBJECTS["server"]["name"]
 SUBJECT_MAX = OBJECTS["actor"]["id"]  # inventory_identity.subject
 OBJECT_FIELDS = {name: tuple(fields.items()) for name, fields in OBJECTS.items()}
 TOP_STRING_FIELDS = tuple(TOP_STRINGS.items())
-KNOWN = {*TOP_STRINGS, *OBJECTS, "time", "delegation", "task", "outcome", "duration_ms",
-         "attributes"}
+KNOWN = {
+    *TOP_STRINGS,
+    *OBJECTS,
+    "time",
+    "delegation",
+    "task",
+    "outcome",
+    "duration_ms",
+    "attributes",
+}
 MAX_DELEGATION = 20
 NESTED_TOO_DEEP = "is nested too deeply to be stored (at most 255 levels)"
 
 # The COPY column order of the staging table (audit/services/ingest.py).
 STAGE_COLUMNS = (
-    "ord", "event_id", "time", "type", "actor_issuer", "actor_subject", "actor_email",
-    "actor_name", "actor_kind", "client_ref", "client_name", "client_version", "server_name",
-    "server_url", "method", "tool", "task_id", "session_id", "outcome", "duration_ms",
-    "grant_id", "grant_issuer", "redacted", "payload",
+    "ord",
+    "event_id",
+    "time",
+    "type",
+    "actor_issuer",
+    "actor_subject",
+    "actor_email",
+    "actor_name",
+    "actor_kind",
+    "client_ref",
+    "client_name",
+    "client_version",
+    "server_name",
+    "server_url",
+    "method",
+    "tool",
+    "task_id",
+    "session_id",
+    "outcome",
+    "duration_ms",
+    "grant_id",
+    "grant_issuer",
+    "redacted",
+    "payload",
 )
 
 
 class Limits:
     """The per-call limits, read from settings once per batch."""
 
-    def __init__(self, *, now: datetime, max_age_days: int, max_skew_seconds: int,
-                 max_event_bytes: int):
+    def __init__(
+        self, *, now: datetime, max_age_days: int, max_skew_seconds: int, max_event_bytes: int
+    ):
         self.earliest = now - timedelta(days=max_age_days)
         self.latest = now + timedelta(seconds=max_skew_seconds)
         self.max_age_days = max_age_days
@@ -107,30 +148,44 @@ def _check_specials(event: dict, errors: dict) -> None:
     if outcome is not None and outcome not in OUTCOMES:
         errors["outcome"] = f"must be one of {', '.join(OUTCOMES)}"
     duration = event.get("duration_ms")
-    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
-                                 or not 0 <= duration < 10**12):
+    if duration is not None and (
+        isinstance(duration, bool)
+        or not isinstance(duration, (int, float))
+        or not 0 <= duration < 10**12
+    ):
         errors["duration_ms"] = "must be a non-negative number of milliseconds"
     delegation = event.get("delegation")
     if delegation is not None:
         if not isinstance(delegation, list) or len(delegation) > MAX_DELEGATION:
-            errors["delegation"] = f"must be a list of at most {MAX_DELEGATION} {{id, type}} objects"
+            errors["delegation"] = (
+                f"must be a list of at most {MAX_DELEGATION} {{id, type}} objects"
+            )
         else:
             for i, link in enumerate(delegation):
-                if not isinstance(link, dict) or not isinstance(link.get("id"), str) or \
-                        len(link["id"]) > 300 or not isinstance(link.get("type", ""), str):
+                if (
+                    not isinstance(link, dict)
+                    or not isinstance(link.get("id"), str)
+                    or len(link["id"]) > 300
+                    or not isinstance(link.get("type", ""), str)
+                ):
                     errors[f"delegation[{i}]"] = "must be an object with a string id (and type)"
     attributes = event.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
         errors["attributes"] = "must be an object"
     error = event.get("error")
-    if isinstance(error, dict) and error.get("code") is not None and (
-            isinstance(error["code"], bool) or not isinstance(error["code"], (int, str))):
+    if (
+        isinstance(error, dict)
+        and error.get("code") is not None
+        and (isinstance(error["code"], bool) or not isinstance(error["code"], (int, str)))
+    ):
         errors["error.code"] = "must be an integer or a string"
     grant = event.get("grant")
     if isinstance(grant, dict):
         scopes = grant.get("scopes")
-        if scopes is not None and (not isinstance(scopes, list) or
-                                   not all(isinstance(s, str) and len(s) <= 200 for s in scopes)):
+        if scopes is not None and (
+            not isinstance(scopes, list)
+            or not all(isinstance(s, str) and len(s) <= 200 for s in scopes)
+        ):
             errors["grant.scopes"] = "must be a list of strings"
         if grant.get("expires_at") is not None:
             parse_time(grant["expires_at"], "grant.expires_at", errors)
@@ -160,8 +215,9 @@ def _server_name(server: dict, errors: dict) -> tuple[str, str]:
             return "", ""
         if not name:
             if len(host) > SERVER_NAME_MAX:  # the name would not fit inventory_server.name
-                errors["server.url"] = (f"has a host longer than {SERVER_NAME_MAX} characters; "
-                                        "send server.name")
+                errors["server.url"] = (
+                    f"has a host longer than {SERVER_NAME_MAX} characters; send server.name"
+                )
                 return "", ""
             name = host
     return name, url
@@ -198,8 +254,9 @@ def normalize_event(raw, *, ordinal: int, limits: Limits):
     reports = extract_task_reports(raw, errors)
     if errors:
         return None, None, errors
-    return _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant, reports,
-                      limits)
+    return _build_row(
+        raw, ordinal, when, actor, client, server_name, server_url, grant, reports, limits
+    )
 
 
 def _canonical(raw: dict) -> dict:
@@ -222,8 +279,13 @@ def service_actor(actor: dict, client: dict) -> dict:
     service identity, as on the OTLP ingest. The stored event is not changed. (A client id
     longer than an identity's subject, at most 300 characters, gets no identity.)"""
     client_id = client.get("id")
-    if not client_id or actor.get("id") or actor.get("email") or actor.get("name") or \
-            len(client_id) > SUBJECT_MAX:
+    if (
+        not client_id
+        or actor.get("id")
+        or actor.get("email")
+        or actor.get("name")
+        or len(client_id) > SUBJECT_MAX
+    ):
         return actor
     return {**actor, "id": client_id, "type": "service", "name": client.get("name")}
 
@@ -260,19 +322,46 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
     kind = ACTOR_KINDS.get((actor.get("type") or "").lower(), "")
     duration = raw.get("duration_ms")
     row = (
-        ordinal, raw["id"], when, raw["type"], actor.get("idp") or "", actor.get("id") or "",
-        actor.get("email") or "", actor.get("name") or "", kind, client.get("id") or "",
-        client.get("name") or "", client.get("version") or "", server_name, server_url,
-        raw.get("method") or "", raw.get("tool") or "", reports[0]["task_id"] if reports else "",
-        raw.get("session_id") or "", raw.get("outcome") or "",
-        float(duration) if duration is not None else None, grant.get("id") or "",
-        grant.get("issuer") or actor.get("idp") or "", redacted, decoded,
+        ordinal,
+        raw["id"],
+        when,
+        raw["type"],
+        actor.get("idp") or "",
+        actor.get("id") or "",
+        actor.get("email") or "",
+        actor.get("name") or "",
+        kind,
+        client.get("id") or "",
+        client.get("name") or "",
+        client.get("version") or "",
+        server_name,
+        server_url,
+        raw.get("method") or "",
+        raw.get("tool") or "",
+        reports[0]["task_id"] if reports else "",
+        raw.get("session_id") or "",
+        raw.get("outcome") or "",
+        float(duration) if duration is not None else None,
+        grant.get("id") or "",
+        grant.get("issuer") or actor.get("idp") or "",
+        redacted,
+        decoded,
     )
-    context = dict(ordinal=ordinal, time=when, event_id=raw["id"], server_name=server_name,
-                   client_ref=row[9], actor_issuer=row[4], actor_subject=row[5],
-                   grant_id=row[20], grant_issuer=row[21], session_id=row[17],
-                   method=row[14], tool=row[15],
-                   protocol_version=(raw.get("protocol_version") or "")[:TASK_PROTOCOL_VERSION_MAX])
+    context = dict(
+        ordinal=ordinal,
+        time=when,
+        event_id=raw["id"],
+        server_name=server_name,
+        client_ref=row[9],
+        actor_issuer=row[4],
+        actor_subject=row[5],
+        grant_id=row[20],
+        grant_issuer=row[21],
+        session_id=row[17],
+        method=row[14],
+        tool=row[15],
+        protocol_version=(raw.get("protocol_version") or "")[:TASK_PROTOCOL_VERSION_MAX],
+    )
     for report in reports:
         report.update(context)
     return row, reports, None

@@ -57,24 +57,29 @@ class Job(models.Model):
     # The fields naming what a job works on; at most one open job per combination.
     JOB_TARGET: tuple[str, ...] = ()
 
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED,
-                              db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
     options = models.JSONField(default=dict, blank=True, help_text='e.g. {"full": true}')
     pages = models.PositiveIntegerField(default=0)
     records = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
-    error_log = models.JSONField(default=list, blank=True,
-                                 help_text="The first errors, as {at, message} (capped).")
+    error_log = models.JSONField(
+        default=list, blank=True, help_text="The first errors, as {at, message} (capped)."
+    )
     summary = models.JSONField(default=dict, blank=True, help_text="What the runner reports.")
-    requested_by = models.CharField(max_length=200, blank=True, help_text='"beat", "command" or a user.')
+    requested_by = models.CharField(
+        max_length=200, blank=True, help_text='"beat", "command" or a user.'
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
     # Set when a worker claims the job; progress and the final status are written only by the
     # holder of this token, so a job the sweeper handed to another worker is not overwritten
     # by the one that went silent.
     run_token = models.UUIDField(null=True, blank=True)
     queued_at = models.DateTimeField(db_index=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True,
-                                       help_text="When its Celery message was last sent.")
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its Celery message was last sent."
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -101,8 +106,9 @@ class Job(models.Model):
 
 def one_open_job_per(*fields: str, name: str) -> models.UniqueConstraint:
     """The partial unique constraint "at most one queued or running job per `fields`"."""
-    return models.UniqueConstraint(fields=list(fields), name=name,
-                                   condition=Q(status__in=["queued", "running"]))
+    return models.UniqueConstraint(
+        fields=list(fields), name=name, condition=Q(status__in=["queued", "running"])
+    )
 
 
 # --- the registry of job kinds ------------------------------------------------------------------
@@ -123,8 +129,12 @@ class JobKind:
 KINDS: dict[str, JobKind] = {}
 
 
-def register_job_kind(model: type[Job], *, enqueue: Callable[[int], object],
-                      runner_key: Callable[[Job], str] | None = None) -> JobKind:
+def register_job_kind(
+    model: type[Job],
+    *,
+    enqueue: Callable[[int], object],
+    runner_key: Callable[[Job], str] | None = None,
+) -> JobKind:
     """Make `model` a job kind (call from AppConfig.ready()); idempotent, keeps its runners."""
     kind = KINDS.get(model._meta.label)
     if kind is None:
@@ -156,6 +166,7 @@ def enqueue(job: Job) -> None:
 
 # --- opening and running --------------------------------------------------------------------------
 
+
 def open_job(model: type[Job], **values) -> tuple[Job, bool]:
     """Insert a queued job, or return the open one for the same target; (job, created)."""
     target = {name: values[name] for name in model.JOB_TARGET}
@@ -177,8 +188,13 @@ def claim(model: type[Job], job_id: int) -> Job | None:
     """queued → running for exactly one caller; None when someone else has (or had) it."""
     now = timezone.now()
     claimed = model.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, run_token=uuid.uuid4(), started_at=now, heartbeat_at=now,
-        finished_at=None, attempts=F("attempts") + 1)
+        status=Job.Status.RUNNING,
+        run_token=uuid.uuid4(),
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=None,
+        attempts=F("attempts") + 1,
+    )
     return model.objects.get(pk=job_id) if claimed else None
 
 
@@ -218,8 +234,9 @@ def _held(job: Job):
 
 
 def _finish(job: Job, progress: Progress, status: str) -> str:
-    updated = _held(job).update(status=status, finished_at=timezone.now(), **progress.counts(),
-                                summary=progress.summary)
+    updated = _held(job).update(
+        status=status, finished_at=timezone.now(), **progress.counts(), summary=progress.summary
+    )
     return status if updated else "lost"
 
 
@@ -272,12 +289,18 @@ class Progress:
     def error(self, message: str) -> None:
         self.errors += 1
         if len(self.error_log) < MAX_ERROR_LOG:
-            self.error_log.append({"at": timezone.now().isoformat(), "message": str(message)[:1000]})
+            self.error_log.append(
+                {"at": timezone.now().isoformat(), "message": str(message)[:1000]}
+            )
         self.maybe_flush()
 
     def counts(self) -> dict:
-        return {"pages": self.pages, "records": self.records, "errors": self.errors,
-                "error_log": self.error_log}
+        return {
+            "pages": self.pages,
+            "records": self.records,
+            "errors": self.errors,
+            "error_log": self.error_log,
+        }
 
     def maybe_flush(self) -> None:
         if time.monotonic() - self._last_flush >= self.interval:
@@ -296,6 +319,7 @@ class Progress:
 
 # --- recovering ------------------------------------------------------------------------------------
 
+
 def sweep_jobs(*, now=None) -> dict[str, dict]:
     """Sweep every registered job kind; {model label: its counts}."""
     return {label: _sweep_kind(kind, now or timezone.now()) for label, kind in KINDS.items()}
@@ -310,8 +334,9 @@ def _sweep_kind(kind: JobKind, now) -> dict:
     resent = _resend_lost(kind, now)
     requeued = failed = 0
     stale_after = timedelta(minutes=settings.CRAWL_HEARTBEAT_TIMEOUT_MINUTES)
-    for job in kind.model.objects.filter(status=Job.Status.RUNNING,
-                                         heartbeat_at__lt=now - stale_after):
+    for job in kind.model.objects.filter(
+        status=Job.Status.RUNNING, heartbeat_at__lt=now - stale_after
+    ):
         outcome = _recover_silent(kind, job, now)
         requeued += outcome == "requeued"
         failed += outcome == "failed"
@@ -331,10 +356,14 @@ def _resend_lost(kind: JobKind, now) -> int:
 
 
 def _recover_silent(kind: JobKind, job: Job, now) -> str:
-    note = {"at": now.isoformat(), "message": "worker went silent (no heartbeat since "
-            f"{job.heartbeat_at.isoformat()})"}
-    noted = {"error_log": (job.error_log or [])[:MAX_ERROR_LOG - 1] + [note],
-             "errors": F("errors") + 1}
+    note = {
+        "at": now.isoformat(),
+        "message": f"worker went silent (no heartbeat since {job.heartbeat_at.isoformat()})",
+    }
+    noted = {
+        "error_log": (job.error_log or [])[: MAX_ERROR_LOG - 1] + [note],
+        "errors": F("errors") + 1,
+    }
     if job.attempts < settings.CRAWL_MAX_ATTEMPTS:
         if _held(job).update(status=Job.Status.QUEUED, run_token=None, enqueued_at=now, **noted):
             kind.enqueue(job.pk)
@@ -344,8 +373,9 @@ def _recover_silent(kind: JobKind, job: Job, now) -> str:
     return ""
 
 
-def run_inline(model: type[Job], job_id: int, *,
-               progress_class: Callable[[Job], Progress] = Progress) -> str:
+def run_inline(
+    model: type[Job], job_id: int, *, progress_class: Callable[[Job], Progress] = Progress
+) -> str:
     """Run a job in this process (a management command), then close what its progress opened
     (terminal bars); returns what `execute` returns."""
     opened: list[Progress] = []

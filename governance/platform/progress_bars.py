@@ -14,8 +14,10 @@ class BarProgress(Progress):
 
     def __init__(self, job: Job, **kwargs):
         super().__init__(job, **kwargs)
-        self.drawn = {counter: tqdm(desc=desc, unit=unit, position=position)
-                      for position, (counter, (desc, unit)) in enumerate(self.bars.items())}
+        self.drawn = {
+            counter: tqdm(desc=desc, unit=unit, position=position)
+            for position, (counter, (desc, unit)) in enumerate(self.bars.items())
+        }
 
     def page(self) -> None:
         if "pages" in self.drawn:

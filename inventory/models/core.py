@@ -60,9 +60,14 @@ class Identity(Sighting):
     email = models.EmailField(max_length=300, blank=True, db_index=True)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.HUMAN)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
-    owner = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="owned_identities",
-                              help_text="Accountable human for a service or agent.")
+    owner = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_identities",
+        help_text="Accountable human for a service or agent.",
+    )
     team = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -92,18 +97,25 @@ class Client(Sighting):
         CLIENT_CREDENTIALS = "client_credentials", "Client credentials (M2M)"
         WORKLOAD = "workload", "Workload identity"
 
-    client_id = models.CharField(max_length=500, unique=True,
-                                 help_text="OAuth client_id; an https URL for CIMD clients.")
-    issuer = models.CharField(max_length=300, blank=True,
-                              help_text="Authorization server that knows this client, if known.")
-    registration = models.CharField(max_length=30, choices=Registration.choices,
-                                    default=Registration.PRE_REGISTERED)
+    client_id = models.CharField(
+        max_length=500, unique=True, help_text="OAuth client_id; an https URL for CIMD clients."
+    )
+    issuer = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Authorization server that knows this client, if known.",
+    )
+    registration = models.CharField(
+        max_length=30, choices=Registration.choices, default=Registration.PRE_REGISTERED
+    )
     name = models.CharField(max_length=300, blank=True)
     version = models.CharField(max_length=100, blank=True, help_text="Self-asserted clientInfo.")
-    owner = models.ForeignKey(Identity, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="owned_clients")
-    review_status = models.CharField(max_length=20, choices=ReviewStatus.choices,
-                                     default=ReviewStatus.UNREVIEWED, db_index=True)
+    owner = models.ForeignKey(
+        Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_clients"
+    )
+    review_status = models.CharField(
+        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
+    )
 
     class Meta:
         ordering = ["name", "client_id"]
@@ -160,12 +172,18 @@ class Server(Sighting):
     latest_version = models.CharField(max_length=255, blank=True)
     repository_url = models.URLField(max_length=500, blank=True)
     repository_id = models.CharField(max_length=200, blank=True)
-    registry_status = models.CharField(max_length=20, choices=RegistryStatus.choices,
-                                       default=RegistryStatus.UNLISTED, db_index=True)
-    owner = models.ForeignKey(Identity, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="owned_servers")
-    review_status = models.CharField(max_length=20, choices=ReviewStatus.choices,
-                                     default=ReviewStatus.UNREVIEWED, db_index=True)
+    registry_status = models.CharField(
+        max_length=20,
+        choices=RegistryStatus.choices,
+        default=RegistryStatus.UNLISTED,
+        db_index=True,
+    )
+    owner = models.ForeignKey(
+        Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_servers"
+    )
+    review_status = models.CharField(
+        max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -178,25 +196,31 @@ class ServerVersion(models.Model):
     """One published version of a server in one registry (registry, name, version is the key)."""
 
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="versions")
-    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.CASCADE,
-                                 related_name="server_versions")
+    registry = models.ForeignKey(
+        Registry, null=True, blank=True, on_delete=models.CASCADE, related_name="server_versions"
+    )
     version = models.CharField(max_length=255)
     is_latest = models.BooleanField(default=False)
-    status = models.CharField(max_length=20, choices=Server.RegistryStatus.choices,
-                              default=Server.RegistryStatus.ACTIVE)
+    status = models.CharField(
+        max_length=20, choices=Server.RegistryStatus.choices, default=Server.RegistryStatus.ACTIVE
+    )
     published_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True)
     document = models.JSONField(default=dict, blank=True, help_text="The server.json as served.")
-    problems = models.JSONField(default=list, blank=True,
-                                help_text="Validation problems found in the server.json.")
+    problems = models.JSONField(
+        default=list, blank=True, help_text="Validation problems found in the server.json."
+    )
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
 
     class Meta:
         ordering = ["server", "-published_at"]
         constraints = [
-            models.UniqueConstraint(fields=["registry", "server", "version"],
-                                    nulls_distinct=False, name="server_version_natural_key"),
+            models.UniqueConstraint(
+                fields=["registry", "server", "version"],
+                nulls_distinct=False,
+                name="server_version_natural_key",
+            ),
         ]
 
     def __str__(self):
@@ -213,8 +237,9 @@ class ServerRemote(models.Model):
 
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="remotes")
     url = models.URLField(max_length=1000)
-    transport = models.CharField(max_length=20, choices=Transport.choices,
-                                 default=Transport.STREAMABLE_HTTP)
+    transport = models.CharField(
+        max_length=20, choices=Transport.choices, default=Transport.STREAMABLE_HTTP
+    )
     # The URL was reported with `user:password@`, which is never stored (inventory/remote_urls.py).
     had_credentials = models.BooleanField(default=False, db_default=False)
     first_seen = models.DateTimeField()
@@ -225,8 +250,10 @@ class ServerRemote(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["server", "url"], name="server_remote_natural_key"),
             # Whatever the writer, credentials never reach the table (inventory/remote_urls.py).
-            models.CheckConstraint(condition=~models.Q(url__regex=USERINFO_PATTERN),
-                                   name="server_remote_url_without_userinfo"),
+            models.CheckConstraint(
+                condition=~models.Q(url__regex=USERINFO_PATTERN),
+                name="server_remote_url_without_userinfo",
+            ),
         ]
 
     def __str__(self):
@@ -240,10 +267,12 @@ class Tool(models.Model):
     name = models.CharField(max_length=300)
     title = models.CharField(max_length=300, blank=True)
     description = models.TextField(blank=True)
-    name_conforms = models.BooleanField(default=True,
-                                        help_text="Matches ^[A-Za-z0-9_.-]{1,128}$ (spec SHOULD).")
-    task_support = models.CharField(max_length=20, blank=True,
-                                    help_text="execution.taskSupport: forbidden/optional/required")
+    name_conforms = models.BooleanField(
+        default=True, help_text="Matches ^[A-Za-z0-9_.-]{1,128}$ (spec SHOULD)."
+    )
+    task_support = models.CharField(
+        max_length=20, blank=True, help_text="execution.taskSupport: forbidden/optional/required"
+    )
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
 
@@ -295,17 +324,25 @@ class Grant(Sighting):
         REVOKED = "revoked", "Revoked"
         EXPIRED = "expired", "Expired"
 
-    subject = models.ForeignKey(Identity, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="grants",
-                                help_text="Who the client acts as (empty for pure M2M).")
+    subject = models.ForeignKey(
+        Identity,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="grants",
+        help_text="Who the client acts as (empty for pure M2M).",
+    )
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="grants")
-    server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="grants")
-    resource = models.CharField(max_length=1000, blank=True,
-                                help_text="Audience / RFC 8707 resource.")
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="grants"
+    )
+    resource = models.CharField(
+        max_length=1000, blank=True, help_text="Audience / RFC 8707 resource."
+    )
     scopes = ArrayField(models.CharField(max_length=200), default=list, blank=True)
-    grant_type = models.CharField(max_length=30, choices=GrantType.choices,
-                                  default=GrantType.AUTHORIZATION_CODE)
+    grant_type = models.CharField(
+        max_length=30, choices=GrantType.choices, default=GrantType.AUTHORIZATION_CODE
+    )
     issuer = models.CharField(max_length=300, help_text="IdP / authorization server.")
     external_id = models.CharField(max_length=300, help_text="The issuer's id for the grant.")
     has_refresh_token = models.BooleanField(default=False)
@@ -313,8 +350,9 @@ class Grant(Sighting):
     issued_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_used_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE,
-                              db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.CharField(max_length=200, blank=True)
     revoke_reason = models.TextField(blank=True)
@@ -351,10 +389,18 @@ TASK_EXPIRED = "expired"
 TERMINAL_TASK_STATUSES = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 # MCP 2025-11-25 §Tasks: the only legal edges; terminal states never change.
 LEGAL_TASK_TRANSITIONS = {
-    TaskStatus.WORKING: {TaskStatus.INPUT_REQUIRED, TaskStatus.COMPLETED, TaskStatus.FAILED,
-                         TaskStatus.CANCELLED},
-    TaskStatus.INPUT_REQUIRED: {TaskStatus.WORKING, TaskStatus.COMPLETED, TaskStatus.FAILED,
-                                TaskStatus.CANCELLED},
+    TaskStatus.WORKING: {
+        TaskStatus.INPUT_REQUIRED,
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+    },
+    TaskStatus.INPUT_REQUIRED: {
+        TaskStatus.WORKING,
+        TaskStatus.COMPLETED,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+    },
 }
 
 
@@ -368,16 +414,19 @@ RUNNING_TASK_STATUSES = (TaskStatus.WORKING, TaskStatus.INPUT_REQUIRED)
 # running forever. ttl null (unlimited) or unknown never expires.
 def task_expires_at():
     """SQL: created_at (first_seen when the server sent none) + ttl_ms; NULL when unlimited."""
-    ttl = ExpressionWrapper(F("ttl_ms") * Value(timedelta(milliseconds=1)),
-                            output_field=models.DurationField())
-    return ExpressionWrapper(Coalesce("created_at", "first_seen") + ttl,
-                             output_field=models.DateTimeField())
+    ttl = ExpressionWrapper(
+        F("ttl_ms") * Value(timedelta(milliseconds=1)), output_field=models.DurationField()
+    )
+    return ExpressionWrapper(
+        Coalesce("created_at", "first_seen") + ttl, output_field=models.DateTimeField()
+    )
 
 
 def task_past_ttl_q(now: datetime | None = None) -> Q:
     """Tasks still running by their last status whose TTL has elapsed by `now`."""
     return Q(status__in=RUNNING_TASK_STATUSES, ttl_unlimited=False, ttl_ms__isnull=False) & Q(
-        LessThanOrEqual(task_expires_at(), now or timezone.now()))
+        LessThanOrEqual(task_expires_at(), now or timezone.now())
+    )
 
 
 def task_running_q(now: datetime | None = None) -> Q:
@@ -405,12 +454,15 @@ class TaskQuerySet(models.QuerySet):
 
 def task_open_flag_exists() -> Exists:
     """An open Flag on the task (OuterRef to the task): the one test of "flagged"."""
-    return Exists(Flag.objects.open().filter(
-        object_type="inventory.task", object_id=Cast(OuterRef("pk"), models.CharField())))
+    return Exists(
+        Flag.objects.open().filter(
+            object_type="inventory.task", object_id=Cast(OuterRef("pk"), models.CharField())
+        )
+    )
 
 
 def task_flagged_q() -> Q:
-    """"Flagged" means an open Flag on the task (an illegal transition, past its TTL): what the
+    """ "Flagged" means an open Flag on the task (an illegal transition, past its TTL): what the
     task list's `flagged` filter and the overview count. The `flagged` / `flag_reason` columns
     only remember the last illegal transition the task reported (its page shows the reason);
     they are not cleared when the flag is resolved, so they never decide "flagged"."""
@@ -423,25 +475,31 @@ class Task(Sighting):
     Status = TaskStatus
 
     task_id = models.CharField(max_length=300)
-    server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="tasks")
-    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="tasks")
-    identity = models.ForeignKey(Identity, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="tasks")
-    grant = models.ForeignKey(Grant, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="tasks")
+    server = models.ForeignKey(
+        Server, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
+    )
+    client = models.ForeignKey(
+        Client, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    identity = models.ForeignKey(
+        Identity, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    grant = models.ForeignKey(
+        Grant, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
     session_id = models.CharField(max_length=300, blank=True)
     method = models.CharField(max_length=100, blank=True, help_text="Originating method.")
     tool_name = models.CharField(max_length=300, blank=True)
-    status = models.CharField(max_length=20, choices=TaskStatus.choices,
-                              default=TaskStatus.WORKING, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=TaskStatus.choices, default=TaskStatus.WORKING, db_index=True
+    )
     status_message = models.TextField(blank=True)
     created_at = models.DateTimeField(null=True, blank=True)
     last_updated_at = models.DateTimeField(null=True, blank=True, db_index=True)
     requested_ttl_ms = models.BigIntegerField(null=True, blank=True)
-    ttl_ms = models.BigIntegerField(null=True, blank=True,
-                                    help_text="Actual retention in ms; see ttl_unlimited.")
+    ttl_ms = models.BigIntegerField(
+        null=True, blank=True, help_text="Actual retention in ms; see ttl_unlimited."
+    )
     ttl_unlimited = models.BooleanField(default=False, help_text="The server sent ttl: null.")
     poll_interval_ms = models.BigIntegerField(null=True, blank=True)
     protocol_version = models.CharField(max_length=20, blank=True)
@@ -454,8 +512,9 @@ class Task(Sighting):
     class Meta:
         ordering = ["-last_updated_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["server", "task_id"], nulls_distinct=False,
-                                    name="task_natural_key"),
+            models.UniqueConstraint(
+                fields=["server", "task_id"], nulls_distinct=False, name="task_natural_key"
+            ),
         ]
 
     def __str__(self):
@@ -476,8 +535,11 @@ class Task(Sighting):
     def is_past_ttl(self, now: datetime | None = None) -> bool:
         """Still running by its last status, but its TTL has elapsed (task_past_ttl_q's twin)."""
         expires_at = self.expires_at
-        return (self.status in RUNNING_TASK_STATUSES and expires_at is not None
-                and expires_at <= (now or timezone.now()))
+        return (
+            self.status in RUNNING_TASK_STATUSES
+            and expires_at is not None
+            and expires_at <= (now or timezone.now())
+        )
 
     @property
     def expired(self) -> bool:
@@ -504,8 +566,9 @@ class TaskStatusChange(models.Model):
     at = models.DateTimeField(db_index=True)
     status_message = models.TextField(blank=True)
     is_legal = models.BooleanField(default=True)
-    event_ref = models.CharField(max_length=300, blank=True,
-                                 help_text="The audit event that reported it, if any.")
+    event_ref = models.CharField(
+        max_length=300, blank=True, help_text="The audit event that reported it, if any."
+    )
 
     class Meta:
         ordering = ["task", "at", "id"]
@@ -534,8 +597,11 @@ class Flag(models.Model):
         HIGH = "high", "High"
         CRITICAL = "critical", "Critical"
 
-    kind = models.CharField(max_length=100, db_index=True,
-                            help_text='e.g. "cimd.redirect_uri_added", "task.illegal_transition"')
+    kind = models.CharField(
+        max_length=100,
+        db_index=True,
+        help_text='e.g. "cimd.redirect_uri_added", "task.illegal_transition"',
+    )
     severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.WARNING)
     object_type = models.CharField(max_length=100, help_text='e.g. "inventory.client"')
     object_id = models.CharField(max_length=100)

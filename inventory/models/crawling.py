@@ -22,9 +22,17 @@ class CrawlQuerySet(models.QuerySet):
     def last_done(self, registry, target: str) -> Crawl | None:
         """The registry's most recent successful crawl of `target` (its base URL now: a crawl of
         a URL the registry had before says nothing about what the new one holds)."""
-        return (self.filter(kind=Crawl.Kind.REGISTRY, registry=registry, target=target,
-                            status=Crawl.Status.DONE, started_at__isnull=False)
-                .order_by("-started_at").first())
+        return (
+            self.filter(
+                kind=Crawl.Kind.REGISTRY,
+                registry=registry,
+                target=target,
+                status=Crawl.Status.DONE,
+                started_at__isnull=False,
+            )
+            .order_by("-started_at")
+            .first()
+        )
 
 
 class Crawl(Job):
@@ -38,10 +46,12 @@ class Crawl(Job):
     JOB_TARGET = CRAWL_TARGET
 
     kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
-    target = models.CharField(max_length=1000,
-                              help_text="Registry base URL, client_id URL or server URL.")
-    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="crawls")
+    target = models.CharField(
+        max_length=1000, help_text="Registry base URL, client_id URL or server URL."
+    )
+    registry = models.ForeignKey(
+        Registry, null=True, blank=True, on_delete=models.SET_NULL, related_name="crawls"
+    )
 
     objects = CrawlQuerySet.as_manager()
 
@@ -61,14 +71,16 @@ class ServerVersionRecord(models.Model):
     not changed since the last time (registry metadata is immutable except the status).
     """
 
-    server_version = models.OneToOneField(ServerVersion, on_delete=models.CASCADE,
-                                          primary_key=True, related_name="registry_record")
+    server_version = models.OneToOneField(
+        ServerVersion, on_delete=models.CASCADE, primary_key=True, related_name="registry_record"
+    )
     content_hash = models.CharField(max_length=64)
     repository_id = models.CharField(max_length=200, blank=True)
     status_message = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
-    crawl = models.ForeignKey(Crawl, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    crawl = models.ForeignKey(
+        Crawl, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self):
         return f"{self.server_version_id}:{self.content_hash[:12]}"
@@ -77,8 +89,9 @@ class ServerVersionRecord(models.Model):
 class ServerPackage(models.Model):
     """A package a server version can be installed from (npm, PyPI, OCI, MCPB...)."""
 
-    server_version = models.ForeignKey(ServerVersion, on_delete=models.CASCADE,
-                                       related_name="packages")
+    server_version = models.ForeignKey(
+        ServerVersion, on_delete=models.CASCADE, related_name="packages"
+    )
     position = models.PositiveSmallIntegerField(help_text="Index in the server.json packages[].")
     registry_type = models.CharField(max_length=50)
     identifier = models.CharField(max_length=1000)
@@ -90,8 +103,9 @@ class ServerPackage(models.Model):
     class Meta:
         ordering = ["server_version", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["server_version", "position"],
-                                    name="server_package_natural_key"),
+            models.UniqueConstraint(
+                fields=["server_version", "position"], name="server_package_natural_key"
+            ),
         ]
 
     def __str__(self):
@@ -108,19 +122,22 @@ class ServerChange(models.Model):
         REPOSITORY_ID = "repository_id", "Repository id"
 
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="registry_changes")
-    registry = models.ForeignKey(Registry, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="server_changes")
+    registry = models.ForeignKey(
+        Registry, null=True, blank=True, on_delete=models.SET_NULL, related_name="server_changes"
+    )
     registry_name = models.CharField(max_length=200, blank=True)
     version = models.CharField(max_length=255, blank=True)
     field = models.CharField(max_length=30, choices=Field.choices)
     old_value = models.CharField(max_length=255, blank=True)
     new_value = models.CharField(max_length=255, blank=True)
     message = models.TextField(blank=True, help_text="statusMessage, when the registry gave one.")
-    changed_at = models.DateTimeField(null=True, blank=True,
-                                      help_text="When the registry says it changed, if it says.")
+    changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the registry says it changed, if it says."
+    )
     observed_at = models.DateTimeField(db_index=True)
-    crawl = models.ForeignKey(Crawl, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="server_changes")
+    crawl = models.ForeignKey(
+        Crawl, null=True, blank=True, on_delete=models.SET_NULL, related_name="server_changes"
+    )
 
     class Meta:
         ordering = ["-observed_at", "-id"]

@@ -16,11 +16,13 @@ class FetchRecord(models.Model):
 
     url = models.CharField(max_length=2000)
     final_url = models.CharField(max_length=2000, blank=True)
-    purpose = models.CharField(max_length=40, db_index=True,
-                               help_text='"registry", "cimd", "prm", "as_metadata", ...')
+    purpose = models.CharField(
+        max_length=40, db_index=True, help_text='"registry", "cimd", "prm", "as_metadata", ...'
+    )
     method = models.CharField(max_length=10, default="GET")
-    address = models.GenericIPAddressField(null=True, blank=True,
-                                           help_text="The checked IP the fetch connected to.")
+    address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="The checked IP the fetch connected to."
+    )
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     bytes = models.PositiveIntegerField(default=0)
     elapsed_ms = models.FloatField(default=0)
@@ -48,18 +50,25 @@ class ClientDocumentState(models.Model):
         FAILED = "failed", "Fetch failed"
 
     client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="cimd_state")
-    current = models.ForeignKey("ClientDocument", null=True, blank=True,
-                                on_delete=models.SET_NULL, related_name="+",
-                                help_text="The version last served.")
-    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.NEVER,
-                               db_index=True)
+    current = models.ForeignKey(
+        "ClientDocument",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The version last served.",
+    )
+    outcome = models.CharField(
+        max_length=20, choices=Outcome.choices, default=Outcome.NEVER, db_index=True
+    )
     last_fetched_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error_reason = models.CharField(max_length=40, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
-    next_fetch_at = models.DateTimeField(null=True, blank=True, db_index=True,
-                                         help_text="Due for re-fetch (cache headers, bounded).")
+    next_fetch_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="Due for re-fetch (cache headers, bounded)."
+    )
 
     class Meta:
         ordering = ["client__client_id"]
@@ -91,10 +100,15 @@ class ClientDocument(models.Model):
 
     def previous(self):
         """The version first served just before this one, if any."""
-        return (ClientDocument.objects.filter(client_id=self.client_id)
-                .filter(Q(first_fetched_at__lt=self.first_fetched_at)
-                        | Q(first_fetched_at=self.first_fetched_at, id__lt=self.id))
-                .order_by("-first_fetched_at", "-id").first())
+        return (
+            ClientDocument.objects.filter(client_id=self.client_id)
+            .filter(
+                Q(first_fetched_at__lt=self.first_fetched_at)
+                | Q(first_fetched_at=self.first_fetched_at, id__lt=self.id)
+            )
+            .order_by("-first_fetched_at", "-id")
+            .first()
+        )
 
 
 class AuthorizationServer(models.Model):
@@ -116,10 +130,12 @@ class AuthorizationServer(models.Model):
     scopes_supported = ArrayField(models.CharField(max_length=300), default=list, blank=True)
     code_challenge_methods = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     supports_pkce_s256 = models.BooleanField(default=False)
-    cimd_supported = models.BooleanField(null=True, blank=True,
-                                         help_text="client_id_metadata_document_supported")
-    open_registration = models.BooleanField(default=False,
-                                            help_text="Offers a dynamic registration endpoint.")
+    cimd_supported = models.BooleanField(
+        null=True, blank=True, help_text="client_id_metadata_document_supported"
+    )
+    open_registration = models.BooleanField(
+        default=False, help_text="Offers a dynamic registration endpoint."
+    )
     grant_types_supported = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     problems = models.JSONField(default=list, blank=True)
     fetch_ok = models.BooleanField(default=False)
@@ -137,17 +153,22 @@ class AuthorizationServer(models.Model):
 class ProtectedResource(models.Model):
     """The RFC 9728 Protected Resource Metadata found for one server remote URL."""
 
-    remote = models.OneToOneField(ServerRemote, on_delete=models.CASCADE,
-                                  related_name="protected_resource")
+    remote = models.OneToOneField(
+        ServerRemote, on_delete=models.CASCADE, related_name="protected_resource"
+    )
     prm_url = models.CharField(max_length=1000, blank=True)
-    discovered_via = models.CharField(max_length=30, blank=True,
-                                      help_text='"www-authenticate", "well-known-path", "well-known-root"')
+    discovered_via = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text='"www-authenticate", "well-known-path", "well-known-root"',
+    )
     resource = models.CharField(max_length=1000, blank=True)
     document = models.JSONField(default=dict, blank=True)
     scopes_supported = ArrayField(models.CharField(max_length=300), default=list, blank=True)
     challenge_scope = models.CharField(max_length=1000, blank=True)
-    authorization_servers = models.ManyToManyField(AuthorizationServer, blank=True,
-                                                   related_name="protected_resources")
+    authorization_servers = models.ManyToManyField(
+        AuthorizationServer, blank=True, related_name="protected_resources"
+    )
     problems = models.JSONField(default=list, blank=True)
     fetch_ok = models.BooleanField(default=False)
     last_error = models.CharField(max_length=500, blank=True)

@@ -27,13 +27,29 @@ from governance.services import record_admin_action
 from inventory import cimd
 from inventory.crawls import CIMD_SWEEP_TARGET
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
-from inventory.models import (Client, ClientDocument, ClientDocumentState, Crawl, FetchRecord, Flag,
-                              SeenFrom)
+from inventory.models import (
+    Client,
+    ClientDocument,
+    ClientDocumentState,
+    Crawl,
+    FetchRecord,
+    Flag,
+    SeenFrom,
+)
 from inventory.secret_members import mask_secrets
 from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are public here
-    FETCH_FAILED, INTERNAL_URI, INVALID_DOCUMENT, LOCALHOST_ONLY, LOCALHOST_REDIRECT,
-    SECRET_PUBLISHED, SPECIAL_USE, STATE_FLAGS, raise_change_flags, secret_paths,
-    sync_state_flags)
+    FETCH_FAILED,
+    INTERNAL_URI,
+    INVALID_DOCUMENT,
+    LOCALHOST_ONLY,
+    LOCALHOST_REDIRECT,
+    SECRET_PUBLISHED,
+    SPECIAL_USE,
+    STATE_FLAGS,
+    raise_change_flags,
+    secret_paths,
+    sync_state_flags,
+)
 from inventory.services.flags import raise_flag, resolve_open_flags
 
 logger = logging.getLogger(__name__)
@@ -67,8 +83,9 @@ def refresh_bounds() -> tuple[int, int]:
     return settings.CIMD_REFRESH_MIN_SECONDS, settings.CIMD_REFRESH_MAX_SECONDS
 
 
-def next_refresh_delay(max_age: int | None, *, failures: int = 0,
-                       retry_after: float | None = None) -> int:
+def next_refresh_delay(
+    max_age: int | None, *, failures: int = 0, retry_after: float | None = None
+) -> int:
     """Seconds until the next fetch: max-age within bounds; failures back off exponentially."""
     low, high = refresh_bounds()
     if failures:
@@ -82,8 +99,14 @@ def ensure_cimd_client(url: str, *, seen_from: str = SeenFrom.CIMD) -> Client:
     """The Client row for a CIMD URL (created if new) with its crawl state."""
     now = timezone.now()
     client, _ = Client.objects.get_or_create(
-        client_id=url, defaults={"registration": Client.Registration.CIMD, "first_seen": now,
-                                 "last_seen": now, "seen_from": seen_from})
+        client_id=url,
+        defaults={
+            "registration": Client.Registration.CIMD,
+            "first_seen": now,
+            "last_seen": now,
+            "seen_from": seen_from,
+        },
+    )
     ClientDocumentState.objects.get_or_create(client=client)
     return client
 
@@ -98,8 +121,14 @@ def add_client_url(*, url: str, actor, request=None) -> Client:
         existed = Client.objects.filter(client_id=url).exists()
         client = ensure_cimd_client(url, seen_from=SeenFrom.MANUAL)
         ClientDocumentState.objects.filter(client=client).update(next_fetch_at=timezone.now())
-        record_admin_action(actor=actor, action="client.cimd_added", obj=client, request=request,
-                            after={"client_id": url}, note="existing client" if existed else "")
+        record_admin_action(
+            actor=actor,
+            action="client.cimd_added",
+            obj=client,
+            request=request,
+            after={"client_id": url},
+            note="existing client" if existed else "",
+        )
     return client
 
 
@@ -110,9 +139,13 @@ def request_refetch(*, client: Client, actor, request=None) -> None:
         before = state.next_fetch_at
         state.next_fetch_at = timezone.now()
         state.save(update_fields=["next_fetch_at"])
-        record_admin_action(actor=actor, action="client.cimd_refetch_requested", obj=client,
-                            request=request,
-                            before={"next_fetch_at": before.isoformat() if before else None})
+        record_admin_action(
+            actor=actor,
+            action="client.cimd_refetch_requested",
+            obj=client,
+            request=request,
+            before={"next_fetch_at": before.isoformat() if before else None},
+        )
 
 
 def sync_cimd_clients() -> int:
@@ -120,7 +153,8 @@ def sync_cimd_clients() -> int:
     missing = Client.objects.filter(client_id__startswith="https://", cimd_state__isnull=True)
     created = ClientDocumentState.objects.bulk_create(
         [ClientDocumentState(client_id=pk) for pk in missing.values_list("id", flat=True)],
-        ignore_conflicts=True)
+        ignore_conflicts=True,
+    )
     return len(created)
 
 
@@ -128,8 +162,10 @@ def documents_due(*, now=None) -> bool:
     """Would a sweep fetch anything now? (a new https client, or a document whose cache
     lifetime has run out). Lets beat look often without filling the crawl history."""
     now = now or timezone.now()
-    return (Client.objects.filter(client_id__startswith="https://", cimd_state__isnull=True)
-            .exists() or ClientDocumentState.objects.exclude(next_fetch_at__gt=now).exists())
+    return (
+        Client.objects.filter(client_id__startswith="https://", cimd_state__isnull=True).exists()
+        or ClientDocumentState.objects.exclude(next_fetch_at__gt=now).exists()
+    )
 
 
 @dataclass
@@ -151,15 +187,23 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
     """Fetch and validate one document (network only; safe to call from worker threads)."""
     shape = url_problems(url)
     if not cimd.is_valid(shape):
-        return Fetched(client_id, url, problems=shape, error_reason="invalid_url",
-                       error=shape[0]["message"])
+        return Fetched(
+            client_id, url, problems=shape, error_reason="invalid_url", error=shape[0]["message"]
+        )
     try:
-        result = safe_fetch(url, purpose="cimd", max_bytes=settings.CIMD_MAX_BYTES,
-                            max_redirects=0, read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-                            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT, log_sink=log_sink)
+        result = safe_fetch(
+            url,
+            purpose="cimd",
+            max_bytes=settings.CIMD_MAX_BYTES,
+            max_redirects=0,
+            read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
+            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT,
+            log_sink=log_sink,
+        )
     except FetchError as exc:
-        return Fetched(client_id, url, error_reason=exc.reason, error=exc.message,
-                       retry_after=exc.retry_after)
+        return Fetched(
+            client_id, url, error_reason=exc.reason, error=exc.message, retry_after=exc.retry_after
+        )
     raw = result.content
     try:
         document = result.json()
@@ -170,8 +214,14 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
         document, masked = mask_secrets(document)
         if masked:  # what is stored and shown is the masked form (raw too); see secret_members
             raw = json.dumps(document, indent=2, ensure_ascii=False).encode()
-    return Fetched(client_id, url, raw=raw, document=document,
-                   problems=shape + problems, max_age=result.max_age)
+    return Fetched(
+        client_id,
+        url,
+        raw=raw,
+        document=document,
+        problems=shape + problems,
+        max_age=result.max_age,
+    )
 
 
 def refresh_client_document(client: Client | str) -> RefreshOutcome:
@@ -191,20 +241,32 @@ def store_fetched(batch: list[Fetched], *, log_rows: list[dict] = ()) -> list[Re
     now = timezone.now()
     clients = Client.objects.in_bulk([f.client_id for f in batch])
     batch = [f for f in batch if f.client_id in clients]  # deleted while being fetched
-    outcomes = [_record_failure(clients[f.client_id], f.error_reason, f.error, f.problems,
-                                retry_after=f.retry_after)
-                for f in batch if f.raw is None]
+    outcomes = [
+        _record_failure(
+            clients[f.client_id], f.error_reason, f.error, f.problems, retry_after=f.retry_after
+        )
+        for f in batch
+        if f.raw is None
+    ]
     fetched = [f for f in batch if f.raw is not None]
     if not fetched:
         return outcomes
     ids = [f.client_id for f in fetched]
-    ClientDocumentState.objects.bulk_create([ClientDocumentState(client_id=i) for i in ids],
-                                            ignore_conflicts=True)
-    states = {s.client_id: s for s in ClientDocumentState.objects.select_for_update(of=("self",))
-              .select_related("current").filter(client_id__in=ids)}
+    ClientDocumentState.objects.bulk_create(
+        [ClientDocumentState(client_id=i) for i in ids], ignore_conflicts=True
+    )
+    states = {
+        s.client_id: s
+        for s in ClientDocumentState.objects.select_for_update(of=("self",))
+        .select_related("current")
+        .filter(client_id__in=ids)
+    }
     versions = ClientDocument.objects.bulk_create(
-        [_version(f, now) for f in fetched], update_conflicts=True,
-        unique_fields=["client", "sha256"], update_fields=["last_fetched_at"])
+        [_version(f, now) for f in fetched],
+        update_conflicts=True,
+        unique_fields=["client", "sha256"],
+        update_fields=["last_fetched_at"],
+    )
     for item, version in zip(fetched, versions):
         outcomes.append(_apply(clients[item.client_id], states[item.client_id], item, version, now))
     _save_states(list(states.values()), now)
@@ -214,8 +276,13 @@ def store_fetched(batch: list[Fetched], *, log_rows: list[dict] = ()) -> list[Re
             "UPDATE inventory_client AS c SET last_seen = %s, registration = %s,"
             " name = COALESCE(v.name, c.name)"
             " FROM unnest(%s::bigint[], %s::text[]) AS v(id, name) WHERE c.id = v.id",
-            [now, Client.Registration.CIMD, ids,
-             [clients[i].name if clients[i] in renamed else None for i in ids]])
+            [
+                now,
+                Client.Registration.CIMD,
+                ids,
+                [clients[i].name if clients[i] in renamed else None for i in ids],
+            ],
+        )
     return outcomes
 
 
@@ -231,16 +298,30 @@ def _save_states(states: list[ClientDocumentState], now) -> None:
             " FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],"
             " %s::timestamptz[]) AS v(id, current_id, outcome, reason, error, next_at)"
             " WHERE s.id = v.id",
-            [now, now, [s.pk for s in states], [s.current_id for s in states],
-             [s.outcome for s in states], [s.last_error_reason for s in states],
-             [s.last_error for s in states], [s.next_fetch_at for s in states]])
+            [
+                now,
+                now,
+                [s.pk for s in states],
+                [s.current_id for s in states],
+                [s.outcome for s in states],
+                [s.last_error_reason for s in states],
+                [s.last_error for s in states],
+                [s.next_fetch_at for s in states],
+            ],
+        )
 
 
 def _version(item: Fetched, now) -> ClientDocument:
     return ClientDocument(
-        client_id=item.client_id, sha256=hashlib.sha256(item.raw).hexdigest(),
-        content=item.document, raw=item.raw.decode("utf-8", "replace"), problems=item.problems,
-        is_valid=cimd.is_valid(item.problems), first_fetched_at=now, last_fetched_at=now)
+        client_id=item.client_id,
+        sha256=hashlib.sha256(item.raw).hexdigest(),
+        content=item.document,
+        raw=item.raw.decode("utf-8", "replace"),
+        problems=item.problems,
+        is_valid=cimd.is_valid(item.problems),
+        first_fetched_at=now,
+        last_fetched_at=now,
+    )
 
 
 def _rename(client: Client, item: Fetched) -> bool:
@@ -260,26 +341,36 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     if changed:  # an unchanged document has its state flags already (and nothing to resolve)
         flags += sync_state_flags(client, version, item.problems, first=previous is None)
     if state.consecutive_failures or state.outcome == ClientDocumentState.Outcome.FAILED:
-        resolve_open_flags(client, (FETCH_FAILED, SPECIAL_USE),
-                           by="system: document fetched again")
+        resolve_open_flags(client, (FETCH_FAILED, SPECIAL_USE), by="system: document fetched again")
     valid = version.is_valid
     # An invalid document must not be cached (CIMD §caching): retry at the minimum interval.
     delay = next_refresh_delay(item.max_age if valid else 0)
     state.current, state.last_fetched_at, state.last_success_at = version, now, now
     state.outcome = ClientDocumentState.Outcome.OK if valid else ClientDocumentState.Outcome.INVALID
     state.last_error_reason = "" if valid else "invalid_document"
-    state.last_error = "" if valid else "; ".join(
-        p["message"] for p in item.problems if p["severity"] == cimd.ERROR)[:500]
+    state.last_error = (
+        ""
+        if valid
+        else "; ".join(p["message"] for p in item.problems if p["severity"] == cimd.ERROR)[:500]
+    )
     state.consecutive_failures = 0
     state.next_fetch_at = now + timedelta(seconds=delay)
-    return RefreshOutcome(url=client.client_id, outcome=state.outcome, changed=changed,
-                          version=version, problems=item.problems, flags=flags,
-                          error=state.last_error, next_fetch_at=state.next_fetch_at)
+    return RefreshOutcome(
+        url=client.client_id,
+        outcome=state.outcome,
+        changed=changed,
+        version=version,
+        problems=item.problems,
+        flags=flags,
+        error=state.last_error,
+        next_fetch_at=state.next_fetch_at,
+    )
 
 
 @transaction.atomic
-def _record_failure(client, reason: str, message: str, problems=None, *,
-                    retry_after: float | None = None) -> RefreshOutcome:
+def _record_failure(
+    client, reason: str, message: str, problems=None, *, retry_after: float | None = None
+) -> RefreshOutcome:
     """A failed fetch: keep the last good version, back off, flag it (never cache the error)."""
     now = timezone.now()
     state = ClientDocumentState.objects.select_for_update().get_or_create(client=client)[0]
@@ -289,17 +380,39 @@ def _record_failure(client, reason: str, message: str, problems=None, *,
     delay = next_refresh_delay(None, failures=state.consecutive_failures, retry_after=retry_after)
     state.next_fetch_at = now + timedelta(seconds=delay)
     state.save()
-    details = {"reason": reason, "message": message[:500],
-               "consecutive_failures": state.consecutive_failures, "problems": problems or []}
-    flags = [raise_flag(kind=FETCH_FAILED, obj=client, severity=(
-        Flag.Severity.HIGH if state.last_success_at else Flag.Severity.WARNING),
-        summary=f"Client metadata document cannot be fetched: {message[:200]}", details=details)]
+    details = {
+        "reason": reason,
+        "message": message[:500],
+        "consecutive_failures": state.consecutive_failures,
+        "problems": problems or [],
+    }
+    flags = [
+        raise_flag(
+            kind=FETCH_FAILED,
+            obj=client,
+            severity=(Flag.Severity.HIGH if state.last_success_at else Flag.Severity.WARNING),
+            summary=f"Client metadata document cannot be fetched: {message[:200]}",
+            details=details,
+        )
+    ]
     if reason == "blocked_address":
-        flags.append(raise_flag(kind=SPECIAL_USE, obj=client, severity=Flag.Severity.HIGH,
-                                summary=f"client_id host resolves to a special-use address: "
-                                        f"{message[:200]}", details=details))
-    return RefreshOutcome(url=client.client_id, outcome=state.outcome, error=message,
-                          problems=problems or [], flags=flags, next_fetch_at=state.next_fetch_at)
+        flags.append(
+            raise_flag(
+                kind=SPECIAL_USE,
+                obj=client,
+                severity=Flag.Severity.HIGH,
+                summary=f"client_id host resolves to a special-use address: {message[:200]}",
+                details=details,
+            )
+        )
+    return RefreshOutcome(
+        url=client.client_id,
+        outcome=state.outcome,
+        error=message,
+        problems=problems or [],
+        flags=flags,
+        next_fetch_at=state.next_fetch_at,
+    )
 
 
 def claim_due_documents(*, limit: int = 500, now=None) -> list[tuple[int, str]]:
@@ -307,17 +420,23 @@ def claim_due_documents(*, limit: int = 500, now=None) -> list[tuple[int, str]]:
     them; a sweep that dies leaves them due again once the lease ends."""
     now = now or timezone.now()
     with transaction.atomic():
-        ids = list(ClientDocumentState.objects.select_for_update(skip_locked=True)
-                   .exclude(next_fetch_at__gt=now)
-                   .order_by(F("next_fetch_at").asc(nulls_first=True))
-                   .values_list("id", flat=True)[:limit])
+        ids = list(
+            ClientDocumentState.objects.select_for_update(skip_locked=True)
+            .exclude(next_fetch_at__gt=now)
+            .order_by(F("next_fetch_at").asc(nulls_first=True))
+            .values_list("id", flat=True)[:limit]
+        )
         ClientDocumentState.objects.filter(id__in=ids).update(next_fetch_at=now + CLAIM_LEASE)
-        return list(ClientDocumentState.objects.filter(id__in=ids)
-                    .values_list("client_id", "client__client_id"))
+        return list(
+            ClientDocumentState.objects.filter(id__in=ids).values_list(
+                "client_id", "client__client_id"
+            )
+        )
 
 
-def refresh_due_documents(*, limit: int = 500, concurrency: int = 8, batch_size: int = 100,
-                          progress=None) -> dict:
+def refresh_due_documents(
+    *, limit: int = 500, concurrency: int = 8, batch_size: int = 100, progress=None
+) -> dict:
     """The sweep: adopt new https clients, then fetch every due document.
 
     Worker threads only fetch and validate (no database); this thread stores finished fetches
@@ -375,13 +494,16 @@ def prune_fetch_log(*, days: int | None = None) -> int:
 
 # --- Crawl jobs ---------------------------------------------------------------------------------
 
+
 def run_cimd_crawl(crawl: Crawl, progress) -> None:
     """Crawl runner: the sweep of every due document (target CIMD_SWEEP_TARGET), or one
     client_id URL refreshed now."""
     if crawl.target == CIMD_SWEEP_TARGET:
-        counts = refresh_due_documents(limit=int((crawl.options or {}).get("limit", 5000)),
-                                       concurrency=settings.CIMD_CRAWL_CONCURRENCY,
-                                       progress=progress)
+        counts = refresh_due_documents(
+            limit=int((crawl.options or {}).get("limit", 5000)),
+            concurrency=settings.CIMD_CRAWL_CONCURRENCY,
+            progress=progress,
+        )
         counts["fetch_log_pruned"] = prune_fetch_log()
         progress.summary.update(counts)
         return
@@ -390,5 +512,10 @@ def run_cimd_crawl(crawl: Crawl, progress) -> None:
     progress.record()
     if outcome.outcome == "failed":
         progress.error(f"{crawl.target}: {outcome.error}"[:300])
-    progress.summary.update({"outcome": outcome.outcome, "changed": outcome.changed,
-                             "flags": [f.kind for f in outcome.flags]})
+    progress.summary.update(
+        {
+            "outcome": outcome.outcome,
+            "changed": outcome.changed,
+            "flags": [f.kind for f in outcome.flags],
+        }
+    )

@@ -126,5 +126,6 @@ WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_
 
 
 IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL = (
-    sql.replace("{fresh}", FRESH) for sql in (IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL))
+    sql.replace("{fresh}", FRESH) for sql in (IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL)
+)
 REMOTES_SQL = REMOTES_SQL.replace("{userinfo}", USERINFO_PATTERN)

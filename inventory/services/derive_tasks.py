@@ -72,13 +72,22 @@ def _lookups(cursor, reports: list[dict]) -> dict:
     subjects = sorted({r["actor_subject"] for r in reports if r["actor_subject"]})
     grants = sorted({r["grant_id"] for r in reports if r["grant_id"]})
     return {
-        "server": _ids(cursor, "SELECT id, name FROM inventory_server WHERE name = ANY(%s)", servers),
-        "client": _ids(cursor, "SELECT id, client_id FROM inventory_client WHERE client_id = ANY(%s)",
-                       clients),
-        "identity": _ids(cursor, "SELECT id, issuer, subject FROM inventory_identity "
-                                 "WHERE subject = ANY(%s)", subjects),
-        "grant": _ids(cursor, "SELECT id, external_id FROM inventory_grant "
-                              "WHERE external_id = ANY(%s)", grants),
+        "server": _ids(
+            cursor, "SELECT id, name FROM inventory_server WHERE name = ANY(%s)", servers
+        ),
+        "client": _ids(
+            cursor, "SELECT id, client_id FROM inventory_client WHERE client_id = ANY(%s)", clients
+        ),
+        "identity": _ids(
+            cursor,
+            "SELECT id, issuer, subject FROM inventory_identity WHERE subject = ANY(%s)",
+            subjects,
+        ),
+        "grant": _ids(
+            cursor,
+            "SELECT id, external_id FROM inventory_grant WHERE external_id = ANY(%s)",
+            grants,
+        ),
     }
 
 
@@ -90,13 +99,25 @@ def _create_missing(cursor, first_reports: dict, ids: dict) -> set:
     cols = [[] for _ in range(18)]
     for (server_id, task_id), r in rows:
         values = (
-            task_id, server_id or None, ids["client"].get(r["client_ref"]),
+            task_id,
+            server_id or None,
+            ids["client"].get(r["client_ref"]),
             ids["identity"].get((r["actor_issuer"], r["actor_subject"])),
-            ids["grant"].get(r["grant_id"]), r["session_id"],
-            r["method"] if r["creates"] else "", r["tool"] if r["creates"] else "",
-            r["status"], r["status_message"], r["created_at"] or r["time"],
-            r["last_updated_at"] or r["time"], r["requested_ttl_ms"], r["ttl_ms"],
-            r["ttl_unlimited"], r["poll_interval_ms"], r["protocol_version"], r["time"])
+            ids["grant"].get(r["grant_id"]),
+            r["session_id"],
+            r["method"] if r["creates"] else "",
+            r["tool"] if r["creates"] else "",
+            r["status"],
+            r["status_message"],
+            r["created_at"] or r["time"],
+            r["last_updated_at"] or r["time"],
+            r["requested_ttl_ms"],
+            r["ttl_ms"],
+            r["ttl_unlimited"],
+            r["poll_interval_ms"],
+            r["protocol_version"],
+            r["time"],
+        )
         for col, value in zip(cols, values):
             col.append(value)
     cursor.execute(INSERT_NEW_SQL, cols)
@@ -123,16 +144,22 @@ def apply_task_reports(cursor, reports: list[dict]) -> int:
         if task is None:
             continue  # never seen with a status: nothing to advance
         if task.id in created and first[key] is r:
-            history.append((task.id, "", r["status"], r["time"], r["status_message"], True,
-                            r["event_id"]))
+            history.append(
+                (task.id, "", r["status"], r["time"], r["status_message"], True, r["event_id"])
+            )
             continue
         task.apply(r, history, illegal)
     _write(cursor, tasks.values(), history)
     for task, r in illegal:
-        raise_flag(kind="task.illegal_transition", object_type="inventory.task",
-                   object_id=str(task.id), severity="high",
-                   summary=f"Task {r['task_id']} reported {r['status']} after terminal "
-                           f"{task.status}", details={"event_id": r["event_id"]}, at=r["time"])
+        raise_flag(
+            kind="task.illegal_transition",
+            object_type="inventory.task",
+            object_id=str(task.id),
+            severity="high",
+            summary=f"Task {r['task_id']} reported {r['status']} after terminal {task.status}",
+            details={"event_id": r["event_id"]},
+            at=r["time"],
+        )
     return len(illegal)
 
 
@@ -140,8 +167,20 @@ class _State:
     """A locked task row being advanced in memory."""
 
     def __init__(self, row):
-        (self.id, _, self.task_id, self.status, self.updated_at, self.seen, self.ttl,
-         self.unlimited, self.poll, self.message, self.flagged, self.reason) = row
+        (
+            self.id,
+            _,
+            self.task_id,
+            self.status,
+            self.updated_at,
+            self.seen,
+            self.ttl,
+            self.unlimited,
+            self.poll,
+            self.message,
+            self.flagged,
+            self.reason,
+        ) = row
         self.dirty = False
 
     def apply(self, r: dict, history: list, illegal: list) -> None:
@@ -155,15 +194,17 @@ class _State:
             return
         at: datetime = r["last_updated_at"] or r["time"]
         if not Task.is_legal_transition(self.status, new):
-            history.append((self.id, self.status, new, r["time"], r["status_message"], False,
-                            r["event_id"]))
+            history.append(
+                (self.id, self.status, new, r["time"], r["status_message"], False, r["event_id"])
+            )
             self.flagged = True
             self.reason = f"{self.status} → {new} reported by event {r['event_id']}"[:1000]
             illegal.append((self, r))
             return
         if new != self.status:
-            history.append((self.id, self.status, new, r["time"], r["status_message"], True,
-                            r["event_id"]))
+            history.append(
+                (self.id, self.status, new, r["time"], r["status_message"], True, r["event_id"])
+            )
         self.status = new
         self.message = r["status_message"] or self.message
         self.updated_at = max(self.updated_at, at) if self.updated_at else at
@@ -172,10 +213,20 @@ class _State:
 def _write(cursor, tasks, history) -> None:
     dirty = [t for t in tasks if t.dirty]
     if dirty:
-        cursor.execute(UPDATE_SQL, [
-            [t.id for t in dirty], [t.status for t in dirty], [t.message for t in dirty],
-            [t.updated_at for t in dirty], [t.seen for t in dirty], [t.ttl for t in dirty],
-            [t.unlimited for t in dirty], [t.poll for t in dirty], [t.flagged for t in dirty],
-            [t.reason for t in dirty]])
+        cursor.execute(
+            UPDATE_SQL,
+            [
+                [t.id for t in dirty],
+                [t.status for t in dirty],
+                [t.message for t in dirty],
+                [t.updated_at for t in dirty],
+                [t.seen for t in dirty],
+                [t.ttl for t in dirty],
+                [t.unlimited for t in dirty],
+                [t.poll for t in dirty],
+                [t.flagged for t in dirty],
+                [t.reason for t in dirty],
+            ],
+        )
     if history:
         cursor.execute(HISTORY_SQL, [list(col) for col in zip(*history)])

@@ -29,35 +29,52 @@ def raise_flag(
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    key = {"kind": kind, "object_type": object_type, "object_id": object_id,
-           "dedup_key": dedup_key, "resolved_at__isnull": True}
+    key = {
+        "kind": kind,
+        "object_type": object_type,
+        "object_id": object_id,
+        "dedup_key": dedup_key,
+        "resolved_at__isnull": True,
+    }
     with transaction.atomic():
         updated = Flag.objects.filter(**key).update(
-            last_raised_at=at, times_raised=F("times_raised") + 1, summary=summary,
-            details=details or {}, severity=severity)
+            last_raised_at=at,
+            times_raised=F("times_raised") + 1,
+            summary=summary,
+            details=details or {},
+            severity=severity,
+        )
         if updated:
             return Flag.objects.get(**key)
         # The partial unique index settles a race between two raisers: retry as an update.
         try:
             with transaction.atomic():
                 return Flag.objects.create(
-                    kind=kind, object_type=object_type, object_id=object_id,
-                    object_repr=str(obj)[:500] if obj is not None else "", dedup_key=dedup_key,
-                    summary=summary, severity=severity, details=details or {}, raised_at=at,
-                    last_raised_at=at)
+                    kind=kind,
+                    object_type=object_type,
+                    object_id=object_id,
+                    object_repr=str(obj)[:500] if obj is not None else "",
+                    dedup_key=dedup_key,
+                    summary=summary,
+                    severity=severity,
+                    details=details or {},
+                    raised_at=at,
+                    last_raised_at=at,
+                )
         except IntegrityError:  # a concurrent raiser created it first
-            Flag.objects.filter(**key).update(last_raised_at=at,
-                                              times_raised=F("times_raised") + 1)
+            Flag.objects.filter(**key).update(last_raised_at=at, times_raised=F("times_raised") + 1)
             return Flag.objects.get(**key)
 
 
-def resolve_open_flags(obj, kinds, *, by: str, dedup_key: str | None = None, keep=(),
-                       at=None) -> int:
+def resolve_open_flags(
+    obj, kinds, *, by: str, dedup_key: str | None = None, keep=(), at=None
+) -> int:
     """Close `obj`'s open flags of these kinds in one UPDATE (a later occurrence opens a new
     flag): all of them, or only those with `dedup_key` when given, except the ids in `keep`
     (flags just raised again). Returns how many were closed."""
-    flags = Flag.objects.open().filter(object_type=obj._meta.label_lower, object_id=str(obj.pk),
-                                       kind__in=list(kinds))
+    flags = Flag.objects.open().filter(
+        object_type=obj._meta.label_lower, object_id=str(obj.pk), kind__in=list(kinds)
+    )
     if dedup_key is not None:
         flags = flags.filter(dedup_key=dedup_key)
     if keep:

@@ -31,25 +31,47 @@ METADATA_MAX_BYTES = 64_000
 ALL_REMOTES_TARGET = "all-remotes"
 MAX_ISSUERS = 5  # a PRM naming dozens of issuers is not worth following past a handful
 OMNIBUS_SCOPES = {"*", "all", "full-access", "full_access", "fullaccess", "root", "admin:*"}
-SERVER_FLAG_KINDS = ("oauth.prm_resource_mismatch", "oauth.prm_unavailable",
-                     "oauth.prm_no_authorization_servers", "oauth.omnibus_scopes",
-                     "oauth.secret_in_metadata")
-AS_FLAG_KINDS = ("oauth.as_metadata_unavailable", "oauth.issuer_mismatch", "oauth.no_pkce_s256",
-                 "oauth.open_registration", "oauth.omnibus_scopes", "oauth.secret_in_metadata")
+SERVER_FLAG_KINDS = (
+    "oauth.prm_resource_mismatch",
+    "oauth.prm_unavailable",
+    "oauth.prm_no_authorization_servers",
+    "oauth.omnibus_scopes",
+    "oauth.secret_in_metadata",
+)
+AS_FLAG_KINDS = (
+    "oauth.as_metadata_unavailable",
+    "oauth.issuer_mismatch",
+    "oauth.no_pkce_s256",
+    "oauth.open_registration",
+    "oauth.omnibus_scopes",
+    "oauth.secret_in_metadata",
+)
 _PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)')
-_PROBE_BODY = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-11-25", "capabilities": {},
-    "clientInfo": {"name": "mcp-governance-console", "version": "discovery"}}}).encode()
+_PROBE_BODY = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "mcp-governance-console", "version": "discovery"},
+        },
+    }
+).encode()
 
 
 # --- Pure helpers ---------------------------------------------------------------------------
+
 
 def parse_www_authenticate(value: str | None) -> dict[str, str]:
     """Auth-params (resource_metadata, scope, error...) of a Bearer challenge, lower-case names."""
     if not value:
         return {}
-    return {name.lower(): raw[1:-1].replace('\\"', '"') if raw.startswith('"') else raw
-            for name, raw in _PARAM.findall(value)}
+    return {
+        name.lower(): raw[1:-1].replace('\\"', '"') if raw.startswith('"') else raw
+        for name, raw in _PARAM.findall(value)
+    }
 
 
 def _split(url: str):
@@ -70,7 +92,9 @@ def prm_candidates(url: str) -> list[tuple[str, str]]:
     if parts is None:
         return []
     base, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
-    found = [(f"{base}/.well-known/oauth-protected-resource{path}", "well-known-path")] if path else []
+    found = (
+        [(f"{base}/.well-known/oauth-protected-resource{path}", "well-known-path")] if path else []
+    )
     return found + [(f"{base}/.well-known/oauth-protected-resource", "well-known-root")]
 
 
@@ -81,17 +105,24 @@ def as_metadata_candidates(issuer: str) -> list[str]:
         return []
     base, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
     if path:
-        return [f"{base}/.well-known/oauth-authorization-server{path}",
-                f"{base}/.well-known/openid-configuration{path}",
-                f"{base}{path}/.well-known/openid-configuration"]
-    return [f"{base}/.well-known/oauth-authorization-server",
-            f"{base}/.well-known/openid-configuration"]
+        return [
+            f"{base}/.well-known/oauth-authorization-server{path}",
+            f"{base}/.well-known/openid-configuration{path}",
+            f"{base}{path}/.well-known/openid-configuration",
+        ]
+    return [
+        f"{base}/.well-known/oauth-authorization-server",
+        f"{base}/.well-known/openid-configuration",
+    ]
 
 
 def omnibus(scopes) -> list[str]:
     """Wildcard or all-access scopes (MCP security best practice calls them a mistake)."""
-    return [s for s in scopes or [] if isinstance(s, str)
-            and (s.lower() in OMNIBUS_SCOPES or s.endswith(":*"))]
+    return [
+        s
+        for s in scopes or []
+        if isinstance(s, str) and (s.lower() in OMNIBUS_SCOPES or s.endswith(":*"))
+    ]
 
 
 def _str_list(value) -> list[str]:
@@ -103,53 +134,99 @@ def _secret_problems(document: dict) -> list[dict]:
     paths = find_secrets(document)
     if not paths:
         return []
-    return [{"code": "secret_in_metadata", "field": paths[0],
-             "message": f"public metadata publishes a secret ({', '.join(paths)[:200]}); "
-                        "masked here, but anyone could read it"}]
+    return [
+        {
+            "code": "secret_in_metadata",
+            "field": paths[0],
+            "message": f"public metadata publishes a secret ({', '.join(paths)[:200]}); "
+            "masked here, but anyone could read it",
+        }
+    ]
 
 
 def prm_problems(document: dict, remote_url: str) -> list[dict]:
     found = _secret_problems(document)
     resource = document.get("resource")
     if resource != remote_url:
-        found.append({"code": "resource_mismatch", "field": "resource",
-                      "message": f"PRM resource {str(resource)[:300]!r} does not match the server "
-                                 f"URL {remote_url!r}; RFC 9728 says the document must not be used"})
+        found.append(
+            {
+                "code": "resource_mismatch",
+                "field": "resource",
+                "message": f"PRM resource {str(resource)[:300]!r} does not match the server "
+                f"URL {remote_url!r}; RFC 9728 says the document must not be used",
+            }
+        )
     if not _str_list(document.get("authorization_servers")):
-        found.append({"code": "no_authorization_servers", "field": "authorization_servers",
-                      "message": "authorization_servers is missing or empty"})
+        found.append(
+            {
+                "code": "no_authorization_servers",
+                "field": "authorization_servers",
+                "message": "authorization_servers is missing or empty",
+            }
+        )
     wild = omnibus(document.get("scopes_supported"))
     if wild:
-        found.append({"code": "omnibus_scopes", "field": "scopes_supported",
-                      "message": f"wildcard or all-access scopes offered: {', '.join(wild)}"})
+        found.append(
+            {
+                "code": "omnibus_scopes",
+                "field": "scopes_supported",
+                "message": f"wildcard or all-access scopes offered: {', '.join(wild)}",
+            }
+        )
     return found
 
 
 def as_problems(metadata: dict, issuer: str) -> list[dict]:
     found = _secret_problems(metadata)
     if metadata.get("issuer") != issuer:
-        found.append({"code": "issuer_mismatch", "field": "issuer",
-                      "message": f"metadata issuer {str(metadata.get('issuer'))[:300]!r} is not "
-                                 f"the issuer it was discovered for ({issuer!r})"})
+        found.append(
+            {
+                "code": "issuer_mismatch",
+                "field": "issuer",
+                "message": f"metadata issuer {str(metadata.get('issuer'))[:300]!r} is not "
+                f"the issuer it was discovered for ({issuer!r})",
+            }
+        )
     if "S256" not in _str_list(metadata.get("code_challenge_methods_supported")):
-        found.append({"code": "no_pkce_s256", "field": "code_challenge_methods_supported",
-                      "message": "PKCE S256 is not advertised; MCP clients must refuse to proceed"})
+        found.append(
+            {
+                "code": "no_pkce_s256",
+                "field": "code_challenge_methods_supported",
+                "message": "PKCE S256 is not advertised; MCP clients must refuse to proceed",
+            }
+        )
     if metadata.get("registration_endpoint"):
-        found.append({"code": "open_registration", "field": "registration_endpoint",
-                      "message": "offers dynamic client registration (RFC 7591)"})
+        found.append(
+            {
+                "code": "open_registration",
+                "field": "registration_endpoint",
+                "message": "offers dynamic client registration (RFC 7591)",
+            }
+        )
     wild = omnibus(metadata.get("scopes_supported"))
     if wild:
-        found.append({"code": "omnibus_scopes", "field": "scopes_supported",
-                      "message": f"wildcard or all-access scopes offered: {', '.join(wild)}"})
+        found.append(
+            {
+                "code": "omnibus_scopes",
+                "field": "scopes_supported",
+                "message": f"wildcard or all-access scopes offered: {', '.join(wild)}",
+            }
+        )
     return found
 
 
 # --- Fetching ---------------------------------------------------------------------------------
 
+
 def _get_json(url: str, purpose: str):
-    result = safe_fetch(url, purpose=purpose, max_bytes=METADATA_MAX_BYTES, max_redirects=2,
-                        read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-                        total_timeout=settings.DISCOVERY_FETCH_TIMEOUT)
+    result = safe_fetch(
+        url,
+        purpose=purpose,
+        max_bytes=METADATA_MAX_BYTES,
+        max_redirects=2,
+        read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
+        total_timeout=settings.DISCOVERY_FETCH_TIMEOUT,
+    )
     document = result.json()
     if not isinstance(document, dict):
         raise FetchError("invalid_json", "metadata must be a JSON object")
@@ -160,16 +237,27 @@ def probe_challenge(url: str) -> dict:
     """An unauthenticated MCP initialize; the 401 challenge's parameters (and the status)."""
     try:
         result = safe_fetch(
-            url, purpose="prm", method="POST", body=_PROBE_BODY, accept=("*/*",), max_redirects=0,
-            headers={"Content-Type": "application/json",
-                     "Accept": "application/json, text/event-stream"},
+            url,
+            purpose="prm",
+            method="POST",
+            body=_PROBE_BODY,
+            accept=("*/*",),
+            max_redirects=0,
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
             allow_status=(200, 201, 202, 204, 400, 401, 403, 404, 405, 406),
-            max_bytes=METADATA_MAX_BYTES, read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT)
+            max_bytes=METADATA_MAX_BYTES,
+            read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
+            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT,
+        )
     except FetchError as exc:
         return {"status": exc.status, "error": exc.message}
-    return {"status": result.status_code,
-            **parse_www_authenticate(result.headers.get("www-authenticate"))}
+    return {
+        "status": result.status_code,
+        **parse_www_authenticate(result.headers.get("www-authenticate")),
+    }
 
 
 def find_prm(url: str) -> tuple[dict | None, str, str, dict, list[str]]:
@@ -200,12 +288,18 @@ def find_as_metadata(issuer: str) -> tuple[dict | None, str, list[str]]:
 
 # --- Storing ----------------------------------------------------------------------------------
 
+
 def rediscover_remote(remote: ServerRemote, *, actor, request=None) -> ProtectedResource:
     """An Admin runs discovery of one remote now. The request is recorded first, in its own
     transaction, so it stays on record even when the fetch fails or times out."""
     with transaction.atomic():
-        record_admin_action(actor=actor, action="server.oauth_discovery_requested",
-                            obj=remote.server, request=request, after={"remote": remote.url})
+        record_admin_action(
+            actor=actor,
+            action="server.oauth_discovery_requested",
+            obj=remote.server,
+            request=request,
+            after={"remote": remote.url},
+        )
     return discover_remote(remote)
 
 
@@ -223,16 +317,32 @@ def discover_remote(remote: ServerRemote) -> ProtectedResource:
 @transaction.atomic
 def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> ProtectedResource:
     now = timezone.now()
-    problems = prm_problems(document, remote.url) if document is not None else [
-        {"code": "prm_unavailable", "field": "",
-         "message": "no Protected Resource Metadata found: " + "; ".join(errors)[:400]}]
-    prm, _ = ProtectedResource.objects.update_or_create(remote=remote, defaults={
-        "prm_url": prm_url, "discovered_via": via, "document": mask_secrets(document or {})[0],
-        "resource": str((document or {}).get("resource", ""))[:1000],
-        "scopes_supported": _str_list((document or {}).get("scopes_supported")),
-        "challenge_scope": str(challenge.get("scope", ""))[:1000], "problems": problems,
-        "fetch_ok": document is not None, "last_error": "; ".join(errors)[:500],
-        "fetched_at": now})
+    problems = (
+        prm_problems(document, remote.url)
+        if document is not None
+        else [
+            {
+                "code": "prm_unavailable",
+                "field": "",
+                "message": "no Protected Resource Metadata found: " + "; ".join(errors)[:400],
+            }
+        ]
+    )
+    prm, _ = ProtectedResource.objects.update_or_create(
+        remote=remote,
+        defaults={
+            "prm_url": prm_url,
+            "discovered_via": via,
+            "document": mask_secrets(document or {})[0],
+            "resource": str((document or {}).get("resource", ""))[:1000],
+            "scopes_supported": _str_list((document or {}).get("scopes_supported")),
+            "challenge_scope": str(challenge.get("scope", ""))[:1000],
+            "problems": problems,
+            "fetch_ok": document is not None,
+            "last_error": "; ".join(errors)[:500],
+            "fetched_at": now,
+        },
+    )
     prm.authorization_servers.set(servers)  # which servers an issuer guards is read from these
     codes = {p["code"]: p for p in problems}
     wanted = {}
@@ -241,49 +351,78 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
     if "prm_unavailable" in codes and challenge.get("status") == 401:
         wanted["oauth.prm_unavailable"] = (Flag.Severity.WARNING, codes["prm_unavailable"])
     if "no_authorization_servers" in codes:
-        wanted["oauth.prm_no_authorization_servers"] = (Flag.Severity.WARNING,
-                                                        codes["no_authorization_servers"])
+        wanted["oauth.prm_no_authorization_servers"] = (
+            Flag.Severity.WARNING,
+            codes["no_authorization_servers"],
+        )
     if "omnibus_scopes" in codes:
         wanted["oauth.omnibus_scopes"] = (Flag.Severity.WARNING, codes["omnibus_scopes"])
     if "secret_in_metadata" in codes:
         wanted["oauth.secret_in_metadata"] = (Flag.Severity.HIGH, codes["secret_in_metadata"])
-    _sync_flags(remote.server, SERVER_FLAG_KINDS, wanted, dedup_key=str(remote.pk),
-                details={"remote": remote.url, "prm_url": prm_url})
+    _sync_flags(
+        remote.server,
+        SERVER_FLAG_KINDS,
+        wanted,
+        dedup_key=str(remote.pk),
+        details={"remote": remote.url, "prm_url": prm_url},
+    )
     return prm
 
 
 @transaction.atomic
-def store_authorization_server(issuer: str, metadata: dict | None, metadata_url: str,
-                               errors: list[str]) -> AuthorizationServer:
+def store_authorization_server(
+    issuer: str, metadata: dict | None, metadata_url: str, errors: list[str]
+) -> AuthorizationServer:
     """Upsert one authorization server from its discovered metadata (or its absence)."""
     now = timezone.now()
     fields = {"last_seen": now, "last_fetched_at": now, "fetch_ok": metadata is not None}
     if metadata is None:
-        problems = [{"code": "as_metadata_unavailable", "field": "",
-                     "message": "no authorization server metadata: " + "; ".join(errors)[:400]}]
+        problems = [
+            {
+                "code": "as_metadata_unavailable",
+                "field": "",
+                "message": "no authorization server metadata: " + "; ".join(errors)[:400],
+            }
+        ]
     else:
         problems = as_problems(metadata, issuer)
         methods = _str_list(metadata.get("code_challenge_methods_supported"))
         cimd = metadata.get("client_id_metadata_document_supported")
         fields.update(
-            metadata=mask_secrets(metadata)[0], metadata_url=metadata_url,
+            metadata=mask_secrets(metadata)[0],
+            metadata_url=metadata_url,
             scopes_supported=_str_list(metadata.get("scopes_supported")),
-            code_challenge_methods=methods, supports_pkce_s256="S256" in methods,
+            code_challenge_methods=methods,
+            supports_pkce_s256="S256" in methods,
             cimd_supported=cimd if isinstance(cimd, bool) else None,
             open_registration=bool(metadata.get("registration_endpoint")),
             grant_types_supported=_str_list(metadata.get("grant_types_supported")),
-            **{name: str(metadata.get(name) or "")[:1000] for name in (
-                "authorization_endpoint", "token_endpoint", "registration_endpoint",
-                "revocation_endpoint", "introspection_endpoint", "jwks_uri")})
+            **{
+                name: str(metadata.get(name) or "")[:1000]
+                for name in (
+                    "authorization_endpoint",
+                    "token_endpoint",
+                    "registration_endpoint",
+                    "revocation_endpoint",
+                    "introspection_endpoint",
+                    "jwks_uri",
+                )
+            },
+        )
     fields["problems"] = problems
     # A concurrent discovery creating the same issuer first is handled by update_or_create
     # (its get_or_create retries the lookup after the unique-constraint IntegrityError).
     server, _ = AuthorizationServer.objects.update_or_create(
-        issuer=issuer, defaults=fields, create_defaults={**fields, "first_seen": now})
-    severities = {"issuer_mismatch": Flag.Severity.HIGH, "no_pkce_s256": Flag.Severity.HIGH,
-                  "open_registration": Flag.Severity.INFO, "omnibus_scopes": Flag.Severity.WARNING,
-                  "as_metadata_unavailable": Flag.Severity.WARNING,
-                  "secret_in_metadata": Flag.Severity.HIGH}
+        issuer=issuer, defaults=fields, create_defaults={**fields, "first_seen": now}
+    )
+    severities = {
+        "issuer_mismatch": Flag.Severity.HIGH,
+        "no_pkce_s256": Flag.Severity.HIGH,
+        "open_registration": Flag.Severity.INFO,
+        "omnibus_scopes": Flag.Severity.WARNING,
+        "as_metadata_unavailable": Flag.Severity.WARNING,
+        "secret_in_metadata": Flag.Severity.HIGH,
+    }
     wanted = {f"oauth.{p['code']}": (severities[p["code"]], p) for p in problems}
     _sync_flags(server, AS_FLAG_KINDS, wanted, details={"issuer": issuer})
     return server
@@ -292,17 +431,32 @@ def store_authorization_server(issuer: str, metadata: dict | None, metadata_url:
 def _sync_flags(obj, kinds, wanted: dict, *, dedup_key: str = "", details: dict) -> None:
     """Raise the flags that apply now; resolve this object's open ones that no longer do."""
     for kind, (severity, found) in wanted.items():
-        raise_flag(kind=kind, obj=obj, severity=severity, summary=found["message"][:500],
-                   details={**details, "problem": found}, dedup_key=dedup_key)
-    resolve_open_flags(obj, [k for k in kinds if k not in wanted], dedup_key=dedup_key,
-                       by="system: no longer found by discovery")
+        raise_flag(
+            kind=kind,
+            obj=obj,
+            severity=severity,
+            summary=found["message"][:500],
+            details={**details, "problem": found},
+            dedup_key=dedup_key,
+        )
+    resolve_open_flags(
+        obj,
+        [k for k in kinds if k not in wanted],
+        dedup_key=dedup_key,
+        by="system: no longer found by discovery",
+    )
 
 
 def discover_all(*, progress=None, remotes=None, concurrency: int = 8) -> dict:
     """Discover OAuth metadata for every HTTP remote (or the given ones), a few at a time; one
     failure is counted, not fatal."""
-    remotes = list(remotes if remotes is not None else ServerRemote.objects.exclude(
-        transport=ServerRemote.Transport.STDIO).select_related("server"))
+    remotes = list(
+        remotes
+        if remotes is not None
+        else ServerRemote.objects.exclude(transport=ServerRemote.Transport.STDIO).select_related(
+            "server"
+        )
+    )
     counts = {"remotes": len(remotes), "found": 0, "missing": 0, "failed": 0}
     if progress is not None:
         progress.page()
@@ -333,11 +487,13 @@ def discover_all(*, progress=None, remotes=None, concurrency: int = 8) -> dict:
 
 # --- Crawl jobs ---------------------------------------------------------------------------------
 
+
 def run_oauth_metadata_crawl(crawl: Crawl, progress) -> None:
     """Crawl runner: every HTTP remote (target ALL_REMOTES_TARGET) or the remotes at one URL."""
     remotes = None
     if crawl.target != ALL_REMOTES_TARGET:
         remotes = ServerRemote.objects.filter(url=crawl.target).select_related("server")
-    counts = discover_all(progress=progress, remotes=remotes,
-                          concurrency=settings.OAUTH_DISCOVERY_CONCURRENCY)
+    counts = discover_all(
+        progress=progress, remotes=remotes, concurrency=settings.OAUTH_DISCOVERY_CONCURRENCY
+    )
     progress.summary.update(counts)

@@ -65,6 +65,7 @@ def normalize_base_url(url: str) -> str:
 # Django ValidationErrors, so a form shows them on the field, DRF answers 400 naming the field
 # and the command prints the same words.
 
+
 def clean_base_url(url: str) -> str:
     """The base URL as it is stored (normalised), or a ValidationError saying why it cannot be."""
     base = normalize_base_url(url)
@@ -77,8 +78,9 @@ def clean_base_url(url: str) -> str:
         raise ValidationError("base_url must be an http(s) URL.", code="scheme")
     max_length = Registry._meta.get_field("base_url").max_length
     if len(base) > max_length:  # the command has no form field checking the length first
-        raise ValidationError(f"base_url must be at most {max_length} characters.",
-                              code="max_length")
+        raise ValidationError(
+            f"base_url must be at most {max_length} characters.", code="max_length"
+        )
     return base
 
 
@@ -100,21 +102,25 @@ def clean_crawl_interval(minutes: int) -> int:
     if minutes < MIN_CRAWL_INTERVAL_MINUTES:
         raise ValidationError(
             f"crawl_interval_minutes must be at least {MIN_CRAWL_INTERVAL_MINUTES}.",
-            code="min_value")
+            code="min_value",
+        )
     return minutes
 
 
 # --- crawling ---------------------------------------------------------------------------------
 
+
 def run_registry_crawl(crawl: Crawl, progress: Progress) -> None:
     """Crawl runner: crawl the crawl's registry (full when options say so or on first crawl)."""
     registry = crawl.registry or Registry.objects.get(base_url=crawl.target)
-    crawl_registry(registry, crawl=crawl, progress=progress,
-                   full=bool((crawl.options or {}).get("full")))
+    crawl_registry(
+        registry, crawl=crawl, progress=progress, full=bool((crawl.options or {}).get("full"))
+    )
 
 
-def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
-                   full: bool = False) -> dict:
+def crawl_registry(
+    registry: Registry, *, progress: Progress, crawl: Crawl, full: bool = False
+) -> dict:
     """Fetch every page the registry has for us and write it; returns the crawl summary."""
     since = None if full else updated_since_for(registry)
     base = normalize_base_url(registry.base_url)
@@ -122,15 +128,15 @@ def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
     totals, seen_cursors = Counter(), set()
     prefix, cursor = None, None
     pacer = new_pacer()
-    progress.summary.update({"mode": "incremental" if since else "full",
-                             "updated_since": since or ""})
+    progress.summary.update(
+        {"mode": "incremental" if since else "full", "updated_since": since or ""}
+    )
     while True:
         body, prefix = fetch_page(base, prefix=prefix, cursor=cursor, since=since, pacer=pacer)
         items = body.get("servers") if isinstance(body, dict) else None
         if not isinstance(items, list):
             raise RegistryError("the response has no 'servers' list")
-        totals.update(ingest_page(registry, items, crawl=crawl, progress=progress,
-                                  allowed=allowed))
+        totals.update(ingest_page(registry, items, crawl=crawl, progress=progress, allowed=allowed))
         progress.page()
         metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
         cursor = metadata.get("nextCursor")
@@ -140,9 +146,14 @@ def crawl_registry(registry: Registry, *, progress: Progress, crawl: Crawl,
             raise RegistryError(f"the registry repeated a cursor or exceeded {MAX_PAGES} pages")
         seen_cursors.add(cursor)
     Registry.objects.filter(pk=registry.pk).update(last_crawled_at=timezone.now())
-    progress.summary.update({**totals, "api_version": prefix,
-                             "rate_limited_responses": pacer.refusals,
-                             "pace_seconds": round(pacer.interval, 3)})
+    progress.summary.update(
+        {
+            **totals,
+            "api_version": prefix,
+            "rate_limited_responses": pacer.refusals,
+            "pace_seconds": round(pacer.interval, 3),
+        }
+    )
     return dict(progress.summary)
 
 
@@ -170,16 +181,24 @@ def new_pacer() -> Pacer:
     return Pacer(max_wait=settings.REGISTRY_MAX_RETRY_WAIT_SECONDS)
 
 
-def fetch_page(base: str, *, prefix: str | None, cursor: str | None,
-               since: str | None, pacer: Pacer | None = None) -> tuple[dict, str]:
+def fetch_page(
+    base: str,
+    *,
+    prefix: str | None,
+    cursor: str | None,
+    since: str | None,
+    pacer: Pacer | None = None,
+) -> tuple[dict, str]:
     """One page of the server list, and the API version that served it."""
     pacer = pacer or new_pacer()
     if prefix:
         return get_json(page_url(base, prefix, cursor=cursor, since=since), pacer=pacer), prefix
     for candidate in API_PREFIXES:
         try:
-            return (get_json(page_url(base, candidate, cursor=cursor, since=since), pacer=pacer),
-                    candidate)
+            return (
+                get_json(page_url(base, candidate, cursor=cursor, since=since), pacer=pacer),
+                candidate,
+            )
         except FetchError as exc:
             if exc.status not in (404, 405) or candidate == API_PREFIXES[-1]:
                 raise
@@ -198,18 +217,21 @@ def get_json(url: str, *, pacer: Pacer | None = None):
             _sleep(pause)
         pacer.started()
         try:
-            result = safe_fetch(url, purpose="registry", max_bytes=MAX_BODY_BYTES,
-                                max_redirects=3)
+            result = safe_fetch(url, purpose="registry", max_bytes=MAX_BODY_BYTES, max_redirects=3)
             pacer.answered(result.headers)
             return result.json()
         except FetchError as exc:
             transient = exc.reason in TRANSIENT_REASONS or (
-                exc.reason == "http_error" and (exc.status or 0) >= 500)
+                exc.reason == "http_error" and (exc.status or 0) >= 500
+            )
             if attempt == attempts - 1 or not (exc.reason == "rate_limited" or transient):
                 raise
-            backoff = min(2 ** attempt, max_wait)
-            wait = exc.retry_after if exc.reason == "rate_limited" and exc.retry_after is not None \
+            backoff = min(2**attempt, max_wait)
+            wait = (
+                exc.retry_after
+                if exc.reason == "rate_limited" and exc.retry_after is not None
                 else backoff
+            )
             log.warning("registry fetch %s: %s; retrying in %.1fs", url, exc.reason, wait)
             if exc.reason == "rate_limited":
                 pacer.refused(min(wait, max_wait))
@@ -217,8 +239,9 @@ def get_json(url: str, *, pacer: Pacer | None = None):
     raise AssertionError("unreachable")
 
 
-def ingest_page(registry: Registry, items: list, *, crawl: Crawl, progress,
-                allowed: dict) -> Counter:
+def ingest_page(
+    registry: Registry, items: list, *, crawl: Crawl, progress, allowed: dict
+) -> Counter:
     """Parse and check each item, then write the good ones in one transaction."""
     entries = {}
     for index, item in enumerate(items):
@@ -229,9 +252,13 @@ def ingest_page(registry: Registry, items: list, *, crawl: Crawl, progress,
             continue
         entries[(entry.name, entry.version)] = entry  # a repeated pair: the last one wins
     with transaction.atomic():
-        result = write_entries(registry, list(entries.values()), crawl=crawl,
-                               now=timezone.now(),
-                               check=lambda e: check_entry(e, allowed_base_urls=allowed))
+        result = write_entries(
+            registry,
+            list(entries.values()),
+            crawl=crawl,
+            now=timezone.now(),
+            check=lambda e: check_entry(e, allowed_base_urls=allowed),
+        )
     progress.record(len(entries))
     counts = Counter(result.as_counts())
     counts["problems"] = sum(len(e.problems) for e in entries.values() if e.checked)
@@ -240,12 +267,20 @@ def ingest_page(registry: Registry, items: list, *, crawl: Crawl, progress,
 
 # --- scheduling -------------------------------------------------------------------------------
 
-def start_registry_crawl(registry: Registry, *, actor=None, request=None, full: bool = False,
-                         requested_by: str = "") -> Crawl:
+
+def start_registry_crawl(
+    registry: Registry, *, actor=None, request=None, full: bool = False, requested_by: str = ""
+) -> Crawl:
     """Queue a crawl of one registry (or return the one already open)."""
-    return start_crawl(kind=Crawl.Kind.REGISTRY, target=normalize_base_url(registry.base_url),
-                       registry=registry, actor=actor, request=request,
-                       options={"full": True} if full else {}, requested_by=requested_by)
+    return start_crawl(
+        kind=Crawl.Kind.REGISTRY,
+        target=normalize_base_url(registry.base_url),
+        registry=registry,
+        actor=actor,
+        request=request,
+        options={"full": True} if full else {},
+        requested_by=requested_by,
+    )
 
 
 @transaction.atomic
@@ -256,9 +291,14 @@ def make_queued_crawl_full(crawl: Crawl, *, actor=None, request=None) -> bool:
     full = {**(crawl.options or {}), "full": True}
     taken = Crawl.objects.filter(pk=crawl.pk, status=Crawl.Status.QUEUED).update(options=full)
     if taken:
-        record_admin_action(actor=actor, action="crawl.options_changed", obj=crawl,
-                            before={"options": crawl.options}, after={"options": full},
-                            request=request)
+        record_admin_action(
+            actor=actor,
+            action="crawl.options_changed",
+            obj=crawl,
+            before={"options": crawl.options},
+            after={"options": full},
+            request=request,
+        )
         crawl.options = full
     return bool(taken)
 
@@ -266,18 +306,25 @@ def make_queued_crawl_full(crawl: Crawl, *, actor=None, request=None) -> bool:
 def start_due_registry_crawls(*, now=None) -> list[int]:
     """Beat: queue a crawl of each enabled registry whose interval has elapsed since its last one."""
     now = now or timezone.now()
-    last_queued = (Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=OuterRef("pk"))
-                   .order_by("-queued_at").values("queued_at")[:1])
+    last_queued = (
+        Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=OuterRef("pk"))
+        .order_by("-queued_at")
+        .values("queued_at")[:1]
+    )
     started = []
-    for registry in Registry.objects.filter(enabled=True).annotate(last_queued=Subquery(last_queued)):
-        due = registry.last_queued is None or \
-            registry.last_queued <= now - timedelta(minutes=registry.crawl_interval_minutes)
+    for registry in Registry.objects.filter(enabled=True).annotate(
+        last_queued=Subquery(last_queued)
+    ):
+        due = registry.last_queued is None or registry.last_queued <= now - timedelta(
+            minutes=registry.crawl_interval_minutes
+        )
         if due:
             started.append(start_registry_crawl(registry, requested_by="beat").pk)
     return started
 
 
 # --- admin writes -----------------------------------------------------------------------------
+
 
 def _snapshot(registry: Registry) -> dict:
     return {name: getattr(registry, name) for name in REGISTRY_FIELDS}
@@ -308,8 +355,13 @@ def create_registry(*, actor, request=None, **fields) -> Registry:
     fields["base_url"] = normalize_base_url(fields["base_url"])
     registry = Registry(**{k: v for k, v in fields.items() if k in REGISTRY_FIELDS})
     _save_unique(registry)
-    record_admin_action(actor=actor, action="registry.created", obj=registry,
-                        after=_snapshot(registry), request=request)
+    record_admin_action(
+        actor=actor,
+        action="registry.created",
+        obj=registry,
+        after=_snapshot(registry),
+        request=request,
+    )
     return registry
 
 
@@ -328,8 +380,9 @@ def update_registry(registry: Registry, *, actor, request=None, **fields) -> Reg
     action = "registry.updated"
     if before["enabled"] != after["enabled"]:
         action = "registry.enabled" if after["enabled"] else "registry.disabled"
-    record_admin_action(actor=actor, action=action, obj=registry, before=before, after=after,
-                        request=request)
+    record_admin_action(
+        actor=actor, action=action, obj=registry, before=before, after=after, request=request
+    )
     return registry
 
 
@@ -345,9 +398,14 @@ def registry_for_url(url: str, *, actor=None) -> tuple[Registry, bool]:
     host = urlsplit(base).netloc or base
     name = host if not Registry.objects.filter(name=host).exists() else base
     try:
-        registry = create_registry(actor=actor, name=name[:200], base_url=base,
-                                   kind=Registry.Kind.PRIVATE, enabled=True,
-                                   crawl_interval_minutes=60)
+        registry = create_registry(
+            actor=actor,
+            name=name[:200],
+            base_url=base,
+            kind=Registry.Kind.PRIVATE,
+            enabled=True,
+            crawl_interval_minutes=60,
+        )
     except ValidationError as exc:
         # create_registry rolled its savepoint back; the row the constraint met can be read.
         if "base_url" not in getattr(exc, "error_dict", {}):

@@ -33,23 +33,34 @@ def sweep_tasks_past_ttl(*, now: datetime | None = None) -> dict[str, int]:
     longer past it (they reached a terminal status, or a later report extended the TTL)."""
     now = now or timezone.now()
     past = Task.objects.past_ttl(now)
-    unflagged = past.exclude(Exists(_open_flags().filter(
-        object_id=Cast(OuterRef("pk"), CharField()))))
+    unflagged = past.exclude(
+        Exists(_open_flags().filter(object_id=Cast(OuterRef("pk"), CharField())))
+    )
     flags = [_flag(task, now) for task in unflagged.select_related("server")]
     # ON CONFLICT DO NOTHING on the one-open-flag index: a concurrent sweep's flag wins.
     raised = len(Flag.objects.bulk_create(flags, ignore_conflicts=True))
-    resolved = _open_flags().exclude(
-        object_id__in=past.annotate(key=Cast("pk", CharField())).values("key")).update(
-        resolved_at=now, resolved_by=RESOLVED_BY)
+    resolved = (
+        _open_flags()
+        .exclude(object_id__in=past.annotate(key=Cast("pk", CharField())).values("key"))
+        .update(resolved_at=now, resolved_by=RESOLVED_BY)
+    )
     return {"raised": raised, "resolved": resolved}
 
 
 def _flag(task: Task, now: datetime) -> Flag:
     where = f" on {task.server.name}" if task.server else ""
-    return Flag(kind=TASK_PAST_TTL, severity=Flag.Severity.WARNING, object_type="inventory.task",
-                object_id=str(task.pk), object_repr=str(task)[:500],
-                summary=f"Task {task.task_id}{where} still {task.status} after its TTL"[:500],
-                details={"status": task.status, "expires_at": task.expires_at.isoformat(),
-                         "ttl_ms": task.ttl_ms},
-                raised_at=now, last_raised_at=now)
-
+    return Flag(
+        kind=TASK_PAST_TTL,
+        severity=Flag.Severity.WARNING,
+        object_type="inventory.task",
+        object_id=str(task.pk),
+        object_repr=str(task)[:500],
+        summary=f"Task {task.task_id}{where} still {task.status} after its TTL"[:500],
+        details={
+            "status": task.status,
+            "expires_at": task.expires_at.isoformat(),
+            "ttl_ms": task.ttl_ms,
+        },
+        raised_at=now,
+        last_raised_at=now,
+    )

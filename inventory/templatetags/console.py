@@ -1,12 +1,11 @@
 """Template helpers for the console pages."""
 
 import json
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django import template
-from django.utils import timezone
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 register = template.Library()
 
@@ -61,7 +60,7 @@ def compact_time(value) -> str:
             return value
     if isinstance(value, datetime):
         if timezone.is_aware(value):
-            value = value.astimezone(dt_timezone.utc)
+            value = value.astimezone(UTC)
         return value.strftime("%Y-%m-%d %H:%M:%S")
     return str(value)
 

@@ -12,8 +12,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--kind", choices=EventSource.Kind.values,
-                            default=EventSource.Kind.GATEWAY)
+        parser.add_argument(
+            "--kind", choices=EventSource.Kind.values, default=EventSource.Kind.GATEWAY
+        )
         parser.add_argument("--retention-days", type=int, default=90)
 
     def handle(self, *args, name, kind, retention_days, **options):

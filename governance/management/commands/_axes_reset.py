@@ -11,6 +11,12 @@ def recorded_reset(command, stock_handle, *, name: str, what: dict, **options):
         result = stock_handle(command, **options)
         label = " @ ".join(str(what[k]) for k in ("username", "ip_address") if k in what)
         label = label or "every lockout"
-        record_admin_action(actor=None, action="login.unlocked", object_type="login",
-                            object_id=label[:200], object_repr=label, before=what)
+        record_admin_action(
+            actor=None,
+            action="login.unlocked",
+            object_type="login",
+            object_id=label[:200],
+            object_repr=label,
+            before=what,
+        )
     return result

@@ -7,7 +7,10 @@ from governance.management.commands._axes_reset import recorded_reset
 
 class Command(axes_reset_ip_username.Command):
     def handle(self, *args, **options):
-        return recorded_reset(self, axes_reset_ip_username.Command.handle,
-                              name="axes_reset_ip_username",
-                              what={"ip_address": options["ip"], "username": options["username"]},
-                              **options)
+        return recorded_reset(
+            self,
+            axes_reset_ip_username.Command.handle,
+            name="axes_reset_ip_username",
+            what={"ip_address": options["ip"], "username": options["username"]},
+            **options,
+        )

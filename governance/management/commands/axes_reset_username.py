@@ -7,5 +7,10 @@ from governance.management.commands._axes_reset import recorded_reset
 
 class Command(axes_reset_username.Command):
     def handle(self, *args, **options):
-        return recorded_reset(self, axes_reset_username.Command.handle, name="axes_reset_username",
-                              what={"username": ", ".join(options["username"])}, **options)
+        return recorded_reset(
+            self,
+            axes_reset_username.Command.handle,
+            name="axes_reset_username",
+            what={"username": ", ".join(options["username"])},
+            **options,
+        )

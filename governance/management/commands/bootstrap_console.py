@@ -9,8 +9,12 @@ from django.core.management import BaseCommand, call_command
 from django.db import transaction
 
 from governance.roles import ADMIN
-from governance.services import (acting_from_command, ensure_role_groups, model_snapshot,
-                                 record_admin_action)
+from governance.services import (
+    acting_from_command,
+    ensure_role_groups,
+    model_snapshot,
+    record_admin_action,
+)
 
 
 class Command(BaseCommand):
@@ -19,9 +23,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--no-demo", action="store_true", help="Skip the demo data.")
-        parser.add_argument("--url", default=None,
-                            help="Where the console is served, for the log-in hint "
-                                 "(default: http://BIND/, BIND from the environment).")
+        parser.add_argument(
+            "--url",
+            default=None,
+            help="Where the console is served, for the log-in hint "
+            "(default: http://BIND/, BIND from the environment).",
+        )
 
     def handle(self, *args, username, no_demo, url, **options):
         ensure_role_groups()
@@ -30,11 +37,15 @@ class Command(BaseCommand):
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
             with acting_from_command("bootstrap_console"), transaction.atomic():
-                user = User.objects.create_superuser(username=username, password=password,
-                                                     email="")
+                user = User.objects.create_superuser(username=username, password=password, email="")
                 user.groups.add(Group.objects.get(name=ADMIN))
-                record_admin_action(actor=None, action="user.created", obj=user,
-                                    after=model_snapshot(user), note="first-start admin account")
+                record_admin_action(
+                    actor=None,
+                    action="user.created",
+                    obj=user,
+                    after=model_snapshot(user),
+                    note="first-start admin account",
+                )
             password_file.write_text(f"{username}\n{password}\n")
             password_file.chmod(0o600)
             if not no_demo:
@@ -42,13 +53,21 @@ class Command(BaseCommand):
                 call_command("seed_demo")
             # The only time the password reaches a terminal: later starts name the file only,
             # so it does not sit in every log of every start.
-            self.stdout.write(self.style.SUCCESS(
-                f"Log in at {url} as '{username}' with password '{password}' "
-                f"(also kept in {password_file}; delete that file once you have changed it)."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Log in at {url} as '{username}' with password '{password}' "
+                    f"(also kept in {password_file}; delete that file once you have changed it)."
+                )
+            )
         elif password_file.exists():
-            self.stdout.write(self.style.SUCCESS(
-                f"Log in at {url}: the first-start admin password is in {password_file} "
-                f"(delete that file once you have changed it)."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Log in at {url}: the first-start admin password is in {password_file} "
+                    f"(delete that file once you have changed it)."
+                )
+            )
         else:
-            self.stdout.write(f"Log in at {url} with your admin account "
-                              "(reset a password with: python manage.py changepassword NAME).")
+            self.stdout.write(
+                f"Log in at {url} with your admin account "
+                "(reset a password with: python manage.py changepassword NAME)."
+            )

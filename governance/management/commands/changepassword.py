@@ -18,6 +18,11 @@ class Command(changepassword.Command):
             old = users.filter(**lookup).values_list("password", flat=True).first()
             result = super().handle(*args, **options)  # CommandError when there is no such user
             user = users.get(**lookup)
-            record_admin_action(actor=None, action="user.password_changed", obj=user,
-                                before={"password": old}, after={"password": user.password})
+            record_admin_action(
+                actor=None,
+                action="user.password_changed",
+                obj=user,
+                before={"password": old},
+                after={"password": user.password},
+            )
         return result

@@ -15,6 +15,7 @@ class Command(createsuperuser.Command):
             result = super().handle(*args, **options)
             # The stock command has no hook for the user it made: it is the one with a higher pk.
             for user in users.filter(pk__gt=last):
-                record_admin_action(actor=None, action="user.created", obj=user,
-                                    after=model_snapshot(user))
+                record_admin_action(
+                    actor=None, action="user.created", obj=user, after=model_snapshot(user)
+                )
         return result

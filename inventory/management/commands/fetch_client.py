@@ -15,8 +15,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("url", nargs="?", help="the client_id URL (https)")
-        parser.add_argument("--all-due", action="store_true",
-                            help="instead of one URL, sweep every document that is due")
+        parser.add_argument(
+            "--all-due",
+            action="store_true",
+            help="instead of one URL, sweep every document that is due",
+        )
 
     def handle(self, *args, url=None, all_due=False, **options):
         if bool(url) == bool(all_due):
@@ -35,8 +38,10 @@ class Command(BaseCommand):
         if outcome == "not-claimed":
             raise CommandError(f"crawl #{crawl.pk} was claimed by a worker first")
         crawl = Crawl.objects.get(pk=crawl.pk)
-        self.stdout.write(f"crawl #{crawl.pk}: {crawl.status}; records {crawl.records}, "
-                          f"errors {crawl.errors}; {crawl.summary}")
+        self.stdout.write(
+            f"crawl #{crawl.pk}: {crawl.status}; records {crawl.records}, "
+            f"errors {crawl.errors}; {crawl.summary}"
+        )
         if url:
             self._describe(url)
         for entry in crawl.error_log[:10]:
@@ -46,14 +51,17 @@ class Command(BaseCommand):
 
     def _describe(self, url: str) -> None:
         state = ClientDocumentState.objects.select_related("current", "client").get(
-            client__client_id=url)
-        self.stdout.write(f"{url}: {state.outcome}"
-                          + (f" ({state.last_error_reason}: {state.last_error})"
-                             if state.last_error else ""))
-        for item in (state.current.problems if state.current else []):
+            client__client_id=url
+        )
+        self.stdout.write(
+            f"{url}: {state.outcome}"
+            + (f" ({state.last_error_reason}: {state.last_error})" if state.last_error else "")
+        )
+        for item in state.current.problems if state.current else []:
             self.stdout.write(f"  {item['severity']}: {item['field'] or '-'}: {item['message']}")
-        for flag in Flag.objects.open().filter(object_type="inventory.client",
-                                               object_id=str(state.client_id)):
+        for flag in Flag.objects.open().filter(
+            object_type="inventory.client", object_id=str(state.client_id)
+        ):
             self.stdout.write(f"  flag [{flag.severity}] {flag.kind}: {flag.summary}")
         if state.next_fetch_at:
             self.stdout.write(f"next fetch due {state.next_fetch_at:%Y-%m-%d %H:%M:%S} UTC")

@@ -11,8 +11,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=42, help="RNG seed (default 42).")
-        parser.add_argument("--scale", type=float, default=1.0,
-                            help="Multiplier on the number of identities, grants and tasks.")
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=1.0,
+            help="Multiplier on the number of identities, grants and tasks.",
+        )
 
     def handle(self, *args, seed, scale, **options):
         if not 0 < scale <= 100:
@@ -20,7 +24,10 @@ class Command(BaseCommand):
         summary = build_demo(seed=seed, scale=scale)
         # A week of tool calls through the real ingest path, so the explorer and charts have data.
         new_events = seed_demo_events(seed=seed, scale=scale, anchor=demo_anchor())
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data: {summary.identities} identities, {summary.clients} clients, "
-            f"{summary.servers} servers, {summary.grants} grants, {summary.tasks} tasks "
-            f"({summary.new_tasks} new), {new_events} new audit events."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data: {summary.identities} identities, {summary.clients} clients, "
+                f"{summary.servers} servers, {summary.grants} grants, {summary.tasks} tasks "
+                f"({summary.new_tasks} new), {new_events} new audit events."
+            )
+        )
