@@ -158,5 +158,5 @@ class EventSourceViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet
 
 def register(router) -> None:
     """Add this app's viewsets to the project router."""
-    router.register("audit-events", AuditEventViewSet, basename="audit-event")
-    router.register("event-sources", EventSourceViewSet, basename="event-source")
+    router.register("audit-events", AuditEventViewSet, basename="audit_event")
+    router.register("event-sources", EventSourceViewSet, basename="event_source")

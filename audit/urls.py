@@ -1,6 +1,9 @@
-from django.urls import path, register_converter
+"""Audit's URLs, all named `audit:<model>_<action>`: the console pages under /audit/, and the
+ingest endpoints at the paths senders are configured with (/api/v1/events, OTLP's /v1/...)."""
 
-from audit import views
+from django.urls import include, path, register_converter
+
+from audit import ingest_views, views, views_otlp
 
 
 class ExportFormat:
@@ -15,12 +18,22 @@ class ExportFormat:
 
 register_converter(ExportFormat, "export_format")
 app_name = "audit"
-urlpatterns = [
-    path("", views.explorer_view, name="explorer"),
+pages = [
+    path("", views.explorer_view, name="event_list"),
     path("events/<int:pk>/", views.event_detail, name="event_detail"),
-    path("export.<export_format:fmt>", views.export, name="export"),
-    path("verify/", views.verify_now, name="verify"),
+    path("export.<export_format:fmt>", views.export, name="event_export"),
+    path("verify/", views.verify_now, name="chain_verify"),
     path("sources/", views.source_list, name="source_list"),
     path("sources/<int:pk>/", views.source_detail, name="source_detail"),
-    path("sources/<int:pk>/<str:action>/", views.source_action, name="source_action"),
+    path("sources/<int:pk>/<str:action>/", views.source_action, name="source_update"),
+]
+urlpatterns = [
+    path("audit/", include(pages)),
+    # Event ingestion authenticates with source tokens, not users (see governance/roles.py).
+    path("api/v1/events", ingest_views.ingest, name="event_ingest"),
+    path("api/v1/events/", ingest_views.ingest),
+    path("api/v1/events/schema", ingest_views.event_schema, name="event_schema"),
+    # OTLP/HTTP's fixed paths, so SDKs and Collectors need only the base endpoint.
+    path("v1/traces", views_otlp.traces, name="trace_ingest"),
+    path("v1/logs", views_otlp.logs, name="log_ingest"),
 ]

@@ -120,7 +120,7 @@ def verify_now(request):
     """Queue a full chain verification; the result appears on the audit page."""
     transaction.on_commit(lambda: verify_audit_chain.delay())
     messages.info(request, "Chain verification queued; reload the page to see its result.")
-    return redirect("audit:explorer")
+    return redirect("audit:event_list")
 
 
 class SourceForm(forms.Form):

@@ -17,7 +17,7 @@ class ApiDocsView(SpectacularSwaggerSplitView):
 
     permission_classes = [IsViewer]  # like the schema it shows
     template_name = "governance/api_docs.html"
-    url_name = "api-schema"
+    url_name = "api:schema"
     title = "MCP Governance Console API"
 
 
@@ -28,8 +28,8 @@ class ApiRootView(APIRootView):
         response = super().get(request, *args, **kwargs)
         fmt = kwargs.get("format")
         response.data = {
-            "docs": reverse("api-docs", request=request, format=fmt),
-            "schema": reverse("api-schema", request=request, format=fmt),
+            "docs": reverse("api:docs", request=request, format=fmt),
+            "schema": reverse("api:schema", request=request, format=fmt),
             **response.data,
         }
         return response

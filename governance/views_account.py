@@ -13,7 +13,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     match); the change itself goes through the service that records it."""
 
     template_name = "registration/password_change_form.html"
-    success_url = reverse_lazy("password_change_done")
+    success_url = reverse_lazy("governance:password_change_done")
 
     def form_valid(self, form):
         change_own_password(

@@ -116,8 +116,8 @@ class AuthorizationServerViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyMode
 
 
 def register(router) -> None:
-    router.register("fetch-records", FetchRecordViewSet, basename="fetch-record")
-    router.register("client-documents", ClientDocumentViewSet, basename="client-document")
+    router.register("fetch-records", FetchRecordViewSet, basename="fetch_record")
+    router.register("client-documents", ClientDocumentViewSet, basename="client_document")
     router.register(
-        "authorization-servers", AuthorizationServerViewSet, basename="authorization-server"
+        "authorization-servers", AuthorizationServerViewSet, basename="authorization_server"
     )

@@ -13,6 +13,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsAdmin, IsViewer
@@ -115,6 +116,17 @@ class RegistryViewSet(
             return [IsViewer()]
         return [IsAdmin()]
 
+    def get_extra_action_url_map(self):
+        """The browsable API's "Extra Actions" menu. DRF looks the routes up as `registry-crawl`;
+        the console's router names them `registry_crawl` (governance/urls.py)."""
+        actions = [a for a in self.get_extra_actions() if a.detail == self.detail]
+        return {
+            self.__class__(**a.kwargs).get_view_name(): reverse(
+                f"api:{self.basename}_{a.url_name}", kwargs=self.kwargs, request=self.request
+            )
+            for a in actions
+        }
+
     def perform_create(self, serializer):
         with _save_error_is_400():
             serializer.instance = registry_service.create_registry(
@@ -198,4 +210,4 @@ class ServerChangeViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSe
 def register(router) -> None:
     router.register("registries", RegistryViewSet, basename="registry")
     router.register("crawls", CrawlViewSet, basename="crawl")
-    router.register("server-changes", ServerChangeViewSet, basename="server-change")
+    router.register("server-changes", ServerChangeViewSet, basename="server_change")

@@ -1,3 +1,6 @@
+"""Inventory's pages, named `inventory:<model>_<action>` (`inventory:server_list`,
+`inventory:client_document_diff`)."""
+
 from django.urls import path
 
 from inventory import views, views_detail, views_discovery
@@ -22,7 +25,7 @@ urlpatterns = [
     path("discovery/crawls/<int:pk>/", views_discovery.crawl_detail, name="crawl_detail"),
     path("discovery/registries/new/", views_discovery.registry_create, name="registry_create"),
     path(
-        "discovery/registries/<int:pk>/edit/", views_discovery.registry_edit, name="registry_edit"
+        "discovery/registries/<int:pk>/edit/", views_discovery.registry_edit, name="registry_update"
     ),
     path(
         "discovery/registries/<int:pk>/toggle/",
@@ -33,31 +36,41 @@ urlpatterns = [
     path(
         "servers/<int:pk>/registry-history/",
         views_discovery.server_registry_history,
-        name="server_registry_history",
+        name="server_history",
     ),
     # Fetch log, CIMD documents, OAuth metadata (views_discovery_fetch).
-    path("discovery/fetches/", fetch_views.fetch_log, name="fetch_log"),
-    path("discovery/cimd/", fetch_views.cimd_client_list, name="cimd_client_list"),
-    path("discovery/cimd/add/", fetch_views.cimd_client_add, name="cimd_client_add"),
-    path("discovery/cimd/sweep/", fetch_views.cimd_sweep_start, name="cimd_sweep_start"),
-    path("discovery/cimd/<int:pk>/", fetch_views.cimd_client_detail, name="cimd_client_detail"),
-    path("discovery/cimd/<int:pk>/panel/", fetch_views.cimd_client_panel, name="cimd_client_panel"),
+    path("discovery/fetches/", fetch_views.fetch_log, name="fetch_record_list"),
+    path("discovery/cimd/", fetch_views.cimd_client_list, name="client_document_list"),
+    path("discovery/cimd/add/", fetch_views.cimd_client_add, name="client_document_create"),
+    path("discovery/cimd/sweep/", fetch_views.cimd_sweep_start, name="client_document_crawl"),
+    path("discovery/cimd/<int:pk>/", fetch_views.cimd_client_detail, name="client_document_detail"),
+    path(
+        "discovery/cimd/<int:pk>/panel/",
+        fetch_views.cimd_client_panel,
+        name="client_document_panel",
+    ),
     path(
         "discovery/cimd/<int:pk>/refetch/",
         fetch_views.cimd_client_refetch,
-        name="cimd_client_refetch",
+        name="client_document_refetch",
     ),
     path(
         "discovery/cimd/versions/<int:pk>/diff/",
         fetch_views.cimd_document_diff,
-        name="cimd_document_diff",
+        name="client_document_diff",
     ),
-    path("discovery/oauth/", fetch_views.authserver_list, name="authserver_list"),
-    path("discovery/oauth/<int:pk>/", fetch_views.authserver_detail, name="authserver_detail"),
-    path("discovery/oauth/crawl/", fetch_views.oauth_crawl_start, name="oauth_crawl_start"),
+    path("discovery/oauth/", fetch_views.authserver_list, name="authorization_server_list"),
+    path(
+        "discovery/oauth/<int:pk>/",
+        fetch_views.authserver_detail,
+        name="authorization_server_detail",
+    ),
+    path(
+        "discovery/oauth/crawl/", fetch_views.oauth_crawl_start, name="authorization_server_crawl"
+    ),
     path(
         "discovery/oauth/remotes/<int:pk>/discover/",
         fetch_views.oauth_discover,
-        name="oauth_discover",
+        name="server_remote_discover",
     ),
 ]

@@ -128,7 +128,7 @@ def cimd_client_add(request):
         errors = [f"url: {m}" for m in exc.message_dict.get("url", exc.messages)]
         return cimd_client_list(request, form_errors=errors, status=400)
     _refresh_now(request, client)
-    return redirect("inventory:cimd_client_detail", pk=client.pk)
+    return redirect("inventory:client_document_detail", pk=client.pk)
 
 
 @role_required(ADMIN)
@@ -165,7 +165,7 @@ def cimd_client_refetch(request, pk: int):
     client = get_object_or_404(Client, pk=pk)
     cimd_service.request_refetch(client=client, actor=request.user, request=request)
     _refresh_now(request, client)
-    return redirect("inventory:cimd_client_detail", pk=client.pk)
+    return redirect("inventory:client_document_detail", pk=client.pk)
 
 
 @role_required(VIEWER)
@@ -326,4 +326,4 @@ def oauth_discover(request, pk: int):
         messages.success(request, f"{remote.url}: metadata found via {prm.discovered_via}")
     else:
         messages.warning(request, f"{remote.url}: no protected resource metadata found")
-    return redirect(reverse("inventory:authserver_list"))
+    return redirect(reverse("inventory:authorization_server_list"))

@@ -25,9 +25,9 @@ pytestmark = pytest.mark.django_db
 FALLBACK_TITLE = "MCP Governance Console"
 DISCOVERY_PAGES = (
     "inventory:crawl_list",
-    "inventory:cimd_client_list",
-    "inventory:authserver_list",
-    "inventory:fetch_log",
+    "inventory:client_document_list",
+    "inventory:authorization_server_list",
+    "inventory:fetch_record_list",
 )
 
 
@@ -65,13 +65,13 @@ def test_every_discovery_page_and_the_flags_page_are_reachable_from_the_menus(re
 
 def test_remotes_not_yet_discovered_are_not_announced_as_an_empty_table(viewer_client):
     small_inventory()  # a server with an HTTP remote and no protected resource metadata yet
-    page = viewer_client.get(reverse("inventory:authserver_list")).content.decode()
+    page = viewer_client.get(reverse("inventory:authorization_server_list")).content.decode()
     assert "https://mcp.acme.example/crm/mcp" in page and "not discovered yet" in page
     assert "No protected resource metadata discovered yet" not in page
 
 
 def test_the_protected_resources_empty_state_shows_when_there_is_nothing_at_all(viewer_client):
-    page = viewer_client.get(reverse("inventory:authserver_list")).content.decode()
+    page = viewer_client.get(reverse("inventory:authorization_server_list")).content.decode()
     assert "No protected resource metadata discovered yet" in page
 
 
@@ -324,7 +324,7 @@ def test_cimd_clients_not_yet_fetched_are_counted_not_called_none(viewer_client)
     client("https://agent-one.example/client.json")
     client("https://agent-two.example/client.json")
     client("local-agent")  # not a CIMD client: no document to fetch
-    html = viewer_client.get(reverse("inventory:cimd_client_list")).content.decode()
+    html = viewer_client.get(reverse("inventory:client_document_list")).content.decode()
     assert "No CIMD clients yet" not in html
     assert (
         "2 clients with an https <code>client_id</code> are waiting for their first fetch" in html
@@ -333,7 +333,7 @@ def test_cimd_clients_not_yet_fetched_are_counted_not_called_none(viewer_client)
 
 
 def test_a_cimd_list_with_nothing_seen_says_so(viewer_client):
-    html = viewer_client.get(reverse("inventory:cimd_client_list")).content.decode()
+    html = viewer_client.get(reverse("inventory:client_document_list")).content.decode()
     assert "No client with an https <code>client_id</code> has been seen yet." in html
     assert "waiting for" not in html
 

@@ -177,7 +177,7 @@ def test_a_published_client_secret_and_private_jwk_are_masked_before_storage_and
     assert "cimd.secret_published" in open_kinds(client)
 
     api = viewer_client.get("/api/v1/client-documents/").content.decode()
-    page = viewer_client.get(reverse("inventory:cimd_client_detail", args=[client.pk]))
+    page = viewer_client.get(reverse("inventory:client_document_detail", args=[client.pk]))
     assert "hunter2-SECRET" not in api and "PRIVATE-" not in api
     assert page.status_code == 200 and "hunter2-SECRET" not in page.content.decode()
 

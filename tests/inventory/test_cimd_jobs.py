@@ -140,8 +140,8 @@ def test_admins_start_the_sweep_and_oauth_discovery_as_recorded_crawls(
 ):
     monkeypatch.setattr(crawls, "enqueue", lambda crawl_id: None)
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_.post(reverse("inventory:cimd_sweep_start"))
-        oauth = admin_client_.post(reverse("inventory:oauth_crawl_start"))
+        response = admin_client_.post(reverse("inventory:client_document_crawl"))
+        oauth = admin_client_.post(reverse("inventory:authorization_server_crawl"))
     crawl = Crawl.objects.get(kind="cimd")
     assert response["Location"] == reverse("inventory:crawl_detail", args=[crawl.pk])
     assert oauth.status_code == 302 and Crawl.objects.filter(kind="oauth_metadata").exists()
@@ -150,6 +150,6 @@ def test_admins_start_the_sweep_and_oauth_discovery_as_recorded_crawls(
 
 @pytest.mark.django_db
 def test_viewers_cannot_start_discovery_crawls(viewer_client):
-    assert viewer_client.post(reverse("inventory:cimd_sweep_start")).status_code == 403
-    assert viewer_client.post(reverse("inventory:oauth_crawl_start")).status_code == 403
+    assert viewer_client.post(reverse("inventory:client_document_crawl")).status_code == 403
+    assert viewer_client.post(reverse("inventory:authorization_server_crawl")).status_code == 403
     assert not Crawl.objects.exists()

@@ -10,9 +10,9 @@ from inventory.models import Client, ClientDocumentState, Crawl, FetchRecord, Re
 
 pytestmark = pytest.mark.django_db
 
-FETCH_LOG = reverse_lazy("inventory:fetch_log")
+FETCH_LOG = reverse_lazy("inventory:fetch_record_list")
 CRAWLS = reverse_lazy("inventory:crawl_list")
-CIMD = reverse_lazy("inventory:cimd_client_list")
+CIMD = reverse_lazy("inventory:client_document_list")
 
 
 def fetched(url, **fields):

@@ -19,7 +19,7 @@ from inventory.services import cimd as svc
 from inventory.services.flags import raise_flag, resolve_open_flags
 from tests.fetch_server import Route
 
-PAGES = ["inventory:fetch_log", "inventory:cimd_client_list", "inventory:authserver_list"]
+PAGES = ["inventory:fetch_record_list", "inventory:client_document_list", "inventory:authorization_server_list"]
 
 
 def doc(url, redirects):
@@ -46,19 +46,19 @@ def test_the_fetch_log_filters_by_outcome_and_reason_and_serves_a_partial_to_htm
         error_message="resolves to 10.0.0.1",
     )
     log(url="https://slow.example/c.json", error_reason="timeout")
-    page = viewer_client.get(reverse("inventory:fetch_log"), {"reason": "blocked_address"})
+    page = viewer_client.get(reverse("inventory:fetch_record_list"), {"reason": "blocked_address"})
     body = page.content.decode()
     assert "inside.example" in body and "slow.example" not in body and "ok.example" not in body
-    ok_only = viewer_client.get(reverse("inventory:fetch_log"), {"outcome": "ok"}).content.decode()
+    ok_only = viewer_client.get(reverse("inventory:fetch_record_list"), {"outcome": "ok"}).content.decode()
     assert "ok.example" in ok_only and "inside.example" not in ok_only
-    partial = viewer_client.get(reverse("inventory:fetch_log"), HTTP_HX_REQUEST="true")
+    partial = viewer_client.get(reverse("inventory:fetch_record_list"), HTTP_HX_REQUEST="true")
     assert b"<html" not in partial.content and b"slow.example" in partial.content
 
 
 @pytest.mark.django_db
 def test_an_htmx_history_restore_of_the_fetch_log_gets_the_full_page(viewer_client):
     log(url="https://ok.example/c.json", ok=True, status_code=200, bytes=10)
-    url = reverse("inventory:fetch_log")
+    url = reverse("inventory:fetch_record_list")
     restore = viewer_client.get(
         url, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
     ).content.decode()
@@ -76,12 +76,12 @@ def test_viewers_cannot_add_client_urls_or_refetch(viewer_client):
     )
     assert (
         viewer_client.post(
-            reverse("inventory:cimd_client_add"), {"url": "https://x.example/c.json"}
+            reverse("inventory:client_document_create"), {"url": "https://x.example/c.json"}
         ).status_code
         == 403
     )
     assert (
-        viewer_client.post(reverse("inventory:cimd_client_refetch", args=[existing.pk])).status_code
+        viewer_client.post(reverse("inventory:client_document_refetch", args=[existing.pk])).status_code
         == 403
     )
     assert not Client.objects.filter(client_id="https://x.example/c.json").exists()
@@ -90,7 +90,7 @@ def test_viewers_cannot_add_client_urls_or_refetch(viewer_client):
 @pytest.mark.django_db
 def test_adding_a_malformed_client_url_is_a_400_naming_the_field(admin_client_):
     response = admin_client_.post(
-        reverse("inventory:cimd_client_add"), {"url": "https://app.example/#frag"}
+        reverse("inventory:client_document_create"), {"url": "https://app.example/#frag"}
     )
     assert response.status_code == 400
     assert b"url: the client_id URL must contain a path" in response.content
@@ -103,10 +103,10 @@ def test_an_admin_adds_a_client_url_which_is_fetched_recorded_and_shown(
 ):
     url = local_server.url("/oauth/client.json")
     local_server.routes["/oauth/client.json"] = Route(body=doc(url, ["https://agent.example/cb"]))
-    response = admin_client_.post(reverse("inventory:cimd_client_add"), {"url": url})
+    response = admin_client_.post(reverse("inventory:client_document_create"), {"url": url})
     client = Client.objects.get(client_id=url)
     assert response.status_code == 302
-    assert response["Location"] == reverse("inventory:cimd_client_detail", args=[client.pk])
+    assert response["Location"] == reverse("inventory:client_document_detail", args=[client.pk])
     assert AdminAction.objects.get().action == "client.cimd_added"
     assert client.cimd_documents.count() == 1
     detail = admin_client_.get(response["Location"]).content.decode()
@@ -122,16 +122,16 @@ def test_the_diff_page_shows_field_changes_and_a_text_diff(admin_client_, local_
         body=doc(url, ["https://agent.example/cb", "https://evil.example/steal"])
     )
     client = Client.objects.get(client_id=url)
-    response = admin_client_.post(reverse("inventory:cimd_client_refetch", args=[client.pk]))
+    response = admin_client_.post(reverse("inventory:client_document_refetch", args=[client.pk]))
     assert response.status_code == 302
     assert AdminAction.objects.filter(action="client.cimd_refetch_requested").exists()
     newest = ClientDocument.objects.filter(client=client).order_by("-first_fetched_at").first()
-    page = admin_client_.get(reverse("inventory:cimd_document_diff", args=[newest.pk]))
+    page = admin_client_.get(reverse("inventory:client_document_diff", args=[newest.pk]))
     body = page.content.decode()
     assert page.status_code == 200
     assert "list item added" in body and "https://evil.example/steal" in body
     assert 'class="add">+' in body and "cimd.redirect_uri_added" in body
-    detail = admin_client_.get(reverse("inventory:cimd_client_detail", args=[client.pk]))
+    detail = admin_client_.get(reverse("inventory:client_document_detail", args=[client.pk]))
     assert b"changes from previous" in detail.content and b"Redirect URI added" in detail.content
 
 
@@ -147,9 +147,9 @@ def test_authorization_server_pages_show_capabilities(viewer_client):
         open_registration=True,
         revocation_endpoint="https://login.acme.example/revoke",
     )
-    listing = viewer_client.get(reverse("inventory:authserver_list")).content.decode()
+    listing = viewer_client.get(reverse("inventory:authorization_server_list")).content.decode()
     assert "https://login.acme.example" in listing and "offered" in listing
-    detail = viewer_client.get(reverse("inventory:authserver_detail", args=[auth.pk]))
+    detail = viewer_client.get(reverse("inventory:authorization_server_detail", args=[auth.pk]))
     assert b"no S256" in detail.content and b"https://login.acme.example/revoke" in detail.content
 
 
@@ -170,7 +170,7 @@ def test_the_client_panel_fragment_shows_state_and_open_cimd_flags(viewer_client
     local_server.routes["/oauth/client.json"] = Route(body=doc(url, ["http://localhost:9/cb"]))
     svc.refresh_client_document(url)
     client = Client.objects.get(client_id=url)
-    panel = viewer_client.get(reverse("inventory:cimd_client_panel", args=[client.pk]))
+    panel = viewer_client.get(reverse("inventory:client_document_panel", args=[client.pk]))
     body = panel.content.decode()
     assert "<html" not in body and "1 version" in body
     assert "cimd.localhost_only_redirects" in body
@@ -193,7 +193,7 @@ def test_open_flags_come_first_on_the_detail_page_and_are_counted_on_the_list(vi
             at=now + timedelta(seconds=i + 1),
         )
     resolve_open_flags(client, ["cimd.keys_changed"], by="test")
-    detail = viewer_client.get(reverse("inventory:cimd_client_detail", args=[client.pk]))
+    detail = viewer_client.get(reverse("inventory:client_document_detail", args=[client.pk]))
     assert "still open" in detail.content.decode()
-    listing = viewer_client.get(reverse("inventory:cimd_client_list"))
+    listing = viewer_client.get(reverse("inventory:client_document_list"))
     assert [s.open_flags for s in listing.context["page"]] == [1]

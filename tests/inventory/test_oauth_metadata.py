@@ -210,9 +210,9 @@ def test_an_issuer_the_prm_no_longer_names_no_longer_guards_the_server(local_ser
     assert viewer_client.get(f"/api/v1/authorization-servers/{old_auth.pk}/").json()["servers"] == [
         "com.acme/other"
     ]
-    listing = viewer_client.get(reverse("inventory:authserver_list"))
+    listing = viewer_client.get(reverse("inventory:authorization_server_list"))
     assert {a.issuer: len(a.guarded_names) for a in listing.context["page"]} == {old: 1, new: 1}
-    detail = viewer_client.get(reverse("inventory:authserver_detail", args=[old_auth.pk]))
+    detail = viewer_client.get(reverse("inventory:authorization_server_detail", args=[old_auth.pk]))
     assert list(detail.context["guarded"]) == [other.server]
     assert "com.acme/crm" not in detail.content.decode().split("Servers it guards")[1]
 
@@ -347,5 +347,5 @@ def test_secrets_in_prm_or_authorization_server_metadata_are_masked_before_stora
     assert auth.metadata["jwks"]["keys"][0]["x"] == "X" and auth.token_endpoint
     assert "oauth.secret_in_metadata" in flag_kinds(remote.server)
     assert "oauth.secret_in_metadata" in flag_kinds(auth)
-    page = viewer_client.get(reverse("inventory:authserver_detail", args=[auth.pk]))
+    page = viewer_client.get(reverse("inventory:authorization_server_detail", args=[auth.pk]))
     assert page.status_code == 200 and "AS-CLIENT-SECRET" not in page.content.decode()

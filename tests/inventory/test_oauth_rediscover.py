@@ -28,6 +28,6 @@ def test_the_service_records_a_rediscovery_even_when_the_fetch_is_refused(admin_
 
 def test_the_rediscover_button_records_once_through_the_service(admin_client_):
     remote = remote_at("https://10.0.0.1/mcp")
-    response = admin_client_.post(reverse("inventory:oauth_discover", args=[remote.pk]))
+    response = admin_client_.post(reverse("inventory:server_remote_discover", args=[remote.pk]))
     assert response.status_code == 302
     assert AdminAction.objects.filter(action="server.oauth_discovery_requested").count() == 1

@@ -277,7 +277,7 @@ def test_a_review_with_an_unknown_status_is_a_400(admin_client_):
 
 
 def test_an_admin_changes_a_users_role_and_it_is_recorded(admin_client_, viewer):
-    url = reverse("governance:user_role", args=[viewer.pk])
+    url = reverse("governance:user_role_update", args=[viewer.pk])
     response = admin_client_.post(url, {"role": "Auditor"}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and f'id="user-{viewer.pk}"' in response.content.decode()
     assert list(User.objects.get(pk=viewer.pk).groups.values_list("name", flat=True)) == ["Auditor"]
@@ -288,16 +288,16 @@ def test_an_admin_changes_a_users_role_and_it_is_recorded(admin_client_, viewer)
 def test_an_admin_cannot_change_their_own_role_or_set_an_unknown_one(
     admin_client_, admin_user, viewer
 ):
-    own = admin_client_.post(reverse("governance:user_role", args=[admin_user.pk]), {"role": ""})
+    own = admin_client_.post(reverse("governance:user_role_update", args=[admin_user.pk]), {"role": ""})
     unknown = admin_client_.post(
-        reverse("governance:user_role", args=[viewer.pk]), {"role": "Root"}
+        reverse("governance:user_role_update", args=[viewer.pk]), {"role": "Root"}
     )
     assert own.status_code == 400 and unknown.status_code == 400
     assert not AdminAction.objects.exists()
 
 
 def test_a_viewer_cannot_change_roles(viewer_client, auditor):
-    url = reverse("governance:user_role", args=[auditor.pk])
+    url = reverse("governance:user_role_update", args=[auditor.pk])
     assert viewer_client.post(url, {"role": "Admin"}).status_code == 403
 
 

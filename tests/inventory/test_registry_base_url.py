@@ -102,7 +102,7 @@ def test_form_editing_a_registry_to_another_registrys_url_names_base_url(
     admin_client_, corp, other
 ):
     response = admin_client_.post(
-        reverse("inventory:registry_edit", args=[other.pk]),
+        reverse("inventory:registry_update", args=[other.pk]),
         _form("other", "https://r.corp.example/v0/"),
     )
     assert response.status_code == 400
@@ -113,7 +113,7 @@ def test_form_editing_a_registry_to_another_registrys_url_names_base_url(
 
 def test_form_editing_a_registry_to_a_variant_of_its_own_url_is_fine(admin_client_, corp):
     response = admin_client_.post(
-        reverse("inventory:registry_edit", args=[corp.pk]),
+        reverse("inventory:registry_update", args=[corp.pk]),
         _form("corp", "https://r.corp.example/v0.1/", minutes="30"),
     )
     assert response.status_code == 302
@@ -199,7 +199,7 @@ def test_form_adding_a_registry_another_admin_just_added_names_base_url(admin_cl
 def test_form_editing_to_a_url_another_admin_just_took_names_base_url(admin_client_, other, rival):
     rival("corp", "https://r.corp.example")
     response = admin_client_.post(
-        reverse("inventory:registry_edit", args=[other.pk]),
+        reverse("inventory:registry_update", args=[other.pk]),
         _form("other", "https://r.corp.example/v0.1"),
     )
     assert response.status_code == 400

@@ -122,7 +122,7 @@ def test_an_admin_disables_a_registry_and_the_change_is_recorded_with_before_and
 
 def test_an_admin_edits_a_registry(admin_client_, registry):
     admin_client_.post(
-        reverse("inventory:registry_edit", args=[registry.pk]),
+        reverse("inventory:registry_update", args=[registry.pk]),
         {
             "name": "corp",
             "base_url": registry.base_url,
@@ -253,7 +253,7 @@ def test_a_servers_registry_history_fragment_shows_versions_problems_and_changes
     viewer_client, registry
 ):
     server = _server_with_history(registry)
-    body = viewer_client.get(reverse("inventory:server_registry_history", args=[server.pk]))
+    body = viewer_client.get(reverse("inventory:server_history", args=[server.pk]))
     text = body.content.decode()
     assert "1.4.0" in text and "non_https_remote" in text and "deprecated" in text
     assert "<html" not in text
