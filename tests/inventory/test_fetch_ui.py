@@ -19,7 +19,11 @@ from inventory.services import cimd as svc
 from inventory.services.flags import raise_flag, resolve_open_flags
 from tests.fetch_server import Route
 
-PAGES = ["inventory:fetch_record_list", "inventory:client_document_list", "inventory:authorization_server_list"]
+PAGES = [
+    "inventory:fetch_record_list",
+    "inventory:client_document_list",
+    "inventory:authorization_server_list",
+]
 
 
 def doc(url, redirects):
@@ -49,7 +53,9 @@ def test_the_fetch_log_filters_by_outcome_and_reason_and_serves_a_partial_to_htm
     page = viewer_client.get(reverse("inventory:fetch_record_list"), {"reason": "blocked_address"})
     body = page.content.decode()
     assert "inside.example" in body and "slow.example" not in body and "ok.example" not in body
-    ok_only = viewer_client.get(reverse("inventory:fetch_record_list"), {"outcome": "ok"}).content.decode()
+    ok_only = viewer_client.get(
+        reverse("inventory:fetch_record_list"), {"outcome": "ok"}
+    ).content.decode()
     assert "ok.example" in ok_only and "inside.example" not in ok_only
     partial = viewer_client.get(reverse("inventory:fetch_record_list"), HTTP_HX_REQUEST="true")
     assert b"<html" not in partial.content and b"slow.example" in partial.content
@@ -81,7 +87,9 @@ def test_viewers_cannot_add_client_urls_or_refetch(viewer_client):
         == 403
     )
     assert (
-        viewer_client.post(reverse("inventory:client_document_refetch", args=[existing.pk])).status_code
+        viewer_client.post(
+            reverse("inventory:client_document_refetch", args=[existing.pk])
+        ).status_code
         == 403
     )
     assert not Client.objects.filter(client_id="https://x.example/c.json").exists()

@@ -288,7 +288,9 @@ def test_an_admin_changes_a_users_role_and_it_is_recorded(admin_client_, viewer)
 def test_an_admin_cannot_change_their_own_role_or_set_an_unknown_one(
     admin_client_, admin_user, viewer
 ):
-    own = admin_client_.post(reverse("governance:user_role_update", args=[admin_user.pk]), {"role": ""})
+    own = admin_client_.post(
+        reverse("governance:user_role_update", args=[admin_user.pk]), {"role": ""}
+    )
     unknown = admin_client_.post(
         reverse("governance:user_role_update", args=[viewer.pk]), {"role": "Root"}
     )
