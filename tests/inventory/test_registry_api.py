@@ -78,3 +78,10 @@ def test_an_admin_starts_a_crawl_through_the_api(
     assert response.status_code == 202
     assert response.json()["status"] == "queued" and response.json()["options"] == {"full": True}
     assert sent == [response.json()["id"]]
+
+
+def test_the_browsable_api_links_a_registry_to_its_crawl_action(viewer_client):
+    registry = Registry.objects.create(name="corp", base_url="https://registry.corp.example")
+    page = viewer_client.get(f"/api/v1/registries/{registry.pk}/", HTTP_ACCEPT="text/html")
+    html = page.content.decode()
+    assert "Extra Actions" in html and f"/api/v1/registries/{registry.pk}/crawl/" in html
