@@ -71,7 +71,9 @@ class NotSupported(ConnectorError):
         super().__init__(why, call=capability, error_code="not_supported")
 
     def _describe(self) -> str:
-        return f"{self.capability} is not supported by this {self.kind!r} connection: {self.message}"
+        return (
+            f"{self.capability} is not supported by this {self.kind!r} connection: {self.message}"
+        )
 
 
 @dataclass(frozen=True)

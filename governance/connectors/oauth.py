@@ -62,6 +62,14 @@ class OAuthConnector(Connector):
         caps = {VERIFY, INTROSPECT, REVOKE} | ({LIST_GRANTS} if self.grants_url else set())
         self.capabilities = frozenset(caps)
 
+    def unsupported(self, capability: str, why: str = "") -> NotSupported:
+        if capability == LIST_GRANTS and not why:
+            why = (
+                "OAuth 2.0 has no standard way to list grants; set grants_url in the config "
+                "if this AS has an admin route that lists them"
+            )
+        return super().unsupported(capability, why)
+
     # --- the interface ----------------------------------------------------------------------
 
     def verify(self) -> list[Check]:
@@ -78,11 +86,7 @@ class OAuthConnector(Connector):
 
     def list_grants(self) -> Iterator[IdpGrant]:
         if not self.grants_url:
-            raise self.unsupported(
-                LIST_GRANTS,
-                "OAuth 2.0 has no standard way to list grants; set grants_url in the config "
-                "if this AS has an admin route that lists them",
-            )
+            raise self.unsupported(LIST_GRANTS)
         response = self._call("GET", self.grants_url, call=LIST_GRANTS)
         if response.status != 200:
             raise _failure(response, LIST_GRANTS)

@@ -129,3 +129,12 @@ def test_listed_grants_are_normalised_and_revoked_idempotently(peer):
     assert connector.revoke(seeded).outcome == RevokeResult.REVOKED
     assert connector.revoke(seeded).outcome == RevokeResult.ALREADY_ABSENT
     assert peer.facts["grant_id"] not in {grant.idp_id for grant in connector.list_grants()}
+
+
+def test_without_the_allow_list_the_connector_refuses_to_reach_loopback(peer, settings):
+    settings.FETCH_ALLOWLIST = []  # production: an IdP on a special-use address is refused
+
+    with pytest.raises(ConnectorError) as caught:
+        peer.connector().revoke("any-token")
+
+    assert caught.value.error_code in ("not_allowed_scheme", "blocked_address")
