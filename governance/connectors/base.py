@@ -23,6 +23,9 @@ INTROSPECT = "introspect"
 DEACTIVATE = "deactivate"
 ALL_CAPABILITIES = (LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, INTROSPECT, DEACTIVATE)
 
+# Failures with no HTTP answer that may pass (the safe fetcher's reasons for them).
+TRANSIENT_CODES = frozenset({"timeout", "connect_error", "protocol_error", "rate_limited"})
+
 
 class ConnectorError(Exception):
     """An IdP call that failed, described so a security engineer can act on it: which call,
@@ -58,8 +61,11 @@ class ConnectorError(Exception):
 
     @property
     def retryable(self) -> bool:
-        """True for answers worth retrying later (rate limits, 5xx, timeouts, refused)."""
-        return self.retry_after is not None or self.status is None or self.status >= 500
+        """True for failures worth retrying later (rate limits, 5xx, timeouts, refused): not
+        for a refused address, a wrong secret or an unsupported call."""
+        if self.retry_after is not None or (self.status or 0) >= 500:
+            return True
+        return self.status is None and self.error_code in TRANSIENT_CODES
 
 
 class NotSupported(ConnectorError):
@@ -110,9 +116,9 @@ class IdpClient:
 
 @dataclass(frozen=True)
 class IdpGrant:
-    """A delegated grant, normalised across IdPs (reference idp.md §0): who let which client do
-    what, since when and until when. `idp_id` is the IdP's own id for it ("" when it has none,
-    e.g. Keycloak and Google key grants by user and client)."""
+    """A delegated grant, normalised across IdPs: who let which client do what, since when and
+    until when. `idp_id` is the IdP's own id for it ("" when it has none: Keycloak and Google
+    key grants by user and client)."""
 
     idp_id: str
     subject: str

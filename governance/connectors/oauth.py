@@ -55,7 +55,10 @@ class OAuthConnector(Connector):
         self.issuer = self.config["issuer"].rstrip("/")
         self.client_id = self.config["client_id"]
         self.grants_url = (self.config.get("grants_url") or "").rstrip("/")
-        total = float(self.config.get("timeout_seconds", 20))
+        try:
+            total = float(self.config.get("timeout_seconds", 20))
+        except (TypeError, ValueError):
+            raise ConnectorError("timeout_seconds must be a number", call="configure") from None
         self.timeouts = transport.Timeouts(connect=min(5.0, total), read=total, total=total)
         self._mock = mock  # tests of odd server answers only
         self._metadata: dict | None = None
@@ -106,8 +109,9 @@ class OAuthConnector(Connector):
             return self._delete_grant(grant_or_token)
         endpoint = self._endpoint(REVOKE)
         response = self._post(endpoint, REVOKE, {"token": grant_or_token})
-        # RFC 7009 §2.2: 200 whether or not the token was valid, so "already revoked" is 200.
-        if response.status != 200:
+        # RFC 7009 §2.2: 200 whether or not the token was valid, so "already revoked" is 200
+        # (some servers answer 204).
+        if response.status not in (200, 204):
             raise _failure(response, REVOKE)
         return RevokeResult(
             RevokeResult.REVOKED, _redact(grant_or_token), endpoint, response.status
@@ -213,8 +217,10 @@ class OAuthConnector(Connector):
         offered = metadata.get(
             f"{_ENDPOINTS[call].removesuffix('_endpoint')}_endpoint_auth_methods_supported"
         )
-        if offered is None:
-            offered = metadata.get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
+        if not isinstance(offered, list):
+            offered = metadata.get("token_endpoint_auth_methods_supported")
+        if not isinstance(offered, list):  # RFC 8414 §2: the default is client_secret_basic
+            offered = ["client_secret_basic"]
         if "client_secret_basic" in offered:
             return "client_secret_basic"
         if "client_secret_post" in offered:

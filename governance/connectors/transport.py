@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 import orjson
+from django.db import connections
 
 from governance.connectors.base import ConnectorError
 from inventory.fetch import FetchError, parse_retry_after, safe_fetch
@@ -73,6 +74,15 @@ def request(
 ) -> Response:
     """One request; a Response for any HTTP status, ConnectorError when there is no answer
     (refused, timed out, blocked by the fetch policy, rate limited)."""
+    if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
+        # A call can take `timeouts.total` seconds; a transaction held open that long blocks
+        # other writers and would be rolled back after the IdP already acted.
+        raise ConnectorError(
+            "connectors are never called inside transaction.atomic(): call it before or after",
+            call=call,
+            endpoint=url,
+            error_code="inside_transaction",
+        )
     headers = dict(headers or {})
     body = None
     if form is not None:

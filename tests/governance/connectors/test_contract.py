@@ -64,7 +64,7 @@ def test_a_wrong_client_secret_is_a_connector_error_naming_the_call_and_status(p
         connector.revoke(token)
 
     assert caught.value.call == "revoke"
-    assert caught.value.status == 401
+    assert caught.value.status == 401 and not caught.value.retryable
     assert "revoke failed" in str(caught.value) and "HTTP 401" in str(caught.value)
     assert peer.connector().introspect(token).active  # nothing was revoked
     checks = {check.capability: check for check in connector.verify()}
@@ -138,3 +138,4 @@ def test_without_the_allow_list_the_connector_refuses_to_reach_loopback(peer, se
         peer.connector().revoke("any-token")
 
     assert caught.value.error_code in ("not_allowed_scheme", "blocked_address")
+    assert not caught.value.retryable

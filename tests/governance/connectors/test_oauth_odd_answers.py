@@ -210,3 +210,14 @@ def test_discovery_is_fetched_once_per_connector():
 
     paths = [request.url.path for request in connector.seen]
     assert paths.count("/.well-known/openid-configuration") == 1
+
+
+def test_a_connector_called_inside_a_transaction_refuses_before_any_request(db):
+    # pytest-django's `db` runs this test inside transaction.atomic(), as a careless service would.
+    connector = _connector(_discovery())
+
+    with pytest.raises(ConnectorError) as caught:
+        connector.introspect("tok")
+
+    assert caught.value.error_code == "inside_transaction"
+    assert connector.seen == []
