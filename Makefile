@@ -13,12 +13,20 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
+# The IdP connector tests' real peer (oidc-provider, npm), with the Node from requirements.txt.
+# A failed install does not fail `make test`: the peer tests then skip, saying why.
+OIDC_PEER := tests/peers/oidc
+$(OIDC_PEER)/node_modules/.installed: $(OIDC_PEER)/package-lock.json $(BIN)/.installed
+	@if cd $(OIDC_PEER) && PATH="$(CURDIR)/$(BIN):$$PATH" npm ci --no-audit --no-fund; then \
+		touch $(CURDIR)/$@; \
+	else echo "npm ci failed in $(OIDC_PEER): the IdP connector peer tests will skip"; fi
+
 # Embedded PostgreSQL + migrate + first-start admin and demo data + web, Celery worker and beat.
 run: install
 	$(BIN)/python -m governance.launcher
 
 # pytest on a throwaway embedded PostgreSQL under var/pgtest (or on DATABASE_URL when set).
-test: install
+test: install $(OIDC_PEER)/node_modules/.installed
 	PGDATA_DIR=$(CURDIR)/var/pgtest $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Forget the embedded database (stops it first).

@@ -1,0 +1,52 @@
+"""IdP connectors: one module per kind of identity provider, one interface, one registry.
+
+A connector is network I/O to one upstream IdP and nothing else: it lists identities, clients
+and grants, revokes, introspects and deactivates, and returns plain frozen dataclasses. It never
+touches the database and is never called inside `transaction.atomic()`; the services that use
+it (IdP syncs, revocation jobs) store the results and record what they did. All HTTP goes
+through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit timeouts.
+
+- `base.py`: the interface (`Connector`), the data (`IdpIdentity`, `IdpClient`, `IdpGrant`,
+  `TokenStatus`, `RevokeResult`, `Check`) and the errors (`ConnectorError`, `NotSupported`).
+- `registry.py`: `KINDS` and `connector_for(kind, config, secret)`.
+- `oauth.py`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server.
+
+How to add a kind (say `okta`):
+1. `governance/connectors/okta.py`: a `Connector` subclass with `kind = "okta"`, the
+   `capabilities` it has, and those methods. What it cannot do stays the base class's
+   `NotSupported` (never a silent empty list); `verify()` makes one harmless call per capability.
+2. Register it in `registry.KINDS`.
+3. A peer: a real server on 127.0.0.1 (or the vendor's spec under Prism) and a fixture in
+   `tests/governance/connectors/peers.py` that starts it and describes it as a `Peer`.
+4. Add the peer to `PEERS` there: the shared contract suite
+   (`tests/governance/connectors/test_contract.py`) then runs against it. Odd answers the peer
+   cannot produce get `httpx.MockTransport` unit tests next to it.
+See docs/connectors.md.
+"""
+
+from governance.connectors.base import (
+    Check,
+    Connector,
+    ConnectorError,
+    IdpClient,
+    IdpGrant,
+    IdpIdentity,
+    NotSupported,
+    RevokeResult,
+    TokenStatus,
+)
+from governance.connectors.registry import KINDS, connector_for
+
+__all__ = [
+    "KINDS",
+    "Check",
+    "Connector",
+    "ConnectorError",
+    "IdpClient",
+    "IdpGrant",
+    "IdpIdentity",
+    "NotSupported",
+    "RevokeResult",
+    "TokenStatus",
+    "connector_for",
+]

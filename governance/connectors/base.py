@@ -1,0 +1,211 @@
+"""The one interface every IdP connector implements, and the plain data it returns.
+
+A connector talks to one identity provider (or any OAuth 2.0 authorization server) and nothing
+else: no database, no Django models, no transactions. It returns frozen dataclasses; the
+services that call it (IdP syncs, revocation jobs) decide what to store and what to record.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+# The capability names a kind declares in `Connector.capabilities`; `verify()` reports each.
+VERIFY = "verify"
+LIST_IDENTITIES = "list_identities"
+LIST_CLIENTS = "list_clients"
+LIST_GRANTS = "list_grants"
+REVOKE = "revoke"
+INTROSPECT = "introspect"
+DEACTIVATE = "deactivate"
+ALL_CAPABILITIES = (LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, INTROSPECT, DEACTIVATE)
+
+# Failures with no HTTP answer that may pass (the safe fetcher's reasons for them).
+TRANSIENT_CODES = frozenset({"timeout", "connect_error", "protocol_error", "rate_limited"})
+
+
+class ConnectorError(Exception):
+    """An IdP call that failed, described so a security engineer can act on it: which call,
+    which endpoint, the HTTP status and the IdP's own error code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str,
+        endpoint: str = "",
+        status: int | None = None,
+        error_code: str = "",
+        retry_after: float | None = None,
+    ):
+        self.message = message
+        self.call = call
+        self.endpoint = endpoint
+        self.status = status
+        self.error_code = error_code
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"{self.call} failed"]
+        if self.endpoint:
+            parts.append(f"at {self.endpoint}")
+        if self.status is not None:
+            parts.append(f"(HTTP {self.status}{', ' + self.error_code if self.error_code else ''})")
+        elif self.error_code:
+            parts.append(f"({self.error_code})")
+        return f"{' '.join(parts)}: {self.message}"
+
+    @property
+    def retryable(self) -> bool:
+        """True for failures worth retrying later (rate limits, 5xx, timeouts, refused): not
+        for a refused address, a wrong secret or an unsupported call."""
+        if self.retry_after is not None or (self.status or 0) >= 500:
+            return True
+        return self.status is None and self.error_code in TRANSIENT_CODES
+
+
+class NotSupported(ConnectorError):
+    """The kind (or this connection's config) cannot do `capability`: never a silent empty list."""
+
+    def __init__(self, kind: str, capability: str, why: str):
+        self.capability = capability
+        self.kind = kind
+        super().__init__(why, call=capability, error_code="not_supported")
+
+    def _describe(self) -> str:
+        return (
+            f"{self.capability} is not supported by this {self.kind!r} connection: {self.message}"
+        )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of `verify()`: a capability and whether this connection can use it."""
+
+    capability: str
+    ok: bool
+    detail: str  # what was checked, or which endpoint / permission is missing
+
+
+@dataclass(frozen=True)
+class IdpIdentity:
+    """A user or service account as the IdP lists it."""
+
+    idp_id: str
+    subject: str
+    display_name: str = ""
+    email: str = ""
+    active: bool = True
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class IdpClient:
+    """An OAuth client (application) registered at the IdP."""
+
+    idp_id: str
+    client_id: str
+    name: str = ""
+    active: bool = True
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class IdpGrant:
+    """A delegated grant, normalised across IdPs: who let which client do what, since when and
+    until when. `idp_id` is the IdP's own id for it ("" when it has none: Keycloak and Google
+    key grants by user and client)."""
+
+    idp_id: str
+    subject: str
+    client_id: str
+    scopes: tuple[str, ...] = ()
+    created: datetime.datetime | None = None
+    expires: datetime.datetime | None = None
+    grant_type: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class TokenStatus:
+    """What the IdP says about one token (RFC 7662): active or not, and whose."""
+
+    active: bool
+    client_id: str = ""
+    subject: str = ""
+    scopes: tuple[str, ...] = ()
+    expires: datetime.datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class RevokeResult:
+    """The outcome of a revoke. Both outcomes are success: a revoke is idempotent."""
+
+    REVOKED = "revoked"  # the IdP accepted the revocation (RFC 7009 gives no more than this)
+    ALREADY_ABSENT = "already_absent"  # the IdP said the grant was not there (e.g. a 404)
+
+    outcome: str
+    target: str  # the grant id, or a token's first characters: never the whole token
+    endpoint: str = ""
+    status: int | None = None
+
+
+class Connector(abc.ABC):
+    """One connection to one IdP. Subclasses set `kind` and `capabilities` and implement what
+    they declare; everything else raises NotSupported through `unsupported()`."""
+
+    kind: str = ""
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, config: dict[str, Any], secret: str):
+        self.config = dict(config)
+        self.secret = secret
+
+    def __repr__(self) -> str:  # never the secret
+        return f"<{type(self).__name__} kind={self.kind!r}>"
+
+    def supports(self, capability: str) -> bool:
+        """Whether this connection (kind and config) can do `capability`."""
+        return capability in self.capabilities
+
+    def unsupported(self, capability: str, why: str = "") -> NotSupported:
+        """The error to raise for a capability this connection does not have."""
+        return NotSupported(
+            self.kind,
+            capability,
+            why or f"the {self.kind!r} connector cannot {capability.replace('_', ' ')}",
+        )
+
+    @abc.abstractmethod
+    def verify(self) -> list[Check]:
+        """One harmless call per capability; a Check for each (including the unsupported ones,
+        ok=False with the reason). Raises nothing for a failing capability: it reports it."""
+
+    def list_identities(self) -> Iterator[IdpIdentity]:
+        """Every user and service account the IdP holds."""
+        raise self.unsupported(LIST_IDENTITIES)
+
+    def list_clients(self) -> Iterator[IdpClient]:
+        """Every OAuth client registered at the IdP."""
+        raise self.unsupported(LIST_CLIENTS)
+
+    def list_grants(self) -> Iterator[IdpGrant]:
+        """Every delegated grant (consent, refresh token) the IdP holds."""
+        raise self.unsupported(LIST_GRANTS)
+
+    def revoke(self, grant_or_token: IdpGrant | str) -> RevokeResult:
+        """Revoke a listed grant or a token value; revoking what is already gone succeeds."""
+        raise self.unsupported(REVOKE)
+
+    def introspect(self, token: str) -> TokenStatus:
+        """Whether a token is still active (how a revoke is verified)."""
+        raise self.unsupported(INTROSPECT)
+
+    def deactivate(self, client_id: str) -> None:
+        """Stop a client from getting new tokens (disable the application)."""
+        raise self.unsupported(DEACTIVATE)
