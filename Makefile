@@ -15,7 +15,7 @@ install: $(BIN)/.installed
 
 # Embedded PostgreSQL + migrate + first-start admin and demo data + web, Celery worker and beat.
 run: install
-	$(BIN)/python -m governance.launcher
+	$(BIN)/python -m governance.platform.launcher
 
 # pytest on a throwaway embedded PostgreSQL under var/pgtest (or on DATABASE_URL when set).
 test: install
@@ -23,4 +23,4 @@ test: install
 
 # Forget the embedded database (stops it first).
 clean-db: install
-	$(BIN)/python -c "from governance import devdb; devdb.wipe()"
+	$(BIN)/python -c "from governance.platform import devdb; devdb.wipe()"

@@ -10,9 +10,10 @@ from rest_framework.routers import DefaultRouter
 import audit.api
 import inventory.api
 from audit import ingest_views, views_otlp
-from governance import views, views_account
+from governance.access import views_account
+from governance.access.roles import ADMIN, IsViewer, has_role
 from governance.api_docs import ApiDocsView, ApiRootView
-from governance.roles import ADMIN, IsViewer, has_role
+from governance.platform import health
 
 # No format-suffix routes (`/api/v1/audit-events.json`): they are not in the OpenAPI schema, so
 # nothing tested them, and the audit-events ViewSet answered them 500. `?format=json` still works.
@@ -28,7 +29,7 @@ admin.site.has_permission = lambda request: (
 )
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", views_account.PasswordChangeView.as_view(), name="password_change"),
@@ -43,7 +44,7 @@ urlpatterns = [
     path("", include("governance.urls_ui")),
     path("inventory/", include("inventory.urls")),
     path("audit/", include("audit.urls")),
-    # Event ingestion authenticates with source tokens, not users (see governance/roles.py).
+    # Event ingestion authenticates with source tokens, not users (see governance/access/roles.py).
     path("api/v1/events", ingest_views.ingest, name="audit-ingest"),
     path("api/v1/events/", ingest_views.ingest),
     path("api/v1/events/schema", ingest_views.event_schema, name="audit-event-schema"),
