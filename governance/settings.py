@@ -163,8 +163,8 @@ X_FRAME_OPTIONS = "DENY"
 # not sent.
 # No 'unsafe-inline' for styles either: plotly.js adds two <style> elements, allowed by hash
 # alone: an empty one it then fills through CSSOM (which CSP does not restrict), and its
-# bundled map stylesheet (re-hash it when upgrading plotly; tests/governance/test_csp.py's Chromium test
-# fails on a CSP error).
+# bundled map stylesheet (re-hash it when upgrading plotly; tests/governance/test_csp.py's
+# Chromium test fails on a CSP error).
 PLOTLY_STYLE_HASHES = (
     "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
     "'sha256-ji27qzEtxXZW+7dun6UwjHXJ18e6WAin1VvNtkzIE/o='",
