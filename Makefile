@@ -23,7 +23,7 @@ $(OIDC_PEER)/node_modules/.installed: $(OIDC_PEER)/package-lock.json $(BIN)/.ins
 
 # Embedded PostgreSQL + migrate + first-start admin and demo data + web, Celery worker and beat.
 run: install
-	$(BIN)/python -m governance.launcher
+	$(BIN)/python -m governance.platform.launcher
 
 # pytest on a throwaway embedded PostgreSQL under var/pgtest (or on DATABASE_URL when set).
 test: install $(OIDC_PEER)/node_modules/.installed
@@ -31,4 +31,4 @@ test: install $(OIDC_PEER)/node_modules/.installed
 
 # Forget the embedded database (stops it first).
 clean-db: install
-	$(BIN)/python -c "from governance import devdb; devdb.wipe()"
+	$(BIN)/python -c "from governance.platform import devdb; devdb.wipe()"

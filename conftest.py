@@ -17,7 +17,7 @@ def pytest_sessionstart(session):
         return
     from django.conf import settings
 
-    from governance import devdb
+    from governance.platform import devdb
 
     # fsync off: a throwaway test cluster, rebuilt from migrations whenever needed.
     _started_here = devdb.ensure_running(settings.EMBEDDED_PGDATA, fast_and_unsafe=True)
@@ -27,7 +27,7 @@ def pytest_sessionfinish(session, exitstatus):
     if _started_here:
         from django.conf import settings
 
-        from governance import devdb
+        from governance.platform import devdb
 
         devdb.stop(settings.EMBEDDED_PGDATA)
 

@@ -4,7 +4,7 @@ the console's source pages so every change is recorded as an admin action."""
 from django.contrib import admin
 
 from audit.models import AuditEvent, ChainVerification, EventBatch, EventSource
-from governance.admin import ReadOnlyAdmin
+from governance.access.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

@@ -19,10 +19,10 @@ from rest_framework.response import Response
 
 from audit import explorer
 from audit.models import AuditEvent, EventSource
-from governance.api_schema import DeclaredQueryParamsMixin
-from governance.pagination import MAX_LIMIT, page_params
-from governance.roles import AUDITOR, IsAdmin, IsViewer, has_role
-from inventory.queries import id_or_none
+from governance.access.lists.filters import id_or_none
+from governance.access.lists.pagination import MAX_LIMIT, page_params
+from governance.access.lists.schema import DeclaredQueryParamsMixin
+from governance.access.roles import AUDITOR, IsAdmin, IsViewer, has_role
 
 DETAIL_COLUMNS = explorer.LIST_COLUMNS + ["received_at", "batch_id", "session_id"]
 

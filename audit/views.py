@@ -18,9 +18,9 @@ from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
 from audit.otlp_attributes import FIELDS, MappingError, mapping_text, parse_mapping_text
 from audit.services import sources as source_services
 from audit.tasks import verify_audit_chain
-from governance import charts
-from governance.htmx import render_fragment_or_page, wants_fragment
-from governance.roles import ADMIN, AUDITOR, VIEWER, has_role, role_required
+from governance.access import charts
+from governance.access.htmx import render_fragment_or_page, wants_fragment
+from governance.access.roles import ADMIN, AUDITOR, VIEWER, has_role, role_required
 
 
 def _filters(request):

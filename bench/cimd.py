@@ -199,7 +199,7 @@ def main() -> None:
     os.environ["FETCH_ALLOWLIST"] = "127.0.0.1"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    from governance import devdb
+    from governance.platform import devdb
 
     pgdata = Path(os.environ["PGDATA_DIR"]).resolve()
     started = devdb.ensure_running(pgdata)

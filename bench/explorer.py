@@ -25,7 +25,7 @@ BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
 DB = f"bench_explorer_{os.getpid()}"
 os.environ["EMBEDDED_DB_NAME"] = DB  # before anything can load the Django settings
-from governance import devdb  # noqa: E402
+from governance.platform import devdb  # noqa: E402
 
 PGDATA = devdb.DEFAULT_PGDATA
 COLUMNS = (

@@ -6,9 +6,9 @@ Runs against the worktree's embedded PostgreSQL (./var/pg, default durability: f
 synchronous_commit on), in a throwaway database created here and dropped at the end.
 (a) COPY of the same generated events, 1,000-row batches (a commit each), into a bare table
     with the same unique key (source, event id); one connection, and four for reference.
-(b) POST /api/v1/events through the production web server (governance/webserver.py: Granian,
-    one process per core, 16 threads each, keep-alive), 1,000 events per request, 4 concurrent
-    clients, with dedup, redaction, chain, derived state and rollups on.
+(b) POST /api/v1/events through the production web server (governance/platform/webserver.py:
+    Granian, one process per core, 16 threads each, keep-alive), 1,000 events per request,
+    4 concurrent clients, with dedup, redaction, chain, derived state and rollups on.
 (c) the same endpoint with one event per request, 32 concurrent keep-alive clients (a fleet of
     MCP servers; --single-concurrency), and (c4) with 4, each after a 1,000-request warm-up; the baseline (c0) is one-row
     INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
@@ -38,7 +38,7 @@ BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
 DB = f"bench_ingest_{os.getpid()}"
 os.environ["EMBEDDED_DB_NAME"] = DB  # before anything can load the Django settings
-from governance import devdb  # noqa: E402
+from governance.platform import devdb  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cputime import CpuMeter, postmaster_pid, process_tree  # noqa: E402
@@ -217,10 +217,10 @@ def bench_copy(rows, connections: int, meter: CpuMeter | None = None) -> float:
 
 # --- (b), (c): HTTP through the production web server ------------------------------------------
 class Server:
-    """The production web server (governance/webserver.py: Granian) on a free port."""
+    """The production web server (governance/platform/webserver.py: Granian) on a free port."""
 
     def __init__(self, workers: int | None = None):
-        from governance import webserver
+        from governance.platform import webserver
 
         self.port = free_port()
         self.proc = subprocess.Popen(
@@ -333,7 +333,7 @@ def main():
         "--workers",
         type=int,
         default=None,
-        help="web server workers (default: governance/webserver.py, one per core)",
+        help="web server workers (default: governance/platform/webserver.py, one per core)",
     )
     parser.add_argument(
         "--single-concurrency",
@@ -403,7 +403,8 @@ def main():
             server.stop()
         ma1, ma4, mb, mc, mc4, mc0 = (statistics.median(x) for x in (a1, a4, b, c, c4, c0))
         print(
-            f"\nweb server: governance/webserver.py (Granian), workers {args.workers or 'default'}; "
+            "\nweb server: governance/platform/webserver.py (Granian), "
+            f"workers {args.workers or 'default'}; "
             f"{args.events:,} events per run; medians of {args.repeat} runs"
         )
         print(f"\n(a)  raw COPY, 1k batches, unique key, 1 connection : {ma1:10,.0f} events/s")

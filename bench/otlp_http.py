@@ -3,8 +3,8 @@
 Usage:  .venv/bin/python bench/otlp_http.py [--spans 50000] [--repeat 3]
 
 Uses the ingest benchmark's harness (bench/ingest.py): the worktree's embedded PostgreSQL with
-default durability, a throwaway database, the production web server (governance/webserver.py:
-Granian), 4 concurrent clients.
+default durability, a throwaway database, the production web server
+(governance/platform/webserver.py: Granian), 4 concurrent clients.
 The same MCP tools/call spans (the Python SDK's shape: 9 convention attributes, 5 resource
 attributes) are sent two ways, each to its own source so neither sees the other's ids:
   baseline: the canonical events they map to, as JSON, to POST /api/v1/events (1,000 a request);
@@ -28,7 +28,7 @@ BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
-from governance import devdb  # noqa: E402
+from governance.platform import devdb  # noqa: E402
 
 # bench/ is a folder of scripts, not a package: load the ingest benchmark's harness by path.
 _spec = importlib.util.spec_from_file_location("bench_ingest", BASE / "bench" / "ingest.py")
@@ -87,7 +87,7 @@ def main() -> None:
         "--workers",
         type=int,
         default=None,
-        help="web server workers (default: governance/webserver.py, one per core)",
+        help="web server workers (default: governance/platform/webserver.py, one per core)",
     )
     args = parser.parse_args()
     started_cluster = devdb.ensure_running(harness.PGDATA)

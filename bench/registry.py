@@ -36,7 +36,7 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 def fresh_database(pgdata: Path, name: str) -> None:
     import psycopg
 
-    from governance.devdb import socket_dir
+    from governance.platform.devdb import socket_dir
 
     with psycopg.connect(
         host=str(socket_dir(pgdata)), user="postgres", dbname="postgres", autocommit=True
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of the cheaper measurements")
     args = parser.parse_args()
 
-    from governance import devdb
+    from governance.platform import devdb
 
     pgdata = Path(os.environ["PGDATA_DIR"]).resolve()
     started_db = devdb.ensure_running(pgdata)

@@ -59,7 +59,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from governance import devdb
+    from governance.platform import devdb
 
     started_here = False
     if settings.EMBEDDED_PGDATA:

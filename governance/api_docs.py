@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularSwaggerSplitView
 from rest_framework.reverse import reverse
 from rest_framework.routers import APIRootView
 
-from governance.roles import IsViewer
+from governance.access.roles import IsViewer
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):

@@ -1,3 +1,5 @@
+"""The governance app's config: connects the lockout record to django-axes' signal."""
+
 from django.apps import AppConfig
 
 
@@ -6,8 +8,9 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self):
+        # Imported here: lockouts imports the models, which load only once the registry is ready.
         from axes.signals import user_locked_out
 
-        from governance.lockouts import record_lockout
+        from governance.access.lockouts import record_lockout
 
         user_locked_out.connect(record_lockout, dispatch_uid="governance.record_lockout")

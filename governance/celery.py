@@ -5,7 +5,7 @@ import os
 from celery import Celery, signals
 from django.conf import settings
 
-from governance import localfiles
+from governance.platform import localfiles
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 

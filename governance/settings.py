@@ -6,7 +6,7 @@ encryption key kept under ./var. Production sets DATABASE_URL, CELERY_BROKER_URL
 FIELD_ENCRYPTION_KEY and ALLOWED_HOSTS.
 
 Importing this module writes nothing: the generated keys and the folders it names are made by
-governance.localfiles.ensure(), which manage.py and the test bootstrap call first.
+governance.platform.localfiles.ensure(), which manage.py and the test bootstrap call first.
 """
 
 import datetime
@@ -17,8 +17,8 @@ from pathlib import Path
 import dj_database_url
 import plotly
 
-from governance import localfiles
-from governance.devdb import DEFAULT_PGDATA, socket_dir
+from governance.platform import localfiles
+from governance.platform.devdb import DEFAULT_PGDATA, socket_dir
 
 BASE_DIR = localfiles.BASE_DIR
 VAR_DIR = localfiles.var_dir()
@@ -65,8 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "governance.middleware.RefuseNulInQueryStringMiddleware",
-    "governance.middleware.SecurityHeadersMiddleware",
+    "governance.platform.middleware.RefuseNulInQueryStringMiddleware",
+    "governance.platform.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -75,7 +75,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "governance.roles.LoginRequiredEverywhereMiddleware",
+    "governance.access.roles.LoginRequiredEverywhereMiddleware",
     # After AuthenticationMiddleware, last (axes' advice): turns a lockout into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -93,7 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "governance.roles.role_context",
+                "governance.access.roles.role_context",
             ],
         },
     },
@@ -158,8 +158,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
 X_FRAME_OPTIONS = "DENY"
-# Sent on every response (governance/middleware.py). Scripts and styles only from the console's
-# own origin: no inline script, no eval (docs/ui.md: Content-Security-Policy). Empty = not sent.
+# Sent on every response (governance/platform/middleware.py). Scripts and styles only from the
+# console's own origin: no inline script, no eval (docs/ui.md: Content-Security-Policy). Empty =
+# not sent.
 # No 'unsafe-inline' for styles either: plotly.js adds two <style> elements, allowed by hash
 # alone: an empty one it then fills through CSSOM (which CSP does not restrict), and its
 # bundled map stylesheet (re-hash it when upgrading plotly; tests/governance/test_csp.py's
@@ -210,13 +211,13 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Bearer first: a request that presents a token gets the token's (capped) role even
         # when it also carries a session. No Basic auth: the API never takes a password.
-        "governance.api_tokens.BearerTokenAuthentication",
+        "governance.access.api_tokens.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["governance.roles.IsViewer"],
-    "DEFAULT_PAGINATION_CLASS": "governance.pagination.StrictLimitOffsetPagination",
+    "DEFAULT_PERMISSION_CLASSES": ["governance.access.roles.IsViewer"],
+    "DEFAULT_PAGINATION_CLASS": "governance.access.lists.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "governance.api_schema.ConsoleAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "governance.access.lists.schema.ConsoleAutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

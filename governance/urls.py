@@ -12,8 +12,8 @@ from rest_framework.routers import DefaultRouter
 
 import audit.api
 import inventory.api
+from governance.access.roles import ADMIN, IsViewer, has_role
 from governance.api_docs import ApiDocsView, ApiRootView
-from governance.roles import ADMIN, IsViewer, has_role
 
 
 class ApiRouter(DefaultRouter):

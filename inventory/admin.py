@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from governance.admin import ReadOnlyAdmin
+from governance.access.admin import ReadOnlyAdmin
 from inventory import models
 
 

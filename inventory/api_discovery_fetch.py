@@ -2,10 +2,13 @@
 
 from rest_framework import serializers, viewsets
 
-from governance.api_schema import DeclaredQueryParamsMixin
-from governance.roles import IsViewer
+from governance.access.lists.schema import (
+    DeclaredQueryParamsMixin,
+    bad_filter_is_400,
+    spec_parameters,
+)
+from governance.access.roles import IsViewer
 from inventory import queries, queries_discovery
-from inventory.api import bad_filter_is_400, spec_parameters
 from inventory.models import AuthorizationServer, ClientDocument, FetchRecord
 
 

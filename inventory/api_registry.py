@@ -15,12 +15,15 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from governance.api_schema import DeclaredQueryParamsMixin
-from governance.roles import IsAdmin, IsViewer
+from governance.access.lists.filters import parse_id, parse_text
+from governance.access.lists.schema import (
+    DeclaredQueryParamsMixin,
+    bad_filter_is_400,
+    spec_parameters,
+)
+from governance.access.roles import IsAdmin, IsViewer
 from inventory import queries_discovery
-from inventory.api import bad_filter_is_400, spec_parameters
 from inventory.models import Crawl, Registry, ServerChange
-from inventory.queries import parse_id, parse_text
 from inventory.services import registry as registry_service
 
 

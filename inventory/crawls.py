@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from governance.access.records import record_admin_action
 from governance.platform import jobs
 from governance.platform.jobs import JobLost as CrawlLost  # noqa: F401  (re-exported)
 from governance.platform.jobs import Progress  # noqa: F401  (re-exported for runners)
-from governance.services import record_admin_action
 from inventory.models import Crawl
 
 # Target of the daily "refresh every due CIMD document" crawl.

@@ -1,18 +1,19 @@
 """Inventory reads: the list filters, search and sorting shared by pages, the API and exports.
 
-Each list is described once by a `ListSpec`; `filtered(spec, params)` turns query parameters
-(a QueryDict or a plain dict) into a queryset, so a page and the API can never disagree on what
-`?status=revoked` means. Bad values raise `InvalidFilter` naming the parameter (shown as a 400).
+Each list is described once by a `ListSpec` (governance/access/lists/filters.py); `filtered(spec,
+params)` turns query parameters (a QueryDict or a plain dict) into a queryset, so a page and the
+API can never disagree on what `?status=revoked` means. Bad values raise `InvalidFilter` naming
+the parameter (shown as a 400).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Count, Q, QuerySet, Value
 
+from governance.access.lists.filters import Filter, ListSpec, filtered
 from inventory.models import (
     AuthorizationServer,
     Client,
@@ -27,138 +28,6 @@ from inventory.models import (
     task_past_ttl_q,
     task_running_q,
 )
-
-TRUE_VALUES, FALSE_VALUES = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
-
-
-class InvalidFilter(ValueError):
-    """A query parameter with a value the list cannot filter on."""
-
-    def __init__(self, param: str, message: str):
-        super().__init__(f"{param}: {message}")
-        self.param, self.message = param, message
-
-
-@dataclass(frozen=True)
-class Filter:
-    """One query parameter: `kind` is "choice" (needs `choices`), "text", "id" or "bool"."""
-
-    param: str
-    lookup: str
-    kind: str = "choice"
-    choices: tuple[tuple[str, str], ...] = ()
-    label: str = ""
-
-
-@dataclass(frozen=True)
-class ListSpec:
-    """How one list is searched (`q`), filtered, and sorted (`sort`, `-` prefix for descending)."""
-
-    search: tuple[str, ...]
-    filters: tuple[Filter, ...]
-    sorts: dict[str, str]
-    default_sort: str
-    extra: dict = field(default_factory=dict)  # param -> function(queryset, bool) for flags
-
-    def filter(self, param: str) -> Filter | None:
-        return next((f for f in self.filters if f.param == param), None)
-
-
-# PostgreSQL's bigint holds 19 digits: a longer number is no id and no row count, and int() of
-# more than 4300 digits raises ValueError (Python's guard against quadratic conversion).
-MAX_DIGITS = 19
-BIGINT_MAX = 2**63 - 1
-
-
-def parse_id(param: str, raw: str) -> int:
-    """A numeric id, else InvalidFilter (ASCII digits only: "²".isdigit() is true, int() fails)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw.lstrip("0")) > MAX_DIGITS:
-        raise InvalidFilter(param, f"{_shown(raw)} is not a numeric id")
-    return int(raw)
-
-
-def id_or_none(raw: str) -> int | None:
-    """The id in `raw`, or None when it is none (for pages that ignore a malformed id filter)."""
-    try:
-        return parse_id("id", raw)
-    except InvalidFilter:
-        return None
-
-
-def parse_count(param: str, raw: str, *, minimum: int, maximum: int = BIGINT_MAX) -> int:
-    """A whole number of at least `minimum`, capped at `maximum`, else InvalidFilter.
-
-    Every page size and offset goes through here: a value past bigint (2**63) once reached SQL
-    as LIMIT and answered 500, and a negative one was silently replaced by the default."""
-    if not (raw.isascii() and raw.isdigit()):
-        raise InvalidFilter(param, f"{_shown(raw)} is not a whole number of at least {minimum}")
-    value = int(raw) if len(raw.lstrip("0")) <= MAX_DIGITS else maximum
-    if value < minimum:
-        raise InvalidFilter(param, f"{_shown(raw)} is not a whole number of at least {minimum}")
-    return min(value, maximum)
-
-
-def _shown(raw: str) -> str:
-    """The bad value as quoted in an error, shortened: errors name the value, not echo a page."""
-    return repr(raw if len(raw) <= 40 else raw[:40] + "...")
-
-
-def parse_text(param: str, raw: str) -> str:
-    """Free text, else InvalidFilter: PostgreSQL text cannot hold a NUL character."""
-    if "\x00" in raw:
-        raise InvalidFilter(param, "contains a NUL character")
-    return raw
-
-
-def _parse(flt: Filter, raw: str):
-    if flt.kind == "choice":
-        allowed = [value for value, _ in flt.choices]
-        if raw not in allowed:
-            raise InvalidFilter(flt.param, f"{raw!r} is not one of {', '.join(allowed)}")
-        return raw
-    if flt.kind == "id":
-        return parse_id(flt.param, raw)
-    if flt.kind == "bool":
-        return parse_bool(flt.param, raw)
-    return parse_text(flt.param, raw)
-
-
-def parse_bool(param: str, raw: str) -> bool:
-    """'1/true/yes/on' or '0/false/no/off', else InvalidFilter."""
-    if raw.lower() in TRUE_VALUES:
-        return True
-    if raw.lower() in FALSE_VALUES:
-        return False
-    raise InvalidFilter(param, f"{raw!r} is not a boolean (use true or false)")
-
-
-def filtered(spec: ListSpec, queryset: QuerySet, params: Mapping) -> QuerySet:
-    """Apply `q`, the spec's filters and `sort` from `params` to `queryset`."""
-    q = parse_text("q", (params.get("q") or "").strip())
-    if q:
-        condition = Q()
-        for name in spec.search:
-            condition |= Q(**{f"{name}__icontains": q})
-        queryset = queryset.filter(condition)
-    for flt in spec.filters:
-        raw = (params.get(flt.param) or "").strip()
-        if raw:
-            value = _parse(flt, raw)
-            if flt.param in spec.extra:
-                queryset = spec.extra[flt.param](queryset, value)
-            else:
-                queryset = queryset.filter(**{flt.lookup: value})
-    return queryset.order_by(*sort_fields(spec, params.get("sort")))
-
-
-def sort_fields(spec: ListSpec, raw: str | None) -> list[str]:
-    """Order-by fields for `sort` (unknown keys fall back to the default), with a stable tiebreak."""
-    raw = raw or spec.default_sort
-    key = raw.lstrip("-")
-    if key not in spec.sorts:
-        raw, key = spec.default_sort, spec.default_sort.lstrip("-")
-    prefix = "-" if raw.startswith("-") else ""
-    return [f"{prefix}{spec.sorts[key]}", f"{prefix}id"]
 
 
 def _running(queryset, value: bool):

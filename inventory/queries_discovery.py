@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from django.db.models import Count, QuerySet
 
+from governance.access.lists.filters import Filter, ListSpec, filtered
 from inventory.models import (
     Client,
     ClientDocument,
@@ -18,7 +19,6 @@ from inventory.models import (
     ServerChange,
     ServerVersion,
 )
-from inventory.queries import Filter, ListSpec, filtered
 
 FETCH_SPEC = ListSpec(
     search=("url",),

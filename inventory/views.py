@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 
-from governance.htmx import render_fragment_or_page, wants_fragment
-from governance.roles import VIEWER, role_required
+from governance.access.htmx import render_fragment_or_page, wants_fragment
+from governance.access.lists.filters import InvalidFilter, ListSpec, parse_id
+from governance.access.roles import VIEWER, role_required
 from inventory import queries
 from inventory.models import Client, Grant, Identity, Server
-from inventory.queries import InvalidFilter, ListSpec
 
 PAGE_SIZE = 50
 
@@ -114,7 +114,7 @@ def _id_labels(request, **querysets) -> dict:
         if not raw:
             continue
         try:
-            pk = queries.parse_id(param, raw)
+            pk = parse_id(param, raw)
         except InvalidFilter:
             continue  # the list itself answers 400 naming the parameter
         obj = queryset.filter(pk=pk).first()

@@ -7,8 +7,8 @@ from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from governance.htmx import wants_fragment
-from governance.roles import ADMIN, VIEWER, role_required
+from governance.access.htmx import wants_fragment
+from governance.access.roles import ADMIN, VIEWER, role_required
 from inventory import queries
 from inventory.models import Client, Grant, Identity, Server, Task
 from inventory.services.entities import set_review_status

@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from governance.htmx import render_fragment_or_page, wants_fragment
-from governance.roles import ADMIN, VIEWER, role_required
+from governance.access.htmx import render_fragment_or_page, wants_fragment
+from governance.access.roles import ADMIN, VIEWER, role_required
 from inventory import queries_discovery
 from inventory.models import Crawl, Registry, Server
 from inventory.services import registry as registry_service

@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from governance.htmx import render_fragment_or_page
-from governance.roles import ADMIN, VIEWER, role_required
+from governance.access.htmx import render_fragment_or_page
+from governance.access.lists.filters import id_or_none
+from governance.access.roles import ADMIN, VIEWER, role_required
 from inventory import cimd, crawls, queries, queries_discovery
 from inventory.models import (
     AuthorizationServer,
@@ -222,7 +223,7 @@ def cimd_document_diff(request, pk: int):
     """What changed from the previous version (or ?against=<version id>) to this one."""
     version = get_object_or_404(ClientDocument.objects.select_related("client"), pk=pk)
     # Through parse_id: int() of 4300+ digits raises ValueError (was a 500).
-    against = queries.id_or_none(request.GET.get("against", ""))
+    against = id_or_none(request.GET.get("against", ""))
     if against is not None:
         older = get_object_or_404(ClientDocument, pk=against, client=version.client)
     else:

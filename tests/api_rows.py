@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 from audit.models import AuditEvent, EventSource
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import (
     AuthorizationServer,
     ClientDocument,

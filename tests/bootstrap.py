@@ -1,9 +1,9 @@
 """pytest plugin (pytest.ini: -p tests.bootstrap): makes the development keys and folders
-(governance.localfiles) before pytest-django imports the settings, as manage.py does."""
+(governance.platform.localfiles) before pytest-django imports the settings, as manage.py does."""
 
 import pytest
 
-from governance import localfiles
+from governance.platform import localfiles
 
 
 @pytest.hookimpl(wrapper=True)

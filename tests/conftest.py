@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group, User
 
-from governance.roles import ADMIN, AUDITOR, VIEWER
+from governance.access.roles import ADMIN, AUDITOR, VIEWER
 from tests.fetch_server import LocalServer
 
 

@@ -1,4 +1,4 @@
-"""The production web server (governance/webserver.py: Granian) for integration tests.
+"""The production web server (governance/platform/webserver.py: Granian) for integration tests.
 
     web = WebServer()            # against this test's database
     httpx.get(f"{web.url}/healthz")
@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from governance import webserver
+from governance.platform import webserver
 from tests.celery_worker import database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.models import EventSource
 from audit.otlp_attributes import validate_mapping
 from audit.sources import forget_cached_sources, hash_token, new_token
-from governance.services import record_admin_action
+from governance.access.records import record_admin_action
 
 
 def _snapshot(source: EventSource) -> dict:

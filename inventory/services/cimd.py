@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from governance.services import record_admin_action
+from governance.access.records import record_admin_action
 from inventory import cimd
 from inventory.crawls import CIMD_SWEEP_TARGET
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log

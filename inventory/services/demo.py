@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from governance.models import SiteSetting
+from governance.access.models import SiteSetting
 from inventory.models import (
     Client,
     Grant,

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.db import connection, models, transaction
 
-from governance.services import record_admin_action
+from governance.access.records import record_admin_action
 from inventory.models import (
     Client,
     Grant,

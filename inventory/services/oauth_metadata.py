@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from governance.services import record_admin_action
+from governance.access.records import record_admin_action
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
 from inventory.secret_members import find_secrets, mask_secrets

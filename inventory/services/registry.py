@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from governance.services import record_admin_action
+from governance.access.records import record_admin_action
 from inventory.crawls import Progress, start_crawl
 from inventory.fetch import FetchError, safe_fetch
 from inventory.models import Crawl, Registry

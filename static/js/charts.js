@@ -1,5 +1,5 @@
 // Draws the console's plotly charts. The Content-Security-Policy forbids inline script, so each
-// chart arrives as <div data-plotly-figure="{figure JSON}"> (governance/charts.py); this file
+// chart arrives as <div data-plotly-figure="{figure JSON}"> (governance/access/charts.py); this file
 // draws every such div on page load and after htmx swaps.
 (function () {
   "use strict";

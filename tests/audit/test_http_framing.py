@@ -1,6 +1,6 @@
 """A request body is taken only when it arrived whole, framed one way, and in time.
 
-Sent byte by byte over raw sockets to the production web server (governance/webserver.py:
+Sent byte by byte over raw sockets to the production web server (governance/platform/webserver.py:
 Granian) and to Django's live server, because HTTP clients will not send a body shorter than its
 Content-Length, or both framing headers, on purpose.
 """

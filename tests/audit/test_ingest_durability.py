@@ -1,7 +1,7 @@
 """An acknowledged batch survives kill -9 of the web server and a PostgreSQL restart or crash.
 
-Runs the production web server (governance/webserver.py: Granian) as a subprocess against the
-test database (tests/web_server.py).
+Runs the production web server (governance/platform/webserver.py: Granian) as a subprocess
+against the test database (tests/web_server.py).
 """
 
 import httpx
@@ -12,7 +12,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from audit.services.sources import create_source
-from governance import devdb
+from governance.platform import devdb
 from tests.ingest_helpers import make_event
 from tests.web_server import WebServer
 

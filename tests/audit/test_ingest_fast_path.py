@@ -11,6 +11,7 @@ from django.test import Client
 
 from audit.models import AuditEvent
 from audit.services.sources import create_source
+from governance.platform import webserver
 from governance.wsgi import application
 from tests.ingest_helpers import make_event
 
@@ -236,8 +237,6 @@ def test_the_process_environment_never_reaches_request_meta(monkeypatch):
 
 
 def test_the_web_server_command_follows_the_environment_and_warns_about_connections(monkeypatch):
-    from governance import webserver
-
     monkeypatch.setenv("WEB_WORKERS", "3")
     monkeypatch.setenv("WEB_THREADS", "8")
     cmd = webserver.command("0.0.0.0:9000")

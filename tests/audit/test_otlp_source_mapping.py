@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from audit.models import AuditEvent, EventSource
 from audit.services.sources import create_source
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import Client, Identity
 from tests.otlp_support import SERVER_RESOURCE, export_spans, make_tracer, record_sdk_server_call
 

@@ -7,7 +7,7 @@ from audit.models import AuditEvent, ChainVerification, EventSource
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
 from audit.sources import hash_token
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from tests.ingest_helpers import make_event
 
 pytestmark = pytest.mark.django_db

@@ -14,10 +14,10 @@ from django.forms import MultiWidget
 from django.test import RequestFactory
 from django.urls import reverse
 
-from governance.admin import RecordedAdminMixin
-from governance.models import AdminAction
-from governance.roles import ADMIN, VIEWER
-from governance.services import record_admin_action
+from governance.access.admin import RecordedAdminMixin
+from governance.access.models import AdminAction
+from governance.access.records import record_admin_action
+from governance.access.roles import ADMIN, VIEWER
 
 PASSWORD = "correct-horse-battery"
 

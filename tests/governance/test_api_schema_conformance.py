@@ -14,7 +14,7 @@ from schemathesis import checks
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from governance.roles import ADMIN, VIEWER
+from governance.access.roles import ADMIN, VIEWER
 from tests.api_rows import API_LISTS, one_of_everything
 from tests.conftest import _user_with_role
 from tests.ingest_helpers import make_event

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from django.test import Client
 
-from governance import api_tokens
-from governance.models import AdminAction, ApiToken
+from governance.access import api_tokens
+from governance.access.models import AdminAction, ApiToken
 from tests.governance.test_csp import ALLOWED_SCRIPT, INLINE_HANDLER
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from governance import api_tokens
-from governance.models import AdminAction, ApiToken
-from governance.roles import AUDITOR, VIEWER
+from governance.access import api_tokens
+from governance.access.models import AdminAction, ApiToken
+from governance.access.roles import AUDITOR, VIEWER
 from tests.ingest_helpers import make_event
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import Registry
 from inventory.templatetags.console import compact_time, pretty_json
 from tests.governance.test_csp import _browser, _every_page, _objects

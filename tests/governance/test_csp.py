@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from governance import charts
+from governance.access import charts
 from inventory import crawls
 from inventory.models import AuthorizationServer, Registry
 from inventory.services.flags import raise_flag

@@ -12,7 +12,7 @@ import httpx
 import psutil
 import pytest
 
-from governance import devdb
+from governance.platform import devdb
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,7 @@ def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tm
         CELERY_BROKER_URL="filesystem://",
     )
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "governance.launcher"],
+        [sys.executable, "-m", "governance.platform.launcher"],
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.test import Client
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 
 PASSWORD = "correct-horse-battery"
 

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 
 OLD = "correct-horse-battery"
 NEW = "a-brand-new-passphrase-42"

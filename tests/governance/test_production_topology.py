@@ -104,7 +104,7 @@ def _manage(env: dict, *args: str) -> str:
 
 CREATE_ADMIN = f"""
 from django.contrib.auth.models import Group, User
-from governance.roles import ADMIN
+from governance.access.roles import ADMIN
 user = User.objects.create_user({ADMIN[0]!r}, password={ADMIN[1]!r})
 user.groups.add(Group.objects.get_or_create(name=ADMIN)[0])
 """

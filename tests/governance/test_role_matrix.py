@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from governance.roles import ADMIN, AUDITOR, VIEWER
+from governance.access.roles import ADMIN, AUDITOR, VIEWER
 from tests.api_rows import one_of_everything
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,9 @@ it, not only the view that used to check it."""
 
 import pytest
 
-from governance.models import AdminAction
-from governance.roles import ADMIN, user_role
-from governance.services import RoleChangeRefused, set_user_role
+from governance.access.models import AdminAction
+from governance.access.roles import ADMIN, user_role
+from governance.access.services import RoleChangeRefused, set_user_role
 
 pytestmark = pytest.mark.django_db
 

@@ -83,7 +83,7 @@ def test_keys_set_in_the_environment_are_used_and_nothing_is_generated_for_them(
     var_dir = tmp_path / "var"
     code = (
         "import os; os.environ.update(SECRET_KEY='s' * 60, FIELD_ENCRYPTION_KEY='k1,k2')\n"
-        "from governance import localfiles; localfiles.ensure_secrets()\n"
+        "from governance.platform import localfiles; localfiles.ensure_secrets()\n"
         "from django.conf import settings\n"
         "print(settings.SECRET_KEY == 's' * 60, settings.FIELD_ENCRYPTION_KEYS)"
     )

@@ -2,15 +2,16 @@
 
 "²".isdigit() is true but int("²") raises, and PostgreSQL text cannot hold a NUL character
 (psycopg raises DataError): both used to reach the database layer and answer 500. A NUL
-anywhere in the query string is now refused before any view runs (governance/middleware.py).
+anywhere in the query string is now refused before any view runs
+(governance/platform/middleware.py).
 """
 
 import httpx
 import pytest
 from django.test import Client
 
+from governance.access.lists.filters import InvalidFilter, parse_id, parse_text
 from inventory.models import Crawl, Registry, ServerChange
-from inventory.queries import InvalidFilter, parse_id, parse_text
 from tests.api_rows import API_LISTS, one_of_everything
 from tests.ui_factories import T0, server, small_inventory
 
@@ -138,7 +139,8 @@ def test_an_anonymous_request_with_a_nul_character_is_a_400(client, url):
     assert client.get(url).status_code == 400
 
 
-# --- Page sizes and offsets: one strict parser (governance/pagination.py) for every API list ---
+# --- Page sizes and offsets: one strict parser for every API list ---
+# (governance/access/lists/pagination.py)
 
 MAX_LIMIT = 500  # the documented largest page
 BIGINT_PAST = str(2**63)  # one past PostgreSQL's bigint: as LIMIT it answered 500

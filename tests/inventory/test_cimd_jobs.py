@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory import crawls, queries
 from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import (

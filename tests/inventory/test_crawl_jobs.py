@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from governance.platform import jobs
 from inventory.crawls import (
     CrawlLost,

@@ -4,7 +4,7 @@ options is a conditional UPDATE (never a crawl a worker already claimed) and is 
 import pytest
 from django.utils import timezone
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import Crawl, Registry
 from inventory.services.registry import make_queued_crawl_full
 

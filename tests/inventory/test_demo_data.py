@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from governance.models import SiteSetting
+from governance.access.models import SiteSetting
 from inventory.models import Client, Flag, Grant, Identity, Server, Task, TaskStatusChange, Tool
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.db import IntegrityError, transaction
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import (
     Client,
     Flag,

@@ -7,7 +7,7 @@ from django.test import Client as DjangoClient
 from django.urls import reverse
 from django.utils import timezone
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import (
     AuthorizationServer,
     Client,

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import Server, ServerRemote
 from inventory.services import oauth_metadata
 

@@ -5,8 +5,8 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from governance.models import AdminAction
-from governance.roles import VIEWER
+from governance.access.models import AdminAction
+from governance.access.roles import VIEWER
 from inventory.services import entities
 from tests.ui_factories import T0, client, grant, identity, small_inventory
 

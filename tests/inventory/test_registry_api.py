@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory import crawls
 from inventory.models import Crawl, Registry
 

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 from django.urls import reverse
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import Registry
 from inventory.services import registry as registry_service
 

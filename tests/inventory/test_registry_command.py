@@ -5,7 +5,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory.models import Crawl, Registry, ServerVersion
 from inventory.services import registry as registry_service
 from tests.fixtures.registry_server import entry, example, running_registry

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import has_vary_header
 
-from governance.models import AdminAction
+from governance.access.models import AdminAction
 from inventory import crawls
 from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
 

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from governance.overview.queries import tasks_by_status
 from inventory.models import Flag, Task
 from inventory.services import entities
 from inventory.services.flags import TASK_PAST_TTL
@@ -79,8 +80,6 @@ def test_the_overview_counts_expired_tasks_apart_from_running_ones(tasks, viewer
     page = viewer_client.get("/").content.decode()
     assert '<span class="n">3</span>Running tasks' in page
     assert '<span class="n">1</span>Expired tasks' in page
-    from governance.queries import tasks_by_status
-
     counts = tasks_by_status()
     assert counts["expired"] == 1 and counts["working"] == 3 and counts["completed"] == 1
 

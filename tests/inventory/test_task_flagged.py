@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance.queries import overview_counts
+from governance.overview.queries import overview_counts
 from inventory.services.flags import TASK_PAST_TTL, resolve_open_flags
 from inventory.tasks import flag_tasks_past_ttl
 from tests.ui_factories import server, task

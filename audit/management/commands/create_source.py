@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from audit.models import EventSource
 from audit.services.sources import create_source
-from governance.services import acting_from_command
+from governance.access.records import acting_from_command
 
 
 class Command(BaseCommand):

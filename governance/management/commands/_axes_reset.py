@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from governance.services import acting_from_command, record_admin_action
+from governance.access.records import acting_from_command, record_admin_action
 
 
 def recorded_reset(command, stock_handle, *, name: str, what: dict, **options):

@@ -8,13 +8,9 @@ from django.contrib.auth.models import Group, User
 from django.core.management import BaseCommand, call_command
 from django.db import transaction
 
-from governance.roles import ADMIN
-from governance.services import (
-    acting_from_command,
-    ensure_role_groups,
-    model_snapshot,
-    record_admin_action,
-)
+from governance.access.records import acting_from_command, model_snapshot, record_admin_action
+from governance.access.roles import ADMIN
+from governance.access.services import ensure_role_groups
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.management.commands import changepassword
 from django.db import transaction
 
-from governance.services import acting_from_command, record_admin_action
+from governance.access.records import acting_from_command, record_admin_action
 
 
 class Command(changepassword.Command):

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.management.commands import createsuperuser
 from django.db import transaction
 
-from governance.services import acting_from_command, model_snapshot, record_admin_action
+from governance.access.records import acting_from_command, model_snapshot, record_admin_action
 
 
 class Command(createsuperuser.Command):

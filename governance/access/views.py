@@ -1,4 +1,4 @@
-"""Governance pages: overview dashboard, health check, the admin-action log, users and roles."""
+"""Access pages: users and their roles, login lockouts, and the admin-action log (Admins only)."""
 
 import ipaddress
 
@@ -6,82 +6,15 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.db import connection
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
-from governance import charts, queries
-from governance.celery import app as celery_app
-from governance.htmx import wants_fragment
-from governance.lockouts import locked_addresses, locked_usernames
-from governance.models import AdminAction
-from governance.roles import ADMIN, ROLE_ORDER, VIEWER, role_required, user_role
-from governance.services import RoleChangeRefused, set_user_role, unlock_login
-from inventory.models import TASK_EXPIRED, Client, Grant, Task
-
-TASK_STATUS_LABELS = {**dict(Task.Status.choices), TASK_EXPIRED: "Expired (past TTL)"}
-
-
-@require_GET
-def healthz(request):
-    """Database and broker reachability, for load balancers and orchestrators (no login)."""
-    checks = {"database": _check_database(), "broker": _check_broker()}
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503
-    )
-
-
-def _check_database() -> str:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"error: {type(exc).__name__}"
-
-
-def _check_broker() -> str:
-    try:
-        with celery_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-        return "ok"
-    except Exception as exc:  # noqa: BLE001
-        return f"error: {type(exc).__name__}"
-
-
-@role_required(VIEWER)
-def overview(request):
-    """Headline counts, charts and the grants about to expire (a handful of aggregate queries)."""
-    top_clients = queries.top_clients_by_active_grants()
-    activity = queries.audit_activity()
-    return render(
-        request,
-        "governance/overview.html",
-        {
-            "activity": activity,
-            "chart_events": charts.events_chart(activity["per_hour"]),
-            "chart_top_tools": charts.top_tools_chart(activity["top_tools"]),
-            "counts": queries.overview_counts(),
-            "expiring": queries.grants_expiring_soon(),
-            "top_clients": top_clients,
-            "chart_grants": charts.grants_chart(
-                queries.grants_by_status_and_type(), dict(Grant.GrantType.choices)
-            ),
-            "chart_tasks": charts.tasks_chart(queries.tasks_by_status(), TASK_STATUS_LABELS),
-            "chart_registrations": charts.registrations_chart(
-                queries.clients_by_registration(), dict(Client.Registration.choices)
-            ),
-            "chart_top_clients": charts.top_clients_chart(top_clients),
-        },
-    )
-
-
-@role_required(VIEWER)
-def governance_home(request):
-    """Entry point to the governance tools the user's role allows."""
-    return render(request, "governance/home.html", {})
+from governance.access.htmx import wants_fragment
+from governance.access.lockouts import locked_addresses, locked_usernames
+from governance.access.models import AdminAction
+from governance.access.roles import ADMIN, ROLE_ORDER, role_required, user_role
+from governance.access.services import RoleChangeRefused, set_user_role, unlock_login
 
 
 @role_required(ADMIN)

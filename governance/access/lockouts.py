@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from governance.services import record_admin_action
+from governance.access.records import record_admin_action
 
 
 def _recent_attempts():

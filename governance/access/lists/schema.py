@@ -1,7 +1,8 @@
-"""What the API documents is what it accepts and answers.
+"""What the API documents is what it accepts and answers (the API side of a declared list).
 
-- A list declares its query parameters once (`list_params`); the same declaration is published
-  in the OpenAPI schema and checked on every request, so an unknown parameter (a misspelt filter
+- A list declares its query parameters once (`list_params`, usually `spec_parameters(SPEC)` of
+  its ListSpec); the same declaration is published in the OpenAPI schema and checked on every
+  request, so an unknown parameter (a misspelt filter
   such as `session_id=` for `session=`) is a 400 naming it instead of silently returning every
   row.
 - Every operation documents the error statuses it can answer (400, 401, 403, 404), each with
@@ -10,8 +11,14 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
+
+from governance.access.lists.filters import InvalidFilter, ListSpec
 
 # Parameters every list takes besides its own: DRF picks the renderer from `format`.
 ALWAYS_ALLOWED = frozenset({"format"})
@@ -30,6 +37,45 @@ _ERRORS = {
     "403": ("The user's role may not use this endpoint.", _DETAIL),
     "404": ("No such object.", _DETAIL),
 }
+
+
+@contextmanager
+def bad_filter_is_400():
+    """A bad query parameter is the caller's error: 400 naming it ({param: [message]})."""
+    try:
+        yield
+    except InvalidFilter as exc:
+        raise ValidationError({exc.param: [exc.message]}) from exc
+
+
+_PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL}
+
+
+def spec_parameters(spec: ListSpec) -> list[OpenApiParameter]:
+    """OpenAPI query parameters for one list, generated from its spec so they cannot drift."""
+    params = [
+        OpenApiParameter(
+            "q",
+            OpenApiTypes.STR,
+            description="Case-insensitive search in " + ", ".join(spec.search),
+        ),
+        OpenApiParameter(
+            "sort",
+            OpenApiTypes.STR,
+            enum=sorted([*spec.sorts, *(f"-{key}" for key in spec.sorts)]),
+            description=f"Sort key, '-' for descending (default {spec.default_sort}).",
+        ),
+    ]
+    for flt in spec.filters:
+        params.append(
+            OpenApiParameter(
+                flt.param,
+                _PARAM_TYPES.get(flt.kind, OpenApiTypes.STR),
+                enum=[value for value, _ in flt.choices] or None,
+                description=flt.label or f"Only rows whose {flt.param.replace('_', ' ')} matches.",
+            )
+        )
+    return params
 
 
 class DeclaredQueryParamsMixin:

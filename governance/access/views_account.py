@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 
-from governance.services import change_own_password
+from governance.access.services import change_own_password
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

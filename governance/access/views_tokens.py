@@ -12,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from governance import api_tokens
-from governance.models import ApiToken
-from governance.roles import ADMIN, VIEWER, has_role, role_required
+from governance.access import api_tokens
+from governance.access.models import ApiToken
+from governance.access.roles import ADMIN, VIEWER, has_role, role_required
 
 
 class TokenForm(forms.Form):

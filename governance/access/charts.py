@@ -1,7 +1,8 @@
-"""Overview charts: plotly figures built from governance/queries.py, rendered as HTML fragments.
+"""Charts for every app's pages: plotly figures from plain rows (the overview's and audit's
+queries), rendered as HTML fragments. No app code: callers pass data and labels in.
 
-The Content-Security-Policy allows no inline script (governance/middleware.py), so a fragment
-is not plotly's `to_html` (which embeds one): it is a div carrying the figure's JSON in its
+The Content-Security-Policy allows no inline script (governance/platform/middleware.py), so a
+fragment is not plotly's `to_html` (which embeds one): it is a div carrying the figure's JSON in its
 `data-plotly-figure` attribute, and static/js/charts.js draws every such div with the locally
 served plotly.js, on page load and after each htmx swap (htmx:load). An attribute rather than a
 <script type="application/json"> block because htmx, with allowScriptTags off, removes every

@@ -1,6 +1,6 @@
 """The production web server: Granian (WSGI) with settings from the environment.
 
-`python -m governance.webserver [--bind HOST:PORT] [--access-log]` runs it; `make run`, the
+`python -m governance.platform.webserver [--bind HOST:PORT] [--access-log]` runs it; `make run`, the
 ingest benchmark and the durability tests start the same command (`command()`), so what is
 measured and tested is what runs in production.
 
@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def _int(name: str, default: int) -> int:

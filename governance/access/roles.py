@@ -3,7 +3,7 @@
 A role is a Django group of the same name; superusers are Admins. A user with no role
 sees nothing (403). Login is required everywhere except the paths in PUBLIC_PATH_PREFIXES
 (health check, ingest endpoints that authenticate with their own bearer tokens, login); the rest
-of the API also takes an API token (governance/api_tokens.py), whose scope caps the role.
+of the API also takes an API token (governance/access/api_tokens.py), whose scope caps the role.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def user_role(user) -> str | None:
     """The highest role the user holds, or None."""
     if not user or not user.is_authenticated or not user.is_active:
         return None
-    # Cached first: an API token's cap (governance.api_tokens) also binds a superuser.
+    # Cached first: an API token's cap (governance.access.api_tokens) also binds a superuser.
     cached = getattr(user, "_console_role", False)
     if cached is not False:
         return cached
@@ -82,7 +82,8 @@ class LoginRequiredEverywhereMiddleware:
         path = request.path
         if not request.user.is_authenticated and not path.startswith(PUBLIC_PATH_PREFIXES):
             if path.startswith("/api/"):
-                # An API token is checked by DRF (governance.api_tokens), which answers 401 itself.
+                # An API token is checked by DRF (governance.access.api_tokens), which answers
+                # 401 itself.
                 if _has_bearer(request):
                     return self.get_response(request)
                 return _api_unauthenticated()

@@ -3,7 +3,8 @@
 DRF's LimitOffsetPagination passes any size to SQL (`?limit=9223372036854775808` overflowed
 PostgreSQL's bigint: a 500) and silently replaces a negative or malformed value with the default.
 Here a bad value is a 400 naming the parameter, and a size above MAX_LIMIT is capped (as
-documented in the schema). Kept free of app imports: DRF loads it while importing its generics.
+documented in the schema). Imports no app and not drf-spectacular's AutoSchema: DRF loads it
+(DEFAULT_PAGINATION_CLASS) while importing rest_framework.generics, which AutoSchema imports.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 
-from inventory.queries import InvalidFilter, parse_count  # the shared integer parsing
+from governance.access.lists.filters import InvalidFilter, parse_count  # one integer parsing
 
 MAX_LIMIT = 500
 

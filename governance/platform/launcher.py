@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from governance import devdb, webserver
+from governance.platform import devdb, webserver
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 

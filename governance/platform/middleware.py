@@ -34,7 +34,7 @@ class SecurityHeadersMiddleware:
 
     The policy allows scripts and styles from the console's own origin only: no inline script,
     no eval (htmx runs with allowEval off; charts are JSON data blocks drawn by static JS, see
-    governance/charts.py). A fixed header from one setting needs no library: django-csp's
+    governance/access/charts.py). A fixed header from one setting needs no library: django-csp's
     nonces and per-view decorators are for pages that keep inline script, and we keep none.
 
     Pages and API answers hold audit events and inventory (who called which tool, tokens shown

@@ -1,4 +1,4 @@
-"""Overview aggregates. One function per number or series, used by the dashboard, API and exports."""
+"""Overview aggregates: one function per number or series, for the dashboard, API and exports."""
 
 from __future__ import annotations
 

@@ -1,0 +1,43 @@
+"""The overview dashboard (the landing page) and the governance home page."""
+
+from django.shortcuts import render
+
+from governance.access import charts
+from governance.access.roles import VIEWER, role_required
+from governance.overview import queries
+from inventory.models import TASK_EXPIRED, Client, Grant, Task
+
+TASK_STATUS_LABELS = {**dict(Task.Status.choices), TASK_EXPIRED: "Expired (past TTL)"}
+
+
+@role_required(VIEWER)
+def overview(request):
+    """Headline counts, charts and the grants about to expire (a handful of aggregate queries)."""
+    top_clients = queries.top_clients_by_active_grants()
+    activity = queries.audit_activity()
+    return render(
+        request,
+        "governance/overview.html",
+        {
+            "activity": activity,
+            "chart_events": charts.events_chart(activity["per_hour"]),
+            "chart_top_tools": charts.top_tools_chart(activity["top_tools"]),
+            "counts": queries.overview_counts(),
+            "expiring": queries.grants_expiring_soon(),
+            "top_clients": top_clients,
+            "chart_grants": charts.grants_chart(
+                queries.grants_by_status_and_type(), dict(Grant.GrantType.choices)
+            ),
+            "chart_tasks": charts.tasks_chart(queries.tasks_by_status(), TASK_STATUS_LABELS),
+            "chart_registrations": charts.registrations_chart(
+                queries.clients_by_registration(), dict(Client.Registration.choices)
+            ),
+            "chart_top_clients": charts.top_clients_chart(top_clients),
+        },
+    )
+
+
+@role_required(VIEWER)
+def governance_home(request):
+    """Entry point to the governance tools the user's role allows."""
+    return render(request, "governance/home.html", {})
