@@ -29,7 +29,7 @@ pages = [
 ]
 urlpatterns = [
     path("audit/", include(pages)),
-    # Event ingestion authenticates with source tokens, not users (see governance/roles.py).
+    # Event ingestion authenticates with source tokens, not users (see governance/access/roles.py).
     path("api/v1/events", ingest_views.ingest, name="event_ingest"),
     path("api/v1/events/", ingest_views.ingest),
     path("api/v1/events/schema", ingest_views.event_schema, name="event_schema"),
