@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet
+from django.conf import settings
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 GENERATED_SECRETS = {
@@ -64,6 +65,4 @@ def ensure_folders(settings) -> None:
 def ensure() -> None:
     """Secrets first (settings reads them when imported), then the folders settings names."""
     ensure_secrets()
-    from governance import settings  # only now: it reads the secret files at import
-
-    ensure_folders(settings)
+    ensure_folders(settings)  # django.conf's lazy settings: loaded here, after the secrets
