@@ -26,7 +26,7 @@ from django.utils import timezone
 from governance.services import record_admin_action
 from inventory import cimd
 from inventory.crawls import CIMD_SWEEP_TARGET
-from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
+from inventory.fetch import FetchError, allows_plain_http, write_fetch_log
 from inventory.models import (
     Client,
     ClientDocument,
@@ -51,6 +51,7 @@ from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are p
     sync_state_flags,
 )
 from inventory.services.flags import raise_flag, resolve_open_flags
+from inventory.upstream import cimd as upstream
 
 logger = logging.getLogger(__name__)
 # A claimed document that a crashed sweep never finished becomes due again after this.
@@ -184,31 +185,22 @@ class Fetched:
 
 
 def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
-    """Fetch and validate one document (network only; safe to call from worker threads)."""
+    """Fetch (inventory.upstream.cimd) and validate one document (no database; safe to call from
+    worker threads)."""
     shape = url_problems(url)
     if not cimd.is_valid(shape):
         return Fetched(
             client_id, url, problems=shape, error_reason="invalid_url", error=shape[0]["message"]
         )
     try:
-        result = safe_fetch(
-            url,
-            purpose="cimd",
-            max_bytes=settings.CIMD_MAX_BYTES,
-            max_redirects=0,
-            read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT,
-            log_sink=log_sink,
-        )
+        fetched = upstream.fetch_document(url, log_sink=log_sink)
     except FetchError as exc:
         return Fetched(
             client_id, url, error_reason=exc.reason, error=exc.message, retry_after=exc.retry_after
         )
-    raw = result.content
-    try:
-        document = result.json()
-    except FetchError as exc:
-        document, problems = None, [cimd.problem("invalid_json", "", exc.message)]
+    raw, document = fetched.raw, fetched.document
+    if fetched.json_error:
+        problems = [cimd.problem("invalid_json", "", fetched.json_error)]
     else:
         problems = cimd.validate_document(url, document)
         document, masked = mask_secrets(document)
@@ -220,7 +212,7 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
         raw=raw,
         document=document,
         problems=shape + problems,
-        max_age=result.max_age,
+        max_age=fetched.max_age,
     )
 
 
