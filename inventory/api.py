@@ -6,29 +6,17 @@ the same functions in inventory/queries.py.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import ValidationError
 
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsViewer
-from inventory import queries
+from inventory import api_discovery_fetch, api_registry, queries
+from inventory.api_lists import bad_filter_is_400, spec_parameters
 from inventory.models import TASK_EXPIRED, Client, Flag, Grant, Identity, Server, Task
-from inventory.queries import InvalidFilter, ListSpec
+from inventory.queries import ListSpec
 
 SIGHTING_FIELDS = ["first_seen", "last_seen", "seen_from"]
-
-
-@contextmanager
-def bad_filter_is_400():
-    """A bad query parameter is the caller's error: 400 naming it ({param: [message]})."""
-    try:
-        yield
-    except InvalidFilter as exc:
-        raise ValidationError({exc.param: [exc.message]}) from exc
 
 
 class IdentitySerializer(serializers.ModelSerializer):
@@ -168,36 +156,6 @@ class FlagSerializer(serializers.ModelSerializer):
         ]
 
 
-_PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL}
-
-
-def spec_parameters(spec: ListSpec) -> list[OpenApiParameter]:
-    """OpenAPI query parameters for one list, generated from its spec so they cannot drift."""
-    params = [
-        OpenApiParameter(
-            "q",
-            OpenApiTypes.STR,
-            description="Case-insensitive search in " + ", ".join(spec.search),
-        ),
-        OpenApiParameter(
-            "sort",
-            OpenApiTypes.STR,
-            enum=sorted([*spec.sorts, *(f"-{key}" for key in spec.sorts)]),
-            description=f"Sort key, '-' for descending (default {spec.default_sort}).",
-        ),
-    ]
-    for flt in spec.filters:
-        params.append(
-            OpenApiParameter(
-                flt.param,
-                _PARAM_TYPES.get(flt.kind, OpenApiTypes.STR),
-                enum=[value for value, _ in flt.choices] or None,
-                description=flt.label or f"Only rows whose {flt.param.replace('_', ' ')} matches.",
-            )
-        )
-    return params
-
-
 class _InventoryViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     """A read-only list + detail endpoint whose list filters come from inventory/queries.py
     (`list_params`, generated from the list's spec: published and enforced)."""
@@ -275,15 +233,12 @@ class FlagViewSet(_InventoryViewSet):
 
 def register(router) -> None:
     """Add this app's viewsets to the project router."""
-    # Registries (with their Admin writes and crawls) are served by api_registry.
-    # Imported here to break a cycle: both import bad_filter_is_400 from this module.
-    from inventory import api_discovery_fetch, api_registry
-
     router.register("identities", IdentityViewSet, basename="identity")
     router.register("clients", ClientViewSet, basename="client")
     router.register("servers", ServerViewSet, basename="server")
     router.register("grants", GrantViewSet, basename="grant")
     router.register("tasks", TaskViewSet, basename="task")
     router.register("flags", FlagViewSet, basename="flag")
+    # Registries (with their Admin writes and crawls), the fetch log and CIMD documents.
     api_registry.register(router)
     api_discovery_fetch.register(router)

@@ -5,7 +5,7 @@ from rest_framework import serializers, viewsets
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsViewer
 from inventory import queries, queries_discovery
-from inventory.api import bad_filter_is_400, spec_parameters
+from inventory.api_lists import bad_filter_is_400, spec_parameters
 from inventory.models import AuthorizationServer, ClientDocument, FetchRecord
 
 

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from governance.api_schema import DeclaredQueryParamsMixin
 from governance.roles import IsAdmin, IsViewer
 from inventory import queries_discovery
-from inventory.api import bad_filter_is_400, spec_parameters
+from inventory.api_lists import bad_filter_is_400, spec_parameters
 from inventory.models import Crawl, Registry, ServerChange
 from inventory.queries import parse_id, parse_text
 from inventory.services import registry as registry_service
