@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 import audit.api
 import inventory.api
-from audit import ingest_views, views_otlp
+from audit import views_ingest, views_otlp
 from governance import views, views_account
 from governance.api_docs import ApiDocsView, ApiRootView
 from governance.roles import ADMIN, IsViewer, has_role
@@ -44,9 +44,9 @@ urlpatterns = [
     path("inventory/", include("inventory.urls")),
     path("audit/", include("audit.urls")),
     # Event ingestion authenticates with source tokens, not users (see governance/roles.py).
-    path("api/v1/events", ingest_views.ingest, name="audit-ingest"),
-    path("api/v1/events/", ingest_views.ingest),
-    path("api/v1/events/schema", ingest_views.event_schema, name="audit-event-schema"),
+    path("api/v1/events", views_ingest.ingest, name="audit-ingest"),
+    path("api/v1/events/", views_ingest.ingest),
+    path("api/v1/events/schema", views_ingest.event_schema, name="audit-event-schema"),
     # drf-spectacular serves the schema to anyone by default (AllowAny): Viewers and up only.
     path(
         "api/v1/schema/",

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from governance.htmx import render_fragment_or_page
 from governance.roles import ADMIN, VIEWER, role_required
-from inventory import cimd, crawls, queries, queries_discovery
+from inventory import cimd_checks, queries, queries_discovery
 from inventory.models import (
     AuthorizationServer,
     Client,
@@ -26,7 +26,7 @@ from inventory.models import (
     ServerRemote,
 )
 from inventory.services import cimd as cimd_service
-from inventory.services import oauth_metadata
+from inventory.services import crawls, oauth_metadata
 from inventory.views import filtered_page, query_without_page
 from inventory.views_discovery import crawl_started
 
@@ -191,7 +191,7 @@ def cimd_client_detail(request, pk: int):
             "state": state,
             "versions": versions,
             "current": current,
-            "current_pretty": cimd.pretty(current.content)
+            "current_pretty": cimd_checks.pretty(current.content)
             if current and current.content is not None
             else (current.raw if current else ""),
             "flags": queries.flags_for(client)[:50],
@@ -228,7 +228,7 @@ def cimd_document_diff(request, pk: int):
     else:
         older = version.previous()
     old_content = older.content if older else None
-    changes = cimd.diff_documents(old_content, version.content)
+    changes = cimd_checks.diff_documents(old_content, version.content)
     return render(
         request,
         "inventory/cimd_diff.html",
@@ -237,11 +237,13 @@ def cimd_document_diff(request, pk: int):
             "version": version,
             "older": older,
             "changes": changes,
-            "risky": cimd.risky_changes(old_content, version.content, version.client.client_id)
+            "risky": cimd_checks.risky_changes(
+                old_content, version.content, version.client.client_id
+            )
             if older
             else [],
             "diff_lines": _diff_lines(
-                cimd.unified_diff(
+                cimd_checks.unified_diff(
                     old_content,
                     version.content,
                     old_label=f"version {older.sha256[:12]}" if older else "(none)",
@@ -311,7 +313,7 @@ def authserver_detail(request, pk: int):
             "guarded": queries.servers_guarded_by(server),
             "resources": server.protected_resources.select_related("remote__server"),
             "flags": queries.flags_for(server)[:50],
-            "metadata_pretty": cimd.pretty(server.metadata),
+            "metadata_pretty": cimd_checks.pretty(server.metadata),
         },
     )
 

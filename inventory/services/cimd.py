@@ -24,8 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from governance.services import record_admin_action
-from inventory import cimd
-from inventory.crawls import CIMD_SWEEP_TARGET
+from inventory import cimd_checks
 from inventory.fetch import FetchError, allows_plain_http, write_fetch_log
 from inventory.models import (
     Client,
@@ -50,6 +49,7 @@ from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are p
     secret_paths,
     sync_state_flags,
 )
+from inventory.services.crawls import CIMD_SWEEP_TARGET
 from inventory.services.flags import raise_flag, resolve_open_flags
 from inventory.upstream import cimd as upstream
 
@@ -74,7 +74,7 @@ class RefreshOutcome:
 
 def url_problems(url: str) -> list[dict]:
     """The client_id URL shape problems, except plain http on an allow-listed lab host."""
-    found = cimd.validate_client_id_url(url)
+    found = cimd_checks.validate_client_id_url(url)
     if allows_plain_http(url):
         found = [p for p in found if p["code"] != "url_not_https"]
     return found
@@ -115,7 +115,7 @@ def ensure_cimd_client(url: str, *, seen_from: str = SeenFrom.CIMD) -> Client:
 def add_client_url(*, url: str, actor, request=None) -> Client:
     """An Admin adds a CIMD client_id URL by hand; due for fetching at once. Recorded."""
     url = (url or "").strip()
-    errors = [p for p in url_problems(url) if p["severity"] == cimd.ERROR]
+    errors = [p for p in url_problems(url) if p["severity"] == cimd_checks.ERROR]
     if errors:
         raise ValidationError({"url": [p["message"] for p in errors]})
     with transaction.atomic():
@@ -188,7 +188,7 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
     """Fetch (inventory.upstream.cimd) and validate one document (no database; safe to call from
     worker threads)."""
     shape = url_problems(url)
-    if not cimd.is_valid(shape):
+    if not cimd_checks.is_valid(shape):
         return Fetched(
             client_id, url, problems=shape, error_reason="invalid_url", error=shape[0]["message"]
         )
@@ -200,9 +200,9 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
         )
     raw, document = fetched.raw, fetched.document
     if fetched.json_error:
-        problems = [cimd.problem("invalid_json", "", fetched.json_error)]
+        problems = [cimd_checks.problem("invalid_json", "", fetched.json_error)]
     else:
-        problems = cimd.validate_document(url, document)
+        problems = cimd_checks.validate_document(url, document)
         document, masked = mask_secrets(document)
         if masked:  # what is stored and shown is the masked form (raw too); see secret_members
             raw = json.dumps(document, indent=2, ensure_ascii=False).encode()
@@ -310,7 +310,7 @@ def _version(item: Fetched, now) -> ClientDocument:
         content=item.document,
         raw=item.raw.decode("utf-8", "replace"),
         problems=item.problems,
-        is_valid=cimd.is_valid(item.problems),
+        is_valid=cimd_checks.is_valid(item.problems),
         first_fetched_at=now,
         last_fetched_at=now,
     )
@@ -319,7 +319,7 @@ def _version(item: Fetched, now) -> ClientDocument:
 def _rename(client: Client, item: Fetched) -> bool:
     """A valid document names its client (an invalid one does not get to)."""
     name = item.document.get("client_name") if isinstance(item.document, dict) else None
-    if cimd.is_valid(item.problems) and isinstance(name, str) and client.name != name[:300]:
+    if cimd_checks.is_valid(item.problems) and isinstance(name, str) and client.name != name[:300]:
         client.name = name[:300]
         return True
     return False
@@ -343,7 +343,9 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     state.last_error = (
         ""
         if valid
-        else "; ".join(p["message"] for p in item.problems if p["severity"] == cimd.ERROR)[:500]
+        else "; ".join(p["message"] for p in item.problems if p["severity"] == cimd_checks.ERROR)[
+            :500
+        ]
     )
     state.consecutive_failures = 0
     state.next_fetch_at = now + timedelta(seconds=delay)

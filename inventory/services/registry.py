@@ -20,9 +20,14 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from governance.services import record_admin_action
-from inventory.crawls import Progress, start_crawl
 from inventory.models import Crawl, Registry
-from inventory.registry import OFFICIAL_PACKAGE_BASE_URLS, EntryError, check_entry, parse_entry
+from inventory.registry_entries import (
+    OFFICIAL_PACKAGE_BASE_URLS,
+    EntryError,
+    check_entry,
+    parse_entry,
+)
+from inventory.services.crawls import Progress, start_crawl
 from inventory.services.registry_ingest import write_entries
 from inventory.upstream.registry import fetch_page, new_pacer
 

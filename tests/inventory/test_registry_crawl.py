@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import (
     Crawl,
     Flag,
@@ -16,6 +15,7 @@ from inventory.models import (
     ServerRemote,
     ServerVersion,
 )
+from inventory.services.crawls import execute_crawl, open_crawl
 from inventory.upstream import json_fetch
 from tests.fetch_server import RawServer, closed_port
 from tests.fixtures.registry_server import (
