@@ -152,7 +152,7 @@ def filtered(spec: ListSpec, queryset: QuerySet, params: Mapping) -> QuerySet:
 
 
 def sort_fields(spec: ListSpec, raw: str | None) -> list[str]:
-    """Order-by fields for `sort` (unknown keys fall back to the default), with a stable tiebreak."""
+    """Order-by fields for `sort` (unknown keys fall back to the default), stable tiebreak last."""
     raw = raw or spec.default_sort
     key = raw.lstrip("-")
     if key not in spec.sorts:
@@ -341,6 +341,18 @@ def flags_for(obj) -> QuerySet:
     """Flags raised on one inventory object, open first."""
     return Flag.objects.filter(object_type=obj._meta.label_lower, object_id=str(obj.pk)).order_by(
         "-resolved_at", "-last_raised_at"
+    )
+
+
+def open_flag_counts(object_type: str, object_ids) -> dict[str, int]:
+    """{object id: its open flags} for the given objects of one type (ids as strings), so a
+    page counts its own rows' flags, not the whole table's."""
+    return dict(
+        Flag.objects.open()
+        .filter(object_type=object_type, object_id__in=[str(pk) for pk in object_ids])
+        .values_list("object_id")
+        .annotate(n=Count("id"))
+        .order_by()
     )
 
 

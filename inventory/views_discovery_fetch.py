@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -21,7 +20,6 @@ from inventory.models import (
     ClientDocument,
     ClientDocumentState,
     FetchRecord,
-    Flag,
     ProtectedResource,
     ServerRemote,
 )
@@ -38,16 +36,9 @@ def _page(request, queryset):
 
 
 def _with_open_flag_counts(page, object_type: str, key: str):
-    """Set `open_flags` on each row of one page: its object's open flags, counted for the page's
-    objects only (not the whole table). `key` names the row's attribute holding the object id."""
-    ids = [str(getattr(row, key)) for row in page or ()]
-    counts = dict(
-        Flag.objects.open()
-        .filter(object_type=object_type, object_id__in=ids)
-        .values_list("object_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    """Set `open_flags` on each row of one page (queries.open_flag_counts, for the page's objects
+    only). `key` names the row's attribute holding the object id."""
+    counts = queries.open_flag_counts(object_type, [getattr(row, key) for row in page or ()])
     for row in page or ():
         row.open_flags = counts.get(str(getattr(row, key)), 0)
     return page
