@@ -35,6 +35,7 @@ from inventory.models import (
     Flag,
     SeenFrom,
 )
+from inventory.problems import problem
 from inventory.secret_members import mask_secrets
 from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are public here
     FETCH_FAILED,
@@ -200,7 +201,9 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
         )
     raw, document = fetched.raw, fetched.document
     if fetched.json_error:
-        problems = [cimd_checks.problem("invalid_json", "", fetched.json_error)]
+        problems = [
+            problem("invalid_json", fetched.json_error, field="", severity=cimd_checks.ERROR)
+        ]
     else:
         problems = cimd_checks.validate_document(url, document)
         document, masked = mask_secrets(document)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from governance.services import record_admin_action
 from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
+from inventory.problems import problem
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services.flags import raise_flag, resolve_open_flags
 from inventory.upstream import oauth_metadata as upstream
@@ -66,12 +67,13 @@ def _secret_problems(document: dict) -> list[dict]:
     if not paths:
         return []
     return [
-        {
-            "code": "secret_in_metadata",
-            "field": paths[0],
-            "message": f"public metadata publishes a secret ({', '.join(paths)[:200]}); "
+        problem(
+            "secret_in_metadata",
+            f"public metadata publishes a secret ({', '.join(paths)[:200]}); "
             "masked here, but anyone could read it",
-        }
+            field=paths[0],
+            severity=None,
+        )
     ]
 
 
@@ -80,29 +82,32 @@ def prm_problems(document: dict, remote_url: str) -> list[dict]:
     resource = document.get("resource")
     if resource != remote_url:
         found.append(
-            {
-                "code": "resource_mismatch",
-                "field": "resource",
-                "message": f"PRM resource {str(resource)[:300]!r} does not match the server "
+            problem(
+                "resource_mismatch",
+                f"PRM resource {str(resource)[:300]!r} does not match the server "
                 f"URL {remote_url!r}; RFC 9728 says the document must not be used",
-            }
+                field="resource",
+                severity=None,
+            )
         )
     if not _str_list(document.get("authorization_servers")):
         found.append(
-            {
-                "code": "no_authorization_servers",
-                "field": "authorization_servers",
-                "message": "authorization_servers is missing or empty",
-            }
+            problem(
+                "no_authorization_servers",
+                "authorization_servers is missing or empty",
+                field="authorization_servers",
+                severity=None,
+            )
         )
     wild = omnibus(document.get("scopes_supported"))
     if wild:
         found.append(
-            {
-                "code": "omnibus_scopes",
-                "field": "scopes_supported",
-                "message": f"wildcard or all-access scopes offered: {', '.join(wild)}",
-            }
+            problem(
+                "omnibus_scopes",
+                f"wildcard or all-access scopes offered: {', '.join(wild)}",
+                field="scopes_supported",
+                severity=None,
+            )
         )
     return found
 
@@ -111,37 +116,41 @@ def as_problems(metadata: dict, issuer: str) -> list[dict]:
     found = _secret_problems(metadata)
     if metadata.get("issuer") != issuer:
         found.append(
-            {
-                "code": "issuer_mismatch",
-                "field": "issuer",
-                "message": f"metadata issuer {str(metadata.get('issuer'))[:300]!r} is not "
+            problem(
+                "issuer_mismatch",
+                f"metadata issuer {str(metadata.get('issuer'))[:300]!r} is not "
                 f"the issuer it was discovered for ({issuer!r})",
-            }
+                field="issuer",
+                severity=None,
+            )
         )
     if "S256" not in _str_list(metadata.get("code_challenge_methods_supported")):
         found.append(
-            {
-                "code": "no_pkce_s256",
-                "field": "code_challenge_methods_supported",
-                "message": "PKCE S256 is not advertised; MCP clients must refuse to proceed",
-            }
+            problem(
+                "no_pkce_s256",
+                "PKCE S256 is not advertised; MCP clients must refuse to proceed",
+                field="code_challenge_methods_supported",
+                severity=None,
+            )
         )
     if metadata.get("registration_endpoint"):
         found.append(
-            {
-                "code": "open_registration",
-                "field": "registration_endpoint",
-                "message": "offers dynamic client registration (RFC 7591)",
-            }
+            problem(
+                "open_registration",
+                "offers dynamic client registration (RFC 7591)",
+                field="registration_endpoint",
+                severity=None,
+            )
         )
     wild = omnibus(metadata.get("scopes_supported"))
     if wild:
         found.append(
-            {
-                "code": "omnibus_scopes",
-                "field": "scopes_supported",
-                "message": f"wildcard or all-access scopes offered: {', '.join(wild)}",
-            }
+            problem(
+                "omnibus_scopes",
+                f"wildcard or all-access scopes offered: {', '.join(wild)}",
+                field="scopes_supported",
+                severity=None,
+            )
         )
     return found
 
@@ -188,11 +197,12 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
         prm_problems(document, remote.url)
         if document is not None
         else [
-            {
-                "code": "prm_unavailable",
-                "field": "",
-                "message": "no Protected Resource Metadata found: " + "; ".join(errors)[:400],
-            }
+            problem(
+                "prm_unavailable",
+                "no Protected Resource Metadata found: " + "; ".join(errors)[:400],
+                field="",
+                severity=None,
+            )
         ]
     )
     prm, _ = ProtectedResource.objects.update_or_create(
@@ -245,11 +255,12 @@ def store_authorization_server(
     fields = {"last_seen": now, "last_fetched_at": now, "fetch_ok": metadata is not None}
     if metadata is None:
         problems = [
-            {
-                "code": "as_metadata_unavailable",
-                "field": "",
-                "message": "no authorization server metadata: " + "; ".join(errors)[:400],
-            }
+            problem(
+                "as_metadata_unavailable",
+                "no authorization server metadata: " + "; ".join(errors)[:400],
+                field="",
+                severity=None,
+            )
         ]
     else:
         problems = as_problems(metadata, issuer)
