@@ -73,15 +73,16 @@ ins AS (
     INSERT INTO audit_event (time, received_at, source_id, batch_id, event_id, type, actor_issuer,
         actor_subject, client_ref, server_name, method, tool, task_id, session_id, outcome,
         duration_ms, redacted, payload)
-    SELECT s.time, now(), %(source)s::bigint, b.id, s.event_id, s.type, s.actor_issuer, s.actor_subject,
-        s.client_ref, s.server_name, s.method, s.tool, s.task_id, s.session_id, s.outcome,
-        s.duration_ms, s.redacted, s.payload
+    SELECT s.time, now(), %(source)s::bigint, b.id, s.event_id, s.type, s.actor_issuer,
+        s.actor_subject, s.client_ref, s.server_name, s.method, s.tool, s.task_id, s.session_id,
+        s.outcome, s.duration_ms, s.redacted, s.payload
     FROM audit_stage s JOIN new USING (event_id) CROSS JOIN b ORDER BY s.ord
     RETURNING id, """
     + canon_sql("audit_event")
     + """ AS canon)
 SELECT (SELECT id FROM b), count(*),
-       encode(sha256(convert_to(coalesce(string_agg(canon, E'\\n' ORDER BY id), ''), 'UTF8')), 'hex')
+       encode(sha256(convert_to(coalesce(string_agg(canon, E'\\n' ORDER BY id), ''),
+                                'UTF8')), 'hex')
 FROM ins
 """
 )
