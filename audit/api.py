@@ -2,7 +2,7 @@
 
 - /api/v1/audit-events/: the explorer's filters and keyset cursor (payload for Auditors+);
 - /api/v1/event-sources/: sources for Admins (tokens are never returned here).
-Ingestion itself is POST /api/v1/events (audit/ingest_views.py), authenticated by source token.
+Ingestion itself is POST /api/v1/events (audit/views_ingest.py), authenticated by source token.
 """
 
 from django.http import Http404
@@ -17,18 +17,18 @@ from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from audit import explorer
+from audit import queries_explorer
 from audit.models import AuditEvent, EventSource
 from governance.access.lists.filters import id_or_none
 from governance.access.lists.pagination import MAX_LIMIT, page_params
 from governance.access.lists.schema import DeclaredQueryParamsMixin
 from governance.access.roles import AUDITOR, IsAdmin, IsViewer, has_role
 
-DETAIL_COLUMNS = explorer.LIST_COLUMNS + ["received_at", "batch_id", "session_id"]
+DETAIL_COLUMNS = queries_explorer.LIST_COLUMNS + ["received_at", "batch_id", "session_id"]
 
 
 class AuditEventSerializer(serializers.Serializer):
-    """The schema of one row (documentation only: rows are built by audit.explorer)."""
+    """The schema of one row (documentation only: rows are built by audit.queries_explorer)."""
 
     id = serializers.IntegerField()
     time = serializers.DateTimeField()
@@ -78,7 +78,7 @@ def _event_list_params() -> tuple[OpenApiParameter, ...]:
         OpenApiParameter("source", OpenApiTypes.INT, description="Events of this source id."),
         *(
             _text(name, f"Events whose {column.replace('_', ' ')} equals this.")
-            for name, column in explorer.FILTERS.items()
+            for name, column in queries_explorer.FILTERS.items()
             if name != "source"
         ),
         _text("q", "Case-insensitive search in the payload."),
@@ -112,11 +112,11 @@ class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
         params = request.query_params
         limit, _ = page_params({"limit": params.get("limit")}, default=50)
         try:
-            event_filter = explorer.EventFilter.from_params(params)
-            rows, cursor = explorer.events_page(
+            event_filter = queries_explorer.EventFilter.from_params(params)
+            rows, cursor = queries_explorer.events_page(
                 event_filter, cursor=params.get("cursor"), size=limit
             )
-        except explorer.FilterError as exc:
+        except queries_explorer.FilterError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response({"results": rows, "next": cursor})
 

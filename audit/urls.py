@@ -3,7 +3,7 @@ ingest endpoints at the paths senders are configured with (/api/v1/events, OTLP'
 
 from django.urls import include, path, register_converter
 
-from audit import ingest_views, views, views_otlp
+from audit import views, views_ingest, views_otlp
 
 
 class ExportFormat:
@@ -30,9 +30,9 @@ pages = [
 urlpatterns = [
     path("audit/", include(pages)),
     # Event ingestion authenticates with source tokens, not users (see governance/access/roles.py).
-    path("api/v1/events", ingest_views.ingest, name="event_ingest"),
-    path("api/v1/events/", ingest_views.ingest),
-    path("api/v1/events/schema", ingest_views.event_schema, name="event_schema"),
+    path("api/v1/events", views_ingest.ingest, name="event_ingest"),
+    path("api/v1/events/", views_ingest.ingest),
+    path("api/v1/events/schema", views_ingest.event_schema, name="event_schema"),
     # OTLP/HTTP's fixed paths, so SDKs and Collectors need only the base endpoint.
     path("v1/traces", views_otlp.traces, name="trace_ingest"),
     path("v1/logs", views_otlp.logs, name="log_ingest"),

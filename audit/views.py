@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from audit import explorer, queries
+from audit import queries, queries_explorer
 from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
 from audit.otlp_attributes import FIELDS, MappingError, mapping_text, parse_mapping_text
 from audit.services import sources as source_services
@@ -25,9 +25,9 @@ from governance.access.roles import ADMIN, AUDITOR, VIEWER, has_role, role_requi
 
 def _filters(request):
     try:
-        return explorer.EventFilter.from_params(request.GET), ""
-    except explorer.FilterError as exc:
-        return explorer.EventFilter(), str(exc)
+        return queries_explorer.EventFilter.from_params(request.GET), ""
+    except queries_explorer.FilterError as exc:
+        return queries_explorer.EventFilter(), str(exc)
 
 
 def _hourly_chart(since) -> str:
@@ -43,8 +43,10 @@ def explorer_view(request):
     rows, next_cursor = [], None
     if not error:
         try:
-            rows, next_cursor = explorer.events_page(event_filter, cursor=request.GET.get("cursor"))
-        except explorer.FilterError as exc:
+            rows, next_cursor = queries_explorer.events_page(
+                event_filter, cursor=request.GET.get("cursor")
+            )
+        except queries_explorer.FilterError as exc:
             error = str(exc)
     params = request.GET.copy()
     params.pop("cursor", None)
@@ -78,8 +80,8 @@ def event_detail(request, pk: int):
     rows = AuditEvent.objects.filter(pk=pk)
     if request.GET.get("at"):  # the event's time lets the primary key (time, id) find it
         try:
-            rows = rows.filter(time=explorer._parse_time("at", request.GET["at"]))
-        except explorer.FilterError:
+            rows = rows.filter(time=queries_explorer._parse_time("at", request.GET["at"]))
+        except queries_explorer.FilterError:
             raise Http404("No such event") from None
     event = rows.defer("payload").first()
     if event is None:
@@ -103,11 +105,11 @@ def export(request, fmt: str):
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
         response = StreamingHttpResponse(
-            explorer.export_csv(event_filter), content_type="text/csv; charset=utf-8"
+            queries_explorer.export_csv(event_filter), content_type="text/csv; charset=utf-8"
         )
     else:
         response = StreamingHttpResponse(
-            explorer.export_ndjson(event_filter, with_payload=True),
+            queries_explorer.export_ndjson(event_filter, with_payload=True),
             content_type="application/x-ndjson",
         )
     response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.{fmt}"'

@@ -25,7 +25,7 @@ from audit.otlp_mapping import Mapped, map_logs, map_traces
 from audit.otlp_peers import inventory_remotes
 from audit.services import fast_validation
 from audit.services.ingest import current_limits, ingest_events
-from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
+from audit.source_auth import SourceAuthError, rate_limit_retry_after, source_from_request
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ class IngestFastPath:
         guard_body(environ)
         if environ.get("PATH_INFO") not in FAST_PATHS or environ.get("REQUEST_METHOD") != "POST":
             return self.django_app(environ, start_response)
-        from audit.ingest_views import ingest  # after Django is set up
+        from audit.views_ingest import ingest  # after Django is set up
 
         if self.security is None:
             self.security = SecurityMiddleware(ingest)

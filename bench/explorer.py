@@ -4,9 +4,10 @@ Usage:  .venv/bin/python bench/explorer.py [--events 10000000] [--days 90]
 
 Creates a throwaway database on the worktree's embedded PostgreSQL (./var/pg), COPYs N
 generated events (~5,000 identities, 50 clients, 20 servers, 30 tools, spread over --days),
-builds the hourly rollups from them (in hour order, as ingestion appends them), then times (medians of 7 warm runs) the explorer's first
-page, filtered pages and a deep keyset page through `audit.explorer`, and the overview's
-rollup queries through `audit.queries`. Prints the load time. Drops the database at the end.
+builds the hourly rollups from them (in hour order, as ingestion appends them), then times
+(medians of 7 warm runs) the explorer's first page, filtered pages and a deep keyset page through
+`audit.queries_explorer`, and the overview's rollup queries through `audit.queries`. Prints the
+load time. Drops the database at the end.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def load(n: int, days: int) -> float:
         conn.execute("""INSERT INTO audit_eventrolluphourly (hour, source_id, server_name, tool,
             method, outcome, events, duration_ms_sum)
             SELECT date_trunc('hour', time, 'UTC'), source_id, server_name, tool, method, outcome,
-                   count(*), sum(duration_ms) FROM audit_event GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1""")
+                   count(*), sum(duration_ms) FROM audit_event GROUP BY 1, 2, 3, 4, 5, 6
+            ORDER BY 1""")
         conn.execute("""INSERT INTO audit_serverrolluphourly (hour, source_id, server_name,
             outcome, events)
             SELECT date_trunc('hour', time, 'UTC'), source_id, server_name, outcome, count(*)
@@ -139,7 +141,8 @@ def load(n: int, days: int) -> float:
         conn.execute("VACUUM ANALYZE")
         print(
             f"load: {n:,} events in {loaded:.0f} s ({n / loaded:,.0f}/s); rollups from scratch "
-            f"{rollups:.0f} s; vacuum analyze {time.perf_counter() - began - loaded - rollups:.0f} s"
+            f"{rollups:.0f} s; "
+            f"vacuum analyze {time.perf_counter() - began - loaded - rollups:.0f} s"
         )
     return loaded
 
@@ -160,21 +163,23 @@ def measure():
     import django
 
     django.setup()
-    from audit import explorer, queries
+    from audit import queries, queries_explorer
 
     now = datetime.now(UTC)
 
     def page(**params):
-        return lambda: explorer.events_page(explorer.EventFilter.from_params(params))
+        return lambda: queries_explorer.events_page(
+            queries_explorer.EventFilter.from_params(params)
+        )
 
-    _, cursor = explorer.events_page(explorer.EventFilter())
+    _, cursor = queries_explorer.events_page(queries_explorer.EventFilter())
     for _ in range(200):  # 10,000 events deep
-        _, cursor = explorer.events_page(explorer.EventFilter(), cursor=cursor)
+        _, cursor = queries_explorer.events_page(queries_explorer.EventFilter(), cursor=cursor)
     day = (now - timedelta(days=1)).isoformat()
     cases = {
         "explorer first page (no filter)": page(),
-        "explorer page 201 (keyset cursor)": lambda: explorer.events_page(
-            explorer.EventFilter(), cursor=cursor
+        "explorer page 201 (keyset cursor)": lambda: queries_explorer.events_page(
+            queries_explorer.EventFilter(), cursor=cursor
         ),
         "filtered: one identity": page(identity="u01234"),
         "filtered: tool + outcome=error": page(tool="tool_7", outcome="error"),

@@ -55,7 +55,7 @@ def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> floa
     _django(env)
     import orjson
 
-    from audit import ingest_views
+    from audit import views_ingest
     from audit.models import EventSource
     from audit.services import ingest, partitions
     from audit.services.validation import STAGE_COLUMNS
@@ -65,7 +65,7 @@ def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> floa
     now, batches = datetime.now(UTC), []
     for start in range(0, len(events), 1000):  # the endpoint's parse and checks, not timed
         limits = ingest.current_limits()
-        parsed, _ = ingest_views._parse(
+        parsed, _ = views_ingest._parse(
             orjson.dumps(events[start : start + 1000]), "application/json", limits
         )
         rows, _ = ingest.prepare(parsed, ingest.IngestResult(), limits)
@@ -104,7 +104,7 @@ def profile_service(token_source_events, env: dict) -> str:
     _django(env)
     import orjson
 
-    from audit import ingest_views
+    from audit import views_ingest
     from audit.models import EventSource
     from audit.services import ingest
 
@@ -120,7 +120,7 @@ def profile_service(token_source_events, env: dict) -> str:
     for body in bodies:
         t0 = time.perf_counter()
         limits = ingest.current_limits()
-        events, _ = ingest_views._parse(body, "application/json", limits)
+        events, _ = views_ingest._parse(body, "application/json", limits)
         rows, reports = ingest.prepare(events, ingest.IngestResult(), limits)
         t1 = time.perf_counter()
         ingest._ensure_stage()

@@ -75,8 +75,8 @@ def bare_fetch(url: str) -> tuple[float, int]:
 
 
 def timed_crawl(registry, *, full: bool):
-    from inventory.crawls import execute_crawl, open_crawl
     from inventory.models import Crawl
+    from inventory.services.crawls import execute_crawl, open_crawl
 
     crawl, _ = open_crawl(
         kind="registry",

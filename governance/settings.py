@@ -369,7 +369,8 @@ REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS = int(
     os.environ.get("REGISTRY_UPDATED_SINCE_OVERLAP_SECONDS", "120")
 )
 # JSON {"npm": ["https://..."], ...}: the package base URLs the official registry accepts.
-# Unset: the list in inventory/registry.py (npm and PyPI there are placeholders; set them here).
+# Unset: the list in inventory/registry_entries.py (npm and PyPI there are placeholders; set
+# them here).
 REGISTRY_PACKAGE_BASE_URLS = (
     json.loads(os.environ["REGISTRY_PACKAGE_BASE_URLS"])
     if os.environ.get("REGISTRY_PACKAGE_BASE_URLS")

@@ -243,5 +243,6 @@ def register(router) -> None:
     router.register("grants", GrantViewSet, basename="grant")
     router.register("tasks", TaskViewSet, basename="task")
     router.register("flags", FlagViewSet, basename="flag")
+    # Registries (with their Admin writes and crawls), the fetch log and CIMD documents.
     api_registry.register(router)
     api_discovery_fetch.register(router)

@@ -10,8 +10,8 @@ class InventoryConfig(AppConfig):
     def ready(self):
         # Crawls are a job kind: the engine sends `run_crawl` for them, picks the runner by
         # `Crawl.kind`, and its sweeper covers them. Registered here rather than where the
-        # runners live, so crawls.py, the services and tasks.py never import each other in a
-        # cycle.
+        # runners live, so services/crawls.py, the runners and tasks.py never import each other
+        # in a cycle.
         from governance.platform import jobs
         from inventory import tasks
         from inventory.models import Crawl

@@ -213,6 +213,18 @@ def flags_for(obj) -> QuerySet:
     )
 
 
+def open_flag_counts(object_type: str, object_ids) -> dict[str, int]:
+    """{object id: its open flags} for the given objects of one type (ids as strings), so a
+    page counts its own rows' flags, not the whole table's."""
+    return dict(
+        Flag.objects.open()
+        .filter(object_type=object_type, object_id__in=[str(pk) for pk in object_ids])
+        .values_list("object_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
 def clients_of_identity(identity: Identity) -> QuerySet:
     """Clients the identity owns or has been granted access through."""
     return (

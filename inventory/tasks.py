@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from inventory import crawls
+from inventory.services import crawls
 from inventory.services.cimd import documents_due
 from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
 from inventory.services.registry import start_due_registry_crawls

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -15,19 +14,18 @@ from django.views.decorators.http import require_POST
 from governance.access.htmx import render_fragment_or_page
 from governance.access.lists.filters import id_or_none
 from governance.access.roles import ADMIN, VIEWER, role_required
-from inventory import cimd, crawls, queries, queries_discovery
+from inventory import cimd_checks, queries, queries_discovery
 from inventory.models import (
     AuthorizationServer,
     Client,
     ClientDocument,
     ClientDocumentState,
     FetchRecord,
-    Flag,
     ProtectedResource,
     ServerRemote,
 )
 from inventory.services import cimd as cimd_service
-from inventory.services import oauth_metadata
+from inventory.services import crawls, oauth_metadata
 from inventory.views import filtered_page, query_without_page
 from inventory.views_discovery import crawl_started
 
@@ -39,16 +37,9 @@ def _page(request, queryset):
 
 
 def _with_open_flag_counts(page, object_type: str, key: str):
-    """Set `open_flags` on each row of one page: its object's open flags, counted for the page's
-    objects only (not the whole table). `key` names the row's attribute holding the object id."""
-    ids = [str(getattr(row, key)) for row in page or ()]
-    counts = dict(
-        Flag.objects.open()
-        .filter(object_type=object_type, object_id__in=ids)
-        .values_list("object_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    """Set `open_flags` on each row of one page (queries.open_flag_counts, for the page's objects
+    only). `key` names the row's attribute holding the object id."""
+    counts = queries.open_flag_counts(object_type, [getattr(row, key) for row in page or ()])
     for row in page or ():
         row.open_flags = counts.get(str(getattr(row, key)), 0)
     return page
@@ -192,7 +183,7 @@ def cimd_client_detail(request, pk: int):
             "state": state,
             "versions": versions,
             "current": current,
-            "current_pretty": cimd.pretty(current.content)
+            "current_pretty": cimd_checks.pretty(current.content)
             if current and current.content is not None
             else (current.raw if current else ""),
             "flags": queries.flags_for(client)[:50],
@@ -229,7 +220,7 @@ def cimd_document_diff(request, pk: int):
     else:
         older = version.previous()
     old_content = older.content if older else None
-    changes = cimd.diff_documents(old_content, version.content)
+    changes = cimd_checks.diff_documents(old_content, version.content)
     return render(
         request,
         "inventory/cimd_diff.html",
@@ -238,11 +229,13 @@ def cimd_document_diff(request, pk: int):
             "version": version,
             "older": older,
             "changes": changes,
-            "risky": cimd.risky_changes(old_content, version.content, version.client.client_id)
+            "risky": cimd_checks.risky_changes(
+                old_content, version.content, version.client.client_id
+            )
             if older
             else [],
             "diff_lines": _diff_lines(
-                cimd.unified_diff(
+                cimd_checks.unified_diff(
                     old_content,
                     version.content,
                     old_label=f"version {older.sha256[:12]}" if older else "(none)",
@@ -312,7 +305,7 @@ def authserver_detail(request, pk: int):
             "guarded": queries.servers_guarded_by(server),
             "resources": server.protected_resources.select_related("remote__server"),
             "flags": queries.flags_for(server)[:50],
-            "metadata_pretty": cimd.pretty(server.metadata),
+            "metadata_pretty": cimd_checks.pretty(server.metadata),
         },
     )
 

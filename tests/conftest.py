@@ -94,6 +94,6 @@ def _empty_audit_store_after_transactional_tests(request):
 
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE audit_event, audit_event_dedup, audit_rate_window")
-    from audit.sources import forget_rate_windows
+    from audit.source_auth import forget_rate_windows
 
     forget_rate_windows()

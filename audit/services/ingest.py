@@ -27,14 +27,7 @@ from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.fast_validation import FastEvent, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
-from inventory.services.derive import (
-    CLIENTS_SQL,
-    GRANTS_SQL,
-    IDENTITIES_SQL,
-    REMOTES_SQL,
-    SERVERS_SQL,
-    apply_task_reports,
-)
+from inventory.services.derive import apply_task_reports, statements
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +46,8 @@ CREATE TEMP TABLE IF NOT EXISTS audit_stage (
 # database's ~1.4 ms per request). The function deletes its rows instead, and the dead rows
 # are truncated away outside a batch every STAGE_TRUNCATE_ROWS staged rows.
 STAGE_TRUNCATE_ROWS = 500
+# Inventory's derived state, read from the stage (the contract: inventory/services/derive.py).
+DERIVE = statements(stage_table="audit_stage", columns=STAGE_COLUMNS)
 COPY_SQL = f"COPY audit_stage ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
 # Up to this many rows a batch travels as one JSON parameter of the function call (one round
 # trip, autocommit); beyond it COPY into the stage is cheaper than building and parsing JSON.
@@ -78,15 +73,16 @@ ins AS (
     INSERT INTO audit_event (time, received_at, source_id, batch_id, event_id, type, actor_issuer,
         actor_subject, client_ref, server_name, method, tool, task_id, session_id, outcome,
         duration_ms, redacted, payload)
-    SELECT s.time, now(), %(source)s::bigint, b.id, s.event_id, s.type, s.actor_issuer, s.actor_subject,
-        s.client_ref, s.server_name, s.method, s.tool, s.task_id, s.session_id, s.outcome,
-        s.duration_ms, s.redacted, s.payload
+    SELECT s.time, now(), %(source)s::bigint, b.id, s.event_id, s.type, s.actor_issuer,
+        s.actor_subject, s.client_ref, s.server_name, s.method, s.tool, s.task_id, s.session_id,
+        s.outcome, s.duration_ms, s.redacted, s.payload
     FROM audit_stage s JOIN new USING (event_id) CROSS JOIN b ORDER BY s.ord
     RETURNING id, """
     + canon_sql("audit_event")
     + """ AS canon)
 SELECT (SELECT id FROM b), count(*),
-       encode(sha256(convert_to(coalesce(string_agg(canon, E'\\n' ORDER BY id), ''), 'UTF8')), 'hex')
+       encode(sha256(convert_to(coalesce(string_agg(canon, E'\\n' ORDER BY id), ''),
+                                'UTF8')), 'hex')
 FROM ins
 """
 )
@@ -178,20 +174,20 @@ BEGIN
         RETURN;
     END IF;
     IF p_actor THEN """
-    + _in_function(IDENTITIES_SQL)
+    + _in_function(DERIVE.identities)
     + """; END IF;
     IF p_client THEN """
-    + _in_function(CLIENTS_SQL)
+    + _in_function(DERIVE.clients)
     + """; END IF;
     IF p_server THEN """
-    + _in_function(SERVERS_SQL)
+    + _in_function(DERIVE.servers)
     + """;
         IF p_url THEN """
-    + _in_function(REMOTES_SQL)
+    + _in_function(DERIVE.remotes)
     + """; END IF;
     END IF;
     IF p_grant THEN """
-    + _in_function(GRANTS_SQL)
+    + _in_function(DERIVE.grants)
     + """; END IF;
     """
     + _in_function(ROLLUPS_SQL)
@@ -343,15 +339,23 @@ def _store_with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+# Stage positions of the values that decide which derived statements a batch needs.
+_ACTOR, _CLIENT, _SERVER, _URL, _GRANT = (
+    STAGE_COLUMNS.index(name)
+    for name in ("actor_subject", "client_ref", "server_name", "server_url", "grant_id")
+)
+
+
 def _derive_flags(rows: list) -> list[bool]:
     """Which derived statements the batch needs: (actor, client, server, server URL, grant)."""
     flags = [False] * 5
+    actor, client, server, url, grant = _ACTOR, _CLIENT, _SERVER, _URL, _GRANT  # locals: hot loop
     for row in rows:
-        flags[0] = flags[0] or bool(row[5])
-        flags[1] = flags[1] or bool(row[9])
-        flags[2] = flags[2] or bool(row[12])
-        flags[3] = flags[3] or bool(row[13])
-        flags[4] = flags[4] or bool(row[20])
+        flags[0] = flags[0] or bool(row[actor])
+        flags[1] = flags[1] or bool(row[client])
+        flags[2] = flags[2] or bool(row[server])
+        flags[3] = flags[3] or bool(row[url])
+        flags[4] = flags[4] or bool(row[grant])
         if all(flags):
             break
     return flags

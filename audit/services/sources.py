@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from audit.models import EventSource
 from audit.otlp_attributes import validate_mapping
-from audit.sources import forget_cached_sources, hash_token, new_token
+from audit.source_auth import forget_cached_sources, hash_token, new_token
 from governance.access.records import record_admin_action
 
 
@@ -127,7 +127,7 @@ def set_attribute_map(*, source: EventSource, mapping: dict, actor=None, request
     source.otlp_attribute_map = cleaned
     source.save(update_fields=["otlp_attribute_map"])
     # The token cache holds the source row, mapping included: drop it so the next export reads
-    # the new mapping (other web processes within audit.sources.CACHE_SECONDS).
+    # the new mapping (other web processes within audit.source_auth.CACHE_SECONDS).
     transaction.on_commit(forget_cached_sources)
     forget_cached_sources()
     record_admin_action(

@@ -24,9 +24,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from governance.access.records import record_admin_action
-from inventory import cimd
-from inventory.crawls import CIMD_SWEEP_TARGET
-from inventory.fetch import FetchError, allows_plain_http, safe_fetch, write_fetch_log
+from inventory import cimd_checks
+from inventory.fetch import FetchError, allows_plain_http, write_fetch_log
 from inventory.models import (
     Client,
     ClientDocument,
@@ -36,6 +35,7 @@ from inventory.models import (
     Flag,
     SeenFrom,
 )
+from inventory.problems import problem
 from inventory.secret_members import mask_secrets
 from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are public here
     FETCH_FAILED,
@@ -50,7 +50,9 @@ from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are p
     secret_paths,
     sync_state_flags,
 )
+from inventory.services.crawls import CIMD_SWEEP_TARGET
 from inventory.services.flags import raise_flag, resolve_open_flags
+from inventory.upstream import cimd as upstream
 
 logger = logging.getLogger(__name__)
 # A claimed document that a crashed sweep never finished becomes due again after this.
@@ -73,7 +75,7 @@ class RefreshOutcome:
 
 def url_problems(url: str) -> list[dict]:
     """The client_id URL shape problems, except plain http on an allow-listed lab host."""
-    found = cimd.validate_client_id_url(url)
+    found = cimd_checks.validate_client_id_url(url)
     if allows_plain_http(url):
         found = [p for p in found if p["code"] != "url_not_https"]
     return found
@@ -114,7 +116,7 @@ def ensure_cimd_client(url: str, *, seen_from: str = SeenFrom.CIMD) -> Client:
 def add_client_url(*, url: str, actor, request=None) -> Client:
     """An Admin adds a CIMD client_id URL by hand; due for fetching at once. Recorded."""
     url = (url or "").strip()
-    errors = [p for p in url_problems(url) if p["severity"] == cimd.ERROR]
+    errors = [p for p in url_problems(url) if p["severity"] == cimd_checks.ERROR]
     if errors:
         raise ValidationError({"url": [p["message"] for p in errors]})
     with transaction.atomic():
@@ -184,33 +186,26 @@ class Fetched:
 
 
 def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
-    """Fetch and validate one document (network only; safe to call from worker threads)."""
+    """Fetch (inventory.upstream.cimd) and validate one document (no database; safe to call from
+    worker threads)."""
     shape = url_problems(url)
-    if not cimd.is_valid(shape):
+    if not cimd_checks.is_valid(shape):
         return Fetched(
             client_id, url, problems=shape, error_reason="invalid_url", error=shape[0]["message"]
         )
     try:
-        result = safe_fetch(
-            url,
-            purpose="cimd",
-            max_bytes=settings.CIMD_MAX_BYTES,
-            max_redirects=0,
-            read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT,
-            log_sink=log_sink,
-        )
+        fetched = upstream.fetch_document(url, log_sink=log_sink)
     except FetchError as exc:
         return Fetched(
             client_id, url, error_reason=exc.reason, error=exc.message, retry_after=exc.retry_after
         )
-    raw = result.content
-    try:
-        document = result.json()
-    except FetchError as exc:
-        document, problems = None, [cimd.problem("invalid_json", "", exc.message)]
+    raw, document = fetched.raw, fetched.document
+    if fetched.json_error:
+        problems = [
+            problem("invalid_json", fetched.json_error, field="", severity=cimd_checks.ERROR)
+        ]
     else:
-        problems = cimd.validate_document(url, document)
+        problems = cimd_checks.validate_document(url, document)
         document, masked = mask_secrets(document)
         if masked:  # what is stored and shown is the masked form (raw too); see secret_members
             raw = json.dumps(document, indent=2, ensure_ascii=False).encode()
@@ -220,7 +215,7 @@ def fetch_document(client_id: int, url: str, *, log_sink=None) -> Fetched:
         raw=raw,
         document=document,
         problems=shape + problems,
-        max_age=result.max_age,
+        max_age=fetched.max_age,
     )
 
 
@@ -318,7 +313,7 @@ def _version(item: Fetched, now) -> ClientDocument:
         content=item.document,
         raw=item.raw.decode("utf-8", "replace"),
         problems=item.problems,
-        is_valid=cimd.is_valid(item.problems),
+        is_valid=cimd_checks.is_valid(item.problems),
         first_fetched_at=now,
         last_fetched_at=now,
     )
@@ -327,7 +322,7 @@ def _version(item: Fetched, now) -> ClientDocument:
 def _rename(client: Client, item: Fetched) -> bool:
     """A valid document names its client (an invalid one does not get to)."""
     name = item.document.get("client_name") if isinstance(item.document, dict) else None
-    if cimd.is_valid(item.problems) and isinstance(name, str) and client.name != name[:300]:
+    if cimd_checks.is_valid(item.problems) and isinstance(name, str) and client.name != name[:300]:
         client.name = name[:300]
         return True
     return False
@@ -351,7 +346,9 @@ def _apply(client, state, item: Fetched, version: ClientDocument, now) -> Refres
     state.last_error = (
         ""
         if valid
-        else "; ".join(p["message"] for p in item.problems if p["severity"] == cimd.ERROR)[:500]
+        else "; ".join(p["message"] for p in item.problems if p["severity"] == cimd_checks.ERROR)[
+            :500
+        ]
     )
     state.consecutive_failures = 0
     state.next_fetch_at = now + timedelta(seconds=delay)

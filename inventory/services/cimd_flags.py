@@ -4,7 +4,7 @@ inventory/services/cimd.py, which re-exports the flag kinds."""
 
 from __future__ import annotations
 
-from inventory import cimd
+from inventory import cimd_checks
 from inventory.models import ClientDocument, Flag
 from inventory.services.flags import raise_flag, resolve_open_flags
 
@@ -27,9 +27,9 @@ def secret_paths(problems) -> list[str]:
 
 
 def raise_change_flags(client, previous: ClientDocument, version: ClientDocument) -> list[Flag]:
-    """One flag per risky change from `previous` to `version` (cimd.risky_changes)."""
+    """One flag per risky change from `previous` to `version` (cimd_checks.risky_changes)."""
     raised = []
-    for spec in cimd.risky_changes(previous.content, version.content, client.client_id):
+    for spec in cimd_checks.risky_changes(previous.content, version.content, client.client_id):
         details = {**spec["details"], "previous_version": previous.pk, "version": version.pk}
         raised.append(
             raise_flag(
@@ -58,7 +58,7 @@ def sync_state_flags(client, version: ClientDocument, problems, *, first: bool) 
         for kind, severity, summary, details in _document_warnings(version, problems)
     ]
     codes = {p["code"] for p in problems}
-    errors = [p for p in problems if p["severity"] == cimd.ERROR]
+    errors = [p for p in problems if p["severity"] == cimd_checks.ERROR]
     if errors:
         severe = codes & {"client_id_mismatch", "client_secret_present", "shared_secret_auth"}
         raised.append(
@@ -99,7 +99,9 @@ def _document_warnings(version: ClientDocument, problems) -> list[tuple]:
             )
         )
     elif "redirect_uri_localhost" in codes:
-        local = [u for u in redirects or [] if isinstance(u, str) and cimd.is_loopback_uri(u)]
+        local = [
+            u for u in redirects or [] if isinstance(u, str) and cimd_checks.is_loopback_uri(u)
+        ]
         found.append(
             (
                 LOCALHOST_REDIRECT,

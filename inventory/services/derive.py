@@ -1,12 +1,20 @@
 """Derived inventory state from a batch of audit events, set-based (no ORM save per event).
 
-Ingestion stages the batch's new events in the session's temp table `audit_stage` and runs
-these statements inside its transaction (audit/services/ingest.py builds them into its
-per-connection function): one INSERT … SELECT … GROUP BY … ON CONFLICT per entity. Rows are upserted in key order so concurrent batches take row locks in the same order
-(no deadlocks between them). `apply_task_reports` advances tasks: one read, one write each.
+The contract with audit's ingest is `statements(stage_table=..., columns=...)`: ingestion stages
+the batch's new events in a table of its own (the session's temp table `audit_stage`), names it
+and its columns, and gets back the SQL to run inside its transaction (audit/services/ingest.py
+builds it into its per-connection function): one INSERT … SELECT … GROUP BY … ON CONFLICT per
+entity. `STAGE_READS` lists every stage column these statements read; `statements` refuses a
+stage without one of them. Rows are upserted in key order so concurrent batches take row locks
+in the same order (no deadlocks between them). `apply_task_reports` advances tasks: one read,
+one write each.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from inventory.remote_urls import USERINFO_PATTERN
 from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (re-exported)
@@ -19,13 +27,13 @@ from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (r
 # batch naming the same busy server queued behind the other's durable commit. Skipping on a
 # stale read is safe: these fields only widen or fill in, so a newer row covers the batch too.
 FRESH = "interval '1 minute'"
-IDENTITIES_SQL = """
+_IDENTITIES_SQL = """
 INSERT INTO inventory_identity (issuer, subject, display_name, email, kind, status, team,
                                 first_seen, last_seen, seen_from)
 SELECT actor_issuer, actor_subject, coalesce(max(nullif(actor_name, '')), ''),
        coalesce(max(nullif(actor_email, '')), ''), coalesce(max(nullif(actor_kind, '')), 'human'),
        'active', '', min(time), max(time), 'events'
-FROM audit_stage WHERE actor_subject <> ''
+FROM {stage} WHERE actor_subject <> ''
 GROUP BY actor_issuer, actor_subject
 HAVING NOT EXISTS (
     SELECT 1 FROM inventory_identity e WHERE e.issuer = actor_issuer AND e.subject = actor_subject
@@ -46,13 +54,13 @@ WHERE EXCLUDED.last_seen > inventory_identity.last_seen + {fresh}
    OR (inventory_identity.display_name = '' AND EXCLUDED.display_name <> '')
 """
 
-CLIENTS_SQL = """
+_CLIENTS_SQL = """
 INSERT INTO inventory_client (client_id, issuer, registration, name, version, review_status,
                               first_seen, last_seen, seen_from)
 SELECT client_ref, '', CASE WHEN client_ref LIKE 'https://%%' THEN 'cimd' ELSE 'pre_registered' END,
        coalesce(max(nullif(client_name, '')), ''), coalesce(max(nullif(client_version, '')), ''),
        'unreviewed', min(time), max(time), 'events'
-FROM audit_stage WHERE client_ref <> ''
+FROM {stage} WHERE client_ref <> ''
 GROUP BY client_ref
 HAVING NOT EXISTS (
     SELECT 1 FROM inventory_client e WHERE e.client_id = client_ref
@@ -72,12 +80,12 @@ WHERE EXCLUDED.last_seen > inventory_client.last_seen + {fresh}
    OR (EXCLUDED.version <> '' AND EXCLUDED.version <> inventory_client.version)
 """
 
-SERVERS_SQL = """
+_SERVERS_SQL = """
 INSERT INTO inventory_server (name, title, description, latest_version, repository_url,
                               repository_id, registry_status, review_status,
                               first_seen, last_seen, seen_from)
 SELECT server_name, '', '', '', '', '', 'unlisted', 'unreviewed', min(time), max(time), 'events'
-FROM audit_stage WHERE server_name <> ''
+FROM {stage} WHERE server_name <> ''
 GROUP BY server_name
 HAVING NOT EXISTS (
     SELECT 1 FROM inventory_server e WHERE e.name = server_name
@@ -92,13 +100,13 @@ WHERE EXCLUDED.last_seen > inventory_server.last_seen + {fresh}
 
 # A URL reported with `user:password@` (or the ingest's `[REDACTED:password_in_url]@` in its
 # place) is stored without it, noting that it had one (inventory/remote_urls.py says why).
-REMOTES_SQL = """
+_REMOTES_SQL = """
 INSERT INTO inventory_serverremote (server_id, url, transport, had_credentials, first_seen,
                                     last_seen)
 SELECT srv.id, s.url, 'streamable-http', bool_or(s.had_credentials), min(s.time), max(s.time)
 FROM (SELECT server_name, time, regexp_replace(server_url, '{userinfo}', '\\1') AS url,
              server_url ~ '{userinfo}' AS had_credentials
-      FROM audit_stage WHERE server_url <> '') s
+      FROM {stage} WHERE server_url <> '') s
 JOIN inventory_server srv ON srv.name = s.server_name
 GROUP BY srv.id, s.url
 HAVING NOT EXISTS (
@@ -116,16 +124,64 @@ WHERE EXCLUDED.last_seen > inventory_serverremote.last_seen + {fresh}
 """
 
 # Grants are created by IdP sync / discovery; events only say when one was last used.
-GRANTS_SQL = """
+_GRANTS_SQL = """
 UPDATE inventory_grant g SET last_used_at = u.used
-FROM (SELECT grant_issuer, grant_id, max(time) AS used FROM audit_stage
+FROM (SELECT grant_issuer, grant_id, max(time) AS used FROM {stage}
       WHERE grant_id <> '' GROUP BY grant_issuer, grant_id) u
 WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_issuer)
   AND (g.last_used_at IS NULL OR g.last_used_at < u.used)
 """
 
 
-IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL = (
-    sql.replace("{fresh}", FRESH) for sql in (IDENTITIES_SQL, CLIENTS_SQL, SERVERS_SQL, REMOTES_SQL)
+# Every stage column the statements above read (the stage may hold more).
+STAGE_READS = (
+    "time",
+    "actor_issuer",
+    "actor_subject",
+    "actor_name",
+    "actor_email",
+    "actor_kind",
+    "client_ref",
+    "client_name",
+    "client_version",
+    "server_name",
+    "server_url",
+    "grant_issuer",
+    "grant_id",
 )
-REMOTES_SQL = REMOTES_SQL.replace("{userinfo}", USERINFO_PATTERN)
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class DeriveStatements:
+    """The derived-state SQL for one stage table, one statement per entity."""
+
+    identities: str  # when the batch names an actor
+    clients: str  # ... a client
+    servers: str  # ... a server
+    remotes: str  # ... a server URL (after `servers`: it joins the server rows)
+    grants: str  # ... a grant
+
+
+def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:
+    """The statements reading `stage_table`, whose `columns` must include STAGE_READS."""
+    if not _IDENTIFIER.match(stage_table):
+        raise ValueError(f"stage table {stage_table!r} is not a plain SQL identifier")
+    missing = [column for column in STAGE_READS if column not in columns]
+    if missing:
+        raise ValueError(f"the stage lacks columns the derived statements read: {missing}")
+
+    def render(template: str) -> str:
+        return (
+            template.replace("{stage}", stage_table)
+            .replace("{fresh}", FRESH)
+            .replace("{userinfo}", USERINFO_PATTERN)
+        )
+
+    return DeriveStatements(
+        identities=render(_IDENTITIES_SQL),
+        clients=render(_CLIENTS_SQL),
+        servers=render(_SERVERS_SQL),
+        remotes=render(_REMOTES_SQL),
+        grants=render(_GRANTS_SQL),
+    )

@@ -1,32 +1,29 @@
 """Which authorization servers guard each MCP server, and how well they are set up.
 
-For each ServerRemote URL: an unauthenticated MCP request, whose 401 `WWW-Authenticate` may name
-the Protected Resource Metadata (RFC 9728 §5.1); else the well-known PRM paths in the MCP spec's
-order (path-inserted, then root). Then, for each issuer the PRM lists, the authorization server
-metadata (RFC 8414 and OpenID discovery, in the MCP spec's order, §4.2 step 4). Everything is
-fetched through inventory.fetch.safe_fetch, so a hostile server cannot point us inside.
+For each ServerRemote URL, `inventory.upstream.oauth_metadata` finds the Protected Resource
+Metadata (RFC 9728) and, for each issuer it lists, the authorization server metadata (RFC 8414 /
+OpenID discovery), all through the safe fetcher so a hostile server cannot point us inside. This
+module judges those documents (problems, flags) and stores them, network first and then one short
+transaction per authorization server and one for the PRM.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
 from governance.access.records import record_admin_action
-from inventory.fetch import FetchError, safe_fetch
 from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource, ServerRemote
+from inventory.problems import problem
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services.flags import raise_flag, resolve_open_flags
+from inventory.upstream import oauth_metadata as upstream
 
 logger = logging.getLogger(__name__)
-METADATA_MAX_BYTES = 64_000
 # Target of the scheduled crawl that re-reads every remote's OAuth metadata.
 ALL_REMOTES_TARGET = "all-remotes"
 MAX_ISSUERS = 5  # a PRM naming dozens of issuers is not worth following past a handful
@@ -46,74 +43,9 @@ AS_FLAG_KINDS = (
     "oauth.omnibus_scopes",
     "oauth.secret_in_metadata",
 )
-_PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)')
-_PROBE_BODY = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-11-25",
-            "capabilities": {},
-            "clientInfo": {"name": "mcp-governance-console", "version": "discovery"},
-        },
-    }
-).encode()
 
 
 # --- Pure helpers ---------------------------------------------------------------------------
-
-
-def parse_www_authenticate(value: str | None) -> dict[str, str]:
-    """Auth-params (resource_metadata, scope, error...) of a Bearer challenge, lower-case names."""
-    if not value:
-        return {}
-    return {
-        name.lower(): raw[1:-1].replace('\\"', '"') if raw.startswith('"') else raw
-        for name, raw in _PARAM.findall(value)
-    }
-
-
-def _split(url: str):
-    """urlsplit, or None when the URL does not parse (urlsplit raises ValueError on a bad
-    bracketed host or port)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return None
-    return parts
-
-
-def prm_candidates(url: str) -> list[tuple[str, str]]:
-    """Well-known PRM URLs for an MCP endpoint, in the order clients must try them ([] for a
-    URL that does not parse: a remote's or issuer's URL is someone else's input)."""
-    parts = _split(url)
-    if parts is None:
-        return []
-    base, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
-    found = (
-        [(f"{base}/.well-known/oauth-protected-resource{path}", "well-known-path")] if path else []
-    )
-    return found + [(f"{base}/.well-known/oauth-protected-resource", "well-known-root")]
-
-
-def as_metadata_candidates(issuer: str) -> list[str]:
-    """RFC 8414 / OIDC discovery URLs for an issuer, in the MCP spec's order."""
-    parts = _split(issuer)
-    if parts is None:  # e.g. a PRM naming "https://[not-an-ip]/": nothing to fetch
-        return []
-    base, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
-    if path:
-        return [
-            f"{base}/.well-known/oauth-authorization-server{path}",
-            f"{base}/.well-known/openid-configuration{path}",
-            f"{base}{path}/.well-known/openid-configuration",
-        ]
-    return [
-        f"{base}/.well-known/oauth-authorization-server",
-        f"{base}/.well-known/openid-configuration",
-    ]
 
 
 def omnibus(scopes) -> list[str]:
@@ -135,12 +67,13 @@ def _secret_problems(document: dict) -> list[dict]:
     if not paths:
         return []
     return [
-        {
-            "code": "secret_in_metadata",
-            "field": paths[0],
-            "message": f"public metadata publishes a secret ({', '.join(paths)[:200]}); "
+        problem(
+            "secret_in_metadata",
+            f"public metadata publishes a secret ({', '.join(paths)[:200]}); "
             "masked here, but anyone could read it",
-        }
+            field=paths[0],
+            severity=None,
+        )
     ]
 
 
@@ -149,29 +82,32 @@ def prm_problems(document: dict, remote_url: str) -> list[dict]:
     resource = document.get("resource")
     if resource != remote_url:
         found.append(
-            {
-                "code": "resource_mismatch",
-                "field": "resource",
-                "message": f"PRM resource {str(resource)[:300]!r} does not match the server "
+            problem(
+                "resource_mismatch",
+                f"PRM resource {str(resource)[:300]!r} does not match the server "
                 f"URL {remote_url!r}; RFC 9728 says the document must not be used",
-            }
+                field="resource",
+                severity=None,
+            )
         )
     if not _str_list(document.get("authorization_servers")):
         found.append(
-            {
-                "code": "no_authorization_servers",
-                "field": "authorization_servers",
-                "message": "authorization_servers is missing or empty",
-            }
+            problem(
+                "no_authorization_servers",
+                "authorization_servers is missing or empty",
+                field="authorization_servers",
+                severity=None,
+            )
         )
     wild = omnibus(document.get("scopes_supported"))
     if wild:
         found.append(
-            {
-                "code": "omnibus_scopes",
-                "field": "scopes_supported",
-                "message": f"wildcard or all-access scopes offered: {', '.join(wild)}",
-            }
+            problem(
+                "omnibus_scopes",
+                f"wildcard or all-access scopes offered: {', '.join(wild)}",
+                field="scopes_supported",
+                severity=None,
+            )
         )
     return found
 
@@ -180,110 +116,43 @@ def as_problems(metadata: dict, issuer: str) -> list[dict]:
     found = _secret_problems(metadata)
     if metadata.get("issuer") != issuer:
         found.append(
-            {
-                "code": "issuer_mismatch",
-                "field": "issuer",
-                "message": f"metadata issuer {str(metadata.get('issuer'))[:300]!r} is not "
+            problem(
+                "issuer_mismatch",
+                f"metadata issuer {str(metadata.get('issuer'))[:300]!r} is not "
                 f"the issuer it was discovered for ({issuer!r})",
-            }
+                field="issuer",
+                severity=None,
+            )
         )
     if "S256" not in _str_list(metadata.get("code_challenge_methods_supported")):
         found.append(
-            {
-                "code": "no_pkce_s256",
-                "field": "code_challenge_methods_supported",
-                "message": "PKCE S256 is not advertised; MCP clients must refuse to proceed",
-            }
+            problem(
+                "no_pkce_s256",
+                "PKCE S256 is not advertised; MCP clients must refuse to proceed",
+                field="code_challenge_methods_supported",
+                severity=None,
+            )
         )
     if metadata.get("registration_endpoint"):
         found.append(
-            {
-                "code": "open_registration",
-                "field": "registration_endpoint",
-                "message": "offers dynamic client registration (RFC 7591)",
-            }
+            problem(
+                "open_registration",
+                "offers dynamic client registration (RFC 7591)",
+                field="registration_endpoint",
+                severity=None,
+            )
         )
     wild = omnibus(metadata.get("scopes_supported"))
     if wild:
         found.append(
-            {
-                "code": "omnibus_scopes",
-                "field": "scopes_supported",
-                "message": f"wildcard or all-access scopes offered: {', '.join(wild)}",
-            }
+            problem(
+                "omnibus_scopes",
+                f"wildcard or all-access scopes offered: {', '.join(wild)}",
+                field="scopes_supported",
+                severity=None,
+            )
         )
     return found
-
-
-# --- Fetching ---------------------------------------------------------------------------------
-
-
-def _get_json(url: str, purpose: str):
-    result = safe_fetch(
-        url,
-        purpose=purpose,
-        max_bytes=METADATA_MAX_BYTES,
-        max_redirects=2,
-        read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-        total_timeout=settings.DISCOVERY_FETCH_TIMEOUT,
-    )
-    document = result.json()
-    if not isinstance(document, dict):
-        raise FetchError("invalid_json", "metadata must be a JSON object")
-    return document
-
-
-def probe_challenge(url: str) -> dict:
-    """An unauthenticated MCP initialize; the 401 challenge's parameters (and the status)."""
-    try:
-        result = safe_fetch(
-            url,
-            purpose="prm",
-            method="POST",
-            body=_PROBE_BODY,
-            accept=("*/*",),
-            max_redirects=0,
-            headers={
-                "Content-Type": "application/json",
-                "Accept": "application/json, text/event-stream",
-            },
-            allow_status=(200, 201, 202, 204, 400, 401, 403, 404, 405, 406),
-            max_bytes=METADATA_MAX_BYTES,
-            read_timeout=min(5.0, settings.DISCOVERY_FETCH_TIMEOUT),
-            total_timeout=settings.DISCOVERY_FETCH_TIMEOUT,
-        )
-    except FetchError as exc:
-        return {"status": exc.status, "error": exc.message}
-    return {
-        "status": result.status_code,
-        **parse_www_authenticate(result.headers.get("www-authenticate")),
-    }
-
-
-def find_prm(url: str) -> tuple[dict | None, str, str, dict, list[str]]:
-    """(document, prm_url, discovered_via, challenge, errors) for an MCP endpoint URL."""
-    challenge = probe_challenge(url)
-    candidates = prm_candidates(url)
-    if challenge.get("resource_metadata"):
-        candidates.insert(0, (challenge["resource_metadata"], "www-authenticate"))
-    errors = [] if candidates else [f"{url[:300]}: invalid_url: not a valid URL"]
-    for candidate, via in candidates:
-        try:
-            return _get_json(candidate, "prm"), candidate, via, challenge, errors
-        except FetchError as exc:
-            errors.append(f"{candidate}: {exc.reason}: {exc.message}"[:300])
-    return None, "", "", challenge, errors
-
-
-def find_as_metadata(issuer: str) -> tuple[dict | None, str, list[str]]:
-    candidates = as_metadata_candidates(issuer)
-    errors = [] if candidates else [f"{issuer[:300]}: invalid_url: not a valid URL"]
-    for candidate in candidates:
-        try:
-            return _get_json(candidate, "as_metadata"), candidate, errors
-        except FetchError as exc:
-            errors.append(f"{candidate}: {exc.reason}: {exc.message}"[:300])
-    return None, "", errors
 
 
 # --- Storing ----------------------------------------------------------------------------------
@@ -305,13 +174,20 @@ def rediscover_remote(remote: ServerRemote, *, actor, request=None) -> Protected
 
 def discover_remote(remote: ServerRemote) -> ProtectedResource:
     """Discover and store the PRM and authorization servers of one remote; flags on problems."""
-    document, prm_url, via, challenge, errors = find_prm(remote.url)
+    found = upstream.find_prm(remote.url)
     issuers = []
-    if document is not None:
-        issuers = _str_list(document.get("authorization_servers"))[:MAX_ISSUERS]
+    if found.document is not None:
+        issuers = _str_list(found.document.get("authorization_servers"))[:MAX_ISSUERS]
     # Network first, then one short transaction per authorization server and one for the PRM.
-    servers = [store_authorization_server(issuer, *find_as_metadata(issuer)) for issuer in issuers]
-    return _store_prm(remote, document, prm_url, via, challenge, errors, servers)
+    servers = []
+    for issuer in issuers:
+        metadata = upstream.find_as_metadata(issuer)
+        servers.append(
+            store_authorization_server(issuer, metadata.document, metadata.url, metadata.errors)
+        )
+    return _store_prm(
+        remote, found.document, found.url, found.via, found.challenge, found.errors, servers
+    )
 
 
 @transaction.atomic
@@ -321,11 +197,12 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
         prm_problems(document, remote.url)
         if document is not None
         else [
-            {
-                "code": "prm_unavailable",
-                "field": "",
-                "message": "no Protected Resource Metadata found: " + "; ".join(errors)[:400],
-            }
+            problem(
+                "prm_unavailable",
+                "no Protected Resource Metadata found: " + "; ".join(errors)[:400],
+                field="",
+                severity=None,
+            )
         ]
     )
     prm, _ = ProtectedResource.objects.update_or_create(
@@ -378,11 +255,12 @@ def store_authorization_server(
     fields = {"last_seen": now, "last_fetched_at": now, "fetch_ok": metadata is not None}
     if metadata is None:
         problems = [
-            {
-                "code": "as_metadata_unavailable",
-                "field": "",
-                "message": "no authorization server metadata: " + "; ".join(errors)[:400],
-            }
+            problem(
+                "as_metadata_unavailable",
+                "no authorization server metadata: " + "; ".join(errors)[:400],
+                field="",
+                severity=None,
+            )
         ]
     else:
         problems = as_problems(metadata, issuer)

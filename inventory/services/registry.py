@@ -1,21 +1,17 @@
 """Registry crawler (MCP registry API, mcp-spec.md §8) and the admin writes on registries.
 
-`GET {base}/v0.1/servers` (or `/v0/servers` when that is all a registry offers) with
-`limit=100`, cursor pagination and, after a first successful crawl, `updated_since` set to
-that crawl's start time (minus a small overlap for clock skew; content hashes make the
-overlap cheap). Every request goes through `inventory.fetch.safe_fetch`; 429 and transient
-errors are retried with a bounded wait, and a `Pacer` (inventory/rate_limit.py) spaces the
-requests so a rate-limited registry is not hit again at full speed after each wait. A broken
-item is logged on the crawl and skipped; the good records beside it are kept.
+Pages come from `inventory.upstream.registry` (the network side: versions, pagination
+parameters, retries and pacing); this module walks the cursor, and after a first successful
+crawl asks only for entries updated since that crawl's start (minus a small overlap for clock
+skew; content hashes make the overlap cheap). A broken item is logged on the crawl and skipped;
+the good records beside it are kept.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections import Counter
 from datetime import UTC, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,28 +20,21 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from governance.access.records import record_admin_action
-from inventory.crawls import Progress, start_crawl
-from inventory.fetch import FetchError, safe_fetch
 from inventory.models import Crawl, Registry
-from inventory.rate_limit import Pacer
-from inventory.registry import OFFICIAL_PACKAGE_BASE_URLS, EntryError, check_entry, parse_entry
+from inventory.registry_entries import (
+    OFFICIAL_PACKAGE_BASE_URLS,
+    EntryError,
+    check_entry,
+    parse_entry,
+)
+from inventory.services.crawls import Progress, start_crawl
 from inventory.services.registry_ingest import write_entries
+from inventory.upstream.registry import fetch_page, new_pacer
 
-log = logging.getLogger(__name__)
-
-API_PREFIXES = ("v0.1", "v0")  # stable first; v0 only when v0.1 is missing
-PAGE_LIMIT = 100  # the registry API's maximum
 MAX_PAGES = 10_000  # a registry that never stops paginating is broken, not huge
-MAX_BODY_BYTES = 10_000_000
-# Retried within a crawl (with 5xx and 429). Not protocol_error: a registry that answers with
-# malformed HTTP does so again at once; the next scheduled crawl tries it again.
-TRANSIENT_REASONS = {"timeout", "connect_error"}
 REGISTRY_FIELDS = ("name", "base_url", "kind", "enabled", "crawl_interval_minutes")
 MIN_CRAWL_INTERVAL_MINUTES = 5
 BASE_URL_TAKEN = "base_url is already used by another registry."
-
-# Indirection so tests can observe waits without sleeping.
-_sleep = time.sleep
 
 
 class RegistryError(Exception):
@@ -166,79 +155,6 @@ def updated_since_for(registry: Registry) -> str | None:
     return (last.started_at - overlap).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def page_url(base: str, prefix: str, *, cursor: str | None, since: str | None) -> str:
-    params = {"limit": PAGE_LIMIT}
-    if since:
-        params["updated_since"] = since  # forces include_deleted on the registry side
-    else:
-        params["include_deleted"] = "true"  # a full crawl must see deletions too
-    if cursor:
-        params["cursor"] = cursor
-    return f"{base}/{prefix}/servers?{urlencode(params)}"
-
-
-def new_pacer() -> Pacer:
-    return Pacer(max_wait=settings.REGISTRY_MAX_RETRY_WAIT_SECONDS)
-
-
-def fetch_page(
-    base: str,
-    *,
-    prefix: str | None,
-    cursor: str | None,
-    since: str | None,
-    pacer: Pacer | None = None,
-) -> tuple[dict, str]:
-    """One page of the server list, and the API version that served it."""
-    pacer = pacer or new_pacer()
-    if prefix:
-        return get_json(page_url(base, prefix, cursor=cursor, since=since), pacer=pacer), prefix
-    for candidate in API_PREFIXES:
-        try:
-            return (
-                get_json(page_url(base, candidate, cursor=cursor, since=since), pacer=pacer),
-                candidate,
-            )
-        except FetchError as exc:
-            if exc.status not in (404, 405) or candidate == API_PREFIXES[-1]:
-                raise
-            log.info("%s has no /%s API; trying the next version", base, candidate)
-    raise AssertionError("unreachable")
-
-
-def get_json(url: str, *, pacer: Pacer | None = None):
-    """GET JSON via safe_fetch, paced; retrying 429 (honouring Retry-After, bounded) and
-    transient errors."""
-    attempts = settings.REGISTRY_FETCH_ATTEMPTS
-    max_wait = settings.REGISTRY_MAX_RETRY_WAIT_SECONDS
-    pacer = pacer or new_pacer()
-    for attempt in range(attempts):
-        if (pause := pacer.delay()) > 0:
-            _sleep(pause)
-        pacer.started()
-        try:
-            result = safe_fetch(url, purpose="registry", max_bytes=MAX_BODY_BYTES, max_redirects=3)
-            pacer.answered(result.headers)
-            return result.json()
-        except FetchError as exc:
-            transient = exc.reason in TRANSIENT_REASONS or (
-                exc.reason == "http_error" and (exc.status or 0) >= 500
-            )
-            if attempt == attempts - 1 or not (exc.reason == "rate_limited" or transient):
-                raise
-            backoff = min(2**attempt, max_wait)
-            wait = (
-                exc.retry_after
-                if exc.reason == "rate_limited" and exc.retry_after is not None
-                else backoff
-            )
-            log.warning("registry fetch %s: %s; retrying in %.1fs", url, exc.reason, wait)
-            if exc.reason == "rate_limited":
-                pacer.refused(min(wait, max_wait))
-            _sleep(min(wait, max_wait))
-    raise AssertionError("unreachable")
-
-
 def ingest_page(
     registry: Registry, items: list, *, crawl: Crawl, progress, allowed: dict
 ) -> Counter:
@@ -304,7 +220,7 @@ def make_queued_crawl_full(crawl: Crawl, *, actor=None, request=None) -> bool:
 
 
 def start_due_registry_crawls(*, now=None) -> list[int]:
-    """Beat: queue a crawl of each enabled registry whose interval has elapsed since its last one."""
+    """Beat: queue a crawl of each enabled registry whose interval has elapsed since its last."""
     now = now or timezone.now()
     last_queued = (
         Crawl.objects.filter(kind=Crawl.Kind.REGISTRY, registry=OuterRef("pk"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from inventory.models import Flag, ServerChange, ServerVersion
-from inventory.registry import FLAGGED_CODES, Entry, parse_entry
+from inventory.registry_entries import FLAGGED_CODES, Entry, parse_entry
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STATUS_FLAG_SEVERITY = {

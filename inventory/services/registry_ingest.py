@@ -20,7 +20,7 @@ from inventory.models import (
     ServerVersion,
     ServerVersionRecord,
 )
-from inventory.registry import FLAGGED_CODES, SEVERITY_HIGH, Entry, check_entry
+from inventory.registry_entries import FLAGGED_CODES, SEVERITY_HIGH, Entry, check_entry
 from inventory.remote_urls import strip_userinfo
 from inventory.services.flags import raise_flag
 from inventory.services.registry_history import (

@@ -242,13 +242,13 @@ def test_a_high_rate_limit_is_counted_in_batches_and_still_enforced(db, settings
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from audit import sources
+    from audit import source_auth
 
-    sources.forget_rate_windows()
-    monkeypatch.setattr(sources, "SYNC_SECONDS", 3600)  # only the batch size triggers a sync
+    source_auth.forget_rate_windows()
+    monkeypatch.setattr(source_auth, "SYNC_SECONDS", 3600)  # only the batch size triggers a sync
     source, _ = create_source(name="gw-fast-limit", rate_limit_per_minute=20_000)  # batch of 10
     with CaptureQueriesContext(connection) as queries:
-        answers = [sources.rate_limit_retry_after(source) for _ in range(100)]
+        answers = [source_auth.rate_limit_retry_after(source) for _ in range(100)]
     counted = [q for q in queries.captured_queries if "audit_rate_window" in q["sql"]]
     assert answers == [None] * 100
     assert len(counted) == 10  # the window's first request at once, then every 10th
@@ -264,7 +264,7 @@ def test_a_high_rate_limit_is_counted_in_batches_and_still_enforced(db, settings
         cursor.execute(
             "UPDATE audit_rate_window SET requests = 20000 WHERE source_id = %s", [source.pk]
         )
-    answers = [sources.rate_limit_retry_after(source) for _ in range(5)]
+    answers = [source_auth.rate_limit_retry_after(source) for _ in range(5)]
     assert all(answer is not None and 1 <= answer <= 60 for answer in answers), answers
 
 

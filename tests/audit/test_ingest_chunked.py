@@ -33,7 +33,7 @@ def test_a_chunked_batch_posted_to_the_production_server_is_stored_not_dropped()
 
 
 def test_a_chunked_batch_elsewhere_gets_411_instead_of_vanishing(rf):
-    from audit import ingest_views
+    from audit import views_ingest
 
     _, token = create_source(name="gw-chunked-411")
     request = rf.post(
@@ -45,6 +45,6 @@ def test_a_chunked_batch_elsewhere_gets_411_instead_of_vanishing(rf):
     )
     request.META.pop("CONTENT_LENGTH", None)
     request.META["CONTENT_TYPE"] = "application/json"
-    response = ingest_views.ingest(request)
+    response = views_ingest.ingest(request)
     assert response.status_code == 411
     assert b"Content-Length" in response.content

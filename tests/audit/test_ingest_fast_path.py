@@ -138,7 +138,7 @@ def test_an_unexpected_error_is_a_logged_500_and_an_outage_a_503_not_a_dropped_r
     def explode(**kwargs):
         raise error
 
-    monkeypatch.setattr("audit.ingest_views.ingest_events", explode)
+    monkeypatch.setattr("audit.views_ingest.ingest_events", explode)
     with caplog.at_level(logging.ERROR):
         answer, headers, content = call(
             "/api/v1/events",

@@ -6,7 +6,7 @@ from django.urls import reverse
 from audit.models import AuditEvent, ChainVerification, EventSource
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from audit.sources import hash_token
+from audit.source_auth import hash_token
 from governance.access.models import AdminAction
 from tests.ingest_helpers import make_event
 
@@ -57,11 +57,13 @@ def test_the_explorer_filters_by_field_and_by_free_text(viewer_client, stored):
 
 
 def test_keyset_pages_walk_every_event_once(stored):
-    from audit import explorer
+    from audit import queries_explorer
 
     seen, cursor = [], None
     while True:
-        rows, cursor = explorer.events_page(explorer.EventFilter(), cursor=cursor, size=3)
+        rows, cursor = queries_explorer.events_page(
+            queries_explorer.EventFilter(), cursor=cursor, size=3
+        )
         seen += [r["event_id"] for r in rows]
         if not cursor:
             break
@@ -69,18 +71,18 @@ def test_keyset_pages_walk_every_event_once(stored):
 
 
 def test_the_next_page_comes_as_an_htmx_fragment(viewer_client, stored):
-    from audit import explorer
+    from audit import queries_explorer
 
-    _, cursor = explorer.events_page(explorer.EventFilter(), size=3)
+    _, cursor = queries_explorer.events_page(queries_explorer.EventFilter(), size=3)
     response = viewer_client.get("/audit/", {"cursor": cursor}, HTTP_HX_REQUEST="true")
     assert response.status_code == 200 and b"<h1>" not in response.content
     assert response.content.count(b"<tr>") >= 3
 
 
 def test_an_htmx_history_restore_of_a_later_page_gets_the_whole_page(viewer_client, stored):
-    from audit import explorer
+    from audit import queries_explorer
 
-    _, cursor = explorer.events_page(explorer.EventFilter(), size=3)
+    _, cursor = queries_explorer.events_page(queries_explorer.EventFilter(), size=3)
     response = viewer_client.get(
         "/audit/",
         {"cursor": cursor},

@@ -13,8 +13,8 @@ from django.utils import timezone
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
 from governance.access import charts
-from inventory import crawls
 from inventory.models import AuthorizationServer, Registry
+from inventory.services import crawls
 from inventory.services.flags import raise_flag
 from tests.ingest_helpers import make_event
 from tests.ui_factories import small_inventory

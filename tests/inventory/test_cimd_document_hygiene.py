@@ -9,7 +9,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory import cimd
+from inventory import cimd_checks
 from inventory.models import Client, ClientDocument, Flag, Server, ServerVersion
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services import cimd as svc
@@ -90,11 +90,11 @@ def test_every_secret_like_member_is_found_and_public_members_are_not():
         "jwks.keys[0].qi",
         "jwks.keys[1].k",
     ]
-    problems = cimd.validate_document(URL, document)
+    problems = cimd_checks.validate_document(URL, document)
     assert {p["field"] for p in problems if p["code"] == "secret_present"} == set(
         find_secrets(document)
     ) - {"client_secret"}
-    assert not cimd.is_valid(problems)
+    assert not cimd_checks.is_valid(problems)
 
 
 def test_a_masked_secret_keeps_a_keyed_hash_that_changes_with_the_secret():
@@ -122,14 +122,14 @@ def test_a_masked_secret_keeps_a_keyed_hash_that_changes_with_the_secret():
     ],
 )
 def test_a_link_to_an_internal_address_is_warned_naming_the_field(field, uri):
-    problems = cimd.validate_document(URL, {**GOOD, field: uri})
+    problems = cimd_checks.validate_document(URL, {**GOOD, field: uri})
     assert [p["field"] for p in problems if p["code"] == "internal_uri"] == [field]
-    assert cimd.is_valid(problems)  # legal, and never fetched: a warning
+    assert cimd_checks.is_valid(problems)  # legal, and never fetched: a warning
 
 
 def test_public_links_draw_no_warning():
     assert (
-        cimd.validate_document(
+        cimd_checks.validate_document(
             URL,
             {
                 **GOOD,
@@ -142,7 +142,7 @@ def test_public_links_draw_no_warning():
 
 
 def test_one_localhost_redirect_uri_beside_a_public_one_is_warned_on_the_document():
-    problems = cimd.validate_document(
+    problems = cimd_checks.validate_document(
         URL,
         {
             **GOOD,
@@ -152,7 +152,7 @@ def test_one_localhost_redirect_uri_beside_a_public_one_is_warned_on_the_documen
     assert [(p["code"], p["field"]) for p in problems] == [
         ("redirect_uri_localhost", "redirect_uris[1]")
     ]
-    assert cimd.is_valid(problems)
+    assert cimd_checks.is_valid(problems)
 
 
 # --- Through the crawler ----------------------------------------------------------------------

@@ -7,8 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.access.models import AdminAction
-from inventory import crawls, queries
-from inventory.crawls import execute_crawl, open_crawl
+from inventory import queries
 from inventory.models import (
     AuthorizationServer,
     Client,
@@ -19,6 +18,8 @@ from inventory.models import (
     ServerRemote,
 )
 from inventory.services import cimd as svc
+from inventory.services import crawls
+from inventory.services.crawls import execute_crawl, open_crawl
 from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
 from inventory.tasks import crawl_cimd_documents, crawl_oauth_metadata
 from tests.fetch_server import Route

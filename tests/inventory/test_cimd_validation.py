@@ -2,7 +2,7 @@
 
 import pytest
 
-from inventory import cimd
+from inventory import cimd_checks
 
 URL = "https://agent.acme.example/oauth/client.json"
 GOOD = {
@@ -32,16 +32,19 @@ def codes(problems):
     ],
 )
 def test_client_id_urls_of_the_wrong_shape_are_reported(url, code):
-    assert code in codes(cimd.validate_client_id_url(url))
+    assert code in codes(cimd_checks.validate_client_id_url(url))
 
 
 def test_a_well_formed_client_id_url_has_no_problems():
-    assert cimd.validate_client_id_url(URL) == []
-    assert cimd.validate_client_id_url("https://agent.acme.example:8443/oauth/client.json") == []
+    assert cimd_checks.validate_client_id_url(URL) == []
+    assert (
+        cimd_checks.validate_client_id_url("https://agent.acme.example:8443/oauth/client.json")
+        == []
+    )
 
 
 def test_a_good_document_is_valid():
-    assert cimd.validate_document(URL, GOOD) == []
+    assert cimd_checks.validate_document(URL, GOOD) == []
 
 
 @pytest.mark.parametrize(
@@ -62,22 +65,22 @@ def test_a_good_document_is_valid():
     ],
 )
 def test_documents_breaking_a_rule_are_invalid_with_the_field_named(change, code):
-    problems = cimd.validate_document(URL, {**GOOD, **change})
+    problems = cimd_checks.validate_document(URL, {**GOOD, **change})
     assert code in codes(problems)
-    assert not cimd.is_valid(problems)
+    assert not cimd_checks.is_valid(problems)
     assert all(p["field"] for p in problems if p["code"] == code)
 
 
 def test_localhost_only_redirects_are_legal_but_warned():
-    problems = cimd.validate_document(
+    problems = cimd_checks.validate_document(
         URL, {**GOOD, "redirect_uris": ["http://127.0.0.1:33418/callback", "http://localhost/cb"]}
     )
     assert codes(problems) == {"redirect_uris_localhost_only"}
-    assert cimd.is_valid(problems)
+    assert cimd_checks.is_valid(problems)
 
 
 def test_a_document_that_is_not_an_object_is_invalid():
-    assert codes(cimd.validate_document(URL, ["client_id"])) == {"not_an_object"}
+    assert codes(cimd_checks.validate_document(URL, ["client_id"])) == {"not_an_object"}
 
 
 def test_the_diff_lists_added_removed_and_changed_keys_and_list_items():
@@ -88,23 +91,25 @@ def test_the_diff_lists_added_removed_and_changed_keys_and_list_items():
         "logo_uri": "https://agent.acme.example/l.png",
     }
     del new["grant_types"]
-    changes = {(c["field"], c["kind"]) for c in cimd.diff_documents(GOOD, new)}
+    changes = {(c["field"], c["kind"]) for c in cimd_checks.diff_documents(GOOD, new)}
     assert changes == {
         ("redirect_uris", "item_added"),
         ("client_name", "changed"),
         ("logo_uri", "added"),
         ("grant_types", "removed"),
     }
-    text = cimd.unified_diff(GOOD, new)
+    text = cimd_checks.unified_diff(GOOD, new)
     assert '+    "https://evil.example/cb"' in text and '-  "client_name": "Acme Agent"' in text
 
 
 def test_a_redirect_uri_on_a_new_origin_or_localhost_is_a_high_risk_change():
-    foreign = cimd.risky_changes(
+    foreign = cimd_checks.risky_changes(
         GOOD, {**GOOD, "redirect_uris": GOOD["redirect_uris"] + ["https://evil.example/cb"]}, URL
     )
-    local = cimd.risky_changes(GOOD, {**GOOD, "redirect_uris": ["http://localhost:9/cb"]}, URL)
-    same = cimd.risky_changes(
+    local = cimd_checks.risky_changes(
+        GOOD, {**GOOD, "redirect_uris": ["http://localhost:9/cb"]}, URL
+    )
+    same = cimd_checks.risky_changes(
         GOOD,
         {**GOOD, "redirect_uris": GOOD["redirect_uris"] + ["https://agent.acme.example/cb2"]},
         URL,
@@ -123,6 +128,6 @@ def test_key_auth_method_and_grant_type_changes_are_risky_but_a_new_name_is_not(
         "grant_types": ["authorization_code", "refresh_token"],
         "client_name": "Renamed",
     }
-    kinds = {f["kind"] for f in cimd.risky_changes(GOOD, new, URL)}
+    kinds = {f["kind"] for f in cimd_checks.risky_changes(GOOD, new, URL)}
     assert kinds == {"cimd.keys_changed", "cimd.auth_method_changed", "cimd.grant_types_changed"}
-    assert cimd.risky_changes(GOOD, {**GOOD, "client_name": "Renamed"}, URL) == []
+    assert cimd_checks.risky_changes(GOOD, {**GOOD, "client_name": "Renamed"}, URL) == []

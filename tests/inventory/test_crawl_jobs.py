@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from governance.access.models import AdminAction
 from governance.platform import jobs
-from inventory.crawls import (
+from inventory.models import Crawl, Registry
+from inventory.services.crawls import (
     CrawlLost,
     Progress,
     claim,
@@ -19,7 +20,6 @@ from inventory.crawls import (
     start_crawl,
     sweep_crawls,
 )
-from inventory.models import Crawl, Registry
 from inventory.services.registry import start_due_registry_crawls
 
 pytestmark = pytest.mark.django_db

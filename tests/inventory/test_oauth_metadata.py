@@ -7,6 +7,7 @@ from django.utils import timezone
 from inventory import queries
 from inventory.models import AuthorizationServer, Flag, ProtectedResource, Server, ServerRemote
 from inventory.services import oauth_metadata as svc
+from inventory.upstream import oauth_metadata as upstream
 from tests.fetch_server import Route
 
 
@@ -39,23 +40,23 @@ def flag_kinds(obj):
 
 
 def test_well_known_urls_follow_the_spec_order():
-    assert svc.prm_candidates("https://h.example/public/mcp") == [
+    assert upstream.prm_candidates("https://h.example/public/mcp") == [
         ("https://h.example/.well-known/oauth-protected-resource/public/mcp", "well-known-path"),
         ("https://h.example/.well-known/oauth-protected-resource", "well-known-root"),
     ]
-    assert svc.as_metadata_candidates("https://a.example/tenant1") == [
+    assert upstream.as_metadata_candidates("https://a.example/tenant1") == [
         "https://a.example/.well-known/oauth-authorization-server/tenant1",
         "https://a.example/.well-known/openid-configuration/tenant1",
         "https://a.example/tenant1/.well-known/openid-configuration",
     ]
-    assert svc.as_metadata_candidates("https://a.example") == [
+    assert upstream.as_metadata_candidates("https://a.example") == [
         "https://a.example/.well-known/oauth-authorization-server",
         "https://a.example/.well-known/openid-configuration",
     ]
 
 
 def test_www_authenticate_parameters_are_parsed():
-    params = svc.parse_www_authenticate(
+    params = upstream.parse_www_authenticate(
         'Bearer resource_metadata="https://m.example/.well-known/oauth-protected-resource/mcp", '
         'scope="crm:read crm:write", error="invalid_token"'
     )

@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from governance.access.models import AdminAction
-from inventory import crawls
 from inventory.models import Crawl, Registry
+from inventory.services import crawls
 
 pytestmark = pytest.mark.django_db
 

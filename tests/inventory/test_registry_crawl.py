@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import (
     Crawl,
     Flag,
@@ -16,7 +15,8 @@ from inventory.models import (
     ServerRemote,
     ServerVersion,
 )
-from inventory.services import registry as registry_service
+from inventory.services.crawls import execute_crawl, open_crawl
+from inventory.upstream import json_fetch
 from tests.fetch_server import RawServer, closed_port
 from tests.fixtures.registry_server import (
     OFFICIAL,
@@ -132,7 +132,7 @@ def test_a_registry_that_only_offers_v0_is_crawled_through_v0(examples):
 
 def test_a_429_is_retried_after_the_wait_the_registry_asked_for(examples, monkeypatch):
     waits = []
-    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    monkeypatch.setattr(json_fetch, "_sleep", waits.append)
     with running_registry(examples) as fake:
         fake.rate_limited = ["7"]
         job = crawl(make_registry(fake.url))
@@ -143,7 +143,7 @@ def test_a_429_is_retried_after_the_wait_the_registry_asked_for(examples, monkey
 def test_a_huge_retry_after_is_capped(examples, monkeypatch, settings):
     settings.REGISTRY_MAX_RETRY_WAIT_SECONDS = 30
     waits = []
-    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    monkeypatch.setattr(json_fetch, "_sleep", waits.append)
     with running_registry(examples) as fake:
         fake.rate_limited = ["86400"]
         crawl(make_registry(fake.url))
@@ -151,7 +151,7 @@ def test_a_huge_retry_after_is_capped(examples, monkeypatch, settings):
 
 
 def test_a_registry_that_keeps_rate_limiting_fails_the_crawl_with_the_reason(examples, monkeypatch):
-    monkeypatch.setattr(registry_service, "_sleep", lambda s: None)
+    monkeypatch.setattr(json_fetch, "_sleep", lambda s: None)
     with running_registry(examples) as fake:
         fake.rate_limited = ["1"] * 10
         job = crawl(make_registry(fake.url))
@@ -172,7 +172,7 @@ def _raw_page(body: dict) -> bytes:
 def test_a_registry_answering_malformed_http_fails_the_crawl_without_retrying(monkeypatch):
     # The same peer would answer the same way again at once; the next scheduled crawl retries.
     waits = []
-    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    monkeypatch.setattr(json_fetch, "_sleep", waits.append)
     answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}"
     with RawServer(answer) as peer:
         job = crawl(make_registry(peer.url("")))
@@ -182,7 +182,7 @@ def test_a_registry_answering_malformed_http_fails_the_crawl_without_retrying(mo
 
 def test_a_refused_connection_is_still_retried_with_backoff(monkeypatch):
     waits = []
-    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    monkeypatch.setattr(json_fetch, "_sleep", waits.append)
     job = crawl(make_registry(f"http://127.0.0.1:{closed_port()}"))
     assert job.status == "failed" and "connect_error" in job.error_log[-1]["message"]
     assert waits == [1.0, 2.0, 4.0, 8.0]  # five attempts in all
@@ -190,7 +190,7 @@ def test_a_refused_connection_is_still_retried_with_backoff(monkeypatch):
 
 def test_a_page_cut_off_by_the_registry_closing_is_retried(monkeypatch):
     waits = []
-    monkeypatch.setattr(registry_service, "_sleep", waits.append)
+    monkeypatch.setattr(json_fetch, "_sleep", waits.append)
     cut_off = _raw_page({"servers": [], "metadata": {"count": 0}})[:-5]
     with RawServer(cut_off, _raw_page({"servers": [], "metadata": {"count": 0}})) as peer:
         job = crawl(make_registry(peer.url("")))
@@ -320,7 +320,7 @@ def test_a_page_that_is_not_json_fails_the_crawl_with_the_reason(monkeypatch):
     def not_json(url, **kwargs):
         raise FetchError("invalid_json", "response is not JSON")
 
-    monkeypatch.setattr(registry_service, "safe_fetch", not_json)
+    monkeypatch.setattr(json_fetch, "safe_fetch", not_json)
     job = crawl(make_registry("https://registry.invalid"))
     assert job.status == "failed" and "invalid_json" in job.error_log[-1]["message"]
 

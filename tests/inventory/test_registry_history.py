@@ -5,8 +5,8 @@ only with the one published before it and are not raised again for a no-op chang
 import pytest
 from django.utils import timezone
 
-from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import Crawl, Flag, Registry, Server, ServerChange, ServerVersion
+from inventory.services.crawls import execute_crawl, open_crawl
 from tests.fixtures.registry_server import entry, generated_server, running_registry
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ when the registry announces its quota in RateLimit headers.
 
 import pytest
 
-from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import Registry
 from inventory.rate_limit import Pacer, quota_from_headers
+from inventory.services.crawls import execute_crawl, open_crawl
 from tests.fixtures.registry_server import entry, generated_server, running_registry
 
 PAGES = 16  # one server per page: 16 requests against 10 per 2 s

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from inventory.registry import (
+from inventory.registry_entries import (
     OFFICIAL_PACKAGE_BASE_URLS,
     EntryError,
     base_url_allowed,

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.cache import has_vary_header
 
 from governance.access.models import AdminAction
-from inventory import crawls
 from inventory.models import Crawl, Registry, Server, ServerChange, ServerVersion
+from inventory.services import crawls
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from inventory.crawls import execute_crawl, open_crawl
 from inventory.models import ProtectedResource, Registry, Server, ServerRemote, ServerVersion
 from inventory.remote_urls import strip_userinfo
+from inventory.services.crawls import execute_crawl, open_crawl
 from inventory.services.entities import upsert_server
 from tests.conftest import _user_with_role
 from tests.fetch_server import Route

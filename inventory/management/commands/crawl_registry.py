@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from governance.access.records import acting_from_command
 from governance.platform.progress_bars import run_with_bars
-from inventory.crawls import open_crawl
 from inventory.models import Crawl
+from inventory.services.crawls import open_crawl
 from inventory.services.registry import clean_base_url, make_queued_crawl_full, registry_for_url
 
 

@@ -4,10 +4,10 @@ job (so it shows in the crawl history), with a progress bar and the outcome."""
 from django.core.management.base import BaseCommand, CommandError
 
 from governance.platform.progress_bars import run_with_bars
-from inventory import cimd
-from inventory.crawls import CIMD_SWEEP_TARGET, open_crawl
+from inventory import cimd_checks
 from inventory.models import ClientDocumentState, Crawl, Flag
 from inventory.services.cimd import ensure_cimd_client, url_problems
+from inventory.services.crawls import CIMD_SWEEP_TARGET, open_crawl
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if bool(url) == bool(all_due):
             raise CommandError("give a client_id URL or --all-due (not both)")
         if url:
-            shape = [p for p in url_problems(url) if p["severity"] == cimd.ERROR]
+            shape = [p for p in url_problems(url) if p["severity"] == cimd_checks.ERROR]
             if shape:
                 raise CommandError("; ".join(p["message"] for p in shape))
             ensure_cimd_client(url)

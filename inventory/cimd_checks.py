@@ -15,6 +15,7 @@ import json
 from urllib.parse import urlsplit
 
 from inventory.fetch_policy import special_use_reason
+from inventory.problems import problem
 from inventory.secret_members import find_secrets
 
 ERROR, WARNING = "error", "warning"
@@ -41,57 +42,74 @@ SENSITIVE_FIELDS = (
 )
 
 
-def problem(code: str, field: str, message: str, severity: str = ERROR) -> dict:
-    return {"code": code, "field": field, "message": message, "severity": severity}
-
-
 def validate_client_id_url(url: str) -> list[dict]:
     """Problems with the shape of a CIMD client_id URL (CIMD §3); [] when it is acceptable."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
-        return [problem("url_invalid", "client_id", f"not a valid URL: {exc}")]
+        return [
+            problem("url_invalid", f"not a valid URL: {exc}", field="client_id", severity=ERROR)
+        ]
     found = []
     if parts.scheme != "https":
-        found.append(problem("url_not_https", "client_id", "the client_id URL must use https"))
+        found.append(
+            problem(
+                "url_not_https",
+                "the client_id URL must use https",
+                field="client_id",
+                severity=ERROR,
+            )
+        )
     if not parts.hostname:
-        found.append(problem("url_no_host", "client_id", "the client_id URL has no host"))
+        found.append(
+            problem(
+                "url_no_host", "the client_id URL has no host", field="client_id", severity=ERROR
+            )
+        )
     if parts.path in ("", "/"):
         found.append(
             problem(
                 "url_no_path",
-                "client_id",
                 "the client_id URL must contain a path (e.g. /oauth/client.json)",
+                field="client_id",
+                severity=ERROR,
             )
         )
     if any(seg in (".", "..") for seg in parts.path.split("/")):
         found.append(
             problem(
                 "url_dot_segment",
-                "client_id",
                 "the client_id URL must not contain . or .. path segments",
+                field="client_id",
+                severity=ERROR,
             )
         )
     if "#" in url:
         found.append(
-            problem("url_fragment", "client_id", "the client_id URL must not have a fragment")
+            problem(
+                "url_fragment",
+                "the client_id URL must not have a fragment",
+                field="client_id",
+                severity=ERROR,
+            )
         )
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         found.append(
             problem(
                 "url_credentials",
-                "client_id",
                 "the client_id URL must not contain a username or password",
+                field="client_id",
+                severity=ERROR,
             )
         )
     if parts.query:
         found.append(
             problem(
                 "url_query",
-                "client_id",
                 "the client_id URL should not have a query string",
-                WARNING,
+                field="client_id",
+                severity=WARNING,
             )
         )
     return found
@@ -158,9 +176,9 @@ def _internal_link_problems(document: dict) -> list[dict]:
             found.append(
                 problem(
                     "internal_uri",
-                    name,
                     f"{name} {value[:300]} points at a {why} address, not a public one",
-                    WARNING,
+                    field=name,
+                    severity=WARNING,
                 )
             )
     return found
@@ -171,27 +189,43 @@ def _validate_redirect_uris(value) -> list[dict]:
         return [
             problem(
                 "redirect_uris_invalid",
-                "redirect_uris",
                 "redirect_uris must be a non-empty list of URLs",
+                field="redirect_uris",
+                severity=ERROR,
             )
         ]
     found = []
     for index, uri in enumerate(value):
         where = f"redirect_uris[{index}]"
         if not isinstance(uri, str) or not uri:
-            found.append(problem("redirect_uri_invalid", where, "a redirect URI must be a string"))
+            found.append(
+                problem(
+                    "redirect_uri_invalid",
+                    "a redirect URI must be a string",
+                    field=where,
+                    severity=ERROR,
+                )
+            )
             continue
         try:
             parts = urlsplit(uri)
         except ValueError:
-            found.append(problem("redirect_uri_invalid", where, f"{uri!r} is not a valid URL"))
+            found.append(
+                problem(
+                    "redirect_uri_invalid",
+                    f"{uri!r} is not a valid URL",
+                    field=where,
+                    severity=ERROR,
+                )
+            )
             continue
         if parts.fragment or "#" in uri:
             found.append(
                 problem(
                     "redirect_uri_fragment",
-                    where,
                     f"{uri} has a fragment, which redirect URIs must not have",
+                    field=where,
+                    severity=ERROR,
                 )
             )
         loopback = _is_loopback_host(parts.hostname)
@@ -200,19 +234,19 @@ def _validate_redirect_uris(value) -> list[dict]:
             found.append(
                 problem(
                     "redirect_uri_localhost",
-                    where,
                     f"{uri} is on localhost: any "
                     "program on the user's machine can receive the code",
-                    WARNING,
+                    field=where,
+                    severity=WARNING,
                 )
             )
         elif why:
             found.append(
                 problem(
                     "internal_uri",
-                    where,
                     f"{uri} points at a {why} address, not a public one",
-                    WARNING,
+                    field=where,
+                    severity=WARNING,
                 )
             )
         if parts.scheme == "https" and parts.hostname:
@@ -220,7 +254,12 @@ def _validate_redirect_uris(value) -> list[dict]:
         if parts.scheme == "http" and loopback:
             continue
         found.append(
-            problem("redirect_uri_scheme", where, f"{uri} is neither https nor a loopback http URI")
+            problem(
+                "redirect_uri_scheme",
+                f"{uri} is neither https nor a loopback http URI",
+                field=where,
+                severity=ERROR,
+            )
         )
     if all(isinstance(u, str) and is_loopback_uri(u) for u in value):
         # One warning for the whole list says it better than one per URI.
@@ -228,10 +267,10 @@ def _validate_redirect_uris(value) -> list[dict]:
         found.append(
             problem(
                 "redirect_uris_localhost_only",
-                "redirect_uris",
                 "every redirect URI is on localhost: anyone can present this "
                 "client_id with their own local redirect (impersonation risk)",
-                WARNING,
+                field="redirect_uris",
+                severity=WARNING,
             )
         )
     return found
@@ -240,30 +279,42 @@ def _validate_redirect_uris(value) -> list[dict]:
 def validate_document(url: str, document) -> list[dict]:
     """Problems with a fetched CIMD document served at `url`; [] when it is valid."""
     if not isinstance(document, dict):
-        return [problem("not_an_object", "", "the document must be a JSON object")]
+        return [
+            problem("not_an_object", "the document must be a JSON object", field="", severity=ERROR)
+        ]
     found = []
     for name in REQUIRED_FIELDS:
         if name not in document or document[name] in (None, "", []):
-            found.append(problem("missing_field", name, f"required field {name} is missing"))
+            found.append(
+                problem(
+                    "missing_field", f"required field {name} is missing", field=name, severity=ERROR
+                )
+            )
     client_id = document.get("client_id")
     if client_id not in (None, "") and client_id != url:
         found.append(
             problem(
                 "client_id_mismatch",
-                "client_id",
                 f"client_id {str(client_id)[:300]!r} does not equal the document "
                 f"URL {url!r} (exact string comparison)",
+                field="client_id",
+                severity=ERROR,
             )
         )
     if "client_name" in document and not isinstance(document["client_name"], str):
-        found.append(problem("field_type", "client_name", "client_name must be a string"))
+        found.append(
+            problem(
+                "field_type", "client_name must be a string", field="client_name", severity=ERROR
+            )
+        )
     for name in FORBIDDEN_FIELDS:
         if name in document:
             found.append(
                 problem(
                     "client_secret_present",
-                    name,
                     f"{name} must not appear in a public metadata document",
+                    field=name,
+                    severity=ERROR,
                 )
             )
     for path in find_secrets(document):
@@ -271,9 +322,10 @@ def validate_document(url: str, document) -> list[dict]:
             found.append(
                 problem(
                     "secret_present",
-                    path,
                     f"{path} holds a secret (a token or a "
                     "private key), which a public document must not publish",
+                    field=path,
+                    severity=ERROR,
                 )
             )
     found += _internal_link_problems(document)
@@ -284,23 +336,39 @@ def validate_document(url: str, document) -> list[dict]:
         if name in document and not (
             isinstance(document[name], list) and all(isinstance(v, str) for v in document[name])
         ):
-            found.append(problem("field_type", name, f"{name} must be a list of strings"))
+            found.append(
+                problem(
+                    "field_type", f"{name} must be a list of strings", field=name, severity=ERROR
+                )
+            )
     if "jwks" in document and "jwks_uri" in document:
-        found.append(problem("jwks_both", "jwks", "jwks and jwks_uri must not both be present"))
+        found.append(
+            problem(
+                "jwks_both",
+                "jwks and jwks_uri must not both be present",
+                field="jwks",
+                severity=ERROR,
+            )
+        )
     return found
 
 
 def _validate_auth_method(document: dict) -> list[dict]:
     method = document.get("token_endpoint_auth_method", "none")
     if not isinstance(method, str):
-        return [problem("field_type", "token_endpoint_auth_method", "must be a string")]
+        return [
+            problem(
+                "field_type", "must be a string", field="token_endpoint_auth_method", severity=ERROR
+            )
+        ]
     if method in SHARED_SECRET_METHODS or method.startswith("client_secret"):
         return [
             problem(
                 "shared_secret_auth",
-                "token_endpoint_auth_method",
                 f"{method} is a shared-secret method; a CIMD client must be public "
                 "(none) or use an asymmetric method such as private_key_jwt",
+                field="token_endpoint_auth_method",
+                severity=ERROR,
             )
         ]
     if (
@@ -311,17 +379,18 @@ def _validate_auth_method(document: dict) -> list[dict]:
         return [
             problem(
                 "keys_missing",
-                "token_endpoint_auth_method",
                 f"{method} needs jwks or jwks_uri to verify the client",
+                field="token_endpoint_auth_method",
+                severity=ERROR,
             )
         ]
     if method != "none" and method not in ASYMMETRIC_METHODS:
         return [
             problem(
                 "unknown_auth_method",
-                "token_endpoint_auth_method",
                 f"unrecognised method {method!r}",
-                WARNING,
+                field="token_endpoint_auth_method",
+                severity=WARNING,
             )
         ]
     return []

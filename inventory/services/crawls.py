@@ -3,7 +3,7 @@
 The engine (claiming, heartbeat, progress, finishing, retries, the sweeper) is the shared
 `governance.platform.jobs`; this module is what the rest of the inventory calls for crawls.
 Runners are plain functions `fn(crawl, progress)`, one per `Crawl.Kind`, registered with
-`register_runner` in `InventoryConfig.ready()` (so this module imports no service).
+`register_runner` in `InventoryConfig.ready()` (so this module imports none of the runners).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import orjson
 from jsonschema import Draft7Validator
 
+from inventory.problems import problem
 from inventory.remote_urls import strip_userinfo, strip_userinfo_everywhere
 
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "server.schema.json"
@@ -96,10 +97,6 @@ def server_validator() -> Draft7Validator:
     return Draft7Validator(schema)
 
 
-def problem(code: str, path: str, message: str, severity: str = SEVERITY_WARNING) -> dict:
-    return {"code": code, "severity": severity, "path": path, "message": message}
-
-
 def parse_time(value) -> datetime | None:
     """An RFC 3339 timestamp, or None when absent or unreadable; one without an offset is UTC
     (a naive datetime would not compare with the aware ones when a page is sorted)."""
@@ -155,8 +152,9 @@ def parse_entry(item, *, allowed_base_urls: dict | None = None, check: bool = Tr
         entry.problems.append(
             problem(
                 "unknown_status",
-                "_meta.status",
                 f"unknown registry status {str(official.get('status'))[:50]!r}",
+                path="_meta.status",
+                severity=SEVERITY_WARNING,
             )
         )
     return check_entry(entry, allowed_base_urls=allowed_base_urls) if check else entry
@@ -239,9 +237,16 @@ def schema_problems(server: dict) -> list[dict]:
     out = []
     for error in server_validator().iter_errors(server):
         path = ".".join(str(p) for p in error.absolute_path) or "(root)"
-        out.append(problem("schema", path, error.message[:300]))
+        out.append(problem("schema", error.message[:300], path=path, severity=SEVERITY_WARNING))
         if len(out) >= MAX_SCHEMA_ERRORS:
-            out.append(problem("schema", "(root)", "more schema errors not shown"))
+            out.append(
+                problem(
+                    "schema",
+                    "more schema errors not shown",
+                    path="(root)",
+                    severity=SEVERITY_WARNING,
+                )
+            )
             break
     return out
 
@@ -272,8 +277,9 @@ def placeholder_problems(server: dict) -> list[dict]:
             out.append(
                 problem(
                     "template_placeholder",
-                    path,
                     f"unresolved template placeholder {match.group(0)[:40]}",
+                    path=path,
+                    severity=SEVERITY_WARNING,
                 )
             )
     return out
@@ -296,8 +302,9 @@ def version_range_problems(server: dict) -> list[dict]:
             out.append(
                 problem(
                     "version_range",
-                    path,
                     f"{value[:40]!r} is a range or 'latest', not an exact version",
+                    path=path,
+                    severity=SEVERITY_WARNING,
                 )
             )
     return out
@@ -315,9 +322,9 @@ def remote_problems(server: dict) -> list[dict]:
             out.append(
                 problem(
                     "non_https_remote",
-                    f"remotes.{i}.url",
                     f"remote URL is not HTTPS ({urlsplit(url).scheme or 'no scheme'})",
-                    SEVERITY_HIGH,
+                    path=f"remotes.{i}.url",
+                    severity=SEVERITY_HIGH,
                 )
             )
     return out
@@ -373,9 +380,9 @@ def secret_problems(server: dict) -> list[dict]:
             out.append(
                 problem(
                     "literal_secret",
-                    f"{path}.{key}",
                     "an input marked isSecret carries a literal value (value redacted here)",
-                    SEVERITY_HIGH,
+                    path=f"{path}.{key}",
+                    severity=SEVERITY_HIGH,
                 )
             )
     return out
@@ -421,8 +428,9 @@ def package_problems(server: dict, allowed: dict) -> list[dict]:
                 out.append(
                     problem(
                         "mcpb_missing_sha256",
-                        f"packages.{i}.fileSha256",
                         "MCPB package without fileSha256: the download cannot be verified",
+                        path=f"packages.{i}.fileSha256",
+                        severity=SEVERITY_WARNING,
                     )
                 )
             identifier = pkg.get("identifier")
@@ -430,8 +438,9 @@ def package_problems(server: dict, allowed: dict) -> list[dict]:
                 out.append(
                     problem(
                         "registry_base_url_not_allowed",
-                        f"packages.{i}.identifier",
                         "MCPB download is not from an allowed release host",
+                        path=f"packages.{i}.identifier",
+                        severity=SEVERITY_WARNING,
                     )
                 )
         base = pkg.get("registryBaseUrl")
@@ -439,9 +448,10 @@ def package_problems(server: dict, allowed: dict) -> list[dict]:
             out.append(
                 problem(
                     "registry_base_url_not_allowed",
-                    f"packages.{i}.registryBaseUrl",
                     f"registryBaseUrl {base[:100]} is outside the official allow-list "
                     f"for {rtype or 'this registry type'}",
+                    path=f"packages.{i}.registryBaseUrl",
+                    severity=SEVERITY_WARNING,
                 )
             )
     return out

@@ -2,8 +2,7 @@
 
 from django.core.management import BaseCommand, CommandError
 
-from audit.demo import seed_demo_events
-from inventory.services.demo import build_demo, demo_anchor
+from governance.demo import seed_demo
 
 
 class Command(BaseCommand):
@@ -21,13 +20,12 @@ class Command(BaseCommand):
     def handle(self, *args, seed, scale, **options):
         if not 0 < scale <= 100:
             raise CommandError("--scale must be greater than 0 and at most 100")
-        summary = build_demo(seed=seed, scale=scale)
-        # A week of tool calls through the real ingest path, so the explorer and charts have data.
-        new_events = seed_demo_events(seed=seed, scale=scale, anchor=demo_anchor())
+        seeded = seed_demo(seed=seed, scale=scale)
+        summary = seeded.inventory
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data: {summary.identities} identities, {summary.clients} clients, "
                 f"{summary.servers} servers, {summary.grants} grants, {summary.tasks} tasks "
-                f"({summary.new_tasks} new), {new_events} new audit events."
+                f"({summary.new_tasks} new), {seeded.new_events} new audit events."
             )
         )

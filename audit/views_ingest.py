@@ -24,7 +24,7 @@ from audit.ingest_parse import NDJSON_TYPES
 from audit.ingest_parse import parse as _parse  # (the benchmarks call it by this name)
 from audit.services.ingest import current_limits, ingest_events
 from audit.services.validation import Limits
-from audit.sources import SourceAuthError, rate_limit_retry_after, source_from_request
+from audit.source_auth import SourceAuthError, rate_limit_retry_after, source_from_request
 
 log = logging.getLogger(__name__)
 SCHEMA_PATH = Path(__file__).with_name("event_schema.json")

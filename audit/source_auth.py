@@ -62,7 +62,8 @@ def _lookup(token_hash: str) -> EventSource | None:
 
 
 def source_from_request(request) -> EventSource:
-    """The enabled source whose token is in `Authorization: Bearer <token>`, else SourceAuthError."""
+    """The enabled source whose token is in `Authorization: Bearer <token>` (else
+    SourceAuthError)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
