@@ -29,6 +29,13 @@ run: install
 test: install $(OIDC_PEER)/node_modules/.installed
 	PGDATA_DIR=$(CURDIR)/var/pgtest $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The house's rules: ruff format and lint (ruff.toml, line length 100) and the import contracts
+# (.importlinter: layers, no cycles, cores free of views). CI runs it before the tests.
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
 # Forget the embedded database (stops it first).
 clean-db: install
 	$(BIN)/python -c "from governance.platform import devdb; devdb.wipe()"

@@ -136,7 +136,8 @@ def _parse_whole(body: bytes) -> tuple[list | None, list | None]:
 # One JSON token after optional whitespace: an opening or closing bracket, a comma, a colon,
 # a string (strictly: escapes, no control characters) or a scalar.
 _TOKEN = re.compile(
-    rb'[ \t\n\r]*(?:([\[{])|([\]}])|(,)|(:)|("(?:[^"\\\x00-\x1f]+|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")'
+    rb"[ \t\n\r]*(?:([\[{])|([\]}])|(,)|(:)|"
+    rb'("(?:[^"\\\x00-\x1f]+|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*")'
     rb"|(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null))"
 )
 _OPEN, _CLOSE, _COMMA, _COLON, _STRING, _SCALAR = range(1, 7)

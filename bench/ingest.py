@@ -10,8 +10,9 @@ synchronous_commit on), in a throwaway database created here and dropped at the 
     Granian, one process per core, 16 threads each, keep-alive), 1,000 events per request,
     4 concurrent clients, with dedup, redaction, chain, derived state and rollups on.
 (c) the same endpoint with one event per request, 32 concurrent keep-alive clients (a fleet of
-    MCP servers; --single-concurrency), and (c4) with 4, each after a 1,000-request warm-up; the baseline (c0) is one-row
-    INSERT + COMMIT over 4 connections (the durable-commit ceiling of this disk).
+    MCP servers; --single-concurrency), and (c4) with 4, each after a 1,000-request warm-up;
+    the baseline (c0) is one-row INSERT + COMMIT over 4 connections (the durable-commit
+    ceiling of this disk).
 Then (f), the floor of the database's share of (b): only the dedup key and the event row of
 each event, COPYed into the real tables (bench/ingest_inprocess.py); peak RSS of a worker for
 one 16 MB request; and a cProfile of the ingest service.
@@ -363,7 +364,10 @@ def main():
         a1, a4, b, c, c4, c0 = [], [], [], [], [], []
         cpu_a, cpu_b = [], []  # CPU microseconds per event, by role
         server = Server(workers=args.workers)
-        postgres = lambda: process_tree(postmaster_pid(PGDATA))
+
+        def postgres():
+            return process_tree(postmaster_pid(PGDATA))
+
         meter_a = CpuMeter(
             {"postgres": postgres, "client": lambda: [os.getpid()]}, reaped=("postgres",)
         )
@@ -417,7 +421,8 @@ def main():
         print(f"(c4) HTTP, 1 event/request, concurrency 4          : {mc4:10,.0f} events/s")
         print(f"(c0) one-row INSERT+COMMIT, 4 connections         : {mc0:10,.0f} commits/s")
         print(
-            f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   (c)/(c0) = {mc / mc0:.2f}"
+            f"ratio (b)/(a) = {mb / ma1:.2f}   (b)/(a4) = {mb / ma4:.2f}   "
+            f"(c)/(c0) = {mc / mc0:.2f}"
         )
         f, cpu_f = [], []
         meter_f = CpuMeter(

@@ -59,7 +59,8 @@ def _check_content(batch: EventBatch, found) -> str:
             f"{batch.event_count - count} event(s) deleted (stored {count} of {batch.event_count})"
         )
     if count > batch.event_count:
-        return f"{count - batch.event_count} event(s) inserted (stored {count}, sealed {batch.event_count})"
+        inserted = count - batch.event_count
+        return f"{inserted} event(s) inserted (stored {count}, sealed {batch.event_count})"
     if content != batch.content_hash:
         return "event(s) modified (content hash differs)"
     return ""

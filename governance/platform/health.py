@@ -1,14 +1,14 @@
 """The health check for load balancers and orchestrators: database and broker reachability.
 
 No login (it is in PUBLIC_PATH_PREFIXES) and no app code: it asks PostgreSQL for `SELECT 1`
-and the Celery broker for a connection.
+and the Celery broker for a connection (the project's app, made current by governance/__init__,
+so the platform does not import the project's config).
 """
 
+from celery import current_app as celery_app
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
-
-from governance.celery import app as celery_app
 
 
 @require_GET

@@ -317,7 +317,7 @@ class Progress:
         """Release what the progress display holds (terminal bars); nothing here."""
 
 
-# --- recovering ------------------------------------------------------------------------------------
+# --- recovering -----------------------------------------------------------------------------------
 
 
 def sweep_jobs(*, now=None) -> dict[str, dict]:

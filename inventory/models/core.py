@@ -552,7 +552,7 @@ class Task(Sighting):
 
     @staticmethod
     def is_legal_transition(old: str, new: str) -> bool:
-        """A repeated report of the same status is no change; leaving a terminal state is illegal."""
+        """Repeating the same status is no change; leaving a terminal state is illegal."""
         return old == new or new in LEGAL_TASK_TRANSITIONS.get(old, set())
 
 

@@ -1,8 +1,9 @@
 """Discovery bookkeeping: crawl jobs, packages of registry versions, and registry history.
 
 A crawl is a job row (`governance.platform.jobs.Job`; Celery only carries its id); the database
-guarantees one open crawl per (kind, target). Registry history keeps what changed under a server name over time, so a
-deprecation, a new latest version or a re-created repository can be seen and acted on.
+guarantees one open crawl per (kind, target). Registry history keeps what changed under a
+server name over time, so a deprecation, a new latest version or a re-created repository can
+be seen and acted on.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class CrawlQuerySet(models.QuerySet):
 
 
 class Crawl(Job):
-    """One discovery job: crawl a registry, refresh a CIMD document, read a server's OAuth metadata."""
+    """One discovery job: crawl a registry, refresh a CIMD document, read OAuth metadata."""
 
     class Kind(models.TextChoices):
         REGISTRY = "registry", "Registry"

@@ -271,7 +271,7 @@ def upsert_server_version(
     published_at: datetime | None = None,
     document: dict | None = None,
 ) -> tuple[ServerVersion, bool]:
-    """Create or refresh one published version of a server (registry, server, version is the key)."""
+    """Create or refresh one published version of a server (key: registry, server, version)."""
     return _upsert_one(
         ServerVersion,
         conflict=["registry_id", "server_id", "version"],

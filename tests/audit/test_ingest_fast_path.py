@@ -197,7 +197,7 @@ def test_hsts_follows_the_same_settings_as_the_django_path(
             name = key.upper().replace("-", "_")
             environ[name if name == "CONTENT_TYPE" else f"HTTP_{name}"] = value
         status = []
-        b"".join(app(environ, lambda s, h, exc_info=None: status.append((s, dict(h)))))
+        b"".join(app(environ, lambda s, h, exc_info=None: status.append((s, dict(h)))))  # noqa: B023
         answers[path] = status[0]
 
     fast_status, fast_headers = answers["/api/v1/events"]

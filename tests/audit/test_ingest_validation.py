@@ -114,7 +114,9 @@ def test_secrets_are_masked_before_storage_and_the_event_says_so(source):
                 }
             },
             "log": "curl -H 'Authorization: Bearer abcdefghijklmnop' https://x",
-            "trace": "sent Cookie: session=deadbeefcafe; then GET /cb?code=1&access_token=tok123456",
+            "trace": (
+                "sent Cookie: session=deadbeefcafe; then GET /cb?code=1&access_token=tok123456"
+            ),
             "dsn": "postgres://app:s3kr1tpass@db.internal/app",
         }
     )

@@ -302,7 +302,8 @@ def test_protobuf_with_a_non_utf8_string_is_refused_with_400():
         b'{"resourceSpans": "not a list"}',
         b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
         b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": 1.5}]}]}]}',
-        b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"endTimeUnixNano": "99999999999999999999999"}]}]}]}',
+        b'{"resourceSpans": [{"scopeSpans": [{"spans": '
+        b'[{"endTimeUnixNano": "99999999999999999999999"}]}]}]}',
         b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 5}]}]}]}',
         b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": {"k": "v"}}]}]}]}',
         b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"status": {"code": true}}]}]}]}',
