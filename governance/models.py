@@ -6,5 +6,6 @@ where it is defined, never from here.
 """
 
 from governance.access.models import AdminAction, ApiToken, SiteSetting
+from governance.idp.models import IdpConnection, IdpIssuer, IdpSync
 
-__all__ = ["AdminAction", "ApiToken", "SiteSetting"]
+__all__ = ["AdminAction", "ApiToken", "IdpConnection", "IdpIssuer", "IdpSync", "SiteSetting"]

@@ -68,6 +68,19 @@ class Identity(Sighting):
         related_name="owned_identities",
         help_text="Accountable human for a service or agent.",
     )
+    # From IdP syncs: a person's manager (Okta/Entra) and an agent identity's sponsor (Entra
+    # Agent ID), so "who answers for this agent" has an answer beyond the owner.
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+    sponsor = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sponsored_identities",
+        help_text="Human who sponsors an agent identity.",
+    )
     team = models.CharField(max_length=200, blank=True)
 
     class Meta:
@@ -318,6 +331,11 @@ class Grant(Sighting):
         TOKEN_EXCHANGE = "token_exchange", "Token exchange / ID-JAG"
         JWT_BEARER = "jwt_bearer", "JWT bearer (ID-JAG)"
         REFRESH_TOKEN = "refresh_token", "Refresh token"
+        # What IdPs list besides token grants: a user's consent to a client's scopes (Entra
+        # oauth2PermissionGrants, Keycloak consents, Auth0 grants) and an application permission
+        # given to a client itself (Entra appRoleAssignedTo, Auth0 client grants).
+        CONSENT = "consent", "User consent"
+        APPLICATION_PERMISSION = "application_permission", "Application permission"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -356,6 +374,16 @@ class Grant(Sighting):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.CharField(max_length=200, blank=True)
     revoke_reason = models.TextField(blank=True)
+    # IdP syncs: a grant the IdP no longer lists is marked, never deleted (its history stays);
+    # `raw` is the IdP's own record and `content_hash` lets an unchanged record cost no write.
+    vanished_at = models.DateTimeField(
+        null=True, blank=True, db_index=True, help_text="When the IdP stopped listing it."
+    )
+    raw = models.JSONField(default=dict, blank=True, help_text="The IdP's record, as synced.")
+    content_hash = models.CharField(max_length=64, blank=True)
+    # A self-contained (JWT) access token stays valid until its `exp` whatever is revoked: the
+    # residual validity revocation cannot cut.
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
 
     objects = GrantQuerySet.as_manager()
 
