@@ -1,4 +1,4 @@
-"""The governance app's config: connects the lockout record to django-axes' signal."""
+"""The governance app's config: lockout records (django-axes' signal); IdP syncs as a job kind."""
 
 from django.apps import AppConfig
 
@@ -14,3 +14,11 @@ class GovernanceConfig(AppConfig):
         from governance.access.lockouts import record_lockout
 
         user_locked_out.connect(record_lockout, dispatch_uid="governance.record_lockout")
+
+        # IdP syncs are a job kind: the engine sends `run_idp_sync`, and its sweeper covers them.
+        from governance.idp import sync, tasks
+        from governance.idp.models import IdpSync
+        from governance.platform import jobs
+
+        jobs.register_job_kind(IdpSync, enqueue=tasks.run_idp_sync.delay)
+        jobs.register_runner(IdpSync, "", sync.run_sync)

@@ -12,8 +12,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 app = Celery("governance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# The shared layer is no app; its tasks (the job sweeper) are found here.
-app.autodiscover_tasks(["governance.platform"])
+# Packages inside the governance app with their own tasks (the job sweeper, IdP syncs).
+app.autodiscover_tasks(["governance.platform", "governance.idp"])
 
 
 @signals.celeryd_init.connect
