@@ -347,7 +347,14 @@ class EntraConnector(Connector):
         return link
 
     def _delete_assignment(self, grant: IdpGrant) -> RevokeResult:
-        resource = str(grant.raw.get("resourceId", ""))
+        resource = str(grant.raw.get("resourceId") or "")
+        if not resource or not grant.idp_id:
+            raise ConnectorError(
+                "an application permission is revoked at its resource: the grant's raw record "
+                "needs resourceId (as list_grants gives it)",
+                call=REVOKE,
+                error_code="incomplete_grant",
+            )
         url = self.assigned_to_url(resource, grant.idp_id)
         response = self.session.call("DELETE", url, call=REVOKE)
         code, message = error_of(response)
