@@ -375,7 +375,8 @@ class EntraConnector(Connector):
     def _failure(self, response: transport.Response, call: str) -> ConnectorError:
         hints = {
             403: f"the app registration lacks the Graph application permission "
-            f"{PERMISSIONS.get(call, '?')} (with admin consent)"
+            f"{PERMISSIONS.get(call, '?')} (with admin consent)",
+            410: "the delta link has expired: start again with grant_changes('')",
         }
         return failure(response, call, hints)
 

@@ -207,6 +207,8 @@ class EntraPeer(ScriptedPeer):
         since = request.query.get("$deltatoken")
         if since is None:
             items = list(self.grants.values())
+        elif not since.isdigit():  # a state this tenant no longer knows
+            return _error(410, "syncStateNotFound", "The delta token has expired.")
         else:
             changed = dict.fromkeys(g for seq, g in self.changes if seq > int(since))
             items = [

@@ -188,6 +188,17 @@ def test_delta_returns_every_grant_then_only_what_changed_since_its_state(graph)
     assert third.changed == () and third.removed == () and third.state == second.state
 
 
+def test_an_expired_delta_state_is_an_error_that_says_to_start_again(graph):
+    connector = _connector(graph)
+    stale = f"{graph.graph_url}/oauth2PermissionGrants/delta()?$deltatoken=forgotten"
+
+    with pytest.raises(ConnectorError) as caught:
+        connector.grant_changes(stale)
+
+    assert caught.value.status == 410 and "grant_changes('')" in str(caught.value)
+    assert len(connector.grant_changes("").changed) == 2
+
+
 # --- throttling and outages -------------------------------------------------------------------
 
 
