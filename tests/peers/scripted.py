@@ -66,7 +66,9 @@ class ScriptedPeer(ThreadingHTTPServer):
         self._faults.extend(Answer(status, body, dict(headers or {})) for _ in range(count))
 
     def start(self) -> ScriptedPeer:
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}).start()
+        threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

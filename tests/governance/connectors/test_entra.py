@@ -4,6 +4,7 @@ deactivation and verify's missing-permission reports."""
 
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -21,9 +22,6 @@ from msgraph.graph_service_client import GraphServiceClient
 from governance.connectors import ConnectorError, IdpGrant, NotSupported, RevokeResult
 from governance.connectors.entra import EntraConnector, GrantChanges
 from tests.peers.entra import EntraPeer
-
-# The SDK warns about its own deprecated configuration classes whenever a builder is used.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture
@@ -325,3 +323,24 @@ def test_revoking_an_app_permission_needs_its_resource(graph):
         connector.revoke(grant)
     assert caught.value.error_code == "incomplete_grant"
     assert not [r for r in graph.requests if r.method == "DELETE"]
+
+
+def test_a_next_link_to_another_host_is_refused_before_the_token_goes_there():
+    seen = []
+
+    def handler(request):
+        seen.append(request.url.host)
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        link = "https://graph.evil.example/v1.0/users?$skiptoken=2"
+        return httpx.Response(200, json={"value": [{"id": "u"}], "@odata.nextLink": link})
+
+    connector = EntraConnector(
+        {"tenant_id": "t", "client_id": "c"}, "s", mock=httpx.MockTransport(handler)
+    )
+
+    with pytest.raises(ConnectorError) as caught:
+        list(connector.list_identities())
+
+    assert caught.value.error_code == "foreign_next_link"
+    assert "graph.evil.example" not in seen
