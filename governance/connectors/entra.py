@@ -391,8 +391,7 @@ class EntraConnector(Connector):
 def _role_check(capability: str, roles: set[str]) -> Check:
     if not roles:
         return Check(capability, True, "the token lists no roles: checked at first use")
-    missing = [min(need) for need in _ROLE_NEEDS[capability] if not need & roles]
-    if missing:
+    if any(not need & roles for need in _ROLE_NEEDS[capability]):
         return Check(capability, False, f"missing Graph permission: {PERMISSIONS[capability]}")
     return Check(capability, True, f"granted ({PERMISSIONS[capability]})")
 
