@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from governance.connectors.auth0 import Auth0Connector
 from governance.connectors.base import Connector, ConnectorError
+from governance.connectors.google import GoogleConnector
 from governance.connectors.oauth import OAuthConnector
 
 # kind name -> Connector subclass. Issue 12 adds okta, entra, keycloak, auth0, google.
 KINDS: dict[str, type[Connector]] = {
     OAuthConnector.kind: OAuthConnector,
+    Auth0Connector.kind: Auth0Connector,
+    GoogleConnector.kind: GoogleConnector,
 }
 
 
