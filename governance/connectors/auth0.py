@@ -107,7 +107,9 @@ class Auth0Connector(Connector):
         self.sleep = time.sleep  # tests replace it to see the pacing without waiting
 
     def unsupported(self, capability: str, why: str = "") -> NotSupported:
-        return super().unsupported(capability, why or _WHY_NOT.get(capability, ""))
+        why = why or _WHY_NOT.get(capability, "")
+        action = capability.replace("_", " ")
+        return super().unsupported(capability, f"cannot {action}: {why}" if why else "")
 
     # --- the interface ----------------------------------------------------------------------
 

@@ -109,7 +109,9 @@ class GoogleConnector(Connector):
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, monotonic expiry)
 
     def unsupported(self, capability: str, why: str = "") -> NotSupported:
-        return super().unsupported(capability, why or _WHY_NOT.get(capability, ""))
+        why = why or _WHY_NOT.get(capability, "")
+        action = capability.replace("_", " ")
+        return super().unsupported(capability, f"cannot {action}: {why}" if why else "")
 
     # --- the interface ----------------------------------------------------------------------
 
