@@ -17,7 +17,8 @@
 - Rate limits: `X-RateLimit-Limit/Remaining/Reset` (reset in epoch seconds). When a response
   says nothing remains, the next call waits for the reset (up to `MAX_PACE_WAIT`) instead of
   collecting a 429; a 429 is a retryable ConnectorError whose `retry_after` comes from
-  `Retry-After`, else from the reset measured against the server's `Date`.
+  `Retry-After`, else from the window's reset (measured against the server's `Date`) as the
+  last answer announced it: the safe fetcher keeps no other header of a 429.
 
 Config: `domain`, `client_id` (required); `list_refresh_tokens` (default true), `page_size`
 (default 100), `timeout_seconds` (default 20). URL overrides (tests): `api_url` (default
@@ -104,6 +105,7 @@ class Auth0Connector(Connector):
         self._mock = mock  # tests of odd answers only
         self._token: tuple[str, float] | None = None  # (access token, monotonic expiry)
         self._not_before = 0.0  # monotonic time before which the rate limit says wait
+        self._window_reset = 0.0  # monotonic time the current rate-limit window ends
         self.sleep = time.sleep  # tests replace it to see the pacing without waiting
 
     def unsupported(self, capability: str, why: str = "") -> NotSupported:
@@ -260,16 +262,7 @@ class Auth0Connector(Connector):
         token once (it may have expired early)."""
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._access_token(call)}"}
-            self._pace()
-            response = transport.request(
-                method,
-                f"{self.api_url}/{path}",
-                call=call,
-                headers=headers,
-                timeouts=self.timeouts,
-                mock=self._mock,
-            )
-            self._note_limits(response)
+            response = self._send(method, f"{self.api_url}/{path}", call, headers=headers)
             if response.status != 401 or attempt == 2:
                 return response
             self._token = None
@@ -284,11 +277,7 @@ class Auth0Connector(Connector):
             "client_secret": self.secret,
             "audience": self.audience,
         }
-        self._pace()
-        response = transport.request(
-            "POST", self.token_url, call=call, form=form, timeouts=self.timeouts, mock=self._mock
-        )
-        self._note_limits(response)
+        response = self._send("POST", self.token_url, call, form=form)
         if response.status != 200:
             raise _failure(response, call, "", token=True)
         body = response.json(call=call)
@@ -299,17 +288,50 @@ class Auth0Connector(Connector):
         self._token = (body["access_token"], time.monotonic() + max(0, lifetime - 60))
         return self._token[0]
 
+    def _send(self, method, url, call, *, headers=None, form=None) -> transport.Response:
+        self._pace()
+        try:
+            response = transport.request(
+                method,
+                url,
+                call=call,
+                headers=headers,
+                form=form,
+                timeouts=self.timeouts,
+                mock=self._mock,
+            )
+        except ConnectorError as exc:
+            if exc.status != 429:
+                raise
+            # The safe fetcher answers a 429 itself, keeping Retry-After but not Auth0's
+            # X-RateLimit-Reset: the window's reset is the one the last answer announced.
+            wait = exc.retry_after
+            if wait is None:
+                wait = max(0.0, self._window_reset - time.monotonic()) or 1.0
+            raise ConnectorError(
+                "rate limited by Auth0",
+                call=call,
+                endpoint=url,
+                status=429,
+                error_code=exc.error_code,
+                retry_after=wait,
+            ) from None
+        self._note_limits(response)
+        return response
+
     def _pace(self) -> None:
         wait = self._not_before - time.monotonic()
         if wait > 0:
             self.sleep(wait)
 
     def _note_limits(self, response: transport.Response) -> None:
-        remaining = response.headers.get("x-ratelimit-remaining", "")
-        if remaining.strip() == "0" and response.status != 429:
-            wait = _reset_wait(response)
-            if wait is not None and wait <= MAX_PACE_WAIT:
-                self._not_before = time.monotonic() + wait
+        wait = _reset_wait(response)
+        if wait is None:
+            return
+        self._window_reset = time.monotonic() + wait
+        remaining = response.headers.get("x-ratelimit-remaining", "").strip()
+        if remaining == "0" and response.status != 429 and wait <= MAX_PACE_WAIT:
+            self._not_before = self._window_reset
 
     # --- verify, one capability -------------------------------------------------------------
 
