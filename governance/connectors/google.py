@@ -216,14 +216,8 @@ class GoogleConnector(Connector):
     def _call(self, method: str, path: str, call: str, scope: str) -> transport.Response:
         """One Directory API call with a token for `scope`; a 401 gets a new token once."""
         for attempt in (1, 2):
-            response = transport.request(
-                method,
-                f"{self.directory_url}/{path}",
-                call=call,
-                headers={"Authorization": f"Bearer {self._access_token(scope, call)}"},
-                timeouts=self.timeouts,
-                mock=self._mock,
-            )
+            headers = {"Authorization": f"Bearer {self._access_token(scope, call)}"}
+            response = self._send(method, f"{self.directory_url}/{path}", call, headers=headers)
             if response.status != 401 or attempt == 2:
                 return response
             self._tokens.pop(scope, None)
@@ -234,9 +228,7 @@ class GoogleConnector(Connector):
         if cached and cached[1] > time.monotonic():
             return cached[0]
         form = {"grant_type": JWT_BEARER, "assertion": self._assertion(scope)}
-        response = transport.request(
-            "POST", self.token_url, call=call, form=form, timeouts=self.timeouts, mock=self._mock
-        )
+        response = self._send("POST", self.token_url, call, form=form)
         if response.status != 200:
             raise _failure(response, call, scope, token=True)
         body = response.json(call=call)
@@ -245,6 +237,31 @@ class GoogleConnector(Connector):
         lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), int) else 3600
         self._tokens[scope] = (body["access_token"], time.monotonic() + max(0, lifetime - 60))
         return body["access_token"]
+
+    def _send(self, method, url, call, *, headers=None, form=None) -> transport.Response:
+        try:
+            return transport.request(
+                method,
+                url,
+                call=call,
+                headers=headers,
+                form=form,
+                timeouts=self.timeouts,
+                mock=self._mock,
+            )
+        except ConnectorError as exc:
+            if exc.status != 429 or exc.retry_after is not None:
+                raise
+            # The safe fetcher answers a 429 itself; without Retry-After, Google's documented
+            # exponential backoff starts at one second.
+            raise ConnectorError(
+                "rate limited by Google",
+                call=call,
+                endpoint=url,
+                status=429,
+                error_code=exc.error_code,
+                retry_after=1.0,
+            ) from None
 
     def _assertion(self, scope: str) -> str:
         """The RS256 JWT the token URL exchanges for an access token (RFC 7523)."""
