@@ -10,6 +10,8 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
   `TokenStatus`, `RevokeResult`, `Check`) and the errors (`ConnectorError`, `NotSupported`).
 - `registry.py`: `KINDS` and `connector_for(kind, config, secret)`.
 - `oauth.py`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server.
+- `auth0.py`: the `auth0` kind, an Auth0 tenant's Management API v2.
+- `google.py`: the `google` kind, a Google Workspace domain's Admin SDK Directory API.
 
 How to add a kind (say `okta`):
 1. `governance/connectors/okta.py`: a `Connector` subclass with `kind = "okta"`, the
