@@ -3,7 +3,8 @@
 - Token: client credentials at `https://{domain}/oauth/token` with the audience
   `https://{domain}/api/v2/` (a Management API machine-to-machine application). The token is
   fetched once and again on expiry or a 401.
-- Identities: `GET /users` (`page`/`per_page`; Auth0 returns at most 1,000 users this way).
+- Identities: `GET /users` (`page`/`per_page`; Auth0 returns at most 1,000 users this way, so
+  a larger tenant is a `too_many_users` error rather than a partial list).
   Clients: `GET /clients` (`page`/`per_page`).
 - Grants, normalised per idp.md §0: user consents (`GET /grants`, `page`/`per_page`, grant type
   `consent`), each user's refresh tokens (`GET /users/{id}/refresh-tokens`, `from`/`take`
@@ -56,6 +57,8 @@ from governance.connectors.base import (
     RevokeResult,
 )
 
+# Auth0 pages through at most 1,000 users; beyond, only a user export job lists them all.
+USERS_CAP = 1000
 MAX_PACE_WAIT = 60.0  # a longer wait is the caller's to schedule (retryable error instead)
 PROBE_ID = "mcp-console-verify-probe"  # an id no Auth0 object has: deleting it is harmless
 
@@ -203,11 +206,13 @@ class Auth0Connector(Connector):
             items = body.get(collection) if isinstance(body, dict) else body
             if not isinstance(items, list):
                 raise _shape(collection, call, self.api_url)
-            first = items[0].get("id") or items[0].get(f"{collection[:-1]}_id") if items else None
-            if items and first == previous:  # a server ignoring `page`: never loop on it
+            first = _item_id(items[0], collection) if items else None
+            if first is not None and first == previous:  # a server ignoring `page`
                 raise _repeated(call, f"{self.api_url}/{collection}", f"page {page}")
-            yield from (item for item in items if isinstance(item, dict))
             total = body.get("total") if isinstance(body, dict) else None
+            if collection == "users" and isinstance(total, int) and total > USERS_CAP:
+                raise _too_many_users(call, f"{self.api_url}/users", total)
+            yield from (item for item in items if isinstance(item, dict))
             seen = page * self.page_size + len(items)
             if len(items) < self.page_size or (isinstance(total, int) and seen >= total):
                 return
@@ -425,6 +430,23 @@ def _shape(key: str, call: str, endpoint: str) -> ConnectorError:
         call=call,
         endpoint=endpoint,
         error_code="invalid_response",
+    )
+
+
+def _item_id(item, collection: str):
+    if not isinstance(item, dict):
+        return None
+    return item.get("id") or item.get(f"{collection.removesuffix('s')}_id")
+
+
+def _too_many_users(call: str, endpoint: str, total: int) -> ConnectorError:
+    # Refused rather than listed in part: a sync would mark the users it missed as vanished.
+    return ConnectorError(
+        f"the tenant has {total} users and Auth0's /users lists at most {USERS_CAP}; "
+        "the auth0 connector does not run user export jobs",
+        call=call,
+        endpoint=endpoint,
+        error_code="too_many_users",
     )
 
 

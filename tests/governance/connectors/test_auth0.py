@@ -180,6 +180,15 @@ def test_a_server_that_ignores_the_page_number_stops_the_listing(server):
     assert caught.value.error_code == "repeated_cursor"
 
 
+def test_a_tenant_with_more_users_than_auth0_pages_through_is_refused_not_listed_in_part(server):
+    server.users += [{"user_id": f"auth0|bulk{n}"} for n in range(1000)]
+
+    with pytest.raises(ConnectorError) as caught:
+        list(_connector(server).list_identities())
+
+    assert caught.value.error_code == "too_many_users" and "1003 users" in str(caught.value)
+
+
 def test_a_429_is_retryable_with_the_wait_until_the_windows_rate_limit_reset(server):
     connector = _connector(server)
     connector.verify()  # answers announced the window's X-RateLimit-Reset (the next second)
