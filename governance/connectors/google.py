@@ -16,12 +16,15 @@
   NotSupported (Google's token revocation endpoint is not an admin call).
 - Clients, deactivate, introspect: NotSupported (the Directory API lists no OAuth clients and
   cannot disable a third-party app; Google has no RFC 7662).
-- Rate limits: 403 `userRateLimitExceeded`/`rateLimitExceeded`/`quotaExceeded` and 429 are
-  retryable ConnectorErrors; Google sends no reset header, so `retry_after` is `Retry-After`
-  when given, else the first step of the exponential backoff Google documents (1 s).
+- Rate limits: Google sends no remaining-count header, so the connector spaces its Directory
+  calls to `requests_per_minute` (default 2,400, Google's default per-user quota). 403
+  `userRateLimitExceeded`/`rateLimitExceeded`/`quotaExceeded` and 429 are retryable
+  ConnectorErrors: `retry_after` is `Retry-After` when given, else the first step of the
+  exponential backoff Google documents (1 s).
 
 Config: `admin_email` (required: a super admin the service account impersonates), `customer`
-(default `my_customer`), `page_size` (default 500), `timeout_seconds` (default 20). URL
+(default `my_customer`), `page_size` (default 500), `requests_per_minute` (default 2400),
+`timeout_seconds` (default 20). URL
 overrides (tests): `token_url` (default the key's `token_uri`, else
 `https://oauth2.googleapis.com/token`), `directory_url` (default `https://admin.googleapis.com`).
 The secret is the service account's key file (JSON).
@@ -100,13 +103,17 @@ class GoogleConnector(Connector):
         try:
             total = float(self.config.get("timeout_seconds", 20))
             self.page_size = min(500, max(1, int(self.config.get("page_size", 500))))
+            self.interval = 60.0 / max(1.0, float(self.config.get("requests_per_minute", 2400)))
         except (TypeError, ValueError):
             raise ConnectorError(
-                "timeout_seconds and page_size must be numbers", call="configure"
+                "timeout_seconds, page_size and requests_per_minute must be numbers",
+                call="configure",
             ) from None
         self.timeouts = transport.Timeouts(connect=min(5.0, total), read=total, total=total)
         self._mock = mock  # tests of odd answers only
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, monotonic expiry)
+        self._next_call = 0.0  # monotonic time the next Directory call may start
+        self.sleep = time.sleep  # tests replace it to see the pacing without waiting
 
     def unsupported(self, capability: str, why: str = "") -> NotSupported:
         why = why or _WHY_NOT.get(capability, "")
@@ -217,6 +224,7 @@ class GoogleConnector(Connector):
         """One Directory API call with a token for `scope`; a 401 gets a new token once."""
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._access_token(scope, call)}"}
+            self._pace()
             response = self._send(method, f"{self.directory_url}/{path}", call, headers=headers)
             if response.status != 401 or attempt == 2:
                 return response
@@ -237,6 +245,13 @@ class GoogleConnector(Connector):
         lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), int) else 3600
         self._tokens[scope] = (body["access_token"], time.monotonic() + max(0, lifetime - 60))
         return body["access_token"]
+
+    def _pace(self) -> None:
+        """Space Directory calls `interval` apart: Google's quota is per minute, unannounced."""
+        now = time.monotonic()
+        if self._next_call > now:
+            self.sleep(self._next_call - now)
+        self._next_call = max(now, self._next_call) + self.interval
 
     def _send(self, method, url, call, *, headers=None, form=None) -> transport.Response:
         try:

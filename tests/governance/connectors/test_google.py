@@ -174,6 +174,18 @@ def test_users_are_paged_and_a_repeated_page_token_stops_the_listing(server):
     assert caught.value.error_code == "repeated_cursor" and not caught.value.retryable
 
 
+def test_directory_calls_are_spaced_to_the_per_minute_quota(server):
+    connector = _connector(server, requests_per_minute=120)  # one call per half second
+    waits = []
+    connector.sleep = waits.append  # the clock does not move: each wait is one more interval
+
+    list(connector.list_grants())  # the users page, then four users' tokens
+
+    assert len(waits) == 4
+    assert waits == sorted(waits) and 0 < waits[0] <= 0.5 and waits[-1] <= 2.0
+    assert server.rate_limited == 0
+
+
 def test_a_rate_limit_403_is_retryable_with_the_documented_backoff(server):
     server.limit = 2
 
