@@ -310,19 +310,24 @@ class Auth0Connector(Connector):
                 raise
             # The safe fetcher answers a 429 itself, keeping Retry-After but not Auth0's
             # X-RateLimit-Reset: the window's reset is the one the last answer announced.
-            wait = exc.retry_after
-            if wait is None:
-                wait = max(0.0, self._window_reset - time.monotonic()) or 1.0
-            raise ConnectorError(
-                "rate limited by Auth0",
-                call=call,
-                endpoint=url,
-                status=429,
-                error_code=exc.error_code,
-                retry_after=wait,
-            ) from None
+            raise self._rate_limited(call, url, exc.retry_after) from None
+        if response.status == 429:  # only through a test's mock transport
+            wait = transport.retry_after(response)
+            raise self._rate_limited(call, url, wait if wait is not None else _reset_wait(response))
         self._note_limits(response)
         return response
+
+    def _rate_limited(self, call: str, url: str, wait: float | None) -> ConnectorError:
+        if wait is None:
+            wait = max(0.0, self._window_reset - time.monotonic()) or 1.0
+        return ConnectorError(
+            "rate limited by Auth0",
+            call=call,
+            endpoint=url,
+            status=429,
+            error_code="too_many_requests",
+            retry_after=wait,
+        )
 
     def _pace(self) -> None:
         wait = self._not_before - time.monotonic()
@@ -396,14 +401,7 @@ def _failure(response: transport.Response, call: str, scope: str, *, token=False
         hint = f"the Management API application lacks the scope {scope}"
     else:
         hint = _HINTS.get(response.status, "unexpected answer")
-    retry_after = None
-    if response.status == 429:
-        retry_after = transport.retry_after(response)
-        if retry_after is None:
-            retry_after = _reset_wait(response)
-        retry_after = 1.0 if retry_after is None else retry_after
-    elif response.status >= 500:
-        retry_after = transport.retry_after(response)
+    retry_after = transport.retry_after(response) if response.status >= 500 else None
     return ConnectorError(
         f"{hint}{': ' + message if message else ''}",
         call=call,
@@ -418,7 +416,6 @@ _HINTS = {
     400: "Auth0 refused the request",
     401: "Auth0 rejected the Management API token",
     404: "no such Auth0 endpoint or object",
-    429: "rate limited by Auth0",
     500: "Auth0 failed (server error)",
     503: "Auth0 is unavailable",
 }

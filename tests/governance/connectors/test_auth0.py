@@ -2,6 +2,7 @@
 rate limits, scopes and refusals against the scripted Management API peer."""
 
 import contextlib
+import email.utils
 import time
 from urllib.parse import parse_qsl, urlsplit
 
@@ -285,3 +286,25 @@ def test_a_token_value_and_deactivation_are_not_supported_with_the_reason(server
     assert "/oauth/revoke" in str(token.value)
     assert "no enabled flag" in str(deactivate.value)
     assert _api_requests(server) == []
+
+
+def test_a_429s_reset_is_measured_against_the_servers_date_not_the_local_clock():
+    # Only a mock transport hands the connector a 429 with its headers (the safe fetcher
+    # answers 429s itself); the server's clock runs an hour behind ours here.
+    server_now = time.time() - 3600
+    date = email.utils.formatdate(server_now, usegmt=True)
+    reset = str(int(server_now) + 30)
+
+    def answer(request):
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 86400})
+        headers = {"Date": date, "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+        return httpx.Response(429, json={"statusCode": 429}, headers=headers)
+
+    config = {"domain": DOMAIN, "client_id": "console"}
+    connector = Auth0Connector(config, "s", mock=httpx.MockTransport(answer))
+
+    with pytest.raises(ConnectorError) as caught:
+        list(connector.list_clients())
+
+    assert caught.value.retryable and 29 <= caught.value.retry_after <= 31
