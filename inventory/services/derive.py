@@ -134,8 +134,9 @@ WHERE EXCLUDED.last_seen > inventory_serverremote.last_seen + {fresh}
 # and last_seen widened, whoever created it. The stage's JSON payload is read only for rows that
 # may show a grant (a cheap text test first). `used` is the plain last-use update by grant id
 # (an event naming no issuer matches the id at any issuer), minus the rows the insert handles:
-# one statement must not touch a row twice. The NOT EXISTS skips, by a plain read, keys whose
-# row already covers the batch (as for identities above: no row lock for busy M2M grants).
+# one statement must not touch a row twice. An event-shown grant's last use, like last_seen
+# above, is kept to the minute, and the NOT EXISTS skips, by a plain read, keys whose row
+# already covers the batch: a busy M2M grant is not rewritten (and row-locked) every batch.
 _EVENT_GRANT = """
 SELECT s.time, s.server_name, s.actor_issuer, s.actor_subject,
        coalesce(nullif(s.client_ref, ''), s.payload->'delegation'->0->>'id') AS client_key,
@@ -222,15 +223,15 @@ FROM shown
 GROUP BY issuer, external_id
 HAVING NOT EXISTS (
     SELECT 1 FROM inventory_grant e WHERE e.issuer = shown.issuer
-      AND e.external_id = shown.external_id AND e.last_used_at >= max(time)
-      AND e.last_seen >= max(time))
+      AND e.external_id = shown.external_id AND max(time) <= e.last_used_at + {fresh}
+      AND max(time) <= e.last_seen + {fresh})
 ORDER BY issuer, external_id
 ON CONFLICT (issuer, external_id) DO UPDATE SET
     last_used_at = GREATEST(inventory_grant.last_used_at, EXCLUDED.last_used_at),
     last_seen = GREATEST(inventory_grant.last_seen, EXCLUDED.last_seen)
 WHERE inventory_grant.last_used_at IS NULL
-   OR inventory_grant.last_used_at < EXCLUDED.last_used_at
-   OR inventory_grant.last_seen < EXCLUDED.last_seen
+   OR EXCLUDED.last_used_at > inventory_grant.last_used_at + {fresh}
+   OR EXCLUDED.last_seen > inventory_grant.last_seen + {fresh}
 """
 )
 

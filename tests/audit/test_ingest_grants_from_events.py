@@ -104,6 +104,14 @@ def test_grants_from_events_are_idempotent_on_retry_and_later_batches_only_move_
     assert machine.last_used_at == T0 + timedelta(seconds=600)
 
 
+def test_an_event_grants_last_use_is_kept_to_the_minute_so_busy_grants_are_not_rewritten(source):
+    ingest_events(source=source, events=[m2m(10)])
+    ingest_events(source=source, events=[m2m(50)])  # within the minute: no write
+    assert Grant.objects.get().last_used_at == T0 + timedelta(seconds=10)
+    ingest_events(source=source, events=[m2m(75)])
+    assert Grant.objects.get().last_used_at == T0 + timedelta(seconds=75)
+
+
 def test_a_large_batch_through_the_copy_path_creates_one_grant_per_client(source):
     events = [m2m(i, client=f"bot-{i % 3}") for i in range(JSON_MAX_ROWS + 10)]
     ingest_events(source=source, events=events)
