@@ -153,8 +153,8 @@ SELECT s.time, s.server_name, s.actor_issuer, s.actor_subject,
            WHEN 'id_jag' THEN 'jwt_bearer'
            WHEN 'urn:ietf:params:oauth:grant-type:jwt-bearer' THEN 'jwt_bearer'
        END AS shown_type,
-       json_typeof(s.payload->'delegation') = 'array'
-           AND json_array_length(s.payload->'delegation') > 0 AS delegated
+       CASE WHEN json_typeof(s.payload->'delegation') = 'array'  -- CASE: AND has no order
+            THEN json_array_length(s.payload->'delegation') > 0 ELSE false END AS delegated
 FROM (SELECT *, client_ref <> '' AND actor_kind = 'service' AND actor_subject = client_ref AS m2m
       FROM {stage}
       WHERE (client_ref <> '' AND actor_kind = 'service' AND actor_subject = client_ref)

@@ -174,3 +174,23 @@ def test_a_delegation_naming_no_client_is_the_chains_outermost_actor_when_it_is_
         ],
     )
     assert Grant.objects.get().client.client_id == "known-agent"
+
+
+def test_an_empty_delegation_chain_or_an_unknown_grant_type_shows_no_grant(source):
+    ingest_events(
+        source=source,
+        events=[
+            make_event(time=at(5), delegation=[]),
+            make_event(time=at(6), grant={"type": "authorization_code", "scopes": ["a"]}),
+        ],
+    )
+    assert not Grant.objects.exists()
+
+
+def test_an_event_the_python_path_checks_creates_the_same_grant_as_the_fast_path(source):
+    # A possible secret sends the event through the Python checks and redaction.
+    with_secret = exchange(20, attributes={"headers": {"Authorization": "Bearer abc.def.ghi"}})
+    ingest_events(source=source, events=[with_secret])
+    grant = Grant.objects.get()
+    assert grant.external_id == event_key(AGENT, IDP, "00u-alice", SERVER)
+    assert grant.scopes == ["reports:read"] and grant.grant_type == Grant.GrantType.TOKEN_EXCHANGE
