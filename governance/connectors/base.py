@@ -100,6 +100,12 @@ class IdpIdentity:
     display_name: str = ""
     email: str = ""
     active: bool = True
+    kind: str = "human"  # "human", "service" or "agent" (inventory's Identity.Kind)
+    # Links by the IdP's subject of the other identity ("" when none): a person's manager, an
+    # agent identity's sponsor, a service account's owner.
+    manager: str = ""
+    sponsor: str = ""
+    owner: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
