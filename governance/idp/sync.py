@@ -139,11 +139,16 @@ def _policy(run: _Run) -> transport.RetryPolicy:
 def _pages(items: Iterable, size: int) -> Iterator[list]:
     """`items` in lists of `size`; the IdP is read between pages, never inside a write."""
     page = []
-    for item in items:
-        page.append(item)
-        if len(page) >= size:
+    try:
+        for item in items:
+            page.append(item)
+            if len(page) >= size:
+                yield page
+                page = []
+    except ConnectorError:
+        if page:  # what was read before the failure is written, then the failure reported
             yield page
-            page = []
+        raise
     if page:
         yield page
 
