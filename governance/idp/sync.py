@@ -82,6 +82,7 @@ def start_due_syncs(*, now: datetime | None = None) -> list[IdpSync]:
 # --- the runner ------------------------------------------------------------------------------
 
 PARTS = ("identities", "clients", "grants")
+ANALYZE_FIRST_AT = 1000  # inserted rows before the first ANALYZE (then each time they double)
 _GRANT_TYPES = frozenset(Grant.GrantType.values)
 _IDENTITY_KINDS = frozenset(Identity.Kind.values)
 # Column widths (inventory/models/core.py): a longer value is a malformed record, not a crash.
@@ -165,6 +166,7 @@ class _Run:
         self.waits = {"server_error": 0, "rate_limited": 0, "transient": 0, "pacing": 0}
         self.not_supported: dict[str, str] = {}
         self.failed: dict[str, str] = {}
+        self.inserted, self.analyze_at = 0, ANALYZE_FIRST_AT
 
     def part(self, name: str, listing: Callable, to_row: Callable, write: Callable) -> bool:
         """Read and write one part; True when the listing finished."""
@@ -195,7 +197,9 @@ class _Run:
         for row in rows:
             if row["manager"] or row["sponsor"] or row["owner"]:
                 self.links.append((row["subject"], row["manager"], row["sponsor"], row["owner"]))
-        return ledger.upsert_identities(issuer=self.issuer, rows=rows, at=self.started)
+        return self._analyzing(
+            ledger.upsert_identities(issuer=self.issuer, rows=rows, at=self.started)
+        )
 
     def link_identities(self) -> None:
         size = settings.IDP_SYNC_PAGE_SIZE
@@ -204,10 +208,21 @@ class _Run:
         self.links = []
 
     def write_clients(self, rows: list[dict]) -> ledger.Counts:
-        return ledger.upsert_clients(issuer=self.issuer, rows=rows, at=self.started)
+        return self._analyzing(
+            ledger.upsert_clients(issuer=self.issuer, rows=rows, at=self.started)
+        )
 
     def write_grants(self, rows: list[dict]) -> ledger.Counts:
-        return ledger.upsert_grants(issuer=self.issuer, rows=rows, at=self.started)
+        return self._analyzing(ledger.upsert_grants(issuer=self.issuer, rows=rows, at=self.started))
+
+    def _analyzing(self, counts: ledger.Counts) -> ledger.Counts:
+        """Refresh the planner's statistics each time this run's inserts double (and at the
+        first thousand): bulk inserts otherwise leave it planning for empty tables."""
+        self.inserted += counts.created
+        if self.inserted >= self.analyze_at:
+            ledger.refresh_statistics()
+            self.analyze_at = 2 * self.inserted
+        return counts
 
     def grant_row(self, grant: IdpGrant) -> dict:
         row = _grant_row(grant)
