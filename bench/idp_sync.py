@@ -19,7 +19,6 @@ bench/registry.py. Either way it never touches `make run`'s data.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import subprocess
@@ -27,6 +26,10 @@ import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import orjson
+import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -40,8 +43,6 @@ PAGE_SIZE = 200  # grants per page the peer serves
 
 def fresh_database() -> bool:
     """Create the throwaway database; True when this started an embedded cluster."""
-    import psycopg
-
     url = os.environ.get("DATABASE_URL")
     if url:
         parts = urlsplit(url)
@@ -50,7 +51,7 @@ def fresh_database() -> bool:
             c.execute(f'CREATE DATABASE "{BENCH_DB}"')
         os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
         return False
-    from governance.platform import devdb
+    from governance.platform import devdb  # here: importing governance reads the settings
 
     os.environ["EMBEDDED_DB_NAME"] = BENCH_DB
     pgdata = Path(os.environ["PGDATA_DIR"]).resolve()
@@ -85,12 +86,24 @@ def start_peer(grants: int, users: int, rate: int = 0) -> tuple[subprocess.Popen
 def stop_peer(proc: subprocess.Popen) -> dict:
     """Stop a peer; what it counted ({"requests", "statuses"})."""
     proc.stdin.close()
-    stats = json.loads(proc.stdout.readline() or "{}")
+    stats = orjson.loads(proc.stdout.readline() or "{}")
     proc.wait(timeout=30)
     return stats
 
 
+def bare_fetch(url: str) -> float:
+    """Seconds to fetch and parse every page (httpx, one keep-alive connection, no database):
+    what any sync that re-reads the IdP cannot go below."""
+    started, page = time.perf_counter(), url
+    with httpx.Client(timeout=30) as client:
+        while page:
+            body = orjson.loads(client.get(page).content)
+            page = httpx.URL(url).join(body["next"]) if body.get("next") else None
+    return time.perf_counter() - started
+
+
 def timed_sync(connection, *, full=True):
+    # After django.setup() in main(): models need the app registry.
     from governance.idp.models import IdpSync
     from governance.idp.sync import start_sync
     from governance.platform import jobs
@@ -119,6 +132,7 @@ def main() -> None:
     fast, fast_url = start_peer(args.grants, args.users)
     slow, slow_url = start_peer(args.grants, args.users, rate=args.rate)
     try:
+        # The database URL is settled only now, so Django is imported and set up here.
         import django
         from django.core.management import call_command
 
@@ -137,6 +151,7 @@ def main() -> None:
                 sync_interval_minutes=0,
             )
 
+        baseline = bare_fetch(fast_url)
         rss_before = peak_rss_mb()
         first, first_sync = timed_sync(connection("bench", fast_url))
         assert Grant.objects.count() == args.grants
@@ -149,7 +164,7 @@ def main() -> None:
         stop_peer(fast)
         slow_stats = stop_peer(slow)
         if started_db:
-            from governance.platform import devdb
+            from governance.platform import devdb  # as in fresh_database
 
             devdb.stop(Path(os.environ["PGDATA_DIR"]).resolve())
 
@@ -162,6 +177,7 @@ def main() -> None:
     )
     print("| measurement | time | records | ratio | target |")
     print("|---|---|---|---|---|")
+    print(f"| bare fetch of every page (no database) | {baseline:.2f} s | {args.grants} | | |")
     print(
         f"| first sync, empty ledger, unlimited | {first:.2f} s | {first_sync.seen} | "
         f"{args.grants / first:.0f} grants/s | |"

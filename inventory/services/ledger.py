@@ -187,8 +187,10 @@ SELECT %s, v.external_id, i.id, c.id,
        ARRAY(SELECT jsonb_array_elements_text(v.scopes))::varchar(200)[], v.grant_type,
        v.issued_at, v.expires_at, v.raw, v.content_hash, v.resource, v.has_refresh_token,
        '', 'active', '', '', %s, %s, 'idp'
-FROM {values} AS v(external_id, subject, client, scopes, grant_type, issued_at, expires_at, raw,
-                  content_hash, resource, has_refresh_token)
+FROM jsonb_to_recordset(%s::jsonb) AS v(
+    external_id text, subject text, client text, scopes jsonb, grant_type text,
+    issued_at timestamptz, expires_at timestamptz, raw jsonb, content_hash text, resource text,
+    has_refresh_token boolean)
 JOIN inventory_client c ON c.client_id = v.client
 LEFT JOIN inventory_identity i ON i.issuer = %s AND i.subject = v.subject
 WHERE NOT EXISTS (
@@ -206,19 +208,6 @@ WHERE t.content_hash IS DISTINCT FROM EXCLUDED.content_hash
    OR t.last_seen < EXCLUDED.last_seen - interval '{fresh}'
 RETURNING (t.xmax = 0)
 """
-_GRANT_CASTS = [
-    "text",
-    "text",
-    "text",
-    "jsonb",  # the scopes: a JSON array per row (unnest cannot hold an array of arrays)
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "jsonb",
-    "text",
-    "text",
-    "boolean",
-]
 
 
 def upsert_grants(*, issuer: str, rows: Sequence[dict], at: datetime) -> Counts:
@@ -236,30 +225,32 @@ def upsert_grants(*, issuer: str, rows: Sequence[dict], at: datetime) -> Counts:
         record |= {"issued_at": r.get("issued_at"), "expires_at": r.get("expires_at")}
         record |= {"resource": r.get("resource", ""), "refresh": r.get("has_refresh_token")}
         prepared.append(
-            (
-                r["external_id"],
-                r["subject"],
-                r["client_id"],
-                orjson.dumps(list(r["scopes"])).decode(),
-                r["grant_type"],
-                r.get("issued_at"),
-                r.get("expires_at"),
-                orjson.dumps(r.get("raw") or {}, default=str).decode(),
-                content_hash(record),
-                r.get("resource", ""),
-                bool(r.get("has_refresh_token", False)),
-            )
+            {
+                "external_id": r["external_id"],
+                "subject": r["subject"],
+                "client": r["client_id"],
+                "scopes": list(r["scopes"]),
+                "grant_type": r["grant_type"],
+                "issued_at": r.get("issued_at"),
+                "expires_at": r.get("expires_at"),
+                "raw": r.get("raw") or {},
+                "content_hash": content_hash(record),
+                "resource": r.get("resource", ""),
+                "has_refresh_token": bool(r.get("has_refresh_token", False)),
+            }
         )
     subjects = sorted({r["subject"] for r in rows if r["subject"]})
     clients = sorted({r["client_id"] for r in rows})
-    values, params = _unnest(prepared, _GRANT_CASTS)
+    # The page is one JSON parameter: binding it costs one string, where a column of raw
+    # records as a jsonb[] array costs an escaping pass per element.
+    page = orjson.dumps(prepared, default=str).decode()
     with transaction.atomic():
         with connection.cursor() as cursor:
             if subjects:
                 cursor.execute(_GRANT_SUBJECTS_SQL, [issuer, at, at, subjects, issuer])
             cursor.execute(_GRANT_CLIENTS_SQL, [issuer, at, at, clients])
-        sql = _GRANTS_SQL.format(values=values, fresh=FRESH)
-        return _count(sql, [issuer, at, at, *params, issuer, issuer, at], counts)
+        sql = _GRANTS_SQL.format(fresh=FRESH)
+        return _count(sql, [issuer, at, at, page, issuer, issuer, at], counts)
 
 
 def _count(sql: str, params: list, counts: Counts) -> Counts:
