@@ -7,6 +7,7 @@ writes them through inventory's services.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
@@ -167,6 +168,7 @@ class _Run:
         self.not_supported: dict[str, str] = {}
         self.failed: dict[str, str] = {}
         self.inserted, self.analyze_at = 0, ANALYZE_FIRST_AT
+        self.saved_at = 0.0
 
     def part(self, name: str, listing: Callable, to_row: Callable, write: Callable) -> bool:
         """Read and write one part; True when the listing finished."""
@@ -183,7 +185,7 @@ class _Run:
                 self.counts[name].seen += len(page) - len(rows)  # the skipped were seen too
                 self.progress.record(len(page))
                 self.progress.page()
-                self.save()
+                self.save(throttled=True)
         except NotSupported as exc:
             self.not_supported[name] = str(exc)
             return False
@@ -238,8 +240,12 @@ class _Run:
             total.add(counts)
         return total
 
-    def save(self) -> None:
-        """Write the counts and the summary (only while this run holds the sync)."""
+    def save(self, *, throttled: bool = False) -> None:
+        """Write the counts and the summary (only while this run holds the sync); throttled,
+        at most once per progress interval (each write is a commit, an fsync)."""
+        if throttled and time.monotonic() - self.saved_at < jobs.PROGRESS_INTERVAL:
+            return
+        self.saved_at = time.monotonic()
         total = self.totals()
         self.progress.summary = {
             "issuer": self.issuer,
