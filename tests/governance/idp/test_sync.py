@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from governance.access import secrets
@@ -93,15 +94,35 @@ def test_grants_land_with_their_subjects_and_clients_page_by_page(grants_server)
     assert grant.issued_at is not None
 
 
+def _row_versions(table: str) -> dict:
+    """Each row's xmin and xmax: a write (or a row lock, which ON CONFLICT DO UPDATE takes even
+    when its WHERE skips the row) changes one of them."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, xmin::text, xmax::text FROM {table}")
+        return {pk: (xmin, xmax) for pk, xmin, xmax in cursor.fetchall()}
+
+
 def test_an_unchanged_resync_writes_nothing(grants_server):
     connection = oauth_connection(grants_server.url)
     sync_now(connection)
-    before = dict(Grant.objects.values_list("external_id", "last_seen"))
+    before = {t: _row_versions(t) for t in ("inventory_grant", "inventory_identity")}
 
     again = sync_now(connection)
 
     assert (again.seen, again.created, again.changed) == (25, 0, 0)
-    assert dict(Grant.objects.values_list("external_id", "last_seen")) == before
+    assert {t: _row_versions(t) for t in ("inventory_grant", "inventory_identity")} == before
+
+
+def test_the_job_sweeper_covers_idp_syncs():
+    assert "governance.IdpSync" in jobs.sweep_jobs()
+
+
+def test_the_command_refuses_a_disabled_connection(grants_server):
+    oauth_connection(grants_server.url, name="off", enabled=False)
+
+    with pytest.raises(CommandError, match="disabled"):
+        call_command("sync_idp", "off")
+    assert not IdpSync.objects.exists()
 
 
 def test_a_changed_record_is_rewritten_and_counted_changed(grants_server):
