@@ -227,6 +227,8 @@ class _Run:
         return counts
 
     def grant_row(self, grant: IdpGrant) -> dict:
+        if grant.idp_id:  # listed, even if malformed now: not vanished
+            self.seen.add((self.issuer, str(grant.idp_id)))
         row = _grant_row(grant)
         self.seen.add((self.issuer, row["external_id"]))
         return row

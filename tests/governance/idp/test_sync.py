@@ -178,6 +178,17 @@ def test_a_malformed_record_is_skipped_and_reported_and_the_rest_synced(grants_s
     assert not Grant.objects.filter(external_id="broken").exists()
 
 
+def test_a_listed_grant_whose_record_turned_malformed_is_skipped_but_not_vanished(grants_server):
+    connection = oauth_connection(grants_server.url)
+    sync_now(connection, full=True)
+    grants_server.grants[2] = {**grants_server.grants[2], "client_id": ""}
+
+    sync = sync_now(connection, full=True)
+
+    assert (sync.skipped, sync.vanished) == (1, 0)
+    assert Grant.objects.get(external_id="grant-2").vanished_at is None
+
+
 def test_the_command_runs_a_sync_inline_and_prints_its_counts(grants_server, capsys):
     oauth_connection(grants_server.url, name="cli")
 
