@@ -100,7 +100,7 @@ class IdpIdentity:
     display_name: str = ""
     email: str = ""
     active: bool = True
-    kind: str = "human"  # "human", "service" or "agent" (inventory's Identity.Kind)
+    kind: str = ""  # "human", "service" or "agent" (inventory's Identity.Kind); "" = not said
     # Links by the IdP's subject of the other identity ("" when none): a person's manager, an
     # agent identity's sponsor, a service account's owner.
     manager: str = ""

@@ -297,7 +297,7 @@ def _identity_row(identity: IdpIdentity) -> dict:
         "subject": _text(identity.subject, "subject", required=True),
         "display_name": _text(identity.display_name, "display_name"),
         "email": _text(identity.email, "email"),
-        "kind": identity.kind if identity.kind in _IDENTITY_KINDS else Identity.Kind.HUMAN,
+        "kind": identity.kind if identity.kind in _IDENTITY_KINDS else "",  # "": keep it
         "status": Identity.Status.ACTIVE if identity.active else Identity.Status.DISABLED,
         "manager": _text(identity.manager, "subject"),
         "sponsor": _text(identity.sponsor, "subject"),

@@ -65,26 +65,25 @@ def _unnest(rows: Sequence[Sequence], casts: Sequence[str]) -> tuple[str, list]:
 _IDENTITIES_SQL = """
 INSERT INTO inventory_identity AS t (issuer, subject, display_name, email, kind, status, team,
                                      first_seen, last_seen, seen_from)
-SELECT v.issuer, v.subject, v.display_name, v.email, v.kind, v.status, '', %s, %s, 'idp'
+SELECT v.issuer, v.subject, v.display_name, v.email,
+       coalesce(nullif(v.kind, ''), e.kind, 'human'), v.status, '', %s, %s, 'idp'
 FROM {values} AS v(issuer, subject, display_name, email, kind, status)
-WHERE NOT EXISTS (
-    SELECT 1 FROM inventory_identity e WHERE e.issuer = v.issuer AND e.subject = v.subject
-      AND (e.display_name, e.email, e.kind, e.status)
-          = (v.display_name, v.email, v.kind, v.status)
-      AND e.last_seen >= %s - interval '{fresh}')
+LEFT JOIN inventory_identity e ON e.issuer = v.issuer AND e.subject = v.subject
+WHERE e.id IS NULL
+   OR (e.display_name, e.email, e.kind, e.status)
+      IS DISTINCT FROM (v.display_name, v.email, coalesce(nullif(v.kind, ''), e.kind), v.status)
+   OR e.last_seen < %s - interval '{fresh}'
 ON CONFLICT (issuer, subject) DO UPDATE SET
     display_name = EXCLUDED.display_name, email = EXCLUDED.email, kind = EXCLUDED.kind,
     status = EXCLUDED.status, last_seen = GREATEST(t.last_seen, EXCLUDED.last_seen),
     seen_from = 'idp'
-WHERE (t.display_name, t.email, t.kind, t.status)
-      IS DISTINCT FROM (EXCLUDED.display_name, EXCLUDED.email, EXCLUDED.kind, EXCLUDED.status)
-   OR t.last_seen < EXCLUDED.last_seen - interval '{fresh}'
 RETURNING (t.xmax = 0)
 """
 
 
 def upsert_identities(*, issuer: str, rows: Sequence[dict], at: datetime) -> Counts:
-    """Upsert one page of identities (`subject`, `display_name`, `email`, `kind`, `status`)."""
+    """Upsert one page of identities (`subject`, `display_name`, `email`, `kind`, `status`);
+    a `kind` of "" (the IdP does not say) keeps the stored one, "human" for a new identity."""
     counts = Counts(seen=len(rows))
     rows = list({row["subject"]: row for row in rows}.values())  # one row per key per statement
     if not rows:
