@@ -26,6 +26,24 @@ def test_a_sync_rides_out_503s_mid_sync_and_finishes(grants_server):
     assert sync.summary["waits"]["server_error"] >= 1
 
 
+@pytest.mark.slow
+def test_a_30_second_outage_mid_sync_is_ridden_out_with_the_default_backoff(
+    grants_server, settings
+):
+    # The case at full length, with the shipped retry settings (1 s doubled, 7 tries:
+    # a minute of waiting at most).
+    settings.IDP_SYNC_BACKOFF_SECONDS = 1.0
+    settings.IDP_SYNC_ATTEMPTS = 7
+    grants_server.outage(after_pages=1, seconds=30)
+    connection = oauth_connection(grants_server.url)
+
+    sync = sync_now(connection, full=True)
+
+    assert sync.status == "done", sync.error_log
+    assert sync.seen == 25 and Grant.objects.count() == 25
+    assert 2 <= grants_server.statuses().count(503) <= 6  # backed off, not hammered
+
+
 def test_an_outage_longer_than_the_retries_fails_the_sync_keeping_what_it_read(
     grants_server, settings
 ):
