@@ -377,6 +377,21 @@ REGISTRY_PACKAGE_BASE_URLS = (
     else None
 )
 
+# --- IdP syncs -----------------------------------------------------------------------------
+# Beat ticks every IDP_SYNC_TICK_SECONDS and starts a sync of each enabled connection whose own
+# sync_interval_minutes has elapsed. A sync writes IDP_SYNC_PAGE_SIZE records per statement;
+# each IdP GET is tried IDP_SYNC_ATTEMPTS times on 5xx/429/timeouts, waiting
+# IDP_SYNC_BACKOFF_SECONDS doubled each time (or the IdP's Retry-After), never more than
+# IDP_SYNC_MAX_WAIT_SECONDS at once: the defaults ride out about a minute of outage.
+CELERY_BEAT_SCHEDULE["start-due-idp-syncs"] = {
+    "task": "governance.start_due_idp_syncs",
+    "schedule": float(os.environ.get("IDP_SYNC_TICK_SECONDS", 5 * 60)),
+}
+IDP_SYNC_PAGE_SIZE = int(os.environ.get("IDP_SYNC_PAGE_SIZE", "500"))
+IDP_SYNC_ATTEMPTS = int(os.environ.get("IDP_SYNC_ATTEMPTS", "7"))
+IDP_SYNC_BACKOFF_SECONDS = float(os.environ.get("IDP_SYNC_BACKOFF_SECONDS", "1"))
+IDP_SYNC_MAX_WAIT_SECONDS = float(os.environ.get("IDP_SYNC_MAX_WAIT_SECONDS", "120"))
+
 # --- Outbound fetches (CIMD documents, OAuth metadata, registries) ---------------------------
 # Every crawler goes through inventory.fetch.safe_fetch: HTTPS only and public addresses only,
 # except for these hosts (names, IPs or CIDRs), which may use plain HTTP and private addresses.

@@ -100,9 +100,12 @@ class IdpIdentity:
     display_name: str = ""
     email: str = ""
     active: bool = True
-    kind: str = "human"  # human | service | agent (inventory Identity.Kind)
-    manager: str = ""  # the manager's subject at the same IdP, when it says
-    sponsor: str = ""  # an agent identity's sponsor (a person's subject), when it says
+    kind: str = ""  # "human", "service" or "agent" (inventory's Identity.Kind); "" = not said
+    # Links by the IdP's subject of the other identity ("" when none): a person's manager, an
+    # agent identity's sponsor, a service account's owner.
+    manager: str = ""
+    sponsor: str = ""
+    owner: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 

@@ -5,7 +5,8 @@
 - RFC 7662 introspection and RFC 7009 revocation, authenticated as the console's own client:
   client_secret_basic, or client_secret_post when the AS advertises only that for the endpoint.
 - Listing grants has no standard: only when the config names a `grants_url` (an admin route
-  answering GET with `{"grants": [...]}` and DELETE `<grants_url>/<id>`; our test peer has one).
+  answering GET with `{"grants": [...], "next": <optional URL of the next page>}` and DELETE
+  `<grants_url>/<id>`; our test peer has one).
   Identities, clients and deactivation are NotSupported.
 
 Config: `issuer` (required), `client_id` (required), `grants_url`, `timeout_seconds`.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Iterator
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import httpx
 
@@ -90,19 +91,36 @@ class OAuthConnector(Connector):
     def list_grants(self) -> Iterator[IdpGrant]:
         if not self.grants_url:
             raise self.unsupported(LIST_GRANTS)
-        response = self._call("GET", self.grants_url, call=LIST_GRANTS)
-        if response.status != 200:
-            raise _failure(response, LIST_GRANTS)
-        body = response.json(call=LIST_GRANTS)
-        if not isinstance(body, dict) or not isinstance(body.get("grants"), list):
-            raise ConnectorError(
-                'expected {"grants": [...]}',
-                call=LIST_GRANTS,
-                endpoint=self.grants_url,
-                status=response.status,
-                error_code="invalid_response",
-            )
-        return iter([self._grant(item) for item in body["grants"] if isinstance(item, dict)])
+        return self._grant_pages()
+
+    def _grant_pages(self) -> Iterator[IdpGrant]:
+        """Page by page: each answer's optional `next` (a URL, absolute or relative to the
+        grants_url) names the next page; a `next` already followed is an error, not a loop."""
+        url, followed = self.grants_url, set()
+        while url:
+            response = self._call("GET", url, call=LIST_GRANTS)
+            if response.status != 200:
+                raise _failure(response, LIST_GRANTS)
+            body = response.json(call=LIST_GRANTS)
+            if not isinstance(body, dict) or not isinstance(body.get("grants"), list):
+                raise ConnectorError(
+                    'expected {"grants": [...]}',
+                    call=LIST_GRANTS,
+                    endpoint=url,
+                    status=response.status,
+                    error_code="invalid_response",
+                )
+            yield from (self._grant(item) for item in body["grants"] if isinstance(item, dict))
+            followed.add(url)
+            url = urljoin(self.grants_url, str(body["next"])) if body.get("next") else ""
+            if url in followed:
+                raise ConnectorError(
+                    "the page repeats a cursor already followed (stopped, not looping)",
+                    call=LIST_GRANTS,
+                    endpoint=url,
+                    status=response.status,
+                    error_code="repeated_cursor",
+                )
 
     def revoke(self, grant_or_token: IdpGrant | str) -> RevokeResult:
         if isinstance(grant_or_token, IdpGrant):

@@ -9,11 +9,23 @@ console's own network. Calls are not written to the fetch log: the log is shown 
 is about crawling; the job that calls a connector records what it did.
 
 Tests of odd server answers pass an `httpx.MockTransport` as `mock`; nothing else should.
+
+Retries and pacing are the caller's choice, not the connector's: a job that reads an IdP (a
+sync) wraps its work in `retrying(RetryPolicy(...))`, and within it every GET is retried on 5xx,
+429 and transient failures (bounded attempts, exponential backoff, a server's Retry-After
+waited out), and a response that says the rate-limit window is spent (`X-Rate-Limit-Remaining:
+0` with its reset, Okta's form, or Auth0's `X-RateLimit-*`) makes the next call wait for the
+reset instead of collecting a 429. A retried GET of one page resumes a listing mid-way, which
+no generator could after an exception. Writes (POST, DELETE) are never retried here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import time
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import httpx
@@ -62,6 +74,39 @@ class Response:
             ) from None
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How calls in a `retrying()` block retry and pace. `on_wait(reason, seconds)` hears
+    every wait (reason: "server_error", "rate_limited", "transient" or "pacing")."""
+
+    attempts: int = 6  # tries per call, the first included
+    backoff: float = 1.0  # the first wait after a 5xx; doubled each retry
+    max_wait: float = 120.0  # the longest single wait; a longer Retry-After fails the call
+    sleep: Callable[[float], None] = time.sleep
+    on_wait: Callable[[str, float], None] | None = None
+
+    def wait(self, reason: str, seconds: float) -> None:
+        if self.on_wait is not None:
+            self.on_wait(reason, seconds)
+        self.sleep(seconds)
+
+
+# Beyond this, our clock and the IdP's Date disagree and the IdP's is the one to count against.
+CLOCK_SKEW_TOLERANCE = 2.0
+
+_policy: ContextVar[RetryPolicy | None] = ContextVar("connector_retry_policy", default=None)
+
+
+@contextlib.contextmanager
+def retrying(policy: RetryPolicy) -> Iterator[RetryPolicy]:
+    """Within this block, connector GETs retry and pace by `policy`."""
+    token = _policy.set(policy)
+    try:
+        yield policy
+    finally:
+        _policy.reset(token)
+
+
 def request(
     method: str,
     url: str,
@@ -73,8 +118,78 @@ def request(
     timeouts: Timeouts,
     mock: httpx.MockTransport | None = None,
 ) -> Response:
-    """One request; a Response for any HTTP status, ConnectorError when there is no answer
-    (refused, timed out, blocked by the fetch policy, rate limited)."""
+    """One request (retried and paced by the active `retrying()` policy when it is a GET); a
+    Response for any HTTP status, ConnectorError when there is no answer (refused, timed out,
+    blocked by the fetch policy, rate limited)."""
+    policy = _policy.get()
+    send = lambda: _request_once(  # noqa: E731 - the one call, retried below
+        method, url, call=call, headers=headers, form=form, timeouts=timeouts, mock=mock
+    )
+    if policy is None or method != "GET":
+        return send()
+    for attempt in range(1, policy.attempts + 1):
+        last = attempt == policy.attempts
+        try:
+            response = send()
+        except ConnectorError as exc:
+            wait = _retry_wait(policy, attempt, exc.status, exc.retry_after, exc.retryable)
+            if last or wait is None:
+                raise
+            policy.wait("rate_limited" if exc.status == 429 else "transient", wait)
+            continue
+        if response.status >= 500 and not last:
+            wait = _retry_wait(policy, attempt, response.status, retry_after(response), True)
+            if wait is not None:
+                policy.wait("server_error", wait)
+                continue
+        pause = _window_spent(response)
+        if pause:
+            policy.wait("pacing", min(pause, policy.max_wait))
+        return response
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _retry_wait(policy, attempt, status, server_says, retryable) -> float | None:
+    """Seconds to wait before the next try, None when this failure is not worth one."""
+    if not retryable:
+        return None
+    if server_says is not None:
+        return server_says if server_says <= policy.max_wait else None
+    return min(policy.backoff * 2 ** (attempt - 1), policy.max_wait)
+
+
+def _window_spent(response: Response) -> float:
+    """Seconds until the rate-limit window resets when this answer spent its last request
+    (Okta `X-Rate-Limit-*`, reset against the server's `Date`; Auth0 `X-RateLimit-*`)."""
+    h = response.headers
+    remaining = h.get("x-rate-limit-remaining", h.get("x-ratelimit-remaining"))
+    reset = h.get("x-rate-limit-reset", h.get("x-ratelimit-reset"))
+    if remaining is None or reset is None or remaining.strip() != "0":
+        return 0.0
+    try:
+        reset_at = float(reset)
+    except ValueError:
+        return 0.0
+    now = time.time()
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        server_now = email.utils.parsedate_to_datetime(h["date"]).timestamp()
+        # Okta counts the reset against the server's Date (its clock, not ours). Date has whole
+        # seconds, so a clock within a few seconds of it is ours in step and the finer one.
+        if abs(now - server_now) > CLOCK_SKEW_TOLERANCE:
+            now = server_now
+    return max(0.0, reset_at - now)
+
+
+def _request_once(
+    method: str,
+    url: str,
+    *,
+    call: str,
+    headers: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    timeouts: Timeouts,
+    mock: httpx.MockTransport | None = None,
+) -> Response:
     if any(conn.in_atomic_block for conn in connections.all(initialized_only=True)):
         # A call can take `timeouts.total` seconds; a transaction held open that long blocks
         # other writers and would be rolled back after the IdP already acted.

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from governance.idp import sync
 from governance.idp.models import IdpSync
 from governance.platform import jobs
 
@@ -10,3 +11,9 @@ from governance.platform import jobs
 def run_idp_sync(sync_id: int) -> str:
     """Run one sync; a duplicate delivery finds it already claimed and does nothing."""
     return jobs.execute(IdpSync, sync_id)
+
+
+@shared_task(name="governance.start_due_idp_syncs")
+def start_due_idp_syncs() -> int:
+    """Beat's tick: start a sync of every connection whose interval has passed."""
+    return len(sync.start_due_syncs())
