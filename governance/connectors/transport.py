@@ -123,7 +123,14 @@ def request(
     blocked by the fetch policy, rate limited)."""
     policy = _policy.get()
     send = lambda: _request_once(  # noqa: E731 - the one call, retried below
-        method, url, call=call, headers=headers, form=form, timeouts=timeouts, mock=mock
+        method,
+        url,
+        call=call,
+        headers=headers,
+        form=form,
+        json=json,
+        timeouts=timeouts,
+        mock=mock,
     )
     if policy is None or method != "GET":
         return send()
@@ -187,6 +194,7 @@ def _request_once(
     call: str,
     headers: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
+    json: dict | None = None,
     timeouts: Timeouts,
     mock: httpx.MockTransport | None = None,
 ) -> Response:
