@@ -32,6 +32,7 @@ from inventory.models import (
 from inventory.services import entities
 from inventory.services.demo_catalog import (
     AGENT_JOBS,
+    CHAT_APPS,
     CLIENTS,
     FIRST_NAMES,
     IDPS,
@@ -282,27 +283,52 @@ def _servers(rng, anchor, people) -> list[Server]:
 
 
 GRANT_TYPES = [
-    (Grant.GrantType.AUTHORIZATION_CODE, 55),
-    (Grant.GrantType.REFRESH_TOKEN, 15),
-    (Grant.GrantType.TOKEN_EXCHANGE, 10),
-    (Grant.GrantType.JWT_BEARER, 8),
-    (Grant.GrantType.CLIENT_CREDENTIALS, 12),
+    (Grant.GrantType.AUTHORIZATION_CODE, 50),
+    (Grant.GrantType.REFRESH_TOKEN, 14),
+    (Grant.GrantType.TOKEN_EXCHANGE, 9),
+    (Grant.GrantType.JWT_BEARER, 7),
+    (Grant.GrantType.CLIENT_CREDENTIALS, 10),
+    # What IdP syncs list besides token grants: people's consents to chat apps, and the
+    # permissions an admin gave a service client itself.
+    (Grant.GrantType.CONSENT, 6),
+    (Grant.GrantType.APPLICATION_PERMISSION, 4),
 ]
+# Standing permissions rather than tokens: revoked, never expired, and no refresh token.
+STANDING = {Grant.GrantType.CONSENT, Grant.GrantType.APPLICATION_PERMISSION}
+
+
+def _grant_type(rng, number: int) -> str:
+    """Weighted, but the first rows take each type once, so every type shows at any scale."""
+    if number < len(GRANT_TYPES):
+        return GRANT_TYPES[number][0]
+    return rng.choices([t for t, _ in GRANT_TYPES], [w for _, w in GRANT_TYPES])[0]
+
+
+def _grant_parties(rng, grant_type, people, clients) -> tuple[Identity | None, Client]:
+    """(subject, client): machine clients hold grants to themselves, people consent to chat
+    apps, and the other interactive clients act for a person or an agent."""
+    machine = [c for c in clients if c.registration in ("client_credentials", "workload")]
+    if grant_type == Grant.GrantType.APPLICATION_PERMISSION:
+        return None, rng.choice([c for c in machine if c.registration == "client_credentials"])
+    if grant_type == Grant.GrantType.CLIENT_CREDENTIALS:
+        return None, rng.choice(machine)
+    if grant_type == Grant.GrantType.CONSENT:
+        return rng.choice(people["human"]), rng.choice(
+            [c for c in clients if c.client_id in CHAT_APPS]
+        )
+    subject = rng.choice(people["agent"] if rng.random() < 0.3 else people["human"])
+    return subject, rng.choice([c for c in clients if c not in machine])
 
 
 def _grant_row(rng, anchor, number, people, clients, servers, resources) -> dict:
-    grant_type = rng.choices([t for t, _ in GRANT_TYPES], [w for _, w in GRANT_TYPES])[0]
-    m2m = grant_type == Grant.GrantType.CLIENT_CREDENTIALS
-    subject = (
-        None if m2m else rng.choice(people["agent"] if rng.random() < 0.3 else people["human"])
-    )
-    # Machine clients hold the client-credentials grants; interactive ones act for a subject.
-    machine = [c for c in clients if c.registration in ("client_credentials", "workload")]
-    client = rng.choice(machine if m2m else [c for c in clients if c not in machine])
+    grant_type = _grant_type(rng, number)
+    subject, client = _grant_parties(rng, grant_type, people, clients)
     server = rng.choice(servers)
     issuer = subject.issuer if subject else rng.choice(IDPS)["issuer"]
     issued = _ago(anchor, rng, 180)
-    status = rng.choices(["active", "revoked", "expired"], [60, 15, 25])[0]
+    # Consents and application permissions (app roles) are to the server's own scopes, not the
+    # OpenID ones a login adds.
+    scopes = own_scopes(server) if grant_type in STANDING else server_scopes(server)
     row = {
         "issuer": issuer,
         "external_id": f"grt-{number:06d}-{_uuid(rng)[:8]}",
@@ -310,19 +336,31 @@ def _grant_row(rng, anchor, number, people, clients, servers, resources) -> dict
         "subject_id": subject.pk if subject else None,
         "server_id": server.pk,
         "resource": resources.get(server.pk, ""),
-        "scopes": rng.sample(server_scopes(server), k=rng.randint(1, 3)),
+        "scopes": rng.sample(scopes, k=rng.randint(1, 3)),
         "grant_type": grant_type,
         "has_refresh_token": grant_type
         in (Grant.GrantType.AUTHORIZATION_CODE, Grant.GrantType.REFRESH_TOKEN),
         "issued_at": issued,
-        "status": status,
-        "revoked_at": None,
-        "revoked_by": "",
-        "revoke_reason": "",
         "first_seen": issued,
         "seen_from": DEMO,
+        **_grant_lifetime(rng, anchor, issued, grant_type, people),
     }
-    if status == "expired":
+    end = row["revoked_at"] or min(row["expires_at"] or anchor, anchor)
+    row["last_used_at"] = issued + (end - issued) * rng.uniform(0.1, 1.0)
+    row["last_seen"] = row["last_used_at"]
+    return row
+
+
+def _grant_lifetime(rng, anchor, issued, grant_type, people) -> dict:
+    """Status, expiry and revocation: some active (a few expiring soon), expired, revoked."""
+    if grant_type in STANDING:
+        status = rng.choices(["active", "revoked"], [80, 20])[0]
+    else:
+        status = rng.choices(["active", "revoked", "expired"], [60, 15, 25])[0]
+    row = {"status": status, "revoked_at": None, "revoked_by": "", "revoke_reason": ""}
+    if grant_type in STANDING:
+        row["expires_at"] = None
+    elif status == "expired":
         row["expires_at"] = min(
             issued + timedelta(days=rng.choice([1, 7, 30, 90])), anchor - timedelta(hours=1)
         )
@@ -335,21 +373,24 @@ def _grant_row(rng, anchor, number, people, clients, servers, resources) -> dict
         )
     else:
         row["expires_at"] = anchor + timedelta(days=rng.randint(1, 90))
+    if status == "revoked":
         row["revoked_at"] = issued + (anchor - issued) * rng.uniform(0.2, 0.95)
         row["revoked_by"] = rng.choice(
             ["secops@acme.example", "okta-workflow:offboarding", rng.choice(people["human"]).email]
         )
         row["revoke_reason"] = rng.choice(REVOKE_REASONS)
-    end = row["revoked_at"] or min(row["expires_at"], anchor)
-    row["last_used_at"] = issued + (end - issued) * rng.uniform(0.1, 1.0)
-    row["last_seen"] = row["last_used_at"]
     return row
 
 
-def server_scopes(server: Server) -> list[str]:
-    """Scopes a server's grants use: read/write on its own resource name, plus a wildcard admin."""
+def own_scopes(server: Server) -> list[str]:
+    """The scopes a server defines for itself: read, write and admin on its resource name."""
     base = server.name.split("/")[-1]
-    return [f"{base}:read", f"{base}:write", f"{base}:admin", "openid", "offline_access"]
+    return [f"{base}:read", f"{base}:write", f"{base}:admin"]
+
+
+def server_scopes(server: Server) -> list[str]:
+    """Scopes a server's grants use: its own, plus the OpenID ones a login adds."""
+    return [*own_scopes(server), "openid", "offline_access"]
 
 
 def _grants(rng, anchor, scale, people, clients, servers) -> list[int]:

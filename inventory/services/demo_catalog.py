@@ -54,6 +54,13 @@ REVOKE_REASONS = [
     "Incident INC-2291 containment",
 ]
 
+# The chat apps people consent to (an IdP lists each consent: Entra oauth2PermissionGrants,
+# Keycloak consents, Auth0 grants); client_ids of CLIENTS below.
+CHAT_APPS = (
+    "https://claude.ai.example/oauth/mcp-oauth-client-metadata",
+    "https://chat.acme.example/oauth/client.json",
+)
+
 CLIENTS = [
     {
         "client_id": "https://claude.ai.example/oauth/mcp-oauth-client-metadata",

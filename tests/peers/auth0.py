@@ -44,6 +44,8 @@ _DELETE = {
 
 
 class Auth0Peer(ScriptedPeer):
+    token_path = "/oauth/token"
+
     def __init__(self, *, domain="tenant.example.test", client_id="console", secret="m2m-secret"):
         super().__init__()
         self.domain, self.client_id, self.secret = domain, client_id, secret
@@ -61,7 +63,7 @@ class Auth0Peer(ScriptedPeer):
         self._window = (0, 0)  # (window second, requests in it)
 
     def handle(self, request: Request) -> Answer:
-        if request.method == "POST" and request.path == "/oauth/token":
+        if request.method == "POST" and request.path == self.token_path:
             return self._token(request)
         if not request.path.startswith("/api/v2/"):
             return Answer(404, {"statusCode": 404, "error": "Not Found"})
@@ -91,10 +93,9 @@ class Auth0Peer(ScriptedPeer):
     def _rate(self, request: Request) -> Answer:
         now = time.time()
         second = math.floor(now)
-        with self._lock:
-            window, count = self._window
-            count = count + 1 if window == second else 1
-            self._window = (second, count)
+        window, count = self._window
+        count = count + 1 if window == second else 1
+        self._window = (second, count)
         limit = self.limit or 1000
         headers = {
             "X-RateLimit-Limit": str(limit),

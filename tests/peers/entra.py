@@ -12,7 +12,7 @@ user-revokesigninsessions, serviceprincipal-update, throttling):
   `Authorization_RequestDenied`. Deleting a missing grant is 404 `Request_ResourceNotFound`;
   deleting a missing app-role assignment is 400 "EntitlementGrant being updated or deleted is
   not found" (as reported in microsoft-graph-docs-contrib#3614), and its GET 404.
-- `fail_next(n, 429, {"Retry-After": "3"})` scripts throttling; `repeat_cursor` makes the
+- `fail_next(n, 429, headers={"Retry-After": "3"})` scripts throttling; `repeat_cursor` makes the
   next link repeat itself.
 """
 
@@ -22,7 +22,7 @@ import itertools
 import re
 from urllib.parse import urlencode
 
-from tests.peers.scripted import Answer, Request, ScriptedPeer, unsigned_jwt
+from tests.peers.vendor_api import Answer, Request, ScriptedPeer, unsigned_jwt
 
 TENANT = "contoso-tenant"
 CLIENT_ID = "console-app"
@@ -61,6 +61,8 @@ def _error(status: int, code: str, message: str) -> Answer:
 class EntraPeer(ScriptedPeer):
     """Graph + the token endpoint, seeded with a small tenant."""
 
+    token_path = f"/{TENANT}/oauth2/v2.0/token"
+
     def __init__(self, *, page_limit: int = 2):
         super().__init__()
         self.page_limit = page_limit
@@ -75,14 +77,14 @@ class EntraPeer(ScriptedPeer):
 
     @property
     def graph_url(self) -> str:
-        return f"{self.root}/v1.0"
+        return f"{self.url}/v1.0"
 
     def config(self) -> dict:
         return {
             "tenant_id": TENANT,
             "client_id": CLIENT_ID,
             "graph_url": self.graph_url,
-            "login_url": self.root,
+            "login_url": self.url,
         }
 
     def seed(self) -> None:
@@ -135,8 +137,8 @@ class EntraPeer(ScriptedPeer):
 
     # --- answers ----------------------------------------------------------------------------
 
-    def answer(self, request: Request) -> Answer:
-        if request.method == "POST" and request.path == f"/{TENANT}/oauth2/v2.0/token":
+    def handle(self, request: Request) -> Answer:
+        if request.method == "POST" and request.path == self.token_path:
             return self._token(request)
         if not request.path.startswith("/v1.0/"):
             return _error(404, "Request_ResourceNotFound", "no such path")
@@ -162,7 +164,7 @@ class EntraPeer(ScriptedPeer):
         )
 
     def _token(self, request: Request) -> Answer:
-        form = request.form()
+        form = request.form
         if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, self.secret):
             description = "AADSTS7000215: Invalid client secret provided."
             return Answer(401, {"error": "invalid_client", "error_description": description})
@@ -182,7 +184,7 @@ class EntraPeer(ScriptedPeer):
             following = skip if (self.repeat_cursor and skip) else skip + top
             query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
             query["$skiptoken"] = str(following)
-            body["@odata.nextLink"] = f"{self.root}{request.path}?{urlencode(query)}"
+            body["@odata.nextLink"] = f"{self.url}{request.raw_path}?{urlencode(query)}"
         elif last:
             body.update(last)
         return Answer(200, body)

@@ -49,6 +49,8 @@ def _error(code: int, reason: str, message: str, status: str) -> Answer:
 
 
 class GooglePeer(ScriptedPeer):
+    token_path = "/token"
+
     def __init__(self, *, admin_email="admin@example.test"):
         super().__init__()
         self.admin_email = admin_email
@@ -66,7 +68,7 @@ class GooglePeer(ScriptedPeer):
 
     @property
     def token_url(self) -> str:
-        return f"{self.url}/token"
+        return f"{self.url}{self.token_path}"
 
     def key_json(self, private_key=None) -> str:
         """The service account's key file, as the Cloud console downloads it."""
@@ -88,7 +90,7 @@ class GooglePeer(ScriptedPeer):
         )
 
     def handle(self, request: Request) -> Answer:
-        if request.method == "POST" and request.path == "/token":
+        if request.method == "POST" and request.path == self.token_path:
             return self._token(request)
         if not request.path.startswith(BASE):
             return _error(404, "notFound", "Not Found", "NOT_FOUND")

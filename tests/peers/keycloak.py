@@ -12,7 +12,7 @@ What it answers:
   an unknown client is 404 "Client not found". `DELETE /sessions/{id}?isOffline=true`: 204/404.
 - `GET`/`PUT /clients/{uuid}` (the full representation).
 - Every admin call checks the token and the realm-management role it needs: 401, 403.
-- `fail_next(n, 503, {"Retry-After": "2"})` for a proxy in front of Keycloak; `ignore_first`
+- `fail_next(n, 503, headers={"Retry-After": "2"})` for a proxy in front of Keycloak; `ignore_first`
   makes it answer every page as the first (a server that loops).
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from tests.peers.scripted import Answer, Request, ScriptedPeer, unsigned_jwt
+from tests.peers.vendor_api import Answer, Request, ScriptedPeer, unsigned_jwt
 
 REALM = "agents"
 CLIENT_ID = "mcp-console"
@@ -43,6 +43,8 @@ _ROUTES = [
 class KeycloakPeer(ScriptedPeer):
     """One realm, seeded with people, an agent client and its consents and offline sessions."""
 
+    token_path = f"/realms/{REALM}/protocol/openid-connect/token"
+
     def __init__(self):
         super().__init__()
         self.roles = list(ALL_ROLES)
@@ -52,7 +54,7 @@ class KeycloakPeer(ScriptedPeer):
         self.seed()
 
     def config(self) -> dict:
-        return {"base_url": self.root, "realm": REALM, "client_id": CLIENT_ID}
+        return {"base_url": self.url, "realm": REALM, "client_id": CLIENT_ID}
 
     def seed(self) -> None:
         self.users = {
@@ -94,8 +96,8 @@ class KeycloakPeer(ScriptedPeer):
 
     # --- answers ----------------------------------------------------------------------------
 
-    def answer(self, request: Request) -> Answer:
-        if request.path == f"/realms/{REALM}/protocol/openid-connect/token":
+    def handle(self, request: Request) -> Answer:
+        if request.path == self.token_path:
             return self._token(request)
         prefix = f"/admin/realms/{REALM}"
         if not request.path.startswith(prefix + "/"):
@@ -113,7 +115,7 @@ class KeycloakPeer(ScriptedPeer):
         return Answer(404, {"error": "HTTP 404 Not Found"})
 
     def _token(self, request: Request) -> Answer:
-        form = request.form()
+        form = request.form
         if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, self.secret):
             description = "Invalid client or Invalid client credentials"
             return Answer(401, {"error": "invalid_client", "error_description": description})

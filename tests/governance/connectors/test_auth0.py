@@ -193,7 +193,7 @@ def test_a_tenant_with_more_users_than_auth0_pages_through_is_refused_not_listed
 def test_a_429_is_retryable_with_the_wait_until_the_windows_rate_limit_reset(server):
     connector = _connector(server)
     connector.verify()  # answers announced the window's X-RateLimit-Reset (the next second)
-    server.fail_next(1, 429, {"statusCode": 429, "errorCode": "too_many_requests"})
+    server.fail_next(1, 429, body={"statusCode": 429, "errorCode": "too_many_requests"})
 
     with pytest.raises(ConnectorError) as caught:
         list(connector.list_clients())
@@ -206,7 +206,7 @@ def test_retry_after_wins_over_the_reset_header(server):
     headers = {"Retry-After": "7", "X-RateLimit-Reset": str(int(time.time()) + 50)}
     connector = _connector(server)
     connector.verify()
-    server.fail_next(1, 429, {"statusCode": 429}, headers)
+    server.fail_next(1, 429, body={"statusCode": 429}, headers=headers)
 
     with pytest.raises(ConnectorError) as caught:
         list(connector.list_clients())
@@ -263,7 +263,7 @@ def test_an_api_token_the_tenant_no_longer_accepts_is_fetched_again_once(server)
 def test_a_503_is_a_retryable_error_naming_the_call(server):
     connector = _connector(server)
     connector.verify()
-    server.fail_next(1, 503, {"statusCode": 503, "error": "Service Unavailable"})
+    server.fail_next(1, 503, body={"statusCode": 503, "error": "Service Unavailable"})
 
     with pytest.raises(ConnectorError) as caught:
         list(connector.list_grants())

@@ -110,8 +110,8 @@ def test_the_token_request_is_client_credentials_for_the_graph_default_scope(gra
 
     token = next(r for r in graph.requests if r.path.endswith("/token"))
     assert token.path == "/contoso-tenant/oauth2/v2.0/token"
-    assert token.form()["grant_type"] == "client_credentials"
-    assert token.form()["scope"] == "https://graph.microsoft.com/.default"
+    assert token.form["grant_type"] == "client_credentials"
+    assert token.form["scope"] == "https://graph.microsoft.com/.default"
 
 
 # --- listing --------------------------------------------------------------------------------
@@ -201,7 +201,9 @@ def test_an_expired_delta_state_is_an_error_that_says_to_start_again(graph):
 
 
 def test_a_429_is_a_retryable_error_carrying_graphs_retry_after(graph):
-    graph.fail_next(1, 429, {"Retry-After": "3"}, {"error": {"code": "TooManyRequests"}})
+    graph.fail_next(
+        1, 429, headers={"Retry-After": "3"}, body={"error": {"code": "TooManyRequests"}}
+    )
 
     with pytest.raises(ConnectorError) as caught:
         list(_connector(graph).list_grants())
@@ -211,7 +213,7 @@ def test_a_429_is_a_retryable_error_carrying_graphs_retry_after(graph):
 
 
 def test_a_503_is_retryable_with_or_without_retry_after(graph):
-    graph.fail_next(1, 503, {"Retry-After": "7"})
+    graph.fail_next(1, 503, headers={"Retry-After": "7"})
     with pytest.raises(ConnectorError) as caught:
         list(_connector(graph).list_clients())
     assert caught.value.retryable and caught.value.retry_after == 7.0

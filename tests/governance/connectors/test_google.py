@@ -200,7 +200,7 @@ def test_a_rate_limit_403_is_retryable_with_the_documented_backoff(server):
 def test_a_429_is_retryable_with_its_retry_after(server):
     connector = _connector(server)
     list(connector.list_identities())
-    server.fail_next(1, 429, {"error": {"code": 429}}, {"Retry-After": "12"})
+    server.fail_next(1, 429, body={"error": {"code": 429}}, headers={"Retry-After": "12"})
 
     with pytest.raises(ConnectorError) as caught:
         list(connector.list_identities())
@@ -211,7 +211,7 @@ def test_a_429_is_retryable_with_its_retry_after(server):
 def test_a_429_without_retry_after_is_still_retryable(server):
     connector = _connector(server)
     list(connector.list_identities())
-    server.fail_next(1, 429, {"error": {"code": 429}})
+    server.fail_next(1, 429, body={"error": {"code": 429}})
 
     with pytest.raises(ConnectorError) as caught:
         list(connector.list_identities())

@@ -176,7 +176,7 @@ def test_deactivating_an_unknown_client_is_an_error_naming_it(realm):
 
 
 def test_a_503_from_a_proxy_is_retryable_with_its_retry_after(realm):
-    realm.fail_next(1, 503, {"Retry-After": "2"})
+    realm.fail_next(1, 503, headers={"Retry-After": "2"})
 
     with pytest.raises(ConnectorError) as caught:
         list(_connector(realm).list_clients())
