@@ -10,6 +10,7 @@ optional `*_url` overrides (so tests can point a connector at 127.0.0.1) and `ti
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -307,10 +308,15 @@ def validate_secret(kind_name: str, secret: str) -> str:
     secret = (secret or "").strip()
     if not secret:
         raise ValidationError({"secret": f"{kind.secret_label} is required."})
-    if kind.name == "okta" and "PRIVATE KEY-----" not in secret:
-        raise ValidationError(
-            {"secret": "The Okta credential is a PEM private key (-----BEGIN PRIVATE KEY-----)."}
-        )
+    if kind.name == "okta":
+        if "PRIVATE KEY-----" not in secret:
+            raise ValidationError(
+                {
+                    "secret": "The Okta credential is a PEM private key "
+                    "(-----BEGIN PRIVATE KEY-----)."
+                }
+            )
+        secret = _pem_lines(secret)
     if kind.name == "google":
         try:
             key = json.loads(secret)
@@ -324,6 +330,16 @@ def validate_secret(kind_name: str, secret: str) -> str:
                 }
             )
     return secret
+
+
+def _pem_lines(pem: str) -> str:
+    """A PEM block with its line breaks back: a password input drops them when it is pasted."""
+    match = re.fullmatch(r"(-----BEGIN [A-Z ]+-----)\s*(.+?)\s*(-----END [A-Z ]+-----)", pem, re.S)
+    if not match:
+        return pem
+    body = "".join(match.group(2).split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([match.group(1), *lines, match.group(3)])
 
 
 def default_issuer(kind_name: str, config: dict) -> str:
