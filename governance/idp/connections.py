@@ -170,6 +170,30 @@ def _verify(connection: IdpConnection) -> list[Check]:
         return [Check("configure", False, str(exc))]
 
 
+@transaction.atomic
+def ensure_demo_connection(*, kind: str, name: str, config: dict, issuers: list[str]):
+    """The demo data's connection `name` (is_demo, no credential, never synced), linked to the
+    demo issuers no other connection holds. Running it again changes nothing."""
+    connection, _ = IdpConnection.objects.get_or_create(
+        name=name,
+        defaults={
+            "kind": kind,
+            "config": kinds.validate_config(kind, config),
+            "is_demo": True,
+            # No credential: beat must never try it and the pages say why it cannot sync.
+            "enabled": False,
+            "sync_interval_minutes": 0,
+        },
+    )
+    if not connection.is_demo:
+        return connection  # a real connection of that name: leave it alone
+    for issuer in issuers:
+        IdpIssuer.objects.bulk_create(
+            [IdpIssuer(connection=connection, issuer=issuer)], ignore_conflicts=True
+        )
+    return connection
+
+
 def connection_for_issuer(issuer: str) -> IdpConnection | None:
     """The connection that answers for `issuer` (a trailing slash does not matter), or None."""
     issuer = (issuer or "").strip()

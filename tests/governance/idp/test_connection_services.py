@@ -8,6 +8,7 @@ from django.db import connection as db
 
 from governance.access import secrets
 from governance.access.models import AdminAction
+from governance.demo import seed_demo_connections
 from governance.idp import connections, kinds
 from governance.idp.models import IdpConnection, IdpIssuer
 from tests.governance.idp.conftest import OKTA_KEY
@@ -234,3 +235,28 @@ def test_every_kind_of_the_model_is_described():
     assert list(kinds.KINDS) == [value for value, _ in IdpConnection.Kind.choices]
     for kind in kinds.KINDS.values():
         assert kind.sync_permissions and kind.revoke_permissions
+
+
+def test_the_demo_connections_are_labelled_and_hold_the_demo_grants_issuers():
+    okta, entra = seed_demo_connections()
+    seed_demo_connections()  # a second run changes nothing
+    assert IdpConnection.objects.count() == 2 and IdpIssuer.objects.count() == 2
+    assert okta.is_demo and not okta.secret_encrypted and not okta.enabled
+    assert connections.connection_for_issuer("https://acme.okta.com/oauth2/default") == okta
+    issuer = connections.connection_for_issuer(
+        "https://login.microsoftonline.com/7d3c1b5e-2f4a-4c8e-9a61-5b0e8f2d4c19/v2.0"
+    )
+    assert issuer == entra and entra.kind == "entra"
+
+
+def test_a_demo_issuer_already_held_by_a_real_connection_stays_with_it(admin_user):
+    real = _add(
+        admin_user,
+        kind="okta",
+        name="Real Okta",
+        secret=OKTA_KEY,
+        config={"domain": "acme.okta.com", "client_id": "0oa"},
+        issuers=["https://acme.okta.com/oauth2/default"],
+    )
+    seed_demo_connections()
+    assert connections.connection_for_issuer("https://acme.okta.com/oauth2/default") == real
