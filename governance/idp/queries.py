@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 
 from governance.access.lists.filters import Filter, ListSpec, filtered
 from governance.idp.models import IdpConnection, IdpIssuer, IdpSync
+from inventory.models import Grant
 
 CONNECTION_SPEC = ListSpec(
     search=("name", "issuers__issuer"),
@@ -53,3 +54,15 @@ def connection_rows(params) -> QuerySet:
 def sync_rows(params) -> QuerySet:
     """The API's sync list, newest first, SYNC_SPEC applied."""
     return filtered(SYNC_SPEC, IdpSync.objects.select_related("connection"), params)
+
+
+def issuers_with_grant_counts(connection: IdpConnection) -> list[tuple[str, int]]:
+    """(issuer, grants in the ledger from it) for each issuer of the connection, one query."""
+    issuers = list(connection.issuers.values_list("issuer", flat=True))
+    counts = dict(
+        Grant.objects.filter(issuer__in=issuers)
+        .values("issuer")
+        .annotate(n=Count("id"))
+        .values_list("issuer", "n")
+    )
+    return [(issuer, counts.get(issuer, 0)) for issuer in issuers]

@@ -110,7 +110,7 @@ def _detail(connection, **extra) -> dict:
             (kinds.KINDS[connection.kind].field(key), key, value)
             for key, value in connection.config.items()
         ],
-        "issuers": connection.issuers.all(),
+        "issuers": queries.issuers_with_grant_counts(connection),
         "syncs": syncs,
         "open_sync": next((s for s in syncs if s.is_open), None),
         "rotate_form": extra.pop("rotate_form", None) or RotateForm(kind=connection.kind),

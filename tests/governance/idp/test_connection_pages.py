@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from governance.access.models import AdminAction
 from governance.idp.models import IdpConnection, IdpSync
-from inventory.models import AuthorizationServer
-from tests.ui_factories import T0
+from inventory.models import AuthorizationServer, Grant
+from tests.ui_factories import T0, small_inventory
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +179,13 @@ def test_the_list_labels_demo_connections(viewer_client):
     IdpConnection.objects.create(name="Demo Okta", kind="okta", is_demo=True)
     page = viewer_client.get(LIST).content.decode()
     assert "Demo Okta" in page and '<span class="pill warn">demo</span>' in page
+
+
+def test_a_connection_links_to_the_grants_of_its_issuers(viewer_client, okta_connection):
+    inv = small_inventory()
+    issuer = inv["grant"].issuer
+    okta_connection.issuers.create(issuer=issuer)
+    page = viewer_client.get(f"{LIST}{okta_connection.pk}/").content.decode()
+    count = Grant.objects.filter(issuer=issuer).count()
+    assert count and f"{count} grant{'s' if count != 1 else ''}</a>" in page
+    assert "/inventory/grants/?issuer=" in page
