@@ -1,6 +1,8 @@
 """The connection services: config checked per kind with messages naming the field, the
 credential encrypted at rest and never in a record, rotation, issuer links, enable/disable."""
 
+import pathlib
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -260,3 +262,13 @@ def test_a_demo_issuer_already_held_by_a_real_connection_stays_with_it(admin_use
     )
     seed_demo_connections()
     assert connections.connection_for_issuer("https://acme.okta.com/oauth2/default") == real
+
+
+def test_the_docs_name_every_permission_and_setting_of_every_kind():
+    docs = (pathlib.Path(__file__).resolve().parents[3] / "docs" / "idp.md").read_text()
+    for kind in kinds.KINDS.values():
+        assert f"### {kind.label}" in docs or f"(`{kind.name}`)" in docs
+        for permission in (*kind.sync_permissions, *kind.revoke_permissions):
+            assert permission in docs, f"{kind.name}: {permission}"
+        for field in kind.fields:
+            assert f"`{field.name}`" in docs, f"{kind.name}: {field.name}"
