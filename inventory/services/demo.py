@@ -287,12 +287,17 @@ GRANT_TYPES = [
     (Grant.GrantType.TOKEN_EXCHANGE, 10),
     (Grant.GrantType.JWT_BEARER, 8),
     (Grant.GrantType.CLIENT_CREDENTIALS, 12),
+    # What an IdP sync lists besides tokens: users' consents, clients' application permissions.
+    (Grant.GrantType.CONSENT, 8),
+    (Grant.GrantType.APPLICATION_PERMISSION, 4),
 ]
+# Held by a client itself, with no user behind it.
+MACHINE_GRANT_TYPES = (Grant.GrantType.CLIENT_CREDENTIALS, Grant.GrantType.APPLICATION_PERMISSION)
 
 
 def _grant_row(rng, anchor, number, people, clients, servers, resources) -> dict:
     grant_type = rng.choices([t for t, _ in GRANT_TYPES], [w for _, w in GRANT_TYPES])[0]
-    m2m = grant_type == Grant.GrantType.CLIENT_CREDENTIALS
+    m2m = grant_type in MACHINE_GRANT_TYPES
     subject = (
         None if m2m else rng.choice(people["agent"] if rng.random() < 0.3 else people["human"])
     )
