@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -44,7 +44,7 @@ def add_connection(
             name=_clean_name(name),
             kind=kind,
             config=config,
-            secret_encrypted=secrets.encrypt(secret),
+            secret_encrypted=_encrypt(secret),
             secret_set_at=timezone.now(),
             sync_interval_minutes=clean_sync_interval(sync_interval_minutes),
         )
@@ -101,7 +101,7 @@ def rotate_secret(*, actor, connection: IdpConnection, secret: str, request=None
     secret = kinds.validate_secret(connection.kind, secret)
     connection = IdpConnection.objects.select_for_update().get(pk=connection.pk)
     before = snapshot(connection)
-    connection.secret_encrypted = secrets.encrypt(secret)
+    connection.secret_encrypted = _encrypt(secret)
     connection.secret_set_at = timezone.now()
     connection.save(update_fields=["secret_encrypted", "secret_set_at", "updated_at"])
     record_admin_action(
@@ -260,6 +260,14 @@ def clean_sync_interval(minutes) -> int:
             }
         )
     return minutes
+
+
+def _encrypt(secret: str) -> str:
+    """The credential encrypted; no key configured is the form's error, not a 500."""
+    try:
+        return secrets.encrypt(secret)
+    except ImproperlyConfigured as exc:
+        raise ValidationError({"secret": str(exc)}) from None
 
 
 def _clean_name(name: str) -> str:

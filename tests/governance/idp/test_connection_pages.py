@@ -189,3 +189,23 @@ def test_a_connection_links_to_the_grants_of_its_issuers(viewer_client, okta_con
     count = Grant.objects.filter(issuer=issuer).count()
     assert count and f"{count} grant{'s' if count != 1 else ''}</a>" in page
     assert "/inventory/grants/?issuer=" in page
+
+
+def test_without_an_encryption_key_the_add_form_says_which_setting_is_missing(
+    admin_client_, settings
+):
+    settings.FIELD_ENCRYPTION_KEYS = []
+    answer = admin_client_.post(
+        f"{LIST}new/",
+        {
+            "kind": "entra",
+            "name": "e",
+            "config_tenant_id": "t",
+            "config_client_id": "c",
+            "secret": "s3cret-value",
+            "sync_interval_minutes": 60,
+        },
+    )
+    assert answer.status_code == 400
+    assert "No FIELD_ENCRYPTION_KEY is configured" in answer.content.decode()
+    assert not IdpConnection.objects.exists()
