@@ -235,6 +235,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # No badge from the public validator.swagger.io: the docs page talks to this console only.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Every job kind (crawls, IdP syncs) shares one status set: one enum, named for it.
+    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "governance.platform.jobs.Job.Status"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------

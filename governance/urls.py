@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 import audit.api
+import governance.idp.api
 import inventory.api
 from governance.access.roles import ADMIN, IsViewer, has_role
 from governance.api_docs import ApiDocsView, ApiRootView
@@ -31,6 +32,7 @@ class ApiRouter(DefaultRouter):
 router = ApiRouter()
 inventory.api.register(router)
 audit.api.register(router)
+governance.idp.api.register(router)
 
 # The Django admin is read-mostly and for Admins only.
 admin.site.has_permission = lambda request: (

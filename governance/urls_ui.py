@@ -1,8 +1,9 @@
 """Governance's pages, named `governance:<model>_<action>`: the overview, the governance tools,
-the account pages (login, logout, password) and the health check."""
+the account pages (login, logout, password), the health check; the IdP connection pages come
+from governance/idp/urls.py."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from governance.access import views as access_views
 from governance.access import views_account, views_tokens
@@ -34,4 +35,5 @@ urlpatterns = [
     path(
         "governance/api-tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="api_token_revoke"
     ),
+    path("governance/idp/", include("governance.idp.urls")),
 ]

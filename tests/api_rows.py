@@ -9,6 +9,7 @@ from audit.models import AuditEvent, EventSource
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
 from governance.access.models import AdminAction
+from governance.idp.models import IdpConnection, IdpSync
 from inventory.models import (
     AuthorizationServer,
     ClientDocument,
@@ -36,6 +37,8 @@ API_LISTS = [
     "authorization-servers",
     "audit-events",
     "event-sources",
+    "idp-connections",
+    "idp-syncs",
 ]
 
 
@@ -68,8 +71,15 @@ def one_of_everything() -> dict:
     ingest_events(source=source, events=[make_event(tool="t0"), make_event(tool="t1")])
     if not AdminAction.objects.exists():
         create_source(name="gw-recorded", actor=User.objects.create_user("recorder"))
+    idp = IdpConnection.objects.create(
+        name="corp-idp", kind="oauth", config={"issuer": "https://auth.example", "client_id": "c"}
+    )
+    idp.issuers.create(issuer="https://auth.example")
+    idp_sync = IdpSync.objects.create(connection=idp, queued_at=T0, status="succeeded")
     return {
         **inv,
+        "idp": idp,
+        "idp_sync": idp_sync,
         "registry": registry,
         "crawl": crawl,
         "document": document,

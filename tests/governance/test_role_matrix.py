@@ -82,6 +82,24 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "governance/api-tokens/<int:pk>/revoke/": [
         ("POST", f"/governance/api-tokens/{MISSING}/revoke/", (302, 403, 404, 404, 404))
     ],
+    # Identity providers: Viewers read, Admins change, test and sync.
+    "governance/idp/": [("GET", "/governance/idp/", PAGE_VIEWER)],
+    "governance/idp/new/": [("GET", "/governance/idp/new/", PAGE_ADMIN)],
+    "governance/idp/<int:pk>/": [("GET", "/governance/idp/{idp}/", PAGE_VIEWER)],
+    "governance/idp/<int:pk>/edit/": [("GET", "/governance/idp/{idp}/edit/", PAGE_ADMIN)],
+    "governance/idp/<int:pk>/test/": [
+        ("POST", f"/governance/idp/{MISSING}/test/", ACT_ADMIN_MISSING)
+    ],
+    "governance/idp/<int:pk>/rotate/": [
+        ("POST", f"/governance/idp/{MISSING}/rotate/", ACT_ADMIN_MISSING)
+    ],
+    "governance/idp/<int:pk>/toggle/": [
+        ("POST", f"/governance/idp/{MISSING}/toggle/", ACT_ADMIN_MISSING)
+    ],
+    "governance/idp/<int:pk>/sync/": [
+        ("POST", f"/governance/idp/{MISSING}/sync/", ACT_ADMIN_MISSING)
+    ],
+    "governance/idp/syncs/<int:pk>/": [("GET", "/governance/idp/syncs/{idp_sync}/", PAGE_VIEWER)],
     # Inventory pages.
     "inventory/identities/": [("GET", "/inventory/identities/", PAGE_VIEWER)],
     "inventory/identities/<int:pk>/": [("GET", "/inventory/identities/{alice}/", PAGE_VIEWER)],
@@ -198,6 +216,11 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     **_api_reads("authorization-servers", "auth"),
     **_api_reads("audit-events", "event"),
     **_api_reads("event-sources", "source", API_ADMIN),
+    **_api_reads("idp-connections", "idp"),
+    **_api_reads("idp-syncs", "idp_sync"),
+    "api/v1/^idp-connections/(?P<pk>[^/.]+)/sync/$": [
+        ("POST", f"/api/v1/idp-connections/{MISSING}/sync/", API_ADMIN_MISSING)
+    ],
     # Last: it ends each session.
     "accounts/logout/": [("POST", "/accounts/logout/", (302,) * 5)],
 }

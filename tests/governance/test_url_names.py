@@ -43,6 +43,8 @@ NOUNS = {
     "user_role",
     "lockout",
     "api_token",
+    "idp_connection",
+    "idp_sync",
     "account",
     "password",
     "health",
@@ -77,6 +79,9 @@ ACTIONS = {
     "change",
     "change_done",
     "check",
+    "test",
+    "rotate",
+    "sync",
 }
 
 

@@ -1,13 +1,16 @@
-"""Fixtures for IdP sync tests: a connection to a grants server, loopback allowed, quick
-retries (the sync's backoff is seconds in production; tests wait tenths)."""
+"""Fixtures for the IdP tests: connections of each common shape, the oidc-provider peer (the
+`oauth` kind's real authorization server) and a scripted grants server on 127.0.0.1, and quick
+retries for syncs (the sync's backoff is seconds in production; tests wait tenths)."""
 
 from __future__ import annotations
 
 import pytest
 
 from governance.access import secrets
+from governance.idp import connections
 from governance.idp.models import IdpConnection
 from tests.fixtures.grants_server import GrantsServer, generated_grants
+from tests.governance.connectors.peers import start_oauth_peer
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +37,34 @@ def oauth_connection(grants_url: str, *, name="local-as", issuer="https://as.exa
         secret_encrypted=secrets.encrypt("console-secret"),
         **kw,
     )
+
+
+OKTA_KEY = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-not-a-real-key\n"
+    "-----END PRIVATE KEY-----"
+)
+
+
+@pytest.fixture
+def okta_connection(admin_user):
+    """An Okta connection added by an Admin, with a PEM key as its credential."""
+    return connections.add_connection(
+        actor=admin_user,
+        kind="okta",
+        name="Acme Okta",
+        config={"domain": "acme.okta.com", "client_id": "0oa1"},
+        secret=OKTA_KEY,
+        issuers=["https://acme.okta.com/oauth2/default"],
+    )
+
+
+@pytest.fixture(scope="module")
+def oauth_peer():
+    """oidc-provider on 127.0.0.1 (skips with the reason when Node or its packages are missing)."""
+    yield from start_oauth_peer()
+
+
+@pytest.fixture
+def loopback_allowed(settings):
+    """The safe fetcher refuses loopback unless allow-listed: the peer lives there."""
+    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
