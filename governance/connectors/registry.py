@@ -6,10 +6,12 @@ from typing import Any
 
 from governance.connectors.base import Connector, ConnectorError
 from governance.connectors.oauth import OAuthConnector
+from governance.connectors.okta import OktaConnector
 
 # kind name -> Connector subclass. Issue 12 adds okta, entra, keycloak, auth0, google.
 KINDS: dict[str, type[Connector]] = {
     OAuthConnector.kind: OAuthConnector,
+    OktaConnector.kind: OktaConnector,
 }
 
 
