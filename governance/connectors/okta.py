@@ -285,8 +285,15 @@ class OktaConnector(Connector):
         bucket gave it (the fetcher keeps a 429's own headers), else Retry-After, else a minute."""
         if exc.status != 429:
             return exc
-        exc.retry_after = self.pacer.reset_in(bucket) or exc.retry_after or DEFAULT_RETRY_AFTER
-        return exc
+        wait = self.pacer.reset_in(bucket) or exc.retry_after or DEFAULT_RETRY_AFTER
+        return ConnectorError(
+            f"rate limited by Okta; its window resets in {wait:.0f}s",
+            call=exc.call,
+            endpoint=exc.endpoint,
+            status=429,
+            error_code=exc.error_code,
+            retry_after=wait,
+        )
 
     def _token(self, scopes: tuple[str, ...], call: str) -> str:
         cached = self._tokens.get(scopes)

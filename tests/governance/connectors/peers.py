@@ -46,6 +46,8 @@ OIDC_PEER_DIR = pathlib.Path(__file__).resolve().parents[2] / "peers" / "oidc"
 OKTA_PEER_DIR = pathlib.Path(__file__).resolve().parents[2] / "peers" / "okta"
 OKTA_SPEC = "okta-admin.openapi.yaml"
 START_TIMEOUT = 20.0
+# Prism reads and checks Okta's spec before it listens: seconds alone, far more on a busy machine.
+PRISM_START_TIMEOUT = 120.0
 
 
 @dataclass
@@ -85,7 +87,9 @@ def _node() -> str | None:
 
 
 @contextlib.contextmanager
-def node_peer(directory: pathlib.Path, script: str, *args: str, ready: bytes = b"") -> Iterator:
+def node_peer(
+    directory: pathlib.Path, script: str, *args: str, ready: bytes = b"", timeout=START_TIMEOUT
+) -> Iterator:
     """Start `node <script> [args]` in `directory`, yield the JSON line it prints (or, with
     `ready`, the first line containing it), kill it after."""
     node = _node()
@@ -104,9 +108,9 @@ def node_peer(directory: pathlib.Path, script: str, *args: str, ready: bytes = b
     )
     try:
         if not ready:
-            yield _first_json_line(proc)
+            yield _first_json_line(proc, timeout)
         else:
-            line = _first_line(proc, ready)
+            line = _first_line(proc, ready, timeout)
             # A peer that logs every request (Prism) would block once the pipe fills up.
             for stream in (proc.stdout, proc.stderr):
                 threading.Thread(target=_drain, args=(stream,), daemon=True).start()
@@ -129,12 +133,12 @@ def _drain(stream) -> None:
             pass
 
 
-def _first_json_line(proc: subprocess.Popen) -> dict:
-    return json.loads(_first_line(proc, b"{", at_start=True))
+def _first_json_line(proc: subprocess.Popen, timeout: float) -> dict:
+    return json.loads(_first_line(proc, b"{", timeout, at_start=True))
 
 
-def _first_line(proc: subprocess.Popen, needle: bytes, *, at_start: bool = False) -> bytes:
-    deadline = time.monotonic() + START_TIMEOUT
+def _first_line(proc: subprocess.Popen, needle: bytes, timeout: float, *, at_start=False) -> bytes:
+    deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as selector:
         selector.register(proc.stdout, selectors.EVENT_READ)
         while time.monotonic() < deadline:
@@ -146,7 +150,7 @@ def _first_line(proc: subprocess.Popen, needle: bytes, *, at_start: bool = False
                 pytest.fail(f"the peer exited with {proc.wait()}: {err}")
             if line.startswith(needle) if at_start else needle in line:
                 return line
-    pytest.fail(f"the peer printed no {needle!r} line within {START_TIMEOUT:.0f}s")
+    pytest.fail(f"the peer printed no {needle!r} line within {timeout:.0f}s")
 
 
 def start_oauth_peer() -> Iterator[Peer]:
@@ -219,7 +223,8 @@ def prism_okta() -> Iterator[str]:
     port = closed_port()  # free now; Prism binds it a moment later
     cli = OKTA_PEER_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
     args = ("mock", OKTA_SPEC, "-h", "127.0.0.1", "-p", str(port), "--errors")
-    with node_peer(OKTA_PEER_DIR, str(cli), *args, ready=b"Prism is listening"):
+    ready = b"Prism is listening"
+    with node_peer(OKTA_PEER_DIR, str(cli), *args, ready=ready, timeout=PRISM_START_TIMEOUT):
         yield f"http://127.0.0.1:{port}"
 
 
