@@ -46,8 +46,8 @@ OIDC_PEER_DIR = pathlib.Path(__file__).resolve().parents[2] / "peers" / "oidc"
 OKTA_PEER_DIR = pathlib.Path(__file__).resolve().parents[2] / "peers" / "okta"
 OKTA_SPEC = "okta-admin.openapi.yaml"
 START_TIMEOUT = 20.0
-# Prism reads and checks Okta's spec before it listens: seconds alone, far more on a busy machine.
-PRISM_START_TIMEOUT = 120.0
+# Prism reads and checks Okta's spec before it listens: a few seconds, more on a busy machine.
+PRISM_START_TIMEOUT = 60.0
 
 
 @dataclass
@@ -138,18 +138,24 @@ def _first_json_line(proc: subprocess.Popen, timeout: float) -> dict:
 
 
 def _first_line(proc: subprocess.Popen, needle: bytes, timeout: float, *, at_start=False) -> bytes:
+    """The first stdout line with `needle` (at its start, with `at_start`). Read from the file
+    descriptor, not with readline(): a buffered reader can hold the awaited line while select()
+    waits for more bytes that never come (Prism prints many lines at once)."""
     deadline = time.monotonic() + timeout
+    fd, pending = proc.stdout.fileno(), b""
     with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         while time.monotonic() < deadline:
             if not selector.select(timeout=deadline - time.monotonic()):
                 break
-            line = proc.stdout.readline()
-            if not line:  # exited before it printed its issuer
+            chunk = os.read(fd, 65536)
+            if not chunk:  # exited before it printed the line
                 err = proc.stderr.read().decode("utf-8", "replace")[-2000:]
                 pytest.fail(f"the peer exited with {proc.wait()}: {err}")
-            if line.startswith(needle) if at_start else needle in line:
-                return line
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if line.startswith(needle) if at_start else needle in line:
+                    return line
     pytest.fail(f"the peer printed no {needle!r} line within {timeout:.0f}s")
 
 

@@ -125,6 +125,30 @@ def _token_then(api):
     return handler
 
 
+def test_the_next_link_is_found_among_okta_s_other_links():
+    pages = {
+        "": '<https://example.okta.com/api/v1/users?limit=200>; rel="self", '
+        '<https://example.okta.com/api/v1/users?after=00u1&limit=200>; rel="next"',
+        "00u1": '<https://example.okta.com/api/v1/users?after=00u1&limit=200>; rel="self"',
+    }
+
+    def api(request):
+        after = request.url.params.get("after", "")
+        return httpx.Response(200, json=[{"id": after or "00u1"}], headers={"Link": pages[after]})
+
+    assert [i.subject for i in _mocked(_token_then(api)).list_identities()] == ["00u1", "00u1"]
+
+
+def test_a_token_endpoint_that_rate_limits_is_retryable():
+    def handler(request):
+        return httpx.Response(429, json={"errorCode": "E0000047"})
+
+    with pytest.raises(ConnectorError) as caught:
+        list(_mocked(handler).list_identities())
+
+    assert caught.value.status == 429 and caught.value.retryable and caught.value.retry_after
+
+
 def test_a_next_link_to_another_host_is_not_followed_with_the_token():
     def api(request):
         link = '<https://elsewhere.example/api/v1/users?after=2>; rel="next"'

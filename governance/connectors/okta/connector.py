@@ -1,42 +1,12 @@
-"""The `okta` kind: an Okta org through its Management API, as an OAuth 2.0 service app.
-
-Credential: a service app with `private_key_jwt` (idp.md §1.4). The console signs a client
-assertion with the connection's PEM private key and asks the org authorization server for a
-client-credentials token carrying only the scopes the call needs (`SCOPES`), one token per
-scope set, cached until shortly before it expires. A scope the app was not granted is named in
-the error, and `verify()` makes one harmless call per capability to say which one is missing.
-
-Config: `domain` (the org, e.g. `acme.okta.com`), `client_id` (the service app's), optional
-`key_id` (the `kid` of the app's public key), optional `timeout_seconds`. The secret is the PEM
-private key. URL overrides, for tests on 127.0.0.1: `base_url` (default `https://<domain>`)
-and `token_url` (default `<base_url>/oauth2/v1/token`).
-
-What it lists (normalised per idp.md §0 onto `IdpGrant`):
-- identities: `GET /api/v1/users` (the manager's id stays in `raw["profile"]["managerId"]`);
-- clients: `GET /api/v1/apps` (client_id = the OAuth client id, else the app id);
-- grants, per user: consents `GET /api/v1/users/{id}/grants` (one per scope, `consent`);
-  per app: refresh tokens `GET /api/v1/apps/{id}/tokens` (every user's, `refresh_token`: the
-  same records as the per-user, per-client lists at one call per app), the app's own Okta-API
-  scope grants `GET /api/v1/apps/{id}/grants` (`application_permission`) and its Cross App
-  Access connections `GET /api/v1/apps/{id}/cwo/connections` (ID-JAG, `jwt_bearer`; EA: a 404
-  there means the feature is off for the org and lists nothing).
-Revoke deletes the listed record (a second revoke's 404 is `already_absent`); revoking a token
-*value* is NotSupported (Okta's /oauth2/v1/revoke needs the token's own client). Deactivate
-is `POST /api/v1/apps/{id}/lifecycle/deactivate` (reversible in Okta).
-
-Pagination follows `Link: <…>; rel="next"` verbatim, on the same origin only, and stops with an
-error when a cursor repeats. Pacing: `X-Rate-Limit-*` against the answer's `Date`
-(pacing.py), one bucket per endpoint family; a 429 is a retryable ConnectorError whose
-`retry_after` is the window's reset.
-"""
+"""The okta connector: tokens for a private_key_jwt service app, paced and paginated calls
+to the Management API, listing, revoking, deactivating and verifying (see the package
+docstring for what each capability calls and needs)."""
 
 from __future__ import annotations
 
-import datetime
-import re
 import time
 from collections.abc import Iterator
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 
@@ -57,6 +27,7 @@ from governance.connectors.base import (
     IdpIdentity,
     RevokeResult,
 )
+from governance.connectors.okta import answers
 
 # The least scopes per capability (OKTA-SPEC `security` blocks, idp.md §1.1-1.2).
 SCOPES: dict[str, tuple[str, ...]] = {
@@ -72,12 +43,6 @@ PROBE_ID = "mcpConsoleVerifyProbe"
 # Okta's limits are per minute; a 429 whose window we never saw waits one.
 DEFAULT_RETRY_AFTER = 60.0
 _TOKEN_MARGIN = 60.0  # renew a cached access token this long before it expires
-_LINK_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?')
-_RATE_HEADERS = {
-    "limit": "x-rate-limit-limit",
-    "remaining": "x-rate-limit-remaining",
-    "reset": "x-rate-limit-reset",
-}
 
 
 class OktaConnector(Connector):
@@ -123,40 +88,24 @@ class OktaConnector(Connector):
 
     def list_identities(self) -> Iterator[IdpIdentity]:
         for user in self._pages("/api/v1/users", call=LIST_IDENTITIES, bucket="users"):
-            profile = user.get("profile") or {}
-            name = " ".join(str(profile.get(k) or "") for k in ("firstName", "lastName")).strip()
-            yield IdpIdentity(
-                idp_id=str(user.get("id", "")),
-                subject=str(user.get("id", "")),  # Okta's `sub` for a user is its id
-                display_name=str(profile.get("displayName") or name or profile.get("login", "")),
-                email=str(profile.get("email") or ""),
-                active=user.get("status") == "ACTIVE",
-                raw=user,
-            )
+            yield answers.identity(user)
 
     def list_clients(self) -> Iterator[IdpClient]:
         for app in self._apps(LIST_CLIENTS):
-            oauth_client = (app.get("credentials") or {}).get("oauthClient") or {}
-            yield IdpClient(
-                idp_id=str(app.get("id", "")),
-                client_id=str(oauth_client.get("client_id") or app.get("id", "")),
-                name=str(app.get("label") or app.get("name") or ""),
-                active=app.get("status") == "ACTIVE",
-                raw=app,
-            )
+            yield answers.client(app)
 
     def list_grants(self) -> Iterator[IdpGrant]:
         for user in self._pages("/api/v1/users", call=LIST_GRANTS, bucket="users"):
-            path = f"/api/v1/users/{_seg(user.get('id'))}/grants"
+            path = f"/api/v1/users/{answers.seg(user.get('id'))}/grants"
             for record in self._pages(path, call=LIST_GRANTS, bucket="user_grants", expand=True):
-                yield _consent(record, "consent")
+                yield answers.consent(record, "consent")
         seen_connections: set[str] = set()
         for app in self._apps(LIST_GRANTS):
-            app_path = f"/api/v1/apps/{_seg(app.get('id'))}"
+            app_path = f"/api/v1/apps/{answers.seg(app.get('id'))}"
             for record in self._pages(
                 f"{app_path}/tokens", call=LIST_GRANTS, bucket="app_tokens", expand=True
             ):
-                yield _refresh_token(record)
+                yield answers.refresh_token(record)
             for record in self._pages(
                 f"{app_path}/grants",
                 call=LIST_GRANTS,
@@ -164,11 +113,11 @@ class OktaConnector(Connector):
                 expand=True,
                 paged=False,
             ):
-                yield _consent(record, "application_permission")
+                yield answers.consent(record, "application_permission")
             for record in self._connections(app_path):
                 if record.get("id") not in seen_connections:  # both ends of one list it
                     seen_connections.add(record.get("id"))
-                    yield _connection(record)
+                    yield answers.connection(record)
 
     def revoke(self, grant_or_token: IdpGrant | str) -> RevokeResult:
         if not isinstance(grant_or_token, IdpGrant):
@@ -185,13 +134,13 @@ class OktaConnector(Connector):
             return RevokeResult(
                 RevokeResult.ALREADY_ABSENT, grant_or_token.idp_id, url, response.status
             )
-        raise self._failure(response, REVOKE, (scope,))
+        raise answers.failure(response, REVOKE, (scope,))
 
     def deactivate(self, client_id: str) -> None:
-        url = f"{self.base_url}/api/v1/apps/{_seg(client_id)}/lifecycle/deactivate"
+        url = f"{self.base_url}/api/v1/apps/{answers.seg(client_id)}/lifecycle/deactivate"
         response = self._send("POST", url, call=DEACTIVATE, scopes=SCOPES[DEACTIVATE])
         if response.status not in (200, 204):
-            raise self._failure(response, DEACTIVATE, SCOPES[DEACTIVATE])
+            raise answers.failure(response, DEACTIVATE, SCOPES[DEACTIVATE])
 
     # --- listing ----------------------------------------------------------------------------
 
@@ -221,7 +170,7 @@ class OktaConnector(Connector):
         while url:
             response = self._send("GET", url, call=call, scopes=SCOPES[call], bucket=bucket)
             if response.status != 200:
-                raise self._failure(response, call, SCOPES[call])
+                raise answers.failure(response, call, SCOPES[call])
             body = response.json(call=call)
             if not isinstance(body, list):
                 raise ConnectorError(
@@ -239,11 +188,9 @@ class OktaConnector(Connector):
             seen.add(url)
 
     def _next_url(self, response: transport.Response, call: str) -> str:
-        match = _LINK_NEXT.search(response.headers.get("link", ""))
-        if match is None:
-            return ""
-        url = match.group(1)
-        if _origin(url) != _origin(self.base_url):  # the bearer token goes to Okta only
+        url = answers.next_link(response.headers)
+        if url and answers.origin(url) != answers.origin(self.base_url):
+            # The bearer token goes to Okta only.
             raise ConnectorError(
                 "the next-page link points at another host",
                 call=call,
@@ -272,9 +219,9 @@ class OktaConnector(Connector):
                 )
             except ConnectorError as exc:
                 raise self._rate_limited(exc, bucket) from None
-            self.pacer.observe(bucket, _window(response.headers))
+            self.pacer.observe(bucket, answers.window(response.headers))
             if response.status == 429:  # only a mocked transport hands a 429 back
-                raise self._rate_limited(self._failure(response, call, scopes), bucket)
+                raise self._rate_limited(answers.failure(response, call, scopes), bucket)
             if response.status != 401 or renewed:
                 return response
             self._tokens.pop(scopes, None)  # expired or revoked early: one fresh token
@@ -315,36 +262,44 @@ class OktaConnector(Connector):
             "client_assertion": signed,
         }
         headers = {"Accept": "application/json"}
-        response = transport.request(
-            "POST",
-            self.token_url,
-            call=call,
-            headers=headers,
-            form=form,
-            timeouts=self.timeouts,
-            mock=self._mock,
-        )
+        try:
+            response = transport.request(
+                "POST",
+                self.token_url,
+                call=call,
+                headers=headers,
+                form=form,
+                timeouts=self.timeouts,
+                mock=self._mock,
+            )
+        except ConnectorError as exc:
+            raise self._rate_limited(exc, "token") from None
+        if response.status == 429:  # only a mocked transport hands a 429 back
+            raise self._rate_limited(answers.token_failure(response, call, scopes), "token")
         body = response.json(call=call) if response.status == 200 else None
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise self._token_failure(response, call, scopes)
+            raise answers.token_failure(response, call, scopes)
         lifetime = float(body.get("expires_in") or 3600)
         self._tokens[scopes] = (body["access_token"], time.monotonic() + lifetime - _TOKEN_MARGIN)
         return body["access_token"]
 
     def _revoke_target(self, grant: IdpGrant) -> tuple[str, str]:
-        raw, grant_id = grant.raw or {}, _seg(grant.idp_id)
+        raw, grant_id = grant.raw or {}, answers.seg(grant.idp_id)
         if grant.grant_type == "consent":
-            user = _seg(raw.get("userId") or grant.subject)
+            user = answers.seg(raw.get("userId") or grant.subject)
             return f"{self.base_url}/api/v1/users/{user}/grants/{grant_id}", "okta.users.manage"
         if grant.grant_type == "refresh_token":
-            user, client = _seg(raw.get("userId") or grant.subject), _seg(grant.client_id)
+            user, client = (
+                answers.seg(raw.get("userId") or grant.subject),
+                answers.seg(grant.client_id),
+            )
             path = f"/api/v1/users/{user}/clients/{client}/tokens/{grant_id}"
             return f"{self.base_url}{path}", "okta.users.manage"
         if grant.grant_type == "application_permission":
-            app = _seg(raw.get("clientId") or grant.client_id)
+            app = answers.seg(raw.get("clientId") or grant.client_id)
             return f"{self.base_url}/api/v1/apps/{app}/grants/{grant_id}", "okta.appGrants.manage"
         if grant.grant_type == "jwt_bearer":
-            app = _seg(raw.get("requestingAppInstanceId") or grant.client_id)
+            app = answers.seg(raw.get("requestingAppInstanceId") or grant.client_id)
             path = f"/api/v1/apps/{app}/cwo/connections/{grant_id}"
             return f"{self.base_url}{path}", "okta.apps.manage"
         raise self.unsupported(REVOKE, f"no Okta record of grant type {grant.grant_type!r}")
@@ -373,124 +328,4 @@ class OktaConnector(Connector):
         if response.status in (200, 204) or (response.status == 404 and method != "GET"):
             granted = " ".join(SCOPES[capability])
             return Check(capability, True, f"{method} {path} answered; scopes {granted}")
-        return Check(capability, False, str(self._failure(response, capability, scopes)))
-
-    # --- errors -----------------------------------------------------------------------------
-
-    def _failure(self, response: transport.Response, call: str, scopes) -> ConnectorError:
-        code, summary = _okta_error(response, call)
-        hint = {
-            401: "Okta refused the access token",
-            403: f"the service app lacks scope {' or '.join(scopes)} or an admin role for this",
-            404: "Okta has no such object",
-            429: "rate limited by Okta",
-        }.get(response.status, "unexpected answer from Okta")
-        if response.status >= 500:
-            hint = "Okta failed (server error)"
-        return ConnectorError(
-            f"{hint}{': ' + summary if summary else ''}",
-            call=call,
-            endpoint=response.endpoint,
-            status=response.status,
-            error_code=code,
-            retry_after=transport.retry_after(response),
-        )
-
-    def _token_failure(self, response: transport.Response, call: str, scopes) -> ConnectorError:
-        code, description = "", ""
-        try:
-            body = response.json(call=call)
-            if isinstance(body, dict):
-                code = str(body.get("error", ""))[:80]
-                description = str(body.get("error_description", ""))[:200]
-        except ConnectorError:
-            pass
-        if code == "invalid_scope":
-            hint = f"the service app is not granted scope {' '.join(scopes)}"
-        elif response.status == 401 or code == "invalid_client":
-            hint = "Okta refused the client assertion (check client_id, key_id and the key)"
-        else:
-            hint = "no access token from Okta"
-        return ConnectorError(
-            f"{hint}{': ' + description if description else ''}",
-            call=call,
-            endpoint=response.endpoint,
-            status=response.status,
-            error_code=code or "no_token",
-            retry_after=transport.retry_after(response),
-        )
-
-
-# --- normalising (idp.md §0) --------------------------------------------------------------------
-
-
-def _consent(record: dict, grant_type: str) -> IdpGrant:
-    """A user's consent or an app's Okta-API scope grant: one record per scope."""
-    scope = ((record.get("_embedded") or {}).get("scope") or {}).get("name")
-    return IdpGrant(
-        idp_id=str(record.get("id", "")),
-        subject=str(record.get("userId") or ""),
-        client_id=str(record.get("clientId") or ""),
-        scopes=(str(scope or record.get("scopeId") or ""),),
-        created=_when(record.get("created")),
-        grant_type=grant_type,
-        raw=record,
-    )
-
-
-def _refresh_token(record: dict) -> IdpGrant:
-    return IdpGrant(
-        idp_id=str(record.get("id", "")),
-        subject=str(record.get("userId") or ""),
-        client_id=str(record.get("clientId") or ""),
-        scopes=tuple(str(scope) for scope in record.get("scopes") or ()),
-        created=_when(record.get("created")),
-        expires=_when(record.get("expiresAt")),
-        grant_type="refresh_token",
-        raw=record,
-    )
-
-
-def _connection(record: dict) -> IdpGrant:
-    """A Cross App Access connection: the requesting app may get ID-JAGs for the resource app."""
-    return IdpGrant(
-        idp_id=str(record.get("id", "")),
-        subject="",
-        client_id=str(record.get("requestingAppInstanceId") or ""),
-        created=_when(record.get("created")),
-        grant_type="jwt_bearer",
-        raw=record,
-    )
-
-
-def _okta_error(response: transport.Response, call: str) -> tuple[str, str]:
-    """Okta's `errorCode` and `errorSummary` (E0000047 is a rate limit, E0000007 not found)."""
-    try:
-        body = response.json(call=call)
-    except ConnectorError:
-        return "", ""
-    if not isinstance(body, dict):
-        return "", ""
-    return str(body.get("errorCode", ""))[:80], str(body.get("errorSummary", ""))[:200]
-
-
-def _window(headers: dict[str, str]) -> pacing.Window | None:
-    return pacing.window_from_headers(headers, **_RATE_HEADERS)
-
-
-def _when(value) -> datetime.datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _seg(value) -> str:
-    return quote(str(value or ""), safe="")
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.netloc
+        return Check(capability, False, str(answers.failure(response, capability, scopes)))
