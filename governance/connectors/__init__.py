@@ -10,7 +10,7 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
   `TokenStatus`, `RevokeResult`, `Check`) and the errors (`ConnectorError`, `NotSupported`).
 - `registry.py`: `KINDS` and `connector_for(kind, config, secret)`.
 - `oauth.py`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server.
-- `okta.py`: the `okta` kind, an Okta org's Management API as a private_key_jwt service app.
+- `okta/`: the `okta` kind, an Okta org's Management API as a private_key_jwt service app.
 - `pacing.py`: waiting under an IdP's advertised rate-limit window (Okta, Auth0 headers).
 - `assertion.py`: signed JWT client assertions (private_key_jwt) from a PEM key.
 
