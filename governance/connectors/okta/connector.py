@@ -137,6 +137,8 @@ class OktaConnector(Connector):
         raise answers.failure(response, REVOKE, (scope,))
 
     def deactivate(self, client_id: str) -> None:
+        if not client_id:
+            raise ConnectorError("no app id to deactivate", call=DEACTIVATE, error_code="no_app")
         url = f"{self.base_url}/api/v1/apps/{answers.seg(client_id)}/lifecycle/deactivate"
         response = self._send("POST", url, call=DEACTIVATE, scopes=SCOPES[DEACTIVATE])
         if response.status not in (200, 204):
@@ -279,30 +281,39 @@ class OktaConnector(Connector):
         body = response.json(call=call) if response.status == 200 else None
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise answers.token_failure(response, call, scopes)
-        lifetime = float(body.get("expires_in") or 3600)
+        try:
+            lifetime = float(body.get("expires_in") or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0  # Okta's default for service-app tokens
         self._tokens[scopes] = (body["access_token"], time.monotonic() + lifetime - _TOKEN_MARGIN)
         return body["access_token"]
 
     def _revoke_target(self, grant: IdpGrant) -> tuple[str, str]:
-        raw, grant_id = grant.raw or {}, answers.seg(grant.idp_id)
-        if grant.grant_type == "consent":
-            user = answers.seg(raw.get("userId") or grant.subject)
-            return f"{self.base_url}/api/v1/users/{user}/grants/{grant_id}", "okta.users.manage"
-        if grant.grant_type == "refresh_token":
-            user, client = (
-                answers.seg(raw.get("userId") or grant.subject),
-                answers.seg(grant.client_id),
+        """The listed record's own path and the scope deleting it needs."""
+        raw, kind = grant.raw or {}, grant.grant_type
+        user = raw.get("userId") or grant.subject
+        if kind == "consent":
+            parts, scope = ("users", user, "grants", grant.idp_id), "okta.users.manage"
+        elif kind == "refresh_token":
+            parts = ("users", user, "clients", grant.client_id, "tokens", grant.idp_id)
+            scope = "okta.users.manage"
+        elif kind == "application_permission":
+            app = raw.get("clientId") or grant.client_id
+            parts, scope = ("apps", app, "grants", grant.idp_id), "okta.appGrants.manage"
+        elif kind == "jwt_bearer":
+            app = raw.get("requestingAppInstanceId") or grant.client_id
+            parts, scope = ("apps", app, "cwo", "connections", grant.idp_id), "okta.apps.manage"
+        else:
+            raise self.unsupported(REVOKE, f"no Okta record of grant type {kind!r}")
+        if not all(parts):
+            # An empty segment would make DELETE .../grants/{id} the bulk "revoke them all".
+            raise ConnectorError(
+                f"the {kind} lacks an id its Okta path needs",
+                call=REVOKE,
+                error_code="incomplete_grant",
             )
-            path = f"/api/v1/users/{user}/clients/{client}/tokens/{grant_id}"
-            return f"{self.base_url}{path}", "okta.users.manage"
-        if grant.grant_type == "application_permission":
-            app = answers.seg(raw.get("clientId") or grant.client_id)
-            return f"{self.base_url}/api/v1/apps/{app}/grants/{grant_id}", "okta.appGrants.manage"
-        if grant.grant_type == "jwt_bearer":
-            app = answers.seg(raw.get("requestingAppInstanceId") or grant.client_id)
-            path = f"/api/v1/apps/{app}/cwo/connections/{grant_id}"
-            return f"{self.base_url}{path}", "okta.apps.manage"
-        raise self.unsupported(REVOKE, f"no Okta record of grant type {grant.grant_type!r}")
+        path = "/".join(answers.seg(part) for part in parts)
+        return f"{self.base_url}/api/v1/{path}", scope
 
     # --- verify, one capability -------------------------------------------------------------
 

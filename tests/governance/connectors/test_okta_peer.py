@@ -97,6 +97,16 @@ def test_a_revoke_answered_404_counts_as_already_revoked(okta):
     assert (result.outcome, result.status) == (RevokeResult.ALREADY_ABSENT, 404)
 
 
+def test_a_grant_missing_an_id_is_refused_before_any_request(okta):
+    # DELETE /api/v1/users/{uid}/grants/ would be Okta's "revoke all of this user's grants".
+    grant = IdpGrant(idp_id="", subject="00u1", client_id="0oa1", grant_type="consent")
+
+    with pytest.raises(ConnectorError) as caught:
+        okta.connector().revoke(grant)
+
+    assert caught.value.error_code == "incomplete_grant" and caught.value.status is None
+
+
 def test_revoking_a_token_value_is_not_supported(okta):
     with pytest.raises(NotSupported) as caught:
         okta.connector().revoke("a-refresh-token-value")
