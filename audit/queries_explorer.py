@@ -17,6 +17,7 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
 from audit.models import AuditEvent
+from governance.access.lists.export import spreadsheet_cell
 
 FILTERS = {  # query parameter -> column
     "source": "source_id",
@@ -165,16 +166,8 @@ def export_csv(event_filter: EventFilter):
         buffer.seek(0)
         buffer.truncate()
         for row in batch:
-            writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
+            writer.writerow([spreadsheet_cell(row[c]) for c in EXPORT_COLUMNS])
         yield buffer.getvalue()
-
-
-def _csv_cell(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell starting with = + - @ is shown, not evaluated.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def export_ndjson(event_filter: EventFilter, *, with_payload: bool):

@@ -94,10 +94,12 @@ class GrantSerializer(serializers.ModelSerializer):
             "issued_at",
             "expires_at",
             "last_used_at",
+            "access_token_expires_at",
             "status",
             "revoked_at",
             "revoked_by",
             "revoke_reason",
+            "vanished_at",
             *SIGHTING_FIELDS,
         ]
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("servers/<int:pk>/", views_detail.server_detail, name="server_detail"),
     path("servers/<int:pk>/review/", views_detail.server_review, name="server_review"),
     path("grants/", views.grant_list, name="grant_list"),
+    path("grants/export.csv", views.grant_export, name="grant_export"),
     path("grants/<int:pk>/", views_detail.grant_detail, name="grant_detail"),
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:pk>/", views_detail.task_detail, name="task_detail"),

@@ -19,15 +19,19 @@ RELATED_ROWS = 25
 
 @role_required(VIEWER)
 def identity_detail(request, pk: int):
-    """An identity, what it owns, its grants, the clients it uses and its tasks."""
-    identity = get_object_or_404(Identity.objects.select_related("owner"), pk=pk)
-    grants = identity.grants.select_related("client", "server").order_by("-issued_at", "-id")
+    """An identity: the agents acting for it (its grants: where, with what, since when, last
+    used, from which IdP), the agents it answers for, the clients it uses and its tasks."""
+    identity = get_object_or_404(
+        Identity.objects.select_related("owner", "manager", "sponsor"), pk=pk
+    )
+    grants = queries.agents_acting_for(identity)
     return render(
         request,
         "inventory/identity_detail.html",
         {
             "identity": identity,
-            "owned_identities": identity.owned_identities.order_by("display_name")[:RELATED_ROWS],
+            "answered_for": queries.agents_answered_for(identity)[:RELATED_ROWS],
+            "owned_clients": identity.owned_clients.order_by("name", "client_id")[:RELATED_ROWS],
             "grants": grants[:RELATED_ROWS],
             "grant_count": grants.count(),
             "active_grant_count": grants.active().count(),
@@ -54,6 +58,7 @@ def client_detail(request, pk: int):
             "review_url": "inventory:client_review",
             "grants": grants[:RELATED_ROWS],
             "grant_count": grants.count(),
+            "subjects": queries.subjects_of_client(client)[:RELATED_ROWS],
             "servers": queries.servers_of_client(client),
             "tasks": client.tasks.select_related("server", "identity").with_open_flag()[
                 :RELATED_ROWS

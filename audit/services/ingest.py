@@ -340,22 +340,38 @@ def _store_with_retries(
 
 
 # Stage positions of the values that decide which derived statements a batch needs.
-_ACTOR, _CLIENT, _SERVER, _URL, _GRANT = (
+_ACTOR, _KIND, _CLIENT, _SERVER, _URL, _GRANT = (
     STAGE_COLUMNS.index(name)
-    for name in ("actor_subject", "client_ref", "server_name", "server_url", "grant_id")
+    for name in (
+        "actor_subject",
+        "actor_kind",
+        "client_ref",
+        "server_name",
+        "server_url",
+        "grant_id",
+    )
 )
 
 
 def _derive_flags(rows: list) -> list[bool]:
-    """Which derived statements the batch needs: (actor, client, server, server URL, grant)."""
+    """Which derived statements the batch needs: (actor, client, server, server URL, grant).
+    The grant statement also runs for a batch that may show a grant the ledger lacks
+    (inventory/services/derive.py): a machine-to-machine call (the client as service actor) or
+    an event with a delegation chain or a grant object (a substring test of its JSON text;
+    a false positive only costs the statement)."""
     flags = [False] * 5
-    actor, client, server, url, grant = _ACTOR, _CLIENT, _SERVER, _URL, _GRANT  # locals: hot loop
-    for row in rows:
+    actor, kind, client, server, url, grant = _ACTOR, _KIND, _CLIENT, _SERVER, _URL, _GRANT
+    for row in rows:  # locals above: hot loop
         flags[0] = flags[0] or bool(row[actor])
         flags[1] = flags[1] or bool(row[client])
         flags[2] = flags[2] or bool(row[server])
         flags[3] = flags[3] or bool(row[url])
-        flags[4] = flags[4] or bool(row[grant])
+        flags[4] = flags[4] or bool(
+            row[grant]
+            or (row[kind] == "service" and row[client] and row[actor] == row[client])
+            or '"delegation"' in row[-1]
+            or '"grant"' in row[-1]
+        )
         if all(flags):
             break
     return flags

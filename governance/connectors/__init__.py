@@ -10,6 +10,11 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
   `TokenStatus`, `RevokeResult`, `Check`) and the errors (`ConnectorError`, `NotSupported`).
 - `registry.py`: `KINDS` and `connector_for(kind, config, secret)`.
 - `oauth.py`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server.
+- `entra.py` (Microsoft Graph) and `keycloak.py` (Admin REST API): vendor kinds that sign in
+  with client credentials through `bearer.py` (the token, one retry after a 401, error bodies,
+  the repeated-cursor guard).
+- `auth0.py`: the `auth0` kind, an Auth0 tenant's Management API v2.
+- `google.py`: the `google` kind, a Google Workspace domain's Admin SDK Directory API.
 - `okta/`: the `okta` kind, an Okta org's Management API as a private_key_jwt service app.
 - `pacing.py`: waiting under an IdP's advertised rate-limit window (Okta, Auth0 headers).
 - `assertion.py`: signed JWT client assertions (private_key_jwt) from a PEM key.

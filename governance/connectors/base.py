@@ -100,6 +100,9 @@ class IdpIdentity:
     display_name: str = ""
     email: str = ""
     active: bool = True
+    kind: str = "human"  # human | service | agent (inventory Identity.Kind)
+    manager: str = ""  # the manager's subject at the same IdP, when it says
+    sponsor: str = ""  # an agent identity's sponsor (a person's subject), when it says
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 

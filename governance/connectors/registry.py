@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from governance.connectors.auth0 import Auth0Connector
 from governance.connectors.base import Connector, ConnectorError
+from governance.connectors.entra import EntraConnector
+from governance.connectors.google import GoogleConnector
+from governance.connectors.keycloak import KeycloakConnector
 from governance.connectors.oauth import OAuthConnector
 from governance.connectors.okta import OktaConnector
 
 # kind name -> Connector subclass. Issue 12 adds okta, entra, keycloak, auth0, google.
 KINDS: dict[str, type[Connector]] = {
     OAuthConnector.kind: OAuthConnector,
+    EntraConnector.kind: EntraConnector,
+    KeycloakConnector.kind: KeycloakConnector,
+    Auth0Connector.kind: Auth0Connector,
+    GoogleConnector.kind: GoogleConnector,
     OktaConnector.kind: OktaConnector,
 }
 

@@ -69,6 +69,7 @@ def request(
     call: str,
     headers: dict[str, str] | None = None,
     form: dict[str, str] | None = None,
+    json: dict | None = None,
     timeouts: Timeouts,
     mock: httpx.MockTransport | None = None,
 ) -> Response:
@@ -88,6 +89,9 @@ def request(
     if form is not None:
         body = str(httpx.QueryParams(form)).encode("ascii")
         headers["Content-Type"] = "application/x-www-form-urlencoded"
+    elif json is not None:  # admin APIs take JSON bodies (Graph PATCH, Keycloak PUT)
+        body = orjson.dumps(json)
+        headers["Content-Type"] = "application/json"
     if mock is not None:
         return _mocked(method, url, call=call, headers=headers, body=body, mock=mock)
     try:

@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q, Value
 from django.db.models.functions import Cast, Coalesce
@@ -389,6 +390,8 @@ class Grant(Sighting):
 
     class Meta:
         ordering = ["-issued_at", "-id"]
+        # "Who holds billing:admin?" is `scopes @> ARRAY[...]`: a GIN index answers it.
+        indexes = [GinIndex(fields=["scopes"], name="grant_scopes_gin")]
         constraints = [
             models.UniqueConstraint(fields=["issuer", "external_id"], name="grant_natural_key"),
             models.CheckConstraint(

@@ -123,14 +123,117 @@ WHERE EXCLUDED.last_seen > inventory_serverremote.last_seen + {fresh}
    OR (EXCLUDED.had_credentials AND NOT inventory_serverremote.had_credentials)
 """
 
-# Grants are created by IdP sync / discovery; events only say when one was last used.
-_GRANTS_SQL = """
-UPDATE inventory_grant g SET last_used_at = u.used
-FROM (SELECT grant_issuer, grant_id, max(time) AS used FROM {stage}
-      WHERE grant_id <> '' GROUP BY grant_issuer, grant_id) u
-WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_issuer)
-  AND (g.last_used_at IS NULL OR g.last_used_at < u.used)
+# Grants: IdP syncs create most; events create the ones they show and the ledger lacks, and say
+# when any grant was last used. An event shows a grant when it is a delegation (a non-empty
+# `delegation` chain, or `grant.type` token exchange / jwt-bearer, i.e. ID-JAG) or machine to
+# machine (a client id and no user, the stage's service actor, or `grant.type`
+# client_credentials). Its key is the event's `grant.id` when it has one, else a deterministic
+# `event:` + sha256(client, subject issuer, subject, server) so a retried or later batch lands on
+# the same row (docs/ingest.md). Such grants are inserted (seen_from events, status active, the
+# latest event's scopes, `grant.expires_at`); a key already in the ledger only gets its last use
+# and last_seen widened, whoever created it. The stage's JSON payload is read only for rows that
+# may show a grant (a cheap text test first). `used` is the plain last-use update by grant id
+# (an event naming no issuer matches the id at any issuer), minus the rows the insert handles:
+# one statement must not touch a row twice. An event-shown grant's last use, like last_seen
+# above, is kept to the minute, and the NOT EXISTS skips, by a plain read, keys whose row
+# already covers the batch: a busy M2M grant is not rewritten (and row-locked) every batch.
+_EVENT_GRANT = """
+SELECT s.time, s.server_name, s.actor_issuer, s.actor_subject,
+       coalesce(nullif(s.client_ref, ''), s.payload->'delegation'->0->>'id') AS client_key,
+       regexp_replace(s.server_url, '{userinfo}', '\\1') AS url, s.grant_id, s.grant_issuer,
+       s.m2m, s.payload->'grant' AS g,
+       CASE lower(s.payload->'grant'->>'type')
+           WHEN 'client_credentials' THEN 'client_credentials'
+           WHEN 'token_exchange' THEN 'token_exchange'
+           WHEN 'token-exchange' THEN 'token_exchange'
+           WHEN 'urn:ietf:params:oauth:grant-type:token-exchange' THEN 'token_exchange'
+           WHEN 'jwt_bearer' THEN 'jwt_bearer'
+           WHEN 'jwt-bearer' THEN 'jwt_bearer'
+           WHEN 'id-jag' THEN 'jwt_bearer'
+           WHEN 'id_jag' THEN 'jwt_bearer'
+           WHEN 'urn:ietf:params:oauth:grant-type:jwt-bearer' THEN 'jwt_bearer'
+       END AS shown_type,
+       CASE WHEN json_typeof(s.payload->'delegation') = 'array'  -- CASE: AND has no order
+            THEN json_array_length(s.payload->'delegation') > 0 ELSE false END AS delegated
+FROM (SELECT *, client_ref <> '' AND actor_kind = 'service' AND actor_subject = client_ref AS m2m
+      FROM {stage}
+      WHERE (client_ref <> '' AND actor_kind = 'service' AND actor_subject = client_ref)
+         OR strpos(payload::text, '"delegation"') > 0 OR strpos(payload::text, '"grant"') > 0
+     ) s
 """
+_SHOWN = (
+    """
+SELECT e.time, c.id AS client_pk, srv.id AS server_pk, e.url, e.g,
+       CASE WHEN e.m2m OR e.shown_type = 'client_credentials' THEN NULL ELSE i.id END AS subject_pk,
+       coalesce(e.shown_type, CASE WHEN e.delegated THEN 'token_exchange'
+                                   ELSE 'client_credentials' END) AS grant_type,
+       CASE WHEN e.grant_issuer = '' AND e.grant_id <> '' THEN coalesce(
+                (SELECT min(x.issuer) FROM inventory_grant x WHERE x.external_id = e.grant_id), '')
+            ELSE e.grant_issuer END AS issuer,
+       CASE WHEN e.grant_id <> '' THEN e.grant_id
+            ELSE 'event:' || encode(sha256(convert_to(concat_ws(E'\\n', e.client_key,
+                CASE WHEN e.m2m OR e.shown_type = 'client_credentials' THEN ''
+                     ELSE e.actor_issuer END,
+                CASE WHEN e.m2m OR e.shown_type = 'client_credentials' THEN ''
+                     ELSE e.actor_subject END,
+                e.server_name), 'UTF8')), 'hex') END AS external_id
+FROM ("""
+    + _EVENT_GRANT
+    + """) e
+JOIN inventory_client c ON c.client_id = e.client_key
+LEFT JOIN inventory_server srv ON e.server_name <> '' AND srv.name = e.server_name
+LEFT JOIN inventory_identity i ON e.actor_subject <> '' AND i.issuer = e.actor_issuer
+                              AND i.subject = e.actor_subject
+WHERE e.m2m OR e.delegated OR e.shown_type IS NOT NULL
+"""
+)
+# `grant.expires_at` passed validation (an RFC 3339 time); the pattern keeps a form Python reads
+# and PostgreSQL might not (ISO basic, week dates) from failing the batch: it is left empty.
+_RFC3339 = "^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][t ][0-9:.]+(z|[+-][0-9:]+)$"
+_GRANTS_SQL = (
+    """
+WITH shown AS MATERIALIZED ("""
+    + _SHOWN
+    + """),
+keys AS MATERIALIZED (SELECT DISTINCT issuer, external_id FROM shown),
+used AS (
+    UPDATE inventory_grant g SET last_used_at = u.used
+    FROM (SELECT grant_issuer, grant_id, max(time) AS used FROM {stage}
+          WHERE grant_id <> '' GROUP BY grant_issuer, grant_id) u
+    WHERE g.external_id = u.grant_id AND (u.grant_issuer = '' OR g.issuer = u.grant_issuer)
+      AND (g.last_used_at IS NULL OR g.last_used_at < u.used)
+      AND NOT EXISTS (SELECT 1 FROM keys k WHERE k.issuer = g.issuer
+                                             AND k.external_id = g.external_id))
+INSERT INTO inventory_grant (subject_id, client_id, server_id, resource, scopes, grant_type,
+    issuer, external_id, has_refresh_token, id_jag_jti, issued_at, expires_at, last_used_at,
+    status, revoked_at, revoked_by, revoke_reason, vanished_at, raw, content_hash,
+    access_token_expires_at, first_seen, last_seen, seen_from)
+SELECT (array_agg(subject_pk ORDER BY time DESC))[1], (array_agg(client_pk ORDER BY time DESC))[1],
+       (array_agg(server_pk ORDER BY time DESC))[1],
+       coalesce((array_agg(url ORDER BY time DESC))[1], ''),
+       ARRAY(SELECT json_array_elements_text((array_agg(g ORDER BY time DESC)
+                 FILTER (WHERE json_typeof(g->'scopes') = 'array'))[1]->'scopes')),
+       (array_agg(grant_type ORDER BY time DESC))[1], issuer, external_id, false, '', NULL,
+       max(CASE WHEN g->>'expires_at' ~* '"""
+    + _RFC3339
+    + """' THEN (g->>'expires_at')::timestamptz END),
+       max(time), 'active', NULL, '', '', NULL, jsonb_build_object(), '', NULL, min(time),
+       max(time), 'events'
+FROM shown
+GROUP BY issuer, external_id
+HAVING NOT EXISTS (
+    SELECT 1 FROM inventory_grant e WHERE e.issuer = shown.issuer
+      AND e.external_id = shown.external_id AND max(time) <= e.last_used_at + {fresh}
+      AND max(time) <= e.last_seen + {fresh})
+ORDER BY issuer, external_id
+ON CONFLICT (issuer, external_id) DO UPDATE SET
+    last_used_at = GREATEST(inventory_grant.last_used_at, EXCLUDED.last_used_at),
+    last_seen = GREATEST(inventory_grant.last_seen, EXCLUDED.last_seen)
+WHERE inventory_grant.last_used_at IS NULL
+   OR EXCLUDED.last_used_at > inventory_grant.last_used_at + {fresh}
+   OR EXCLUDED.last_seen > inventory_grant.last_seen + {fresh}
+"""
+)
 
 
 # Every stage column the statements above read (the stage may hold more).
@@ -148,6 +251,7 @@ STAGE_READS = (
     "server_url",
     "grant_issuer",
     "grant_id",
+    "payload",
 )
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -160,7 +264,7 @@ class DeriveStatements:
     clients: str  # ... a client
     servers: str  # ... a server
     remotes: str  # ... a server URL (after `servers`: it joins the server rows)
-    grants: str  # ... a grant
+    grants: str  # ... a grant id, a delegation or a machine-to-machine call
 
 
 def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:

@@ -100,6 +100,7 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     ],
     "inventory/grants/": [("GET", "/inventory/grants/", PAGE_VIEWER)],
     "inventory/grants/<int:pk>/": [("GET", "/inventory/grants/{grant}/", PAGE_VIEWER)],
+    "inventory/grants/export.csv": [("GET", "/inventory/grants/export.csv", PAGE_AUDITOR)],
     "inventory/tasks/": [("GET", "/inventory/tasks/", PAGE_VIEWER)],
     "inventory/tasks/<int:pk>/": [("GET", "/inventory/tasks/{task}/", PAGE_VIEWER)],
     "inventory/flags/": [("GET", "/inventory/flags/", PAGE_VIEWER)],

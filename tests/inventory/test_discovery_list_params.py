@@ -3,7 +3,7 @@ their API (one ListSpec each), and a bad filter is named on both: a 400 on the A
 message on the page, never silently dropped."""
 
 import pytest
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from inventory.models import Client, ClientDocumentState, Crawl, FetchRecord, Registry
@@ -101,3 +101,13 @@ def test_the_cimd_client_page_filters_by_outcome_and_names_a_bad_one(viewer_clie
     assert bad.status_code == 400 and 'role="alert"' in body
     assert "outcome: &#x27;gone&#x27; is not one of never, ok, invalid, failed" in body
     assert "good.example" not in body
+
+
+@pytest.mark.django_db
+def test_an_empty_crawl_history_says_how_a_crawl_starts_and_a_filtered_one_says_none_match(
+    admin_client,
+):
+    empty = admin_client.get(reverse("inventory:crawl_list")).content.decode()
+    assert "No crawls yet" in empty and "Crawl now" in empty
+    filtered = admin_client.get(reverse("inventory:crawl_list"), {"status": "failed"})
+    assert "No crawls match these filters." in filtered.content.decode()

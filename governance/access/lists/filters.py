@@ -27,7 +27,8 @@ class InvalidFilter(ValueError):
 
 @dataclass(frozen=True)
 class Filter:
-    """One query parameter: `kind` is "choice" (needs `choices`), "text", "id" or "bool"."""
+    """One query parameter: `kind` is "choice" (needs `choices`), "text", "id", "bool" or "count"
+    (a whole number of at least 1, e.g. days)."""
 
     param: str
     lookup: str
@@ -54,6 +55,8 @@ class ListSpec:
 # more than 4300 digits raises ValueError (Python's guard against quadratic conversion).
 MAX_DIGITS = 19
 BIGINT_MAX = 2**63 - 1
+# A "count" filter (days, say) is capped here: a timedelta of more days overflows.
+MAX_COUNT = 100_000
 
 
 def parse_id(param: str, raw: str) -> int:
@@ -106,6 +109,8 @@ def _parse(flt: Filter, raw: str):
         return parse_id(flt.param, raw)
     if flt.kind == "bool":
         return parse_bool(flt.param, raw)
+    if flt.kind == "count":
+        return parse_count(flt.param, raw, minimum=1, maximum=MAX_COUNT)
     return parse_text(flt.param, raw)
 
 

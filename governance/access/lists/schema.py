@@ -48,7 +48,7 @@ def bad_filter_is_400():
         raise ValidationError({exc.param: [exc.message]}) from exc
 
 
-_PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL}
+_PARAM_TYPES = {"id": OpenApiTypes.INT, "bool": OpenApiTypes.BOOL, "count": OpenApiTypes.INT}
 
 
 def spec_parameters(spec: ListSpec) -> list[OpenApiParameter]:

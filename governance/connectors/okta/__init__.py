@@ -12,7 +12,7 @@ private key. URL overrides, for tests on 127.0.0.1: `base_url` (default `https:/
 and `token_url` (default `<base_url>/oauth2/v1/token`).
 
 What it lists (normalised per idp.md §0 onto `IdpGrant`):
-- identities: `GET /api/v1/users` (the manager's id stays in `raw["profile"]["managerId"]`);
+- identities: `GET /api/v1/users` (the manager: the profile's `managerId`);
 - clients: `GET /api/v1/apps` (client_id = the OAuth client id, else the app id);
 - grants, per user: consents `GET /api/v1/users/{id}/grants` (one per scope, `consent`);
   per app: refresh tokens `GET /api/v1/apps/{id}/tokens` (every user's, `refresh_token`: the

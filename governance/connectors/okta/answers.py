@@ -19,7 +19,8 @@ _RATE_HEADERS = {
 
 
 def identity(user: dict) -> IdpIdentity:
-    """An Okta user; its id is the `sub` of its tokens. The manager stays in the profile."""
+    """An Okta user; its id is the `sub` of its tokens, its manager the profile's `managerId`
+    (Okta's default profile attribute, the manager's user id)."""
     profile = user.get("profile") or {}
     name = " ".join(str(profile.get(k) or "") for k in ("firstName", "lastName")).strip()
     return IdpIdentity(
@@ -28,6 +29,7 @@ def identity(user: dict) -> IdpIdentity:
         display_name=str(profile.get("displayName") or name or profile.get("login", "")),
         email=str(profile.get("email") or ""),
         active=user.get("status") == "ACTIVE",
+        manager=str(profile.get("managerId") or ""),
         raw=user,
     )
 

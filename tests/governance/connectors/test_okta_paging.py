@@ -1,4 +1,4 @@
-"""The okta kind's pages and pacing against okta_local.OktaLocal (a real server on 127.0.0.1
+"""The okta kind's pages and pacing against tests/peers/okta_local.py (a real server on 127.0.0.1
 with Okta's `Link` and `X-Rate-Limit-*` headers, which Prism does not send), and the answers
 no server here gives, through httpx.MockTransport."""
 
@@ -11,8 +11,8 @@ import pytest
 from governance.connectors import ConnectorError
 from governance.connectors.okta import OktaConnector
 from governance.connectors.pacing import Pacer
-from tests.governance.connectors.okta_local import TOKEN_PATH
 from tests.governance.connectors.peers import okta_key, okta_token_server
+from tests.peers.okta_local import TOKEN_PATH
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from governance.connectors import ConnectorError, IdpGrant, NotSupported, RevokeResult
-from governance.connectors.okta import SCOPES, OktaConnector
+from governance.connectors.okta import SCOPES, OktaConnector, answers
 from tests.governance.connectors.peers import okta_token_server, start_okta_peer
 
 
@@ -38,6 +38,13 @@ def test_users_become_identities_with_their_profile_and_manager_kept(okta):
     assert (alice.display_name, alice.active) == ("Alice Smith", True)
     assert alice.subject == alice.idp_id == "00u118oQYT4TBTemp0g4"
     assert alice.raw["profile"]["login"] == "alice.smith@example.com"
+    assert alice.manager == ""  # Okta's example profile names no managerId
+
+
+def test_a_users_manager_is_the_profiles_manager_id():
+    user = {"id": "00u2", "status": "ACTIVE", "profile": {"managerId": "00u1", "manager": "Ann"}}
+
+    assert answers.identity(user).manager == "00u1"
 
 
 def test_apps_become_clients(okta):

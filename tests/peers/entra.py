@@ -1,0 +1,255 @@
+"""A scripted Microsoft Graph v1.0 + Entra token endpoint on 127.0.0.1, from Microsoft's docs.
+
+What it answers, as documented (learn.microsoft.com/graph: oauth2permissiongrant-list/-delete/
+-delta, serviceprincipal-list-approleassignedto/-delete-approleassignedto, user-list,
+user-revokesigninsessions, serviceprincipal-update, throttling):
+- `POST /{tenant}/oauth2/v2.0/token` (client credentials, scope `.default`): a JWT-shaped token
+  whose `roles` are the application permissions the test granted; 401 `invalid_client`.
+- Collections answer `{"value": [...], "@odata.nextLink"}` with `$skiptoken` pages (a page is at
+  most `page_limit` long, so small seeds still page); `delta()` ends with `@odata.deltaLink`,
+  and a `$deltatoken` gives the changes since, deleted grants as `@removed`.
+- Each call checks the token and its roles: 401 `InvalidAuthenticationToken`, 403
+  `Authorization_RequestDenied`. Deleting a missing grant is 404 `Request_ResourceNotFound`;
+  deleting a missing app-role assignment is 400 "EntitlementGrant being updated or deleted is
+  not found" (as reported in microsoft-graph-docs-contrib#3614), and its GET 404.
+- `fail_next(n, 429, {"Retry-After": "3"})` scripts throttling; `repeat_cursor` makes the
+  next link repeat itself.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from urllib.parse import urlencode
+
+from tests.peers.scripted import Answer, Request, ScriptedPeer, unsigned_jwt
+
+TENANT = "contoso-tenant"
+CLIENT_ID = "console-app"
+SECRET = "entra-console-secret"
+GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+ALL_ROLES = (
+    "User.Read.All",
+    "Application.Read.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "AppRoleAssignment.ReadWrite.All",
+    "Application.ReadWrite.All",
+    "User.RevokeSessions.All",
+)
+_READ_GRANTS = {"DelegatedPermissionGrant.ReadWrite.All", "DelegatedPermissionGrant.Read.All"}
+_ASSIGNED = r"/servicePrincipals/([^/]+)/appRoleAssignedTo"
+# (method, path pattern) -> the roles any one of which allows the call (Graph's permission pages)
+_ROUTES = [
+    ("GET", r"/users", {"User.Read.All"}, "users"),
+    ("POST", r"/users/([^/]+)/revokeSignInSessions", {"User.RevokeSessions.All"}, "revoke_users"),
+    ("GET", r"/servicePrincipals", {"Application.Read.All"}, "principals"),
+    ("PATCH", r"/servicePrincipals\(appId='([^']*)'\)", {"Application.ReadWrite.All"}, "patch"),
+    ("GET", _ASSIGNED, {"Application.Read.All"}, "assigned"),
+    ("GET", _ASSIGNED + r"/([^/]+)", {"Application.Read.All"}, "one"),
+    ("DELETE", _ASSIGNED + r"/([^/]+)", {"AppRoleAssignment.ReadWrite.All"}, "unassign"),
+    ("GET", r"/oauth2PermissionGrants", _READ_GRANTS, "grants"),
+    ("GET", r"/oauth2PermissionGrants/delta\(\)", _READ_GRANTS, "delta"),
+    ("DELETE", r"/oauth2PermissionGrants/([^/]+)", {"DelegatedPermissionGrant.ReadWrite.All"},
+     "delete_grant"),
+]  # fmt: skip
+
+
+def _error(status: int, code: str, message: str) -> Answer:
+    return Answer(status, {"error": {"code": code, "message": message}})
+
+
+class EntraPeer(ScriptedPeer):
+    """Graph + the token endpoint, seeded with a small tenant."""
+
+    def __init__(self, *, page_limit: int = 2):
+        super().__init__()
+        self.page_limit = page_limit
+        self.roles = list(ALL_ROLES)
+        self.repeat_cursor = False
+        self.secret = SECRET
+        self.tokens: set[str] = set()
+        self.revoked_sessions: list[str] = []
+        self._seq = itertools.count(1)
+        self.changes: list[tuple[int, str]] = []  # (sequence, grant id) for delta
+        self.seed()
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.root}/v1.0"
+
+    def config(self) -> dict:
+        return {
+            "tenant_id": TENANT,
+            "client_id": CLIENT_ID,
+            "graph_url": self.graph_url,
+            "login_url": self.root,
+        }
+
+    def seed(self) -> None:
+        self.users = {
+            "u-alice": {"id": "u-alice", "displayName": "Alice", "mail": "alice@contoso.test",
+                        "userPrincipalName": "alice@contoso.test", "accountEnabled": True,
+                        "manager": "u-bob"},
+            "u-bob": {"id": "u-bob", "displayName": "Bob", "mail": None,
+                      "userPrincipalName": "bob@contoso.test", "accountEnabled": True},
+            "u-carol": {"id": "u-carol", "displayName": "Carol", "mail": "carol@contoso.test",
+                        "userPrincipalName": "carol@contoso.test", "accountEnabled": False},
+        }  # fmt: skip
+        self.principals = {
+            "sp-graph": {"id": "sp-graph", "appId": GRAPH_APP_ID, "displayName": "Microsoft Graph",
+                         "accountEnabled": True, "servicePrincipalType": "Application",
+                         "appRoles": [{"id": "role-users", "value": "User.Read.All"}]},
+            "sp-agent": {"@odata.type": "#microsoft.graph.agentIdentity", "id": "sp-agent",
+                         "appId": "app-agent", "displayName": "Billing agent",
+                         "accountEnabled": True, "servicePrincipalType": "Application",
+                         "appRoles": []},
+            "sp-svc": {"id": "sp-svc", "appId": "app-svc", "displayName": "Nightly job",
+                       "accountEnabled": True, "servicePrincipalType": "Application",
+                       "appRoles": []},
+        }  # fmt: skip
+        self.grants = {}
+        self.put_grant("g-alice", "sp-agent", "u-alice", "User.Read Mail.Read")
+        self.put_grant("g-tenant", "sp-svc", None, "openid profile")
+        self.assignments = {
+            "sp-graph": {
+                "a-svc": {"id": "a-svc", "appRoleId": "role-users", "principalId": "sp-svc",
+                          "principalType": "ServicePrincipal", "resourceId": "sp-graph",
+                          "createdDateTime": "2026-11-01T10:00:00Z"},
+                "a-user": {"id": "a-user", "appRoleId": "role-users", "principalId": "u-alice",
+                           "principalType": "User", "resourceId": "sp-graph",
+                           "createdDateTime": "2026-11-02T10:00:00Z"},
+            }
+        }  # fmt: skip
+
+    def put_grant(self, grant_id, client, principal, scope) -> None:
+        """Add or change a delegated grant (recorded for delta)."""
+        self.grants[grant_id] = {
+            "id": grant_id,
+            "clientId": client,
+            "consentType": "Principal" if principal else "AllPrincipals",
+            "principalId": principal,
+            "resourceId": "sp-graph",
+            "scope": scope,
+        }
+        self.changes.append((next(self._seq), grant_id))
+
+    # --- answers ----------------------------------------------------------------------------
+
+    def answer(self, request: Request) -> Answer:
+        if request.method == "POST" and request.path == f"/{TENANT}/oauth2/v2.0/token":
+            return self._token(request)
+        if not request.path.startswith("/v1.0/"):
+            return _error(404, "Request_ResourceNotFound", "no such path")
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens:
+            return _error(401, "InvalidAuthenticationToken", "Access token validation failure.")
+        path = request.path.removeprefix("/v1.0")
+        for method, pattern, roles, name in _ROUTES:
+            match = re.fullmatch(pattern, path)
+            if method == request.method and match:
+                if not roles & set(self.roles) and not self._directory(request.method):
+                    return _error(
+                        403,
+                        "Authorization_RequestDenied",
+                        "Insufficient privileges to complete the operation.",
+                    )
+                return getattr(self, f"_{name}")(request, *match.groups())
+        return _error(400, "BadRequest", f"Resource not found for the segment '{path}'.")
+
+    def _directory(self, method: str) -> bool:
+        return ("Directory.Read.All" if method == "GET" else "Directory.ReadWrite.All") in set(
+            self.roles
+        )
+
+    def _token(self, request: Request) -> Answer:
+        form = request.form()
+        if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, self.secret):
+            description = "AADSTS7000215: Invalid client secret provided."
+            return Answer(401, {"error": "invalid_client", "error_description": description})
+        if form.get("grant_type") != "client_credentials" or not form.get("scope", "").endswith(
+            "/.default"
+        ):
+            return Answer(400, {"error": "invalid_request", "error_description": "AADSTS1002012"})
+        token = unsigned_jwt({"roles": list(self.roles), "tid": TENANT})
+        self.tokens.add(token)
+        return Answer(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token})
+
+    def _page(self, request: Request, items: list[dict], *, last: dict | None = None) -> Answer:
+        skip = int(request.query.get("$skiptoken", 0))
+        top = min(int(request.query.get("$top", 100)), self.page_limit)
+        body = {"value": items[skip : skip + top]}
+        if skip + top < len(items):
+            following = skip if (self.repeat_cursor and skip) else skip + top
+            query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+            query["$skiptoken"] = str(following)
+            body["@odata.nextLink"] = f"{self.root}{request.path}?{urlencode(query)}"
+        elif last:
+            body.update(last)
+        return Answer(200, body)
+
+    def _users(self, request):
+        expand = "manager" in request.query.get("$expand", "")
+        users = []
+        for user in self.users.values():
+            shown = {k: v for k, v in user.items() if k != "manager"}
+            if expand and user.get("manager"):
+                shown["manager"] = {"@odata.type": "#microsoft.graph.user", "id": user["manager"]}
+            users.append(shown)
+        return self._page(request, users)
+
+    def _principals(self, request):
+        return self._page(request, list(self.principals.values()))
+
+    def _grants(self, request):
+        return self._page(request, list(self.grants.values()))
+
+    def _delta(self, request):
+        since = request.query.get("$deltatoken")
+        if since is None:
+            items = list(self.grants.values())
+        elif not since.isdigit():  # a state this tenant no longer knows
+            return _error(410, "syncStateNotFound", "The delta token has expired.")
+        else:
+            changed = dict.fromkeys(g for seq, g in self.changes if seq > int(since))
+            items = [
+                self.grants.get(g) or {"id": g, "@removed": {"reason": "deleted"}} for g in changed
+            ]
+        latest = self.changes[-1][0] if self.changes else 0
+        link = f"{self.graph_url}/oauth2PermissionGrants/delta()?$deltatoken={latest}"
+        return self._page(request, items, last={"@odata.deltaLink": link})
+
+    def _delete_grant(self, request, grant_id):
+        if self.grants.pop(grant_id, None) is None:
+            return _error(404, "Request_ResourceNotFound", f"Resource '{grant_id}' does not exist")
+        self.changes.append((next(self._seq), grant_id))
+        return Answer(204)
+
+    def _assigned(self, request, resource):
+        return self._page(request, list(self.assignments.get(resource, {}).values()))
+
+    def _one(self, request, resource, assignment):
+        found = self.assignments.get(resource, {}).get(assignment)
+        return Answer(200, found) if found else _error(404, "Request_ResourceNotFound", "gone")
+
+    def _unassign(self, request, resource, assignment):
+        if self.assignments.get(resource, {}).pop(assignment, None) is None:
+            return _error(
+                400,
+                "Request_BadRequest",
+                "Permission being updated or deleted was not found. EntitlementGrant being "
+                "updated or deleted is not found.",
+            )
+        return Answer(204)
+
+    def _revoke_users(self, request, user_id):
+        if user_id not in self.users:
+            return _error(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist")
+        self.revoked_sessions.append(user_id)
+        return Answer(200, {"@odata.context": "...", "value": True})
+
+    def _patch(self, request, app_id):
+        sp = next((s for s in self.principals.values() if s["appId"] == app_id), None)
+        if sp is None:
+            return _error(404, "Request_ResourceNotFound", f"appId '{app_id}' does not exist")
+        sp.update(request.json())
+        return Answer(204)
