@@ -21,12 +21,19 @@ $(OIDC_PEER)/node_modules/.installed: $(OIDC_PEER)/package-lock.json $(BIN)/.ins
 		touch $(CURDIR)/$@; \
 	else echo "npm ci failed in $(OIDC_PEER): the IdP connector peer tests will skip"; fi
 
+# The okta connector's peer: Stoplight Prism (npm) serving Okta's own OpenAPI spec (a subset).
+OKTA_PEER := tests/peers/okta
+$(OKTA_PEER)/node_modules/.installed: $(OKTA_PEER)/package-lock.json $(BIN)/.installed
+	@if cd $(OKTA_PEER) && PATH="$(CURDIR)/$(BIN):$$PATH" npm ci --no-audit --no-fund; then \
+		touch $(CURDIR)/$@; \
+	else echo "npm ci failed in $(OKTA_PEER): the okta connector peer tests will skip"; fi
+
 # Embedded PostgreSQL + migrate + first-start admin and demo data + web, Celery worker and beat.
 run: install
 	$(BIN)/python -m governance.platform.launcher
 
 # pytest on a throwaway embedded PostgreSQL under var/pgtest (or on DATABASE_URL when set).
-test: install $(OIDC_PEER)/node_modules/.installed
+test: install $(OIDC_PEER)/node_modules/.installed $(OKTA_PEER)/node_modules/.installed
 	PGDATA_DIR=$(CURDIR)/var/pgtest $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The house's rules: ruff format and lint (ruff.toml, line length 100) and the import contracts

@@ -15,9 +15,12 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
   the repeated-cursor guard).
 - `auth0.py`: the `auth0` kind, an Auth0 tenant's Management API v2.
 - `google.py`: the `google` kind, a Google Workspace domain's Admin SDK Directory API.
+- `okta/`: the `okta` kind, an Okta org's Management API as a private_key_jwt service app.
+- `pacing.py`: waiting under an IdP's advertised rate-limit window (Okta, Auth0 headers).
+- `assertion.py`: signed JWT client assertions (private_key_jwt) from a PEM key.
 
-How to add a kind (say `okta`):
-1. `governance/connectors/okta.py`: a `Connector` subclass with `kind = "okta"`, the
+How to add a kind (say `acme`):
+1. `governance/connectors/acme.py`: a `Connector` subclass with `kind = "acme"`, the
    `capabilities` it has, and those methods. What it cannot do stays the base class's
    `NotSupported` (never a silent empty list); `verify()` makes one harmless call per capability.
 2. Register it in `registry.KINDS`.

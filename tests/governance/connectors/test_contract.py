@@ -163,6 +163,8 @@ def test_listed_grants_are_normalised_and_revoked_idempotently(peer):
     if not connector.supports(LIST_GRANTS):
         pytest.skip(f"the {peer.kind} kind does not list grants")
 
+    if "grant_id" not in peer.facts:
+        pytest.skip(f"the {peer.kind} peer is stateless: its own tests revoke twice")
     # A grant is known by its IdP id, subject and client ("" as id where the IdP keys grants
     # by user and client alone).
     key = (peer.facts["grant_id"], peer.facts["subject"], peer.facts["client_id"])

@@ -1,0 +1,76 @@
+"""Signed JWTs a connector presents as its own credential: a `private_key_jwt` client assertion
+(RFC 7523 §2.2, OIDC Core §9), signed with the connection's PEM private key.
+
+Signed with `cryptography` directly (a JWT is three base64url parts; a library would add a
+dependency for ten lines). RSA keys sign RS256, P-256 keys ES256; anything else is refused
+with a message that names the key type, never the key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+# okta-sdk-python signs its assertions for 50 minutes; a short life is enough for one request.
+ASSERTION_LIFETIME_SECONDS = 300
+
+
+class InvalidKey(ValueError):
+    """The secret is not a usable private key (the message never contains the key)."""
+
+
+def load_private_key(pem: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """The PEM private key of a connection; InvalidKey when it is not one we can sign with."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise InvalidKey("the secret is not an unencrypted PEM private key") from None
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+        return key
+    raise InvalidKey(f"a {type(key).__name__} cannot sign RS256 or ES256: use an RSA or P-256 key")
+
+
+def client_assertion(
+    *, client_id: str, audience: str, pem: str, key_id: str = "", now: float | None = None
+) -> str:
+    """A private_key_jwt client assertion: iss = sub = client_id, aud = the token endpoint."""
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": issued,
+        "exp": issued + ASSERTION_LIFETIME_SECONDS,
+        "jti": uuid.uuid4().hex,  # the AS may refuse a replayed assertion
+    }
+    return sign(claims, load_private_key(pem), key_id=key_id)
+
+
+def sign(claims: dict, key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, *, key_id="") -> str:
+    """A compact JWS of `claims` (RS256 for RSA keys, ES256 for P-256 keys)."""
+    alg = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256"
+    header = {"alg": alg, "typ": "JWT", **({"kid": key_id} if key_id else {})}
+    signing_input = f"{_b64(_json(header))}.{_b64(_json(claims))}".encode("ascii")
+    if isinstance(key, rsa.RSAPrivateKey):
+        signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    else:  # JWS wants r || s, 32 bytes each, not the DER that cryptography returns (RFC 7518)
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return f"{signing_input.decode('ascii')}.{_b64(signature)}"
+
+
+def _json(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
