@@ -17,6 +17,11 @@ from inventory.models import Client, Grant, Identity, Server
 PAGE_SIZE = 50
 
 
+def _sentence_case(label: str) -> str:
+    """The first letter up, the rest as written ("vanished at the IdP", not "...idp")."""
+    return label[:1].upper() + label[1:]
+
+
 def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict | None = None):
     """The filter form's controls: a select for choices (and for the short lists of known values
     in `options`: (value, label) pairs), a yes/no select for flags, and a removable chip for an
@@ -43,7 +48,7 @@ def _controls(spec: ListSpec, params, options: dict | None = None, labels: dict 
                     "kind": kind,
                     "value": value,
                     "choices": choices,
-                    "label": (flt.label or flt.param.replace("_", " ")).capitalize(),
+                    "label": _sentence_case(flt.label or flt.param.replace("_", " ")),
                     "chip": (labels or {}).get(flt.param, value),
                     "remove_url": "?" + without.urlencode(),
                 }

@@ -3,6 +3,7 @@ authorization server (oidc-provider) with one line per capability, rotate, toggl
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from governance.access.models import AdminAction
 from governance.idp.models import IdpConnection, IdpSync
@@ -209,3 +210,26 @@ def test_without_an_encryption_key_the_add_form_says_which_setting_is_missing(
     assert answer.status_code == 400
     assert "No FIELD_ENCRYPTION_KEY is configured" in answer.content.decode()
     assert not IdpConnection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_sync_that_could_read_nothing_says_so_and_why_per_part(viewer_client, okta_connection):
+    reason = "list_grants is not supported by this 'oauth' connection: set grants_url"
+    now = timezone.now()
+    sync = IdpSync.objects.create(
+        connection=okta_connection,
+        status=IdpSync.Status.DONE,
+        queued_at=now,
+        started_at=now,
+        finished_at=now,
+        summary={
+            "grants": {"seen": 0},
+            "not_supported": {"identities": "no", "clients": "no", "grants": reason},
+            "failed": {},
+        },
+    )
+
+    page = viewer_client.get(reverse("governance:idp_sync_detail", args=[sync.pk])).content
+    text = page.decode()
+    assert "This connection could read nothing" in text
+    assert f"not read: {reason}".replace("'", "&#x27;") in text
