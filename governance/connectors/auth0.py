@@ -205,7 +205,7 @@ class Auth0Connector(Connector):
             body = self._get(collection, params, call, scope)
             items = body.get(collection) if isinstance(body, dict) else body
             if not isinstance(items, list):
-                raise _shape(collection, call, self.api_url)
+                raise ConnectorError.unexpected_shape(collection, call=call, endpoint=self.api_url)
             first = _item_id(items[0], collection) if items else None
             if first is not None and first == previous:  # a server ignoring `page`
                 raise _repeated(call, f"{self.api_url}/{collection}", f"page {page}")
@@ -227,7 +227,7 @@ class Auth0Connector(Connector):
             body = self._get(path, params, call, scope)
             items = body.get(key) if isinstance(body, dict) else None
             if not isinstance(items, list):
-                raise _shape(key, call, self.api_url)
+                raise ConnectorError.unexpected_shape(key, call=call, endpoint=self.api_url)
             yield from (item for item in items if isinstance(item, dict))
             cursor = body.get("next")
             if not cursor or not items:
@@ -287,7 +287,9 @@ class Auth0Connector(Connector):
             raise _failure(response, call, "", token=True)
         body = response.json(call=call)
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise _shape("access_token", call, self.token_url)
+            raise ConnectorError.unexpected_shape(
+                "access_token", call=call, endpoint=self.token_url
+            )
         lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), int) else 3600
         # Renew a minute early so a long listing never sends an expired token.
         self._token = (body["access_token"], time.monotonic() + max(0, lifetime - 60))
@@ -419,15 +421,6 @@ _HINTS = {
     500: "Auth0 failed (server error)",
     503: "Auth0 is unavailable",
 }
-
-
-def _shape(key: str, call: str, endpoint: str) -> ConnectorError:
-    return ConnectorError(
-        f"expected {key!r} in the answer",
-        call=call,
-        endpoint=endpoint,
-        error_code="invalid_response",
-    )
 
 
 def _item_id(item, collection: str):

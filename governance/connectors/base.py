@@ -59,6 +59,16 @@ class ConnectorError(Exception):
             parts.append(f"({self.error_code})")
         return f"{' '.join(parts)}: {self.message}"
 
+    @classmethod
+    def unexpected_shape(cls, key: str, *, call: str, endpoint: str) -> ConnectorError:
+        """An answer without the part the call reads (`key`): the IdP changed, or is not one."""
+        return cls(
+            f"expected {key!r} in the answer",
+            call=call,
+            endpoint=endpoint,
+            error_code="invalid_response",
+        )
+
     @property
     def retryable(self) -> bool:
         """True for failures worth retrying later (rate limits, 5xx, timeouts, refused): not

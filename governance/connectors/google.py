@@ -152,7 +152,9 @@ class GoogleConnector(Connector):
             body = self._get(f"users/{quote(user_key, safe='')}/tokens", {}, LIST_GRANTS)
             items = body.get("items", []) if isinstance(body, dict) else None
             if not isinstance(items, list):
-                raise _shape("items", LIST_GRANTS, self.directory_url)
+                raise ConnectorError.unexpected_shape(
+                    "items", call=LIST_GRANTS, endpoint=self.directory_url
+                )
             for token in items:
                 if isinstance(token, dict):
                     yield IdpGrant(
@@ -197,7 +199,9 @@ class GoogleConnector(Connector):
             body = self._get("users", params, call, SCOPE_USERS)
             users = body.get("users", []) if isinstance(body, dict) else None
             if not isinstance(users, list):
-                raise _shape("users", call, self.directory_url)
+                raise ConnectorError.unexpected_shape(
+                    "users", call=call, endpoint=self.directory_url
+                )
             yield from (user for user in users if isinstance(user, dict))
             page_token = body.get("nextPageToken") or ""
             if not page_token or not users:
@@ -241,7 +245,9 @@ class GoogleConnector(Connector):
             raise _failure(response, call, scope, token=True)
         body = response.json(call=call)
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise _shape("access_token", call, self.token_url)
+            raise ConnectorError.unexpected_shape(
+                "access_token", call=call, endpoint=self.token_url
+            )
         lifetime = body.get("expires_in") if isinstance(body.get("expires_in"), int) else 3600
         self._tokens[scope] = (body["access_token"], time.monotonic() + max(0, lifetime - 60))
         return body["access_token"]
@@ -393,12 +399,3 @@ _HINTS = {
     500: "Google failed (server error)",
     503: "Google is unavailable",
 }
-
-
-def _shape(key: str, call: str, endpoint: str) -> ConnectorError:
-    return ConnectorError(
-        f"expected {key!r} in the answer",
-        call=call,
-        endpoint=endpoint,
-        error_code="invalid_response",
-    )
