@@ -20,7 +20,8 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 
 from governance.connectors import ConnectorError, IdpGrant, NotSupported, RevokeResult
-from governance.connectors.entra import EntraConnector, GrantChanges
+from governance.connectors.base import GrantChanges
+from governance.connectors.entra import EntraConnector
 from tests.peers.entra import EntraPeer
 
 
