@@ -327,6 +327,7 @@ def _check_status(resp: httpx.Response, allow_status) -> None:
             f"HTTP {resp.status_code}; retry after {retry_after}s",
             status=resp.status_code,
             retry_after=retry_after,
+            headers={k.lower(): v for k, v in resp.headers.items()},
         )
     if resp.status_code not in allow_status:
         raise FetchError(
@@ -334,6 +335,7 @@ def _check_status(resp: httpx.Response, allow_status) -> None:
             f"HTTP {resp.status_code}",
             status=resp.status_code,
             retry_after=retry_after,
+            headers={k.lower(): v for k, v in resp.headers.items()},
         )
 
 

@@ -74,12 +74,16 @@ class FetchError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        # The refused answer's headers (lower-case names), for callers that read more than
+        # Retry-After from a 429: an IdP's X-Rate-Limit-Reset and Date.
+        self.headers = dict(headers or {})
 
 
 # --- Address policy -----------------------------------------------------------------------------

@@ -36,11 +36,13 @@ from governance.connectors.base import (
     Check,
     Connector,
     ConnectorError,
+    GrantChanges,
     IdpClient,
     IdpGrant,
     IdpIdentity,
     NotSupported,
     RevokeResult,
+    StateExpired,
     TokenStatus,
 )
 from governance.connectors.registry import KINDS, connector_for
@@ -50,11 +52,13 @@ __all__ = [
     "Check",
     "Connector",
     "ConnectorError",
+    "GrantChanges",
     "IdpClient",
     "IdpGrant",
     "IdpIdentity",
     "NotSupported",
     "RevokeResult",
+    "StateExpired",
     "TokenStatus",
     "connector_for",
 ]

@@ -15,11 +15,11 @@
   `/client-grants/{id}`, by the grant's type; a 404 means already revoked. Revoking a token
   value is NotSupported: Auth0's `/oauth/revoke` only takes the issuing client's credentials.
 - Deactivate: NotSupported (Auth0 clients have no enabled flag). Introspect: NotSupported.
-- Rate limits: `X-RateLimit-Limit/Remaining/Reset` (reset in epoch seconds). When a response
-  says nothing remains, the next call waits for the reset (up to `MAX_PACE_WAIT`) instead of
-  collecting a 429; a 429 is a retryable ConnectorError whose `retry_after` comes from
-  `Retry-After`, else from the window's reset (measured against the server's `Date`) as the
-  last answer announced it: the safe fetcher keeps no other header of a 429.
+- Rate limits: `X-RateLimit-Limit/Remaining/Reset` (reset in epoch seconds, measured against
+  the server's `Date`), paced by pacing.py's Pacer: when a response says nothing remains, the
+  next call waits for the reset instead of collecting a 429. A 429 is a retryable
+  ConnectorError whose `retry_after` comes from its `Retry-After`, else its own
+  `X-RateLimit-Reset`, else the window's reset as the last answer announced it.
 
 Config: `domain`, `client_id` (required); `list_refresh_tokens` (default true), `page_size`
 (default 100), `timeout_seconds` (default 20). URL overrides (tests): `api_url` (default
@@ -32,12 +32,11 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Iterator
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode
 
 import httpx
 
-from governance.connectors import transport
+from governance.connectors import pacing, transport
 from governance.connectors.base import (
     ALL_CAPABILITIES,
     DEACTIVATE,
@@ -59,7 +58,12 @@ from governance.connectors.base import (
 
 # Auth0 pages through at most 1,000 users; beyond, only a user export job lists them all.
 USERS_CAP = 1000
-MAX_PACE_WAIT = 60.0  # a longer wait is the caller's to schedule (retryable error instead)
+_BUCKET = "api"
+_RATE_HEADERS = {
+    "limit": "x-ratelimit-limit",
+    "remaining": "x-ratelimit-remaining",
+    "reset": "x-ratelimit-reset",
+}
 PROBE_ID = "mcp-console-verify-probe"  # an id no Auth0 object has: deleting it is harmless
 
 # grant type -> (collection path, the scope its DELETE needs)
@@ -107,9 +111,9 @@ class Auth0Connector(Connector):
         self.timeouts = transport.Timeouts(connect=min(5.0, total), read=total, total=total)
         self._mock = mock  # tests of odd answers only
         self._token: tuple[str, float] | None = None  # (access token, monotonic expiry)
-        self._not_before = 0.0  # monotonic time before which the rate limit says wait
-        self._window_reset = 0.0  # monotonic time the current rate-limit window ends
         self.sleep = time.sleep  # tests replace it to see the pacing without waiting
+        # One bucket: Auth0's Management API limit is per tenant.
+        self.pacer = pacing.Pacer(sleep=lambda seconds: self.sleep(seconds))
 
     def unsupported(self, capability: str, why: str = "") -> NotSupported:
         why = why or _WHY_NOT.get(capability, "")
@@ -296,7 +300,7 @@ class Auth0Connector(Connector):
         return self._token[0]
 
     def _send(self, method, url, call, *, headers=None, form=None) -> transport.Response:
-        self._pace()
+        self.pacer.before(_BUCKET)
         try:
             response = transport.request(
                 method,
@@ -310,18 +314,19 @@ class Auth0Connector(Connector):
         except ConnectorError as exc:
             if exc.status != 429:
                 raise
-            # The safe fetcher answers a 429 itself, keeping Retry-After but not Auth0's
-            # X-RateLimit-Reset: the window's reset is the one the last answer announced.
+            # The transport read the 429's Retry-After, else its own X-RateLimit-Reset.
             raise self._rate_limited(call, url, exc.retry_after) from None
         if response.status == 429:  # only through a test's mock transport
             wait = transport.retry_after(response)
-            raise self._rate_limited(call, url, wait if wait is not None else _reset_wait(response))
-        self._note_limits(response)
+            if wait is None:
+                wait = pacing.reset_after(response.headers, names=(_RATE_HEADERS["reset"],))
+            raise self._rate_limited(call, url, wait)
+        self.pacer.observe(_BUCKET, pacing.window_from_headers(response.headers, **_RATE_HEADERS))
         return response
 
     def _rate_limited(self, call: str, url: str, wait: float | None) -> ConnectorError:
-        if wait is None:
-            wait = max(0.0, self._window_reset - time.monotonic()) or 1.0
+        if wait is None:  # the window's reset as the last answer announced it
+            wait = self.pacer.reset_in(_BUCKET) or 1.0
         return ConnectorError(
             "rate limited by Auth0",
             call=call,
@@ -330,20 +335,6 @@ class Auth0Connector(Connector):
             error_code="too_many_requests",
             retry_after=wait,
         )
-
-    def _pace(self) -> None:
-        wait = self._not_before - time.monotonic()
-        if wait > 0:
-            self.sleep(wait)
-
-    def _note_limits(self, response: transport.Response) -> None:
-        wait = _reset_wait(response)
-        if wait is None:
-            return
-        self._window_reset = time.monotonic() + wait
-        remaining = response.headers.get("x-ratelimit-remaining", "").strip()
-        if remaining == "0" and response.status != 429 and wait <= MAX_PACE_WAIT:
-            self._not_before = self._window_reset
 
     # --- verify, one capability -------------------------------------------------------------
 
@@ -369,20 +360,6 @@ class Auth0Connector(Connector):
                     raise _failure(response, capability, _REFRESH_SCOPE_HINT)
                 scope += ", read:refresh_tokens"
         return f"{self.api_url}/{path} answered ({scope})"
-
-
-def _reset_wait(response: transport.Response) -> float | None:
-    """Seconds until X-RateLimit-Reset (epoch seconds), measured against the server's Date
-    when it sends one so a skewed local clock cannot shorten the wait."""
-    try:
-        reset = float(response.headers.get("x-ratelimit-reset", ""))
-    except ValueError:
-        return None
-    try:
-        now = parsedate_to_datetime(response.headers["date"]).timestamp()
-    except (KeyError, TypeError, ValueError):
-        now = time.time()
-    return max(0.0, reset - now)
 
 
 def _failure(response: transport.Response, call: str, scope: str, *, token=False):

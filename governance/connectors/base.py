@@ -78,6 +78,10 @@ class ConnectorError(Exception):
         return self.status is None and self.error_code in TRANSIENT_CODES
 
 
+class StateExpired(ConnectorError):
+    """The IdP no longer knows an incremental state (Graph's 410): start a full round."""
+
+
 class NotSupported(ConnectorError):
     """The kind (or this connection's config) cannot do `capability`: never a silent empty list."""
 
@@ -147,6 +151,15 @@ class IdpGrant:
 
 
 @dataclass(frozen=True)
+class GrantChanges:
+    """The grants changed since an incremental state, and the state for the next call."""
+
+    changed: tuple[IdpGrant, ...]
+    removed: tuple[str, ...]  # idp_ids the IdP reports as deleted
+    state: str  # opaque (Graph: the @odata.deltaLink): pass it to the next grant_changes()
+
+
+@dataclass(frozen=True)
 class TokenStatus:
     """What the IdP says about one token (RFC 7662): active or not, and whose."""
 
@@ -177,6 +190,10 @@ class Connector(abc.ABC):
 
     kind: str = ""
     capabilities: frozenset[str] = frozenset()
+    # True when `grant_changes(state)` reads only what changed since the last round; it covers
+    # the grant types in `incremental_grant_types`, `list_other_grants` lists the rest in full.
+    supports_incremental: bool = False
+    incremental_grant_types: frozenset[str] = frozenset()
 
     def __init__(self, config: dict[str, Any], secret: str):
         self.config = dict(config)
@@ -213,6 +230,17 @@ class Connector(abc.ABC):
     def list_grants(self) -> Iterator[IdpGrant]:
         """Every delegated grant (consent, refresh token) the IdP holds."""
         raise self.unsupported(LIST_GRANTS)
+
+    def grant_changes(self, state: str = "") -> GrantChanges:
+        """The grants changed since `state` ("" = a first, full round, which lists every grant
+        `list_grants` would); raises StateExpired when the IdP no longer knows `state`.
+        Only for connectors with `supports_incremental`."""
+        raise self.unsupported(LIST_GRANTS, f"the {self.kind!r} connector reads no changes")
+
+    def list_other_grants(self) -> Iterator[IdpGrant]:
+        """Every grant `grant_changes` does not cover (its types are not in
+        `incremental_grant_types`): with it, a round of changes sees every grant type."""
+        raise self.unsupported(LIST_GRANTS, f"the {self.kind!r} connector reads no changes")
 
     def revoke(self, grant_or_token: IdpGrant | str) -> RevokeResult:
         """Revoke a listed grant or a token value; revoking what is already gone succeeds."""

@@ -10,7 +10,9 @@ with application permissions (client credentials with a secret).
   = the client SP's object id, scopes = the app role's value). Graph names clients by SP object
   id; grants are given the `appId` so they match clients and the inventory.
 - `grant_changes(state)`: Graph's delta query for delegated grants; `state` is the
-  `@odata.deltaLink` the previous call returned (plain data for the caller to keep).
+  `@odata.deltaLink` the previous call returned (plain data for the caller to keep); an expired
+  one (410) raises StateExpired. `list_other_grants()` lists the application permissions, which
+  have no delta, so an incremental sync still sees every grant type.
 - Revoke deletes the grant (a 404 is `already_absent`); `revoke_sign_in_sessions(user)` is the
   separate, blunt action (every app of that user). Deactivate sets the client's service
   principal `accountEnabled=false`. Entra has no RFC 7009/7662: a token value is NotSupported.
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
@@ -43,10 +44,12 @@ from governance.connectors.base import (
     Check,
     Connector,
     ConnectorError,
+    GrantChanges,
     IdpClient,
     IdpGrant,
     IdpIdentity,
     RevokeResult,
+    StateExpired,
 )
 from governance.connectors.bearer import BearerSession, CursorGuard, error_of, failure
 
@@ -80,15 +83,6 @@ _ROLE_NEEDS = {
 }
 
 
-@dataclass(frozen=True)
-class GrantChanges:
-    """Delegated grants changed since the last delta call, and the state for the next one."""
-
-    changed: tuple[IdpGrant, ...]
-    removed: tuple[str, ...]  # grant ids Graph reports as deleted
-    state: str  # the @odata.deltaLink: pass it to the next grant_changes()
-
-
 class EntraConnector(Connector):
     """A connection to one Entra tenant through Microsoft Graph."""
 
@@ -96,6 +90,9 @@ class EntraConnector(Connector):
     capabilities = frozenset(
         {VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, DEACTIVATE}
     )
+    # Graph's delta covers delegated grants; application permissions have no delta in v1.0.
+    supports_incremental = True
+    incremental_grant_types = frozenset({"consent"})
 
     def __init__(self, config, secret, *, mock: httpx.MockTransport | None = None):
         super().__init__(config, secret)
@@ -206,9 +203,14 @@ class EntraConnector(Connector):
             )
 
     def list_grants(self) -> Iterator[IdpGrant]:
-        principals = self._service_principals(LIST_GRANTS)
+        self._service_principals(LIST_GRANTS)
         for item in self._pages(self.grant_url(), call=LIST_GRANTS):
             yield self._consent(item)
+        yield from self.list_other_grants()
+
+    def list_other_grants(self) -> Iterator[IdpGrant]:
+        """Application permissions (machine-to-machine), which Graph's delta does not cover."""
+        principals = self._service_principals(LIST_GRANTS)
         for resource in principals.values():
             if not resource.get("appRoles"):
                 continue  # nothing can be assigned on a resource without app roles
@@ -219,7 +221,7 @@ class EntraConnector(Connector):
 
     def grant_changes(self, state: str = "") -> GrantChanges:
         """Delegated grants changed since `state` (the deltaLink of the previous call; "" for
-        a first, full round). Graph answers 410 when a deltaLink has expired: start again."""
+        a first, full round). Graph answers 410 when a deltaLink has expired: StateExpired."""
         self._service_principals(LIST_GRANTS)
         url, guard = state or self.url("/oauth2PermissionGrants/delta()"), CursorGuard(LIST_GRANTS)
         changed, removed = [], []
@@ -378,7 +380,16 @@ class EntraConnector(Connector):
             f"{PERMISSIONS.get(call, '?')} (with admin consent)",
             410: "the delta link has expired: start again with grant_changes('')",
         }
-        return failure(response, call, hints)
+        error = failure(response, call, hints)
+        if response.status == 410:
+            return StateExpired(
+                error.message,
+                call=error.call,
+                endpoint=error.endpoint,
+                status=error.status,
+                error_code=error.error_code,
+            )
+        return error
 
     def _probe(self, capability: str, url: str) -> Check:
         try:

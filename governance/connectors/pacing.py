@@ -4,8 +4,8 @@ window is left (Okta `X-Rate-Limit-*`, Auth0 `X-RateLimit-*`).
 A connector reads each answer's headers into a `Window` and hands it to its `Pacer`; before the
 next request on the same bucket the pacer sleeps until the window resets when (almost) nothing
 is left. It never spends the last request of a window on purpose, so a sync that paces itself
-collects no 429s; a 429 that comes anyway (another client shares the limit) is the caller's to
-turn into a retryable ConnectorError with `retry_after` from the same window.
+collects no 429s; a 429 that comes anyway (another client shares the limit) carries its own
+reset, which `reset_after` reads: the transport makes it the ConnectorError's `retry_after`.
 
 The reset is an epoch second on the server's clock: it is read against the answer's `Date`
 header, not the local clock, which may be minutes off (okta-sdk-python does the same).
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 # Longest a pacer will sleep for one window: a reset far in the future is a broken header.
 MAX_WAIT_SECONDS = 120.0
+# Where a window's reset (epoch seconds) is announced: Okta's name, then Auth0's.
+RESET_HEADERS = ("x-rate-limit-reset", "x-ratelimit-reset")
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,29 @@ def window_from_headers(
     try:
         window_limit = int(headers[limit])
         window_remaining = int(headers[remaining])
-        reset_at = float(headers[reset])
     except (KeyError, TypeError, ValueError):
+        return None
+    wait = reset_after(headers, names=(reset,), now=now)
+    return None if wait is None else Window(window_limit, window_remaining, wait)
+
+
+def reset_after(
+    headers: Mapping[str, str],
+    *,
+    names: tuple[str, ...] = RESET_HEADERS,
+    now: Callable[[], float] = time.time,
+) -> float | None:
+    """Seconds until the window resets, from the first of `names` the answer carries (an epoch
+    second) against its `Date`; None when it names no reset. A 429 carries it too: its own
+    reset is the wait it asks for."""
+    value = next((headers[name] for name in names if name in headers), None)
+    try:
+        reset_at = float(value)
+    except (TypeError, ValueError):
         return None
     server_now = _server_time(headers.get("date")) or now()
     # +1: the reset second itself still belongs to the old window (okta-sdk-python adds it too).
-    reset_after = min(max(reset_at - server_now, 0.0) + 1.0, MAX_WAIT_SECONDS)
-    return Window(window_limit, window_remaining, reset_after)
+    return min(max(reset_at - server_now, 0.0) + 1.0, MAX_WAIT_SECONDS)
 
 
 def _server_time(date_header: str | None) -> float | None:

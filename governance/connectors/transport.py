@@ -15,7 +15,8 @@ sync) wraps its work in `retrying(RetryPolicy(...))`, and within it every GET is
 429 and transient failures (bounded attempts, exponential backoff, a server's Retry-After
 waited out), and a response that says the rate-limit window is spent (`X-Rate-Limit-Remaining:
 0` with its reset, Okta's form, or Auth0's `X-RateLimit-*`) makes the next call wait for the
-reset instead of collecting a 429. A retried GET of one page resumes a listing mid-way, which
+reset instead of collecting a 429; a 429 that comes anyway waits out its own reset header
+(`Retry-After` first). A retried GET of one page resumes a listing mid-way, which
 no generator could after an exception. Writes (POST, DELETE) are never retried here.
 """
 
@@ -32,6 +33,7 @@ import httpx
 import orjson
 from django.db import connections
 
+from governance.connectors import pacing
 from governance.connectors.base import ConnectorError
 from inventory.fetch import FetchError, parse_retry_after, safe_fetch
 
@@ -233,13 +235,16 @@ def _request_once(
             record=False,
         )
     except FetchError as exc:
+        wait = exc.retry_after
+        if wait is None and exc.status == 429:  # the 429's own reset (Okta, Auth0) says when
+            wait = pacing.reset_after(exc.headers)
         raise ConnectorError(
             exc.message,
             call=call,
             endpoint=url,
             status=exc.status,
             error_code=exc.reason,
-            retry_after=exc.retry_after,
+            retry_after=wait,
         ) from None
     return Response(result.status_code, result.headers, result.content, url)
 

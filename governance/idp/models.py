@@ -35,6 +35,9 @@ class IdpConnection(models.Model):
     is_demo = models.BooleanField(default=False, help_text="Made by the demo data, not real.")
     last_test_at = models.DateTimeField(null=True, blank=True)
     last_test_result = models.JSONField(default=list, blank=True)
+    # Each part's incremental state (Graph: {"grants": deltaLink}), written only when a sync
+    # succeeds: an interrupted sync leaves the old one, so it simply runs again.
+    sync_state = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

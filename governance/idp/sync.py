@@ -18,7 +18,14 @@ from django.utils import timezone
 
 from governance.access import secrets
 from governance.access.records import record_admin_action
-from governance.connectors import ConnectorError, NotSupported, connector_for, transport
+from governance.connectors import (
+    Connector,
+    ConnectorError,
+    NotSupported,
+    StateExpired,
+    connector_for,
+    transport,
+)
 from governance.connectors.base import IdpClient, IdpGrant, IdpIdentity
 from governance.idp.models import IdpConnection, IdpSync
 from governance.platform import jobs
@@ -114,19 +121,61 @@ def run_sync(sync: IdpSync, progress: jobs.Progress) -> None:
     secret = secrets.decrypt(connection.secret_encrypted) if connection.secret_encrypted else ""
     connector = connector_for(connection.kind, connection.config, secret)
     run = _Run(sync, progress, connection_issuer(connection))
+    issuers = sorted({run.issuer, *connection.issuers.values_list("issuer", flat=True)})
+    state = None
     with transport.retrying(_policy(run)):
         run.part("identities", connector.list_identities, _identity_row, run.write_identities)
         run.link_identities()
         run.part("clients", connector.list_clients, _client_row, run.write_clients)
-        grants_complete = run.part("grants", connector.list_grants, run.grant_row, run.write_grants)
-    # A listing that finished is the IdP's whole truth unless the connector read only changes.
-    if grants_complete and (sync.full or not getattr(connector, "incremental", False)):
-        issuers = {run.issuer, *connection.issuers.values_list("issuer", flat=True)}
-        vanished = ledger.mark_vanished(issuers=sorted(issuers), seen=run.seen, at=run.started)
-        run.counts["grants"].vanished += vanished
+        if connector.supports_incremental:
+            state = _grant_changes(run, connector, connection, issuers)
+        elif run.part("grants", connector.list_grants, run.grant_row, run.write_grants):
+            # A listing that finished is the IdP's whole truth: what it left out vanished.
+            vanished = ledger.mark_vanished(issuers=issuers, seen=run.seen, at=run.started)
+            run.counts["grants"].vanished += vanished
     run.save()
     if run.failed:
         raise SyncIncomplete("; ".join(f"{part}: {why}" for part, why in run.failed.items()))
+    if state is not None:  # only now: an interrupted sync reads the same changes again
+        connection.sync_state = {**connection.sync_state, "grants": state}
+        IdpConnection.objects.filter(pk=connection.pk).update(sync_state=connection.sync_state)
+
+
+def _grant_changes(
+    run: _Run, connector: Connector, connection: IdpConnection, issuers: list[str]
+) -> str | None:
+    """The grants part for a connector that reads changes: only what changed since the stored
+    state, or every grant when the sync is full, there is no state or the IdP forgot it. Returns
+    the state to store, None when the part failed."""
+    state = "" if run.sync.full else str(connection.sync_state.get("grants") or "")
+    try:
+        try:
+            changes = connector.grant_changes(state)
+        except StateExpired:  # not a failure: the IdP asks for a full round
+            run.grants_read = "all: the stored state had expired"
+            state, changes = "", connector.grant_changes("")
+    except ConnectorError as exc:
+        run.failed["grants"] = str(exc)
+        run.progress.error(f"grants: {exc}")
+        return None
+    if state:
+        run.grants_read = "changes"
+
+    def listing():
+        yield from changes.changed
+        yield from connector.list_other_grants()
+
+    if not run.part("grants", listing, run.grant_row, run.write_grants):
+        return None
+    # A round from "" lists every grant; a round of changes lists the other types in full and
+    # names what was removed.
+    spared = sorted(connector.incremental_grant_types) if state else []
+    vanished = ledger.mark_vanished(
+        issuers=issuers, seen=run.seen, at=run.started, spare_types=spared
+    )
+    vanished += ledger.mark_removed(issuers=issuers, external_ids=changes.removed, at=run.started)
+    run.counts["grants"].vanished += vanished
+    return changes.state
 
 
 def _policy(run: _Run) -> transport.RetryPolicy:
@@ -169,6 +218,7 @@ class _Run:
         self.failed: dict[str, str] = {}
         self.inserted, self.analyze_at = 0, ANALYZE_FIRST_AT
         self.saved_at = 0.0
+        self.grants_read = "all"  # or "changes": what an incremental connector was asked for
 
     def part(self, name: str, listing: Callable, to_row: Callable, write: Callable) -> bool:
         """Read and write one part; True when the listing finished."""
@@ -255,6 +305,7 @@ class _Run:
             "not_supported": self.not_supported,
             "failed": self.failed,
             "waits": self.waits,
+            "grants_read": self.grants_read,
         }
         held = IdpSync.objects.filter(
             pk=self.sync.pk, run_token=self.sync.run_token, status=IdpSync.Status.RUNNING

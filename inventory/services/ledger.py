@@ -266,9 +266,16 @@ def _count(sql: str, params: list, counts: Counts) -> Counts:
 _VANISH_SQL = """
 UPDATE inventory_grant AS t SET vanished_at = %s
 WHERE t.issuer = ANY(%s::text[]) AND t.vanished_at IS NULL AND t.content_hash <> ''
+  AND NOT t.grant_type = ANY(%s::text[])
   AND NOT EXISTS (
     SELECT 1 FROM unnest(%s::text[], %s::text[]) AS s(issuer, external_id)
     WHERE s.issuer = t.issuer AND s.external_id = t.external_id)
+"""
+
+_REMOVED_SQL = """
+UPDATE inventory_grant SET vanished_at = %s
+WHERE issuer = ANY(%s::text[]) AND external_id = ANY(%s::text[]) AND vanished_at IS NULL
+  AND content_hash <> ''
 """
 
 
@@ -281,9 +288,16 @@ def refresh_statistics() -> None:
         cursor.execute("ANALYZE inventory_grant, inventory_identity, inventory_client")
 
 
-def mark_vanished(*, issuers: Sequence[str], seen: Sequence[tuple[str, str]], at) -> int:
+def mark_vanished(
+    *,
+    issuers: Sequence[str],
+    seen: Sequence[tuple[str, str]],
+    at,
+    spare_types: Sequence[str] = (),
+) -> int:
     """Mark the synced grants of `issuers` that were not `seen` (issuer, external_id) as
-    vanished at `at`; never deletes. Returns how many vanished now."""
+    vanished at `at`, except those of `spare_types` (not listed in full, e.g. read as changes);
+    never deletes. Returns how many vanished now."""
     if not issuers:
         return 0
     seen_issuers = [issuer for issuer, _ in seen]
@@ -293,5 +307,15 @@ def mark_vanished(*, issuers: Sequence[str], seen: Sequence[tuple[str, str]], at
         # picks a nested loop over the seen list: O(grants x seen), 1 s for 4,000 grants and
         # hours for 100,000. The anti-join is a hash join whatever the statistics say.
         cursor.execute("SET LOCAL enable_nestloop = off")
-        cursor.execute(_VANISH_SQL, [at, list(issuers), seen_issuers, seen_ids])
+        cursor.execute(_VANISH_SQL, [at, list(issuers), list(spare_types), seen_issuers, seen_ids])
+        return cursor.rowcount
+
+
+def mark_removed(*, issuers: Sequence[str], external_ids: Sequence[str], at) -> int:
+    """Mark the synced grants the IdP reported as removed (`external_ids`, e.g. Graph's delta
+    `@removed`) as vanished at `at`; never deletes. Returns how many vanished now."""
+    if not issuers or not external_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(_REMOVED_SQL, [at, list(issuers), list(external_ids)])
         return cursor.rowcount

@@ -405,6 +405,18 @@ def test_429_and_503_with_retry_after_are_rate_limited_with_the_delay(server, al
 
 
 @pytest.mark.django_db
+def test_a_429_keeps_its_headers_on_the_error_for_callers_that_read_its_reset(server, allow_local):
+    reset = {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "1900000000"}
+    server.routes["/busy"] = Route(status=429, headers=reset)
+
+    with pytest.raises(FetchError) as err:
+        safe_fetch(server.url("/busy"), purpose="registry")
+
+    assert (err.value.reason, err.value.retry_after) == ("rate_limited", None)
+    assert err.value.headers["x-rate-limit-reset"] == "1900000000" and err.value.headers["date"]
+
+
+@pytest.mark.django_db
 def test_no_store_means_max_age_zero_and_credentials_in_urls_are_refused(server, allow_local):
     server.routes["/nostore"] = Route(body={}, headers={"Cache-Control": "no-store"})
     assert safe_fetch(server.url("/nostore"), purpose="cimd").max_age == 0

@@ -27,7 +27,7 @@ is `POST /api/v1/apps/{id}/lifecycle/deactivate` (reversible in Okta).
 Pagination follows `Link: <…>; rel="next"` verbatim, on the same origin only, and stops with an
 error when a cursor repeats. Pacing: `X-Rate-Limit-*` against the answer's `Date`
 (pacing.py), one bucket per endpoint family; a 429 is a retryable ConnectorError whose
-`retry_after` is the window's reset.
+`retry_after` is its own X-Rate-Limit-Reset (else the bucket's last known reset).
 """
 
 from governance.connectors.okta.connector import SCOPES, OktaConnector

@@ -230,11 +230,12 @@ class OktaConnector(Connector):
         return response
 
     def _rate_limited(self, exc: ConnectorError, bucket: str) -> ConnectorError:
-        """A 429 always says when to come back: the window's reset as the last answer in this
-        bucket gave it (the fetcher keeps a 429's own headers), else Retry-After, else a minute."""
+        """A 429 always says when to come back: its own Retry-After or X-Rate-Limit-Reset
+        (the transport reads them), else the window's reset as the last answer in this bucket
+        gave it, else a minute."""
         if exc.status != 429:
             return exc
-        wait = self.pacer.reset_in(bucket) or exc.retry_after or DEFAULT_RETRY_AFTER
+        wait = exc.retry_after or self.pacer.reset_in(bucket) or DEFAULT_RETRY_AFTER
         return ConnectorError(
             f"rate limited by Okta; its window resets in {wait:.0f}s",
             call=exc.call,

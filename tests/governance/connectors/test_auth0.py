@@ -10,7 +10,7 @@ import httpx
 import pytest
 from auth0.management import ManagementClient
 
-from governance.connectors import ConnectorError, IdpGrant, NotSupported, RevokeResult
+from governance.connectors import ConnectorError, IdpGrant, NotSupported, RevokeResult, transport
 from governance.connectors.auth0 import Auth0Connector
 from tests.governance.connectors.peers import _auth0_config
 from tests.peers.auth0 import Auth0Peer
@@ -214,6 +214,38 @@ def test_retry_after_wins_over_the_reset_header(server):
     assert caught.value.retry_after == 7.0
 
 
+def _reset_in(seconds: int) -> dict:
+    return {
+        "X-RateLimit-Limit": "10",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(time.time()) + seconds),
+    }
+
+
+def test_a_429s_own_reset_header_is_its_retry_after_through_the_safe_fetcher(server):
+    # No earlier answer announced a window: the 429's own X-RateLimit-Reset is all there is
+    # (before, the fetcher kept only Retry-After and the connector guessed one second).
+    server.fail_next(1, 429, body={"statusCode": 429}, headers=_reset_in(30))
+
+    with pytest.raises(ConnectorError) as caught:
+        list(_connector(server).list_clients())
+
+    assert caught.value.status == 429 and caught.value.retryable
+    assert 29 <= caught.value.retry_after <= 32  # against the peer's Date, +1 for its second
+
+
+def test_a_sync_waits_out_the_429s_own_reset_then_carries_on(server):
+    server.fail_next(1, 429, body={"statusCode": 429}, headers=_reset_in(20))
+    waits = []
+    policy = transport.RetryPolicy(sleep=lambda s: None, on_wait=lambda *wait: waits.append(wait))
+
+    with transport.retrying(policy):
+        clients = list(_connector(server).list_clients())
+
+    assert clients and [reason for reason, _ in waits] == ["rate_limited"]
+    assert 19 <= waits[0][1] <= 22
+
+
 def test_the_connector_waits_for_the_reset_when_nothing_remains_instead_of_collecting_429s(server):
     server.limit = 2  # requests per one-second window
     connector = _connector(server, page_size=1, list_refresh_tokens=False)
@@ -289,8 +321,9 @@ def test_a_token_value_and_deactivation_are_not_supported_with_the_reason(server
 
 
 def test_a_429s_reset_is_measured_against_the_servers_date_not_the_local_clock():
-    # Only a mock transport hands the connector a 429 with its headers (the safe fetcher
-    # answers 429s itself); the server's clock runs an hour behind ours here.
+    # A mock transport hands the connector the 429 itself (the safe fetcher raises instead, with
+    # the headers on the error: see the peer tests above); the server's clock runs an hour
+    # behind ours here.
     server_now = time.time() - 3600
     date = email.utils.formatdate(server_now, usegmt=True)
     reset = str(int(server_now) + 30)

@@ -20,7 +20,8 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 
 from governance.connectors import ConnectorError, IdpGrant, NotSupported, RevokeResult
-from governance.connectors.entra import EntraConnector, GrantChanges
+from governance.connectors.base import GrantChanges, StateExpired
+from governance.connectors.entra import EntraConnector
 from tests.peers.entra import EntraPeer
 
 
@@ -194,6 +195,7 @@ def test_an_expired_delta_state_is_an_error_that_says_to_start_again(graph):
         connector.grant_changes(stale)
 
     assert caught.value.status == 410 and "grant_changes('')" in str(caught.value)
+    assert isinstance(caught.value, StateExpired)  # what the sync reads as "start a full round"
     assert len(connector.grant_changes("").changed) == 2
 
 

@@ -88,6 +88,20 @@ def test_without_pacing_the_same_sync_collects_a_429_that_says_when_to_return(ok
     assert 0 < caught.value.retry_after <= server.window_seconds + 2
 
 
+def test_a_429s_own_x_rate_limit_reset_is_its_retry_after(okta_local):
+    # The first call already finds the window spent: no earlier answer told the pacer when it
+    # resets, so only the 429's own headers can (before, the fetcher dropped them: 60 s).
+    server, pem = okta_local
+    server.rate_limit, server.window_seconds = 0, 30
+
+    with pytest.raises(ConnectorError) as caught:
+        list(_connector(server, pem).list_identities())
+
+    assert server.served_429 == 1 and caught.value.retryable
+    # reset = the next whole second + 30, against the server's Date, +1 for the reset second
+    assert 30 <= caught.value.retry_after <= 33
+
+
 def test_a_client_assertion_signed_with_another_key_gets_no_token(okta_local):
     server, _ = okta_local
 
