@@ -118,12 +118,13 @@ def run_sync(sync: IdpSync, progress: jobs.Progress) -> None:
         run.part("identities", connector.list_identities, _identity_row, run.write_identities)
         run.link_identities()
         run.part("clients", connector.list_clients, _client_row, run.write_clients)
-        grants_complete = run.part("grants", connector.list_grants, run.grant_row, run.write_grants)
-    # A listing that finished is the IdP's whole truth unless the connector read only changes.
-    if grants_complete and (sync.full or not getattr(connector, "incremental", False)):
         issuers = {run.issuer, *connection.issuers.values_list("issuer", flat=True)}
-        vanished = ledger.mark_vanished(issuers=sorted(issuers), seen=run.seen, at=run.started)
-        run.counts["grants"].vanished += vanished
+        run.known = ledger.KnownGrants.load(issuers=sorted(issuers), at=run.started)
+        grants_complete = run.part("grants", connector.list_grants, run.grant_row, run.write_grants)
+    # A listing that finished is the IdP's whole truth unless the connector read only changes:
+    # what it did not list is what `known` still holds.
+    if grants_complete and (sync.full or not getattr(connector, "incremental", False)):
+        run.counts["grants"].vanished += ledger.mark_vanished(known=run.known, at=run.started)
     run.save()
     if run.failed:
         raise SyncIncomplete("; ".join(f"{part}: {why}" for part, why in run.failed.items()))
@@ -162,7 +163,8 @@ class _Run:
         self.sync, self.progress, self.issuer = sync, progress, issuer
         self.started = timezone.now()
         self.counts = {part: ledger.Counts() for part in PARTS}
-        self.seen: set[tuple[str, str]] = set()  # (issuer, external_id): what vanishing spares
+        # The grants the ledger holds for these issuers; each listed one is taken out of it.
+        self.known = ledger.KnownGrants({})
         self.links: list[tuple[str, str, str, str]] = []
         self.waits = {"server_error": 0, "rate_limited": 0, "transient": 0, "pacing": 0}
         self.not_supported: dict[str, str] = {}
@@ -215,7 +217,11 @@ class _Run:
         )
 
     def write_grants(self, rows: list[dict]) -> ledger.Counts:
-        return self._analyzing(ledger.upsert_grants(issuer=self.issuer, rows=rows, at=self.started))
+        """Upsert the rows whose hash differs from the stored one; the rest are only seen."""
+        changed = [row for row in rows if row.pop("stored_hash") != row["content_hash"]]
+        counts = ledger.upsert_grants(issuer=self.issuer, rows=changed, at=self.started)
+        counts.seen += len(rows) - len(changed)
+        return self._analyzing(counts)
 
     def _analyzing(self, counts: ledger.Counts) -> ledger.Counts:
         """Refresh the planner's statistics each time this run's inserts double (and at the
@@ -227,10 +233,14 @@ class _Run:
         return counts
 
     def grant_row(self, grant: IdpGrant) -> dict:
-        if grant.idp_id:  # listed, even if malformed now: not vanished
-            self.seen.add((self.issuer, str(grant.idp_id)))
-        row = _grant_row(grant)
-        self.seen.add((self.issuer, row["external_id"]))
+        try:
+            row = _grant_row(grant)
+        except Malformed:
+            if grant.idp_id:  # listed, even if malformed now: not vanished
+                self.known.see(self.issuer, str(grant.idp_id))
+            raise
+        row["content_hash"] = ledger.grant_hash(row)
+        row["stored_hash"] = self.known.see(self.issuer, row["external_id"])
         return row
 
     def waited(self, reason: str, seconds: float) -> None:
