@@ -217,8 +217,8 @@ class _Run:
         )
 
     def write_grants(self, rows: list[dict]) -> ledger.Counts:
-        """Upsert the rows whose hash differs from the stored one; the rest are only seen."""
-        changed = [row for row in rows if row.pop("stored_hash") != row["content_hash"]]
+        """Upsert the rows whose record changed; the unchanged ones are only seen."""
+        changed = [row for row in rows if row is not _UNCHANGED]
         counts = ledger.upsert_grants(issuer=self.issuer, rows=changed, at=self.started)
         counts.seen += len(rows) - len(changed)
         return self._analyzing(counts)
@@ -233,15 +233,13 @@ class _Run:
         return counts
 
     def grant_row(self, grant: IdpGrant) -> dict:
-        try:
-            row = _grant_row(grant)
-        except Malformed:
-            if grant.idp_id:  # listed, even if malformed now: not vanished
-                self.known.see(self.issuer, str(grant.idp_id))
-            raise
-        row["content_hash"] = ledger.grant_hash(row)
-        row["stored_hash"] = self.known.see(self.issuer, row["external_id"])
-        return row
+        """The row to write, or _UNCHANGED when the ledger holds this very record (its hash,
+        taken before normalising: an unchanged record costs a hash and a dict lookup)."""
+        digest = _record_hash(grant)
+        # Listed, so not vanished: even when the record turned malformed.
+        if self.known.see(self.issuer, _external_id(grant)) == digest:
+            return _UNCHANGED
+        return {**_grant_row(grant), "content_hash": digest}
 
     def waited(self, reason: str, seconds: float) -> None:
         self.waits[reason] = self.waits.get(reason, 0) + 1
@@ -322,11 +320,29 @@ def _client_row(client: IdpClient) -> dict:
     }
 
 
+# A grant's content hash is that of the connector's record, the one thing its row derives
+# from, so an unchanged record is known before it is normalised. Bump ROW_VERSION when
+# `_grant_row` changes what a record becomes: every grant is then rewritten once.
+ROW_VERSION = 1
+_UNCHANGED: dict = {"unchanged": True}  # grant_row's answer for a record the ledger holds
+
+
+def _record_hash(grant: IdpGrant) -> str:
+    return ledger.content_hash({"row_version": ROW_VERSION, "record": grant})
+
+
+def _external_id(grant: IdpGrant) -> str:
+    """The grant's key at its issuer. Keycloak and Google have no id for a grant: it is the
+    (user, client) pair."""
+    subject = "" if grant.subject is None else str(grant.subject)
+    client_id = "" if grant.client_id is None else str(grant.client_id)
+    return str(grant.idp_id) if grant.idp_id else (subject and f"{subject}:{client_id}")
+
+
 def _grant_row(grant: IdpGrant) -> dict:
     subject = _text(grant.subject, "subject")
     client_id = _text(grant.client_id, "client_id", required=True)
-    # Keycloak and Google have no id for a grant: it is the (user, client) pair.
-    external_id = _text(grant.idp_id or (subject and f"{subject}:{client_id}"), "external_id")
+    external_id = _text(_external_id(grant), "external_id")
     if not external_id:
         raise Malformed("no id and no subject")
     grant_type = grant.grant_type or (
