@@ -57,8 +57,8 @@ def content_hash(record: dict) -> str:
 
 
 def grant_hash(row: dict) -> str:
-    """The content hash of one grant row as `upsert_grants` takes it: what the IdP said about
-    the grant, so a record that says the same again costs no write."""
+    """The content hash of one grant row as `upsert_grants` takes it, for a caller that brings
+    none (the IdP sync hashes its connector's record instead, before normalising it)."""
     return content_hash(
         {
             "subject": row.get("subject"),
@@ -302,7 +302,8 @@ class KnownGrants:
     """The synced, not vanished grants of a sync's issuers, loaded once at its start: per issuer,
     external id -> content hash ("" when last_seen is due for its daily refresh, so the row is
     written). A record the sync reads is taken out (`see`); what is left after a complete
-    listing is what vanished. ~0.3 KB a grant (two strings and a dict slot)."""
+    listing is what vanished. ~0.2 KB a grant (two strings and a dict slot: 20 MB at
+    100,000 grants with short ids)."""
 
     def __init__(self, by_issuer: dict[str, dict[str, str]]):
         self.by_issuer = by_issuer
