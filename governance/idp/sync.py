@@ -129,10 +129,13 @@ def run_sync(sync: IdpSync, progress: jobs.Progress) -> None:
         run.part("clients", connector.list_clients, _client_row, run.write_clients)
         if connector.supports_incremental:
             state = _grant_changes(run, connector, connection, issuers)
-        elif run.part("grants", connector.list_grants, run.grant_row, run.write_grants):
-            # A listing that finished is the IdP's whole truth: what it left out vanished.
-            vanished = ledger.mark_vanished(issuers=issuers, seen=run.seen, at=run.started)
-            run.counts["grants"].vanished += vanished
+        else:
+            run.known = ledger.KnownGrants.load(issuers=issuers, at=run.started)
+            if run.part("grants", connector.list_grants, run.grant_row, run.write_grants):
+                # A listing that finished is the IdP's whole truth: what it did not list is what
+                # `known` still holds, and that vanished.
+                vanished = ledger.mark_vanished(known=run.known, at=run.started)
+                run.counts["grants"].vanished += vanished
     run.save()
     if run.failed:
         raise SyncIncomplete("; ".join(f"{part}: {why}" for part, why in run.failed.items()))
@@ -165,14 +168,13 @@ def _grant_changes(
         yield from changes.changed
         yield from connector.list_other_grants()
 
+    # A round from "" lists every grant; a round of changes lists the other types in full (so
+    # only those can vanish by absence) and names what was removed.
+    spared = sorted(connector.incremental_grant_types) if state else []
+    run.known = ledger.KnownGrants.load(issuers=issuers, at=run.started, except_types=spared)
     if not run.part("grants", listing, run.grant_row, run.write_grants):
         return None
-    # A round from "" lists every grant; a round of changes lists the other types in full and
-    # names what was removed.
-    spared = sorted(connector.incremental_grant_types) if state else []
-    vanished = ledger.mark_vanished(
-        issuers=issuers, seen=run.seen, at=run.started, spare_types=spared
-    )
+    vanished = ledger.mark_vanished(known=run.known, at=run.started)
     vanished += ledger.mark_removed(issuers=issuers, external_ids=changes.removed, at=run.started)
     run.counts["grants"].vanished += vanished
     return changes.state
@@ -211,7 +213,8 @@ class _Run:
         self.sync, self.progress, self.issuer = sync, progress, issuer
         self.started = timezone.now()
         self.counts = {part: ledger.Counts() for part in PARTS}
-        self.seen: set[tuple[str, str]] = set()  # (issuer, external_id): what vanishing spares
+        # The grants the ledger holds for these issuers; each listed one is taken out of it.
+        self.known = ledger.KnownGrants({})
         self.links: list[tuple[str, str, str, str]] = []
         self.waits = {"server_error": 0, "rate_limited": 0, "transient": 0, "pacing": 0}
         self.not_supported: dict[str, str] = {}
@@ -265,7 +268,11 @@ class _Run:
         )
 
     def write_grants(self, rows: list[dict]) -> ledger.Counts:
-        return self._analyzing(ledger.upsert_grants(issuer=self.issuer, rows=rows, at=self.started))
+        """Upsert the rows whose record changed; the unchanged ones are only seen."""
+        changed = [row for row in rows if row is not _UNCHANGED]
+        counts = ledger.upsert_grants(issuer=self.issuer, rows=changed, at=self.started)
+        counts.seen += len(rows) - len(changed)
+        return self._analyzing(counts)
 
     def _analyzing(self, counts: ledger.Counts) -> ledger.Counts:
         """Refresh the planner's statistics each time this run's inserts double (and at the
@@ -277,11 +284,13 @@ class _Run:
         return counts
 
     def grant_row(self, grant: IdpGrant) -> dict:
-        if grant.idp_id:  # listed, even if malformed now: not vanished
-            self.seen.add((self.issuer, str(grant.idp_id)))
-        row = _grant_row(grant)
-        self.seen.add((self.issuer, row["external_id"]))
-        return row
+        """The row to write, or _UNCHANGED when the ledger holds this very record (its hash,
+        taken before normalising: an unchanged record costs a hash and a dict lookup)."""
+        digest = _record_hash(grant)
+        # Listed, so not vanished: even when the record turned malformed.
+        if self.known.see(self.issuer, _external_id(grant)) == digest:
+            return _UNCHANGED
+        return {**_grant_row(grant), "content_hash": digest}
 
     def waited(self, reason: str, seconds: float) -> None:
         self.waits[reason] = self.waits.get(reason, 0) + 1
@@ -363,11 +372,29 @@ def _client_row(client: IdpClient) -> dict:
     }
 
 
+# A grant's content hash is that of the connector's record, the one thing its row derives
+# from, so an unchanged record is known before it is normalised. Bump ROW_VERSION when
+# `_grant_row` changes what a record becomes: every grant is then rewritten once.
+ROW_VERSION = 1
+_UNCHANGED: dict = {"unchanged": True}  # grant_row's answer for a record the ledger holds
+
+
+def _record_hash(grant: IdpGrant) -> str:
+    return ledger.content_hash({"row_version": ROW_VERSION, "record": grant})
+
+
+def _external_id(grant: IdpGrant) -> str:
+    """The grant's key at its issuer. Keycloak and Google have no id for a grant: it is the
+    (user, client) pair."""
+    subject = "" if grant.subject is None else str(grant.subject)
+    client_id = "" if grant.client_id is None else str(grant.client_id)
+    return str(grant.idp_id) if grant.idp_id else (subject and f"{subject}:{client_id}")
+
+
 def _grant_row(grant: IdpGrant) -> dict:
     subject = _text(grant.subject, "subject")
     client_id = _text(grant.client_id, "client_id", required=True)
-    # Keycloak and Google have no id for a grant: it is the (user, client) pair.
-    external_id = _text(grant.idp_id or (subject and f"{subject}:{client_id}"), "external_id")
+    external_id = _text(_external_id(grant), "external_id")
     if not external_id:
         raise Malformed("no id and no subject")
     grant_type = grant.grant_type or (

@@ -222,3 +222,42 @@ def test_beat_starts_a_sync_of_each_connection_whose_interval_has_passed(grants_
 def test_beat_schedules_the_tick():
     entry = settings.CELERY_BEAT_SCHEDULE["start-due-idp-syncs"]
     assert entry["task"] == "governance.start_due_idp_syncs"
+
+
+def test_the_vanish_pass_writes_only_the_grants_that_vanished(grants_server):
+    connection = oauth_connection(grants_server.url)
+    sync_now(connection, full=True)
+    gone = grants_server.grants.pop(3)
+    before = _row_versions("inventory_grant")
+
+    again = sync_now(connection, full=True)
+
+    after = _row_versions("inventory_grant")
+    vanished = Grant.objects.get(external_id=gone["id"])
+    assert again.vanished == 1 and vanished.vanished_at is not None
+    assert {pk for pk in before if after[pk] != before[pk]} == {vanished.pk}
+
+
+def test_a_grant_seen_over_a_day_ago_has_its_last_seen_refreshed_by_an_unchanged_sync(
+    grants_server,
+):
+    connection = oauth_connection(grants_server.url)
+    sync_now(connection)
+    long_ago = timezone.now() - timedelta(days=2)
+    Grant.objects.filter(external_id="grant-7").update(last_seen=long_ago)
+
+    again = sync_now(connection)
+
+    assert (again.created, again.changed) == (0, 1)
+    assert Grant.objects.get(external_id="grant-7").last_seen > long_ago
+
+
+def test_a_grant_stored_with_another_hash_is_rewritten_once(grants_server):
+    connection = oauth_connection(grants_server.url)
+    sync_now(connection)
+    Grant.objects.filter(external_id="grant-2").update(content_hash="0" * 64)
+
+    again, third = sync_now(connection), sync_now(connection)
+
+    assert (again.changed, third.changed) == (1, 0)
+    assert Grant.objects.get(external_id="grant-2").content_hash != "0" * 64
