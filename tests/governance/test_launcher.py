@@ -1,5 +1,6 @@
 """`make run`'s launcher: serves the console and leaves nothing running after Ctrl-C."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -34,6 +35,25 @@ def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 120) -> httpx.R
     raise AssertionError(f"{url} never answered")
 
 
+def _stop_all(launcher: subprocess.Popen, pgdata) -> None:
+    """After a failure (a timeout on a busy machine), stop what the launcher started, not just
+    the launcher: killing it alone left its web server and workers running for the whole run."""
+    if launcher.poll() is None:
+        descendants = psutil.Process(launcher.pid).children(recursive=True)
+        launcher.send_signal(signal.SIGINT)
+        try:
+            launcher.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(launcher.pid, signal.SIGKILL)
+            launcher.wait()
+        for child in descendants:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+    if devdb.is_running(pgdata):
+        devdb.stop(pgdata)
+
+
 @pytest.mark.slow
 def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tmp_path):
     port = _free_port()
@@ -52,6 +72,7 @@ def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tm
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: a failed test can stop all it started
     )
     try:
         health = _wait_for(f"http://127.0.0.1:{port}/healthz", launcher)
@@ -66,8 +87,7 @@ def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tm
         launcher.send_signal(signal.SIGINT)
         output = launcher.communicate(timeout=60)[0].decode()
     finally:
-        if launcher.poll() is None:
-            launcher.kill()
+        _stop_all(launcher, pgdata)
     assert launcher.returncode == 0, output
     time.sleep(0.5)
     alive = [p for p in spawned if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
