@@ -129,7 +129,10 @@ class EntraConnector(Connector):
         return self.url("/users", select=_USER_FIELDS, expand="manager($select=id)", top=PAGE_SIZE)
 
     def principals_url(self) -> str:
-        return self.url("/servicePrincipals", select=_SP_FIELDS, top=PAGE_SIZE)
+        # Owners come along ($expand): who answers for a service principal or agent identity.
+        return self.url(
+            "/servicePrincipals", select=_SP_FIELDS, expand="owners($select=id)", top=PAGE_SIZE
+        )
 
     def grant_url(self, grant_id: str = "") -> str:
         return self.url(f"/oauth2PermissionGrants{'/' + _seg(grant_id) if grant_id else ''}")
@@ -189,6 +192,7 @@ class EntraConnector(Connector):
                 display_name=str(sp.get("displayName") or ""),
                 active=sp.get("accountEnabled") is not False,
                 kind="agent" if sp.get("@odata.type") == AGENT_TYPE else "service",
+                owner=_first_owner(sp),
                 raw=sp,
             )
 
@@ -427,3 +431,14 @@ def _when(value) -> datetime.datetime | None:
         return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _first_owner(principal: dict) -> str:
+    """The first listed owner's id (Graph lists owners in no meaningful order; the ledger keeps
+    one owner per identity, and the raw record keeps them all)."""
+    owners = principal.get("owners")
+    if isinstance(owners, list):
+        for owner in owners:
+            if isinstance(owner, dict) and owner.get("id"):
+                return str(owner["id"])
+    return ""

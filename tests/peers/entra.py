@@ -109,6 +109,9 @@ class EntraPeer(ScriptedPeer):
                        "accountEnabled": True, "servicePrincipalType": "Application",
                        "appRoles": []},
         }  # fmt: skip
+        # Owners (a navigation property, shown only under $expand=owners): who answers for a
+        # service principal or an agent identity.
+        self.owners = {"sp-agent": ["u-alice"], "sp-svc": ["u-bob", "u-alice"]}
         self.grants = {}
         self.put_grant("g-alice", "sp-agent", "u-alice", "User.Read Mail.Read")
         self.put_grant("g-tenant", "sp-svc", None, "openid profile")
@@ -200,7 +203,17 @@ class EntraPeer(ScriptedPeer):
         return self._page(request, users)
 
     def _principals(self, request):
-        return self._page(request, list(self.principals.values()))
+        expand = "owners" in request.query.get("$expand", "")
+        principals = []
+        for sp in self.principals.values():
+            shown = dict(sp)
+            if expand:
+                owners = self.owners.get(sp["id"], [])
+                shown["owners"] = [
+                    {"@odata.type": "#microsoft.graph.user", "id": o} for o in owners
+                ]
+            principals.append(shown)
+        return self._page(request, principals)
 
     def _grants(self, request):
         return self._page(request, list(self.grants.values()))

@@ -69,6 +69,7 @@ def test_every_url_the_connector_builds_is_the_one_msgraph_sdk_builds(sdk):
     principals = _query(
         ServicePrincipalsRequestBuilder,
         select=["id,appId,displayName,accountEnabled,servicePrincipalType,appRoles"],
+        expand=["owners($select=id)"],
         top=999,
     )
     grants = sdk.oauth2_permission_grants
@@ -125,6 +126,9 @@ def test_users_come_with_their_manager_and_service_principals_as_services_or_age
     assert identities["u-bob"].email == "bob@contoso.test"  # no mail: the UPN
     assert not identities["u-carol"].active
     assert identities["sp-agent"].kind == "agent" and identities["sp-svc"].kind == "service"
+    # Owners come along with the principals: an agent's owner is the person answering for it.
+    assert identities["sp-agent"].owner == "u-alice" and identities["sp-svc"].owner == "u-bob"
+    assert identities["u-alice"].owner == ""
 
 
 def test_clients_are_keyed_by_app_id_and_grants_name_the_app_id_not_the_object_id(graph):
