@@ -42,6 +42,14 @@ def load_private_key(pem: str) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     raise InvalidKey(f"a {type(key).__name__} cannot sign RS256 or ES256: use an RSA or P-256 key")
 
 
+def load_rsa_private_key(pem: str) -> rsa.RSAPrivateKey:
+    """The PEM private key of a certificate credential, which Entra verifies RS256 only."""
+    key = load_private_key(pem)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise InvalidKey("an Entra certificate credential is an RSA key (RS256)")
+    return key
+
+
 def client_assertion(
     *, client_id: str, audience: str, pem: str, key_id: str = "", now: float | None = None
 ) -> str:
@@ -64,9 +72,7 @@ def certificate_assertion(
     """An Entra client assertion for a certificate credential (RFC 7523, as Microsoft's
     "certificate credentials" page gives it): RS256, header `x5t` naming the certificate,
     iss = sub = client_id, aud = the token endpoint, nbf to exp 10 minutes, a fresh jti."""
-    key = load_private_key(pem)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise InvalidKey("an Entra certificate credential is an RSA key (RS256)")
+    key = load_rsa_private_key(pem)
     issued = int(time.time() if now is None else now)
     claims = {
         "iss": client_id,
