@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -36,10 +37,14 @@ class BearerSession:
         token_url: str,
         form: dict[str, str],
         timeouts: transport.Timeouts,
+        signed: Callable[[], dict[str, str]] | None = None,
         mock: httpx.MockTransport | None = None,
     ):
+        """`form` is sent with every token request; `signed` gives fields made afresh for each
+        one (a client assertion is single-use: its own jti and a short life)."""
         self.token_url = token_url
         self._form = {"grant_type": "client_credentials", **form}
+        self._signed = signed
         self.timeouts = timeouts
         self._mock = mock
         self._token = ""
@@ -52,7 +57,8 @@ class BearerSession:
         """A valid access token; ConnectorError naming `call` (the operation that needed it)."""
         if self._token and time.monotonic() < self._expires_at:
             return self._token
-        response = self._request("POST", self.token_url, call=call, form=self._form)
+        form = {**self._form, **(self._signed() if self._signed else {})}
+        response = self._request("POST", self.token_url, call=call, form=form)
         if response.status != 200:
             raise failure(response, call, _TOKEN_HINTS)
         body = response.json(call=call)

@@ -1,5 +1,5 @@
 """The `entra` kind: Microsoft Entra ID through Microsoft Graph v1.0, as an app registration
-with application permissions (client credentials with a secret).
+with application permissions (client credentials with a certificate or a secret).
 
 - Identities: users (with their manager), service principals (kind `service`, or `agent` for
   Entra Agent ID's `#microsoft.graph.agentIdentity`). Clients: service principals, keyed by
@@ -19,9 +19,12 @@ with application permissions (client credentials with a secret).
 - Pages follow `@odata.nextLink` (same origin only: the token is never sent elsewhere), a
   repeated link ends the listing with an error; 429/503 carry Graph's `Retry-After`.
 
-Config: `tenant_id`, `client_id` (required), `timeout_seconds`; overrides `graph_url`
-(default https://graph.microsoft.com/v1.0) and `login_url` (https://login.microsoftonline.com).
-The secret is the app registration's client secret.
+Config: `tenant_id`, `client_id` (required), `certificate_thumbprint` (with a certificate),
+`timeout_seconds`; overrides `graph_url` (default https://graph.microsoft.com/v1.0) and
+`login_url` (https://login.microsoftonline.com). The secret is either the private key (PEM) of
+a certificate uploaded to the app registration, whose SHA-1 thumbprint (hex, as Entra shows it)
+is `certificate_thumbprint` (the token request then carries an RFC 7523 client assertion,
+assertion.certificate_assertion), or a client secret.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
-from governance.connectors import transport
+from governance.connectors import assertion, transport
 from governance.connectors.base import (
     ALL_CAPABILITIES,
     DEACTIVATE,
@@ -56,6 +59,7 @@ from governance.connectors.bearer import BearerSession, CursorGuard, error_of, f
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 LOGIN_URL = "https://login.microsoftonline.com"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PAGE_SIZE = 999  # Graph's maximum $top for users and service principals
 AGENT_TYPE = "#microsoft.graph.agentIdentity"
 _USER_FIELDS = "id,displayName,userPrincipalName,mail,accountEnabled"
@@ -106,17 +110,43 @@ class EntraConnector(Connector):
             total = float(self.config.get("timeout_seconds", 20))
         except (TypeError, ValueError):
             raise ConnectorError("timeout_seconds must be a number", call="configure") from None
+        token_url = f"{login_url}/{tenant}/oauth2/v2.0/token"
+        form = {"client_id": str(self.config["client_id"]), "scope": GRAPH_SCOPE}
+        signed = self._assertion(token_url, secret) if is_private_key(secret) else None
         self.session = BearerSession(
-            token_url=f"{login_url}/{tenant}/oauth2/v2.0/token",
-            form={
-                "client_id": str(self.config["client_id"]),
-                "client_secret": secret,
-                "scope": GRAPH_SCOPE,
-            },
+            token_url=token_url,
+            form=form if signed else {**form, "client_secret": secret},
+            signed=signed,
             timeouts=transport.Timeouts(connect=min(5.0, total), read=total, total=total),
             mock=mock,
         )
         self._principals: dict[str, dict] | None = None
+
+    def _assertion(self, token_url: str, pem: str):
+        """The token request's client-assertion fields for a certificate credential, signed
+        afresh for each request; a missing thumbprint or an unusable key fails here, at once."""
+        thumbprint = str(self.config.get("certificate_thumbprint") or "")
+        if not thumbprint:
+            raise ConnectorError(
+                "a certificate credential (a PEM private key) needs the config's "
+                "'certificate_thumbprint' (the certificate's SHA-1 thumbprint shown by Entra)",
+                call="configure",
+            )
+
+        def signed() -> dict[str, str]:
+            client_id = str(self.config["client_id"])
+            return {
+                "client_assertion_type": JWT_BEARER,
+                "client_assertion": assertion.certificate_assertion(
+                    client_id=client_id, audience=token_url, pem=pem, thumbprint=thumbprint
+                ),
+            }
+
+        try:
+            signed()
+        except assertion.InvalidKey as exc:
+            raise ConnectorError(str(exc), call="configure") from None
+        return signed
 
     # --- URLs (checked against msgraph-sdk's request builders in the tests) -------------------
 
@@ -442,3 +472,8 @@ def _first_owner(principal: dict) -> str:
             if isinstance(owner, dict) and owner.get("id"):
                 return str(owner["id"])
     return ""
+
+
+def is_private_key(secret: str) -> bool:
+    """Whether the credential is a certificate's private key (PEM) rather than a secret."""
+    return "PRIVATE KEY-----" in secret

@@ -37,7 +37,7 @@ def add_connection(
     """Add a connection: its config checked, its credential encrypted, its issuers linked (the
     kind's usual issuer when none is given)."""
     config = kinds.validate_config(kind, config)
-    secret = kinds.validate_secret(kind, secret)
+    secret = kinds.validate_secret(kind, secret, config=config)
     issuers = clean_issuers(issuers) or _default_issuers(kind, config)
     with transaction.atomic():
         connection = IdpConnection(
@@ -98,7 +98,7 @@ def update_connection(
 @transaction.atomic
 def rotate_secret(*, actor, connection: IdpConnection, secret: str, request=None):
     """Replace the connection's credential (encrypted with the newest key)."""
-    secret = kinds.validate_secret(connection.kind, secret)
+    secret = kinds.validate_secret(connection.kind, secret, config=connection.config)
     connection = IdpConnection.objects.select_for_update().get(pk=connection.pk)
     before = snapshot(connection)
     connection.secret_encrypted = _encrypt(secret)

@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from governance.connectors import assertion
+
 
 @dataclass(frozen=True)
 class Field:
@@ -95,6 +97,13 @@ KINDS: dict[str, Kind] = {
                 Field("tenant_id", "Tenant ID", "The directory (tenant) ID, a GUID."),
                 Field("client_id", "Application (client) ID", "The app registration's ID."),
                 Field(
+                    "certificate_thumbprint",
+                    "Certificate thumbprint",
+                    "With a certificate credential: the certificate's SHA-1 thumbprint as "
+                    "Entra shows it (40 hex digits). Leave blank with a client secret.",
+                    required=False,
+                ),
+                Field(
                     "graph_url",
                     "Graph URL override",
                     "Only for tests; default https://graph.microsoft.com/v1.0.",
@@ -109,14 +118,16 @@ KINDS: dict[str, Kind] = {
                     url=True,
                 ),
             ),
-            "Client secret",
-            "A client secret of the app registration; shown never again.",
+            "Certificate private key (PEM) or client secret",
+            "Recommended: the private key (PEM, RSA) of a certificate uploaded to the app "
+            "registration, with its thumbprint above; else a client secret. Shown never again.",
             sync_permissions=("Application.Read.All", "Directory.Read.All"),
             revoke_permissions=(
                 "DelegatedPermissionGrant.ReadWrite.All",
                 "AppRoleAssignment.ReadWrite.All",
                 "User.RevokeSessions.All",
             ),
+            multiline_secret=True,
         ),
         Kind(
             "keycloak",
@@ -298,12 +309,19 @@ def _problem(field: Field, text: str) -> str:
             return "a number of seconds between 0 and 300."
     if field.name == "admin_email" and "@" not in text:
         return "an email address, e.g. admin@example.com."
+    if field.name == "certificate_thumbprint":
+        try:
+            assertion.x5t(text)
+        except assertion.InvalidKey:
+            return "the certificate's SHA-1 thumbprint, 40 hex digits (as Entra shows it)."
     return ""
 
 
-def validate_secret(kind_name: str, secret: str) -> str:
+def validate_secret(kind_name: str, secret: str, *, config: dict | None = None) -> str:
     """The credential stripped of surrounding blanks, or a ValidationError on `secret` that
-    says what is wrong with it without repeating it."""
+    says what is wrong with it without repeating it. With the connection's (cleaned) `config`,
+    a credential that needs a setting is checked against it too (Entra's certificate needs
+    its thumbprint)."""
     kind = kind_of(kind_name)
     secret = (secret or "").strip()
     if not secret:
@@ -317,6 +335,8 @@ def validate_secret(kind_name: str, secret: str) -> str:
                 }
             )
         secret = _pem_lines(secret)
+    if kind.name == "entra" and "PRIVATE KEY-----" in secret:
+        secret = _entra_certificate_key(_pem_lines(secret), config)
     if kind.name == "google":
         try:
             key = json.loads(secret)
@@ -330,6 +350,26 @@ def validate_secret(kind_name: str, secret: str) -> str:
                 }
             )
     return secret
+
+
+def _entra_certificate_key(pem: str, config: dict | None) -> str:
+    """An Entra certificate credential: an RSA key (Entra signs RS256 only), and, when the
+    config is known, the certificate_thumbprint that names its certificate to Entra."""
+    try:
+        assertion.load_rsa_private_key(pem)
+    except assertion.InvalidKey:
+        raise ValidationError(
+            {"secret": "The Entra certificate credential is an unencrypted RSA private key (PEM)."}
+        ) from None
+    if config is not None and not config.get("certificate_thumbprint"):
+        raise ValidationError(
+            {
+                "certificate_thumbprint": "Certificate thumbprint (certificate_thumbprint) is "
+                "required with a certificate's private key: the SHA-1 thumbprint Entra shows "
+                "for the uploaded certificate."
+            }
+        )
+    return pem
 
 
 def _pem_lines(pem: str) -> str:

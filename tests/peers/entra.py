@@ -4,7 +4,13 @@ What it answers, as documented (learn.microsoft.com/graph: oauth2permissiongrant
 -delta, serviceprincipal-list-approleassignedto/-delete-approleassignedto, user-list,
 user-revokesigninsessions, serviceprincipal-update, throttling):
 - `POST /{tenant}/oauth2/v2.0/token` (client credentials, scope `.default`): a JWT-shaped token
-  whose `roles` are the application permissions the test granted; 401 `invalid_client`.
+  whose `roles` are the application permissions the test granted; 401 `invalid_client`. The
+  client authenticates with its secret, or with a certificate (learn.microsoft.com/entra:
+  certificate-credentials): an RFC 7523 `client_assertion` whose header `x5t` names one of the
+  app's `certificates` and whose RS256 signature that certificate's key verifies, with aud =
+  this token endpoint, iss = sub = client_id, nbf <= now < exp, and a jti not seen before;
+  anything else is 401 `invalid_client` with the AADSTS code Entra gives (AADSTS700027 for a
+  signature or key that does not match).
 - Collections answer `{"value": [...], "@odata.nextLink"}` with `$skiptoken` pages (a page is at
   most `page_limit` long, so small seeds still page); `delta()` ends with `@odata.deltaLink`,
   and a `$deltatoken` gives the changes since, deleted grants as `@removed`.
@@ -18,9 +24,19 @@ user-revokesigninsessions, serviceprincipal-update, throttling):
 
 from __future__ import annotations
 
+import base64
+import datetime
 import itertools
+import json
 import re
+import time
 from urllib.parse import urlencode
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 from tests.peers.vendor_api import Answer, Request, ScriptedPeer, unsigned_jwt
 
@@ -28,6 +44,9 @@ TENANT = "contoso-tenant"
 CLIENT_ID = "console-app"
 SECRET = "entra-console-secret"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+CLOCK_SKEW_SECONDS = 300
+_BAD_SIGNATURE = "AADSTS700027: Client assertion contains an invalid signature."
 ALL_ROLES = (
     "User.Read.All",
     "Application.Read.All",
@@ -58,6 +77,37 @@ def _error(status: int, code: str, message: str) -> Answer:
     return Answer(status, {"error": {"code": code, "message": message}})
 
 
+def make_certificate(key: rsa.RSAPrivateKey | None = None) -> tuple[str, x509.Certificate]:
+    """A private key (PEM) and a self-signed certificate for it, as an admin makes one to
+    upload to the app registration."""
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcp-governance console")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return pem, certificate
+
+
+def thumbprint(certificate: x509.Certificate) -> str:
+    """The certificate's SHA-1 thumbprint in hex, as the Entra portal shows it."""
+    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - Entra's x5t
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 class EntraPeer(ScriptedPeer):
     """Graph + the token endpoint, seeded with a small tenant."""
 
@@ -69,6 +119,9 @@ class EntraPeer(ScriptedPeer):
         self.roles = list(ALL_ROLES)
         self.repeat_cursor = False
         self.secret = SECRET
+        self.certificates: list[x509.Certificate] = []  # uploaded to the app registration
+        self.assertions: list[tuple[dict, dict]] = []  # (header, claims) of accepted ones
+        self._jtis: set[str] = set()
         self.tokens: set[str] = set()
         self.revoked_sessions: list[str] = []
         self._seq = itertools.count(1)
@@ -168,7 +221,11 @@ class EntraPeer(ScriptedPeer):
 
     def _token(self, request: Request) -> Answer:
         form = request.form
-        if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, self.secret):
+        if "client_assertion" in form:
+            refused = self._refused_assertion(form)
+            if refused:
+                return Answer(401, {"error": "invalid_client", "error_description": refused})
+        elif (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, self.secret):
             description = "AADSTS7000215: Invalid client secret provided."
             return Answer(401, {"error": "invalid_client", "error_description": description})
         if form.get("grant_type") != "client_credentials" or not form.get("scope", "").endswith(
@@ -178,6 +235,47 @@ class EntraPeer(ScriptedPeer):
         token = unsigned_jwt({"roles": list(self.roles), "tid": TENANT})
         self.tokens.add(token)
         return Answer(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token})
+
+    def _refused_assertion(self, form: dict[str, str]) -> str:
+        """Why Entra refuses this client assertion ("" when it accepts it)."""
+        if form.get("client_assertion_type") != JWT_BEARER:
+            return "AADSTS7000216: 'client_assertion_type' must be jwt-bearer."
+        try:
+            header_part, claims_part, signature = form["client_assertion"].split(".")
+            header = json.loads(_b64decode(header_part))
+            claims = json.loads(_b64decode(claims_part))
+        except ValueError:
+            return "AADSTS50027: JWT token is invalid or malformed."
+        certificate = next((c for c in self.certificates if _x5t(c) == header.get("x5t")), None)
+        if header.get("alg") != "RS256" or certificate is None:
+            return f"{_BAD_SIGNATURE} [Reason - The key was not found.]"
+        try:
+            certificate.public_key().verify(
+                _b64decode(signature),
+                f"{header_part}.{claims_part}".encode(),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except (InvalidSignature, ValueError):
+            return f"{_BAD_SIGNATURE} [Reason - The provided signature value did not match.]"
+        if not claims.get("iss") == claims.get("sub") == form.get("client_id") == CLIENT_ID:
+            return (
+                "AADSTS700021: Client assertion application identifier doesn't match "
+                "'client_id' parameter."
+            )
+        if claims.get("aud") != f"{self.url}{self.token_path}":
+            return "AADSTS700016: The client assertion's audience is not this token endpoint."
+        now = time.time()
+        nbf, exp = claims.get("nbf"), claims.get("exp")
+        if not isinstance(nbf, int) or not isinstance(exp, int):
+            return "AADSTS700024: Client assertion is not within its valid time range."
+        if nbf > now + CLOCK_SKEW_SECONDS or exp <= now:
+            return "AADSTS700024: Client assertion is not within its valid time range."
+        if not claims.get("jti") or claims["jti"] in self._jtis:
+            return "AADSTS7000269: The client assertion's jti was already used."
+        self._jtis.add(claims["jti"])
+        self.assertions.append((header, claims))
+        return ""
 
     def _page(self, request: Request, items: list[dict], *, last: dict | None = None) -> Answer:
         skip = int(request.query.get("$skiptoken", 0))
@@ -268,3 +366,8 @@ class EntraPeer(ScriptedPeer):
             return _error(404, "Request_ResourceNotFound", f"appId '{app_id}' does not exist")
         sp.update(request.json())
         return Answer(204)
+
+
+def _x5t(certificate: x509.Certificate) -> str:
+    digest = certificate.fingerprint(hashes.SHA1())  # noqa: S303 - Entra's x5t is SHA-1
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
