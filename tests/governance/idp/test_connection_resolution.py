@@ -81,9 +81,7 @@ def test_the_identity_list_link_lists_exactly_the_issuers_identities(viewer_clie
     assert {r["issuer"] for r in api["results"]} == {issuer}
 
 
-def test_the_identity_and_grant_pages_name_the_connection_of_their_issuer(
-    viewer_client, resolved
-):
+def test_the_identity_and_grant_pages_name_the_connection_of_their_issuer(viewer_client, resolved):
     connection, issuer = resolved
     identity = Identity.objects.filter(issuer=issuer).first()
     grant = Grant.objects.filter(issuer=issuer).first()
