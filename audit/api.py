@@ -101,7 +101,7 @@ def _event_list_params() -> tuple[OpenApiParameter, ...]:
     ),
 )
 class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
-    """Audit events, newest first: ?since&until&source&identity&client&server&method&tool&
+    """Audit events, newest first: ?since&until&source&issuer&identity&client&server&method&tool&
     outcome&task&type&session&q&cursor&limit (max 500). `next` is the cursor of the following
     page. Any other parameter is a 400 naming it."""
 

@@ -21,6 +21,7 @@ from governance.access.lists.export import spreadsheet_cell
 
 FILTERS = {  # query parameter -> column
     "source": "source_id",
+    "issuer": "actor_issuer",
     "identity": "actor_subject",
     "client": "client_ref",
     "server": "server_name",

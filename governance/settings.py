@@ -95,6 +95,9 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "governance.access.roles.role_context",
             ],
+            # governance.idp is a package of the governance app, not an app: its tag library is
+            # registered here so inventory's templates can `{% load idp %}`.
+            "libraries": {"idp": "governance.idp.templatetags.idp"},
         },
     },
 ]

@@ -1,12 +1,20 @@
-"""Reads for the connection pages and the API: connections with their last sync, sync lists."""
+"""Reads for the connection pages and the API: connections with their last sync, sync lists,
+what each issuer brought in, and which connection an issuer resolves to."""
 
 from __future__ import annotations
 
-from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
+from django.utils import timezone
+
+from audit.queries import events_by_issuer
 from governance.access.lists.filters import Filter, ListSpec, filtered
 from governance.idp.models import IdpConnection, IdpIssuer, IdpSync
-from inventory.models import Grant
+from inventory.models import Grant, Identity
+
+EVENT_DAYS = 7
 
 CONNECTION_SPEC = ListSpec(
     search=("name", "issuers__issuer"),
@@ -56,13 +64,40 @@ def sync_rows(params) -> QuerySet:
     return filtered(SYNC_SPEC, IdpSync.objects.select_related("connection"), params)
 
 
-def issuers_with_grant_counts(connection: IdpConnection) -> list[tuple[str, int]]:
-    """(issuer, grants in the ledger from it) for each issuer of the connection, one query."""
-    issuers = list(connection.issuers.values_list("issuer", flat=True))
-    counts = dict(
-        Grant.objects.filter(issuer__in=issuers)
-        .values("issuer")
-        .annotate(n=Count("id"))
-        .values_list("issuer", "n")
-    )
-    return [(issuer, counts.get(issuer, 0)) for issuer in issuers]
+@dataclass(frozen=True)
+class IssuerCounts:
+    """What one issuer of a connection accounts for: ledger grants, identities, recent events."""
+
+    issuer: str
+    grants: int
+    identities: int
+    events: int
+
+
+def events_since(now: datetime | None = None) -> datetime:
+    """The start of the events window: EVENT_DAYS ago, on the hour, so the rollup's count and
+    the explorer's `since` select the same events."""
+    start = (now or timezone.now()) - timedelta(days=EVENT_DAYS)
+    return start.replace(minute=0, second=0, microsecond=0)
+
+
+def _counts_by_issuer(model, issuers: list[str]) -> dict[str, int]:
+    rows = model.objects.filter(issuer__in=issuers).values("issuer").annotate(n=Count("id"))
+    return dict(rows.values_list("issuer", "n"))
+
+
+def issuer_counts(connection: IdpConnection, *, since: datetime) -> list[IssuerCounts]:
+    """Per issuer of the connection: its grants, its identities and its audit events since
+    `since` (from the hourly identity rollup: never a scan of the events). Four queries."""
+    issuers = sorted(connection.issuers.values_list("issuer", flat=True))
+    grants = _counts_by_issuer(Grant, issuers)
+    identities = _counts_by_issuer(Identity, issuers)
+    events = events_by_issuer(issuers, since)
+    return [
+        IssuerCounts(i, grants.get(i, 0), identities.get(i, 0), events.get(i, 0)) for i in issuers
+    ]
+
+
+def connection_for_issuer(issuer: str) -> IdpConnection | None:
+    """The connection that answers for `issuer` (issuers are unique), or None."""
+    return IdpConnection.objects.filter(issuers__issuer=issuer).only("id", "name").first()

@@ -7,6 +7,8 @@ progress); every URL also works without JavaScript.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -103,6 +105,7 @@ def connection_detail(request, pk: int):
 
 def _detail(connection, **extra) -> dict:
     syncs = list(connection.syncs.all()[:RECENT_SYNCS])
+    since = queries.events_since()
     return {
         "connection": connection,
         "kind": kinds.KINDS[connection.kind],
@@ -110,7 +113,10 @@ def _detail(connection, **extra) -> dict:
             (kinds.KINDS[connection.kind].field(key), key, value)
             for key, value in connection.config.items()
         ],
-        "issuers": queries.issuers_with_grant_counts(connection),
+        "issuers": queries.issuer_counts(connection, since=since),
+        # Naive UTC, as the explorer's datetime-local field shows and reads it.
+        "events_since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
+        "event_days": queries.EVENT_DAYS,
         "syncs": syncs,
         "open_sync": next((s for s in syncs if s.is_open), None),
         "rotate_form": extra.pop("rotate_form", None) or RotateForm(kind=connection.kind),

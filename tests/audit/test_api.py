@@ -168,3 +168,30 @@ def test_a_forged_cursor_is_read_like_a_since_or_refused(viewer_client, stored, 
     if status == 400:
         assert response.json()["detail"].startswith("cursor:")
     assert viewer_client.get("/audit/", {"cursor": forged}).status_code == status
+
+
+def test_the_issuer_filter_selects_the_acting_identitys_issuer_on_api_page_and_export(
+    auditor_client,
+):
+    source, _ = create_source(name="gw-issuers")
+    okta = {"id": "00u-okta", "type": "human", "idp": "https://acme.okta.example"}
+    entra = {"id": "00u-entra", "type": "human", "idp": "https://login.entra.example"}
+    events = [make_event(actor=okta) for _ in range(2)] + [make_event(actor=entra)]
+    ingest_events(source=source, events=events)
+    params = {"issuer": "https://acme.okta.example"}
+    api = auditor_client.get("/api/v1/audit-events/", params).json()["results"]
+    assert [r["actor_subject"] for r in api] == ["00u-okta", "00u-okta"]
+    page = auditor_client.get("/audit/", params).content.decode()
+    assert "00u-okta" in page and "00u-entra" not in page
+    export = b"".join(auditor_client.get("/audit/export.csv", params).streaming_content)
+    assert export.count(b"00u-okta") == 2 and b"00u-entra" not in export
+
+
+def test_an_issuer_filter_with_a_nul_is_a_400_naming_it_and_the_schema_lists_it(viewer_client):
+    for url in ("/api/v1/audit-events/", "/audit/"):
+        response = viewer_client.get(url, {"issuer": "a\x00b"})
+        assert response.status_code == 400, url
+        assert "Query parameter 'issuer' contains a NUL character." in response.content.decode()
+    schema = viewer_client.get("/api/v1/schema/?format=json").json()
+    params = schema["paths"]["/api/v1/audit-events/"]["get"]["parameters"]
+    assert "issuer" in {p["name"] for p in params}
