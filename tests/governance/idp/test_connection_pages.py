@@ -233,3 +233,18 @@ def test_a_sync_that_could_read_nothing_says_so_and_why_per_part(viewer_client, 
     text = page.decode()
     assert "This connection could read nothing" in text
     assert f"not read: {reason}".replace("'", "&#x27;") in text
+
+
+@pytest.mark.django_db
+def test_a_connection_without_a_credential_cannot_be_tested_and_says_why(admin_client_):
+    demo = IdpConnection.objects.create(
+        name="Acme Okta (demo)",
+        kind="okta",
+        config={"domain": "acme.okta.com", "client_id": "0oa-demo"},
+        is_demo=True,
+        enabled=False,
+    )
+    page = admin_client_.get(reverse("governance:idp_connection_detail", args=[demo.pk]))
+    text = page.content.decode()
+    assert 'disabled title="Set a credential first' in text
+    assert "No credential is set" in text
