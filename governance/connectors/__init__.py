@@ -10,17 +10,21 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
   `TokenStatus`, `RevokeResult`, `Check`) and the errors (`ConnectorError`, `NotSupported`).
 - `registry.py`: `KINDS` and `connector_for(kind, config, secret)`.
 - `oauth.py`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server.
-- `entra.py` (Microsoft Graph) and `keycloak.py` (Admin REST API): vendor kinds that sign in
+- `entra/` (Microsoft Graph) and `keycloak.py` (Admin REST API): vendor kinds that sign in
   with client credentials through `bearer.py` (the token, one retry after a 401, error bodies,
-  the repeated-cursor guard).
-- `auth0.py`: the `auth0` kind, an Auth0 tenant's Management API v2.
+  the repeated-cursor guard). `entra/` keeps the connector in `connector.py`, Graph URLs in
+  `urls.py`, records and error hints in `answers.py`, the certificate credential in
+  `credential.py`.
+- `auth0/`: the `auth0` kind, an Auth0 tenant's Management API v2 (`connector.py`; records and
+  error hints in `answers.py`).
 - `google.py`: the `google` kind, a Google Workspace domain's Admin SDK Directory API.
 - `okta/`: the `okta` kind, an Okta org's Management API as a private_key_jwt service app.
 - `pacing.py`: waiting under an IdP's advertised rate-limit window (Okta, Auth0 headers).
 - `assertion.py`: signed JWT client assertions (private_key_jwt) from a PEM key.
 
 How to add a kind (say `acme`):
-1. `governance/connectors/acme.py`: a `Connector` subclass with `kind = "acme"`, the
+1. `governance/connectors/acme.py` (a package like `okta/` once it passes ~400 lines:
+   `connector.py`, helpers beside it): a `Connector` subclass with `kind = "acme"`, the
    `capabilities` it has, and those methods. What it cannot do stays the base class's
    `NotSupported` (never a silent empty list); `verify()` makes one harmless call per capability.
 2. Register it in `registry.KINDS`.

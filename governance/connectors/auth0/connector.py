@@ -1,35 +1,9 @@
-"""The `auth0` kind: an Auth0 tenant through its Management API v2.
-
-- Token: client credentials at `https://{domain}/oauth/token` with the audience
-  `https://{domain}/api/v2/` (a Management API machine-to-machine application). The token is
-  fetched once and again on expiry or a 401.
-- Identities: `GET /users` (`page`/`per_page`; Auth0 returns at most 1,000 users this way, so
-  a larger tenant is a `too_many_users` error rather than a partial list).
-  Clients: `GET /clients` (`page`/`per_page`).
-- Grants, normalised per idp.md §0: user consents (`GET /grants`, `page`/`per_page`, grant type
-  `consent`), each user's refresh tokens (`GET /users/{id}/refresh-tokens`, `from`/`take`
-  checkpoints; Enterprise plan only, turned off with `list_refresh_tokens: false`) and client
-  grants, the machine-to-machine permissions (`GET /client-grants`, `from`/`take`, grant type
-  `application_permission`, no user: `subject` is empty).
-- Revoke: `DELETE /grants/{id}`, `/refresh-tokens/{id}` (eventually consistent at Auth0) or
-  `/client-grants/{id}`, by the grant's type; a 404 means already revoked. Revoking a token
-  value is NotSupported: Auth0's `/oauth/revoke` only takes the issuing client's credentials.
-- Deactivate: NotSupported (Auth0 clients have no enabled flag). Introspect: NotSupported.
-- Rate limits: `X-RateLimit-Limit/Remaining/Reset` (reset in epoch seconds, measured against
-  the server's `Date`), paced by pacing.py's Pacer: when a response says nothing remains, the
-  next call waits for the reset instead of collecting a 429. A 429 is a retryable
-  ConnectorError whose `retry_after` comes from its `Retry-After`, else its own
-  `X-RateLimit-Reset`, else the window's reset as the last answer announced it.
-
-Config: `domain`, `client_id` (required); `list_refresh_tokens` (default true), `page_size`
-(default 100), `timeout_seconds` (default 20). URL overrides (tests): `api_url` (default
-`https://{domain}/api/v2`), `token_url` (default `https://{domain}/oauth/token`).
-The secret is the M2M application's client secret.
-"""
+"""The auth0 connector: a Management API token by client credentials, paced and paginated
+calls, listing, revoking and verifying (see the package docstring for what each capability
+calls and needs)."""
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections.abc import Iterator
 from urllib.parse import quote, urlencode
@@ -37,6 +11,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from governance.connectors import pacing, transport
+from governance.connectors.auth0 import answers
 from governance.connectors.base import (
     ALL_CAPABILITIES,
     DEACTIVATE,
@@ -56,8 +31,6 @@ from governance.connectors.base import (
     RevokeResult,
 )
 
-# Auth0 pages through at most 1,000 users; beyond, only a user export job lists them all.
-USERS_CAP = 1000
 _BUCKET = "api"
 _RATE_HEADERS = {
     "limit": "x-ratelimit-limit",
@@ -72,10 +45,6 @@ _REVOKE_PATHS = {
     "refresh_token": ("refresh-tokens", "delete:refresh_tokens"),
     "application_permission": ("client-grants", "delete:client_grants"),
 }
-_REFRESH_SCOPE_HINT = (
-    "read:refresh_tokens (listing refresh tokens needs the Enterprise plan; set "
-    "list_refresh_tokens to false otherwise)"
-)
 _WHY_NOT = {
     DEACTIVATE: (
         "Auth0 clients have no enabled flag; revoke the client's grants (client grants stop "
@@ -136,43 +105,17 @@ class Auth0Connector(Connector):
 
     def list_identities(self) -> Iterator[IdpIdentity]:
         for user in self._pages("users", LIST_IDENTITIES, "read:users"):
-            yield IdpIdentity(
-                idp_id=str(user.get("user_id", "")),
-                subject=str(user.get("user_id", "")),
-                display_name=str(user.get("name") or ""),
-                email=str(user.get("email") or ""),
-                active=not user.get("blocked", False),
-                raw=user,
-            )
+            yield answers.identity(user)
 
     def list_clients(self) -> Iterator[IdpClient]:
         for client in self._pages("clients", LIST_CLIENTS, "read:clients"):
-            yield IdpClient(
-                idp_id=str(client.get("client_id", "")),
-                client_id=str(client.get("client_id", "")),
-                name=str(client.get("name") or ""),
-                raw=client,
-            )
+            yield answers.client(client)
 
     def list_grants(self) -> Iterator[IdpGrant]:
         for grant in self._pages("grants", LIST_GRANTS, "read:grants"):
-            yield IdpGrant(
-                idp_id=str(grant.get("id", "")),
-                subject=str(grant.get("user_id", "")),
-                client_id=str(grant.get("clientID") or grant.get("client_id") or ""),
-                scopes=tuple(str(s) for s in grant.get("scope") or ()),
-                grant_type="consent",
-                raw=grant,
-            )
+            yield answers.consent(grant)
         for grant in self._checkpoints("client-grants", "read:client_grants"):
-            yield IdpGrant(
-                idp_id=str(grant.get("id", "")),
-                subject="",  # a client's own permission to an API: no user
-                client_id=str(grant.get("client_id", "")),
-                scopes=tuple(str(s) for s in grant.get("scope") or ()),
-                grant_type="application_permission",
-                raw=grant,
-            )
+            yield answers.client_grant(grant)
         if self.refresh_tokens:
             for user in self._pages("users", LIST_GRANTS, "read:users"):
                 yield from self._user_refresh_tokens(str(user.get("user_id", "")))
@@ -197,7 +140,7 @@ class Auth0Connector(Connector):
             return RevokeResult(
                 RevokeResult.ALREADY_ABSENT, grant.idp_id, response.endpoint, response.status
             )
-        raise _failure(response, REVOKE, scope)
+        raise answers.failure(response, REVOKE, scope)
 
     # --- listing ----------------------------------------------------------------------------
 
@@ -210,12 +153,12 @@ class Auth0Connector(Connector):
             items = body.get(collection) if isinstance(body, dict) else body
             if not isinstance(items, list):
                 raise ConnectorError.unexpected_shape(collection, call=call, endpoint=self.api_url)
-            first = _item_id(items[0], collection) if items else None
+            first = answers.item_id(items[0], collection) if items else None
             if first is not None and first == previous:  # a server ignoring `page`
-                raise _repeated(call, f"{self.api_url}/{collection}", f"page {page}")
+                raise answers.repeated(call, f"{self.api_url}/{collection}", f"page {page}")
             total = body.get("total") if isinstance(body, dict) else None
-            if collection == "users" and isinstance(total, int) and total > USERS_CAP:
-                raise _too_many_users(call, f"{self.api_url}/users", total)
+            if collection == "users" and isinstance(total, int) and total > answers.USERS_CAP:
+                raise answers.too_many_users(call, f"{self.api_url}/users", total)
             yield from (item for item in items if isinstance(item, dict))
             seen = page * self.page_size + len(items)
             if len(items) < self.page_size or (isinstance(total, int) and seen >= total):
@@ -237,31 +180,18 @@ class Auth0Connector(Connector):
             if not cursor or not items:
                 return
             if cursor in seen:
-                raise _repeated(call, f"{self.api_url}/{path}", f"cursor {cursor!r}")
+                raise answers.repeated(call, f"{self.api_url}/{path}", f"cursor {cursor!r}")
             seen.add(cursor)
 
     def _user_refresh_tokens(self, user_id: str) -> Iterator[IdpGrant]:
         path = f"users/{quote(user_id, safe='')}/refresh-tokens"
-        for token in self._checkpoints(path, _REFRESH_SCOPE_HINT, key="tokens"):
-            scopes = []
-            for server in token.get("resource_servers") or ():
-                if isinstance(server, dict):
-                    scopes.extend(str(server.get("scopes") or "").split())
-            yield IdpGrant(
-                idp_id=str(token.get("id", "")),
-                subject=str(token.get("user_id") or user_id),
-                client_id=str(token.get("client_id", "")),
-                scopes=tuple(dict.fromkeys(scopes)),
-                created=_when(token.get("created_at")),
-                expires=_when(token.get("expires_at")),
-                grant_type="refresh_token",
-                raw=token,
-            )
+        for token in self._checkpoints(path, answers.REFRESH_SCOPE_HINT, key="tokens"):
+            yield answers.refresh_token(token, user_id)
 
     def _get(self, path: str, params: dict, call: str, scope: str):
         response = self._api("GET", f"{path}?{urlencode(params)}", call)
         if response.status != 200:
-            raise _failure(response, call, scope)
+            raise answers.failure(response, call, scope)
         return response.json(call=call)
 
     # --- calls ------------------------------------------------------------------------------
@@ -288,7 +218,7 @@ class Auth0Connector(Connector):
         }
         response = self._send("POST", self.token_url, call, form=form)
         if response.status != 200:
-            raise _failure(response, call, "", token=True)
+            raise answers.failure(response, call, "", token=True)
         body = response.json(call=call)
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise ConnectorError.unexpected_shape(
@@ -357,83 +287,6 @@ class Auth0Connector(Connector):
                 probe = f"users/{PROBE_ID}/refresh-tokens"
                 response = self._api("GET", f"{probe}?take=1", capability)
                 if response.status not in (200, 404):
-                    raise _failure(response, capability, _REFRESH_SCOPE_HINT)
+                    raise answers.failure(response, capability, answers.REFRESH_SCOPE_HINT)
                 scope += ", read:refresh_tokens"
         return f"{self.api_url}/{path} answered ({scope})"
-
-
-def _failure(response: transport.Response, call: str, scope: str, *, token=False):
-    """A ConnectorError from an unexpected status: Auth0's error code, and the missing scope
-    on a 403."""
-    code, message = "", ""
-    try:
-        body = response.json(call=call)
-        if isinstance(body, dict):
-            code = str(body.get("errorCode") or body.get("error") or "")[:80]
-            message = str(body.get("message") or body.get("error_description") or "")[:200]
-    except ConnectorError:
-        pass
-    if token and response.status in (400, 401, 403):
-        hint = "Auth0 refused the Management API token (check client_id, the secret, and that "
-        hint += "the application is authorised for the Management API)"
-    elif response.status == 403:
-        hint = f"the Management API application lacks the scope {scope}"
-    else:
-        hint = _HINTS.get(response.status, "unexpected answer")
-    retry_after = transport.retry_after(response) if response.status >= 500 else None
-    return ConnectorError(
-        f"{hint}{': ' + message if message else ''}",
-        call=call,
-        endpoint=response.endpoint,
-        status=response.status,
-        error_code=code,
-        retry_after=retry_after,
-    )
-
-
-_HINTS = {
-    400: "Auth0 refused the request",
-    401: "Auth0 rejected the Management API token",
-    404: "no such Auth0 endpoint or object",
-    500: "Auth0 failed (server error)",
-    503: "Auth0 is unavailable",
-}
-
-
-def _item_id(item, collection: str):
-    if not isinstance(item, dict):
-        return None
-    return item.get("id") or item.get(f"{collection.removesuffix('s')}_id")
-
-
-def _too_many_users(call: str, endpoint: str, total: int) -> ConnectorError:
-    # Refused rather than listed in part: a sync would mark the users it missed as vanished.
-    return ConnectorError(
-        f"the tenant has {total} users and Auth0's /users lists at most {USERS_CAP}; "
-        "the auth0 connector does not run user export jobs",
-        call=call,
-        endpoint=endpoint,
-        error_code="too_many_users",
-    )
-
-
-def _repeated(call: str, endpoint: str, where: str) -> ConnectorError:
-    return ConnectorError(
-        f"the IdP answered {where} with a page it had already sent; stopped rather than loop",
-        call=call,
-        endpoint=endpoint,
-        error_code="repeated_cursor",
-    )
-
-
-def _when(value) -> datetime.datetime | None:
-    """An Auth0 date (ISO 8601 string, or `{"date": ...}`) as an aware datetime."""
-    if isinstance(value, dict):
-        value = value.get("date")
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)
