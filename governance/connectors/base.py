@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import abc
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 # The capability names a kind declares in `Connector.capabilities`; `verify()` reports each.
 VERIFY = "verify"
@@ -206,13 +206,33 @@ class Connector(abc.ABC):
         """Whether this connection (kind and config) can do `capability`."""
         return capability in self.capabilities
 
+    # What this kind cannot do and why (capability -> reason), said by `unsupported()`.
+    why_not: ClassVar[dict[str, str]] = {}
+
     def unsupported(self, capability: str, why: str = "") -> NotSupported:
-        """The error to raise for a capability this connection does not have."""
+        """The error to raise for a capability this connection does not have: `why` as given,
+        else the kind's `why_not` reason, else that the connector cannot do it."""
+        action = capability.replace("_", " ")
+        if not why and capability in self.why_not:
+            why = f"cannot {action}: {self.why_not[capability]}"
         return NotSupported(
-            self.kind,
-            capability,
-            why or f"the {self.kind!r} connector cannot {capability.replace('_', ' ')}",
+            self.kind, capability, why or f"the {self.kind!r} connector cannot {action}"
         )
+
+    def checks(self, probe: Callable[[str], str]) -> list[Check]:
+        """`verify()` for kinds that probe each capability alike: an unsupported capability is a
+        failed Check with the reason, each other one is `probe(capability)` (what answered), and
+        a ConnectorError from a probe is that capability's failed Check."""
+        checks = []
+        for capability in ALL_CAPABILITIES:
+            if capability not in self.capabilities:
+                checks.append(Check(capability, False, str(self.unsupported(capability))))
+                continue
+            try:
+                checks.append(Check(capability, True, probe(capability)))
+            except ConnectorError as exc:
+                checks.append(Check(capability, False, str(exc)))
+        return checks
 
     @abc.abstractmethod
     def verify(self) -> list[Check]:

@@ -44,7 +44,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from governance.connectors import transport
 from governance.connectors.base import (
-    ALL_CAPABILITIES,
     DEACTIVATE,
     INTROSPECT,
     LIST_CLIENTS,
@@ -57,7 +56,6 @@ from governance.connectors.base import (
     ConnectorError,
     IdpGrant,
     IdpIdentity,
-    NotSupported,
     RevokeResult,
 )
 
@@ -82,6 +80,8 @@ _WHY_NOT = {
 
 class GoogleConnector(Connector):
     """A connection to one Google Workspace domain's Directory API."""
+
+    why_not = _WHY_NOT
 
     kind = "google"
     capabilities = frozenset({VERIFY, LIST_IDENTITIES, LIST_GRANTS, REVOKE})
@@ -115,24 +115,10 @@ class GoogleConnector(Connector):
         self._next_call = 0.0  # monotonic time the next Directory call may start
         self.sleep = time.sleep  # tests replace it to see the pacing without waiting
 
-    def unsupported(self, capability: str, why: str = "") -> NotSupported:
-        why = why or _WHY_NOT.get(capability, "")
-        action = capability.replace("_", " ")
-        return super().unsupported(capability, f"cannot {action}: {why}" if why else "")
-
     # --- the interface ----------------------------------------------------------------------
 
     def verify(self) -> list[Check]:
-        checks = []
-        for capability in ALL_CAPABILITIES:
-            if capability not in self.capabilities:
-                checks.append(Check(capability, False, str(self.unsupported(capability))))
-                continue
-            try:
-                checks.append(Check(capability, True, self._probe(capability)))
-            except ConnectorError as exc:
-                checks.append(Check(capability, False, str(exc)))
-        return checks
+        return self.checks(self._probe)
 
     def list_identities(self) -> Iterator[IdpIdentity]:
         for user in self._users(LIST_IDENTITIES):

@@ -13,7 +13,6 @@ import httpx
 from governance.connectors import pacing, transport
 from governance.connectors.auth0 import answers
 from governance.connectors.base import (
-    ALL_CAPABILITIES,
     DEACTIVATE,
     INTROSPECT,
     LIST_CLIENTS,
@@ -27,7 +26,6 @@ from governance.connectors.base import (
     IdpClient,
     IdpGrant,
     IdpIdentity,
-    NotSupported,
     RevokeResult,
 )
 
@@ -57,6 +55,8 @@ _WHY_NOT = {
 class Auth0Connector(Connector):
     """A connection to one Auth0 tenant's Management API."""
 
+    why_not = _WHY_NOT
+
     kind = "auth0"
     capabilities = frozenset({VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE})
 
@@ -84,24 +84,10 @@ class Auth0Connector(Connector):
         # One bucket: Auth0's Management API limit is per tenant.
         self.pacer = pacing.Pacer(sleep=lambda seconds: self.sleep(seconds))
 
-    def unsupported(self, capability: str, why: str = "") -> NotSupported:
-        why = why or _WHY_NOT.get(capability, "")
-        action = capability.replace("_", " ")
-        return super().unsupported(capability, f"cannot {action}: {why}" if why else "")
-
     # --- the interface ----------------------------------------------------------------------
 
     def verify(self) -> list[Check]:
-        checks = []
-        for capability in ALL_CAPABILITIES:
-            if capability not in self.capabilities:
-                checks.append(Check(capability, False, str(self.unsupported(capability))))
-                continue
-            try:
-                checks.append(Check(capability, True, self._probe(capability)))
-            except ConnectorError as exc:
-                checks.append(Check(capability, False, str(exc)))
-        return checks
+        return self.checks(self._probe)
 
     def list_identities(self) -> Iterator[IdpIdentity]:
         for user in self._pages("users", LIST_IDENTITIES, "read:users"):
