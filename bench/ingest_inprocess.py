@@ -24,28 +24,6 @@ def _django(env: dict) -> None:
     django.setup()
 
 
-FLOOR_EVENT_COLUMNS = (
-    "time",
-    "received_at",
-    "source_id",
-    "batch_id",
-    "event_id",
-    "type",
-    "actor_issuer",
-    "actor_subject",
-    "client_ref",
-    "server_name",
-    "method",
-    "tool",
-    "task_id",
-    "session_id",
-    "outcome",
-    "duration_ms",
-    "redacted",
-    "payload",
-)
-
-
 def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> float:
     """(f) Only the two writes every acknowledged event needs, whatever the design: its
     exactly-once key (audit_event_dedup) and its row in the partitioned event table with the
@@ -58,7 +36,10 @@ def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> floa
     from audit import views_ingest
     from audit.models import EventSource
     from audit.services import ingest, partitions
+    from audit.services.canon import CANON_COLUMNS
     from audit.services.validation import STAGE_COLUMNS
+
+    floor_columns = CANON_COLUMNS[1:]  # every column of an event row but its generated id
 
     source = EventSource.objects.get(name="bench").pk
     col = {name: i for i, name in enumerate(STAGE_COLUMNS)}
@@ -75,7 +56,7 @@ def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> floa
             "source_id": [source] * len(rows),
             "batch_id": [-start - 1] * len(rows),
         }  # no batch row: verification not asked
-        batches.append(list(zip(*(values[name] for name in FLOOR_EVENT_COLUMNS))))
+        batches.append(list(zip(*(values[name] for name in floor_columns))))
     partitions.ensure_for_times(row[0] for rows in batches for row in rows)
     with connect() as conn:
         meter.start()
@@ -87,9 +68,7 @@ def bench_floor(events: list[dict], meter: CpuMeter, env: dict, connect) -> floa
                 ) as copy:
                     for row in rows:
                         copy.write_row((source, row[4], row[0]))
-                with cur.copy(
-                    f"COPY audit_event ({', '.join(FLOOR_EVENT_COLUMNS)}) FROM STDIN"
-                ) as copy:
+                with cur.copy(f"COPY audit_event ({', '.join(floor_columns)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             conn.commit()
