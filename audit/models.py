@@ -50,6 +50,12 @@ class EventSource(models.Model):
         'built-in ones: {"client.id": ["gw.app_id"], ...}.',
     )
 
+    # The cancel hook (docs/events.md "Cancel hook"): the console POSTs orphaned task ids here,
+    # signed (Standard Webhooks), and the gateway sends `tasks/cancel` in the session. The secret
+    # is encrypted at rest (governance.access.secrets), never shown again.
+    cancel_hook_url = models.URLField(max_length=1000, blank=True)
+    cancel_hook_secret_encrypted = models.TextField(blank=True)
+
     class Meta:
         ordering = ["name"]
         constraints = [

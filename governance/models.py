@@ -6,6 +6,16 @@ where it is defined, never from here.
 """
 
 from governance.access.models import AdminAction, ApiToken, SiteSetting
+from governance.containment.models import Revocation, RevocationStep
 from governance.idp.models import IdpConnection, IdpIssuer, IdpSync
 
-__all__ = ["AdminAction", "ApiToken", "IdpConnection", "IdpIssuer", "IdpSync", "SiteSetting"]
+__all__ = [
+    "AdminAction",
+    "ApiToken",
+    "IdpConnection",
+    "IdpIssuer",
+    "IdpSync",
+    "Revocation",
+    "RevocationStep",
+    "SiteSetting",
+]

@@ -21,7 +21,15 @@ LIST_GRANTS = "list_grants"
 REVOKE = "revoke"
 INTROSPECT = "introspect"
 DEACTIVATE = "deactivate"
+# Containment (issue 13): everything one identity granted one client; an identity's sessions and
+# tokens everywhere; a client's own grants (client credentials, Cross App Access connections).
+REVOKE_USER_CLIENT = "revoke_user_client"
+CUT_OFF_IDENTITY = "cut_off_identity"
+REVOKE_CLIENT_GRANTS = "revoke_client_grants"
 ALL_CAPABILITIES = (LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, INTROSPECT, DEACTIVATE)
+# Containment capabilities are reported by `verify()` only by kinds that declare them (so the
+# connection page of a read-only kind does not fill with lines it never claimed).
+CONTAINMENT_CAPABILITIES = (REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS)
 
 # Failures with no HTTP answer that may pass (the safe fetcher's reasons for them).
 TRANSIENT_CODES = frozenset({"timeout", "connect_error", "protocol_error", "rate_limited"})
@@ -271,5 +279,43 @@ class Connector(abc.ABC):
         raise self.unsupported(INTROSPECT)
 
     def deactivate(self, client_id: str) -> None:
-        """Stop a client from getting new tokens (disable the application)."""
+        """Stop a client from getting new tokens (disable the application / service principal /
+        agent identity). Deactivating an inactive client succeeds."""
         raise self.unsupported(DEACTIVATE)
+
+    # --- containment (issue 13) ------------------------------------------------------------------
+    # Every call here is idempotent: doing it twice, or after the IdP already dropped the thing,
+    # succeeds (RevokeResult.ALREADY_ABSENT after a confirming read). Failures raise
+    # ConnectorError with `retry_after` set from the IdP's rate-limit headers when it sent them.
+
+    def reactivate(self, client_id: str) -> None:
+        """Undo `deactivate`: the client may get tokens again (where the IdP allows it)."""
+        raise self.unsupported(DEACTIVATE, f"the {self.kind!r} connector cannot reactivate")
+
+    def client_active(self, client_id: str) -> bool:
+        """Whether the IdP lists the client as active (the proof of a deactivation)."""
+        raise self.unsupported(DEACTIVATE, f"the {self.kind!r} connector cannot read a client")
+
+    def grants_for(self, subject: str, client_id: str) -> list[IdpGrant]:
+        """Every grant (consent, refresh token) `subject` gave `client_id` that the IdP still
+        lists: what a revocation is verified against ("no longer listed")."""
+        raise self.unsupported(REVOKE_USER_CLIENT)
+
+    def revoke_user_client(self, subject: str, client_id: str) -> list[RevokeResult]:
+        """Revoke everything `subject` granted `client_id` (grants, consents, refresh tokens)."""
+        raise self.unsupported(REVOKE_USER_CLIENT)
+
+    def cut_off_identity(self, subject: str) -> list[RevokeResult]:
+        """End the identity's sessions and revoke its tokens at this IdP, every client."""
+        raise self.unsupported(CUT_OFF_IDENTITY)
+
+    def revoke_client_grants(self, client_id: str) -> list[RevokeResult]:
+        """Revoke the client's own grants: client-credentials grants, its refresh tokens, and
+        set its Cross App Access connections inactive (the kill switch's second half)."""
+        raise self.unsupported(REVOKE_CLIENT_GRANTS)
+
+    def reactivate_client_grants(self, client_id: str) -> list[RevokeResult]:
+        """Undo what `revoke_client_grants` can undo (Cross App Access connections active)."""
+        raise self.unsupported(
+            REVOKE_CLIENT_GRANTS, f"the {self.kind!r} connector cannot restore client grants"
+        )

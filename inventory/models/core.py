@@ -83,6 +83,8 @@ class Identity(Sighting):
         help_text="Human who sponsors an agent identity.",
     )
     team = models.CharField(max_length=200, blank=True)
+    # Set when an Admin cut the identity off everywhere (governance.containment).
+    cut_off_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "identities"
@@ -130,6 +132,9 @@ class Client(Sighting):
     review_status = models.CharField(
         max_length=20, choices=ReviewStatus.choices, default=ReviewStatus.UNREVIEWED, db_index=True
     )
+    # Set by a kill switch (governance.containment): from this time on, an event from this client
+    # is "used after revocation". Cleared by its undo.
+    cut_off_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "client_id"]
@@ -537,6 +542,24 @@ class Task(Sighting):
     # The last illegal transition reported (not "needs a look now": see task_flagged_q).
     flagged = models.BooleanField(default=False, db_index=True)
     flag_reason = models.TextField(blank=True)
+    # A task still working (or waiting for input) when its grant, client or identity was revoked
+    # outlives the revocation: it is marked orphaned, and cancelled through its source's cancel
+    # hook when there is one, else it needs its owner's action.
+    orphaned_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    orphaned_by_revocation = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The governance revocation's id."
+    )
+    owner_action = models.CharField(
+        max_length=30,
+        blank=True,
+        choices=[
+            ("", "None"),
+            ("cancel_requested", "Cancel requested from the gateway"),
+            ("cancel_accepted", "Gateway accepted the cancel"),
+            ("cancel_failed", "Gateway cancel failed"),
+            ("needs_owner_action", "Needs owner action"),
+        ],
+    )
 
     objects = TaskQuerySet.as_manager()
 

@@ -1,0 +1,1 @@
+"""(issue 13: filled in by the containment work)"""
