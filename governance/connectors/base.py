@@ -232,7 +232,7 @@ class Connector(abc.ABC):
         failed Check with the reason, each other one is `probe(capability)` (what answered), and
         a ConnectorError from a probe is that capability's failed Check."""
         checks = []
-        for capability in ALL_CAPABILITIES:
+        for capability in self.reported_capabilities():
             if capability not in self.capabilities:
                 checks.append(Check(capability, False, str(self.unsupported(capability))))
                 continue
@@ -241,6 +241,12 @@ class Connector(abc.ABC):
             except ConnectorError as exc:
                 checks.append(Check(capability, False, str(exc)))
         return checks
+
+    def reported_capabilities(self) -> tuple[str, ...]:
+        """What `verify()` reports on: every base capability, and the containment ones this
+        connection declares."""
+        declared = tuple(c for c in CONTAINMENT_CAPABILITIES if c in self.capabilities)
+        return ALL_CAPABILITIES + declared
 
     @abc.abstractmethod
     def verify(self) -> list[Check]:
@@ -289,12 +295,18 @@ class Connector(abc.ABC):
     # ConnectorError with `retry_after` set from the IdP's rate-limit headers when it sent them.
 
     def reactivate(self, client_id: str) -> None:
-        """Undo `deactivate`: the client may get tokens again (where the IdP allows it)."""
-        raise self.unsupported(DEACTIVATE, f"the {self.kind!r} connector cannot reactivate")
+        """Undo `deactivate`: the client may get tokens again (where the IdP allows it).
+        Reactivating an active client succeeds."""
+        raise self.unsupported(DEACTIVATE, self._why_not_deactivate("reactivate"))
 
     def client_active(self, client_id: str) -> bool:
         """Whether the IdP lists the client as active (the proof of a deactivation)."""
-        raise self.unsupported(DEACTIVATE, f"the {self.kind!r} connector cannot read a client")
+        raise self.unsupported(DEACTIVATE, self._why_not_deactivate("read a client"))
+
+    def _why_not_deactivate(self, action: str) -> str:
+        if DEACTIVATE in self.why_not:  # the kind's own reason says more than ours
+            return f"cannot {action}: {self.why_not[DEACTIVATE]}"
+        return f"the {self.kind!r} connector cannot {action}"
 
     def grants_for(self, subject: str, client_id: str) -> list[IdpGrant]:
         """Every grant (consent, refresh token) `subject` gave `client_id` that the IdP still
@@ -319,3 +331,34 @@ class Connector(abc.ABC):
         raise self.unsupported(
             REVOKE_CLIENT_GRANTS, f"the {self.kind!r} connector cannot restore client grants"
         )
+
+
+def nothing_to_revoke(target: str, endpoint: str) -> list[RevokeResult]:
+    """The answer of a containment call whose listing found nothing left to revoke (a second
+    call, or the IdP never had it): one `already_absent` naming what was looked at and where,
+    so the caller sees the call ran."""
+    return [RevokeResult(RevokeResult.ALREADY_ABSENT, target, endpoint)]
+
+
+def confirm_absent(
+    results: list[RevokeResult], still_listed: Callable[[], set[str]], *, call: str
+) -> list[RevokeResult]:
+    """`results` once a confirming read agrees: a delete the IdP answered 404 counts as
+    already absent only if what it names is no longer listed (`still_listed()` gives the
+    targets the IdP still lists). A 404 for something still listed is an error to look at (a
+    wrong path, a replica behind), never a silent success."""
+    absent = {
+        r.target
+        for r in results
+        if r.outcome == RevokeResult.ALREADY_ABSENT and (r.status or 0) >= 400  # a delete's 404
+    }
+    if not absent:
+        return results
+    still = sorted(absent & still_listed())
+    if still:
+        raise ConnectorError(
+            f"the IdP answered 'not found' to the delete but still lists {', '.join(still[:3])}",
+            call=call,
+            error_code="still_listed",
+        )
+    return results

@@ -238,11 +238,23 @@ KINDS: dict[str, Kind] = {
                     required=False,
                     url=True,
                 ),
+                Field(
+                    "clients_url",
+                    "Clients URL",
+                    "An admin route that disables and enables clients, if the AS has one "
+                    "(no standard; the kill switch needs it).",
+                    required=False,
+                    url=True,
+                ),
             ),
             "Client secret",
             "The console client's secret; shown never again.",
             sync_permissions=("introspection (RFC 7662) for the console's client",),
-            revoke_permissions=("revocation (RFC 7009) for the console's client",),
+            revoke_permissions=(
+                "revocation (RFC 7009) for the console's client",
+                "DELETE on the grants_url admin route",
+                "PATCH on the clients_url admin route",
+            ),
         ),
     )
 }

@@ -70,6 +70,11 @@ class Peer:
     unsupported: str  # a capability this kind does not have, for the NotSupported test
     connector_at: Callable[[str, float], Connector]  # the same kind pointed at another URL
     facts: dict = field(default_factory=dict)  # what the peer seeded (grant ids, subjects)
+    # Containment: a fresh grant at the peer, as (subject, client_id), for the calls that revoke
+    # by user and client; None for a stateless peer (Prism), which cannot show what is left.
+    seed_grant: Callable[[], tuple[str, str]] | None = None
+    # A client the kill-switch checks may deactivate and revoke (and reactivate after).
+    kill_client: str = ""
 
     def connector(self, **config) -> Connector:
         return connector_for(self.kind, {**self.config, **config}, self.secret)
@@ -166,6 +171,19 @@ def start_oauth_peer() -> Iterator[Peer]:
     with node_peer(OIDC_PEER_DIR, "peer.mjs") as info:
         issuer, clients = info["issuer"], info["clients"]
         console, agent = clients["console"], clients["agent"]
+        subjects = iter(range(1, 10_000))
+
+        def seed_grant() -> tuple[str, str]:
+            # A new user's consent to the agent, through the peer's admin route.
+            subject = f"person-{next(subjects)}"
+            answer = httpx.post(
+                f"{issuer}/admin/grants",
+                json={"subject": subject, "client_id": agent["client_id"]},
+                auth=(console["client_id"], console["client_secret"]),
+                timeout=5,
+            )
+            answer.raise_for_status()
+            return subject, agent["client_id"]
 
         def mint_token() -> str:
             # The agent's client_credentials token, straight from the token endpoint.
@@ -184,17 +202,21 @@ def start_oauth_peer() -> Iterator[Peer]:
 
         yield Peer(
             kind="oauth",
-            # grants_url: the peer's admin route, so list_grants runs too (optional for oauth).
+            # grants_url and clients_url: the peer's admin routes, so list_grants, containment
+            # and deactivation run too (both optional for oauth).
             config={
                 "issuer": issuer,
                 "client_id": console["client_id"],
                 "grants_url": f"{issuer}/admin/grants",
+                "clients_url": f"{issuer}/admin/clients",
             },
             secret=console["client_secret"],
             mint_token=mint_token,
             unsupported="list_identities",
             connector_at=connector_at,
-            facts=info["seeded"],
+            facts={**info["seeded"], "clients": clients},
+            seed_grant=seed_grant,
+            kill_client=clients["tool_agent"]["client_id"],
         )
 
 

@@ -19,12 +19,16 @@ from governance.connectors import (
 )
 from governance.connectors.base import (
     ALL_CAPABILITIES,
+    CONTAINMENT_CAPABILITIES,
+    CUT_OFF_IDENTITY,
     DEACTIVATE,
     INTROSPECT,
     LIST_CLIENTS,
     LIST_GRANTS,
     LIST_IDENTITIES,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     VERIFY,
 )
 from tests.fetch_server import closed_port
@@ -64,6 +68,12 @@ def test_verify_reports_every_capability_and_the_supported_ones_work(peer):
     for capability in ALL_CAPABILITIES:
         assert checks[capability].ok == connector.supports(capability), checks[capability]
         assert checks[capability].detail
+    # Containment lines only for what the kind declares: never a row of "not supported" for
+    # calls a read-only kind never claimed.
+    for capability in CONTAINMENT_CAPABILITIES:
+        assert (capability in checks) == connector.supports(capability)
+        if capability in checks:
+            assert checks[capability].ok and checks[capability].detail, checks[capability]
 
 
 def test_a_live_token_introspects_active_and_inactive_once_revoked(peer):
@@ -190,3 +200,92 @@ def test_without_the_allow_list_the_connector_refuses_to_reach_loopback(peer, se
 
     assert caught.value.error_code in ("not_allowed_scheme", "blocked_address")
     assert not caught.value.retryable
+
+
+# --- containment (issue 13): every call idempotent, and what the IdP still lists is the proof ---
+
+
+def _user_client(peer):
+    """A subject and client with a fresh grant at a stateful peer, else the seeded ones."""
+    if peer.seed_grant is not None:
+        return peer.seed_grant()
+    return peer.facts["subject"], peer.facts["client_id"]
+
+
+def _succeeded(results):
+    """A containment call's results: a list of RevokeResults, each a success."""
+    assert isinstance(results, list) and results
+    outcomes = {r.outcome for r in results}
+    assert outcomes <= {RevokeResult.REVOKED, RevokeResult.ALREADY_ABSENT}, results
+    return outcomes
+
+
+def test_revoking_what_a_user_granted_a_client_leaves_nothing_listed_and_runs_twice(peer):
+    connector = peer.connector()
+    _needs(connector, REVOKE_USER_CLIENT)
+    subject, client_id = _user_client(peer)
+    if peer.seed_grant is not None:
+        assert connector.grants_for(subject, client_id)  # the seeded grant is listed
+
+    first = connector.revoke_user_client(subject, client_id)
+    second = connector.revoke_user_client(subject, client_id)
+
+    assert RevokeResult.REVOKED in _succeeded(first)
+    _succeeded(second)
+    if peer.seed_grant is not None:  # a stateless peer cannot show what is left
+        assert connector.grants_for(subject, client_id) == []
+        assert _succeeded(second) == {RevokeResult.ALREADY_ABSENT}
+
+
+def test_cutting_off_an_identity_ends_its_grants_and_runs_twice(peer):
+    connector = peer.connector()
+    _needs(connector, CUT_OFF_IDENTITY)
+    subject, client_id = _user_client(peer)
+
+    _succeeded(connector.cut_off_identity(subject))
+    _succeeded(connector.cut_off_identity(subject))
+
+    if peer.seed_grant is not None and connector.supports(REVOKE_USER_CLIENT):
+        assert connector.grants_for(subject, client_id) == []
+
+
+def test_revoking_a_clients_own_grants_runs_twice(peer):
+    connector = peer.connector()
+    _needs(connector, REVOKE_CLIENT_GRANTS)
+
+    _succeeded(connector.revoke_client_grants(peer.kill_client))
+    _succeeded(connector.revoke_client_grants(peer.kill_client))
+
+
+def test_a_deactivated_client_reads_inactive_and_active_again_once_reactivated(peer):
+    connector = peer.connector()
+    _needs(connector, DEACTIVATE)
+    client_id = peer.kill_client
+
+    connector.deactivate(client_id)
+    connector.deactivate(client_id)  # twice: still success
+    inactive = connector.client_active(client_id)
+    connector.reactivate(client_id)
+    connector.reactivate(client_id)
+    active = connector.client_active(client_id)
+
+    if peer.seed_grant is not None:  # Prism answers its spec's example whatever happened
+        assert (inactive, active) == (False, True)
+    else:
+        assert isinstance(inactive, bool) and isinstance(active, bool)
+
+
+def test_containment_a_kind_does_not_declare_says_why(peer):
+    connector = peer.connector()
+    calls = {
+        REVOKE_USER_CLIENT: lambda: connector.revoke_user_client("someone", "some-client"),
+        CUT_OFF_IDENTITY: lambda: connector.cut_off_identity("someone"),
+        REVOKE_CLIENT_GRANTS: lambda: connector.revoke_client_grants("some-client"),
+        DEACTIVATE: lambda: connector.client_active("some-client"),
+    }
+    for capability, call in calls.items():
+        if connector.supports(capability):
+            continue
+        with pytest.raises(NotSupported) as caught:
+            call()
+        assert caught.value.capability == capability and caught.value.message

@@ -1,33 +1,23 @@
-"""The `oauth` kind: any OAuth 2.0 / OIDC authorization server, by the standards alone.
-
-- Discovery from the issuer: OIDC (`/.well-known/openid-configuration`), then RFC 8414
-  (`/.well-known/oauth-authorization-server`, path inserted); the answer's `issuer` must match.
-- RFC 7662 introspection and RFC 7009 revocation, authenticated as the console's own client:
-  client_secret_basic, or client_secret_post when the AS advertises only that for the endpoint.
-- Listing grants has no standard: only when the config names a `grants_url` (an admin route
-  answering GET with `{"grants": [...], "next": <optional URL of the next page>}` and DELETE
-  `<grants_url>/<id>`; our test peer has one).
-  Identities, clients and deactivation are NotSupported.
-
-Config: `issuer` (required), `client_id` (required), `grants_url`, `timeout_seconds`.
-The secret is the client's secret.
-"""
+"""The oauth connector: discovery, RFC 7662 introspection and RFC 7009 revocation as the
+console's own client, and the optional admin routes (admin.py) for grants and clients (see the
+package docstring for the config and what each capability calls)."""
 
 from __future__ import annotations
 
 import base64
-import datetime
-from collections.abc import Iterator
-from urllib.parse import quote, quote_plus, urljoin, urlsplit
+from urllib.parse import quote_plus
 
 import httpx
 
 from governance.connectors import transport
 from governance.connectors.base import (
-    ALL_CAPABILITIES,
+    CUT_OFF_IDENTITY,
+    DEACTIVATE,
     INTROSPECT,
     LIST_GRANTS,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     VERIFY,
     Check,
     Connector,
@@ -37,13 +27,24 @@ from governance.connectors.base import (
     RevokeResult,
     TokenStatus,
 )
+from governance.connectors.oauth import answers
+from governance.connectors.oauth.admin import AdminRoutes
 
 # A token no AS issued: introspecting or revoking it is the harmless call `verify()` makes.
 PROBE_TOKEN = "mcp-console-verify-probe"
 _ENDPOINTS = {INTROSPECT: "introspection_endpoint", REVOKE: "revocation_endpoint"}
 
 
-class OAuthConnector(Connector):
+# What each admin route adds (the package docstring gives their convention).
+_WITH_GRANTS_URL = frozenset(
+    {LIST_GRANTS, REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS}
+)
+_WITH_CLIENTS_URL = frozenset({DEACTIVATE})
+# A subject and a client no AS has: listing their grants is the harmless containment probe.
+PROBE_ID = "mcp-console-verify-probe"
+
+
+class OAuthConnector(AdminRoutes, Connector):
     """A connection to one standards OAuth 2.0 / OIDC authorization server."""
 
     kind = "oauth"
@@ -56,6 +57,7 @@ class OAuthConnector(Connector):
         self.issuer = self.config["issuer"].rstrip("/")
         self.client_id = self.config["client_id"]
         self.grants_url = (self.config.get("grants_url") or "").rstrip("/")
+        self.clients_url = (self.config.get("clients_url") or "").rstrip("/")
         try:
             total = float(self.config.get("timeout_seconds", 20))
         except (TypeError, ValueError):
@@ -63,14 +65,22 @@ class OAuthConnector(Connector):
         self.timeouts = transport.Timeouts(connect=min(5.0, total), read=total, total=total)
         self._mock = mock  # tests of odd server answers only
         self._metadata: dict | None = None
-        caps = {VERIFY, INTROSPECT, REVOKE} | ({LIST_GRANTS} if self.grants_url else set())
-        self.capabilities = frozenset(caps)
+        self.capabilities = frozenset(
+            {VERIFY, INTROSPECT, REVOKE}
+            | (_WITH_GRANTS_URL if self.grants_url else set())
+            | (_WITH_CLIENTS_URL if self.clients_url else set())
+        )
 
     def unsupported(self, capability: str, why: str = "") -> NotSupported:
-        if capability == LIST_GRANTS and not why:
+        if capability in _WITH_GRANTS_URL and not why:
             why = (
                 "OAuth 2.0 has no standard way to list grants; set grants_url in the config "
                 "if this AS has an admin route that lists them"
+            )
+        elif capability == DEACTIVATE and not why:
+            why = (
+                "OAuth 2.0 has no standard way to disable a client; set clients_url in the "
+                "config if this AS has an admin route for it"
             )
         return super().unsupported(capability, why)
 
@@ -81,46 +91,13 @@ class OAuthConnector(Connector):
             metadata = self.metadata()
         except ConnectorError as exc:
             return [Check("discovery", False, str(exc))] + [
-                Check(cap, False, "not checked: discovery failed") for cap in ALL_CAPABILITIES
+                Check(cap, False, "not checked: discovery failed")
+                for cap in self.reported_capabilities()
             ]
         checks = [Check("discovery", True, f"metadata for {metadata['issuer']}")]
-        for capability in ALL_CAPABILITIES:
+        for capability in self.reported_capabilities():
             checks.append(self._check(capability))
         return checks
-
-    def list_grants(self) -> Iterator[IdpGrant]:
-        if not self.grants_url:
-            raise self.unsupported(LIST_GRANTS)
-        return self._grant_pages()
-
-    def _grant_pages(self) -> Iterator[IdpGrant]:
-        """Page by page: each answer's optional `next` (a URL, absolute or relative to the
-        grants_url) names the next page; a `next` already followed is an error, not a loop."""
-        url, followed = self.grants_url, set()
-        while url:
-            response = self._call("GET", url, call=LIST_GRANTS)
-            if response.status != 200:
-                raise _failure(response, LIST_GRANTS)
-            body = response.json(call=LIST_GRANTS)
-            if not isinstance(body, dict) or not isinstance(body.get("grants"), list):
-                raise ConnectorError(
-                    'expected {"grants": [...]}',
-                    call=LIST_GRANTS,
-                    endpoint=url,
-                    status=response.status,
-                    error_code="invalid_response",
-                )
-            yield from (self._grant(item) for item in body["grants"] if isinstance(item, dict))
-            followed.add(url)
-            url = urljoin(self.grants_url, str(body["next"])) if body.get("next") else ""
-            if url in followed:
-                raise ConnectorError(
-                    "the page repeats a cursor already followed (stopped, not looping)",
-                    call=LIST_GRANTS,
-                    endpoint=url,
-                    status=response.status,
-                    error_code="repeated_cursor",
-                )
 
     def revoke(self, grant_or_token: IdpGrant | str) -> RevokeResult:
         if isinstance(grant_or_token, IdpGrant):
@@ -130,15 +107,15 @@ class OAuthConnector(Connector):
         # RFC 7009 §2.2: 200 whether or not the token was valid, so "already revoked" is 200
         # (some servers answer 204).
         if response.status not in (200, 204):
-            raise _failure(response, REVOKE)
+            raise answers.failure(response, REVOKE)
         return RevokeResult(
-            RevokeResult.REVOKED, _redact(grant_or_token), endpoint, response.status
+            RevokeResult.REVOKED, answers.redact(grant_or_token), endpoint, response.status
         )
 
     def introspect(self, token: str) -> TokenStatus:
         response = self._post(self._endpoint(INTROSPECT), INTROSPECT, {"token": token})
         if response.status != 200:
-            raise _failure(response, INTROSPECT)
+            raise answers.failure(response, INTROSPECT)
         body = response.json(call=INTROSPECT)
         if not isinstance(body, dict) or not isinstance(body.get("active"), bool):
             raise ConnectorError(
@@ -153,7 +130,7 @@ class OAuthConnector(Connector):
             client_id=str(body.get("client_id", "")),
             subject=str(body.get("sub") or body.get("username") or ""),
             scopes=tuple(str(body.get("scope", "")).split()),
-            expires=_when(body.get("exp")),
+            expires=answers.when(body.get("exp")),
             raw=body,
         )
 
@@ -167,10 +144,10 @@ class OAuthConnector(Connector):
 
     def _discover(self) -> dict:
         failures = []
-        for url in _discovery_urls(self.issuer):
+        for url in answers.discovery_urls(self.issuer):
             response = self._call("GET", url, call="discovery", auth=False)
             if response.status != 200:
-                failures.append(_failure(response, "discovery"))
+                failures.append(answers.failure(response, "discovery"))
                 continue
             metadata = response.json(call="discovery")
             if not isinstance(metadata, dict):
@@ -212,7 +189,7 @@ class OAuthConnector(Connector):
             "POST", endpoint, call=call, form=form, auth=method != "client_secret_post"
         )
 
-    def _call(self, method, url, *, call, form=None, auth=True) -> transport.Response:
+    def _call(self, method, url, *, call, form=None, json=None, auth=True) -> transport.Response:
         headers = {"Authorization": self._basic()} if auth else {}
         return transport.request(
             method,
@@ -220,6 +197,7 @@ class OAuthConnector(Connector):
             call=call,
             headers=headers,
             form=form,
+            json=json,
             timeouts=self.timeouts,
             mock=self._mock,
         )
@@ -251,29 +229,6 @@ class OAuthConnector(Connector):
             error_code="unsupported_client_auth",
         )
 
-    def _delete_grant(self, grant: IdpGrant) -> RevokeResult:
-        if not self.grants_url:
-            raise self.unsupported(REVOKE, "revoking a listed grant needs grants_url in the config")
-        url = f"{self.grants_url}/{quote(grant.idp_id, safe='')}"
-        response = self._call("DELETE", url, call=REVOKE)
-        if response.status in (200, 202, 204):
-            return RevokeResult(RevokeResult.REVOKED, grant.idp_id, url, response.status)
-        if response.status in (404, 410):  # gone already: success, recorded distinctly
-            return RevokeResult(RevokeResult.ALREADY_ABSENT, grant.idp_id, url, response.status)
-        raise _failure(response, REVOKE)
-
-    def _grant(self, item: dict) -> IdpGrant:
-        return IdpGrant(
-            idp_id=str(item.get("id", "")),
-            subject=str(item.get("subject", "")),
-            client_id=str(item.get("client_id", "")),
-            scopes=tuple(str(item.get("scope", "")).split()),
-            created=_when(item.get("created_at")),
-            expires=_when(item.get("expires_at")),
-            grant_type=str(item.get("grant_type", "")),
-            raw=item,
-        )
-
     # --- verify, one capability -------------------------------------------------------------
 
     def _check(self, capability: str) -> Check:
@@ -283,6 +238,16 @@ class OAuthConnector(Connector):
             if capability == LIST_GRANTS:
                 count = sum(1 for _ in self.list_grants())
                 return Check(capability, True, f"{self.grants_url} listed {count} grants")
+            if capability in _WITH_GRANTS_URL:  # the listing each containment call starts with
+                where = {"subject": PROBE_ID, "client_id": PROBE_ID}
+                if capability == CUT_OFF_IDENTITY:
+                    where.pop("client_id")
+                elif capability == REVOKE_CLIENT_GRANTS:
+                    where.pop("subject")
+                self._grants_where(capability, **where)
+                return Check(capability, True, f"{self.grants_url} answered the filtered list")
+            if capability == DEACTIVATE:
+                return Check(capability, True, self._probe_clients_url())
             if capability == INTROSPECT:
                 self.introspect(PROBE_TOKEN)
             else:
@@ -291,55 +256,11 @@ class OAuthConnector(Connector):
             return Check(capability, False, str(exc))
         return Check(capability, True, f"{self.metadata()[_ENDPOINTS[capability]]} answered")
 
-
-def _discovery_urls(issuer: str) -> list[str]:
-    parts = urlsplit(issuer)
-    origin, path = f"{parts.scheme}://{parts.netloc}", parts.path.rstrip("/")
-    return [
-        f"{issuer}/.well-known/openid-configuration",
-        f"{origin}/.well-known/oauth-authorization-server{path}",  # RFC 8414 §3.1
-    ]
-
-
-def _failure(response: transport.Response, call: str) -> ConnectorError:
-    """A ConnectorError from an unexpected status, with the IdP's error code and a hint."""
-    code, description = "", ""
-    try:
-        body = response.json(call=call)
-        if isinstance(body, dict):
-            code = str(body.get("error", ""))[:80]
-            description = str(body.get("error_description", ""))[:200]
-    except ConnectorError:
-        pass
-    hint = _HINTS.get(response.status, "unexpected answer")
-    message = f"{hint}{': ' + description if description else ''}"
-    return ConnectorError(
-        message,
-        call=call,
-        endpoint=response.endpoint,
-        status=response.status,
-        error_code=code,
-        retry_after=transport.retry_after(response),
-    )
-
-
-_HINTS = {
-    400: "the AS refused the request",
-    401: "the AS rejected the console's client credentials (check client_id and the secret)",
-    403: "the console's client lacks permission for this call",
-    404: "no such endpoint at the AS",
-    429: "rate limited by the AS",
-    500: "the AS failed (server error)",
-    502: "the AS is unreachable behind its gateway",
-    503: "the AS is unavailable",
-}
-
-
-def _redact(token: str) -> str:
-    return f"{token[:6]}…" if len(token) > 10 else "…"
-
-
-def _when(value) -> datetime.datetime | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+    def _probe_clients_url(self) -> str:
+        """Reading a client no AS has: the route answers 404 once it lets the console in."""
+        try:
+            self.client_active(PROBE_ID)
+        except ConnectorError as exc:
+            if exc.status != 404:
+                raise
+        return f"{self.clients_url} answered"
