@@ -181,10 +181,14 @@ class TokenStatus:
 
 @dataclass(frozen=True)
 class RevokeResult:
-    """The outcome of a revoke. Both outcomes are success: a revoke is idempotent."""
+    """The outcome of a revoke (or of its undo). Every outcome is success: a revoke is
+    idempotent, and a failure is a ConnectorError."""
 
     REVOKED = "revoked"  # the IdP accepted the revocation (RFC 7009 gives no more than this)
     ALREADY_ABSENT = "already_absent"  # the IdP said the grant was not there (e.g. a 404)
+    # Only from reactivate_client_grants: the IdP accepted the undo (e.g. a Cross App Access
+    # connection set ACTIVE again); one already active there is `already_absent`.
+    RESTORED = "restored"
 
     outcome: str
     target: str  # the grant id, or a token's first characters: never the whole token

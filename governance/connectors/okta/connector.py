@@ -12,12 +12,14 @@ import httpx
 
 from governance.connectors import assertion, pacing, transport
 from governance.connectors.base import (
-    ALL_CAPABILITIES,
+    CUT_OFF_IDENTITY,
     DEACTIVATE,
     LIST_CLIENTS,
     LIST_GRANTS,
     LIST_IDENTITIES,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     VERIFY,
     Check,
     Connector,
@@ -28,6 +30,7 @@ from governance.connectors.base import (
     RevokeResult,
 )
 from governance.connectors.okta import answers
+from governance.connectors.okta.containment import Containment
 
 # The least scopes per capability (OKTA-SPEC `security` blocks, idp.md §1.1-1.2).
 SCOPES: dict[str, tuple[str, ...]] = {
@@ -35,7 +38,15 @@ SCOPES: dict[str, tuple[str, ...]] = {
     LIST_CLIENTS: ("okta.apps.read",),
     LIST_GRANTS: ("okta.users.read", "okta.apps.read", "okta.appGrants.read"),
     REVOKE: ("okta.users.manage", "okta.apps.manage", "okta.appGrants.manage"),
-    DEACTIVATE: ("okta.apps.manage",),
+    DEACTIVATE: ("okta.apps.manage", "okta.apps.read"),  # read: client_active
+    REVOKE_USER_CLIENT: ("okta.users.manage", "okta.users.read"),
+    CUT_OFF_IDENTITY: ("okta.users.manage",),
+    REVOKE_CLIENT_GRANTS: (
+        "okta.apps.manage",
+        "okta.apps.read",
+        "okta.appGrants.read",
+        "okta.appGrants.manage",
+    ),
 }
 PAGE_SIZE = 200  # the spec's maximum for every list used here
 # An id no Okta object has: deleting or deactivating it is the harmless call verify() makes.
@@ -45,12 +56,13 @@ DEFAULT_RETRY_AFTER = 60.0
 _TOKEN_MARGIN = 60.0  # renew a cached access token this long before it expires
 
 
-class OktaConnector(Connector):
+class OktaConnector(Containment, Connector):
     """A connection to one Okta org's Management API."""
 
     kind = "okta"
     capabilities = frozenset(
         {VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, DEACTIVATE}
+        | {REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS}
     )
 
     def __init__(
@@ -84,7 +96,7 @@ class OktaConnector(Connector):
     # --- the interface ----------------------------------------------------------------------
 
     def verify(self) -> list[Check]:
-        return [self._check(capability) for capability in ALL_CAPABILITIES]
+        return [self._check(capability) for capability in self.reported_capabilities()]
 
     def list_identities(self) -> Iterator[IdpIdentity]:
         for user in self._pages("/api/v1/users", call=LIST_IDENTITIES, bucket="users"):
@@ -159,10 +171,12 @@ class OktaConnector(Connector):
                 raise
 
     def _pages(
-        self, path: str, *, call: str, bucket: str, expand=False, paged=True
+        self, path: str, *, call: str, bucket: str, expand=False, paged=True, scopes=None
     ) -> Iterator[dict]:
         """Every record of a list, following `Link rel="next"` until it is absent. `paged`:
-        the list takes `limit` (an app's Okta-API grants do not, per the spec)."""
+        the list takes `limit` (an app's Okta-API grants do not, per the spec); `scopes`: the
+        token's (default the call's)."""
+        scopes = scopes or SCOPES[call]
         params = {
             **({"limit": PAGE_SIZE} if paged else {}),
             **({"expand": "scope"} if expand else {}),
@@ -170,9 +184,9 @@ class OktaConnector(Connector):
         url = f"{self.base_url}{path}?{urlencode(params)}"
         seen = {url}
         while url:
-            response = self._send("GET", url, call=call, scopes=SCOPES[call], bucket=bucket)
+            response = self._send("GET", url, call=call, scopes=scopes, bucket=bucket)
             if response.status != 200:
-                raise answers.failure(response, call, SCOPES[call])
+                raise answers.failure(response, call, scopes)
             body = response.json(call=call)
             if not isinstance(body, list):
                 raise ConnectorError(
@@ -204,7 +218,14 @@ class OktaConnector(Connector):
     # --- calls ------------------------------------------------------------------------------
 
     def _send(
-        self, method: str, url: str, *, call: str, scopes: tuple[str, ...], bucket: str = ""
+        self,
+        method: str,
+        url: str,
+        *,
+        call: str,
+        scopes: tuple[str, ...],
+        bucket: str = "",
+        json: dict | None = None,
     ) -> transport.Response:
         """One API call with a token for `scopes`, paced; a 401 renews the token once."""
         bucket = bucket or call
@@ -217,7 +238,13 @@ class OktaConnector(Connector):
             self.pacer.before(bucket)
             try:
                 response = transport.request(
-                    method, url, call=call, headers=headers, timeouts=self.timeouts, mock=self._mock
+                    method,
+                    url,
+                    call=call,
+                    headers=headers,
+                    json=json,
+                    timeouts=self.timeouts,
+                    mock=self._mock,
                 )
             except ConnectorError as exc:
                 raise self._rate_limited(exc, bucket) from None
@@ -328,6 +355,12 @@ class OktaConnector(Connector):
             LIST_GRANTS: ("GET", "/api/v1/users?limit=1"),
             REVOKE: ("DELETE", f"/api/v1/users/{PROBE_ID}/grants/{PROBE_ID}"),
             DEACTIVATE: ("POST", f"/api/v1/apps/{PROBE_ID}/lifecycle/deactivate"),
+            REVOKE_USER_CLIENT: ("DELETE", f"/api/v1/users/{PROBE_ID}/clients/{PROBE_ID}/grants"),
+            CUT_OFF_IDENTITY: (
+                "DELETE",
+                f"/api/v1/users/{PROBE_ID}/sessions?oauthTokens=true&forgetDevices=false",
+            ),
+            REVOKE_CLIENT_GRANTS: ("DELETE", f"/api/v1/apps/{PROBE_ID}/tokens"),
         }
         method, path = probes[capability]
         try:

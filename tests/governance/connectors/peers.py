@@ -55,6 +55,8 @@ OKTA_SPEC = "okta-admin.openapi.yaml"
 START_TIMEOUT = 20.0
 # Prism reads and checks Okta's spec before it listens: a few seconds, more on a busy machine.
 PRISM_START_TIMEOUT = 60.0
+# The app the spec's first `GET /api/v1/apps` example lists (what Prism answers).
+OKTA_EXAMPLE_APP = "0oa1gjh63g214q0Hq0g4"
 
 
 @dataclass
@@ -399,8 +401,14 @@ def start_okta_peer() -> Iterator[Peer]:
             unsupported="introspect",
             connector_at=connector_at,
             # Prism is stateless: nothing seeded to revoke twice (test_okta_peer.py does, with
-            # Prefer: code=404).
-            facts={"token_server": server, "wrong_secret": okta_key()[0]},
+            # Prefer: code=404). The user, client and app are the spec's own examples.
+            facts={
+                "token_server": server,
+                "wrong_secret": okta_key()[0],
+                "subject": "00u5t60iloOHN9pBi0h7",
+                "client_id": "0oabskvc6442nkvQO0h7",
+            },
+            kill_client=OKTA_EXAMPLE_APP,
         )
 
 
