@@ -14,6 +14,12 @@ user-revokesigninsessions, serviceprincipal-update, throttling):
 - Collections answer `{"value": [...], "@odata.nextLink"}` with `$skiptoken` pages (a page is at
   most `page_limit` long, so small seeds still page); `delta()` ends with `@odata.deltaLink`,
   and a `$deltatoken` gives the changes since, deleted grants as `@removed`.
+- Containment (issue 13): `GET /users/{id}`, `GET /servicePrincipals(appId='…')`, grants
+  `$filter`ed by `clientId`/`principalId` (`eq`, joined by `and`), a principal's
+  `appRoleAssignments`, `revokeSignInSessions` answering 200 with `{"value": true}` (the
+  documented known issue: not 204), and an agent identity's own update path
+  `PATCH /servicePrincipals/{id}/microsoft.graph.agentIdentity` (AgentIdentity.EnableDisable.All;
+  404 for a principal that is no agent identity).
 - Each call checks the token and its roles: 401 `InvalidAuthenticationToken`, 403
   `Authorization_RequestDenied`. Deleting a missing grant is 404 `Request_ResourceNotFound`;
   deleting a missing app-role assignment is 400 "EntitlementGrant being updated or deleted is
@@ -54,15 +60,24 @@ ALL_ROLES = (
     "AppRoleAssignment.ReadWrite.All",
     "Application.ReadWrite.All",
     "User.RevokeSessions.All",
+    "AgentIdentity.EnableDisable.All",
 )
 _READ_GRANTS = {"DelegatedPermissionGrant.ReadWrite.All", "DelegatedPermissionGrant.Read.All"}
 _ASSIGNED = r"/servicePrincipals/([^/]+)/appRoleAssignedTo"
 # (method, path pattern) -> the roles any one of which allows the call (Graph's permission pages)
+_BY_APP_ID = r"/servicePrincipals\(appId='([^']*)'\)"
+_AGENT_ROLES = {"AgentIdentity.EnableDisable.All", "AgentIdentity.ReadWrite.All"}
 _ROUTES = [
     ("GET", r"/users", {"User.Read.All"}, "users"),
+    ("GET", r"/users/([^/]+)", {"User.Read.All"}, "user"),
     ("POST", r"/users/([^/]+)/revokeSignInSessions", {"User.RevokeSessions.All"}, "revoke_users"),
     ("GET", r"/servicePrincipals", {"Application.Read.All"}, "principals"),
-    ("PATCH", r"/servicePrincipals\(appId='([^']*)'\)", {"Application.ReadWrite.All"}, "patch"),
+    ("GET", _BY_APP_ID, {"Application.Read.All"}, "principal"),
+    ("PATCH", _BY_APP_ID, {"Application.ReadWrite.All"}, "patch"),
+    ("PATCH", r"/servicePrincipals/([^/]+)/microsoft\.graph\.agentIdentity", _AGENT_ROLES,
+     "patch_agent"),
+    ("GET", r"/servicePrincipals/([^/]+)/appRoleAssignments", {"Application.Read.All"},
+     "role_assignments"),
     ("GET", _ASSIGNED, {"Application.Read.All"}, "assigned"),
     ("GET", _ASSIGNED + r"/([^/]+)", {"Application.Read.All"}, "one"),
     ("DELETE", _ASSIGNED + r"/([^/]+)", {"AppRoleAssignment.ReadWrite.All"}, "unassign"),
@@ -314,7 +329,15 @@ class EntraPeer(ScriptedPeer):
         return self._page(request, principals)
 
     def _grants(self, request):
-        return self._page(request, list(self.grants.values()))
+        grants = list(self.grants.values())
+        condition = request.query.get("$filter")
+        if condition:
+            terms = re.findall(r"(\w+) eq '((?:[^']|'')*)'", condition)
+            if not terms or len(terms) != condition.count(" eq "):
+                return _error(400, "BadRequest", f"Invalid filter clause: {condition}")
+            wanted = {key: value.replace("''", "'") for key, value in terms}
+            grants = [g for g in grants if all(g.get(k) == v for k, v in wanted.items())]
+        return self._page(request, grants)
 
     def _delta(self, request):
         since = request.query.get("$deltatoken")
@@ -360,12 +383,42 @@ class EntraPeer(ScriptedPeer):
         self.revoked_sessions.append(user_id)
         return Answer(200, {"@odata.context": "...", "value": True})
 
+    def _by_app_id(self, app_id):
+        return next((s for s in self.principals.values() if s["appId"] == app_id), None)
+
+    def _principal(self, request, app_id):
+        sp = self._by_app_id(app_id)
+        if sp is None:
+            return _error(404, "Request_ResourceNotFound", f"appId '{app_id}' does not exist")
+        return Answer(200, dict(sp))
+
     def _patch(self, request, app_id):
-        sp = next((s for s in self.principals.values() if s["appId"] == app_id), None)
+        sp = self._by_app_id(app_id)
         if sp is None:
             return _error(404, "Request_ResourceNotFound", f"appId '{app_id}' does not exist")
         sp.update(request.json())
         return Answer(204)
+
+    def _patch_agent(self, request, principal_id):
+        sp = self.principals.get(principal_id)
+        if sp is None or sp.get("@odata.type") != "#microsoft.graph.agentIdentity":
+            return _error(404, "Request_ResourceNotFound", f"'{principal_id}' is no agent identity")
+        sp.update(request.json())
+        return Answer(204)
+
+    def _user(self, request, user_id):
+        if user_id not in self.users:
+            return _error(404, "Request_ResourceNotFound", f"Resource '{user_id}' does not exist")
+        return Answer(200, {"id": user_id})
+
+    def _role_assignments(self, request, principal_id):
+        held = [
+            a
+            for assignments in self.assignments.values()
+            for a in assignments.values()
+            if a["principalId"] == principal_id
+        ]
+        return self._page(request, held)
 
 
 def _x5t(certificate: x509.Certificate) -> str:

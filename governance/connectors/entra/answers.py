@@ -8,11 +8,14 @@ import datetime
 
 from governance.connectors import transport
 from governance.connectors.base import (
+    CUT_OFF_IDENTITY,
     DEACTIVATE,
     LIST_CLIENTS,
     LIST_GRANTS,
     LIST_IDENTITIES,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     Check,
     ConnectorError,
     IdpClient,
@@ -31,8 +34,13 @@ PERMISSIONS = {
     LIST_GRANTS: "DelegatedPermissionGrant.Read.All (or Directory.Read.All) and "
     "Application.Read.All",
     REVOKE: "DelegatedPermissionGrant.ReadWrite.All and AppRoleAssignment.ReadWrite.All",
-    DEACTIVATE: "Application.ReadWrite.All (or Application.ReadWrite.OwnedBy for owned apps)",
+    DEACTIVATE: "Application.ReadWrite.All (or Application.ReadWrite.OwnedBy for owned apps; "
+    "AgentIdentity.EnableDisable.All for agent identities) and Application.Read.All",
     "revoke_sign_in_sessions": "User.RevokeSessions.All",
+    REVOKE_USER_CLIENT: "DelegatedPermissionGrant.ReadWrite.All and Application.Read.All",
+    CUT_OFF_IDENTITY: "User.RevokeSessions.All",
+    REVOKE_CLIENT_GRANTS: "DelegatedPermissionGrant.ReadWrite.All, AppRoleAssignment.ReadWrite.All "
+    "and Application.Read.All",
 }
 # For writes verify() reads the token's `roles`: each need is met by any role of its set.
 _ROLE_NEEDS = {
@@ -42,6 +50,14 @@ _ROLE_NEEDS = {
     ),
     DEACTIVATE: (
         {"Application.ReadWrite.All", "Application.ReadWrite.OwnedBy", "Directory.ReadWrite.All"},
+    ),
+    REVOKE_USER_CLIENT: ({"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"},),
+    CUT_OFF_IDENTITY: (
+        {"User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"},
+    ),
+    REVOKE_CLIENT_GRANTS: (
+        {"DelegatedPermissionGrant.ReadWrite.All", "Directory.ReadWrite.All"},
+        {"AppRoleAssignment.ReadWrite.All", "Directory.ReadWrite.All"},
     ),
 }
 

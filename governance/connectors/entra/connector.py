@@ -11,12 +11,14 @@ import httpx
 
 from governance.connectors import transport
 from governance.connectors.base import (
-    ALL_CAPABILITIES,
+    CUT_OFF_IDENTITY,
     DEACTIVATE,
     LIST_CLIENTS,
     LIST_GRANTS,
     LIST_IDENTITIES,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     VERIFY,
     Check,
     Connector,
@@ -29,6 +31,7 @@ from governance.connectors.base import (
 )
 from governance.connectors.bearer import BearerSession, CursorGuard, error_of
 from governance.connectors.entra import answers
+from governance.connectors.entra.containment import Containment
 from governance.connectors.entra.credential import certificate_signer, is_private_key
 from governance.connectors.entra.urls import GRAPH_URL, GraphUrls, origin
 
@@ -36,12 +39,13 @@ LOGIN_URL = "https://login.microsoftonline.com"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
-class EntraConnector(GraphUrls, Connector):
+class EntraConnector(GraphUrls, Containment, Connector):
     """A connection to one Entra tenant through Microsoft Graph."""
 
     kind = "entra"
     capabilities = frozenset(
         {VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, DEACTIVATE}
+        | {REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS}
     )
     # Graph's delta covers delegated grants; application permissions have no delta in v1.0.
     supports_incremental = True
@@ -80,7 +84,7 @@ class EntraConnector(GraphUrls, Connector):
             roles = set(self.session.claims(call=VERIFY).get("roles") or ())
         except ConnectorError as exc:
             return [Check("token", False, str(exc))] + [
-                Check(cap, False, f"not checked: {exc}") for cap in ALL_CAPABILITIES
+                Check(cap, False, f"not checked: {exc}") for cap in self.reported_capabilities()
             ]
         checks = [Check("token", True, f"token from {self.session.token_url}")]
         probes = {
@@ -88,7 +92,7 @@ class EntraConnector(GraphUrls, Connector):
             LIST_CLIENTS: self.url("/servicePrincipals", select="id", top=1),
             LIST_GRANTS: self.url("/oauth2PermissionGrants", top=1),
         }
-        for capability in ALL_CAPABILITIES:
+        for capability in self.reported_capabilities():
             if capability not in self.capabilities:
                 checks.append(Check(capability, False, str(self.unsupported(capability))))
             elif capability in probes:
@@ -162,22 +166,27 @@ class EntraConnector(GraphUrls, Connector):
         response = self.session.call("DELETE", url, call=REVOKE)
         return self._revoked(response, grant.idp_id, url)
 
-    def revoke_sign_in_sessions(self, user_id: str) -> RevokeResult:
+    def revoke_sign_in_sessions(self, user_id: str, *, call: str = REVOKE) -> RevokeResult:
         """Invalidate every refresh token and browser session of one user (all apps, not one
-        agent: a separate, higher-privilege action). Graph answers 200 or 204."""
+        agent: a separate, higher-privilege action). Graph answers 200 `{"value": true}` (its
+        docs note the 200 where 204 was expected) or 204; a 404 is a user Graph does not have."""
         url = self.sign_in_sessions_url(user_id)
-        response = self.session.call("POST", url, call=REVOKE)
+        response = self.session.call("POST", url, call=call)
+        if response.status == 200 and response.content:
+            body = response.json(call=call)
+            if isinstance(body, dict) and body.get("value") is False:
+                raise ConnectorError(
+                    'Graph answered {"value": false}: the sessions were not revoked',
+                    call=call,
+                    endpoint=url,
+                    status=response.status,
+                    error_code="not_revoked",
+                )
         if 200 <= response.status < 300:
             return RevokeResult(RevokeResult.REVOKED, user_id, url, response.status)
         if response.status == 404:
             return RevokeResult(RevokeResult.ALREADY_ABSENT, user_id, url, response.status)
-        raise answers.failure(response, "revoke_sign_in_sessions")
-
-    def deactivate(self, client_id: str) -> None:
-        url = self.principal_by_app_id_url(client_id)
-        response = self.session.call("PATCH", url, call=DEACTIVATE, json={"accountEnabled": False})
-        if not 200 <= response.status < 300:
-            raise answers.failure(response, DEACTIVATE)
+        raise answers.failure(response, call)
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -223,31 +232,33 @@ class EntraConnector(GraphUrls, Connector):
             )
         return link
 
-    def _delete_assignment(self, grant: IdpGrant) -> RevokeResult:
+    def _delete_assignment(self, grant: IdpGrant, *, call: str = REVOKE) -> RevokeResult:
         resource = str(grant.raw.get("resourceId") or "")
         if not resource or not grant.idp_id:
             raise ConnectorError(
                 "an application permission is revoked at its resource: the grant's raw record "
                 "needs resourceId (as list_grants gives it)",
-                call=REVOKE,
+                call=call,
                 error_code="incomplete_grant",
             )
         url = self.assigned_to_url(resource, grant.idp_id)
-        response = self.session.call("DELETE", url, call=REVOKE)
+        response = self.session.call("DELETE", url, call=call)
         code, message = error_of(response)
         if response.status == 400 and "not found" in message.lower():
             # Graph has answered a missing assignment with 400 "EntitlementGrant ... not found":
             # gone only if a GET agrees.
-            if self.session.call("GET", url, call=REVOKE).status == 404:
+            if self.session.call("GET", url, call=call).status == 404:
                 return RevokeResult(RevokeResult.ALREADY_ABSENT, grant.idp_id, url, 400)
-        return self._revoked(response, grant.idp_id, url)
+        return self._revoked(response, grant.idp_id, url, call=call)
 
-    def _revoked(self, response: transport.Response, target: str, url: str) -> RevokeResult:
+    def _revoked(
+        self, response: transport.Response, target: str, url: str, *, call: str = REVOKE
+    ) -> RevokeResult:
         if response.status in (200, 204):
             return RevokeResult(RevokeResult.REVOKED, target, url, response.status)
         if response.status == 404:  # gone already: success, recorded distinctly
             return RevokeResult(RevokeResult.ALREADY_ABSENT, target, url, response.status)
-        raise answers.failure(response, REVOKE)
+        raise answers.failure(response, call)
 
     def _probe(self, capability: str, url: str) -> Check:
         try:

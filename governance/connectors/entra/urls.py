@@ -37,9 +37,29 @@ class GraphUrls:
         tail = f"/{seg(assignment_id)}" if assignment_id else ""
         return self.url(f"/servicePrincipals/{seg(resource_id)}/appRoleAssignedTo{tail}")
 
-    def principal_by_app_id_url(self, app_id: str) -> str:
+    def principal_by_app_id_url(self, app_id: str, **query: str) -> str:
         quoted = seg(app_id.replace("'", "''"))  # OData doubles a quote inside a string
-        return self.url(f"/servicePrincipals(appId='{quoted}')")
+        return self.url(f"/servicePrincipals(appId='{quoted}')", **query)
+
+    def agent_identity_url(self, principal_id: str) -> str:
+        """An Entra Agent ID's own update path (Graph's agentidentity-update; msgraph-sdk
+        1.65.0 has no v1.0 builder for this cast, so no oracle checks it)."""
+        return self.url(f"/servicePrincipals/{seg(principal_id)}/microsoft.graph.agentIdentity")
+
+    def grants_where_url(self, **where: str) -> str:
+        """Delegated grants filtered by OData `$filter` on their fields (clientId is the
+        client's service principal object id), e.g. clientId and principalId."""
+        condition = " and ".join(
+            f"{key} eq '{value.replace(chr(39), chr(39) * 2)}'" for key, value in where.items()
+        )
+        return self.url("/oauth2PermissionGrants", filter=condition)
+
+    def role_assignments_url(self, principal_id: str) -> str:
+        """The app roles assigned *to* a service principal (what its client credentials get)."""
+        return self.url(f"/servicePrincipals/{seg(principal_id)}/appRoleAssignments")
+
+    def user_url(self, user_id: str) -> str:
+        return self.url(f"/users/{seg(user_id)}", select="id")
 
     def sign_in_sessions_url(self, user_id: str) -> str:
         return self.url(f"/users/{seg(user_id)}/revokeSignInSessions")

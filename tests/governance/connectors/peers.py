@@ -240,9 +240,17 @@ def start_entra_peer() -> Iterator[Peer]:
             connector_at=connector_at,
             # The application permission: Graph gives it a creation time, delegated grants none.
             facts={"grant_id": "a-svc", "subject": "sp-svc", "client_id": "app-svc"},
+            seed_grant=lambda: _entra_grant(server),
+            kill_client="app-agent",  # an Entra Agent ID: its own update path
         )
     finally:
         server.stop()
+
+
+def _entra_grant(server: EntraPeer) -> tuple[str, str]:
+    """A new delegated grant of Bob to the agent (an admin's consent on his behalf)."""
+    server.put_grant(f"g-seed-{len(server.changes)}", "sp-agent", "u-bob", "Files.Read")
+    return "u-bob", "app-agent"
 
 
 def _no_token_values() -> str:

@@ -237,16 +237,15 @@ def test_revoking_what_a_user_granted_a_client_leaves_nothing_listed_and_runs_tw
         assert _succeeded(second) == {RevokeResult.ALREADY_ABSENT}
 
 
-def test_cutting_off_an_identity_ends_its_grants_and_runs_twice(peer):
+def test_cutting_off_an_identity_runs_twice(peer):
+    # What stays listed after differs by IdP (Entra keeps delegated grants, revoking only the
+    # sessions and refresh tokens): each kind's own tests say what it ends.
     connector = peer.connector()
     _needs(connector, CUT_OFF_IDENTITY)
-    subject, client_id = _user_client(peer)
+    subject, _ = _user_client(peer)
 
     _succeeded(connector.cut_off_identity(subject))
     _succeeded(connector.cut_off_identity(subject))
-
-    if peer.seed_grant is not None and connector.supports(REVOKE_USER_CLIENT):
-        assert connector.grants_for(subject, client_id) == []
 
 
 def test_revoking_a_clients_own_grants_runs_twice(peer):
