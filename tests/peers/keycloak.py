@@ -10,7 +10,11 @@ What it answers:
   `GET /users/{id}/consents` (no pagination), `GET /clients/{uuid}/offline-sessions?first=&max=`.
 - `DELETE /users/{id}/consents/{clientId}`: 204, then 404 "Consent nor offline token not found";
   an unknown client is 404 "Client not found". `DELETE /sessions/{id}?isOffline=true`: 204/404.
-- `GET`/`PUT /clients/{uuid}` (the full representation).
+- `GET`/`PUT /clients/{uuid}`: PUT takes the full ClientRepresentation (Keycloak replaces the
+  client with it), so a body missing any field the client has is refused 400 here rather than
+  silently resetting those fields.
+- `GET /users/{id}`; `POST /users/{id}/logout`: 204 (not-before set to now, online sessions
+  ended; recorded in `logouts`), 404 "User not found".
 - Every admin call checks the token and the realm-management role it needs: 401, 403.
 - `fail_next(n, 503, headers={"Retry-After": "2"})` for a proxy in front of Keycloak; `ignore_first`
   makes it answer every page as the first (a server that loops).
@@ -30,6 +34,8 @@ ALL_ROLES = ("view-users", "manage-users", "view-clients", "manage-clients")
 _IMPLIED = {"view-users": "manage-users", "view-clients": "manage-clients"}
 _ROUTES = [
     ("GET", r"/users", "view-users", "users"),
+    ("GET", r"/users/([^/]+)", "view-users", "user"),
+    ("POST", r"/users/([^/]+)/logout", "manage-users", "logout"),
     ("GET", r"/users/([^/]+)/consents", "view-users", "consents"),
     ("DELETE", r"/users/([^/]+)/consents/([^/]+)", "manage-users", "revoke_consent"),
     ("GET", r"/clients", "view-clients", "clients"),
@@ -51,6 +57,7 @@ class KeycloakPeer(ScriptedPeer):
         self.secret = SECRET
         self.tokens: set[str] = set()
         self.ignore_first = False
+        self.logouts: list[str] = []
         self.seed()
 
     def config(self) -> dict:
@@ -147,9 +154,22 @@ class KeycloakPeer(ScriptedPeer):
         body = request.json()
         if uuid not in self.clients:
             return Answer(404, {"error": "Could not find client"})
-        if not isinstance(body, dict) or body.get("clientId") != self.clients[uuid]["clientId"]:
-            return Answer(400, {"errorMessage": "a full ClientRepresentation is expected"})
+        stored = self.clients[uuid]
+        missing = sorted(set(stored) - set(body)) if isinstance(body, dict) else ["*"]
+        if missing or body.get("clientId") != stored["clientId"] or body.get("id") != uuid:
+            message = f"a full ClientRepresentation is expected (missing: {', '.join(missing)})"
+            return Answer(400, {"errorMessage": message})
         self.clients[uuid] = body
+        return Answer(204)
+
+    def _user(self, request, user_id):
+        found = self.users.get(user_id)
+        return Answer(200, found) if found else Answer(404, {"error": "User not found"})
+
+    def _logout(self, request, user_id):
+        if user_id not in self.users:
+            return Answer(404, {"error": "User not found"})
+        self.logouts.append(user_id)
         return Answer(204)
 
     def _consents(self, request, user_id):

@@ -298,9 +298,19 @@ def start_keycloak_peer() -> Iterator[Peer]:
             connector_at=connector_at,
             # A consent: Keycloak gives it no id of its own, only (user, client).
             facts={"grant_id": "", "subject": "user-01", "client_id": "billing-agent"},
+            seed_grant=lambda: _keycloak_consent(server),
+            kill_client="billing-agent",
         )
     finally:
         server.stop()
+
+
+def _keycloak_consent(server: KeycloakPeer) -> tuple[str, str]:
+    """A new consent to the agent by a user the other contract checks leave alone."""
+    user = f"user-0{2 + len(server.requests) % 3}"
+    consent = {"clientId": "billing-agent", "grantedClientScopes": ["profile"]}
+    server.consents.setdefault(user, {})["billing-agent"] = consent
+    return user, "billing-agent"
 
 
 def _auth0_config(server: Auth0Peer, url: str) -> dict:

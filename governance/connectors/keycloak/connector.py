@@ -1,25 +1,5 @@
-"""The `keycloak` kind: one Keycloak realm through its Admin REST API, as a confidential client
-with a service account (client credentials).
-
-- Identities: the realm's users (service-account users are kind `service`). Clients: the
-  realm's clients, `idp_id` = the client's UUID, `client_id` = its clientId.
-- Grants: each user's consents (grant_type `consent`, no IdP id: Keycloak keys them by user
-  and client; `grantedClientScopes` are the scopes, `createdDate` the creation) and each
-  client's offline sessions (grant_type `refresh_token`, `idp_id` = the session id: an
-  offline token an agent can keep refreshing).
-- Revoke: a consent by `DELETE /users/{id}/consents/{clientId}` (Keycloak also drops the
-  user's offline tokens for that client; the second call's 404 "Consent nor offline token not
-  found" is `already_absent`); an offline session by `DELETE /sessions/{id}?isOffline=true`.
-  A token value alone is NotSupported. Deactivate: GET the client, PUT it back with
-  `enabled=false` (Keycloak wants the full representation).
-- Pages: `first`/`max` (a page shorter than `max` is the last; a page that repeats the
-  previous one ends the listing with an error). Keycloak has no rate limits of its own; a 429
-  or 503 from a proxy in front of it carries `Retry-After`.
-
-Config: `base_url` (the server's root, e.g. https://sso.example.com), `realm`, `client_id`
-(required), `page_size` (100), `timeout_seconds`. The secret is the client's secret. The
-service account needs the `realm-management` roles named in docs/connectors.md.
-"""
+"""The keycloak connector: the admin token, first/max pages, listing, revoking, deactivating
+and verifying (see the package docstring for what each capability calls and needs)."""
 
 from __future__ import annotations
 
@@ -31,12 +11,14 @@ import httpx
 
 from governance.connectors import transport
 from governance.connectors.base import (
-    ALL_CAPABILITIES,
+    CUT_OFF_IDENTITY,
     DEACTIVATE,
     LIST_CLIENTS,
     LIST_GRANTS,
     LIST_IDENTITIES,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     VERIFY,
     Check,
     Connector,
@@ -47,6 +29,7 @@ from governance.connectors.base import (
     RevokeResult,
 )
 from governance.connectors.bearer import BearerSession, CursorGuard, failure
+from governance.connectors.keycloak.containment import Containment
 
 PAGE_SIZE = 100  # Keycloak's own default `max`
 # The realm-management client roles each capability needs, named in errors and verify().
@@ -56,18 +39,22 @@ ROLES = {
     LIST_GRANTS: ("view-users", "view-clients"),
     REVOKE: ("manage-users",),
     DEACTIVATE: ("manage-clients",),
+    REVOKE_USER_CLIENT: ("manage-users",),
+    CUT_OFF_IDENTITY: ("manage-users",),
+    REVOKE_CLIENT_GRANTS: ("view-clients", "manage-users"),
 }
 _REALM_MANAGEMENT = "realm-management"
 # manage-* implies view-* in Keycloak's admin permissions.
 _IMPLIED = {"manage-users": {"view-users"}, "manage-clients": {"view-clients"}}
 
 
-class KeycloakConnector(Connector):
+class KeycloakConnector(Containment, Connector):
     """A connection to one Keycloak realm through the Admin REST API."""
 
     kind = "keycloak"
     capabilities = frozenset(
         {VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, DEACTIVATE}
+        | {REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS}
     )
 
     def __init__(self, config, secret, *, mock: httpx.MockTransport | None = None):
@@ -115,7 +102,7 @@ class KeycloakConnector(Connector):
             claims = self.session.claims(call=VERIFY)
         except ConnectorError as exc:
             return [Check("token", False, str(exc))] + [
-                Check(cap, False, f"not checked: {exc}") for cap in ALL_CAPABILITIES
+                Check(cap, False, f"not checked: {exc}") for cap in self.reported_capabilities()
             ]
         access = claims.get("resource_access")
         held = (access or {}).get(_REALM_MANAGEMENT, {}) if isinstance(access, dict) else {}
@@ -126,7 +113,7 @@ class KeycloakConnector(Connector):
             LIST_IDENTITIES: self.url("/users", first=0, max=1),
             LIST_CLIENTS: self.url("/clients", first=0, max=1),
         }
-        for capability in ALL_CAPABILITIES:
+        for capability in self.reported_capabilities():
             if capability not in self.capabilities:
                 checks.append(Check(capability, False, str(self.unsupported(capability))))
             elif capability in probes:
@@ -208,22 +195,6 @@ class KeycloakConnector(Connector):
         if response.status == 404:  # "Consent nor offline token not found": already revoked
             return RevokeResult(RevokeResult.ALREADY_ABSENT, target, url, response.status)
         raise self._failure(response, REVOKE)
-
-    def deactivate(self, client_id: str) -> None:
-        found = self._list(self.url("/clients", clientId=client_id), call=DEACTIVATE)
-        client = next((c for c in found if c.get("clientId") == client_id), None)
-        if client is None:
-            raise ConnectorError(
-                f"no client with clientId {client_id!r} in this realm",
-                call=DEACTIVATE,
-                endpoint=self.url("/clients"),
-                status=404,
-                error_code="client_not_found",
-            )
-        url = self.url(f"/clients/{_seg(str(client.get('id', '')))}")
-        response = self.session.call("PUT", url, call=DEACTIVATE, json={**client, "enabled": False})
-        if response.status not in (200, 204):
-            raise self._failure(response, DEACTIVATE)
 
     # --- calls ------------------------------------------------------------------------------
 
