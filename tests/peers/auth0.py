@@ -8,6 +8,10 @@ What it follows (auth0.com/docs and the auth0-python SDK's generated client):
   `GET /api/v2/users/{id}/refresh-tokens` with `from`/`take` checkpoints (`{<key>: [...],
   next}`, no `next` on the last page).
 - `DELETE /api/v2/grants|refresh-tokens|client-grants/{id}`: 204, then 404 once gone.
+- Containment (issue 13): `GET /api/v2/grants?user_id&client_id` and
+  `GET /api/v2/client-grants?client_id` filter; `GET /api/v2/users/{id}`;
+  `DELETE /api/v2/users/{id}/refresh-tokens` and `DELETE /api/v2/users/{id}/sessions`: 204
+  (also when there is nothing left), 404 for an unknown user.
 - A missing scope is 403 `insufficient_scope` ("Insufficient scope, expected any of: ...").
 - Every API answer carries `X-RateLimit-Limit`, `-Remaining` and `-Reset` (epoch seconds of
   the end of the current one-second window); past the limit, 429 `too_many_requests`.
@@ -33,6 +37,7 @@ ALL_SCOPES = frozenset(
         "delete:refresh_tokens",
         "read:client_grants",
         "delete:client_grants",
+        "delete:sessions",
     }
 )
 _OFFSET = {"users": "read:users", "clients": "read:clients", "grants": "read:grants"}
@@ -55,6 +60,7 @@ class Auth0Peer(ScriptedPeer):
         self.grants: dict[str, dict] = {}
         self.refresh_tokens: dict[str, dict] = {}
         self.client_grants: dict[str, dict] = {}
+        self.sessions: dict[str, list[str]] = {}  # user id -> session ids
         self.limit: int | None = None  # requests per one-second window; None: unlimited
         self.repeat_cursor = False
         self.ignore_page = False
@@ -129,12 +135,19 @@ class Auth0Peer(ScriptedPeer):
     def _api(self, request: Request, parts: list[str]) -> Answer:
         if request.method == "DELETE" and len(parts) == 2 and parts[0] in _DELETE:
             return self._scope(request, _DELETE[parts[0]]) or self._delete(parts[0], parts[1])
+        if request.method == "DELETE" and len(parts) == 3 and parts[0] == "users":
+            return self._delete_of_user(request, parts[1], parts[2])
         if request.method != "GET":
             return Answer(404, {"statusCode": 404, "error": "Not Found"})
+        if len(parts) == 2 and parts[0] == "users":
+            user = next((u for u in self.users if u["user_id"] == parts[1]), None)
+            found = Answer(200, user) if user else _not_found("The user does not exist.")
+            return self._scope(request, "read:users") or found
         if len(parts) == 1 and parts[0] in _OFFSET:
             return self._scope(request, _OFFSET[parts[0]]) or self._offset(request, parts[0])
         if parts == ["client-grants"]:
-            items = list(self.client_grants.values())
+            wanted = request.query.get("client_id")
+            items = [g for g in self.client_grants.values() if wanted in (None, g["client_id"])]
             return self._scope(request, "read:client_grants") or self._checkpoint(
                 request, items, "client_grants"
             )
@@ -150,8 +163,29 @@ class Auth0Peer(ScriptedPeer):
             return list(self.grants.values())
         return {"users": self.users, "clients": self.clients}[name]
 
+    def _delete_of_user(self, request: Request, user_id: str, part: str) -> Answer:
+        scope = {"refresh-tokens": "delete:refresh_tokens", "sessions": "delete:sessions"}.get(part)
+        if scope is None:
+            return Answer(404, {"statusCode": 404, "error": "Not Found"})
+        denied = self._scope(request, scope)
+        if denied:
+            return denied
+        if not any(u["user_id"] == user_id for u in self.users):
+            return _not_found("The user does not exist.")
+        if part == "sessions":
+            self.sessions.pop(user_id, None)
+        else:
+            for token_id in [k for k, t in self.refresh_tokens.items() if t["user_id"] == user_id]:
+                del self.refresh_tokens[token_id]
+        return Answer(204)
+
     def _offset(self, request: Request, name: str) -> Answer:
         items = self._collection(name)
+        if name == "grants":  # the /grants filters (Auth0's record spells it clientID)
+            user, client = request.query.get("user_id"), request.query.get("client_id")
+            items = [
+                g for g in items if user in (None, g["user_id"]) and client in (None, g["clientID"])
+            ]
         page = 0 if self.ignore_page else int(request.query.get("page", 0))
         per_page = int(request.query.get("per_page", 50))
         chunk = items[page * per_page : (page + 1) * per_page]
@@ -181,6 +215,25 @@ class Auth0Peer(ScriptedPeer):
 
     # --- seeding ----------------------------------------------------------------------------
 
+    def seed_grant(self, user_id: str, client_id: str = "agent-app") -> None:
+        """A consent and a refresh token of `user_id` for `client_id` (a user is added if new)."""
+        if not any(u["user_id"] == user_id for u in self.users):
+            self.users.append({"user_id": user_id, "email": f"{user_id}@example.test"})
+        n = len(self.grants) + len(self.refresh_tokens)
+        self.grants[f"cgr_s{n}"] = {
+            "id": f"cgr_s{n}",
+            "clientID": client_id,
+            "user_id": user_id,
+            "audience": "https://api.example.test/",
+            "scope": ["openid"],
+        }
+        self.refresh_tokens[f"rt_s{n}"] = {
+            "id": f"rt_s{n}",
+            "user_id": user_id,
+            "client_id": client_id,
+        }
+        self.sessions.setdefault(user_id, []).append(f"ses_s{n}")
+
     def seed(self, *, users: int = 3, per_user: int = 2) -> dict:
         """Users, an agent client, a consent and refresh tokens per user, one client grant."""
         self.clients = [
@@ -199,6 +252,7 @@ class Auth0Peer(ScriptedPeer):
                 "audience": "https://api.example.test/",
                 "scope": ["openid", "read:invoices"],
             }
+            self.sessions[user_id] = [f"ses_{n}"]
             for k in range(per_user):
                 token_id = f"rt_{n}_{k}"
                 self.refresh_tokens[token_id] = {
@@ -222,3 +276,7 @@ class Auth0Peer(ScriptedPeer):
             "scope": ["billing:admin"],
         }
         return {"grant_id": "rt_0_0", "subject": "auth0|user0", "client_id": "agent-app"}
+
+
+def _not_found(message: str) -> Answer:
+    return Answer(404, {"statusCode": 404, "error": "Not Found", "message": message})

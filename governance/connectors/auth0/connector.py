@@ -12,13 +12,17 @@ import httpx
 
 from governance.connectors import pacing, transport
 from governance.connectors.auth0 import answers
+from governance.connectors.auth0.containment import Containment
 from governance.connectors.base import (
+    CUT_OFF_IDENTITY,
     DEACTIVATE,
     INTROSPECT,
     LIST_CLIENTS,
     LIST_GRANTS,
     LIST_IDENTITIES,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     VERIFY,
     Check,
     Connector,
@@ -52,13 +56,16 @@ _WHY_NOT = {
 }
 
 
-class Auth0Connector(Connector):
+class Auth0Connector(Containment, Connector):
     """A connection to one Auth0 tenant's Management API."""
 
     why_not = _WHY_NOT
 
     kind = "auth0"
-    capabilities = frozenset({VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE})
+    capabilities = frozenset(
+        {VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE}
+        | {REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS}
+    )
 
     def __init__(self, config, secret, *, mock: httpx.MockTransport | None = None):
         super().__init__(config, secret)
@@ -130,11 +137,17 @@ class Auth0Connector(Connector):
 
     # --- listing ----------------------------------------------------------------------------
 
-    def _pages(self, collection: str, call: str, scope: str) -> Iterator[dict]:
-        """Offset pages (`page`/`per_page`, `include_totals`) until one is short or empty."""
+    def _pages(self, collection: str, call: str, scope: str, **filters: str) -> Iterator[dict]:
+        """Offset pages (`page`/`per_page`, `include_totals`) until one is short or empty;
+        `filters` narrow the list (`user_id`, `client_id` on /grants)."""
         page, previous = 0, None
         while True:
-            params = {"page": page, "per_page": self.page_size, "include_totals": "true"}
+            params = {
+                "page": page,
+                "per_page": self.page_size,
+                "include_totals": "true",
+                **filters,
+            }
             body = self._get(collection, params, call, scope)
             items = body.get(collection) if isinstance(body, dict) else body
             if not isinstance(items, list):
@@ -151,12 +164,12 @@ class Auth0Connector(Connector):
                 return
             page, previous = page + 1, first
 
-    def _checkpoints(self, path: str, scope: str, key: str = "", call=LIST_GRANTS):
+    def _checkpoints(self, path: str, scope: str, key: str = "", call=LIST_GRANTS, **filters):
         """Checkpoint pages (`from`/`take`, answer `{<key>: [...], next}`) until no `next`."""
         key = key or path.replace("-", "_")
         cursor, seen = None, set()
         while True:
-            params = {"take": self.page_size} | ({"from": cursor} if cursor else {})
+            params = {"take": self.page_size, **filters} | ({"from": cursor} if cursor else {})
             body = self._get(path, params, call, scope)
             items = body.get(key) if isinstance(body, dict) else None
             if not isinstance(items, list):
@@ -255,6 +268,8 @@ class Auth0Connector(Connector):
     # --- verify, one capability -------------------------------------------------------------
 
     def _probe(self, capability: str) -> str:
+        if capability in (REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS):
+            return self._containment_probe(capability)
         if capability == REVOKE:
             # Deleting a grant id that does not exist is harmless and proves delete:grants.
             grant = IdpGrant(idp_id=PROBE_ID, subject="", client_id="", grant_type="consent")
@@ -276,3 +291,22 @@ class Auth0Connector(Connector):
                     raise answers.failure(response, capability, answers.REFRESH_SCOPE_HINT)
                 scope += ", read:refresh_tokens"
         return f"{self.api_url}/{path} answered ({scope})"
+
+    def _containment_probe(self, capability: str) -> str:
+        """The listing the call starts with, and a DELETE of an id no Auth0 object has (404 once
+        the scope lets it through)."""
+        if capability == CUT_OFF_IDENTITY:
+            result = self._delete(
+                f"users/{PROBE_ID}/sessions", PROBE_ID, capability, "delete:sessions"
+            )
+            return f"{result.endpoint} answered HTTP {result.status} (delete:sessions)"
+        if capability == REVOKE_USER_CLIENT:
+            self.grants_for(PROBE_ID, PROBE_ID)
+            return f"{self.api_url}/grants answered (read:grants, delete:grants)"
+        self._get(
+            "client-grants", {"take": 1, "client_id": PROBE_ID}, capability, "read:client_grants"
+        )
+        result = self._delete(
+            f"client-grants/{PROBE_ID}", PROBE_ID, capability, "delete:client_grants"
+        )
+        return f"{result.endpoint} answered HTTP {result.status} (delete:client_grants)"

@@ -275,6 +275,8 @@ def start_auth0_peer() -> Iterator[Peer]:
             unsupported="deactivate",
             connector_at=connector_at,
             facts={**facts, "server": server},
+            seed_grant=lambda: _auth0_grant(server),
+            kill_client="agent-app",
         )
     finally:
         server.stop()
@@ -311,6 +313,13 @@ def _keycloak_consent(server: KeycloakPeer) -> tuple[str, str]:
     consent = {"clientId": "billing-agent", "grantedClientScopes": ["profile"]}
     server.consents.setdefault(user, {})["billing-agent"] = consent
     return user, "billing-agent"
+
+
+def _auth0_grant(server: Auth0Peer) -> tuple[str, str]:
+    """A new user with a consent and a refresh token for the agent."""
+    user = f"auth0|seeded{len(server.users)}"
+    server.seed_grant(user)
+    return user, "agent-app"
 
 
 def _auth0_config(server: Auth0Peer, url: str) -> dict:
