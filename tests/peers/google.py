@@ -9,8 +9,10 @@ users and tokens, limits).
   401 `unauthorized_client` (Google's own messages).
 - `GET /admin/directory/v1/users?customer=&maxResults=&pageToken=` (`nextPageToken`), needs
   `admin.directory.user.readonly` (or the read-write scope).
-- `GET /admin/directory/v1/users/{userKey}/tokens` (`{kind, items}`; no pagination) and
-  `DELETE .../tokens/{clientId}` (204, then 404), need `admin.directory.user.security`.
+- `GET /admin/directory/v1/users/{userKey}/tokens` (`{kind, items}`; no pagination),
+  `GET .../tokens/{clientId}` (one Token, 404 when the user gave the app none),
+  `DELETE .../tokens/{clientId}` (204, then 404) and `POST .../users/{userKey}/signOut` (204,
+  recorded in `signed_out`; 404 for an unknown user), need `admin.directory.user.security`.
 - Errors in Google's JSON shape `{"error": {code, message, errors: [{reason}], status}}`: 403
   `insufficientPermissions` for a token without the scope, 403 `userRateLimitExceeded` past
   `limit` requests (no reset header: Google documents exponential backoff).
@@ -63,6 +65,7 @@ class GooglePeer(ScriptedPeer):
         self.limit: int | None = None  # API requests allowed before rate errors; None: any
         self.repeat_page_token = False
         self.rate_limited = 0
+        self.signed_out: list[str] = []
         self._issued: dict[str, set[str]] = {}
         self._api_calls = 0
 
@@ -171,11 +174,16 @@ class GooglePeer(ScriptedPeer):
         if not parts and request.method == "GET":
             return self._scope(request, USERS_READ, USERS_WRITE) or self._list_users(request)
         denied = self._scope(request, SECURITY)
-        if denied or len(parts) < 2 or parts[1] != "tokens":
+        if denied or len(parts) < 2 or parts[1] not in ("tokens", "signOut"):
             return denied or _error(404, "notFound", "Not Found", "NOT_FOUND")
         user = self._user(parts[0])
         if user is None:
             return _error(404, "notFound", "Resource Not Found: userKey", "NOT_FOUND")
+        if parts[1] == "signOut":
+            if len(parts) != 2 or request.method != "POST":
+                return _error(404, "notFound", "Not Found", "NOT_FOUND")
+            self.signed_out.append(user["id"])
+            return Answer(204)
         tokens = self.tokens.setdefault(user["id"], {})
         if len(parts) == 2 and request.method == "GET":
             return Answer(
@@ -186,6 +194,11 @@ class GooglePeer(ScriptedPeer):
                     "items": list(tokens.values()),
                 },
             )
+        if len(parts) == 3 and request.method == "GET":
+            found = tokens.get(parts[2])
+            if found is None:
+                return _error(404, "notFound", "Resource Not Found: clientId", "NOT_FOUND")
+            return Answer(200, found)
         if len(parts) == 3 and request.method == "DELETE":
             if tokens.pop(parts[2], None) is None:
                 return _error(404, "notFound", "Resource Not Found: clientId", "NOT_FOUND")

@@ -359,9 +359,18 @@ def start_google_peer() -> Iterator[Peer]:
                     rsa.generate_private_key(public_exponent=65537, key_size=2048)
                 ),
             },
+            seed_grant=lambda: _google_token(server),
         )
     finally:
         server.stop()
+
+
+def _google_token(server: GooglePeer) -> tuple[str, str]:
+    """A token a user (201, left alone by the other contract checks) gave a new app."""
+    client_id = f"tool-{sum(map(len, server.tokens.values()))}.apps.googleusercontent.com"
+    token = {"clientId": client_id, "scopes": ["openid"], "userKey": "201", "displayText": "Tool"}
+    server.tokens.setdefault("201", {})[client_id] = token
+    return "201", client_id
 
 
 def _google_config(server: GooglePeer, url: str) -> dict:

@@ -1,55 +1,28 @@
-"""The `google` kind: a Google Workspace domain through the Admin SDK Directory API.
-
-- Token: a service account with domain-wide delegation. The connector signs an RS256 JWT
-  assertion with the account's private key (`iss` = its `client_email`, `sub` = the
-  `admin_email` it impersonates, `scope`, `aud` = the token URL, one hour) and exchanges it at
-  the token URL (`grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`). One token per scope
-  set, so a scope the domain did not delegate fails only the capabilities that need it:
-  listing users needs `admin.directory.user.readonly`; tokens (list and delete) need
-  `admin.directory.user.security`.
-- Identities: `GET /admin/directory/v1/users?customer=…` (`maxResults`/`pageToken`).
-- Grants: per user, `GET /admin/directory/v1/users/{userKey}/tokens`: the third-party OAuth
-  apps the user authorised (no pagination, no timestamps, no id: a grant is keyed by user and
-  `clientId`, so `idp_id` is empty). Grant type `consent`.
-- Revoke: `DELETE /admin/directory/v1/users/{userKey}/tokens/{clientId}` ("deletes all access
-  tokens issued by a user for an application"); a 404 means already revoked. A token value is
-  NotSupported (Google's token revocation endpoint is not an admin call).
-- Clients, deactivate, introspect: NotSupported (the Directory API lists no OAuth clients and
-  cannot disable a third-party app; Google has no RFC 7662).
-- Rate limits: Google sends no remaining-count header, so the connector spaces its Directory
-  calls to `requests_per_minute` (default 2,400, Google's default per-user quota). 403
-  `userRateLimitExceeded`/`rateLimitExceeded`/`quotaExceeded` and 429 are retryable
-  ConnectorErrors: `retry_after` is `Retry-After` when given, else the first step of the
-  exponential backoff Google documents (1 s).
-
-Config: `admin_email` (required: a super admin the service account impersonates), `customer`
-(default `my_customer`), `page_size` (default 500), `requests_per_minute` (default 2400),
-`timeout_seconds` (default 20). URL
-overrides (tests): `token_url` (default the key's `token_uri`, else
-`https://oauth2.googleapis.com/token`), `directory_url` (default `https://admin.googleapis.com`).
-The secret is the service account's key file (JSON).
-"""
+"""The google connector: tokens for a domain-wide-delegated service account, paced Directory
+API calls, listing, revoking, containment and verifying (see the package docstring)."""
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from governance.connectors import transport
 from governance.connectors.base import (
+    CUT_OFF_IDENTITY,
     DEACTIVATE,
     INTROSPECT,
     LIST_CLIENTS,
     LIST_GRANTS,
     LIST_IDENTITIES,
     REVOKE,
+    REVOKE_CLIENT_GRANTS,
+    REVOKE_USER_CLIENT,
     VERIFY,
     Check,
     Connector,
@@ -57,14 +30,16 @@ from governance.connectors.base import (
     IdpGrant,
     IdpIdentity,
     RevokeResult,
+    confirm_absent,
 )
+from governance.connectors.google import answers
 
 SCOPE_USERS = "https://www.googleapis.com/auth/admin.directory.user.readonly"
 SCOPE_TOKENS = "https://www.googleapis.com/auth/admin.directory.user.security"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DIRECTORY = "admin/directory/v1"
 PROBE_CLIENT = "mcp-console-verify-probe.apps.googleusercontent.com"  # no app has this id
-_RATE_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"})
+PROBE_USER = "mcp-console-verify-probe"  # no user has this key: signing it out is harmless
 _WHY_NOT = {
     LIST_CLIENTS: (
         "the Directory API lists no OAuth clients; each grant names its client "
@@ -75,6 +50,10 @@ _WHY_NOT = {
         "or block it under API controls in the Admin console"
     ),
     INTROSPECT: "Google has no token introspection (RFC 7662) for admin use",
+    REVOKE_CLIENT_GRANTS: (
+        "the Directory API lists an app's tokens only per user; revoke them user by user "
+        "(revoke_user_client), or block the app under API controls in the Admin console"
+    ),
 }
 
 
@@ -84,7 +63,9 @@ class GoogleConnector(Connector):
     why_not = _WHY_NOT
 
     kind = "google"
-    capabilities = frozenset({VERIFY, LIST_IDENTITIES, LIST_GRANTS, REVOKE})
+    capabilities = frozenset(
+        {VERIFY, LIST_IDENTITIES, LIST_GRANTS, REVOKE, REVOKE_USER_CLIENT, CUT_OFF_IDENTITY}
+    )
 
     def __init__(self, config, secret, *, mock: httpx.MockTransport | None = None):
         super().__init__(config, secret)
@@ -92,7 +73,7 @@ class GoogleConnector(Connector):
             raise ConnectorError("the config needs 'admin_email'", call="configure")
         self.admin_email = self.config["admin_email"]
         self.customer = self.config.get("customer") or "my_customer"
-        self._key = _service_account(secret)
+        self._key = answers.service_account(secret)
         self.token_url = (
             self.config.get("token_url")
             or self._key.get("token_uri")
@@ -143,14 +124,59 @@ class GoogleConnector(Connector):
                 )
             for token in items:
                 if isinstance(token, dict):
-                    yield IdpGrant(
-                        idp_id="",  # Google keys a grant by (userKey, clientId)
-                        subject=str(token.get("userKey") or user_key),
-                        client_id=str(token.get("clientId", "")),
-                        scopes=tuple(str(s) for s in token.get("scopes") or ()),
-                        grant_type="consent",
-                        raw=token,
-                    )
+                    yield answers.grant(token, user_key)
+
+    def grants_for(self, subject: str, client_id: str) -> list[IdpGrant]:
+        """The user's token grant to the app (`tokens.get`); none on a 404 (no such grant, or
+        no such user)."""
+        response = self._call(
+            "GET", self._token_path(subject, client_id), REVOKE_USER_CLIENT, SCOPE_TOKENS
+        )
+        if response.status == 404:
+            return []
+        if response.status != 200:
+            raise answers.failure(response, REVOKE_USER_CLIENT, SCOPE_TOKENS)
+        token = response.json(call=REVOKE_USER_CLIENT)
+        return [answers.grant(token, subject)] if isinstance(token, dict) else []
+
+    def revoke_user_client(self, subject: str, client_id: str) -> list[RevokeResult]:
+        """`tokens.delete`: every token the user gave the app; a second time 404, confirmed
+        by `tokens.get`."""
+        grant = IdpGrant(idp_id="", subject=subject, client_id=client_id)
+        result = self._delete_token(grant, REVOKE_USER_CLIENT)
+        return confirm_absent(
+            [result],
+            lambda: {f"{subject}/{client_id}"} if self.grants_for(subject, client_id) else set(),
+            call=REVOKE_USER_CLIENT,
+        )
+
+    def cut_off_identity(self, subject: str) -> list[RevokeResult]:
+        """`users.signOut` (web and device sessions; OAuth tokens survive it), then
+        `tokens.delete` for every app the user authorised."""
+        call = CUT_OFF_IDENTITY
+        if not subject:
+            raise ConnectorError("no user key", call=call, error_code="no_user")
+        user = quote(subject, safe="")
+        response = self._call("POST", f"users/{user}/signOut", call, SCOPE_TOKENS)
+        target = f"{subject}/sessions"
+        if response.status in (200, 204):
+            results = [
+                RevokeResult(RevokeResult.REVOKED, target, response.endpoint, response.status)
+            ]
+        elif response.status == 404:  # no such user: confirmed below
+            results = [RevokeResult(RevokeResult.ALREADY_ABSENT, target, response.endpoint, 404)]
+        else:
+            raise answers.failure(response, call, SCOPE_TOKENS)
+        for token in self._tokens_of(subject, call):
+            grant = IdpGrant(idp_id="", subject=subject, client_id=str(token.get("clientId", "")))
+            results.append(self._delete_token(grant, call))
+
+        def still_listed() -> set[str]:
+            response = self._call("GET", f"users/{user}/tokens", call, SCOPE_TOKENS)
+            left = {f"{subject}/{t.get('clientId')}" for t in self._tokens_of(subject, call)}
+            return left | ({target} if response.status == 200 else set())
+
+        return confirm_absent(results, still_listed, call=call)
 
     def revoke(self, grant_or_token: IdpGrant | str) -> RevokeResult:
         if not isinstance(grant_or_token, IdpGrant):
@@ -159,11 +185,14 @@ class GoogleConnector(Connector):
                 "the Directory API revokes a user's grant to an app, not a token value; "
                 "revoke the listed grant instead",
             )
-        grant = grant_or_token
+        return self._delete_token(grant_or_token, REVOKE)
+
+    def _delete_token(self, grant: IdpGrant, call: str) -> RevokeResult:
         if not (grant.subject and grant.client_id):
-            raise self.unsupported(REVOKE, "a Google grant is revoked by its user and client id")
-        path = f"users/{quote(grant.subject, safe='')}/tokens/{quote(grant.client_id, safe='')}"
-        response = self._call("DELETE", path, REVOKE, SCOPE_TOKENS)
+            raise self.unsupported(call, "a Google grant is revoked by its user and client id")
+        response = self._call(
+            "DELETE", self._token_path(grant.subject, grant.client_id), call, SCOPE_TOKENS
+        )
         target = f"{grant.subject}/{grant.client_id}"
         if response.status in (200, 204):
             return RevokeResult(RevokeResult.REVOKED, target, response.endpoint, response.status)
@@ -171,7 +200,29 @@ class GoogleConnector(Connector):
             return RevokeResult(
                 RevokeResult.ALREADY_ABSENT, target, response.endpoint, response.status
             )
-        raise _failure(response, REVOKE, SCOPE_TOKENS)
+        raise answers.failure(response, call, SCOPE_TOKENS)
+
+    def _token_path(self, subject: str, client_id: str) -> str:
+        if not (subject and client_id):  # .../tokens/ would be another call
+            raise ConnectorError(
+                "a user key and a client id are both needed",
+                call=REVOKE_USER_CLIENT,
+                error_code="incomplete_grant",
+            )
+        return f"users/{quote(subject, safe='')}/tokens/{quote(client_id, safe='')}"
+
+    def _tokens_of(self, subject: str, call: str) -> list[dict]:
+        """Every app token the user issued (`tokens.list`); none for an unknown user."""
+        response = self._call("GET", f"users/{quote(subject, safe='')}/tokens", call, SCOPE_TOKENS)
+        if response.status == 404:
+            return []
+        if response.status != 200:
+            raise answers.failure(response, call, SCOPE_TOKENS)
+        body = response.json(call=call)
+        items = body.get("items", []) if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise ConnectorError.unexpected_shape("items", call=call, endpoint=self.directory_url)
+        return [item for item in items if isinstance(item, dict)]
 
     # --- listing ----------------------------------------------------------------------------
 
@@ -205,7 +256,7 @@ class GoogleConnector(Connector):
         query = f"?{urlencode(params)}" if params else ""
         response = self._call("GET", f"{path}{query}", call, scope)
         if response.status != 200:
-            raise _failure(response, call, scope)
+            raise answers.failure(response, call, scope)
         return response.json(call=call)
 
     # --- calls ------------------------------------------------------------------------------
@@ -228,7 +279,7 @@ class GoogleConnector(Connector):
         form = {"grant_type": JWT_BEARER, "assertion": self._assertion(scope)}
         response = self._send("POST", self.token_url, call, form=form)
         if response.status != 200:
-            raise _failure(response, call, scope, token=True)
+            raise answers.failure(response, call, scope, token=True)
         body = response.json(call=call)
         if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
             raise ConnectorError.unexpected_shape(
@@ -282,9 +333,11 @@ class GoogleConnector(Connector):
             "iat": now,
             "exp": now + 3600,
         }
-        signing_input = f"{_b64(orjson.dumps(header))}.{_b64(orjson.dumps(claims))}".encode()
+        signing_input = (
+            f"{answers.b64(orjson.dumps(header))}.{answers.b64(orjson.dumps(claims))}".encode()
+        )
         signature = self._key["signer"].sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        return f"{signing_input.decode()}.{_b64(signature)}"
+        return f"{signing_input.decode()}.{answers.b64(signature)}"
 
     # --- verify, one capability -------------------------------------------------------------
 
@@ -298,90 +351,14 @@ class GoogleConnector(Connector):
         if capability == LIST_GRANTS:
             self._get(f"users/{admin}/tokens", {}, capability)
             return f"{self.directory_url}/users/…/tokens answered ({SCOPE_TOKENS})"
+        if capability == REVOKE_USER_CLIENT:
+            self.grants_for(self.admin_email, PROBE_CLIENT)
+            return f"tokens.get answered ({SCOPE_TOKENS})"
+        if capability == CUT_OFF_IDENTITY:  # a user key no user has: 404 once the scope passes
+            response = self._call("POST", f"users/{PROBE_USER}/signOut", capability, SCOPE_TOKENS)
+            if response.status not in (204, 404):
+                raise answers.failure(response, capability, SCOPE_TOKENS)
+            return f"users.signOut answered HTTP {response.status} ({SCOPE_TOKENS})"
         # Deleting the admin's tokens for an app that does not exist is harmless.
         result = self.revoke(IdpGrant(idp_id="", subject=self.admin_email, client_id=PROBE_CLIENT))
         return f"tokens.delete answered HTTP {result.status} ({SCOPE_TOKENS})"
-
-
-def _service_account(secret: str) -> dict:
-    """The key file's fields and its loaded signer; errors never quote the key."""
-    try:
-        key = orjson.loads(secret)
-    except ValueError:
-        key = None
-    if not isinstance(key, dict) or not all(
-        isinstance(key.get(field), str) for field in ("client_email", "private_key")
-    ):
-        raise ConnectorError(
-            "the secret must be the service account's JSON key (client_email, private_key)",
-            call="configure",
-            error_code="invalid_secret",
-        )
-    try:
-        signer = serialization.load_pem_private_key(key["private_key"].encode(), password=None)
-    except (ValueError, TypeError):
-        signer = None
-    if not isinstance(signer, rsa.RSAPrivateKey):
-        raise ConnectorError(
-            "the key file's private_key is not an RSA private key in PEM",
-            call="configure",
-            error_code="invalid_secret",
-        )
-    return {**{k: v for k, v in key.items() if k != "private_key"}, "signer": signer}
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _failure(response: transport.Response, call: str, scope: str, *, token=False):
-    """A ConnectorError from an unexpected status: Google's reason, the missing scope or
-    delegation on a refusal, a retry hint on a rate error."""
-    code, message = "", ""
-    try:
-        body = response.json(call=call)
-    except ConnectorError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):  # the Directory API
-        error = body["error"]
-        reasons = [e.get("reason", "") for e in error.get("errors") or () if isinstance(e, dict)]
-        code = str(reasons[0] if reasons else error.get("status", ""))[:80]
-        message = str(error.get("message", ""))[:200]
-    elif isinstance(body, dict):  # the token URL (RFC 6749 §5.2)
-        code = str(body.get("error", ""))[:80]
-        message = str(body.get("error_description", ""))[:200]
-    rate_limited = response.status == 429 or (response.status == 403 and code in _RATE_REASONS)
-    if rate_limited:
-        hint = "rate limited by Google"
-    elif token:
-        hint = (
-            f"Google refused a token for {scope}: check the key, and that the service "
-            "account's client id is delegated this scope (Admin console, Security, API "
-            "controls, Domain-wide delegation) and admin_email is a super admin"
-        )
-    elif response.status == 403:
-        hint = f"the impersonated admin or the delegation lacks {scope}"
-    else:
-        hint = _HINTS.get(response.status, "unexpected answer")
-    retry_after = None
-    if rate_limited or response.status >= 500:
-        retry_after = transport.retry_after(response)
-        if rate_limited and retry_after is None:
-            retry_after = 1.0
-    return ConnectorError(
-        f"{hint}{': ' + message if message else ''}",
-        call=call,
-        endpoint=response.endpoint,
-        status=response.status,
-        error_code=code,
-        retry_after=retry_after,
-    )
-
-
-_HINTS = {
-    400: "Google refused the request",
-    401: "Google rejected the access token",
-    404: "no such user or endpoint",
-    500: "Google failed (server error)",
-    503: "Google is unavailable",
-}
