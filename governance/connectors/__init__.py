@@ -8,16 +8,20 @@ through `transport.py`, on top of the project's SSRF-safe fetcher, with explicit
 
 - `base.py`: the interface (`Connector`), the data (`IdpIdentity`, `IdpClient`, `IdpGrant`,
   `TokenStatus`, `RevokeResult`, `Check`) and the errors (`ConnectorError`, `NotSupported`).
+  The containment calls (issue 13: `grants_for`, `revoke_user_client`, `cut_off_identity`,
+  `revoke_client_grants`, `reactivate_client_grants`, `reactivate`, `client_active`) live in
+  each vendor kind's `containment.py` (oauth: `admin.py`, google: in its connector).
 - `registry.py`: `KINDS` and `connector_for(kind, config, secret)`.
-- `oauth.py`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server.
-- `entra/` (Microsoft Graph) and `keycloak.py` (Admin REST API): vendor kinds that sign in
+- `oauth/`: the `oauth` kind, any standards OAuth 2.0 / OIDC authorization server (its
+  optional `grants_url` / `clients_url` admin routes in `admin.py`).
+- `entra/` (Microsoft Graph) and `keycloak/` (Admin REST API): vendor kinds that sign in
   with client credentials through `bearer.py` (the token, one retry after a 401, error bodies,
   the repeated-cursor guard). `entra/` keeps the connector in `connector.py`, Graph URLs in
   `urls.py`, records and error hints in `answers.py`, the certificate credential in
   `credential.py`.
 - `auth0/`: the `auth0` kind, an Auth0 tenant's Management API v2 (`connector.py`; records and
   error hints in `answers.py`).
-- `google.py`: the `google` kind, a Google Workspace domain's Admin SDK Directory API.
+- `google/`: the `google` kind, a Google Workspace domain's Admin SDK Directory API.
 - `okta/`: the `okta` kind, an Okta org's Management API as a private_key_jwt service app.
 - `pacing.py`: waiting under an IdP's advertised rate-limit window (Okta, Auth0 headers).
 - `assertion.py`: signed JWT client assertions (private_key_jwt) from a PEM key.

@@ -126,6 +126,8 @@ KINDS: dict[str, Kind] = {
                 "DelegatedPermissionGrant.ReadWrite.All",
                 "AppRoleAssignment.ReadWrite.All",
                 "User.RevokeSessions.All",
+                "Application.ReadWrite.All",
+                "AgentIdentity.EnableDisable.All",
             ),
             multiline_secret=True,
         ),
@@ -174,7 +176,7 @@ KINDS: dict[str, Kind] = {
                 "delete:grants",
                 "delete:refresh_tokens",
                 "delete:client_grants",
-                "update:clients",
+                "delete:sessions",
             ),
         ),
         Kind(

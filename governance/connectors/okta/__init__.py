@@ -22,7 +22,12 @@ What it lists (normalised per idp.md §0 onto `IdpGrant`):
   there means the feature is off for the org and lists nothing).
 Revoke deletes the listed record (a second revoke's 404 is `already_absent`); revoking a token
 *value* is NotSupported (Okta's /oauth2/v1/revoke needs the token's own client). Deactivate
-is `POST /api/v1/apps/{id}/lifecycle/deactivate` (reversible in Okta).
+is `POST /api/v1/apps/{id}/lifecycle/deactivate` (reversible in Okta: `reactivate`).
+Containment (containment.py): a user's consents and refresh tokens for one client by Okta's
+per user+client lists and bulk deletes; a user cut off by `DELETE /users/{id}/sessions?
+oauthTokens=true`; an app's own grants (every user's refresh tokens for it, its Okta-API scope
+grants) deleted and its Cross App Access connections as the requesting app set INACTIVE
+(`reactivate_client_grants` sets them ACTIVE); `client_active` from the app list's status.
 
 Pagination follows `Link: <…>; rel="next"` verbatim, on the same origin only, and stops with an
 error when a cursor repeats. Pacing: `X-Rate-Limit-*` against the answer's `Date`

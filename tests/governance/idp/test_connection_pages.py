@@ -98,7 +98,11 @@ def test_add_then_test_against_a_real_authorization_server_gives_a_line_per_capa
         "list_grants": True,
         "revoke": True,
         "introspect": True,
-        "deactivate": False,
+        "deactivate": False,  # no clients_url given
+        # grants_url makes the containment calls possible: each gets its line.
+        "revoke_user_client": True,
+        "cut_off_identity": True,
+        "revoke_client_grants": True,
     }
     assert html.count("<li>") == len(lines)
     assert "set grants_url" not in html  # grants_url is set: listing works
