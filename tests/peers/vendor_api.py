@@ -85,6 +85,11 @@ class ScriptedPeer:
         with self._lock:
             self._faults.extend(Answer(status, body, dict(headers or {})) for _ in range(count))
 
+    def throttle(self, count: int, retry_after: float = 1.0, *, body=None) -> None:
+        """The next `count` API requests answer 429 with `Retry-After`, as each vendor here
+        documents its throttling (Graph, Keycloak's proxies, Auth0 and Google alike)."""
+        self.fail_next(count, 429, body=body, headers={"Retry-After": f"{retry_after:g}"})
+
     def answer(self, request: Request) -> Answer:
         with self._lock:
             self.requests.append(request)

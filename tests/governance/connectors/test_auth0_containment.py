@@ -139,7 +139,7 @@ def test_deactivating_says_auth0_clients_have_no_enabled_flag(server):
 def test_a_rate_limited_call_says_when_to_come_back(server):
     connector = _connector(server)
     connector.grants_for("auth0|user0", "agent-app")  # the token first
-    server.fail_next(1, 429, headers={"Retry-After": "2"})
+    server.throttle(1, 2, body={"statusCode": 429, "errorCode": "too_many_requests"})
 
     with pytest.raises(ConnectorError) as caught:
         connector.cut_off_identity("auth0|user0")

@@ -232,6 +232,7 @@ def test_revoking_what_a_user_granted_a_client_leaves_nothing_listed_and_runs_tw
 
     assert RevokeResult.REVOKED in _succeeded(first)
     _succeeded(second)
+    assert peer.secret not in repr(first + second)  # results are recorded: never a secret
     if peer.seed_grant is not None:  # a stateless peer cannot show what is left
         assert connector.grants_for(subject, client_id) == []
         assert _succeeded(second) == {RevokeResult.ALREADY_ABSENT}

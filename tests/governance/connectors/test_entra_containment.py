@@ -172,7 +172,7 @@ def test_an_ordinary_service_principal_is_disabled_by_app_id(graph):
 def test_throttling_says_when_to_come_back(graph):
     connector = _connector(graph)
     connector.client_active("app-agent")  # the token first: faults script the API only
-    graph.fail_next(1, 429, headers={"Retry-After": "3"})
+    graph.throttle(1, 3, body={"error": {"code": "TooManyRequests", "message": "later"}})
 
     with pytest.raises(ConnectorError) as caught:
         connector.revoke_user_client("u-alice", "app-agent")

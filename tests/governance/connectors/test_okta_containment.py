@@ -145,3 +145,27 @@ def test_a_404_for_a_consent_okta_still_lists_is_an_error_not_a_success():
 
     assert caught.value.error_code == "still_listed"
     assert f"{USER}/{CLIENT}/grants" in str(caught.value)
+
+
+def test_undo_sets_an_inactive_connection_active_again_and_says_restored():
+    pem, _ = okta_key()
+    patched = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/v1/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        if request.method == "PATCH":
+            patched.append((request.url.path, request.content))
+            return httpx.Response(200, json={"id": "cwo1", "status": "ACTIVE"})
+        mine = {"id": "cwo1", "requestingAppInstanceId": "0oaAgent", "status": "INACTIVE"}
+        theirs = {"id": "cwo2", "requestingAppInstanceId": "0oaOther", "status": "INACTIVE"}
+        return httpx.Response(200, json=[mine, theirs])
+
+    config = {"domain": "acme.okta.com", "client_id": "0oaConsole"}
+    connector = OktaConnector(config, pem, mock=httpx.MockTransport(answer))
+
+    (result,) = connector.reactivate_client_grants("0oaAgent")
+
+    assert (result.outcome, result.target) == (RevokeResult.RESTORED, "cwo1")
+    # Only the connection the app requests; another agent's access to it is not its own.
+    assert patched == [("/api/v1/apps/0oaAgent/cwo/connections/cwo1", b'{"status":"ACTIVE"}')]
