@@ -31,8 +31,12 @@ ALL_CAPABILITIES = (LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, INTROSPE
 # connection page of a read-only kind does not fill with lines it never claimed).
 CONTAINMENT_CAPABILITIES = (REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS)
 
-# Failures with no HTTP answer that may pass (the safe fetcher's reasons for them).
-TRANSIENT_CODES = frozenset({"timeout", "connect_error", "protocol_error", "rate_limited"})
+# Failures with no HTTP answer that may pass (the safe fetcher's reasons for them), and a 404
+# the IdP's own listing contradicts (`confirm_absent`): Graph replicates and Auth0 revokes
+# refresh tokens eventually, so a later try may find it gone.
+TRANSIENT_CODES = frozenset(
+    {"timeout", "connect_error", "protocol_error", "rate_limited", "still_listed"}
+)
 
 
 class ConnectorError(Exception):
@@ -349,8 +353,8 @@ def confirm_absent(
 ) -> list[RevokeResult]:
     """`results` once a confirming read agrees: a delete the IdP answered 404 counts as
     already absent only if what it names is no longer listed (`still_listed()` gives the
-    targets the IdP still lists). A 404 for something still listed is an error to look at (a
-    wrong path, a replica behind), never a silent success."""
+    targets the IdP still lists). A 404 for something still listed is an error (a replica
+    behind, retryable; or a wrong path), never a silent success."""
     absent = {
         r.target
         for r in results

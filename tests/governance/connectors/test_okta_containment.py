@@ -143,7 +143,7 @@ def test_a_404_for_a_consent_okta_still_lists_is_an_error_not_a_success():
     with pytest.raises(ConnectorError) as caught:
         connector.revoke_user_client(USER, CLIENT)
 
-    assert caught.value.error_code == "still_listed"
+    assert caught.value.error_code == "still_listed" and caught.value.retryable
     assert f"{USER}/{CLIENT}/grants" in str(caught.value)
 
 
