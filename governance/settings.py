@@ -297,6 +297,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         # axes logs every login at INFO; failures and lockouts are WARNING.
         "axes": {"level": "WARNING"},
+        # Authlib logs each sign-in's PKCE code_verifier at DEBUG.
+        "authlib": {"level": "INFO"},
     },
 }
 

@@ -9,6 +9,8 @@ fetched once per process and kept (Authlib re-reads the JWKS when a token names 
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 
 import requests
@@ -24,7 +26,10 @@ from requests.structures import CaseInsensitiveDict
 
 from inventory.fetch import FetchError, allows_plain_http, safe_fetch
 
+logger = logging.getLogger(__name__)
+
 NAME = "oidc"
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # Headers Authlib sets that the fetcher must pass on; it sets its own User-Agent and Accept.
 _PASSED_HEADERS = {"authorization", "content-type"}
 # Answers Authlib reads an error from (RFC 6749 §5.2) rather than a bare HTTP failure.
@@ -115,7 +120,19 @@ def _load_metadata(app: _App) -> dict:
     try:
         return app.load_server_metadata()  # once: Authlib keeps it (not a failure)
     except (requests.RequestException, ValueError) as exc:
-        raise SignInError(f"the IdP's discovery document could not be read: {exc}") from None
+        # The page is shown to anyone: it names the kind of failure, the log has the details
+        # (addresses the IdP's name resolves to...).
+        logger.warning("OIDC discovery at %s failed: %s", discovery_url(settings.OIDC_ISSUER), exc)
+        raise SignInError(
+            f"the IdP's discovery document could not be read ({_kind(exc)}); the console's log "
+            "says why"
+        ) from None
+
+
+def _kind(exc: Exception) -> str:
+    """The fetcher's reason code (`blocked_address`, `timeout`...), else the exception's class."""
+    reason = str(exc).split(":", 1)[0]
+    return reason if _ERROR_CODE.fullmatch(reason) else type(exc).__name__
 
 
 def _check_metadata(metadata: dict) -> None:
@@ -137,6 +154,12 @@ def verified_claims(request) -> tuple[dict, str]:
     Claims are the verified ID token's, plus the userinfo endpoint's when the ID token lacks the
     role claim (many IdPs put groups only there); userinfo must name the same `sub`."""
     app = oidc_app()
+    if "error" in request.GET:
+        # Anyone can craft this URL: the page names the error code only, never its free text.
+        code = request.GET["error"]
+        code = code if _ERROR_CODE.fullmatch(code) else "an unknown error"
+        logger.warning("IdP error answer %r: %s", code, request.GET.get("error_description"))
+        raise SignInError(f"the IdP refused the sign-in: {code}")
     try:
         token = app.authorize_access_token(request)
         if "userinfo" not in token:
@@ -152,7 +175,8 @@ def verified_claims(request) -> tuple[dict, str]:
     except JoseError as exc:
         raise SignInError(f"the ID token was refused: {exc.error}") from None
     except requests.RequestException as exc:
-        raise SignInError(f"the IdP could not be reached: {exc}") from None
+        logger.warning("OIDC sign-in: the IdP could not be reached: %s", exc)
+        raise SignInError(f"the IdP could not be reached ({_kind(exc)})") from None
     return claims, token.get("id_token", "")
 
 

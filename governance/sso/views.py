@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -70,9 +71,12 @@ def sign_in_callback(request):
         claims, id_token = client.verified_claims(request)
     except client.SignInError as exc:
         return _failed(request, str(exc), status=400)
-    outcome = services.sign_in_from_claims(
-        issuer=settings.OIDC_ISSUER, claims=claims, request=request
-    )
+    try:
+        outcome = services.sign_in_from_claims(
+            issuer=settings.OIDC_ISSUER, claims=claims, request=request
+        )
+    except ImproperlyConfigured as exc:  # `manage.py check` says so too (governance/sso/checks)
+        return _failed(request, f"the console's sign-in settings are wrong: {exc}", status=503)
     if not outcome.user.is_active:
         return _failed(request, "your account is disabled in this console", status=403)
     if outcome.role is None:

@@ -12,6 +12,7 @@ from django.test import RequestFactory
 
 from governance.access.models import AdminAction
 from governance.access.roles import user_role
+from governance.sso.checks import check_sso_settings
 from governance.sso.roles import parse_role_map, role_for
 from governance.sso.services import sso_username
 from tests.sso_peer import CALLBACK_PATH, sign_in, start_sign_in, walk_idp
@@ -191,7 +192,8 @@ def test_an_error_answer_from_the_idp_shows_its_reason(sso_console):
             params={"error": "access_denied", "error_description": "no thanks", "state": "x"},
         )
     assert answer.status_code == 400
-    assert "refused the sign-in: access_denied (no thanks)" in answer.text
+    assert "refused the sign-in: access_denied" in answer.text
+    assert "no thanks" not in answer.text  # free text from a URL anyone can craft
 
 
 def test_an_issuer_the_discovery_document_does_not_name_is_refused(sso_console, settings):
@@ -207,7 +209,7 @@ def test_discovery_goes_through_the_fetchers_address_rules(sso_console, settings
     settings.FETCH_ALLOWLIST = []  # the peer is plain http on loopback: refused
     with _browser() as http:
         answer = start_sign_in(http, console)
-    assert answer.status_code == 502 and "plain http is refused" in answer.text
+    assert answer.status_code == 502 and "(not_allowed_scheme)" in answer.text
 
 
 @pytest.mark.django_db
@@ -242,3 +244,13 @@ def test_the_role_map_names_its_bad_entry(settings):
     settings.OIDC_ROLE_MAP = "ops=Auditor,sec=Admin"
     assert role_for(["ops", "sec"]) == "Admin" and role_for("ops") == "Auditor"
     assert role_for(None) is None and role_for(["dev"]) is None
+
+
+def test_a_bad_role_map_is_a_configuration_error_and_a_clear_page_not_a_500(sso_console, settings):
+    console, idp = sso_console
+    settings.OIDC_ROLE_MAP = "mcp-admins=Root"
+    assert [e.id for e in check_sso_settings(None)] == ["sso.E003"]
+    with _browser() as http:
+        page = sign_in(http, console, "alice", idp.users["alice"]["password"])
+    assert page.status_code == 503 and "sign-in settings are wrong" in page.text
+    assert "mcp-admins=Root" in page.text and not User.objects.exists()
