@@ -1,5 +1,6 @@
-"""Company sign-in (OIDC, governance/sso) walked over HTTP: the console on Django's live server,
-the IdP a real oidc-provider (tests/sso_peer.py) with a login form, consent and groups."""
+"""Company sign-in (OIDC, governance/sso) walked over HTTP: the console on Django's live server
+(and once on the production web server, configured by environment variables), the IdP a real
+oidc-provider (tests/sso_peer.py) with a login form, consent and groups."""
 
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +16,8 @@ from governance.access.roles import user_role
 from governance.sso.checks import check_sso_settings
 from governance.sso.roles import parse_role_map, role_for
 from governance.sso.services import sso_username
-from tests.sso_peer import CALLBACK_PATH, sign_in, start_sign_in, walk_idp
+from tests.sso_peer import CALLBACK_PATH, sign_in, sign_in_peer, start_sign_in, walk_idp
+from tests.web_server import WebServer, free_port
 
 PASSWORD = "correct-horse-battery"
 
@@ -49,6 +51,8 @@ def test_signing_in_creates_the_user_with_the_role_their_groups_give(sso_console
         landed = walk_idp(http, to_idp, "alice", idp.users["alice"]["password"])
         assert (landed.status_code, str(landed.url)) == (200, f"{console}/governance/")
         assert "Alice Admin" in landed.text and '<span class="role">Admin</span>' in landed.text
+        users = http.get(f"{console}/governance/users/").text
+        assert "Alice Admin <span class=\"badge\" title=\"Signs in with the company IdP" in users
 
     alice = _console_user(idp, "alice")
     assert (alice.email, alice.first_name, user_role(alice)) == (
@@ -254,3 +258,31 @@ def test_a_bad_role_map_is_a_configuration_error_and_a_clear_page_not_a_500(sso_
         page = sign_in(http, console, "alice", idp.users["alice"]["password"])
     assert page.status_code == 503 and "sign-in settings are wrong" in page.text
     assert "mcp-admins=Root" in page.text and not User.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_production_web_server_signs_in_with_settings_from_the_environment(tmp_path):
+    port = free_port()
+    console = f"http://127.0.0.1:{port}"
+    with sign_in_peer(console) as idp:
+        secret_file = tmp_path / "oidc-secret"
+        secret_file.write_text(idp.client_secret + "\n")
+        env = {k: v for k, v in idp.console_settings().items() if k != "OIDC_CLIENT_SECRET"}
+        env.update(
+            FETCH_ALLOWLIST="127.0.0.1",
+            OIDC_CLIENT_SECRET="",
+            OIDC_CLIENT_SECRET_FILE=str(secret_file),
+            LOCAL_LOGIN_ENABLED="false",
+        )
+        web = WebServer(workers=1, port=port, env=env)
+        try:
+            with _browser() as http:
+                login_page = http.get(f"{console}/accounts/login/")
+                assert "Sign in with Test IdP" in login_page.text
+                assert 'name="password"' not in login_page.text
+                overview = sign_in(http, console, "alice", idp.users["alice"]["password"])
+                assert (overview.status_code, str(overview.url)) == (200, f"{console}/")
+                assert '<span class="role">Admin</span>' in overview.text
+        finally:
+            web.kill()
+    assert user_role(_console_user(idp, "alice")) == "Admin"
