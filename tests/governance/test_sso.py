@@ -52,7 +52,7 @@ def test_signing_in_creates_the_user_with_the_role_their_groups_give(sso_console
         assert (landed.status_code, str(landed.url)) == (200, f"{console}/governance/")
         assert "Alice Admin" in landed.text and '<span class="role">Admin</span>' in landed.text
         users = http.get(f"{console}/governance/users/").text
-        assert "Alice Admin <span class=\"badge\" title=\"Signs in with the company IdP" in users
+        assert 'Alice Admin <span class="badge" title="Signs in with the company IdP' in users
 
     alice = _console_user(idp, "alice")
     assert (alice.email, alice.first_name, user_role(alice)) == (
