@@ -108,7 +108,11 @@ def oidc_app() -> _App:
                 client_kwargs={"scope": settings.OIDC_SCOPES, "code_challenge_method": "S256"},
             )
         app = _app
-    _check_metadata(_load_metadata(app))
+    try:
+        _check_metadata(_load_metadata(app))
+    except SignInError:
+        _forget_client(setting="OIDC_ISSUER")  # read the document again next time
+        raise
     return app
 
 
@@ -206,7 +210,7 @@ def end_session_url(id_token: str, post_logout_redirect_uri: str) -> str | None:
 
 @receiver(setting_changed)
 def _forget_client(setting, **kwargs):
-    """Tests (and only tests) change settings at run time: start over with the new issuer."""
+    """Start over (discovery included): after a failed check, or when a test changes settings."""
     global _app
     if setting.startswith("OIDC_") or setting == "FETCH_ALLOWLIST":
         with _lock:

@@ -10,7 +10,7 @@ from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -93,7 +93,7 @@ def sign_out(request):
     """End the console session; then the IdP's, when it advertises end_session_endpoint."""
     id_token = request.session.get(SESSION_ID_TOKEN, "")
     auth_logout(request)
-    login_url = request.build_absolute_uri(reverse(settings.LOGOUT_REDIRECT_URL))
+    login_url = request.build_absolute_uri(resolve_url(settings.LOGOUT_REDIRECT_URL))
     return redirect(client.end_session_url(id_token, login_url) or login_url)
 
 
