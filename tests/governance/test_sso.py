@@ -286,3 +286,16 @@ def test_the_production_web_server_signs_in_with_settings_from_the_environment(t
         finally:
             web.kill()
     assert user_role(_console_user(idp, "alice")) == "Admin"
+
+
+def test_a_token_request_the_idp_refuses_shows_its_error_code(sso_console, settings):
+    console, idp = sso_console
+    with _browser() as http:
+        to_idp = start_sign_in(http, console)
+        callback = walk_idp(
+            http, to_idp, "alice", idp.users["alice"]["password"], until=console + CALLBACK_PATH
+        )
+        settings.OIDC_CLIENT_SECRET = "not-the-secret"  # the code is redeemed with a bad secret
+        answer = http.get(callback)
+    assert answer.status_code == 400 and "refused the sign-in: invalid_client" in answer.text
+    assert not User.objects.exists()
