@@ -1,4 +1,5 @@
-"""The governance app's config: lockout records (django-axes' signal); IdP syncs as a job kind."""
+"""The governance app's config: lockout records (django-axes' signal); IdP syncs as a job kind;
+company sign-in's configuration checks."""
 
 from django.apps import AppConfig
 
@@ -22,3 +23,5 @@ class GovernanceConfig(AppConfig):
 
         jobs.register_job_kind(IdpSync, enqueue=tasks.run_idp_sync.delay)
         jobs.register_runner(IdpSync, "", sync.run_sync)
+
+        from governance.sso import checks  # noqa: F401 - registers company sign-in's checks

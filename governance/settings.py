@@ -132,9 +132,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 # axes first: it refuses a locked-out username or address before any password is checked.
+# LocalPasswordBackend is Django's ModelBackend that refuses passwords when LOCAL_LOGIN_ENABLED
+# is off; company sign-in (governance/sso) logs users in through it too, without a password.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "governance.access.backends.LocalPasswordBackend",
 ]
 # Brute-force protection (django-axes): LOGIN_FAILURE_LIMIT failed logins for one username, or
 # from one address, lock that username / address out for LOGIN_COOLOFF_MINUTES (each further
@@ -148,6 +150,24 @@ AXES_RESET_ON_SUCCESS = True  # a good login forgets that user's earlier typos
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_ENABLE_ADMIN = False  # lockouts are shown and lifted on the console's users page (recorded)
+# --- Company sign-in (OIDC, governance/sso; README: Company sign-in) ---------------------------
+# Off while OIDC_ISSUER is unset. Endpoints come from the issuer's discovery document, fetched
+# once per process through the safe fetcher (FETCH_ALLOWLIST for an IdP on a private address).
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+if not OIDC_CLIENT_SECRET and os.environ.get("OIDC_CLIENT_SECRET_FILE"):
+    # A mounted secret (Docker, Kubernetes) rather than an environment variable.
+    OIDC_CLIENT_SECRET = Path(os.environ["OIDC_CLIENT_SECRET_FILE"]).read_text().strip()
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "company SSO")  # "Sign in with ..."
+# The claim holding the user's groups, and which group gives which role ("*" = anyone).
+OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "groups")
+OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")
+# Off: the login page shows no password form and every password login (superusers' too, the
+# Django admin's too) is refused. Break glass: set it back to 1 and restart.
+LOCAL_LOGIN_ENABLED = env_bool("LOCAL_LOGIN_ENABLED", True)
+
 LOGIN_URL = "governance:account_login"
 LOGIN_REDIRECT_URL = "governance:overview"
 LOGOUT_REDIRECT_URL = "governance:account_login"
@@ -277,6 +297,8 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         # axes logs every login at INFO; failures and lockouts are WARNING.
         "axes": {"level": "WARNING"},
+        # Authlib logs each sign-in's PKCE code_verifier at DEBUG.
+        "authlib": {"level": "INFO"},
     },
 }
 

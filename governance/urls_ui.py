@@ -1,20 +1,22 @@
 """Governance's pages, named `governance:<model>_<action>`: the overview, the governance tools,
-the account pages (login, logout, password), the health check; the IdP connection pages come
-from governance/idp/urls.py."""
+the account pages (login, company sign-in, logout, password), the health check; the IdP
+connection pages come from governance/idp/urls.py."""
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from governance.access import views as access_views
 from governance.access import views_account, views_tokens
 from governance.overview import views as overview_views
 from governance.platform import health
+from governance.sso import views as sso_views
 
 app_name = "governance"
 urlpatterns = [
     path("healthz", health.healthz, name="health_check"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="account_login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="account_logout"),
+    path("accounts/login/", sso_views.LoginView.as_view(), name="account_login"),
+    path("accounts/logout/", sso_views.sign_out, name="account_logout"),
+    path("accounts/oidc/login/", sso_views.sign_in_start, name="sso_login"),
+    path("accounts/oidc/callback/", sso_views.sign_in_callback, name="sso_callback"),
     path("accounts/password/", views_account.PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password/done/",

@@ -1,10 +1,12 @@
-"""Shared fixtures: one logged-in client per role, a user with no role, a local document server."""
+"""Shared fixtures: one logged-in client per role, a user with no role, a local document server,
+company sign-in against a test IdP."""
 
 import pytest
 from django.contrib.auth.models import Group, User
 
 from governance.access.roles import ADMIN, AUDITOR, VIEWER
 from tests.fetch_server import LocalServer
+from tests.sso_peer import sign_in_peer
 
 
 def _user_with_role(username: str, role: str | None) -> User:
@@ -97,3 +99,13 @@ def _empty_audit_store_after_transactional_tests(request):
     from audit.source_auth import forget_rate_windows
 
     forget_rate_windows()
+
+
+@pytest.fixture
+def sso_console(live_server, settings, transactional_db):
+    """Company sign-in turned on against a fresh sign-in IdP (tests/sso_peer.py) for Django's
+    live server: yields (console URL, SignInPeer). Skips without Node or the peer's packages."""
+    with sign_in_peer(live_server.url) as idp:
+        for name, value in idp.console_settings().items():
+            setattr(settings, name, value)
+        yield live_server.url, idp

@@ -56,8 +56,11 @@ def server_env(extra: dict | None = None) -> dict:
 class WebServer:
     """The production web server on a free port of 127.0.0.1, in its own process group."""
 
-    def __init__(self, *, workers: int = 2, threads: int = 4, env: dict | None = None):
-        self.port = free_port()
+    def __init__(
+        self, *, workers: int = 2, threads: int = 4, env: dict | None = None, port: int = 0
+    ):
+        # `port`: one chosen beforehand (free_port()), when a peer must know the URL first.
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             webserver.command(

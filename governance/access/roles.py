@@ -23,6 +23,7 @@ ROLE_ORDER = [VIEWER, AUDITOR, ADMIN]
 PUBLIC_PATH_PREFIXES = (
     "/healthz",
     "/accounts/login/",
+    "/accounts/oidc/",  # company sign-in's start and callback (governance/sso)
     "/static/",
     "/api/v1/events",  # bearer token of an event source
     "/v1/traces",  # OTLP, bearer token of an event source

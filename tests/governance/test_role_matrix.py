@@ -55,6 +55,9 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     # Public and account pages.
     "healthz": [("GET", "/healthz", PUBLIC)],
     "accounts/login/": [("GET", "/accounts/login/", PUBLIC)],
+    # Company sign-in: public, and not found while OIDC_ISSUER is unset (test_sso.py walks it).
+    "accounts/oidc/login/": [("POST", "/accounts/oidc/login/", (404,) * 5)],
+    "accounts/oidc/callback/": [("GET", "/accounts/oidc/callback/", (404,) * 5)],
     "accounts/password/": [("GET", "/accounts/password/", LOGGED_IN)],
     "accounts/password/done/": [("GET", "/accounts/password/done/", LOGGED_IN)],
     # The Django admin: Admins who are also staff (every user here is staff).

@@ -46,6 +46,7 @@ NOUNS = {
     "idp_connection",
     "idp_sync",
     "account",
+    "sso",  # company sign-in (governance/sso)
     "password",
     "health",
     # api
@@ -82,6 +83,7 @@ ACTIONS = {
     "test",
     "rotate",
     "sync",
+    "callback",  # where the IdP sends the browser back
 }
 
 

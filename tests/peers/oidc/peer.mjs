@@ -18,6 +18,17 @@
 //   token, as a consent would (the tests' way to seed one); DELETE /admin/grants/:id destroys a
 //   grant and every token of it; GET /admin/clients/:id answers {"client_id", "active"};
 //   PATCH /admin/clients/:id {"active": false|true} disables or enables the client.
+//
+// `--sign-in=<json>` ({"redirect_uris": [...], "post_logout_redirect_uris": [...]}) also makes
+// it the IdP people sign in to the console with (tests/sso_peer.py starts it so):
+// - client "console-web": the console's sign-in client (authorization code, PKCE required,
+//   client_secret_basic), with the console's callback as its redirect_uri;
+// - users with passwords, e-mail, name and a `groups` claim (scopes email, profile, groups),
+//   signed in through a plain HTML login form and consent page at /interaction/:uid (no
+//   JavaScript, so httpx and a browser can both walk it);
+// - PUT /admin/users/:id/groups (Basic auth as "console", JSON list): changes a user's groups,
+//   so a test can take a group away between two sign-ins.
+// The JSON line then also has "sign_in": {"client": {...}, "users": {...}}.
 import http from 'node:http';
 
 import Provider from 'oidc-provider';
@@ -28,6 +39,16 @@ console.log = console.info = console.warn = console.error;
 const CONSOLE = { client_id: 'console', client_secret: 'console-secret' };
 const AGENT = { client_id: 'agent', client_secret: 'agent-secret' };
 const TOOL_AGENT = { client_id: 'tool-agent', client_secret: 'tool-agent-secret' };
+
+const signInArg = process.argv.find((arg) => arg.startsWith('--sign-in='));
+const signIn = signInArg ? JSON.parse(signInArg.slice('--sign-in='.length)) : null;
+const WEB = { client_id: 'console-web', client_secret: 'console-web-secret' };
+// Sign-in users: `groups` is what the console maps to its roles.
+const USERS = {
+  alice: { password: 'alice-password', email: 'alice@example.com', name: 'Alice Admin', groups: ['mcp-admins'] },
+  bob: { password: 'bob-password', email: 'bob@example.com', name: 'Bob Auditor', groups: ['mcp-auditors', 'staff'] },
+  carol: { password: 'carol-password', email: 'carol@example.com', name: 'Carol Contractor', groups: ['contractors'] },
+};
 
 // A Map per model, never evicted, so grants can be listed (the built-in LRU adapter cannot).
 const stores = new Map();
@@ -75,12 +96,34 @@ const server = http.createServer();
 await new Promise((resolve) => { server.listen(0, '127.0.0.1', resolve); });
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
+// Static clients: the console's own, and (with --sign-in) its sign-in client. The agents are
+// stored clients (created below), so the admin route can disable them.
+const staticClients = [
+  { ...CONSOLE, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] },
+];
+if (signIn) {
+  staticClients.push({
+    ...WEB,
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    redirect_uris: signIn.redirect_uris,
+    post_logout_redirect_uris: signIn.post_logout_redirect_uris ?? [],
+    scope: 'openid email profile groups',
+  });
+}
+
 const provider = new Provider(issuer, {
   adapter: MapAdapter,
-  clients: [
-    { ...CONSOLE, grant_types: ['client_credentials'], response_types: [], redirect_uris: [] },
-  ],
-  scopes: ['openid', 'offline_access', 'api:read'],
+  clients: staticClients,
+  scopes: ['openid', 'offline_access', 'api:read', 'email', 'profile', 'groups'],
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name'],
+    groups: ['groups'],
+  },
+  // The sign-in client must send a PKCE challenge (the console always does).
+  pkce: { required: (ctx, client) => client.clientId === WEB.client_id },
   cookies: { keys: ['peer-cookie-key'] },
   ttl: { AccessToken: 600, ClientCredentials: 600, Grant: 86400, RefreshToken: 86400 },
   features: {
@@ -95,7 +138,14 @@ const provider = new Provider(issuer, {
       ),
     },
   },
-  findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub }) }),
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => {
+      const user = USERS[sub];
+      if (!signIn || !user) return { sub };
+      return { sub, email: user.email, email_verified: true, name: user.name, groups: user.groups };
+    },
+  }),
 });
 
 // A user's grant to a client with a refresh token: what a user's consent would have created.
@@ -183,10 +233,65 @@ async function clientsRoute(req, url, send) {
   return send(200, shown());
 }
 
+// --- Sign-in pages (only with --sign-in) -----------------------------------------------------
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(res, status, title, body) {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8' });
+  res.end(`<!doctype html><html><head><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>`);
+}
+
+function loginForm(res, uid, status = 200, error = '') {
+  page(res, status, 'Sign in to the test IdP', `${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${uid}/login">
+<label>Username <input name="username" autocomplete="username"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password"></label>
+<button type="submit">Sign in</button></form>`);
+}
+
+async function formBody(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+async function interaction(req, res, url) {
+  const [, , uid, step] = url.pathname.split('/');
+  const details = await provider.interactionDetails(req, res);
+  if (req.method === 'GET' && !step) {
+    if (details.prompt.name === 'login') return loginForm(res, uid);
+    return page(res, 200, 'Allow the console?', `<p>${escapeHtml(details.params.client_id)} asks for ${escapeHtml(details.params.scope)}.</p>
+<form method="post" action="/interaction/${uid}/confirm"><button type="submit">Allow</button></form>`);
+  }
+  if (req.method === 'POST' && step === 'login') {
+    const form = await formBody(req);
+    const user = USERS[form.get('username')];
+    if (!user || user.password !== form.get('password')) {
+      return loginForm(res, uid, 401, 'Wrong username or password.');
+    }
+    return provider.interactionFinished(req, res, { login: { accountId: form.get('username') } }, { mergeWithLastSubmission: false });
+  }
+  if (req.method === 'POST' && step === 'confirm') {
+    const { prompt: { details: missing }, params, session: { accountId } } = details;
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId, clientId: params.client_id });
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    const grantId = await grant.save();
+    return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+  return page(res, 405, 'Method not allowed', '');
+}
+
 // The admin API, in front of oidc-provider's own routes.
 const oidc = provider.callback();
 server.on('request', (req, res) => {
   const url = new URL(req.url, issuer);
+  if (signIn && url.pathname.startsWith('/interaction/')) {
+    return interaction(req, res, url).catch((err) => page(res, 400, 'Sign-in failed', escapeHtml(err.message)));
+  }
+  if (signIn && url.pathname.startsWith('/admin/users/')) return adminUsers(req, res, url);
   const route = url.pathname.startsWith('/admin/grants') ? grantsRoute
     : url.pathname.startsWith('/admin/clients/') ? clientsRoute : null;
   if (route === null) return oidc(req, res);
@@ -198,8 +303,24 @@ server.on('request', (req, res) => {
   return route(req, url, send).catch((err) => send(500, { error: 'server_error', error_description: String(err) }));
 });
 
+// PUT /admin/users/:id/groups with a JSON list: the user's groups from now on.
+async function adminUsers(req, res, url) {
+  const [, , , id, what] = url.pathname.split('/');
+  const send = (status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  if (!isConsole(req)) return send(401, { error: 'invalid_client' });
+  if (req.method !== 'PUT' || what !== 'groups' || !USERS[id]) return send(404, { error: 'not_found' });
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  USERS[id].groups = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  return send(200, { id, groups: USERS[id].groups });
+}
+
 process.stdout.write(`${JSON.stringify({
   issuer,
   clients: { console: CONSOLE, agent: AGENT, tool_agent: TOOL_AGENT },
   seeded,
+  ...(signIn ? { sign_in: { client: WEB, users: USERS } } : {}),
 })}\n`);
