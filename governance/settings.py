@@ -97,7 +97,11 @@ TEMPLATES = [
             ],
             # governance.idp is a package of the governance app, not an app: its tag library is
             # registered here so inventory's templates can `{% load idp %}`.
-            "libraries": {"idp": "governance.idp.templatetags.idp"},
+            "libraries": {
+                "idp": "governance.idp.templatetags.idp",
+                # Links from inventory's task and flag rows to the revocation that caused them.
+                "containment_links": "governance.containment.templatetags.containment_links",
+            },
         },
     },
 ]
