@@ -81,7 +81,7 @@ def test_the_gateway_gets_the_task_ids_signed_and_its_cancelled_list_is_recorded
 
     summary = orphans.run_task_step(step, step.revocation)
 
-    (headers, payload), = gateway.received
+    ((headers, payload),) = gateway.received
     assert payload == {
         "type": "tasks.cancel",
         "revocation": step.revocation.pk,
@@ -167,6 +167,9 @@ def test_the_secret_is_encrypted_at_rest_and_never_in_admin_action_records(sourc
     assert decrypt(stored) == secret
     clear_cancel_hook(source=EventSource.objects.get(pk=src.pk))
     records = AdminAction.objects.filter(object_type="audit.eventsource", object_id=str(src.pk))
-    assert {r.action for r in records} >= {"eventsource.cancel_hook_set", "eventsource.cancel_hook_removed"}
+    assert {r.action for r in records} >= {
+        "eventsource.cancel_hook_set",
+        "eventsource.cancel_hook_removed",
+    }
     text = json.dumps([[r.before, r.after] for r in records])
     assert secret not in text and stored not in text and secret[6:20] not in text

@@ -129,9 +129,7 @@ def test_marking_orphans_the_running_tasks_once_and_leaves_the_others(tasks):
     assert task("t1").orphaned_by_revocation == first.pk  # the first revocation keeps it
 
 
-def test_the_task_pages_say_orphaned_by_which_revocation_and_whom_to_contact(
-    tasks, viewer_client
-):
+def test_the_task_pages_say_orphaned_by_which_revocation_and_whom_to_contact(tasks, viewer_client):
     rev = revocation(tasks["client"])
     for step in as_rows(rev, orphans.task_steps(client_ids=[tasks["client"].pk])):
         if step.operation != "cancel_tasks":
