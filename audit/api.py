@@ -186,7 +186,7 @@ class EventSourceViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet
         responses={200: CancelHookSecretSerializer},
     )
     @extend_schema(methods=["DELETE"], summary="Remove the cancel hook", responses={204: None})
-    @action(detail=True, methods=["post", "delete"], url_path="cancel-hook")
+    @action(detail=True, methods=["post", "delete"], url_path="cancel-hook", url_name="cancel_hook")
     def cancel_hook(self, request, pk=None):
         """Set (POST {"url"}) or remove (DELETE) the source's cancel hook; recorded."""
         source = self.get_object()

@@ -82,6 +82,7 @@ ACTIONS = {
     "test",
     "rotate",
     "sync",
+    "cancel_hook",  # an event source's cancel hook (set / remove)
 }
 
 
