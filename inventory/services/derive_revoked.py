@@ -32,14 +32,13 @@ OR EXISTS (SELECT 1 FROM inventory_identity WHERE cut_off_at IS NOT NULL)
 
 _HITS = """
 SELECT 'inventory.grant' AS object_type, g.id AS object_id, g.revoked_at AS cut_at,
-       'Grant ' || g.external_id AS repr, 'revoked' AS what, s.event_id, s.time
+       g.external_id AS repr, 'revoked' AS what, s.event_id, s.time
 FROM {stage} s
 JOIN inventory_grant g ON g.external_id = s.grant_id AND g.status = 'revoked'
                       AND (s.grant_issuer = '' OR g.issuer = s.grant_issuer)
 WHERE s.grant_id <> '' AND s.time > g.revoked_at + {skew}
 UNION ALL
-SELECT 'inventory.grant', g.id, g.revoked_at, 'Grant ' || g.external_id, 'revoked', s.event_id,
-       s.time
+SELECT 'inventory.grant', g.id, g.revoked_at, g.external_id, 'revoked', s.event_id, s.time
 FROM {stage} s
 JOIN inventory_client c ON c.client_id = s.client_ref
 JOIN inventory_identity i ON i.issuer = s.actor_issuer AND i.subject = s.actor_subject
