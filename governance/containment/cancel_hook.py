@@ -64,7 +64,8 @@ def signed_headers(secret: str, *, msg_id: str, body: bytes, now: datetime | Non
 
 
 def call_cancel_hook(source: EventSource, *, msg_id: str, payload: dict) -> HookAnswer:
-    """POST `payload` to the source's cancel hook, signed; never raises for an HTTP answer."""
+    """POST `payload` to the source's cancel hook, signed; never raises for an HTTP answer.
+    Call it outside transaction.atomic(): the call may take TOTAL_TIMEOUT seconds."""
     body = orjson.dumps(payload)
     headers = {
         "Content-Type": "application/json",
