@@ -147,3 +147,35 @@ def test_the_flag_links_to_the_revocation_that_made_the_mark(
 def test_nothing_revoked_raises_nothing(live_server, token, db):
     post(live_server, token, [make_event(time=after_cut(100)), make_event(grant={"id": "g-x"})])
     assert not Flag.objects.filter(kind=KIND).exists()
+
+
+def test_a_grant_flag_finds_the_bulk_or_identity_and_client_revocation_that_revoked_it(marks):
+    grant = marks["grant"]
+    bulk = Revocation.objects.create(
+        action=Revocation.Action.BULK,
+        target_key="bulk:abc",
+        reason="unused 90 days",
+        grant_ids=[grant.pk, grant.pk + 1],
+        queued_at=CUT - timedelta(minutes=5),
+    )
+    flag = Flag.objects.create(
+        kind=KIND,
+        object_type="inventory.grant",
+        object_id=str(grant.pk),
+        summary="used",
+        details={"revocation": None, "cut_at": CUT.isoformat().replace("+00:00", "Z")},
+        raised_at=CUT,
+        last_raised_at=CUT,
+    )
+    assert revocation_for_flag(flag) == bulk.pk
+    pair = Revocation.objects.create(
+        action=Revocation.Action.IDENTITY_CLIENT,
+        target_key=f"identity:{marks['alice'].pk}:client:{marks['agent'].pk}",
+        reason="offboarding",
+        identity=marks["alice"],
+        client=marks["agent"],
+        queued_at=CUT - timedelta(seconds=1),
+    )
+    assert revocation_for_flag(flag) == pair.pk  # the latest one queued before the mark
+    Revocation.objects.filter(pk=pair.pk).update(queued_at=CUT + timedelta(minutes=1))
+    assert revocation_for_flag(flag) == bulk.pk  # one queued after the mark did not make it

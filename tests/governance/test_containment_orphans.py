@@ -147,3 +147,19 @@ def test_the_task_pages_say_orphaned_by_which_revocation_and_whom_to_contact(tas
     api = viewer_client.get("/api/v1/tasks/?orphaned=true").json()
     assert sorted(row["task_id"] for row in api["results"]) == ["t1", "t2", "t3"]
     assert {row["orphaned_by_revocation"] for row in api["results"]} == {rev.pk}
+
+
+def test_the_clients_owner_is_the_contact_before_the_identitys_manager(tasks):
+    owner = Identity.objects.create(
+        issuer=IDP,
+        subject="olga",
+        display_name="Olga",
+        email="olga@example.com",
+        first_seen=T0,
+        last_seen=T0,
+    )
+    Client.objects.filter(pk=tasks["client"].pk).update(owner=owner)
+    steps = orphans.task_steps(client_ids=[tasks["client"].pk])
+    (owner_step,) = [s for s in steps if s.operation == "needs_owner_action"]
+    assert owner_step.target["contact"] == "Olga <olga@example.com> (owner of Agent)"
+    assert owner_step.target["owner"] == f"identity:{owner.pk}"
