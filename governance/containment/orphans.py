@@ -18,10 +18,10 @@ from collections import defaultdict
 from audit.models import EventSource
 from audit.queries_tasks import sources_of_tasks
 from governance.containment.cancel_hook import call_cancel_hook
-from governance.containment.plan import PlannedStep
+from governance.containment.steps import TASK, PlannedStep, running_tasks
 from inventory.services import task_orphans
 
-KIND = "task"
+KIND = TASK
 MARK, CANCEL, OWNER = "mark_orphaned", "cancel_tasks", "needs_owner_action"
 
 
@@ -52,11 +52,11 @@ def _plural(n: int, noun: str) -> str:
 def task_steps(*, grant_ids=(), client_ids=(), identity_ids=()) -> list[PlannedStep]:
     """The steps for the tasks still running under these grants, clients or identities (none
     when there are none): mark all orphaned, then cancel through hooks, else ask owners."""
+    # The plan's definition of running (steps.running_tasks), so the confirm page's count is
+    # the number of tasks these steps act on.
     tasks = list(
         task_orphans.with_owner_relations(
-            task_orphans.running_tasks_under(
-                grant_ids=grant_ids, client_ids=client_ids, identity_ids=identity_ids
-            )
+            running_tasks(grant_ids, client_ids, identity_ids).order_by("pk")
         )
     )
     if not tasks:

@@ -1,4 +1,4 @@
-"""Tasks that outlive a revocation: finding them, marking them orphaned, and whom to contact.
+"""Tasks that outlive a revocation: marking them orphaned, and whom to contact.
 
 MCP Tasks keep running on their server after the grant, client or identity that started them is
 revoked (issue 13 §4). Governance's containment decides what to do about them and calls these
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -23,19 +23,6 @@ CANCEL_REQUESTED = "cancel_requested"
 CANCEL_ACCEPTED = "cancel_accepted"
 CANCEL_FAILED = "cancel_failed"
 NEEDS_OWNER_ACTION = "needs_owner_action"
-
-
-def running_tasks_under(*, grant_ids=(), client_ids=(), identity_ids=()) -> QuerySet[Task]:
-    """Tasks still working or waiting for input that were started under any of these grants,
-    clients or identities (past-TTL ones too: the server may still be running them)."""
-    under = Q(pk__in=[])
-    if grant_ids:
-        under |= Q(grant_id__in=list(grant_ids))
-    if client_ids:
-        under |= Q(client_id__in=list(client_ids))
-    if identity_ids:
-        under |= Q(identity_id__in=list(identity_ids))
-    return Task.objects.filter(under, status__in=RUNNING_TASK_STATUSES).order_by("pk")
 
 
 @transaction.atomic
