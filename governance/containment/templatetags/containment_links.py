@@ -23,7 +23,7 @@ def revocation_url(revocation_id) -> str:
     try:
         return reverse("containment:revocation_detail", args=[int(revocation_id)])
     except NoReverseMatch:  # the page's URL is not installed: its documented path
-        return f"/revocations/{int(revocation_id)}/"
+        return f"/governance/revocations/{int(revocation_id)}/"
 
 
 @register.simple_tag
