@@ -9,7 +9,12 @@ from django.db import connection
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from audit.models import EventSource
-from audit.services.sources import clear_cancel_hook, create_source, set_cancel_hook
+from audit.services.sources import (
+    clear_cancel_hook,
+    create_source,
+    new_hook_secret,
+    set_cancel_hook,
+)
 from governance.access.secrets import decrypt
 from governance.containment import cancel_hook, orphans
 from governance.containment.models import Revocation, RevocationStep
@@ -95,6 +100,14 @@ def test_the_gateway_gets_the_task_ids_signed_and_its_cancelled_list_is_recorded
     assert summary["status"] == 202 and summary["cancelled"] == ["t1", "t2"]
     assert summary["webhook_id"] == headers["webhook-id"]
     assert owner_actions() == {"cancel_accepted"}
+
+
+def test_a_gateway_holding_another_secret_refuses_the_request(local_server, source, step):
+    gateway = Gateway(local_server, new_hook_secret(), Route(status=202))
+    with pytest.raises(orphans.TaskStepError) as failed:
+        orphans.run_task_step(step, step.revocation)
+    assert gateway.received == [] and failed.value.summary["status"] == 401
+    assert not failed.value.retryable
 
 
 def test_a_2xx_without_a_cancelled_list_is_a_cancel_requested(local_server, source, step):
