@@ -1,7 +1,9 @@
 """Audit REST API (registered on the one router in governance/urls.py).
 
 - /api/v1/audit-events/: the explorer's filters and keyset cursor (payload for Auditors+);
-- /api/v1/event-sources/: sources for Admins (tokens are never returned here).
+- /api/v1/event-sources/: sources for Admins (tokens are never returned here); POST
+  /api/v1/event-sources/{id}/cancel-hook/ sets the cancel hook and returns its signing secret
+  (once), DELETE removes it.
 Ingestion itself is POST /api/v1/events (audit/views_ingest.py), authenticated by source token.
 """
 
@@ -13,12 +15,14 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
     extend_schema_view,
 )
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from audit import queries_explorer
 from audit.models import AuditEvent, EventSource
+from audit.services import sources as source_services
 from governance.access.lists.filters import id_or_none
 from governance.access.lists.pagination import MAX_LIMIT, page_params
 from governance.access.lists.schema import DeclaredQueryParamsMixin
@@ -132,6 +136,10 @@ class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
 
 
 class EventSourceSerializer(serializers.ModelSerializer):
+    cancel_hook_signed = serializers.SerializerMethodField(
+        help_text="The cancel hook has a signing secret (never returned after it is set)."
+    )
+
     class Meta:
         model = EventSource
         fields = [
@@ -145,7 +153,23 @@ class EventSourceSerializer(serializers.ModelSerializer):
             "created_at",
             "token_rotated_at",
             "disabled_at",
+            "cancel_hook_url",
+            "cancel_hook_signed",
         ]
+
+    def get_cancel_hook_signed(self, source) -> bool:
+        return bool(source.cancel_hook_secret_encrypted)
+
+
+class CancelHookInputSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=1000, help_text="https URL where the gateway accepts tasks.cancel requests."
+    )
+
+
+class CancelHookSecretSerializer(serializers.Serializer):
+    cancel_hook_url = serializers.CharField()
+    secret = serializers.CharField(help_text="whsec_ + base64: shown this once, never again.")
 
 
 class EventSourceViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
@@ -154,6 +178,32 @@ class EventSourceViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet
     permission_classes = [IsAdmin]
     serializer_class = EventSourceSerializer
     queryset = EventSource.objects.all()
+
+    @extend_schema(
+        methods=["POST"],
+        summary="Set the cancel hook (a new signing secret, returned once)",
+        request=CancelHookInputSerializer,
+        responses={200: CancelHookSecretSerializer},
+    )
+    @extend_schema(methods=["DELETE"], summary="Remove the cancel hook", responses={204: None})
+    @action(detail=True, methods=["post", "delete"], url_path="cancel-hook", url_name="cancel_hook")
+    def cancel_hook(self, request, pk=None):
+        """Set (POST {"url"}) or remove (DELETE) the source's cancel hook; recorded."""
+        source = self.get_object()
+        if request.method == "DELETE":
+            source_services.clear_cancel_hook(source=source, actor=request.user, request=request)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        given = CancelHookInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        try:
+            secret = source_services.set_cancel_hook(
+                source=source, url=given.validated_data["url"], actor=request.user, request=request
+            )
+        except source_services.CancelHookError as exc:
+            raise ValidationError({exc.field: [exc.message]}) from exc
+        response = Response({"cancel_hook_url": source.cancel_hook_url, "secret": secret})
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 def register(router) -> None:

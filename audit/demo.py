@@ -95,7 +95,14 @@ def seed_demo_events(*, seed: int, scale: float, anchor: datetime) -> int:
     events = []
     for number in range(count):
         at = anchor - timedelta(seconds=rng.randint(60, 7 * 86400))
-        events.append(_event(rng, number, seed, at, rng.choice(grants)))
+        grant = rng.choice(grants)
+        # Grants are used while they hold: one event in 50 may use one already revoked, so the
+        # demo shows a few "used after revocation" flags, not hundreds.
+        for _retry in range(10):
+            if not (grant.revoked_at and grant.revoked_at < at and number % 50):
+                break
+            grant = rng.choice(grants)
+        events.append(_event(rng, number, seed, at, grant))
     events.sort(key=lambda event: event["time"])
     accepted = 0
     for start in range(0, len(events), BATCH):

@@ -177,9 +177,29 @@ class AttributeMapForm(forms.Form):
     )
 
 
+class CancelHookForm(forms.Form):
+    url = forms.CharField(
+        max_length=1000,
+        label="Cancel hook URL",
+        help_text="https URL where the gateway accepts signed tasks.cancel requests",
+    )
+
+
+def _detail_page(request, source, *, form=None, hook_form=None, status=200):
+    form = form or AttributeMapForm(initial={"mapping": mapping_text(source.otlp_attribute_map)})
+    hook_form = hook_form or CancelHookForm(initial={"url": source.cancel_hook_url})
+    return render(
+        request,
+        "audit/source_detail.html",
+        {"source": source, "form": form, "hook_form": hook_form, "fields": FIELDS},
+        status=status,
+    )
+
+
 @role_required(ADMIN)
 def source_detail(request, pk: int):
-    """One source, and the OTLP attribute names it maps to canonical fields (Admins edit)."""
+    """One source: the OTLP attribute names it maps to canonical fields, and its cancel hook
+    (Admins edit)."""
     source = get_object_or_404(EventSource, pk=pk)
     form = AttributeMapForm(
         request.POST or None, initial={"mapping": mapping_text(source.otlp_attribute_map)}
@@ -197,24 +217,45 @@ def source_detail(request, pk: int):
         else:
             messages.success(request, f"Attribute mapping of {source.name} saved.")
             return redirect("audit:source_detail", pk=source.pk)
-    return render(
-        request,
-        "audit/source_detail.html",
-        {"source": source, "form": form, "fields": FIELDS},
-        status=400 if form.errors else 200,
-    )
+    return _detail_page(request, source, form=form, status=400 if form.errors else 200)
+
+
+def _set_cancel_hook(request, source):
+    """Set the hook and show its signing secret once; the page again (400) on a bad URL."""
+    form = CancelHookForm(request.POST)
+    if form.is_valid():
+        try:
+            secret = source_services.set_cancel_hook(
+                source=source, url=form.cleaned_data["url"], actor=request.user, request=request
+            )
+        except source_services.CancelHookError as exc:
+            form.add_error("url", exc.message)
+        else:
+            response = render(
+                request, "audit/source_hook_secret.html", {"source": source, "secret": secret}
+            )
+            response["Cache-Control"] = "no-store"
+            return response
+    return _detail_page(request, source, hook_form=form, status=400)
 
 
 @require_POST
 @role_required(ADMIN)
 def source_action(request, pk: int, action: str):
-    """Rotate the token, enable/disable, or change retention and rate limit."""
+    """Rotate the token, enable/disable, change retention and rate limit, or set / remove the
+    cancel hook."""
     source = get_object_or_404(EventSource, pk=pk)
     if action == "rotate":
         token = source_services.rotate_source_token(
             source=source, actor=request.user, request=request
         )
         return _token_page(request, source, token)
+    if action == "cancel-hook":
+        return _set_cancel_hook(request, source)
+    if action == "cancel-hook-remove":
+        source_services.clear_cancel_hook(source=source, actor=request.user, request=request)
+        messages.success(request, f"Cancel hook of {source.name} removed.")
+        return redirect("audit:source_detail", pk=source.pk)
     if action in ("enable", "disable"):
         source_services.set_source_enabled(
             source=source, enabled=action == "enable", actor=request.user, request=request

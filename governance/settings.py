@@ -97,7 +97,11 @@ TEMPLATES = [
             ],
             # governance.idp is a package of the governance app, not an app: its tag library is
             # registered here so inventory's templates can `{% load idp %}`.
-            "libraries": {"idp": "governance.idp.templatetags.idp"},
+            "libraries": {
+                "idp": "governance.idp.templatetags.idp",
+                # Links from inventory's task and flag rows to the revocation that caused them.
+                "containment_links": "governance.containment.templatetags.containment_links",
+            },
         },
     },
 ]
@@ -320,6 +324,10 @@ AUDIT_GROUP_COMMIT_FLUSHERS = int(os.environ.get("AUDIT_GROUP_COMMIT_FLUSHERS", 
 # so a retry is recognised for as long as it could be accepted.
 AUDIT_MAX_EVENT_AGE_DAYS = int(os.environ.get("AUDIT_MAX_EVENT_AGE_DAYS", "400"))
 AUDIT_MAX_CLOCK_SKEW_SECONDS = int(os.environ.get("AUDIT_MAX_CLOCK_SKEW_SECONDS", "900"))
+# An event later than a revocation (of its grant, client or identity) by more than this many
+# seconds raises the high "used after revocation" flag (inventory/services/derive_revoked.py):
+# gateways' clocks differ, and an in-flight call stamped just before the cut proves nothing.
+CONTAINMENT_CLOCK_SKEW_SECONDS = int(os.environ.get("CONTAINMENT_CLOCK_SKEW_SECONDS", "60"))
 # Requests per minute per source when the source sets none; 0 disables the limit.
 AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE = int(
     os.environ.get("AUDIT_DEFAULT_RATE_LIMIT_PER_MINUTE", "120000")

@@ -137,6 +137,11 @@ class TaskSerializer(serializers.ModelSerializer):
             "protocol_version",
             "flagged",
             "flag_reason",
+            # Orphaned by a revocation (governance.containment): when, by which revocation id,
+            # and what was done about it (cancel requested/accepted/failed, or owner action).
+            "orphaned_at",
+            "orphaned_by_revocation",
+            "owner_action",
             *SIGHTING_FIELDS,
         ]
 

@@ -48,6 +48,11 @@ def _flagged(queryset, value: bool):
     return queryset.filter(flagged if value else ~flagged)
 
 
+def _orphaned(queryset, value: bool):
+    """Tasks marked orphaned by a revocation (governance.containment) or not."""
+    return queryset.filter(orphaned_at__isnull=not value)
+
+
 def _expiring(queryset, value: bool):
     soon = expiring_soon_q()  # the one definition, also the overview's (GrantQuerySet)
     return queryset.filter(soon if value else ~soon)
@@ -169,6 +174,7 @@ TASK_SPEC = ListSpec(
         Filter("flagged", "", kind="bool", label="flagged (an open flag)"),
         Filter("running", "", kind="bool", label="running"),
         Filter("expired", "", kind="bool", label="expired"),
+        Filter("orphaned", "", kind="bool", label="orphaned by a revocation"),
     ),
     sorts={
         "last_updated_at": "last_updated_at",
@@ -177,7 +183,7 @@ TASK_SPEC = ListSpec(
         "task_id": "task_id",
     },
     default_sort="-last_updated_at",
-    extra={"running": _running, "expired": _expired, "flagged": _flagged},
+    extra={"running": _running, "expired": _expired, "flagged": _flagged, "orphaned": _orphaned},
 )
 FLAG_SPEC = ListSpec(
     search=("summary", "object_repr", "kind"),
@@ -279,7 +285,10 @@ def grant_export_rows(params: Mapping) -> Iterator[tuple]:
 
 def tasks(params: Mapping) -> QuerySet:
     """Tasks with their server, client and identity."""
-    base = Task.objects.select_related("server", "client", "identity").with_open_flag()
+    # The owners' relations: an orphaned task's row names whom to contact (task_orphans).
+    base = Task.objects.select_related(
+        "server", "client__owner", "identity__owner", "identity__sponsor", "identity__manager"
+    ).with_open_flag()
     return filtered(TASK_SPEC, base, params)
 
 

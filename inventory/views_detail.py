@@ -116,7 +116,15 @@ def grant_detail(request, pk: int):
 def task_detail(request, pk: int):
     """A task and its status history, illegal transitions marked."""
     task = get_object_or_404(
-        Task.objects.select_related("server", "client", "identity", "grant").with_open_flag(), pk=pk
+        Task.objects.select_related(
+            "server",
+            "grant",
+            "client__owner",
+            "identity__owner",
+            "identity__sponsor",
+            "identity__manager",
+        ).with_open_flag(),
+        pk=pk,
     )
     return render(
         request,

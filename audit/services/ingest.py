@@ -6,7 +6,8 @@ One transaction per batch, set-based throughout (see docs/ingest.md for the numb
    session-local function `pg_temp.audit_ingest`, one round trip);
 3. one statement inserts the dedup keys (ON CONFLICT DO NOTHING), drops the duplicates from the
    stage, inserts the new events and returns their count and the sha256 of their stored rows;
-4. derived inventory state and hourly rollups from the stage (INSERT … SELECT … GROUP BY);
+4. derived inventory state and hourly rollups from the stage (INSERT … SELECT … GROUP BY),
+   and the "used after revocation" flags once anything has been revoked;
 5. the batch row with its content hash; after the commit the batch is sealed into the chain
    (audit/services/seal.py) in a short transaction of its own.
 """
@@ -28,6 +29,7 @@ from audit.services.fast_validation import FastEvent, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, statements
+from inventory.services.derive_revoked import EXISTS_SQL as ANYTHING_REVOKED_SQL
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,7 @@ def _in_function(sql: str) -> str:
     return (
         sql.replace("%(source)s", "p_source")
         .replace("%s::bigint", "p_source")
+        .replace("%(skew)s", "p_skew")
         .replace("%%", "%")
         .strip()
     )
@@ -154,7 +157,7 @@ FUNCTION_DDL = (
     """
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
-    p_url boolean, p_grant boolean, p_want_fresh boolean)
+    p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision)
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -189,6 +192,12 @@ BEGIN
     IF p_grant THEN """
     + _in_function(DERIVE.grants)
     + """; END IF;
+    -- Until something is revoked the three EXISTS probe empty partial indexes: ~free.
+    IF (p_actor OR p_client OR p_grant) AND ("""
+    + ANYTHING_REVOKED_SQL.strip()
+    + """) THEN """
+    + _in_function(DERIVE.revoked_use)
+    + """; END IF;
     """
     + _in_function(ROLLUPS_SQL)
     + """;
@@ -210,7 +219,7 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s)"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -414,7 +423,12 @@ def _store(
     """
     raw = connection.connection
     raw._audit_stage_rows = getattr(raw, "_audit_stage_rows", 0) + len(rows)  # dead rows left
-    flags = [*_derive_flags(rows), bool(reports) or want_fresh]
+    flags = [
+        *_derive_flags(rows),
+        bool(reports) or want_fresh,
+        # The clock skew allowed before a use after revocation is flagged (derive_revoked).
+        float(settings.CONTAINMENT_CLOCK_SKEW_SECONDS),
+    ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             cursor.execute(CALL_SQL, [source_id, _rows_json(rows), *flags])

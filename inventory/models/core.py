@@ -89,6 +89,15 @@ class Identity(Sighting):
     class Meta:
         verbose_name_plural = "identities"
         ordering = ["display_name", "subject"]
+        # Ingest asks "is anyone cut off?" per batch (inventory/services/derive_revoked.py):
+        # an index holding only the cut-off rows answers it at once, and is empty until then.
+        indexes = [
+            models.Index(
+                fields=["issuer", "subject"],
+                condition=Q(cut_off_at__isnull=False),
+                name="identity_cut_off",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["issuer", "subject"], name="identity_natural_key"),
         ]
@@ -138,6 +147,12 @@ class Client(Sighting):
 
     class Meta:
         ordering = ["name", "client_id"]
+        # As Identity's: the killed clients only, probed by every ingest batch.
+        indexes = [
+            models.Index(
+                fields=["client_id"], condition=Q(cut_off_at__isnull=False), name="client_cut_off"
+            )
+        ]
 
     def __str__(self):
         return self.name or self.client_id
@@ -396,7 +411,21 @@ class Grant(Sighting):
     class Meta:
         ordering = ["-issued_at", "-id"]
         # "Who holds billing:admin?" is `scopes @> ARRAY[...]`: a GIN index answers it.
-        indexes = [GinIndex(fields=["scopes"], name="grant_scopes_gin")]
+        indexes = [
+            GinIndex(fields=["scopes"], name="grant_scopes_gin"),
+            # "Used after revocation" (derive_revoked.py) looks events' grants up among the
+            # revoked ones only, by id or by client and subject.
+            models.Index(
+                fields=["external_id"],
+                condition=Q(status="revoked"),
+                name="grant_revoked_external_id",
+            ),
+            models.Index(
+                fields=["client", "subject"],
+                condition=Q(status="revoked"),
+                name="grant_revoked_client_subject",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["issuer", "external_id"], name="grant_natural_key"),
             models.CheckConstraint(

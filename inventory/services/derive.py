@@ -7,7 +7,7 @@ builds it into its per-connection function): one INSERT … SELECT … GROUP BY 
 entity. `STAGE_READS` lists every stage column these statements read; `statements` refuses a
 stage without one of them. Rows are upserted in key order so concurrent batches take row locks
 in the same order (no deadlocks between them). `apply_task_reports` advances tasks: one read,
-one write each.
+one write each. `derive_revoked` raises the "used after revocation" flags.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inventory.remote_urls import USERINFO_PATTERN
+from inventory.services import derive_revoked
 from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (re-exported)
 
 # "events" is SeenFrom.EVENTS; first_seen/last_seen only ever widen. last_seen is kept to the
@@ -238,6 +239,7 @@ WHERE inventory_grant.last_used_at IS NULL
 
 # Every stage column the statements above read (the stage may hold more).
 STAGE_READS = (
+    "event_id",
     "time",
     "actor_issuer",
     "actor_subject",
@@ -265,6 +267,9 @@ class DeriveStatements:
     servers: str  # ... a server
     remotes: str  # ... a server URL (after `servers`: it joins the server rows)
     grants: str  # ... a grant id, a delegation or a machine-to-machine call
+    # ... a client, an actor or a grant, once anything is revoked (derive_revoked.EXISTS_SQL):
+    # "used after revocation" flags; `%(skew)s` is the allowed clock skew in seconds.
+    revoked_use: str
 
 
 def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:
@@ -280,6 +285,7 @@ def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:
             template.replace("{stage}", stage_table)
             .replace("{fresh}", FRESH)
             .replace("{userinfo}", USERINFO_PATTERN)
+            .replace("{skew}", "make_interval(secs => %(skew)s)")
         )
 
     return DeriveStatements(
@@ -288,4 +294,5 @@ def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:
         servers=render(_SERVERS_SQL),
         remotes=render(_REMOTES_SQL),
         grants=render(_GRANTS_SQL),
+        revoked_use=render(derive_revoked.REVOKED_USE_SQL),
     )

@@ -16,10 +16,10 @@ INSERT_NEW_SQL = """
 INSERT INTO inventory_task (task_id, server_id, client_id, identity_id, grant_id, session_id,
     method, tool_name, status, status_message, created_at, last_updated_at, requested_ttl_ms,
     ttl_ms, ttl_unlimited, poll_interval_ms, protocol_version, flagged, flag_reason,
-    first_seen, last_seen, seen_from)
+    owner_action, first_seen, last_seen, seen_from)
 SELECT v.task_id, v.server_id, v.client_id, v.identity_id, v.grant_id, v.session_id, v.method,
     v.tool, v.status, v.message, v.created_at, v.updated_at, v.requested_ttl, v.ttl, v.unlimited,
-    v.poll, v.protocol, false, '', v.seen, v.seen, 'events'
+    v.poll, v.protocol, false, '', '', v.seen, v.seen, 'events'
 FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::text[],
             %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
             %s::bigint[], %s::bigint[], %s::boolean[], %s::bigint[], %s::text[], %s::timestamptz[])

@@ -7,6 +7,8 @@ from django import template
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from inventory.services.task_orphans import owner_contact
+
 register = template.Library()
 
 # Flags and admin actions point at objects by "app.model" and id; these have detail pages.
@@ -73,3 +75,9 @@ def display_value(value):
     if isinstance(value, str) and len(value) >= 19 and value[10:11] == "T":
         return compact_time(value)
     return value
+
+
+@register.filter
+def task_owner_contact(task) -> str:
+    """Whom to contact to stop an orphaned task (inventory.services.task_orphans)."""
+    return owner_contact(task).label

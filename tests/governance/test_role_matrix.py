@@ -219,6 +219,10 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     **_api_reads("authorization-servers", "auth"),
     **_api_reads("audit-events", "event"),
     **_api_reads("event-sources", "source", API_ADMIN),
+    "api/v1/^event-sources/(?P<pk>[^/.]+)/cancel-hook/$": [
+        ("POST", f"/api/v1/event-sources/{MISSING}/cancel-hook/", API_ADMIN_MISSING),
+        ("DELETE", f"/api/v1/event-sources/{MISSING}/cancel-hook/", API_ADMIN_MISSING),
+    ],
     **_api_reads("idp-connections", "idp"),
     **_api_reads("idp-syncs", "idp_sync"),
     "api/v1/^idp-connections/(?P<pk>[^/.]+)/sync/$": [

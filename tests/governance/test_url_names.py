@@ -84,6 +84,7 @@ ACTIONS = {
     "rotate",
     "sync",
     "callback",  # where the IdP sends the browser back
+    "cancel_hook",  # an event source's cancel hook (set / remove)
 }
 
 
