@@ -84,6 +84,32 @@ def tasks_by_status(*, now: datetime | None = None) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in [*Task.Status.values, TASK_EXPIRED]}
 
 
+def tasks_by_starter(*, now: datetime | None = None, limit: int = 10) -> list[dict]:
+    """[{identity, client, running, past_ttl}]: who started the tasks still running and those
+    past their TTL, by (identity, client), the most running first (three queries: the counts,
+    then the identities and clients named)."""
+    now = now or timezone.now()
+    running, past_ttl = task_running_q(now), task_past_ttl_q(now)
+    rows = (
+        Task.objects.filter(running | past_ttl)
+        .order_by()
+        .values("identity_id", "client_id")
+        .annotate(running=Count("id", filter=running), past_ttl=Count("id", filter=past_ttl))
+        .order_by("-running", "-past_ttl", "identity_id", "client_id")[:limit]
+    )
+    rows = list(rows)
+    identities = Identity.objects.in_bulk({r["identity_id"] for r in rows} - {None})
+    clients = Client.objects.in_bulk({r["client_id"] for r in rows} - {None})
+    return [
+        {
+            **r,
+            "identity": identities.get(r["identity_id"]),
+            "client": clients.get(r["client_id"]),
+        }
+        for r in rows
+    ]
+
+
 def clients_by_registration() -> dict[str, int]:
     """{registration kind: n} for the kinds present."""
     return dict(
