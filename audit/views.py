@@ -123,6 +123,8 @@ def explorer_view(request):
 @role_required(VIEWER)
 def explorer_suggest(request, kind: str):
     """The <option>s of a filter's datalist for what has been typed (htmx, as the user types)."""
+    if kind not in queries_explorer.NAMED:
+        raise Http404("Suggestions are for identity, client and server")
     options = queries_names.suggestions(kind, request.GET.get(kind, ""))
     return render(request, "audit/_suggestions.html", {"options": options})
 
