@@ -112,8 +112,8 @@ def _event_list_params() -> tuple[OpenApiParameter, ...]:
 class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
     """Audit events, newest first: ?since&until&range&source&issuer&identity&client&server&method&
     tool&outcome&task&type&session&q&cursor&limit (max 500); identity, client and server take
-    names (resolved through the inventory) as well as the keys events carry. `next` is the cursor of the following
-    page. Any other parameter is a 400 naming it."""
+    names (resolved through the inventory) as well as the keys events carry. `next` is the
+    cursor of the following page. Any other parameter is a 400 naming it."""
 
     permission_classes = [IsViewer]
     list_params = _event_list_params()

@@ -34,7 +34,9 @@ def _event(*, who="00u-alice", client_id="https://agent.example.com/client.json"
 def seen():
     """Alice (through Agent, on reports) and Bob (through Cursor, on crm), known to the
     inventory by name; one of Alice's calls two hours ago, one of Bob's denied."""
-    alice = identity("00u-alice", issuer=IDP, display_name="Alice Abbott", email="alice@acme.example")
+    alice = identity(
+        "00u-alice", issuer=IDP, display_name="Alice Abbott", email="alice@acme.example"
+    )
     bob = identity("00u-bob", issuer=IDP, display_name="Bob Bell", email="bob@acme.example")
     agent = client("https://agent.example.com/client.json", name="Agent Smith")
     cursor = client("https://cursor.example/mcp.json", name="Cursor")
@@ -85,7 +87,9 @@ def test_the_client_and_server_filters_take_their_names(viewer_client, seen):
 def test_the_api_resolves_names_the_same_way(viewer_client, seen):
     rows = viewer_client.get("/api/v1/audit-events/", {"identity": "Bob Bell"}).json()["results"]
     assert [r["tool"] for r in rows] == ["search_accounts"]
-    rows = viewer_client.get("/api/v1/audit-events/", {"client": "Agent Smith", "range": "1h"}).json()
+    rows = viewer_client.get(
+        "/api/v1/audit-events/", {"client": "Agent Smith", "range": "1h"}
+    ).json()
     assert [r["tool"] for r in rows["results"]] == ["export_report", "export_report"]
 
 
