@@ -73,18 +73,28 @@ def activity(event_filter: EventFilter, *, now: datetime | None = None, tools: i
             .annotate(n=Count("id"), e=Count("id", filter=errors))
         )
         top = rows.exclude(tool="").values("server_name", "tool").annotate(n=Count("id"))
+    counted = {r["hour"]: (r["n"], r["e"] or 0) for r in per_hour.order_by("hour")}
     return {
         "since": since,
         "until": until,
-        "per_hour": [
-            {"hour": r["hour"], "events": r["n"], "errors": r["e"] or 0}
-            for r in per_hour.order_by("hour")
-        ],
+        "per_hour": _every_hour(counted, since, until) if counted else [],
         "top_tools": [
             {"server_name": r["server_name"], "tool": r["tool"], "events": r["n"]}
             for r in top.order_by("-n", "server_name", "tool")[:tools]
         ],
     }
+
+
+def _every_hour(counted: dict, since: datetime, until: datetime) -> list[dict]:
+    """[{hour, events, errors}] for every hour of the window, zeros included: a line drawn
+    between the hours that had events alone would show a quiet day as a busy one."""
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    rows = []
+    while hour < until:
+        events, errors = counted.get(hour, (0, 0))
+        rows.append({"hour": hour, "events": events, "errors": errors})
+        hour += timedelta(hours=1)
+    return rows
 
 
 def identity_activity(

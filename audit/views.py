@@ -27,7 +27,7 @@ from inventory.models import Identity
 
 # The identity page's "recent activity": its last day, newest first.
 IDENTITY_ACTIVITY_WINDOW = timedelta(hours=24)
-IDENTITY_ACTIVITY_ROWS = 20
+IDENTITY_ACTIVITY_ROWS = 10
 
 
 def _filters(request):
@@ -38,9 +38,13 @@ def _filters(request):
 
 
 def _without_time(params):
+    """The filters without their time bounds, cursor or empty fields (a submitted form sends
+    every field)."""
     query = params.copy()
     for param in ("since", "until", "cursor", "range"):
         query.pop(param, None)
+    for param in [p for p, values in query.lists() if not any(values)]:
+        query.pop(param)
     return query
 
 

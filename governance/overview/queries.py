@@ -87,7 +87,7 @@ def tasks_by_status(*, now: datetime | None = None) -> dict[str, int]:
 
 def tasks_by_starter(*, now: datetime | None = None, limit: int = 10) -> list[dict]:
     """[{identity_id, identity_name, client_id, client_name, running, past_ttl}]: who started
-    the tasks still running and those past their TTL, by (identity, client), the most running
+    the tasks still running and those past their TTL, by (identity, client), the most tasks
     first; the names (as the objects' str()) joined in the same query."""
     now = now or timezone.now()
     running, past_ttl = task_running_q(now), task_past_ttl_q(now)
@@ -107,8 +107,9 @@ def tasks_by_starter(*, now: datetime | None = None, limit: int = 10) -> list[di
             ),
             running=Count("id", filter=running),
             past_ttl=Count("id", filter=past_ttl),
+            total=Count("id"),
         )
-        .order_by("-running", "-past_ttl", "identity_id", "client_id")
+        .order_by("-total", "-running", "identity_id", "client_id")
     )
     return list(rows[:limit])
 

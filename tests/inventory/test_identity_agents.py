@@ -68,7 +68,7 @@ def test_an_identity_page_groups_its_agents_with_their_servers_and_scopes(viewer
 
 def test_the_agent_identities_a_person_sponsors_show_their_own_agents(viewer_client, agents):
     page = viewer_client.get(reverse("inventory:identity_detail", args=[agents["alice"].pk])).text
-    section = _section(page, 'id="answered-for"', 'id="activity"')
+    section = _section(page, 'id="answered-for"', "<h2>Clients")
     assert "agent: triage" in section and "sponsor" in section
     assert "ETL loader" in section and "billing:read" in section
     assert f'href="{reverse("inventory:client_detail", args=[agents["etl"].pk])}"' in section
@@ -142,7 +142,7 @@ def test_the_overview_counts_running_and_past_ttl_tasks_apart_with_who_started_t
     panel = _section(page, 'id="task-starters"', "</section>")
     alice, bob, cursor = started["alice"], started["bob"], started["cursor"]
     rows = panel.split("<tr>")[2:]
-    assert "Alice Abbott" in rows[0] and "Cursor" in rows[0]  # most running first
+    assert "Alice Abbott" in rows[0] and "Cursor" in rows[0]  # the most tasks first
     assert f'?running=true&amp;identity={alice.pk}&amp;client={cursor.pk}">2</a>' in rows[0]
     assert f'?expired=true&amp;identity={alice.pk}&amp;client={cursor.pk}">1</a>' in rows[0]
     assert "Bob Bell" in rows[1] and "unknown" in rows[1]  # started through no known client
