@@ -85,6 +85,8 @@ ACTIONS = {
     "sync",
     "callback",  # where the IdP sends the browser back
     "cancel_hook",  # an event source's cancel hook (set / remove)
+    "suggest",
+    "activity",
 }
 
 
