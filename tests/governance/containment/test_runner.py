@@ -115,3 +115,21 @@ def test_rate_limited_calls_wait_for_the_idps_reset_and_succeed(admin_user, peer
     revocation = run(revocation)
     assert revocation.outcome == "done"
     assert revocation.steps.get(position=1).attempts == 3
+
+
+def test_calls_are_paced_under_the_connections_revoke_rate(admin_user, peer, monkeypatch):
+    from governance.containment import runner
+    from governance.idp.models import IdpConnection
+
+    waits = []
+    monkeypatch.setattr(runner._Run, "wait", lambda self, seconds: waits.append(seconds))
+    revocation, _ = start(admin_user, peer)
+    IdpConnection.objects.update(
+        config={**IdpConnection.objects.get().config, "revoke_rate_per_second": "0.1"}
+    )
+    revocation = run(revocation)
+    assert revocation.outcome == "done"
+    # Four IdP requests (two deletes, two checks) at one per 10 s: each after the first waits
+    # for its slot, later slots further off (the waits the pacer asked for; nothing slept).
+    assert len(waits) == 3
+    assert waits == sorted(waits) and all(w <= 10 * (i + 1) for i, w in enumerate(waits))
