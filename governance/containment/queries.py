@@ -9,6 +9,7 @@ from django.db.models import Count, Q, QuerySet
 
 from governance.access.lists.filters import Filter, ListSpec, filtered
 from governance.containment.models import Revocation, RevocationStep
+from inventory.models import Grant
 
 REVOCATION_SPEC = ListSpec(
     search=("reason", "target_key", "requested_by"),
@@ -89,3 +90,22 @@ def undoable(revocation: Revocation) -> bool:
     return revocation.steps.filter(
         state="done", operation__in=["deactivate", "revoke_client_grants", "block_client"]
     ).exists()
+
+
+def still_active(*, client=None, identity=None) -> dict:
+    """What stays usable at the IdPs while only the inventory says "blocked" / "disabled": the
+    active grants, how many identities (or clients) they span, and their issuers (the warning
+    beside "Block", and the kill switch's offer)."""
+    grants = Grant.objects.active()
+    if client is not None:
+        grants = grants.filter(client=client)
+    if identity is not None:
+        grants = grants.filter(subject=identity)
+    counts = grants.aggregate(
+        grants=Count("pk"),
+        identities=Count("subject", distinct=True),
+        clients=Count("client", distinct=True),
+        refresh_tokens=Count("pk", filter=Q(has_refresh_token=True)),
+    )
+    counts["issuers"] = sorted(set(grants.values_list("issuer", flat=True)))
+    return counts

@@ -49,7 +49,9 @@ def test_a_revocation_revokes_at_the_idp_marks_the_ledger_and_proves_it(admin_us
     revocation, rows = start(admin_user, peer)
     revocation = run(revocation)
 
-    assert (revocation.outcome, revocation.proof) == ("done", "verified")
+    assert (revocation.outcome, revocation.proof) == ("done", "verified"), list(
+        revocation.steps.values_list("state", "error")
+    )
     assert peer.deletes == {"g-1": 1, "g-2": 1}
     steps = list(revocation.steps.all())
     assert {s.state for s in steps} == {"done"}
