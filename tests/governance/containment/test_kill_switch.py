@@ -10,7 +10,8 @@ from governance.access.models import AdminAction
 from governance.containment import queries, services
 from governance.containment.models import Revocation
 from governance.platform import jobs
-from inventory.models import Client, Grant
+from inventory.models import Client, Grant, Task
+from tests import ui_factories as f
 from tests.governance.containment.conftest import inventory, oauth_connection
 from tests.governance.containment.peer import RevocationPeer, grant_record
 
@@ -36,6 +37,9 @@ def test_the_kill_switch_deactivates_revokes_blocks_and_the_undo_reactivates(
     oauth_connection(peer.url, grants_url=f"{peer.url}/admin/grants")
     rows = inventory(peer.url, ["g-1"])
     bob_grant = inventory(peer.url, ["g-2"], subject="bob").grants[0]
+    server = f.server("io.github.acme/crm")
+    running = f.task("t-1", server=server, client=rows.agent, status="working")
+    f.task("t-2", server=server, client=rows.agent, status="completed")
     kill = services.start_revocation(
         actor=admin_user,
         action="client",
@@ -60,6 +64,12 @@ def test_the_kill_switch_deactivates_revokes_blocks_and_the_undo_reactivates(
         )
     ) == {"revoked"}
     assert queries.undoable(kill)
+    # Its running task outlives the revocation: marked orphaned, its owner must act.
+    assert kill.plan["tasks"] == 1
+    running.refresh_from_db()
+    assert running.orphaned_by_revocation == kill.pk and running.orphaned_at is not None
+    assert running.owner_action == "needs_owner_action"
+    assert Task.objects.filter(orphaned_at__isnull=False).count() == 1
     assert list(queries.revocations_touching(grant=bob_grant)) == [kill]
 
     undo = run(services.undo_revocation(actor=admin_user, revocation=kill, reason="false alarm"))
@@ -71,4 +81,6 @@ def test_the_kill_switch_deactivates_revokes_blocks_and_the_undo_reactivates(
     assert client.review_status == "unreviewed" and client.cut_off_at is None
     assert AdminAction.objects.filter(action="revocation.undo", object_id=str(undo.pk)).exists()
     assert not queries.undoable(kill)
+    with pytest.raises(ValueError, match="undone already"):
+        services.undo_revocation(actor=admin_user, revocation=kill, reason="again")
     assert queries.progress(undo)["percent"] == 100

@@ -84,6 +84,7 @@ def test_a_revoked_refresh_token_introspects_inactive_and_no_longer_refreshes(
     assert Grant.objects.get(pk=grant.pk).status == "revoked"
     # No token in any step's record: only its first characters.
     for step in revocation.steps.all():
+        assert refresh_token not in str(step.public_target)
         assert refresh_token not in str(step.request_summary) + str(step.response_summary)
         assert refresh_token not in step.description + step.evidence + step.error
     assert "governance.run_revocation[" in celery_worker.log()
