@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.access import secrets
+from governance.connectors import transport
 from governance.connectors.base import ConnectorError, IdpGrant, NotSupported, RevokeResult
 from governance.containment import orphans, proof
 from governance.containment.models import Revocation, RevocationStep
@@ -122,7 +123,11 @@ class _Run:
             return
         reach = self._reach(step)
         self._start(step)
-        evidence = self._retrying(step, lambda: self._check(step, reach))
+        with transport.observing() as requests:
+            try:
+                evidence = self._retrying(step, lambda: self._check(step, reach))
+            finally:
+                _save(step, request_summary={"operation": step.operation, "requests": requests})
         _save(
             step,
             state=State.DONE,
@@ -292,6 +297,17 @@ def _perform(step: RevocationStep, reach: Reach, run: _Run) -> dict:
     connector, target, op = reach.connector, step.target, step.operation
     run.pace(reach)
     _save(step, request_summary=_request_summary(step, reach))
+    with transport.observing() as requests:
+        try:
+            answer = _call_connector(connector, op, target)
+        finally:
+            # What was sent, whatever came back: method, URL path, status (never a token).
+            step.request_summary = {**step.request_summary, "requests": requests}
+            _save(step, request_summary=step.request_summary)
+    return answer
+
+
+def _call_connector(connector, op: str, target: dict) -> dict:
     if op == "revoke":
         return _results(connector.revoke(_idp_grant(target)))
     if op == "revoke_token":

@@ -56,6 +56,15 @@ def test_a_revocation_revokes_at_the_idp_marks_the_ledger_and_proves_it(admin_us
     steps = list(revocation.steps.all())
     assert {s.state for s in steps} == {"done"}
     call = steps[0]
+    assert call.request_summary["requests"] == [
+        {"method": "DELETE", "path": "/admin/grants/g-1", "status": 204}
+    ]
+    # The checks read the IdP's listing once for the pass (the second check uses that read).
+    first_check, second_check = [s for s in steps if s.kind == "verify"]
+    assert first_check.request_summary["requests"] == [
+        {"method": "GET", "path": "/admin/grants", "status": 200}
+    ]
+    assert second_check.request_summary["requests"] == []
     assert call.response_summary["results"][0]["path"] == "/admin/grants/g-1"
     assert call.response_summary["results"][0]["status"] == 204
     assert all(s.verified for s in steps if s.kind == "verify")
@@ -77,6 +86,9 @@ def test_a_step_that_fails_for_good_leaves_the_rest_going_and_ends_partially_don
     assert failed.state == "failed" and failed.attempts == 1  # a 403 is not retried
     assert "HTTP 403" in failed.error and "locked grant" in failed.error
     assert failed.response_summary["status"] == 403
+    assert failed.request_summary["requests"] == [
+        {"method": "DELETE", "path": "/admin/grants/g-1", "status": 403}
+    ]
     assert revocation.steps.get(position=2).state == "done"
     skipped = revocation.steps.get(kind="verify", target__call_position=1)
     assert skipped.state == "skipped" and "its call failed" in skipped.error
