@@ -38,8 +38,9 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(peer):
 
     assert "plan (identity_client): 2 grant(s), 0 token(s)" in out
     assert "IdPs: local-as" in out
-    assert "call   Revoke grant g-1 at local-as" in out
-    assert "verify Grant g-2 no longer listed at local-as" in out
+    # One call for everything alice gave the agent (the grants route's user-client delete).
+    assert "1. call   Revoke all of alice → agent at local-as" in out
+    assert "verify Nothing of alice → agent at local-as listed any more" in out
     assert "dry run: nothing was changed" in out
     assert not Revocation.objects.exists() and not peer.deletes
 
