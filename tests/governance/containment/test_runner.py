@@ -1,19 +1,24 @@
 """The runner against a scripted authorization server on 127.0.0.1 (run in this process; the
 worker tests run it in a real Celery worker): steps in order, proof, a permanent failure that
-leaves the rest going, a call found "running" confirmed by a read instead of redone."""
+leaves the rest going, a call found "running" confirmed by a read instead of redone, a 404 the
+listing contradicts retried; a revocation the job engine gives up on still ends with an
+outcome and its "finished" event."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from governance.containment import services
+from governance.connectors.okta import OktaConnector
+from governance.containment import outcome, runner, services
 from governance.containment.models import Revocation
 from governance.platform import jobs
 from inventory.models import Grant
+from tests.governance.connectors.peers import okta_key
 from tests.governance.containment.conftest import inventory, oauth_connection
 from tests.governance.containment.peer import RevocationPeer, grant_record
 
@@ -213,7 +218,6 @@ def test_rate_limited_calls_wait_for_the_idps_reset_and_succeed(admin_user, peer
 
 
 def test_calls_are_paced_under_the_connections_revoke_rate(admin_user, peer, monkeypatch):
-    from governance.containment import runner
     from governance.idp.models import IdpConnection
 
     waits = []
@@ -321,8 +325,6 @@ def test_a_revocation_given_up_before_any_call_ends_failed(admin_user, peer, set
 def test_a_runner_that_crashes_still_ends_the_revocation_with_an_outcome(
     admin_user, peer, monkeypatch
 ):
-    from governance.containment import outcome
-
     def broken(revocation, progress):
         raise RuntimeError("database went away")
 
@@ -339,3 +341,35 @@ def test_a_runner_that_crashes_still_ends_the_revocation_with_an_outcome(
     )
     assert any("database went away" in e["message"] for e in revocation.error_log)
     assert AuditEvent.objects.filter(type="governance.revocation.finished").count() == 1
+
+
+def test_an_undo_step_says_what_the_idp_restored_and_what_was_active_already():
+    """Okta's Cross App Access connections set ACTIVE again (what only an undo answers)."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/v1/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        if request.method == "PATCH":
+            return httpx.Response(200, json={"id": "cwo1", "status": "ACTIVE"})
+        if request.url.path.endswith("/cwo/connections"):
+            off = {"id": "cwo1", "requestingAppInstanceId": "0oaAgent", "status": "INACTIVE"}
+            on = {"id": "cwo2", "requestingAppInstanceId": "0oaAgent", "status": "ACTIVE"}
+            return httpx.Response(200, json=[off, on])
+        return httpx.Response(200, json={"id": "0oaAgent", "status": "ACTIVE"})
+
+    pem, _ = okta_key()
+    connector = OktaConnector(
+        {"domain": "acme.okta.com", "client_id": "0oaConsole"},
+        pem,
+        mock=httpx.MockTransport(answer),
+    )
+
+    summary = runner._call_connector(
+        connector, "reactivate_client_grants", {"client_id": "0oaAgent"}
+    )
+
+    assert summary["outcome"] == "done"
+    assert [(r["target"], r["outcome"]) for r in summary["results"]] == [
+        ("cwo1", "restored"),
+        ("cwo2", "already active"),
+    ]
