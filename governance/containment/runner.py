@@ -3,14 +3,17 @@
 - A step done, skipped or failed is never run again; one found "running" (its worker died in
   the call) is redone only after a confirming read says the effect is not there yet (every
   call is idempotent, so the read only keeps the IdP from seeing a needless second call).
-- A transient failure (ConnectorError.retryable: 429, 5xx, timeouts) is retried with
+- A transient failure (ConnectorError.retryable: 429, 5xx, timeouts, and `still_listed`: a
+  delete answered 404 for what the IdP still lists, a replica behind) is retried with
   exponential backoff, or after the IdP's own Retry-After / rate-limit reset, up to
   CONTAINMENT_STEP_MAX_ATTEMPTS tries within CONTAINMENT_RETRY_BUDGET_SECONDS; the step keeps
   its attempts and next retry time, and the job's heartbeat goes on while it waits.
 - A permanent failure marks the step failed with the IdP's message and the plan goes on; a
   verification of a call that did not succeed is skipped with why.
+- A task step's failure (orphans.TaskStepError) keeps the gateway's answer on the step.
 - Calls are paced per connection (`revoke_rate_per_second` in its config, default
   CONTAINMENT_RATE_PER_SECOND) so a bulk revocation stays under the IdP's rate limit.
+The end (outcome, proof, residual window, the "finished" event) is outcome.py's.
 """
 
 from __future__ import annotations

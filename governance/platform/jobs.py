@@ -14,7 +14,8 @@ guarantees from here:
 A new job kind:
 1. subclass `Job` (abstract) with its target fields, list them in `JOB_TARGET`, and add
    `one_open_job_per(*JOB_TARGET, name=...)` to its Meta constraints;
-2. in its app's `AppConfig.ready()`, `register_job_kind(Model, enqueue=task.delay)` and
+2. in its app's `AppConfig.ready()`, `register_job_kind(Model, enqueue=task.delay)` (plus
+   `on_give_up=fn` when a failed job must conclude more than its status) and
    `register_runner(Model, key, fn)` for each runner (`fn(job, progress)`);
 3. nothing else: the sweeper (beat task `platform.sweep_jobs`) covers every registered kind.
 """
