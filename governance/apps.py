@@ -25,11 +25,17 @@ class GovernanceConfig(AppConfig):
         jobs.register_runner(IdpSync, "", sync.run_sync)
 
         # Revocations too (issue 13): the sweeper resumes one whose worker died.
+        from governance.containment import outcome as containment_outcome
         from governance.containment import runner as containment_runner
         from governance.containment import tasks as containment_tasks
         from governance.containment.models import Revocation
 
-        jobs.register_job_kind(Revocation, enqueue=containment_tasks.run_revocation.delay)
+        # A revocation the engine gives up on still ends with an outcome and its audit event.
+        jobs.register_job_kind(
+            Revocation,
+            enqueue=containment_tasks.run_revocation.delay,
+            on_give_up=containment_outcome.give_up,
+        )
         jobs.register_runner(Revocation, "", containment_runner.run_revocation)
 
         from governance.sso import checks  # noqa: F401 - registers company sign-in's checks

@@ -24,6 +24,7 @@ from governance.connectors.base import (
     CUT_OFF_IDENTITY,
     DEACTIVATE,
     INTROSPECT,
+    LIST_GRANTS,
     REVOKE,
     REVOKE_CLIENT_GRANTS,
     REVOKE_USER_CLIENT,
@@ -89,9 +90,11 @@ class _Builder:
         self.verifies: list[tuple[int, PlannedStep]] = []  # (index of the call, step)
         self.idps: set[str] = set()
 
-    def call(self, reach: Reach, capability: str, operation: str, description: str, target):
-        """Plan a call (or a skipped one, with the reason and a warning); its index."""
-        why = reach.why_not(capability)
+    def call(self, reach: Reach, capability, operation: str, description: str, target):
+        """Plan a call (or a skipped one, with the reason and a warning); its index.
+        `capability`: one name, or a tuple of the names the call needs."""
+        needed = (capability,) if isinstance(capability, str) else capability
+        why = next((why for why in map(reach.why_not, needed) if why), "")
         connection_id = reach.connection.pk if reach.connection else None
         if why:
             self.plan.warnings.append(f"{description}: skipped, {why}")
@@ -153,12 +156,18 @@ def grant_target(grant: Grant) -> dict:
 
 
 def _revoke_grants(b: _Builder, grants: list[Grant]) -> None:
-    """One revoke call (and its "no longer listed" check) per grant."""
+    """One revoke call (and its "no longer listed" check) per grant. A listed grant is revoked
+    through the admin API that lists it: `revoke` alone may be token values only (the oauth
+    kind without a grants route has RFC 7009 and nothing that deletes a grant by its id)."""
     for grant in grants:
         reach = b.resolver.for_issuer(grant.issuer)
         where = f" at {reach.name}" if reach.name else ""
         index = b.call(
-            reach, REVOKE, "revoke", f"Revoke grant {grant.external_id}{where}", grant_target(grant)
+            reach,
+            (REVOKE, LIST_GRANTS),
+            "revoke",
+            f"Revoke grant {grant.external_id}{where}",
+            grant_target(grant),
         )
         b.verify(index, "verify_absent", f"Grant {grant.external_id} no longer listed{where}")
 

@@ -3,14 +3,17 @@
 - A step done, skipped or failed is never run again; one found "running" (its worker died in
   the call) is redone only after a confirming read says the effect is not there yet (every
   call is idempotent, so the read only keeps the IdP from seeing a needless second call).
-- A transient failure (ConnectorError.retryable: 429, 5xx, timeouts) is retried with
+- A transient failure (ConnectorError.retryable: 429, 5xx, timeouts, and `still_listed`: a
+  delete answered 404 for what the IdP still lists, a replica behind) is retried with
   exponential backoff, or after the IdP's own Retry-After / rate-limit reset, up to
   CONTAINMENT_STEP_MAX_ATTEMPTS tries within CONTAINMENT_RETRY_BUDGET_SECONDS; the step keeps
   its attempts and next retry time, and the job's heartbeat goes on while it waits.
 - A permanent failure marks the step failed with the IdP's message and the plan goes on; a
   verification of a call that did not succeed is skipped with why.
+- A task step's failure (orphans.TaskStepError) keeps the gateway's answer on the step.
 - Calls are paced per connection (`revoke_rate_per_second` in its config, default
   CONTAINMENT_RATE_PER_SECOND) so a bulk revocation stays under the IdP's rate limit.
+The end (outcome, proof, residual window, the "finished" event) is outcome.py's.
 """
 
 from __future__ import annotations
@@ -27,10 +30,9 @@ from django.utils import timezone
 from governance.access import secrets
 from governance.connectors import transport
 from governance.connectors.base import ConnectorError, IdpGrant, NotSupported, RevokeResult
-from governance.containment import orphans, proof
+from governance.containment import orphans, outcome, proof
 from governance.containment.models import Revocation, RevocationStep
 from governance.containment.reach import Reach, Resolver
-from governance.containment.services import append_event
 from governance.containment.steps import CALL, LOCAL, TASK, VERIFY
 from governance.platform import jobs
 from inventory.models import Client, Grant, Identity, ReviewStatus
@@ -58,7 +60,7 @@ def run_revocation(revocation: Revocation, progress: jobs.Progress) -> None:
             progress.flush()  # raises JobLost when the sweeper gave the job to another worker
             run.execute(step)
         progress.record()
-    finish(revocation, run)
+    outcome.finish(revocation, progress)
 
 
 class _Run:
@@ -264,6 +266,9 @@ def _path(endpoint: str) -> str:
 
 
 def _failure_summary(exc) -> dict:
+    if isinstance(exc, orphans.TaskStepError):
+        # The gateway's answer as the task step recorded it (webhook id, status, its body).
+        return {"message": exc.message[:500], **exc.summary}
     if not isinstance(exc, ConnectorError):
         return {"message": str(exc)[:500]}
     return {
@@ -275,20 +280,27 @@ def _failure_summary(exc) -> dict:
     }
 
 
-def _results(results) -> dict:
-    if isinstance(results, RevokeResult):
-        results = [results]
+# How a RevokeResult reads on the step: of a revoke, and of an undo (reactivate_client_grants
+# answers RESTORED, or ALREADY_ABSENT for what was active already).
+_SAID = {RevokeResult.REVOKED: "revoked", RevokeResult.ALREADY_ABSENT: "already gone"}
+_SAID_UNDO = {RevokeResult.RESTORED: "restored", RevokeResult.ALREADY_ABSENT: "already active"}
+
+
+def _results(results, *, undo: bool = False) -> dict:
+    results = [results] if isinstance(results, RevokeResult) else list(results or [])
+    said = _SAID_UNDO if undo else _SAID
     rows = [
         {
-            "outcome": "already gone" if r.outcome == RevokeResult.ALREADY_ABSENT else r.outcome,
+            "outcome": said.get(r.outcome, r.outcome),
             "target": r.target[:80],
             "path": _path(r.endpoint),
             "status": r.status,
         }
-        for r in results or []
+        for r in results
     ]
-    outcome = "already gone" if rows and all(r["outcome"] == "already gone" for r in rows) else ""
-    return {"outcome": outcome or "done", "results": rows[:50], "count": len(rows)}
+    untouched = bool(results) and all(r.outcome == RevokeResult.ALREADY_ABSENT for r in results)
+    outcome = said[RevokeResult.ALREADY_ABSENT] if untouched else "done"
+    return {"outcome": outcome, "results": rows[:50], "count": len(rows)}
 
 
 def _perform(step: RevocationStep, reach: Reach, run: _Run) -> dict:
@@ -318,7 +330,7 @@ def _call_connector(connector, op: str, target: dict) -> dict:
     if op == "revoke_client_grants":
         return _results(connector.revoke_client_grants(target["client_id"]))
     if op == "reactivate_client_grants":
-        return _results(connector.reactivate_client_grants(target["client_id"]))
+        return _results(connector.reactivate_client_grants(target["client_id"]), undo=True)
     if op == "deactivate":
         connector.deactivate(target["client_id"])
         return {"outcome": "deactivated"}
@@ -406,42 +418,3 @@ def _unblock(target: dict) -> dict:
     )
     Client.objects.filter(pk=target["client_pk"]).update(review_status=restored, cut_off_at=None)
     return {"review_status": restored, "cut_off_at": None}
-
-
-# --- the end ---------------------------------------------------------------------------------
-
-
-def finish(revocation: Revocation, run: _Run | None = None) -> None:
-    """Outcome (done / partial with the reasons / failed), proof, residual window; the audit
-    chain's "finished" event."""
-    steps = list(revocation.steps.order_by("position"))
-    outcome, reasons = _outcome(steps)
-    verifies = [s for s in steps if s.kind == VERIFY]
-    verified = bool(verifies) and all(s.state == State.DONE and s.verified for s in verifies)
-    residual, until = proof.residual_window(revocation)
-    revocation.outcome = outcome
-    revocation.proof = Revocation.Proof.VERIFIED if verified else Revocation.Proof.NOT_VERIFIED
-    revocation.residual, revocation.residual_until = residual, until
-    if run is not None:
-        run.progress.summary |= {"outcome": outcome, "reasons": reasons[:50]}
-    with transaction.atomic():
-        updated = Revocation.objects.filter(
-            pk=revocation.pk, run_token=revocation.run_token
-        ).update(outcome=outcome, proof=revocation.proof, residual=residual, residual_until=until)
-        if updated:
-            append_event(revocation, "finished")
-
-
-def _outcome(steps) -> tuple[str, list[str]]:
-    acting = [s for s in steps if s.kind in (CALL, TASK, LOCAL)]
-    reasons = [
-        f"{s.description}: {s.get_state_display().lower()}, {s.error}"
-        for s in acting
-        if s.state in (State.FAILED, State.SKIPPED)
-    ]
-    calls_done = [s for s in steps if s.kind == CALL and s.state == State.DONE]
-    if not reasons:
-        return Revocation.Outcome.DONE, []
-    if not calls_done:
-        return Revocation.Outcome.FAILED, reasons
-    return Revocation.Outcome.PARTIAL, reasons

@@ -14,7 +14,8 @@ guarantees from here:
 A new job kind:
 1. subclass `Job` (abstract) with its target fields, list them in `JOB_TARGET`, and add
    `one_open_job_per(*JOB_TARGET, name=...)` to its Meta constraints;
-2. in its app's `AppConfig.ready()`, `register_job_kind(Model, enqueue=task.delay)` and
+2. in its app's `AppConfig.ready()`, `register_job_kind(Model, enqueue=task.delay)` (plus
+   `on_give_up=fn` when a failed job must conclude more than its status) and
    `register_runner(Model, key, fn)` for each runner (`fn(job, progress)`);
 3. nothing else: the sweeper (beat task `platform.sweep_jobs`) covers every registered kind.
 """
@@ -118,12 +119,16 @@ Runner = Callable[[Job, "Progress"], None]
 
 @dataclass
 class JobKind:
-    """How to send a job's message and which runner runs it (chosen by `runner_key(job)`)."""
+    """How to send a job's message and which runner runs it (chosen by `runner_key(job)`).
+    `on_give_up(job)`, when set, runs once the engine has marked a job failed (its runner
+    raised, or the sweeper found it silent after its last allowed attempt), so a kind whose
+    rows carry more than a status (a revocation's outcome and audit event) can conclude them."""
 
     model: type[Job]
     enqueue: Callable[[int], object]
     runner_key: Callable[[Job], str] = lambda job: ""
     runners: dict[str, Runner] = field(default_factory=dict)
+    on_give_up: Callable[[Job], None] | None = None
 
 
 KINDS: dict[str, JobKind] = {}
@@ -134,6 +139,7 @@ def register_job_kind(
     *,
     enqueue: Callable[[int], object],
     runner_key: Callable[[Job], str] | None = None,
+    on_give_up: Callable[[Job], None] | None = None,
 ) -> JobKind:
     """Make `model` a job kind (call from AppConfig.ready()); idempotent, keeps its runners."""
     kind = KINDS.get(model._meta.label)
@@ -142,6 +148,8 @@ def register_job_kind(
     kind.enqueue = enqueue
     if runner_key is not None:
         kind.runner_key = runner_key
+    if on_give_up is not None:
+        kind.on_give_up = on_give_up
     return kind
 
 
@@ -222,7 +230,10 @@ def execute(model: type[Job], job_id: int, *, progress_class: Callable | None = 
     except Exception as exc:  # the job row records the failure; the worker stays up
         log.exception("%s %s failed", model.__name__, job_id)
         progress.error(f"{model._meta.verbose_name} failed: {exc}"[:1000])
-        return _finish(job, progress, Job.Status.FAILED)
+        status = _finish(job, progress, Job.Status.FAILED)
+        if status == Job.Status.FAILED:
+            _gave_up(kind, job.pk)
+        return status
     finally:
         heartbeat.stop()
     return _finish(job, progress, Job.Status.DONE)
@@ -369,8 +380,20 @@ def _recover_silent(kind: JobKind, job: Job, now) -> str:
             kind.enqueue(job.pk)
             return "requeued"
     elif _held(job).update(status=Job.Status.FAILED, finished_at=now, **noted):
+        _gave_up(kind, job.pk)
         return "failed"
     return ""
+
+
+def _gave_up(kind: JobKind, job_id: int) -> None:
+    """The kind's `on_give_up` for a job just marked failed; its own failure is logged only
+    (the job is failed either way, and the sweeper must go on with the other jobs)."""
+    if kind.on_give_up is None:
+        return
+    try:
+        kind.on_give_up(kind.model.objects.get(pk=job_id))
+    except Exception:
+        log.exception("on_give_up of %s %s failed", kind.model.__name__, job_id)
 
 
 def run_inline(

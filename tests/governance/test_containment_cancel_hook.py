@@ -16,9 +16,10 @@ from audit.services.sources import (
     set_cancel_hook,
 )
 from governance.access.secrets import decrypt
-from governance.containment import cancel_hook, orphans
+from governance.containment import cancel_hook, orphans, runner
 from governance.containment.models import Revocation, RevocationStep
 from governance.models import AdminAction
+from governance.platform import jobs
 from inventory.models import Server, Task
 from tests.fetch_server import Route
 
@@ -143,6 +144,22 @@ def test_a_4xx_fails_for_good_with_the_gateways_answer(local_server, source, ste
     assert "unknown session s1" in failed.value.summary["answer"]
     assert "HTTP 404" in failed.value.message
     assert owner_actions() == {"cancel_failed"}
+
+
+def test_the_revocation_step_records_the_gateways_refusal(local_server, source, step):
+    """Run by the revocation runner, the failed step keeps what the gateway answered."""
+    Gateway(local_server, source[1], Route(status=404, body={"error": "unknown session s1"}))
+    run = runner._Run(step.revocation, jobs.Progress(step.revocation))
+
+    run.execute(step)
+
+    step.refresh_from_db()
+    assert (step.state, step.attempts) == ("failed", 1)  # a 4xx is not retried
+    assert "HTTP 404" in step.error
+    answer = step.response_summary
+    assert answer["status"] == 404 and answer["source"] == "gw-hook"
+    assert answer["webhook_id"] == orphans.webhook_id(step, step.revocation)
+    assert "unknown session s1" in answer["answer"]
 
 
 def test_a_redirect_is_not_followed_and_fails_for_good(local_server, source, step):

@@ -1,11 +1,13 @@
 """A scripted OAuth authorization server for the revocation runner's fault tests (127.0.0.1).
 
-It answers what the `oauth` connector calls: discovery, the admin grants route (GET list,
-DELETE one), a client admin route (GET, POST .../deactivate and .../activate), RFC 7009
-revocation and RFC 7662 introspection. It counts the DELETEs each grant received (a resumed
-revocation must not delete twice), can answer 503 with Retry-After for the first N seconds of
-an outage, refuse one grant's deletion for good (403), and hold one grant's DELETE until the
-test lets it go (to kill a worker in the middle of a call).
+It answers what the `oauth` connector sends (the convention of its optional admin routes,
+which the oidc-provider peer implements too): discovery, `grants_url` (GET the list, filtered
+by `?subject=&client_id=`; DELETE one), `clients_url` (GET one client, PATCH it
+`{"active": bool}`), RFC 7009 revocation and RFC 7662 introspection. It counts the DELETEs each
+grant received (a resumed revocation must not delete twice), can answer 503 with Retry-After
+for the first N seconds of an outage, refuse one grant's deletion for good (403), answer a
+grant's first DELETE 404 while still listing it (a replica behind), and hold one grant's DELETE
+until the test lets it go (to kill a worker in the middle of a call).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class RevocationPeer(ScriptedPeer):
         self.outage_until = 0.0
         self.outage_retry_after = "5"
         self.forbidden: set[str] = set()
+        self.lagging: set[str] = set()  # first DELETE: 404, the grant still listed
         self.held: str = ""
         self.holding = threading.Event()  # set once the held DELETE arrived
         self.release = threading.Event()
@@ -62,21 +65,32 @@ class RevocationPeer(ScriptedPeer):
                 },
             )
         if path == "/admin/grants" and request.method == "GET":
-            return Answer(200, {"grants": list(self.grants.values())})
+            where = {k: v for k, v in request.query.items() if k in ("subject", "client_id")}
+            listed = [g for g in self.grants.values() if all(g[k] == v for k, v in where.items())]
+            return Answer(200, {"grants": listed})
         if path.startswith("/admin/grants/") and request.method == "DELETE":
             grant_id = path.removeprefix("/admin/grants/")
             if grant_id in self.forbidden:
                 return Answer(403, {"error": "access_denied", "error_description": "locked grant"})
             self.deletes[grant_id] += 1
+            if grant_id in self.lagging:
+                self.lagging.discard(grant_id)
+                return Answer(404, {"error": "not_found"})
             if self.grants.pop(grant_id, None) is None:
                 return Answer(404, {"error": "not_found"})
             return Answer(204)
         if path.startswith("/admin/clients/"):
-            client_id, _, verb = path.removeprefix("/admin/clients/").partition("/")
-            if verb == "deactivate":
-                self.inactive_clients.add(client_id)
-            elif verb == "activate":
-                self.inactive_clients.discard(client_id)
+            client_id = path.removeprefix("/admin/clients/")
+            if request.method == "PATCH":
+                active = (request.json() or {}).get("active")
+                if not isinstance(active, bool):
+                    return Answer(400, {"error": "invalid_request"})
+                if active:
+                    self.inactive_clients.discard(client_id)
+                else:
+                    self.inactive_clients.add(client_id)
+            elif request.method != "GET":
+                return Answer(405, {"error": "method_not_allowed"})
             return Answer(
                 200, {"client_id": client_id, "active": client_id not in self.inactive_clients}
             )

@@ -44,43 +44,76 @@ def test_revoking_what_an_identity_granted_a_client_counts_grants_tokens_tasks_a
     assert (plan.grants, plan.tokens, plan.tasks, plan.clients) == (3, 1, 1, 1)
     assert plan.idps == [connection.name]
     assert sorted(plan.grant_ids) == sorted([*(g.pk for g in rows.grants), stray.pk])
-    # The oauth kind cannot revoke by (user, client): grant by grant, and the stray grant's
-    # issuer has no connection: a skipped call with the reason, and a warning line.
+    # The oauth kind with a grants route revokes by (user, client): one call for the pair, not
+    # grant by grant. The stray grant's issuer has no connection: a skipped call with the
+    # reason, and a warning line. The running task is marked orphaned, then left to its owner.
     assert kinds(plan) == [
-        ("call", "revoke", False),
-        ("call", "revoke", False),
+        ("call", "revoke_user_client", False),
         ("call", "revoke", True),
         ("local", "mark_revoked", False),
         ("task", "mark_orphaned", False),
-        ("verify", "verify_absent", False),
+        ("task", "needs_owner_action", False),
         ("verify", "verify_absent", False),
         ("verify", "verify_absent", True),
     ]
-    skipped = plan.steps[2]
+    assert plan.steps[0].target["grant_ids"] == [g.pk for g in rows.grants]
+    skipped = plan.steps[1]
     assert "no IdP connection answers for the issuer" in skipped.skip_reason
     assert any(ELSEWHERE in w for w in plan.warnings)
     # Each verification names the call it checks.
-    assert [s.target["call_position"] for s in plan.steps[5:]] == [1, 2, 3]
+    assert [s.target["call_position"] for s in plan.steps[5:]] == [1, 2]
+
+
+def test_a_kind_without_the_user_client_call_revokes_grant_by_grant():
+    connection = oauth_connection()
+    connection.config = {**connection.config, "grants_url": ""}  # introspection and RFC 7009 only
+    connection.save()
+    rows = inventory(AS_ISSUER, ["g-1", "g-2"])
+    plan = planning.plan_identity_client(rows.alice, rows.agent)
+    # No grants route: nothing can revoke a listed grant either; each is a skipped call.
+    assert kinds(plan)[:2] == [("call", "revoke", True), ("call", "revoke", True)]
+    assert "grants_url" in plan.steps[0].skip_reason
 
 
 def test_the_kill_switch_plans_deactivation_per_idp_and_says_what_the_kind_cannot_do():
-    oauth_connection()
+    oauth_connection()  # a grants route, no clients route
     rows = inventory(AS_ISSUER, ["g-1"])
     plan = planning.plan_client(rows.agent)
     assert plan.clients == 1 and plan.grants == 1
-    ops = kinds(plan)
-    assert ("call", "deactivate", True) in ops
-    assert ("call", "revoke_client_grants", True) in ops
-    assert ("call", "revoke", False) in ops
-    assert ("local", "block_client", False) in ops
-    assert any("deactivate is not supported" in w for w in plan.warnings)
+    assert kinds(plan) == [
+        ("call", "deactivate", True),
+        ("call", "revoke_client_grants", False),
+        ("call", "revoke_user_client", False),
+        ("local", "mark_revoked", False),
+        ("local", "block_client", False),
+        ("verify", "verify_client_inactive", True),
+        ("verify", "verify_absent", False),
+    ]
+    assert any("deactivate is not supported" in w and "clients_url" in w for w in plan.warnings)
+
+
+def test_the_kill_switch_deactivates_through_the_clients_route_when_there_is_one():
+    oauth_connection(clients_url=f"{AS_ISSUER}/admin/clients")
+    rows = inventory(AS_ISSUER, ["g-1"])
+    plan = planning.plan_client(rows.agent)
+    assert ("call", "deactivate", False) in kinds(plan)
+    assert ("verify", "verify_client_inactive", False) in kinds(plan)
+    assert not plan.warnings
 
 
 def test_cutting_an_identity_off_counts_one_session_per_idp_that_can_end_them():
-    oauth_connection()
+    connection = oauth_connection()
     rows = inventory(AS_ISSUER, ["g-1"])
     plan = planning.plan_identity(rows.alice)
-    assert plan.sessions == 0  # the oauth kind cannot end sessions: said, and skipped
+    # The oauth kind with a grants route cuts an identity off by deleting each of its grants.
+    assert plan.sessions == 1
+    assert ("call", "cut_off_identity", False) in kinds(plan)
+    assert ("local", "cut_off_identity", False) in kinds(plan)
+
+    connection.config = {**connection.config, "grants_url": ""}
+    connection.save()
+    plan = planning.plan_identity(rows.alice)
+    assert plan.sessions == 0  # without one it cannot: said, and skipped
     assert ("call", "cut_off_identity", True) in kinds(plan)
     assert ("local", "cut_off_identity", False) in kinds(plan)
 

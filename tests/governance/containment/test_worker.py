@@ -1,7 +1,8 @@
 """Revocations on a real Celery worker: against oidc-provider (a real authorization server) a
-revoked refresh token introspects inactive and can no longer be used; a worker killed with
-SIGKILL mid-call is recovered by the sweeper and no grant is deleted twice at the IdP; a 30 s
-outage (503 with Retry-After) is ridden out."""
+revoked refresh token introspects inactive and can no longer be used, and a kill switch refuses
+the client's token requests until its undo; a worker killed with SIGKILL mid-call is recovered
+by the sweeper and no grant is deleted twice at the IdP; a 30 s outage (503 with Retry-After)
+is ridden out."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from governance.access.models import AdminAction
 from governance.containment import services
 from governance.containment.models import Revocation
 from governance.platform import jobs
@@ -22,7 +25,13 @@ from inventory.models import Grant
 from tests import ui_factories as f
 from tests.celery_worker import BASE_DIR, Worker, _wait_ready, worker_env
 from tests.governance.connectors.peers import start_oauth_peer
-from tests.governance.containment.conftest import inventory, oauth_connection
+from tests.governance.containment.conftest import (
+    client_credentials,
+    inventory,
+    oauth_connection,
+    oidc_connection,
+    oidc_inventory,
+)
 from tests.governance.containment.peer import RevocationPeer, grant_record
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -132,6 +141,63 @@ def test_a_revoked_refresh_token_introspects_inactive_and_no_longer_refreshes(
     assert "governance.run_revocation[" in celery_worker.log()
 
 
+def test_the_kill_switch_refuses_the_clients_token_requests_and_the_undo_lets_it_in_again(
+    admin_user, oidc_peer, celery_worker
+):
+    assert client_credentials(oidc_peer, "tool_agent").status_code == 200
+    oidc_connection(oidc_peer)
+    tool_agent, grants = oidc_inventory(oidc_peer, "tool-agent", ["kim", "lee"])
+
+    kill = services.start_revocation(
+        actor=admin_user, action="client", client=tool_agent, reason="tool agent exfiltrating"
+    )
+    kill = wait_for(kill, finished)
+
+    assert (kill.outcome, kill.proof) == ("done", "verified"), list(
+        kill.steps.values("operation", "state", "error")
+    )
+    # oidc-provider no longer knows the client: its token requests fail invalid_client.
+    refused = client_credentials(oidc_peer, "tool_agent")
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    # Its grants are gone at the IdP, and each check says so with what it read.
+    connector = oidc_peer.connector()
+    assert connector.grants_for("kim", "tool-agent") == []
+    assert connector.grants_for("lee", "tool-agent") == []
+    checks = {s.operation: s for s in kill.steps.filter(kind="verify")}
+    assert set(checks) == {"verify_client_inactive", "verify_absent"}
+    evidence = set(kill.steps.filter(kind="verify").values_list("verified", "evidence"))
+    assert evidence == {
+        (True, "the IdP lists tool-agent as inactive"),
+        (True, "the IdP lists nothing kim gave tool-agent"),
+        (True, "the IdP lists nothing lee gave tool-agent"),
+    }
+    tool_agent.refresh_from_db()
+    assert tool_agent.review_status == "blocked" and tool_agent.cut_off_at is not None
+    assert set(
+        Grant.objects.filter(pk__in=[g.pk for g in grants]).values_list("status", flat=True)
+    ) == {"revoked"}
+    assert client_credentials(oidc_peer, "agent").status_code == 200  # another agent is untouched
+    assert "governance.run_revocation[" in celery_worker.log()
+
+    undo = services.undo_revocation(actor=admin_user, revocation=kill, reason="false alarm")
+    undo = wait_for(undo, finished)
+
+    assert client_credentials(oidc_peer, "tool_agent").status_code == 200
+    assert undo.steps.get(operation="verify_client_active").evidence == (
+        "the IdP lists tool-agent as active"
+    )
+    # The deleted grants cannot come back (the users consent again): said, so partially done.
+    assert (undo.outcome, undo.proof) == ("partial", "verified")
+    tool_agent.refresh_from_db()
+    assert tool_agent.review_status != "blocked" and tool_agent.cut_off_at is None
+    assert AdminAction.objects.filter(action="revocation.undo", object_id=str(undo.pk)).exists()
+    finished_events = AuditEvent.objects.filter(type="governance.revocation.finished")
+    assert {e.payload["attributes"]["revocation_id"] for e in finished_events} == {
+        kill.pk,
+        undo.pk,
+    }
+
+
 def test_a_worker_killed_mid_call_is_resumed_by_the_sweeper_and_no_grant_is_deleted_twice(
     admin_user, celery_worker, tmp_path
 ):
@@ -147,13 +213,16 @@ def test_a_worker_killed_mid_call_is_resumed_by_the_sweeper_and_no_grant_is_dele
             client=rows.agent,
             reason="compromised agent",
         )
+        # One revoke_user_client call deletes g-1, g-2, g-3 in turn: the worker dies in g-2's.
         assert peer.holding.wait(timeout=WAIT_FOR_WORKER)
         celery_worker.process.kill()  # SIGKILL: no goodbye, the step stays "running"
         celery_worker.process.wait()
         peer.release.set()  # the IdP finishes the delete the dead worker asked for
-        revocation.refresh_from_db()
+        gone = wait_for(revocation, lambda _: "g-2" not in peer.grants)
+        assert "g-2" not in peer.grants
+        revocation = gone
         assert revocation.status == "running"
-        assert revocation.steps.get(position=2).state == "running"
+        assert revocation.steps.get(position=1).state == "running"
 
         with another_worker(tmp_path) as worker:
             later = timezone.now() + timedelta(hours=1)  # past the heartbeat timeout
@@ -166,8 +235,9 @@ def test_a_worker_killed_mid_call_is_resumed_by_the_sweeper_and_no_grant_is_dele
 
     assert (revocation.status, revocation.outcome, revocation.attempts) == ("done", "done", 2)
     assert peer.deletes == {"g-1": 1, "g-2": 1, "g-3": 1}
-    resumed = revocation.steps.get(position=2)
-    assert resumed.response_summary["outcome"] == "already gone"
+    # The resumed call read first, saw g-3 still listed, and deleted only that.
+    resumed = revocation.steps.get(position=1)
+    assert [r["target"] for r in resumed.response_summary["results"]] == ["g-3"]
     assert revocation.proof == "verified"
 
 
