@@ -209,6 +209,10 @@ class Connector(abc.ABC):
     # True when `grant_changes(state)` reads only what changed since the last round; it covers
     # the grant types in `incremental_grant_types`, `list_other_grants` lists the rest in full.
     supports_incremental: bool = False
+    # True when `reactivate_client_grants` restores what `revoke_client_grants` set inactive
+    # (Okta's Cross App Access connections); elsewhere revoked grants are gone for good, and an
+    # undo says so instead of planning a call that cannot succeed.
+    restores_client_grants: bool = False
     incremental_grant_types: frozenset[str] = frozenset()
 
     def __init__(self, config: dict[str, Any], secret: str):

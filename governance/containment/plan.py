@@ -375,6 +375,11 @@ def plan_undo(revocation) -> Plan:
                 reach, DEACTIVATE, "reactivate", f"Reactivate {client_id} at {where}", step.target
             )
             b.verify(index, "verify_client_active", f"{client_id} active again at {where}")
+        elif reach.connector is not None and not reach.connector.restores_client_grants:
+            plan.warnings.append(
+                f"The grants and tokens of {client_id} revoked at {where} cannot be restored "
+                "there: the client must be granted again."
+            )
         else:
             b.call(
                 reach,

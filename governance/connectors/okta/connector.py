@@ -64,6 +64,7 @@ class OktaConnector(Containment, Connector):
         {VERIFY, LIST_IDENTITIES, LIST_CLIENTS, LIST_GRANTS, REVOKE, DEACTIVATE}
         | {REVOKE_USER_CLIENT, CUT_OFF_IDENTITY, REVOKE_CLIENT_GRANTS}
     )
+    restores_client_grants = True  # its Cross App Access connections are set active again
 
     def __init__(
         self,

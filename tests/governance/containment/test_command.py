@@ -135,7 +135,7 @@ def test_at_oidc_provider_the_kill_switch_and_its_undo_from_the_command_line(oid
     out = revoke("undo", str(kill.pk), "--reason", "false alarm")
 
     undo = Revocation.objects.get(action="undo")
-    assert f"revocation #{undo.pk} (Undo (reactivate)): partially done" in out
+    assert f"revocation #{undo.pk} (Undo (reactivate)): done" in out
     assert "the IdP lists tool-agent as active" in out
     assert client_credentials(oidc_peer, "tool_agent").status_code == 200
     assert AdminAction.objects.filter(action="revocation.undo").count() == 1

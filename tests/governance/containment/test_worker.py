@@ -186,8 +186,9 @@ def test_the_kill_switch_refuses_the_clients_token_requests_and_the_undo_lets_it
     assert undo.steps.get(operation="verify_client_active").evidence == (
         "the IdP lists tool-agent as active"
     )
-    # The deleted grants cannot come back (the users consent again): said, so partially done.
-    assert (undo.outcome, undo.proof) == ("partial", "verified")
+    # The deleted grants cannot come back (the users consent again): the plan says so.
+    assert any("cannot be restored" in line for line in undo.plan["warnings"])
+    assert (undo.outcome, undo.proof) == ("done", "verified")
     tool_agent.refresh_from_db()
     assert tool_agent.review_status != "blocked" and tool_agent.cut_off_at is None
     assert AdminAction.objects.filter(action="revocation.undo", object_id=str(undo.pk)).exists()
