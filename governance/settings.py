@@ -97,7 +97,10 @@ TEMPLATES = [
             ],
             # governance.idp is a package of the governance app, not an app: its tag library is
             # registered here so inventory's templates can `{% load idp %}`.
-            "libraries": {"idp": "governance.idp.templatetags.idp"},
+            "libraries": {
+                "idp": "governance.idp.templatetags.idp",
+                "containment": "governance.containment.templatetags.containment",
+            },
         },
     },
 ]

@@ -1,1 +1,219 @@
-"""(issue 13: filled in by the containment work)"""
+"""Governance -> Revocations: the confirm pages an Admin reaches from the page of what an action
+acts on (grant, identity, client, the grants list), the revocation's live progress, its undo,
+and the list.
+
+Viewers and up read revocations; only Admins see the confirm pages and POST them (CSRF). The
+confirm page is the dry run (plan.py): what will be touched, the steps, the warnings, a required
+reason. htmx polls the progress fragment every second while the revocation is open; every URL
+also works without JavaScript (a reload shows the same progress).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from governance.access.htmx import render_fragment_or_page, wants_fragment
+from governance.access.lists.filters import InvalidFilter
+from governance.access.roles import ADMIN, VIEWER, role_required
+from governance.containment import plan, reads, services, targets
+from governance.containment.forms import ReasonForm
+from governance.containment.models import Revocation
+
+PAGE_SIZE = 50
+
+# The confirm button of each action, as the entry point on the object's page names it.
+BUTTONS = {
+    Revocation.Action.GRANT: "Revoke grant",
+    Revocation.Action.IDENTITY_CLIENT: "Revoke all for this client",
+    Revocation.Action.IDENTITY: "Cut off everywhere",
+    Revocation.Action.CLIENT: "Kill switch: deactivate and revoke",
+    Revocation.Action.BULK: "Revoke matching grants",
+    Revocation.Action.UNDO: "Undo",
+}
+
+
+@role_required(VIEWER)
+def revocation_list(request):
+    """Every revocation, newest first; filters by action, outcome and status; pages of 50."""
+    params = request.GET
+    context = {"error": None, "page": None, "params": params}
+    status = 200
+    try:
+        rows = reads.revocation_rows(params)
+        context["page"] = Paginator(rows, PAGE_SIZE).get_page(params.get("page"))
+    except InvalidFilter as exc:
+        context["error"], status = str(exc), 400
+    context["filters"] = [
+        (flt.param, flt.label, flt.choices, params.get(flt.param, ""))
+        for flt in reads.REVOCATION_SPEC.filters
+        if flt.kind == "choice"
+    ]
+    context["any_revocation"] = Revocation.objects.exists()
+    return render_fragment_or_page(
+        request,
+        "governance/containment/revocation_list.html",
+        "governance/containment/_revocation_table.html",
+        context,
+        status,
+    )
+
+
+@role_required(VIEWER)
+def revocation_detail(request, pk: int):
+    """One revocation: its steps with state, attempts, retries, answers and proof; the outcome,
+    the residual window, orphaned tasks and "used after revocation" flags (live while open)."""
+    revocation = get_object_or_404(
+        Revocation.objects.select_related("actor", "grant", "identity", "client", "undoes"), pk=pk
+    )
+    return render_fragment_or_page(
+        request,
+        "governance/containment/revocation_detail.html",
+        "governance/containment/_progress.html",
+        _progress(revocation),
+    )
+
+
+def _progress(revocation: Revocation) -> dict:
+    steps = list(reads.steps_of(revocation))
+    return {
+        "revocation": revocation,
+        "steps": steps,
+        "failed_steps": [s for s in steps if s.state == s.State.FAILED],
+        "steps_done": sum(s.state not in (s.State.PENDING, s.State.RUNNING) for s in steps),
+        "orphaned": list(reads.orphaned_tasks(revocation)),
+        "flags": list(reads.used_after_flags(revocation)),
+        "undone_by": list(revocation.undone_by.order_by("-queued_at")),
+        "undoable": reads.undoable(revocation),
+    }
+
+
+@role_required(ADMIN)
+@require_http_methods(["GET", "POST"])
+def revocation_create(request, action: str):
+    """The confirm page of one action (GET: the dry run and the reason field; POST: start it
+    and go to its progress). The target comes from the query string, as the entry point built
+    it: `?grant=`, `?identity=&client=`, `?identity=`, `?client=`, or the grant list's filter."""
+    if action not in targets.STARTABLE:
+        raise Http404("No such containment action.")
+    try:
+        target = targets.resolve(action, request.GET)
+    except targets.TargetNotFound as exc:
+        raise Http404(str(exc)) from exc
+    except targets.BadTarget as exc:
+        context = {"action": action, "bad_target": exc, "button": BUTTONS[action]}
+        return render(request, "governance/containment/confirm.html", context, status=400)
+    form = ReasonForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            revocation = services.start_revocation(
+                actor=request.user,
+                action=action,
+                reason=form.cleaned_data["reason"],
+                request=request,
+                **target.start_kwargs(),
+            )
+        except services.NothingToRevoke as exc:
+            messages.error(request, str(exc))
+        except ValueError as exc:
+            form.add_error("reason", str(exc))
+        else:
+            return _started(request, revocation)
+    return _confirm_page(request, target, targets.plan_for(target), form)
+
+
+def _confirm_page(request, target, the_plan, form):
+    matched = target.matched() if target.action == Revocation.Action.BULK else None
+    context = {
+        "action": target.action,
+        "target": target,
+        "plan": the_plan,
+        "form": form,
+        "button": BUTTONS[target.action],
+        "nothing": not the_plan.steps,
+        "matched": matched,
+        "cap": plan.BULK_CAP,
+        "over_cap": matched is not None and matched > plan.BULK_CAP,
+        "cancel_url": _cancel_url(target),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "governance/containment/confirm.html", context, status=status)
+
+
+def _cancel_url(target) -> str:
+    """Back to the page the Admin came from."""
+    if target.action == Revocation.Action.BULK:
+        return f"{reverse('inventory:grant_list')}?{urlencode(target.filter_params)}"
+    for name in ("grant", "identity", "client"):
+        obj = getattr(target, name)
+        if obj is not None:
+            return reverse(f"inventory:{name}_detail", args=[obj.pk])
+    return reverse("containment:revocation_list")
+
+
+def _started(request, revocation: Revocation):
+    messages.success(
+        request, f"{revocation} started: its steps run now, this page follows their progress."
+    )
+    url = reverse("containment:revocation_detail", args=[revocation.pk])
+    if wants_fragment(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@role_required(ADMIN)
+@require_http_methods(["GET", "POST"])
+def revocation_undo(request, pk: int):
+    """Confirm and start the undo of a kill switch (reactivate what the IdPs allow)."""
+    revocation = get_object_or_404(Revocation.objects.select_related("client"), pk=pk)
+    if not reads.undoable(revocation):
+        messages.error(request, _why_not_undoable(revocation))
+        return redirect("containment:revocation_detail", pk=revocation.pk)
+    form = ReasonForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            undo = services.undo_revocation(
+                actor=request.user,
+                revocation=revocation,
+                reason=form.cleaned_data["reason"],
+                request=request,
+            )
+        except services.NothingToRevoke as exc:
+            messages.error(request, str(exc))
+        except ValueError as exc:
+            form.add_error("reason", str(exc))
+        else:
+            return _started(request, undo)
+    the_plan = plan.plan_undo(revocation)
+    context = {
+        "action": Revocation.Action.UNDO,
+        "undoes": revocation,
+        "plan": the_plan,
+        "form": form,
+        "button": f"Undo {revocation}",
+        "nothing": not the_plan.steps,
+        "cancel_url": reverse("containment:revocation_detail", args=[revocation.pk]),
+    }
+    status = 400 if form.errors else 200
+    return render(request, "governance/containment/confirm.html", context, status=status)
+
+
+def _why_not_undoable(revocation: Revocation) -> str:
+    if revocation.action != Revocation.Action.CLIENT:
+        return (
+            f"{revocation} cannot be undone: a revoked grant, token or session cannot be given "
+            "back (the user signs in and consents again). Only a kill switch has an undo."
+        )
+    if revocation.is_open:
+        return f"{revocation} is still running: undo it once it has finished."
+    if revocation.undone_by.exists():
+        return f"{revocation} was already undone."
+    return f"{revocation} failed: there is nothing to undo."

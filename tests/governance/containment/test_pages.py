@@ -1,0 +1,348 @@
+"""The containment pages as an Admin and a Viewer use them: the entry points on the pages of what
+an action acts on, the confirm page (the dry run, the steps, a required reason), the revocation's
+live progress in every state, the list, the undo, and the "Block" warnings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from governance.containment import plan, targets
+from governance.containment.forms import REASON_REQUIRED
+from governance.containment.models import Revocation
+from inventory.models import Client, Flag, Grant, Identity, Task
+from tests.governance.containment.conftest import revocation_row, step_row
+from tests.ui_factories import T0, grant
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/governance/revocations/"
+
+
+def _new(action: str, **ids) -> str:
+    query = "&".join(f"{k}={v}" for k, v in ids.items())
+    return f"{reverse('containment:revocation_create', args=[action])}?{query}"
+
+
+# --- entry points and roles ---------------------------------------------------------------------
+
+
+def test_an_admin_finds_each_action_on_the_page_of_what_it_acts_on(admin_client_, inv):
+    grant_page = admin_client_.get(f"/inventory/grants/{inv['grant'].pk}/").content.decode()
+    assert "Revoke grant…" in grant_page
+    assert _new("grant", grant=inv["grant"].pk) in grant_page
+    identity_page = admin_client_.get(f"/inventory/identities/{inv['alice'].pk}/").content.decode()
+    assert "Cut off everywhere…" in identity_page
+    assert "Revoke all for this client…" in identity_page
+    assert (
+        _new("identity_client", identity=inv["alice"].pk, client=inv["cursor"].pk).replace(
+            "&", "&amp;"
+        )
+        in identity_page
+    )
+    client_page = admin_client_.get(f"/inventory/clients/{inv['cursor'].pk}/").content.decode()
+    assert "Kill switch…" in client_page and _new("client", client=inv["cursor"].pk) in client_page
+    grants = admin_client_.get("/inventory/grants/?status=active&sort=-issued_at").content.decode()
+    assert "Revoke matching…" in grants
+    assert f"{reverse('containment:revocation_create', args=['bulk'])}?status=active" in grants
+    assert 'href="/governance/revocations/"' in grants  # the navigation item
+
+
+def test_viewers_follow_revocations_but_see_no_button_and_may_not_start_one(viewer_client, inv):
+    pages = [
+        f"/inventory/grants/{inv['grant'].pk}/",
+        f"/inventory/identities/{inv['alice'].pk}/",
+        f"/inventory/clients/{inv['cursor'].pk}/",
+        "/inventory/grants/",
+    ]
+    for url in pages:
+        page = viewer_client.get(url).content.decode()
+        assert "/governance/revocations/new/" not in page, url
+    assert "Revocations</a>" in viewer_client.get("/").content.decode()
+    confirm = _new("grant", grant=inv["grant"].pk)
+    assert viewer_client.get(confirm).status_code == 403
+    assert viewer_client.post(confirm, {"reason": "no"}).status_code == 403
+    assert not Revocation.objects.exists()
+    rev = revocation_row(grant=inv["grant"])
+    assert viewer_client.get(f"{LIST}{rev.pk}/").status_code == 200
+    assert viewer_client.post(f"{LIST}{rev.pk}/undo/", {"reason": "x"}).status_code == 403
+
+
+def test_a_revoked_grant_offers_no_revoke_button(admin_client_, inv):
+    revoked = Grant.objects.get(external_id="g-bot")
+    assert (
+        "Revoke grant…"
+        not in admin_client_.get(f"/inventory/grants/{revoked.pk}/").content.decode()
+    )
+
+
+def test_the_task_page_links_to_the_revocation_that_orphaned_it(viewer_client, inv):
+    rev = revocation_row(action="identity", identity=inv["alice"])
+    Task.objects.filter(pk=inv["task"].pk).update(
+        orphaned_at=T0, orphaned_by_revocation=rev.pk, owner_action="needs_owner_action"
+    )
+    page = viewer_client.get(f"/inventory/tasks/{inv['task'].pk}/").content.decode()
+    assert f'href="{LIST}{rev.pk}/">revocation #{rev.pk}</a>' in page
+    assert "needs its owner's action" in page and "Alice Abbott" in page
+
+
+# --- the confirm page ---------------------------------------------------------------------------
+
+
+def test_the_confirm_page_shows_the_plans_counts_steps_and_warnings(admin_client_, inv):
+    url = _new("identity", identity=inv["alice"].pk)
+    page = admin_client_.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    expected = plan.plan_identity(inv["alice"])
+    assert "dry run: nothing has been called yet" in html
+    for count, noun in (
+        (expected.grants, "grant"),
+        (expected.tokens, "token"),
+        (expected.sessions, "session"),
+        (expected.tasks, "running task"),
+    ):
+        assert f'<span class="n">{count}</span>{noun}' in html, noun
+    for warning in expected.warnings:
+        assert warning.replace("'", "&#x27;").replace('"', "&quot;") in html
+    for step in expected.steps:
+        assert step.description in html
+    assert 'name="reason"' in html and 'name="csrfmiddlewaretoken"' in html
+    assert "Cut off everywhere</button>" in html or not expected.steps
+
+
+def test_confirming_without_a_reason_names_the_field_and_starts_nothing(admin_client_, inv):
+    url = _new("grant", grant=inv["grant"].pk)
+    answer = admin_client_.post(url, {"reason": "   "})
+    html = answer.content.decode()
+    if "Nothing to revoke" in html:
+        pytest.skip("the plan of this grant touches nothing here (no button to press)")
+    assert answer.status_code == 400
+    assert REASON_REQUIRED.replace("'", "&#x27;") in html
+    assert not Revocation.objects.exists()
+
+
+def test_confirming_starts_the_revocation_and_shows_its_progress(admin_client_, inv):
+    url = _new("identity", identity=inv["alice"].pk)
+    if not targets.plan_for(targets.resolve("identity", {"identity": inv["alice"].pk})).steps:
+        pytest.skip("nothing in reach for this identity here")
+    answer = admin_client_.post(url, {"reason": "offboarded, HR-7"})
+    rev = Revocation.objects.get()
+    assert answer.status_code == 302 and answer["Location"] == f"{LIST}{rev.pk}/"
+    assert rev.reason == "offboarded, HR-7" and rev.identity == inv["alice"]
+    page = admin_client_.get(answer["Location"]).content.decode()
+    assert "offboarded, HR-7" in page and "started" in page
+
+
+def test_nothing_to_revoke_is_said_plainly_with_no_button(admin_client_, inv):
+    lonely = Identity.objects.create(issuer="https://nowhere.example", subject="u-0", first_seen=T0)
+    page = admin_client_.get(_new("identity", identity=lonely.pk)).content.decode()
+    assert "Nothing to revoke" in page
+    assert "Cut off everywhere</button>" not in page and 'name="reason"' not in page
+
+
+def test_a_bad_or_missing_target_is_a_400_naming_it_and_an_unknown_one_a_404(admin_client_, inv):
+    missing = admin_client_.get(reverse("containment:revocation_create", args=["grant"]))
+    assert (
+        missing.status_code == 400 and "grant: required for this action" in missing.content.decode()
+    )
+    bad = admin_client_.get(_new("identity_client", identity="x", client=inv["cursor"].pk))
+    assert (
+        bad.status_code == 400
+        and "identity: &#x27;x&#x27; is not a numeric id" in bad.content.decode()
+    )
+    assert admin_client_.get(_new("client", client=999999)).status_code == 404
+    assert admin_client_.get(_new("everything", client=1)).status_code == 404
+
+
+def test_bulk_without_a_filter_says_to_filter_the_grants_list_first(admin_client_, inv):
+    answer = admin_client_.get(reverse("containment:revocation_create", args=["bulk"]))
+    html = answer.content.decode()
+    assert answer.status_code == 400
+    assert "a bulk revocation needs at least one filter of the grants" in html
+    assert "Revoke matching…" in html  # where to find it
+
+
+def test_bulk_says_how_many_grants_matched_and_that_it_is_capped(admin_client_, inv, monkeypatch):
+    for n in range(3):
+        grant(f"g-bulk-{n}", client=inv["cursor"], subject=inv["alice"], status="active")
+    monkeypatch.setattr(plan, "BULK_CAP", 2)
+    html = admin_client_.get(
+        _new("bulk", client=inv["cursor"].pk, status="active", page=2, sort="-issued_at")
+    ).content.decode()
+    assert "4 grants match this filter." in html
+    assert "more than one bulk revocation may act on (2): this one revokes the first 2" in html
+    assert '<span class="chip">client: ' in html and "page:" not in html
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+def test_the_progress_fragment_shows_each_steps_state_retry_answer_and_proof(viewer_client, inv):
+    rev = revocation_row(status="running", outcome="", started_at=T0, grant=inv["grant"])
+    step_row(
+        rev,
+        1,
+        state="done",
+        attempts=1,
+        request_summary={"method": "DELETE", "path": "/api/v1/grants/g"},
+        response_summary={"status": 204},
+    )
+    step_row(rev, 2, state="running", attempts=2)
+    step_row(rev, 3, state="pending", attempts=1, next_retry_at=T0 + timedelta(seconds=30))
+    step_row(
+        rev, 4, state="failed", attempts=5, error="Okta said E0000006: You do not have permission"
+    )
+    step_row(rev, 5, state="skipped", description="cancel tasks (no cancel hook)")
+    step_row(
+        rev,
+        6,
+        kind="verify",
+        operation="verify_absent",
+        state="done",
+        verified=True,
+        evidence="not listed by Okta",
+    )
+    step_row(
+        rev,
+        7,
+        kind="verify",
+        operation="verify_introspection",
+        state="done",
+        verified=False,
+        evidence="introspection active=true",
+    )
+    answer = viewer_client.get(f"{LIST}{rev.pk}/", HTTP_HX_REQUEST="true")
+    html = answer.content.decode()
+    assert "HX-Request" in answer["Vary"] and "<html" not in html
+    for state in ("Done", "Running", "Pending", "Failed", "Skipped"):
+        assert f">{state}</span>" in html, state
+    assert 'hx-trigger="every 1s"' in html  # still open: it polls
+    assert "Running: 5 of 7 steps finished." in html
+    assert "&quot;method&quot;: &quot;DELETE&quot;" in html and "&quot;status&quot;: 204" in html
+    assert "Okta said E0000006: You do not have permission" in html
+    assert ">verified</span>" in html and "not listed by Okta" in html
+    assert ">not verified</span>" in html and "introspection active=true" in html
+    assert T0.strftime("%H:%M:30") in html  # the next retry
+
+
+def test_a_finished_revocation_stops_polling_and_says_how_it_ended(viewer_client, inv):
+    rev = revocation_row(
+        outcome="partial",
+        grant=inv["grant"],
+        residual_until=T0 + timedelta(hours=1),
+        residual=[
+            {"what": "Entra: existing access tokens stay valid for their lifetime", "until": None}
+        ],
+    )
+    step_row(rev, 1, state="done")
+    step_row(
+        rev,
+        2,
+        state="failed",
+        error="no credential: rotate one in first",
+        description="Revoke at Okta",
+    )
+    html = viewer_client.get(f"{LIST}{rev.pk}/").content.decode()
+    assert "hx-trigger" not in html
+    assert "Partially done." in html and "1 of 2 steps failed" in html
+    assert "Step 2, Revoke at Okta: no credential: rotate one in first" in html
+    assert "Access tokens already issued stay valid until 2026-11-01 13:00 UTC" in html
+    assert "existing access tokens stay valid for their lifetime" in html
+    done = revocation_row(grant=inv["grant"], proof="verified")
+    assert (
+        "Every step succeeded and the IdPs confirm it."
+        in viewer_client.get(f"{LIST}{done.pk}/").content.decode()
+    )
+
+
+def test_orphaned_tasks_and_used_after_revocation_flags_show_on_the_revocation(viewer_client, inv):
+    rev = revocation_row(action="client", client=inv["cursor"])
+    Task.objects.filter(pk=inv["task"].pk).update(
+        orphaned_at=T0, orphaned_by_revocation=rev.pk, owner_action="needs_owner_action"
+    )
+    Flag.objects.create(
+        kind="containment.used_after_revocation",
+        severity="high",
+        object_type="inventory.client",
+        object_id=str(inv["cursor"].pk),
+        summary="Cursor called crm.search after the kill switch",
+        details={"revocation": rev.pk},
+        raised_at=T0,
+        last_raised_at=T0,
+    )
+    html = viewer_client.get(f"{LIST}{rev.pk}/").content.decode()
+    assert 'Orphaned tasks <span class="muted">(1)</span>' in html
+    assert "needs owner action" in html and "Alice Abbott" in html
+    assert "Cursor called crm.search after the kill switch" in html
+    assert 'Used after revocation <span class="muted">(1)</span>' in html
+
+
+# --- list and undo ------------------------------------------------------------------------------
+
+
+def test_the_empty_list_says_what_a_revocation_is_and_where_to_start_one(viewer_client):
+    html = viewer_client.get(LIST).content.decode()
+    assert "No revocations yet." in html
+    assert "Kill switch" in html and "Revoke matching…" in html and "(Admins only)" in html
+
+
+def test_the_list_filters_by_action_and_outcome_and_names_a_bad_filter(viewer_client, inv):
+    revocation_row(action="grant", outcome="done", grant=inv["grant"], reason="first")
+    revocation_row(action="client", outcome="partial", client=inv["cursor"], reason="second")
+    assert "first" in viewer_client.get(LIST).content.decode()
+    partial = viewer_client.get(LIST, {"outcome": "partial"}).content.decode()
+    assert "second" in partial and "first" not in partial
+    by_action = viewer_client.get(LIST, {"action": "grant"}).content.decode()
+    assert "first" in by_action and "second" not in by_action
+    bad = viewer_client.get(LIST, {"outcome": "maybe"})
+    assert (
+        bad.status_code == 400
+        and "outcome: &#x27;maybe&#x27; is not one of" in bad.content.decode()
+    )
+
+
+def test_only_a_finished_kill_switch_offers_undo(admin_client_, inv):
+    grant_rev = revocation_row(grant=inv["grant"])
+    page = admin_client_.get(f"{LIST}{grant_rev.pk}/").content.decode()
+    assert "Undo this kill switch" not in page
+    refused = admin_client_.post(f"{LIST}{grant_rev.pk}/undo/", {"reason": "oops"}, follow=True)
+    assert "cannot be undone: a revoked grant, token or session cannot be given back" in (
+        refused.content.decode()
+    )
+    kill = revocation_row(action="client", client=inv["cursor"])
+    page = admin_client_.get(f"{LIST}{kill.pk}/").content.decode()
+    assert f'href="{LIST}{kill.pk}/undo/">Undo this kill switch…</a>' in page
+
+
+# --- Block is not a cut-off ---------------------------------------------------------------------
+
+
+def test_block_warns_what_stays_active_and_offers_the_kill_switch(admin_client_, inv):
+    cursor = inv["cursor"]
+    html = admin_client_.post(
+        f"/inventory/clients/{cursor.pk}/review/", {"status": "blocked"}
+    ).content.decode()
+    assert "it revokes nothing" in html
+    assert "1 active grant and 1 running task stay active." in html
+    assert "Use the kill switch instead…" in html and _new("client", client=cursor.pk) in html
+    assert Client.objects.get(pk=cursor.pk).review_status != "blocked"  # not yet confirmed
+
+
+def test_a_blocked_client_with_active_grants_carries_a_kill_switch_banner(admin_client_, inv):
+    Client.objects.filter(pk=inv["cursor"].pk).update(review_status="blocked")
+    html = admin_client_.get(f"/inventory/clients/{inv['cursor'].pk}/").content.decode()
+    assert "Blocked in the console, but 1 active grant and 1 running task stay active" in html
+    assert f'The <a href="{_new("client", client=inv["cursor"].pk)}">kill switch</a>' in html
+
+
+def test_a_disabled_identity_with_active_grants_carries_a_cut_off_link(admin_client_, inv):
+    Identity.objects.filter(pk=inv["alice"].pk).update(status="disabled")
+    html = admin_client_.get(f"/inventory/identities/{inv['alice'].pk}/").content.decode()
+    assert "still holds 1 active grant" in html
+    assert (
+        f'<a href="{_new("identity", identity=inv["alice"].pk)}">Cut off everywhere…</a> revokes'
+        in html
+    )
