@@ -1,4 +1,5 @@
-"""The governance app's config: lockout records (django-axes' signal); IdP syncs as a job kind."""
+"""The governance app's config: lockout records (django-axes' signal); IdP syncs and
+revocations as job kinds."""
 
 from django.apps import AppConfig
 
@@ -22,3 +23,11 @@ class GovernanceConfig(AppConfig):
 
         jobs.register_job_kind(IdpSync, enqueue=tasks.run_idp_sync.delay)
         jobs.register_runner(IdpSync, "", sync.run_sync)
+
+        # Revocations too (issue 13): the sweeper resumes one whose worker died.
+        from governance.containment import runner as containment_runner
+        from governance.containment import tasks as containment_tasks
+        from governance.containment.models import Revocation
+
+        jobs.register_job_kind(Revocation, enqueue=containment_tasks.run_revocation.delay)
+        jobs.register_runner(Revocation, "", containment_runner.run_revocation)

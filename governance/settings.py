@@ -400,6 +400,22 @@ IDP_SYNC_ATTEMPTS = int(os.environ.get("IDP_SYNC_ATTEMPTS", "7"))
 IDP_SYNC_BACKOFF_SECONDS = float(os.environ.get("IDP_SYNC_BACKOFF_SECONDS", "1"))
 IDP_SYNC_MAX_WAIT_SECONDS = float(os.environ.get("IDP_SYNC_MAX_WAIT_SECONDS", "120"))
 
+# --- Revocations (containment) --------------------------------------------------------------
+# Each IdP call of a revocation is tried up to CONTAINMENT_STEP_MAX_ATTEMPTS times on 429, 5xx
+# and timeouts, waiting CONTAINMENT_RETRY_BASE_SECONDS doubled each time (or the IdP's own
+# Retry-After / rate-limit reset), never more than CONTAINMENT_RETRY_MAX_WAIT_SECONDS at once
+# nor CONTAINMENT_RETRY_BUDGET_SECONDS in all: the defaults ride out a 30 s outage. Calls are
+# paced per connection (its `revoke_rate_per_second`, else CONTAINMENT_RATE_PER_SECOND); a
+# verification that reads "not yet" is read again CONTAINMENT_VERIFY_ATTEMPTS times in all.
+CONTAINMENT_STEP_MAX_ATTEMPTS = int(os.environ.get("CONTAINMENT_STEP_MAX_ATTEMPTS", "8"))
+CONTAINMENT_RETRY_BASE_SECONDS = float(os.environ.get("CONTAINMENT_RETRY_BASE_SECONDS", "1"))
+CONTAINMENT_RETRY_MAX_WAIT_SECONDS = float(
+    os.environ.get("CONTAINMENT_RETRY_MAX_WAIT_SECONDS", "30")
+)
+CONTAINMENT_RETRY_BUDGET_SECONDS = float(os.environ.get("CONTAINMENT_RETRY_BUDGET_SECONDS", "120"))
+CONTAINMENT_RATE_PER_SECOND = float(os.environ.get("CONTAINMENT_RATE_PER_SECOND", "10"))
+CONTAINMENT_VERIFY_ATTEMPTS = int(os.environ.get("CONTAINMENT_VERIFY_ATTEMPTS", "3"))
+
 # --- Outbound fetches (CIMD documents, OAuth metadata, registries) ---------------------------
 # Every crawler goes through inventory.fetch.safe_fetch: HTTPS only and public addresses only,
 # except for these hosts (names, IPs or CIDRs), which may use plain HTTP and private addresses.

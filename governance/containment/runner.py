@@ -1,1 +1,418 @@
-"""(issue 13: filled in by the containment work)"""
+"""The revocation runner (`jobs.register_runner`): executes the steps in position order.
+
+- A step done, skipped or failed is never run again; one found "running" (its worker died in
+  the call) is redone only after a confirming read says the effect is not there yet (every
+  call is idempotent, so the read only keeps the IdP from seeing a needless second call).
+- A transient failure (ConnectorError.retryable: 429, 5xx, timeouts) is retried with
+  exponential backoff, or after the IdP's own Retry-After / rate-limit reset, up to
+  CONTAINMENT_STEP_MAX_ATTEMPTS tries within CONTAINMENT_RETRY_BUDGET_SECONDS; the step keeps
+  its attempts and next retry time, and the job's heartbeat goes on while it waits.
+- A permanent failure marks the step failed with the IdP's message and the plan goes on; a
+  verification of a call that did not succeed is skipped with why.
+- Calls are paced per connection (`revoke_rate_per_second` in its config, default
+  CONTAINMENT_RATE_PER_SECOND) so a bulk revocation stays under the IdP's rate limit.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from governance.access import secrets
+from governance.connectors.base import ConnectorError, IdpGrant, NotSupported, RevokeResult
+from governance.containment import orphans, proof
+from governance.containment.models import Revocation, RevocationStep
+from governance.containment.reach import Reach, Resolver
+from governance.containment.services import append_event
+from governance.containment.steps import CALL, LOCAL, TASK, VERIFY
+from governance.platform import jobs
+from inventory.models import Client, Grant, Identity, ReviewStatus
+
+State = RevocationStep.State
+FINISHED = (State.DONE, State.SKIPPED, State.FAILED)
+
+
+class StepFailed(Exception):
+    """A step that cannot succeed: its message (the IdP's) goes on the step."""
+
+    def __init__(self, message: str, summary: dict | None = None):
+        super().__init__(message)
+        self.summary = summary or {}
+
+
+def run_revocation(revocation: Revocation, progress: jobs.Progress) -> None:
+    """The runner: every step not finished yet, in order, then the outcome and the proof."""
+    run = _Run(revocation, progress)
+    steps = list(revocation.steps.order_by("position"))
+    progress.summary["total"] = len(steps)
+    for step in steps:
+        if step.state not in FINISHED:
+            progress.flush()  # raises JobLost when the sweeper gave the job to another worker
+            run.execute(step)
+        progress.record()
+    finish(revocation, run)
+
+
+class _Run:
+    def __init__(self, revocation: Revocation, progress: jobs.Progress):
+        self.revocation = revocation
+        self.progress = progress
+        self.resolver = Resolver()
+        self.next_call_at: dict[int, float] = {}  # connection id -> monotonic time
+
+    # --- one step ---------------------------------------------------------------------------
+
+    def execute(self, step: RevocationStep) -> None:
+        resumed = step.state == State.RUNNING
+        try:
+            if step.kind == VERIFY:
+                self._verify(step)
+            elif step.kind == CALL:
+                self._call(step, resumed=resumed)
+            elif step.kind == LOCAL:
+                self._start(step)
+                self._done(step, _local(step, self.revocation))
+            elif step.kind == TASK:
+                self._start(step)
+                self._done(
+                    step, self._retrying(step, lambda: orphans.run_task_step(step, self.revocation))
+                )
+            else:
+                raise StepFailed(f"unknown step kind {step.kind!r}")
+        except NotSupported as exc:
+            self._end(step, State.SKIPPED, error=str(exc))
+        except StepFailed as exc:
+            self._end(step, State.FAILED, error=str(exc), response=exc.summary)
+            self.progress.error(f"step {step.position} ({step.description}): {exc}")
+
+    def _call(self, step: RevocationStep, *, resumed: bool) -> None:
+        reach = self._reach(step)
+        if resumed:
+            evidence = self._confirming_read(step, reach)
+            if evidence is not None:
+                self._done(step, {"outcome": "already gone", "confirmed_by": evidence.text})
+                return
+        self._start(step)
+        self._done(step, self._retrying(step, lambda: _perform(step, reach, self)))
+
+    def _verify(self, step: RevocationStep) -> None:
+        call = self.revocation.steps.filter(position=step.target.get("call_position")).first()
+        if call is None or call.state != State.DONE:
+            state = call.get_state_display().lower() if call else "missing"
+            why = f" ({call.error})" if call is not None and call.error else ""
+            self._end(step, State.SKIPPED, error=f"not checked: its call {state}{why}")
+            return
+        reach = self._reach(step)
+        self._start(step)
+        evidence = self._retrying(step, lambda: self._check(step, reach))
+        _save(
+            step,
+            state=State.DONE,
+            verified=evidence.verified,
+            evidence=evidence.text,
+            finished_at=timezone.now(),
+            next_retry_at=None,
+        )
+
+    def _check(self, step, reach) -> proof.Evidence:
+        """The check, read again a few times while it says "not yet" (some IdPs drop a grant
+        eventually, not at once: Auth0's refresh tokens)."""
+        for attempt in range(settings.CONTAINMENT_VERIFY_ATTEMPTS):
+            self.pace(reach)
+            evidence = proof.verify(step, reach.connector)
+            if evidence.verified or attempt + 1 == settings.CONTAINMENT_VERIFY_ATTEMPTS:
+                return evidence
+            self.wait(settings.CONTAINMENT_RETRY_BASE_SECONDS * 2**attempt)
+        return evidence
+
+    def _confirming_read(self, step, reach) -> proof.Evidence | None:
+        try:
+            self.pace(reach)
+            return proof.confirm_done(step, reach.connector)
+        except ConnectorError:  # no answer: redo the (idempotent) call
+            return None
+
+    def _reach(self, step) -> Reach:
+        reach = self.resolver.for_connection_id(step.connection_id)
+        if reach.problem:
+            raise NotSupported(
+                reach.connection.kind if reach.connection else "", "call", reach.problem
+            )
+        return reach
+
+    # --- retries, pacing, waiting -----------------------------------------------------------
+
+    def _retrying(self, step: RevocationStep, fn):
+        """fn(), retried on transient failures; StepFailed with the IdP's message otherwise."""
+        deadline = time.monotonic() + settings.CONTAINMENT_RETRY_BUDGET_SECONDS
+        tries = 0
+        while True:
+            tries += 1
+            _save(step, attempts=step.attempts + 1, next_retry_at=None)
+            try:
+                return fn()
+            except NotSupported:
+                raise
+            except (ConnectorError, orphans.TaskStepError) as exc:
+                wait = _backoff(exc, tries)
+                last = tries >= settings.CONTAINMENT_STEP_MAX_ATTEMPTS
+                if not exc.retryable or last or time.monotonic() + wait > deadline:
+                    raise StepFailed(_message(exc, tries), _failure_summary(exc)) from None
+                _save(
+                    step,
+                    next_retry_at=timezone.now() + timedelta(seconds=wait),
+                    error=f"attempt {tries}: {exc}"[:2000],
+                    response_summary=_failure_summary(exc),
+                )
+                self.wait(wait)
+
+    def pace(self, reach: Reach) -> None:
+        """Wait until this connection may take another call (its requests-per-second)."""
+        if reach.connection is None:
+            return
+        rate = _rate(reach.connection)
+        now = time.monotonic()
+        at = max(self.next_call_at.get(reach.connection.pk, now), now)
+        self.next_call_at[reach.connection.pk] = at + 1.0 / rate
+        if at > now:
+            self.wait(at - now)
+
+    def wait(self, seconds: float) -> None:
+        """Sleep, flushing progress every second: the job stays visibly alive while waiting."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, 1.0))
+            self.progress.maybe_flush()
+
+    # --- writing a step's state -------------------------------------------------------------
+
+    def _start(self, step) -> None:
+        _save(step, state=State.RUNNING, started_at=step.started_at or timezone.now())
+
+    def _done(self, step, response) -> None:
+        _save(
+            step,
+            state=State.DONE,
+            response_summary=response or {},
+            error="",
+            next_retry_at=None,
+            finished_at=timezone.now(),
+        )
+
+    def _end(self, step, state, *, error="", response=None) -> None:
+        fields = {"state": state, "error": error[:2000], "finished_at": timezone.now()}
+        if response:
+            fields["response_summary"] = response
+        _save(step, next_retry_at=None, **fields)
+
+
+def _save(step: RevocationStep, **fields) -> None:
+    for name, value in fields.items():
+        setattr(step, name, value)
+    RevocationStep.objects.filter(pk=step.pk).update(**fields)
+
+
+def _rate(connection) -> float:
+    try:
+        rate = float(connection.config.get("revoke_rate_per_second") or 0)
+    except (TypeError, ValueError):
+        rate = 0
+    return rate if rate > 0 else settings.CONTAINMENT_RATE_PER_SECOND
+
+
+def _backoff(exc, tries: int) -> float:
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        wait = retry_after
+    else:
+        wait = settings.CONTAINMENT_RETRY_BASE_SECONDS * 2 ** (tries - 1)
+    return min(max(wait, 0.0), settings.CONTAINMENT_RETRY_MAX_WAIT_SECONDS)
+
+
+def _message(exc, tries: int) -> str:
+    if exc.retryable:
+        return f"{exc} (gave up after {tries} attempt(s))"
+    return str(exc)
+
+
+def _path(endpoint: str) -> str:
+    """The URL path only (no host, no query: a query may carry an id, never a token here)."""
+    return urlsplit(endpoint).path if endpoint else ""
+
+
+def _failure_summary(exc) -> dict:
+    if not isinstance(exc, ConnectorError):
+        return {"message": str(exc)[:500]}
+    return {
+        "call": exc.call,
+        "path": _path(exc.endpoint),
+        "status": exc.status,
+        "error_code": exc.error_code,
+        "message": exc.message[:500],
+    }
+
+
+def _results(results) -> dict:
+    if isinstance(results, RevokeResult):
+        results = [results]
+    rows = [
+        {
+            "outcome": "already gone" if r.outcome == RevokeResult.ALREADY_ABSENT else r.outcome,
+            "target": r.target[:80],
+            "path": _path(r.endpoint),
+            "status": r.status,
+        }
+        for r in results or []
+    ]
+    outcome = "already gone" if rows and all(r["outcome"] == "already gone" for r in rows) else ""
+    return {"outcome": outcome or "done", "results": rows[:50], "count": len(rows)}
+
+
+def _perform(step: RevocationStep, reach: Reach, run: _Run) -> dict:
+    """One IdP call; the summary of its answer (never a token)."""
+    connector, target, op = reach.connector, step.target, step.operation
+    run.pace(reach)
+    _save(step, request_summary=_request_summary(step, reach))
+    if op == "revoke":
+        return _results(connector.revoke(_idp_grant(target)))
+    if op == "revoke_token":
+        return _results(connector.revoke(secrets.decrypt(target["token_encrypted"])))
+    if op == "revoke_user_client":
+        return _results(connector.revoke_user_client(target["subject"], target["client_id"]))
+    if op == "cut_off_identity":
+        return _results(connector.cut_off_identity(target["subject"]))
+    if op == "revoke_client_grants":
+        return _results(connector.revoke_client_grants(target["client_id"]))
+    if op == "reactivate_client_grants":
+        return _results(connector.reactivate_client_grants(target["client_id"]))
+    if op == "deactivate":
+        connector.deactivate(target["client_id"])
+        return {"outcome": "deactivated"}
+    if op == "reactivate":
+        connector.reactivate(target["client_id"])
+        return {"outcome": "reactivated"}
+    raise StepFailed(f"unknown call {op!r}")
+
+
+def _request_summary(step, reach) -> dict:
+    summary = {"operation": step.operation, "connection": reach.name, "kind": reach.connection.kind}
+    for key in ("external_id", "subject", "client_id", "token_hint"):
+        if step.target.get(key):
+            summary[key] = step.target[key]
+    return summary
+
+
+def _idp_grant(target: dict) -> IdpGrant:
+    """The grant as the connector listed it (its raw record: some kinds revoke by its parts)."""
+    grant = Grant.objects.filter(pk__in=target.get("grant_ids") or [0]).first()
+    subject, client_id = target.get("subject", ""), target.get("client_id", "")
+    external_id = target.get("external_id", "")
+    # Keycloak and Google grants have no id: the ledger keys them "subject:client".
+    idp_id = "" if external_id == f"{subject}:{client_id}" else external_id
+    return IdpGrant(
+        idp_id=idp_id,
+        subject=subject,
+        client_id=client_id,
+        scopes=tuple(grant.scopes) if grant else (),
+        grant_type=target.get("grant_type", ""),
+        raw=dict(grant.raw) if grant else {},
+    )
+
+
+# --- console state ---------------------------------------------------------------------------
+
+
+def _local(step: RevocationStep, revocation: Revocation) -> dict:
+    now = timezone.now()
+    target = step.target
+    with transaction.atomic():
+        if step.operation == "mark_revoked":
+            return _mark_revoked(revocation, target.get("grant_ids") or [], now)
+        if step.operation == "cut_off_identity":
+            Identity.objects.filter(pk=target["identity_id"]).update(cut_off_at=now)
+            return {"identity": target["identity_id"], "cut_off_at": now.isoformat()}
+        if step.operation == "block_client":
+            client = Client.objects.select_for_update().get(pk=target["client_pk"])
+            previous = client.review_status
+            Client.objects.filter(pk=client.pk).update(
+                review_status=ReviewStatus.BLOCKED, cut_off_at=client.cut_off_at or now
+            )
+            return {"previous_review_status": previous, "review_status": ReviewStatus.BLOCKED}
+        if step.operation == "unblock_client":
+            return _unblock(target)
+    raise StepFailed(f"unknown console step {step.operation!r}")
+
+
+def _mark_revoked(revocation: Revocation, grant_ids: list[int], now) -> dict:
+    """Only grants whose revoking call succeeded: the inventory never says revoked when the
+    IdP may still honour the grant."""
+    revoked_by_calls: set[int] = set()
+    for target in revocation.steps.filter(
+        kind=CALL, state=State.DONE, operation__in=["revoke", "revoke_user_client"]
+    ).values_list("target", flat=True):
+        revoked_by_calls.update(target.get("grant_ids") or [])
+    chosen = [pk for pk in grant_ids if pk in revoked_by_calls]
+    marked = Grant.objects.filter(pk__in=chosen, status=Grant.Status.ACTIVE).update(
+        status=Grant.Status.REVOKED,
+        revoked_at=now,
+        revoked_by=(revocation.requested_by or "console")[:200],
+        revoke_reason=f"revocation #{revocation.pk}: {revocation.reason}",
+    )
+    left = len(grant_ids) - len(chosen)
+    return {"marked_revoked": marked, "left_active": left}
+
+
+def _unblock(target: dict) -> dict:
+    undone = RevocationStep.objects.filter(
+        revocation_id=target.get("undoes"), operation="block_client", state=State.DONE
+    ).first()
+    previous = (undone.response_summary or {}).get("previous_review_status") if undone else None
+    restored = (
+        previous if previous and previous != ReviewStatus.BLOCKED else ReviewStatus.UNREVIEWED
+    )
+    Client.objects.filter(pk=target["client_pk"]).update(review_status=restored, cut_off_at=None)
+    return {"review_status": restored, "cut_off_at": None}
+
+
+# --- the end ---------------------------------------------------------------------------------
+
+
+def finish(revocation: Revocation, run: _Run | None = None) -> None:
+    """Outcome (done / partial with the reasons / failed), proof, residual window; the audit
+    chain's "finished" event."""
+    steps = list(revocation.steps.order_by("position"))
+    outcome, reasons = _outcome(steps)
+    verifies = [s for s in steps if s.kind == VERIFY]
+    verified = bool(verifies) and all(s.state == State.DONE and s.verified for s in verifies)
+    residual, until = proof.residual_window(revocation)
+    revocation.outcome = outcome
+    revocation.proof = Revocation.Proof.VERIFIED if verified else Revocation.Proof.NOT_VERIFIED
+    revocation.residual, revocation.residual_until = residual, until
+    if run is not None:
+        run.progress.summary |= {"outcome": outcome, "reasons": reasons[:50]}
+    with transaction.atomic():
+        updated = Revocation.objects.filter(
+            pk=revocation.pk, run_token=revocation.run_token
+        ).update(outcome=outcome, proof=revocation.proof, residual=residual, residual_until=until)
+        if updated:
+            append_event(revocation, "finished")
+
+
+def _outcome(steps) -> tuple[str, list[str]]:
+    acting = [s for s in steps if s.kind in (CALL, TASK, LOCAL)]
+    reasons = [
+        f"{s.description}: {s.get_state_display().lower()}, {s.error}"
+        for s in acting
+        if s.state in (State.FAILED, State.SKIPPED)
+    ]
+    calls_done = [s for s in steps if s.kind == CALL and s.state == State.DONE]
+    if not reasons:
+        return Revocation.Outcome.DONE, []
+    if not calls_done:
+        return Revocation.Outcome.FAILED, reasons
+    return Revocation.Outcome.PARTIAL, reasons

@@ -50,6 +50,13 @@ class Kind:
 # Keys every kind accepts beside its own fields.
 COMMON_OPTIONAL = (
     Field("timeout_seconds", "Timeout (seconds)", "Per call; default 20.", required=False),
+    # Revocations pace their calls per connection under the IdP's rate limit (containment).
+    Field(
+        "revoke_rate_per_second",
+        "Revocation calls per second",
+        "At most this many revoke calls a second (default 10).",
+        required=False,
+    ),
 )
 
 KINDS: dict[str, Kind] = {
@@ -307,6 +314,12 @@ def _problem(field: Field, text: str) -> str:
                 raise ValueError
         except ValueError:
             return "a number of seconds between 0 and 300."
+    if field.name == "revoke_rate_per_second":
+        try:
+            if not 0 < float(text) <= 1000:
+                raise ValueError
+        except ValueError:
+            return "a number of calls per second between 0 and 1000."
     if field.name == "admin_email" and "@" not in text:
         return "an email address, e.g. admin@example.com."
     if field.name == "certificate_thumbprint":

@@ -1,34 +1,58 @@
-"""Fixtures for the containment pages and API: a small inventory, and revocations built as rows
-(so the progress page can be checked in every state without running one)."""
+"""Fixtures for the containment tests: an `oauth` connection linked to its issuer, and an
+inventory of one identity, one client and their grants at that issuer."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
 
 import pytest
 
-from governance.containment.models import Revocation, RevocationStep
-from tests.ui_factories import T0, small_inventory
+from governance.access import secrets
+from governance.idp.models import IdpConnection, IdpIssuer
+from inventory.models import Client, Grant, Identity
+from tests import ui_factories as f
+
+AS_ISSUER = "https://as.example"
 
 
-@pytest.fixture
-def inv(db):
-    return small_inventory()
+@pytest.fixture(autouse=True)
+def quick_containment_settings(settings):
+    """Loopback allowed (the peers live there); retries wait tenths, not seconds."""
+    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
+    settings.CONTAINMENT_RETRY_BASE_SECONDS = 0.1
+    settings.CONTAINMENT_RATE_PER_SECOND = 100
 
 
-def revocation_row(*, action="grant", status="done", outcome="done", **kw) -> Revocation:
-    """A revocation as the runner leaves it (no IdP called)."""
-    kw.setdefault("target_key", f"{action}:{Revocation.objects.count() + 1}")
-    kw.setdefault("reason", "laptop stolen, SEC-123")
-    kw.setdefault("queued_at", T0)
-    if status in ("done", "failed"):
-        kw.setdefault("started_at", T0)
-        kw.setdefault("finished_at", T0 + timedelta(seconds=3))
-    return Revocation.objects.create(action=action, status=status, outcome=outcome, **kw)
+def oauth_connection(issuer: str = AS_ISSUER, *, name="local-as", grants_url="", **config):
+    """An `oauth` connection answering for `issuer` (its grants route at `grants_url`)."""
+    connection = IdpConnection.objects.create(
+        name=name,
+        kind="oauth",
+        config={
+            "issuer": issuer,
+            "client_id": "console",
+            "grants_url": grants_url or f"{issuer}/admin/grants",
+            **config,
+        },
+        secret_encrypted=secrets.encrypt("console-secret"),
+    )
+    IdpIssuer.objects.create(connection=connection, issuer=issuer)
+    return connection
 
 
-def step_row(revocation, position, **kw) -> RevocationStep:
-    kw.setdefault("kind", "call")
-    kw.setdefault("operation", "revoke")
-    kw.setdefault("description", f"step {position}")
-    return RevocationStep.objects.create(revocation=revocation, position=position, **kw)
+@dataclass
+class Rows:
+    alice: Identity
+    agent: Client
+    grants: list[Grant]
+
+
+def inventory(issuer: str, grant_ids: list[str], *, subject="alice", client_id="agent") -> Rows:
+    """alice (at `issuer`) and the client `agent`, with an active grant per id."""
+    alice = f.identity(subject, issuer=issuer, display_name="Alice")
+    agent = f.client(client_id, name="Agent", issuer=issuer)
+    grants = [
+        f.grant(gid, client=agent, subject=alice, issuer=issuer, status="active")
+        for gid in grant_ids
+    ]
+    return Rows(alice, agent, grants)

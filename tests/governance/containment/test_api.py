@@ -11,12 +11,18 @@ from governance.access import api_tokens
 from governance.containment import plan, targets
 from governance.containment.models import Revocation
 from inventory.models import Flag, Task
-from tests.governance.containment.conftest import revocation_row, step_row
-from tests.ui_factories import T0
+from tests.governance.containment.rows import revocation_row, step_row
+from tests.ui_factories import T0, small_inventory
 
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/revocations/"
+
+
+@pytest.fixture
+def inv(db):
+    """Two identities, two clients, a server, three grants (one active) and a running task."""
+    return small_inventory()
 
 
 def _bearer(user, scope: str) -> DjangoClient:

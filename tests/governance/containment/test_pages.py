@@ -13,12 +13,18 @@ from governance.containment import plan, targets
 from governance.containment.forms import REASON_REQUIRED
 from governance.containment.models import Revocation
 from inventory.models import Client, Flag, Grant, Identity, Task
-from tests.governance.containment.conftest import revocation_row, step_row
-from tests.ui_factories import T0, grant
+from tests.governance.containment.rows import revocation_row, step_row
+from tests.ui_factories import T0, small_inventory, grant
 
 pytestmark = pytest.mark.django_db
 
 LIST = "/governance/revocations/"
+
+
+@pytest.fixture
+def inv(db):
+    """Two identities, two clients, a server, three grants (one active) and a running task."""
+    return small_inventory()
 
 
 def _new(action: str, **ids) -> str:

@@ -1,0 +1,119 @@
+"""The runner against a scripted authorization server on 127.0.0.1 (run in this process; the
+worker tests run it in a real Celery worker): steps in order, proof, a permanent failure that
+leaves the rest going, a call found "running" confirmed by a read instead of redone."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.models import AuditEvent
+from governance.containment import services
+from governance.containment.models import Revocation
+from governance.platform import jobs
+from inventory.models import Grant
+from tests.governance.containment.conftest import inventory, oauth_connection
+from tests.governance.containment.peer import RevocationPeer, grant_record
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def peer():
+    server = RevocationPeer([grant_record("g-1"), grant_record("g-2")]).start()
+    yield server
+    server.stop()
+
+
+def start(actor, peer, **kw):
+    oauth_connection(peer.url, grants_url=f"{peer.url}/admin/grants")
+    rows = inventory(peer.url, ["g-1", "g-2"])
+    revocation = services.start_revocation(
+        actor=actor,
+        action="identity_client",
+        identity=rows.alice,
+        client=rows.agent,
+        reason="offboarding",
+        enqueue=False,
+        **kw,
+    )
+    return revocation, rows
+
+
+def run(revocation) -> Revocation:
+    assert jobs.execute(Revocation, revocation.pk) == "done"
+    revocation.refresh_from_db()
+    return revocation
+
+
+def test_a_revocation_revokes_at_the_idp_marks_the_ledger_and_proves_it(admin_user, peer):
+    revocation, rows = start(admin_user, peer)
+    revocation = run(revocation)
+
+    assert (revocation.outcome, revocation.proof) == ("done", "verified")
+    assert peer.deletes == {"g-1": 1, "g-2": 1}
+    steps = list(revocation.steps.all())
+    assert {s.state for s in steps} == {"done"}
+    call = steps[0]
+    assert call.response_summary["results"][0]["path"] == "/admin/grants/g-1"
+    assert call.response_summary["results"][0]["status"] == 204
+    assert all(s.verified for s in steps if s.kind == "verify")
+    assert "no longer listed" in steps[-1].evidence
+    for grant in Grant.objects.filter(pk__in=[g.pk for g in rows.grants]):
+        assert grant.status == "revoked"
+        assert grant.revoked_by == admin_user.username
+        assert "offboarding" in grant.revoke_reason
+    assert AuditEvent.objects.filter(type="governance.revocation.finished").count() == 1
+
+
+def test_a_step_that_fails_for_good_leaves_the_rest_going_and_ends_partially_done(
+    admin_user, peer
+):
+    peer.forbidden.add("g-1")
+    revocation, rows = start(admin_user, peer)
+    revocation = run(revocation)
+
+    assert revocation.outcome == "partial"
+    failed = revocation.steps.get(position=1)
+    assert failed.state == "failed" and failed.attempts == 1  # a 403 is not retried
+    assert "HTTP 403" in failed.error and "locked grant" in failed.error
+    assert failed.response_summary["status"] == 403
+    assert revocation.steps.get(position=2).state == "done"
+    skipped = revocation.steps.get(kind="verify", target__call_position=1)
+    assert skipped.state == "skipped" and "its call failed" in skipped.error
+    assert revocation.proof == "not_verified"
+    assert any("locked grant" in r for r in revocation.summary["reasons"])
+    # The ledger says revoked only where the IdP did revoke.
+    assert Grant.objects.get(pk=rows.grants[0].pk).status == "active"
+    assert Grant.objects.get(pk=rows.grants[1].pk).status == "revoked"
+
+
+def test_a_call_found_running_is_confirmed_by_a_read_not_redone(admin_user, peer):
+    revocation, _ = start(admin_user, peer)
+    # A worker died after the IdP deleted g-1 but before the step was marked done.
+    del peer.grants["g-1"]
+    revocation.steps.filter(position=1).update(state="running", attempts=1)
+    revocation = run(revocation)
+
+    assert peer.deletes == {"g-2": 1}
+    first = revocation.steps.get(position=1)
+    assert first.state == "done"
+    assert first.response_summary["outcome"] == "already gone"
+    assert revocation.outcome == "done"
+
+
+def test_a_second_delete_that_answers_404_is_already_gone(admin_user, peer):
+    revocation, _ = start(admin_user, peer)
+    del peer.grants["g-2"]  # someone revoked it at the IdP in the meantime
+    revocation = run(revocation)
+    second = revocation.steps.get(position=2)
+    assert second.response_summary["outcome"] == "already gone"
+    assert second.response_summary["results"][0]["status"] == 404
+    assert revocation.outcome == "done"
+
+
+def test_rate_limited_calls_wait_for_the_idps_reset_and_succeed(admin_user, peer):
+    peer.fail_next(2, 429, body={"error": "rate_limited"}, headers={"Retry-After": "0"})
+    revocation, _ = start(admin_user, peer)
+    revocation = run(revocation)
+    assert revocation.outcome == "done"
+    assert revocation.steps.get(position=1).attempts == 3

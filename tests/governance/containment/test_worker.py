@@ -1,0 +1,152 @@
+"""Revocations on a real Celery worker: against oidc-provider (a real authorization server) a
+revoked refresh token introspects inactive and can no longer be used; a worker killed with
+SIGKILL mid-call is recovered by the sweeper and no grant is deleted twice at the IdP; a 30 s
+outage (503 with Retry-After) is ridden out."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from governance.containment import services
+from governance.containment.models import Revocation
+from governance.platform import jobs
+from inventory.models import Grant
+from tests import ui_factories as f
+from tests.governance.connectors.peers import start_oauth_peer
+from tests.governance.containment.conftest import inventory, oauth_connection
+from tests.governance.containment.peer import RevocationPeer, grant_record
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WAIT_FOR_WORKER = 120  # generous: the machine is shared; a bound, not an assertion
+
+
+def wait_for(revocation: Revocation, condition) -> Revocation:
+    deadline = time.monotonic() + WAIT_FOR_WORKER
+    while time.monotonic() < deadline:
+        revocation.refresh_from_db()
+        if condition(revocation):
+            return revocation
+        time.sleep(0.2)
+    return revocation
+
+
+def finished(revocation: Revocation) -> bool:
+    return not revocation.is_open and bool(revocation.outcome)
+
+
+@pytest.fixture(scope="module")
+def oidc_peer():
+    yield from start_oauth_peer()
+
+
+def test_a_revoked_refresh_token_introspects_inactive_and_no_longer_refreshes(
+    admin_user, oidc_peer, celery_worker
+):
+    issuer, facts = oidc_peer.config["issuer"], oidc_peer.facts
+    oauth_connection(issuer, grants_url=oidc_peer.config["grants_url"])
+    alice = f.identity(facts["subject"], issuer=issuer)
+    agent = f.client(facts["client_id"], issuer=issuer)
+    grant = f.grant(
+        facts["grant_id"], client=agent, subject=alice, issuer=issuer, has_refresh_token=True
+    )
+    refresh_token = facts["refresh_token"]
+    assert oidc_peer.connector().introspect(refresh_token).active
+
+    revocation = services.start_revocation(
+        actor=admin_user,
+        action="grant",
+        grant=grant,
+        reason="token leaked in a log",
+        tokens=[refresh_token],
+    )
+    revocation = wait_for(revocation, finished)
+
+    assert (revocation.outcome, revocation.proof) == ("done", "verified"), list(
+        revocation.steps.values("operation", "state", "error")
+    )
+    introspected = revocation.steps.get(operation="verify_introspection")
+    assert introspected.evidence == f"introspection answered active=false for {refresh_token[:6]}…"
+    assert not oidc_peer.connector().introspect(refresh_token).active
+    agent_creds = ("agent", "agent-secret")
+    answer = httpx.post(
+        f"{issuer}/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+        auth=agent_creds,
+        timeout=5,
+    )
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    assert Grant.objects.get(pk=grant.pk).status == "revoked"
+    # No token in any step's record: only its first characters.
+    for step in revocation.steps.all():
+        assert refresh_token not in str(step.request_summary) + str(step.response_summary)
+        assert refresh_token not in step.description + step.evidence + step.error
+    assert "governance.run_revocation[" in celery_worker.log()
+
+
+def test_a_worker_killed_mid_call_is_resumed_by_the_sweeper_and_no_grant_is_deleted_twice(
+    admin_user, celery_worker
+):
+    peer = RevocationPeer([grant_record(f"g-{n}") for n in (1, 2, 3)]).start()
+    try:
+        peer.held = "g-2"  # its DELETE waits: the worker dies inside that call
+        oauth_connection(peer.url, grants_url=f"{peer.url}/admin/grants")
+        rows = inventory(peer.url, ["g-1", "g-2", "g-3"])
+        revocation = services.start_revocation(
+            actor=admin_user,
+            action="identity_client",
+            identity=rows.alice,
+            client=rows.agent,
+            reason="compromised agent",
+        )
+        assert peer.holding.wait(timeout=WAIT_FOR_WORKER)
+        celery_worker.process.kill()  # SIGKILL: no goodbye, the step stays "running"
+        celery_worker.process.wait()
+        peer.release.set()  # the IdP finishes the delete the dead worker asked for
+        revocation.refresh_from_db()
+        assert revocation.status == "running"
+        assert revocation.steps.get(position=2).state == "running"
+
+        later = timezone.now() + timedelta(hours=1)  # past the heartbeat timeout
+        assert jobs.sweep(Revocation, now=later)["requeued"] == 1
+        jobs.execute(Revocation, revocation.pk)  # the next worker to take the re-sent message
+        revocation.refresh_from_db()
+    finally:
+        peer.release.set()
+        peer.stop()
+
+    assert (revocation.status, revocation.outcome, revocation.attempts) == ("done", "done", 2)
+    assert peer.deletes == {"g-1": 1, "g-2": 1, "g-3": 1}
+    resumed = revocation.steps.get(position=2)
+    assert resumed.response_summary["outcome"] == "already gone"
+    assert revocation.proof == "verified"
+
+
+def test_an_idp_unavailable_for_30_seconds_is_retried_and_the_revocation_done(
+    admin_user, celery_worker
+):
+    peer = RevocationPeer([grant_record("g-1")]).start()
+    try:
+        oauth_connection(peer.url, grants_url=f"{peer.url}/admin/grants")
+        rows = inventory(peer.url, ["g-1"])
+        peer.outage(30, retry_after=5)
+        revocation = services.start_revocation(
+            actor=admin_user,
+            action="grant",
+            grant=rows.grants[0],
+            reason="suspicious use",
+        )
+        revocation = wait_for(revocation, finished)
+    finally:
+        peer.stop()
+
+    assert (revocation.outcome, revocation.proof) == ("done", "verified")
+    call = revocation.steps.get(position=1)
+    assert call.attempts > 1  # it met the outage and waited it out
+    assert peer.deletes == {"g-1": 1}  # the IdP acted once, on the try after the outage
+    assert call.response_summary["results"][0]["status"] == 204
