@@ -131,6 +131,9 @@ class PlannedStepSerializer(serializers.Serializer):
     operation = serializers.CharField()
     description = serializers.CharField()
     connection = serializers.IntegerField(source="connection_id", allow_null=True)
+    skip_reason = serializers.CharField(
+        help_text="Set when the step will be created skipped (no connection, no credential...)."
+    )
 
 
 class PlanSerializer(serializers.Serializer):
@@ -146,7 +149,10 @@ class PlanSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField())
     steps = PlannedStepSerializer(many=True)
     matched = serializers.IntegerField(
-        allow_null=True, help_text="bulk: grants the filter matches (before the cap)."
+        allow_null=True, help_text="bulk: active grants the filter matches (before the cap)."
+    )
+    nothing = serializers.BooleanField(
+        help_text="true: no IdP call can be made; starting it answers 400 (nothing to revoke)."
     )
     cap = serializers.IntegerField(help_text="The most grants one bulk revocation acts on.")
 
@@ -293,8 +299,9 @@ def _plan_data(target: targets.Target) -> dict:
             **the_plan.as_dict(),
             "action": target.action,
             "steps": the_plan.steps,
-            "matched": target.matched() if bulk else None,
+            "matched": the_plan.matched if bulk else None,
             "cap": plan.BULK_CAP,
+            "nothing": targets.touches_nothing(the_plan),
         }
     ).data
 

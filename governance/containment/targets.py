@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from governance.access.lists.filters import InvalidFilter, parse_id
-from governance.containment import plan
+from governance.containment import services
 from governance.containment.models import Revocation
+from governance.containment.plan import Plan
+from governance.containment.steps import LOCAL
 from inventory import queries as inventory_queries
 from inventory.models import Client, Grant, Identity
 
@@ -71,10 +73,6 @@ class Target:
             kwargs["filter_params"] = self.filter_params
         return kwargs
 
-    def matched(self) -> int:
-        """How many grants the bulk filter matches now (any status), before the cap."""
-        return self.grants.count() if self.grants is not None else 0
-
 
 def parse_action(raw) -> str:
     """One of STARTABLE, else BadTarget naming `action`."""
@@ -115,14 +113,16 @@ def resolve(action: str, params: Mapping) -> Target:
     return target
 
 
-def plan_for(target: Target) -> plan.Plan:
-    """The dry run of `target` (the counts and steps the confirm page shows)."""
-    if target.action == Revocation.Action.GRANT:
-        return plan.plan_grant(target.grant)
-    if target.action == Revocation.Action.IDENTITY_CLIENT:
-        return plan.plan_identity_client(target.identity, target.client)
-    if target.action == Revocation.Action.IDENTITY:
-        return plan.plan_identity(target.identity)
-    if target.action == Revocation.Action.CLIENT:
-        return plan.plan_client(target.client)
-    return plan.plan_bulk(target.grants, target.filter_params)
+def plan_for(target: Target) -> Plan:
+    """The dry run of `target`: the plan start_revocation builds, so the counts and steps the
+    confirm page shows are the ones the revocation runs."""
+    return services.build_plan(action=target.action, **target.start_kwargs())
+
+
+def touches_nothing(the_plan: Plan) -> bool:
+    """No IdP call would run (every one skipped, or none planned): start_revocation refuses it
+    (NothingToRevoke), so the confirm page offers no button. An undo may be local alone (lift
+    the block)."""
+    if the_plan.action == Revocation.Action.UNDO:
+        return not the_plan.runnable_calls and not any(s.kind == LOCAL for s in the_plan.steps)
+    return not the_plan.runnable_calls

@@ -84,8 +84,15 @@ def _progress(revocation: Revocation) -> dict:
     steps = list(reads.steps_of(revocation))
     return {
         "revocation": revocation,
+        "target": revocation,
         "steps": steps,
-        "failed_steps": [s for s in steps if s.state == s.State.FAILED],
+        # What kept it from "done", as the runner's outcome counts it: acting steps (not the
+        # verifications) that failed or were skipped, each with its reason.
+        "failed_steps": [
+            s
+            for s in steps
+            if s.kind != s.Kind.VERIFY and s.state in (s.State.FAILED, s.State.SKIPPED)
+        ],
         "steps_done": sum(s.state not in (s.State.PENDING, s.State.RUNNING) for s in steps),
         "orphaned": list(reads.orphaned_tasks(revocation)),
         "flags": list(reads.used_after_flags(revocation)),
@@ -129,17 +136,14 @@ def revocation_create(request, action: str):
 
 
 def _confirm_page(request, target, the_plan, form):
-    matched = target.matched() if target.action == Revocation.Action.BULK else None
     context = {
         "action": target.action,
         "target": target,
         "plan": the_plan,
         "form": form,
         "button": BUTTONS[target.action],
-        "nothing": not the_plan.steps,
-        "matched": matched,
+        "nothing": targets.touches_nothing(the_plan),
         "cap": plan.BULK_CAP,
-        "over_cap": matched is not None and matched > plan.BULK_CAP,
         "cancel_url": _cancel_url(target),
     }
     status = 400 if form.errors else 200
@@ -192,14 +196,15 @@ def revocation_undo(request, pk: int):
             form.add_error("reason", str(exc))
         else:
             return _started(request, undo)
-    the_plan = plan.plan_undo(revocation)
+    the_plan = services.build_plan(action=Revocation.Action.UNDO, revocation=revocation)
     context = {
         "action": Revocation.Action.UNDO,
+        "target": None,
         "undoes": revocation,
         "plan": the_plan,
         "form": form,
         "button": f"Undo {revocation}",
-        "nothing": not the_plan.steps,
+        "nothing": targets.touches_nothing(the_plan),
         "cancel_url": reverse("containment:revocation_detail", args=[revocation.pk]),
     }
     status = 400 if form.errors else 200

@@ -26,8 +26,14 @@ def test_revoking_what_an_identity_granted_a_client_counts_grants_tokens_tasks_a
     rows = inventory(AS_ISSUER, ["g-1", "g-2"])
     rows.grants[0].has_refresh_token = True
     rows.grants[0].save()
-    f.grant("g-old", client=rows.agent, subject=rows.alice, issuer=AS_ISSUER, status="revoked",
-            revoked_at=f.T0)
+    f.grant(
+        "g-old",
+        client=rows.agent,
+        subject=rows.alice,
+        issuer=AS_ISSUER,
+        status="revoked",
+        revoked_at=f.T0,
+    )
     stray = f.grant("g-3", client=rows.agent, subject=rows.alice, issuer=ELSEWHERE)
     crm = f.server("io.github.acme/crm")
     f.task("t-1", server=crm, grant=rows.grants[1], status="working")

@@ -65,9 +65,7 @@ def test_a_revocation_revokes_at_the_idp_marks_the_ledger_and_proves_it(admin_us
     assert AuditEvent.objects.filter(type="governance.revocation.finished").count() == 1
 
 
-def test_a_step_that_fails_for_good_leaves_the_rest_going_and_ends_partially_done(
-    admin_user, peer
-):
+def test_a_step_that_fails_for_good_leaves_the_rest_going_and_ends_partially_done(admin_user, peer):
     peer.forbidden.add("g-1")
     revocation, rows = start(admin_user, peer)
     revocation = run(revocation)

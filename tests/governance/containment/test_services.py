@@ -17,8 +17,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def start(actor, rows, **kw):
     kw.setdefault("reason", "leaked laptop")
     return services.start_revocation(
-        actor=actor, action="identity_client", identity=rows.alice, client=rows.agent,
-        enqueue=False, **kw
+        actor=actor,
+        action="identity_client",
+        identity=rows.alice,
+        client=rows.agent,
+        enqueue=False,
+        **kw,
     )
 
 
