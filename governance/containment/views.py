@@ -137,6 +137,7 @@ def revocation_create(request, action: str):
 
 def _confirm_page(request, target, the_plan, form):
     context = {
+        "warnings": warning_groups(the_plan.warnings),
         "action": target.action,
         "target": target,
         "plan": the_plan,
@@ -148,6 +149,28 @@ def _confirm_page(request, target, the_plan, form):
     }
     status = 400 if form.errors else 200
     return render(request, "governance/containment/confirm.html", context, status=status)
+
+
+# The plan says "<step>: skipped, <why>" once per skipped call: a kill switch over 50 grants at
+# an issuer without a connection would be 50 identical lines, so the page groups them by reason.
+SKIPPED = ": skipped, "
+
+
+def warning_groups(warnings: list[str]) -> list[dict]:
+    """The plan's warnings, skipped calls grouped by their reason (in first-seen order):
+    [{"text": line}] for the others, [{"why": reason, "steps": [descriptions]}] for those."""
+    groups: dict[str, list[str]] = {}
+    lines: list[dict] = []
+    for warning in warnings:
+        step, sep, why = warning.partition(SKIPPED)
+        if not sep:
+            lines.append({"text": warning})
+            continue
+        if why not in groups:
+            groups[why] = []
+            lines.append({"why": why, "steps": groups[why]})
+        groups[why].append(step)
+    return lines
 
 
 def _cancel_url(target) -> str:
@@ -205,6 +228,7 @@ def revocation_undo(request, pk: int):
         "form": form,
         "button": f"Undo {revocation}",
         "nothing": targets.touches_nothing(the_plan),
+        "warnings": warning_groups(the_plan.warnings),
         "cancel_url": reverse("containment:revocation_detail", args=[revocation.pk]),
     }
     status = 400 if form.errors else 200

@@ -155,6 +155,16 @@ def test_nothing_to_revoke_is_said_plainly_with_no_button(admin_client_, inv):
     assert "Cut off everywhere</button>" not in page and 'name="reason"' not in page
 
 
+def test_calls_skipped_for_one_reason_are_one_warning_not_one_line_each(admin_client_, inv):
+    for n in range(3):
+        grant(f"g-kill-{n}", client=inv["cursor"], subject=inv["alice"], status="active")
+    html = admin_client_.get(_new("client", client=inv["cursor"].pk)).content.decode()
+    why = f"no IdP connection answers for the issuer &#x27;{OKTA}&#x27;"
+    assert f"<strong>6 calls will be skipped</strong>: {why}." in html
+    assert html.count(why) == 1
+    assert "<li>Revoke grant g-kill-2</li>" in html and "Nothing to revoke" in html
+
+
 def test_a_bad_or_missing_target_is_a_400_naming_it_and_an_unknown_one_a_404(admin_client_, inv):
     missing = admin_client_.get(reverse("containment:revocation_create", args=["grant"]))
     assert (
