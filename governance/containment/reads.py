@@ -25,7 +25,7 @@ REVOCATION_SPEC = ListSpec(
             choices=tuple((v, label) for v, label in Revocation.Outcome.choices if v),
             label="Outcome",
         ),
-        Filter("status", "status", choices=tuple(Revocation.Status.choices), label="Status"),
+        Filter("status", "status", choices=tuple(Revocation.Status.choices), label="Run"),
         Filter("grant", "grant_id", kind="id", label="Grant"),
         Filter("identity", "identity_id", kind="id", label="Identity"),
         Filter("client", "client_id", kind="id", label="Client"),
@@ -39,7 +39,12 @@ def revocation_rows(params: Mapping) -> QuerySet:
     """Revocations, newest first, REVOCATION_SPEC applied, with their targets and step counts."""
     rows = Revocation.objects.select_related("actor", "grant", "identity", "client").annotate(
         step_count=Count("steps"),
-        failed_steps=Count("steps", filter=Q(steps__state=RevocationStep.State.FAILED)),
+        # Acting steps that failed or were skipped: what made the outcome short of "done".
+        failed_steps=Count(
+            "steps",
+            filter=Q(steps__state__in=[RevocationStep.State.FAILED, RevocationStep.State.SKIPPED])
+            & ~Q(steps__kind=RevocationStep.Kind.VERIFY),
+        ),
     )
     return filtered(REVOCATION_SPEC, rows, params)
 

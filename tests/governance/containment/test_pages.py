@@ -243,7 +243,8 @@ def test_the_progress_fragment_shows_each_steps_state_retry_answer_and_proof(vie
         assert f">{state}</span>" in html, state
     assert 'hx-trigger="every 1s"' in html  # still open: it polls
     assert "Running: 5 of 7 steps finished." in html
-    assert "&quot;method&quot;: &quot;DELETE&quot;" in html and "&quot;status&quot;: 204" in html
+    assert '<span class="muted">method</span> DELETE' in html
+    assert '<span class="muted">status</span> 204' in html
     assert "Okta said E0000006: You do not have permission" in html
     assert ">verified</span>" in html and "not listed by Okta" in html
     assert ">not verified</span>" in html and "introspection active=true" in html
