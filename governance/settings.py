@@ -414,7 +414,7 @@ CONTAINMENT_RETRY_MAX_WAIT_SECONDS = float(
 )
 CONTAINMENT_RETRY_BUDGET_SECONDS = float(os.environ.get("CONTAINMENT_RETRY_BUDGET_SECONDS", "120"))
 CONTAINMENT_RATE_PER_SECOND = float(os.environ.get("CONTAINMENT_RATE_PER_SECOND", "10"))
-CONTAINMENT_VERIFY_ATTEMPTS = int(os.environ.get("CONTAINMENT_VERIFY_ATTEMPTS", "3"))
+CONTAINMENT_VERIFY_ATTEMPTS = int(os.environ.get("CONTAINMENT_VERIFY_ATTEMPTS", "6"))
 
 # --- Outbound fetches (CIMD documents, OAuth metadata, registries) ---------------------------
 # Every crawler goes through inventory.fetch.safe_fetch: HTTPS only and public addresses only,

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -109,6 +110,35 @@ def retrying(policy: RetryPolicy) -> Iterator[RetryPolicy]:
         _policy.reset(token)
 
 
+# Containment records which requests each revocation step made: `observing()` collects, for
+# every request in its block, the method, the URL path (no host, no query: Google's revoke puts
+# the token in the query) and the status or the failure's code. Never a header or a body.
+_observed: ContextVar[list | None] = ContextVar("connector_observed_requests", default=None)
+MAX_OBSERVED = 50
+
+
+@contextlib.contextmanager
+def observing() -> Iterator[list[dict]]:
+    """Within this block, each request's {method, path, status[, error_code]} is appended to
+    the list this yields (the first MAX_OBSERVED)."""
+    seen: list[dict] = []
+    token = _observed.set(seen)
+    try:
+        yield seen
+    finally:
+        _observed.reset(token)
+
+
+def _observe(method: str, url: str, status: int | None, error_code: str = "") -> None:
+    seen = _observed.get()
+    if seen is None or len(seen) >= MAX_OBSERVED:
+        return
+    entry = {"method": method, "path": urlsplit(url).path, "status": status}
+    if error_code:
+        entry["error_code"] = error_code
+    seen.append(entry)
+
+
 def request(
     method: str,
     url: str,
@@ -124,16 +154,25 @@ def request(
     Response for any HTTP status, ConnectorError when there is no answer (refused, timed out,
     blocked by the fetch policy, rate limited)."""
     policy = _policy.get()
-    send = lambda: _request_once(  # noqa: E731 - the one call, retried below
-        method,
-        url,
-        call=call,
-        headers=headers,
-        form=form,
-        json=json,
-        timeouts=timeouts,
-        mock=mock,
-    )
+
+    def send() -> Response:  # the one call, retried below
+        try:
+            response = _request_once(
+                method,
+                url,
+                call=call,
+                headers=headers,
+                form=form,
+                json=json,
+                timeouts=timeouts,
+                mock=mock,
+            )
+        except ConnectorError as exc:
+            _observe(method, url, exc.status, exc.error_code)
+            raise
+        _observe(method, url, response.status)
+        return response
+
     if policy is None or method != "GET":
         return send()
     for attempt in range(1, policy.attempts + 1):

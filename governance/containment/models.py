@@ -144,3 +144,9 @@ class RevocationStep(models.Model):
 
     def __str__(self):
         return f"{self.revocation_id}.{self.position} {self.operation} ({self.state})"
+
+    @property
+    def public_target(self) -> dict:
+        """The target as pages and the API may show it: without the encrypted token value a
+        token step carries (its `token_hint`, 6 characters, stays)."""
+        return {k: v for k, v in (self.target or {}).items() if not k.endswith("_encrypted")}

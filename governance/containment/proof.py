@@ -28,15 +28,27 @@ class Evidence:
     text: str
 
 
-def listed(connector: Connector, subject: str, client_id: str) -> list[IdpGrant]:
+def listed(
+    connector: Connector, subject: str, client_id: str, *, cache: dict | None = None
+) -> list[IdpGrant]:
     """What the IdP still lists that `subject` gave `client_id`: `grants_for` where the kind
-    has it, else its full grant listing filtered (NotSupported when it has neither)."""
-    try:
-        return connector.grants_for(subject, client_id)
-    except NotSupported:
-        if not connector.supports(LIST_GRANTS):
-            raise
-    return [g for g in connector.list_grants() if g.client_id == client_id and g.subject == subject]
+    has it, else its full grant listing filtered (NotSupported when it has neither). `cache`
+    keeps the reads of one verification pass (keyed by connector)."""
+    cache = {} if cache is None else cache
+    pair = (id(connector), subject, client_id)
+    if pair not in cache:
+        try:
+            cache[pair] = connector.grants_for(subject, client_id)
+        except NotSupported:
+            if not connector.supports(LIST_GRANTS):
+                raise
+            everything = (id(connector), "*")
+            if everything not in cache:
+                cache[everything] = list(connector.list_grants())
+            cache[pair] = [
+                g for g in cache[everything] if g.client_id == client_id and g.subject == subject
+            ]
+    return cache[pair]
 
 
 def _matches(grant: IdpGrant, external_id: str) -> bool:
@@ -45,10 +57,10 @@ def _matches(grant: IdpGrant, external_id: str) -> bool:
     return f"{grant.subject}:{grant.client_id}" == external_id
 
 
-def check_absent(connector: Connector, target: dict) -> Evidence:
+def check_absent(connector: Connector, target: dict, *, cache: dict | None = None) -> Evidence:
     """The grant (or, without an external id, everything of subject → client) is not listed."""
     subject, client_id = target.get("subject", ""), target.get("client_id", "")
-    remaining = listed(connector, subject, client_id)
+    remaining = listed(connector, subject, client_id, cache=cache)
     external_id = target.get("external_id")
     if external_id:
         still = [g for g in remaining if _matches(g, external_id)]
@@ -78,11 +90,11 @@ def check_client(connector: Connector, target: dict, *, want_active: bool) -> Ev
     return Evidence(active == want_active, f"the IdP lists {client_id} as {state}")
 
 
-def verify(step, connector: Connector) -> Evidence:
+def verify(step, connector: Connector, *, cache: dict | None = None) -> Evidence:
     """Run one verification step's check (ConnectorError / NotSupported propagate)."""
     operation, target = step.operation, step.target
     if operation == "verify_absent":
-        return check_absent(connector, target)
+        return check_absent(connector, target, cache=cache)
     if operation == "verify_introspection":
         return check_token(connector, target)
     if operation in ("verify_client_inactive", "verify_client_active"):

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.access import secrets
+from governance.connectors import transport
 from governance.connectors.base import ConnectorError, IdpGrant, NotSupported, RevokeResult
 from governance.containment import orphans, proof
 from governance.containment.models import Revocation, RevocationStep
@@ -33,6 +35,7 @@ from governance.containment.steps import CALL, LOCAL, TASK, VERIFY
 from governance.platform import jobs
 from inventory.models import Client, Grant, Identity, ReviewStatus
 
+log = logging.getLogger(__name__)
 State = RevocationStep.State
 FINISHED = (State.DONE, State.SKIPPED, State.FAILED)
 
@@ -64,6 +67,9 @@ class _Run:
         self.progress = progress
         self.resolver = Resolver()
         self.next_call_at: dict[int, float] = {}  # connection id -> monotonic time
+        # Listings read by the verifications (after every call): a bulk of many grants at one
+        # IdP is checked against one read, not one per grant. Dropped before a re-read.
+        self.listings: dict = {}
 
     # --- one step ---------------------------------------------------------------------------
 
@@ -87,8 +93,16 @@ class _Run:
         except NotSupported as exc:
             self._end(step, State.SKIPPED, error=str(exc))
         except StepFailed as exc:
-            self._end(step, State.FAILED, error=str(exc), response=exc.summary)
-            self.progress.error(f"step {step.position} ({step.description}): {exc}")
+            self._fail(step, str(exc), exc.summary)
+        except jobs.JobLost:
+            raise
+        except Exception as exc:  # a bug or an odd answer fails this step, not the whole plan
+            log.exception("revocation %s step %s failed", self.revocation.pk, step.position)
+            self._fail(step, f"unexpected error: {type(exc).__name__}: {exc}"[:1000], {})
+
+    def _fail(self, step, message: str, summary: dict) -> None:
+        self._end(step, State.FAILED, error=message, response=summary)
+        self.progress.error(f"step {step.position} ({step.description}): {message}")
 
     def _call(self, step: RevocationStep, *, resumed: bool) -> None:
         reach = self._reach(step)
@@ -109,7 +123,11 @@ class _Run:
             return
         reach = self._reach(step)
         self._start(step)
-        evidence = self._retrying(step, lambda: self._check(step, reach))
+        with transport.observing() as requests:
+            try:
+                evidence = self._retrying(step, lambda: self._check(step, reach))
+            finally:
+                _save(step, request_summary={"operation": step.operation, "requests": requests})
         _save(
             step,
             state=State.DONE,
@@ -124,9 +142,10 @@ class _Run:
         eventually, not at once: Auth0's refresh tokens)."""
         for attempt in range(settings.CONTAINMENT_VERIFY_ATTEMPTS):
             self.pace(reach)
-            evidence = proof.verify(step, reach.connector)
+            evidence = proof.verify(step, reach.connector, cache=self.listings)
             if evidence.verified or attempt + 1 == settings.CONTAINMENT_VERIFY_ATTEMPTS:
                 return evidence
+            self.listings.clear()
             self.wait(settings.CONTAINMENT_RETRY_BASE_SECONDS * 2**attempt)
         return evidence
 
@@ -278,6 +297,17 @@ def _perform(step: RevocationStep, reach: Reach, run: _Run) -> dict:
     connector, target, op = reach.connector, step.target, step.operation
     run.pace(reach)
     _save(step, request_summary=_request_summary(step, reach))
+    with transport.observing() as requests:
+        try:
+            answer = _call_connector(connector, op, target)
+        finally:
+            # What was sent, whatever came back: method, URL path, status (never a token).
+            step.request_summary = {**step.request_summary, "requests": requests}
+            _save(step, request_summary=step.request_summary)
+    return answer
+
+
+def _call_connector(connector, op: str, target: dict) -> dict:
     if op == "revoke":
         return _results(connector.revoke(_idp_grant(target)))
     if op == "revoke_token":

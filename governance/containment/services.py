@@ -128,6 +128,11 @@ def undo_revocation(
     reason = _clean_reason(reason)
     if revocation.is_open:
         raise ValueError("revocation: it is still running; undo it once it has finished")
+    if revocation.action == Revocation.Action.UNDO:
+        raise ValueError("revocation: an undo cannot be undone (start the kill switch again)")
+    done = [Revocation.Outcome.DONE, Revocation.Outcome.PARTIAL]
+    if Revocation.objects.filter(undoes=revocation, outcome__in=done).exists():
+        raise ValueError(f"revocation: #{revocation.pk} was undone already")
     plan = planning.plan_undo(revocation)
     if not plan.steps:
         raise NothingToRevoke(

@@ -56,3 +56,26 @@ def inventory(issuer: str, grant_ids: list[str], *, subject="alice", client_id="
         for gid in grant_ids
     ]
     return Rows(alice, agent, grants)
+
+
+@pytest.fixture
+def deactivating_oauth(monkeypatch):
+    """The `oauth` connector with deactivation through the scripted peer's client admin route
+    (`/admin/clients/<id>`): a stand-in for the kinds that deactivate apps (Okta, Entra...)."""
+    import httpx
+
+    from governance.connectors.base import DEACTIVATE
+    from governance.connectors.oauth import OAuthConnector
+
+    def admin(connector, client_id, verb=""):
+        url = f"{connector.issuer}/admin/clients/{client_id}" + (f"/{verb}" if verb else "")
+        answer = httpx.request("POST" if verb else "GET", url, timeout=5)
+        answer.raise_for_status()
+        return answer.json()["active"]
+
+    monkeypatch.setattr(
+        OAuthConnector, "supports", lambda self, cap: cap in self.capabilities | {DEACTIVATE}
+    )
+    monkeypatch.setattr(OAuthConnector, "deactivate", lambda self, c: admin(self, c, "deactivate"))
+    monkeypatch.setattr(OAuthConnector, "reactivate", lambda self, c: admin(self, c, "activate"))
+    monkeypatch.setattr(OAuthConnector, "client_active", lambda self, c: admin(self, c))

@@ -1,10 +1,11 @@
 """A scripted OAuth authorization server for the revocation runner's fault tests (127.0.0.1).
 
 It answers what the `oauth` connector calls: discovery, the admin grants route (GET list,
-DELETE one), RFC 7009 revocation and RFC 7662 introspection. It counts the DELETEs each grant
-received (a resumed revocation must not delete twice), can answer 503 with Retry-After for the
-first N seconds of an outage, refuse one grant's deletion for good (403), and hold one grant's
-DELETE until the test lets it go (to kill a worker in the middle of a call).
+DELETE one), a client admin route (GET, POST .../deactivate and .../activate), RFC 7009
+revocation and RFC 7662 introspection. It counts the DELETEs each grant received (a resumed
+revocation must not delete twice), can answer 503 with Retry-After for the first N seconds of
+an outage, refuse one grant's deletion for good (403), and hold one grant's DELETE until the
+test lets it go (to kill a worker in the middle of a call).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class RevocationPeer(ScriptedPeer):
         self.grants = {g["id"]: g for g in grants}
         self.deletes: Counter[str] = Counter()
         self.active_tokens: set[str] = set()
+        self.inactive_clients: set[str] = set()
         self.outage_until = 0.0
         self.outage_retry_after = "5"
         self.forbidden: set[str] = set()
@@ -69,6 +71,15 @@ class RevocationPeer(ScriptedPeer):
             if self.grants.pop(grant_id, None) is None:
                 return Answer(404, {"error": "not_found"})
             return Answer(204)
+        if path.startswith("/admin/clients/"):
+            client_id, _, verb = path.removeprefix("/admin/clients/").partition("/")
+            if verb == "deactivate":
+                self.inactive_clients.add(client_id)
+            elif verb == "activate":
+                self.inactive_clients.discard(client_id)
+            return Answer(
+                200, {"client_id": client_id, "active": client_id not in self.inactive_clients}
+            )
         if path == "/revoke":
             self.active_tokens.discard(request.form.get("token", ""))
             return Answer(200)

@@ -49,11 +49,22 @@ def test_a_revocation_revokes_at_the_idp_marks_the_ledger_and_proves_it(admin_us
     revocation, rows = start(admin_user, peer)
     revocation = run(revocation)
 
-    assert (revocation.outcome, revocation.proof) == ("done", "verified")
+    assert (revocation.outcome, revocation.proof) == ("done", "verified"), list(
+        revocation.steps.values_list("state", "error")
+    )
     assert peer.deletes == {"g-1": 1, "g-2": 1}
     steps = list(revocation.steps.all())
     assert {s.state for s in steps} == {"done"}
     call = steps[0]
+    assert call.request_summary["requests"] == [
+        {"method": "DELETE", "path": "/admin/grants/g-1", "status": 204}
+    ]
+    # The checks read the IdP's listing once for the pass (the second check uses that read).
+    first_check, second_check = [s for s in steps if s.kind == "verify"]
+    assert first_check.request_summary["requests"] == [
+        {"method": "GET", "path": "/admin/grants", "status": 200}
+    ]
+    assert second_check.request_summary["requests"] == []
     assert call.response_summary["results"][0]["path"] == "/admin/grants/g-1"
     assert call.response_summary["results"][0]["status"] == 204
     assert all(s.verified for s in steps if s.kind == "verify")
@@ -75,6 +86,9 @@ def test_a_step_that_fails_for_good_leaves_the_rest_going_and_ends_partially_don
     assert failed.state == "failed" and failed.attempts == 1  # a 403 is not retried
     assert "HTTP 403" in failed.error and "locked grant" in failed.error
     assert failed.response_summary["status"] == 403
+    assert failed.request_summary["requests"] == [
+        {"method": "DELETE", "path": "/admin/grants/g-1", "status": 403}
+    ]
     assert revocation.steps.get(position=2).state == "done"
     skipped = revocation.steps.get(kind="verify", target__call_position=1)
     assert skipped.state == "skipped" and "its call failed" in skipped.error
@@ -115,3 +129,21 @@ def test_rate_limited_calls_wait_for_the_idps_reset_and_succeed(admin_user, peer
     revocation = run(revocation)
     assert revocation.outcome == "done"
     assert revocation.steps.get(position=1).attempts == 3
+
+
+def test_calls_are_paced_under_the_connections_revoke_rate(admin_user, peer, monkeypatch):
+    from governance.containment import runner
+    from governance.idp.models import IdpConnection
+
+    waits = []
+    monkeypatch.setattr(runner._Run, "wait", lambda self, seconds: waits.append(seconds))
+    revocation, _ = start(admin_user, peer)
+    IdpConnection.objects.update(
+        config={**IdpConnection.objects.get().config, "revoke_rate_per_second": "0.1"}
+    )
+    revocation = run(revocation)
+    assert revocation.outcome == "done"
+    # Four IdP requests (two deletes, two checks) at one per 10 s: each after the first waits
+    # for its slot, later slots further off (the waits the pacer asked for; nothing slept).
+    assert len(waits) == 3
+    assert waits == sorted(waits) and all(w <= 10 * (i + 1) for i, w in enumerate(waits))

@@ -11,7 +11,7 @@ from governance.containment import services
 from governance.containment.models import Revocation, RevocationStep
 from tests.governance.containment.conftest import AS_ISSUER, inventory, oauth_connection
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def start(actor, rows, **kw):
@@ -82,3 +82,28 @@ def test_undo_is_only_for_a_revocation_that_deactivated_something(admin_user):
     revocation.refresh_from_db()
     with pytest.raises(services.NothingToRevoke, match="deactivated nothing"):
         services.undo_revocation(actor=admin_user, revocation=revocation, reason="oops")
+
+
+def test_a_connections_revoke_rate_is_a_positive_number():
+    from django.core.exceptions import ValidationError
+
+    from governance.idp import kinds
+
+    config = {"issuer": AS_ISSUER, "client_id": "console"}
+    assert kinds.validate_config("oauth", {**config, "revoke_rate_per_second": "20"})
+    with pytest.raises(ValidationError, match="revoke_rate_per_second"):
+        kinds.validate_config("oauth", {**config, "revoke_rate_per_second": "0"})
+
+
+def test_what_stays_active_behind_a_block_is_counted():
+    from governance.containment import queries
+
+    rows = inventory(AS_ISSUER, ["g-1", "g-2"])
+    assert queries.still_active(client=rows.agent) | {"issuers": []} == {
+        "grants": 2,
+        "identities": 1,
+        "clients": 1,
+        "refresh_tokens": 0,
+        "issuers": [],
+    }
+    assert queries.still_active(client=rows.agent)["issuers"] == [AS_ISSUER]

@@ -5,6 +5,9 @@ outage (503 with Retry-After) is ridden out."""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -17,6 +20,7 @@ from governance.containment.models import Revocation
 from governance.platform import jobs
 from inventory.models import Grant
 from tests import ui_factories as f
+from tests.celery_worker import BASE_DIR, Worker, _wait_ready, worker_env
 from tests.governance.connectors.peers import start_oauth_peer
 from tests.governance.containment.conftest import inventory, oauth_connection
 from tests.governance.containment.peer import RevocationPeer, grant_record
@@ -38,6 +42,44 @@ def wait_for(revocation: Revocation, condition) -> Revocation:
 
 def finished(revocation: Revocation) -> bool:
     return not revocation.is_open and bool(revocation.outcome)
+
+
+@contextlib.contextmanager
+def another_worker(tmp_path):
+    """A second worker on the first one's broker (the `celery_worker` fixture's folders): the
+    one that takes the message the sweeper re-sends."""
+    var_dir = tmp_path / "worker-var"
+    log_path = tmp_path / "celery-worker-2.log"
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "governance",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=BASE_DIR,
+            env=worker_env(var_dir),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(process, log_path)
+        yield Worker(process, log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +126,14 @@ def test_a_revoked_refresh_token_introspects_inactive_and_no_longer_refreshes(
     assert Grant.objects.get(pk=grant.pk).status == "revoked"
     # No token in any step's record: only its first characters.
     for step in revocation.steps.all():
+        assert refresh_token not in str(step.public_target)
         assert refresh_token not in str(step.request_summary) + str(step.response_summary)
         assert refresh_token not in step.description + step.evidence + step.error
     assert "governance.run_revocation[" in celery_worker.log()
 
 
 def test_a_worker_killed_mid_call_is_resumed_by_the_sweeper_and_no_grant_is_deleted_twice(
-    admin_user, celery_worker
+    admin_user, celery_worker, tmp_path
 ):
     peer = RevocationPeer([grant_record(f"g-{n}") for n in (1, 2, 3)]).start()
     try:
@@ -112,10 +155,11 @@ def test_a_worker_killed_mid_call_is_resumed_by_the_sweeper_and_no_grant_is_dele
         assert revocation.status == "running"
         assert revocation.steps.get(position=2).state == "running"
 
-        later = timezone.now() + timedelta(hours=1)  # past the heartbeat timeout
-        assert jobs.sweep(Revocation, now=later)["requeued"] == 1
-        jobs.execute(Revocation, revocation.pk)  # the next worker to take the re-sent message
-        revocation.refresh_from_db()
+        with another_worker(tmp_path) as worker:
+            later = timezone.now() + timedelta(hours=1)  # past the heartbeat timeout
+            assert jobs.sweep(Revocation, now=later)["requeued"] == 1
+            revocation = wait_for(revocation, finished)
+            assert "governance.run_revocation[" in worker.log()
     finally:
         peer.release.set()
         peer.stop()
