@@ -27,6 +27,8 @@ from governance.containment.models import Revocation, RevocationStep
 
 
 class RevocationStepSerializer(serializers.ModelSerializer):
+    # The ids the step acts on, without the encrypted token value a token step carries.
+    target = serializers.JSONField(source="public_target", read_only=True)
     connection_name = serializers.CharField(
         source="connection.name", read_only=True, allow_null=True, default=None
     )
@@ -117,6 +119,13 @@ class StartRevocationSerializer(serializers.Serializer):
     )
     client = serializers.IntegerField(
         required=False, min_value=1, help_text="action=client or identity_client"
+    )
+    tokens = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        max_length=20,
+        help_text="action=grant: token values of the grant you hold, revoked by value (RFC 7009) "
+        "and introspected as proof; never returned (steps show their first 6 characters).",
     )
     filter = serializers.DictField(
         child=serializers.CharField(allow_blank=True),
@@ -211,19 +220,20 @@ class RevocationViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet)
         data = _valid(StartRevocationSerializer, request)
         target = _target(data)
         if dry_run:
-            return Response(_plan_data(target))
+            return Response(_plan_data(target, data.get("tokens")))
         try:
             revocation = services.start_revocation(
                 actor=request.user,
                 action=data["action"],
                 reason=data["reason"],
+                tokens=data.get("tokens"),
                 request=request,
                 **target.start_kwargs(),
             )
         except services.NothingToRevoke as exc:
             raise ValidationError({_target_field(data["action"]): [str(exc)]}) from exc
         except ValueError as exc:
-            raise ValidationError({"reason": [str(exc)]}) from exc
+            raise _named_400(exc, StartRevocationSerializer) from exc
         return _accepted(revocation)
 
     @extend_schema(
@@ -239,7 +249,8 @@ class RevocationViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet)
         payload.setdefault("reason", "(dry run)")
         options = StartRevocationSerializer(data=payload)
         options.is_valid(raise_exception=True)
-        return Response(_plan_data(_target(options.validated_data)))
+        data = options.validated_data
+        return Response(_plan_data(_target(data), data.get("tokens")))
 
     @extend_schema(
         summary="Undo a kill switch", request=UndoSerializer, responses={202: RevocationSerializer}
@@ -260,7 +271,7 @@ class RevocationViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet)
         except services.NothingToRevoke as exc:
             raise ValidationError({"revocation": [str(exc)]}) from exc
         except ValueError as exc:
-            raise ValidationError({"reason": [str(exc)]}) from exc
+            raise _named_400(exc, UndoSerializer, default="revocation") from exc
         return _accepted(undo)
 
 
@@ -287,12 +298,23 @@ def _target(data: dict) -> targets.Target:
         raise ValidationError({"filter": [str(exc)]}) from exc  # "status: 'x' is not one of..."
 
 
+def _named_400(exc: ValueError, serializer_class, default: str = "reason") -> ValidationError:
+    """A service's ValueError ("tokens: at most 20 token values") as a 400 naming its field."""
+    field, sep, message = str(exc).partition(": ")
+    if sep and field in serializer_class().fields:
+        return ValidationError({field: [message]})
+    return ValidationError({default: [str(exc)]})
+
+
 def _target_field(action: str) -> str:
     return (targets.NEEDS.get(action) or ("filter",))[0]
 
 
-def _plan_data(target: targets.Target) -> dict:
-    the_plan = targets.plan_for(target)
+def _plan_data(target: targets.Target, tokens: list[str] | None = None) -> dict:
+    try:
+        the_plan = targets.plan_for(target, tokens=tokens)
+    except ValueError as exc:
+        raise _named_400(exc, StartRevocationSerializer, default="action") from exc
     bulk = target.action == Revocation.Action.BULK
     return PlanSerializer(
         {

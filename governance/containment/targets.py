@@ -113,10 +113,10 @@ def resolve(action: str, params: Mapping) -> Target:
     return target
 
 
-def plan_for(target: Target) -> Plan:
+def plan_for(target: Target, *, tokens: list[str] | None = None) -> Plan:
     """The dry run of `target`: the plan start_revocation builds, so the counts and steps the
-    confirm page shows are the ones the revocation runs."""
-    return services.build_plan(action=target.action, **target.start_kwargs())
+    confirm page shows are the ones the revocation runs (ValueError naming a bad field)."""
+    return services.build_plan(action=target.action, tokens=tokens, **target.start_kwargs())
 
 
 def touches_nothing(the_plan: Plan) -> bool:

@@ -23,7 +23,7 @@ from governance.access.htmx import render_fragment_or_page, wants_fragment
 from governance.access.lists.filters import InvalidFilter
 from governance.access.roles import ADMIN, VIEWER, role_required
 from governance.containment import plan, reads, services, targets
-from governance.containment.forms import ReasonForm
+from governance.containment.forms import GrantRevokeForm, ReasonForm
 from governance.containment.models import Revocation
 
 PAGE_SIZE = 50
@@ -116,20 +116,23 @@ def revocation_create(request, action: str):
     except targets.BadTarget as exc:
         context = {"action": action, "bad_target": exc, "button": BUTTONS[action]}
         return render(request, "governance/containment/confirm.html", context, status=400)
-    form = ReasonForm(request.POST if request.method == "POST" else None)
+    form_class = GrantRevokeForm if action == Revocation.Action.GRANT else ReasonForm
+    form = form_class(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        tokens = form.token_list() if action == Revocation.Action.GRANT else None
         try:
             revocation = services.start_revocation(
                 actor=request.user,
                 action=action,
                 reason=form.cleaned_data["reason"],
+                tokens=tokens,
                 request=request,
                 **target.start_kwargs(),
             )
         except services.NothingToRevoke as exc:
             messages.error(request, str(exc))
         except ValueError as exc:
-            form.add_error("reason", str(exc))
+            form.add_service_error(exc)
         else:
             return _started(request, revocation)
     return _confirm_page(request, target, targets.plan_for(target), form)
@@ -216,7 +219,7 @@ def revocation_undo(request, pk: int):
         except services.NothingToRevoke as exc:
             messages.error(request, str(exc))
         except ValueError as exc:
-            form.add_error("reason", str(exc))
+            form.add_service_error(exc)
         else:
             return _started(request, undo)
     the_plan = services.build_plan(action=Revocation.Action.UNDO, revocation=revocation)

@@ -104,6 +104,13 @@ def test_bad_input_is_a_400_naming_the_field(admin_client_, inv, body, field):
     assert not Revocation.objects.exists()
 
 
+def test_token_values_are_for_one_grant_only_and_never_echoed(admin_client_, inv):
+    body = {"action": "client", "client": inv["cursor"].pk, "reason": "r"}
+    answer = _post(admin_client_, API, {**body, "tokens": ["secret-token-value-1"]})
+    assert answer.status_code == 400 and list(answer.json()) == ["tokens"]
+    assert "secret-token-value-1" not in answer.content.decode()
+
+
 def test_a_bad_dry_run_flag_is_a_400_naming_it(admin_client_, inv):
     body = {"action": "grant", "grant": inv["grant"].pk, "reason": "r"}
     answer = _post(admin_client_, f"{API}?dry_run=perhaps", body)

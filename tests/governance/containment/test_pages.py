@@ -147,6 +147,16 @@ def test_confirming_starts_the_revocation_and_shows_its_progress(admin_client_, 
     assert "offboarded, HR-7" in page and "started" in page
 
 
+def test_a_refused_token_value_is_named_and_never_echoed(admin_client_, inv, okta_as):
+    url = _new("grant", grant=inv["grant"].pk)
+    assert 'name="tokens"' in admin_client_.get(url).content.decode()
+    answer = admin_client_.post(url, {"reason": "leaked", "tokens": "short-tok"})
+    html = answer.content.decode()
+    assert answer.status_code == 400
+    assert "a token value is between 10 and 8000 characters" in html
+    assert "short-tok" not in html and not Revocation.objects.exists()
+
+
 def test_nothing_to_revoke_is_said_plainly_with_no_button(admin_client_, inv):
     lonely = identity("u-0", issuer="https://nowhere.example")
     page = admin_client_.get(_new("identity", identity=lonely.pk)).content.decode()
