@@ -5,6 +5,8 @@ import). The buttons that start a revocation are plain `{% url 'containment:...'
 
 from __future__ import annotations
 
+import json
+
 from django import template
 
 from governance.containment.reads import for_object
@@ -17,3 +19,34 @@ def revocations_for(*, grant=None, identity=None, client=None):
     """The latest revocations acting on the object (one query). A variable the including
     template did not set arrives as "" (string_if_invalid): that is no object."""
     return for_object(grant=grant or None, identity=identity or None, client=client or None)
+
+
+# Shown in the step's own columns already (what, IdP): not repeated in its request summary.
+SHOWN_ELSEWHERE = frozenset({"operation", "connection", "kind"})
+
+
+@register.filter
+def summary_lines(summary) -> list[tuple[str, str]]:
+    """A step's request or answer summary as (key, text) lines for the progress table: an HTTP
+    exchange {method, path, status} reads "DELETE /admin/grants/g1 → 204", a list one item per
+    "; ", empty values dropped. Summaries hold no secret (the runner writes them so)."""
+    if not isinstance(summary, dict):
+        return []
+    return [
+        (key, _text(value))
+        for key, value in summary.items()
+        if key not in SHOWN_ELSEWHERE and value not in (None, "", [], {})
+    ]
+
+
+def _text(value) -> str:
+    if isinstance(value, list):
+        return "; ".join(_text(item) for item in value)
+    if isinstance(value, dict):
+        if "method" in value and "path" in value:
+            status = value.get("status")
+            return f"{value['method']} {value['path']}" + (f" → {status}" if status else "")
+        if "outcome" in value and "target" in value:
+            return f"{value['target']}: {value['outcome']}"
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return str(value)

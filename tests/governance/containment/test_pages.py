@@ -219,7 +219,10 @@ def test_the_progress_fragment_shows_each_steps_state_retry_answer_and_proof(vie
         1,
         state="done",
         attempts=1,
-        request_summary={"method": "DELETE", "path": "/api/v1/grants/g"},
+        request_summary={
+            "method": "DELETE",
+            "requests": [{"method": "DELETE", "path": "/api/v1/grants/g", "status": 204}],
+        },
         response_summary={"status": 204},
     )
     step_row(rev, 2, state="running", attempts=2)
@@ -254,6 +257,7 @@ def test_the_progress_fragment_shows_each_steps_state_retry_answer_and_proof(vie
     assert 'hx-trigger="every 1s"' in html  # still open: it polls
     assert "Running: 5 of 7 steps finished." in html
     assert '<span class="muted">method</span> DELETE' in html
+    assert '<span class="muted">requests</span> DELETE /api/v1/grants/g → 204' in html
     assert '<span class="muted">status</span> 204' in html
     assert "Okta said E0000006: You do not have permission" in html
     assert ">verified</span>" in html and "not listed by Okta" in html
