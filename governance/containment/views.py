@@ -82,23 +82,35 @@ def revocation_detail(request, pk: int):
 
 def _progress(revocation: Revocation) -> dict:
     steps = list(reads.steps_of(revocation))
+    # What kept it from "done", as the runner's outcome counts it: acting steps (not the
+    # verifications) that failed or were skipped, each with its reason.
+    failed = [
+        s for s in steps if s.kind != s.Kind.VERIFY and s.state in (s.State.FAILED, s.State.SKIPPED)
+    ]
     return {
         "revocation": revocation,
         "target": revocation,
         "steps": steps,
-        # What kept it from "done", as the runner's outcome counts it: acting steps (not the
-        # verifications) that failed or were skipped, each with its reason.
-        "failed_steps": [
-            s
-            for s in steps
-            if s.kind != s.Kind.VERIFY and s.state in (s.State.FAILED, s.State.SKIPPED)
-        ],
+        "failed_steps": failed,
+        "shortfall": shortfall(failed),
+        "verify_steps": sum(s.kind == s.Kind.VERIFY for s in steps),
         "steps_done": sum(s.state not in (s.State.PENDING, s.State.RUNNING) for s in steps),
         "orphaned": list(reads.orphaned_tasks(revocation)),
         "flags": list(reads.used_after_flags(revocation)),
         "undone_by": list(revocation.undone_by.order_by("-queued_at")),
         "undoable": reads.undoable(revocation),
     }
+
+
+def shortfall(steps) -> list[dict]:
+    """Failed or skipped steps grouped by (state, reason), in first-seen order."""
+    groups: dict[tuple[str, str], dict] = {}
+    for step in steps:
+        key = (step.get_state_display().lower(), step.error)
+        groups.setdefault(key, {"state": key[0], "error": key[1], "steps": []})["steps"].append(
+            step
+        )
+    return list(groups.values())
 
 
 @role_required(ADMIN)

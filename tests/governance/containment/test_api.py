@@ -176,6 +176,15 @@ def test_undo_of_anything_but_a_finished_kill_switch_is_a_400(admin_client_, inv
     assert no_reason.status_code == 400 and list(no_reason.json()) == ["reason"]
 
 
+def test_an_admin_undoes_a_kill_switch_once(admin_client_, inv):
+    kill = revocation_row(action="client", client=inv["cursor"])
+    step_row(kill, 1, kind="local", operation="block_client", state="done")
+    answer = _post(admin_client_, f"{API}{kill.pk}/undo/", {"reason": "false alarm"})
+    assert answer.status_code == 202 and answer.json()["undoes"] == kill.pk
+    again = _post(admin_client_, f"{API}{kill.pk}/undo/", {"reason": "twice"})
+    assert again.status_code == 400 and list(again.json()) == ["revocation"]
+
+
 def test_the_schema_documents_every_revocation_operation(viewer_client):
     paths = viewer_client.get("/api/v1/schema/?format=json").json()["paths"]
     assert {"get", "post"} <= set(paths[API])

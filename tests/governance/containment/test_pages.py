@@ -354,6 +354,21 @@ def test_only_a_finished_kill_switch_offers_undo(admin_client_, inv):
     assert f'href="{LIST}{kill.pk}/undo/">Undo this kill switch…</a>' in page
 
 
+def test_undoing_a_kill_switch_asks_a_reason_then_starts_the_undo(admin_client_, inv):
+    kill = revocation_row(action="client", client=inv["cursor"])
+    step_row(kill, 1, kind="local", operation="block_client", state="done")
+    url = f"{LIST}{kill.pk}/undo/"
+    assert "Unblock Cursor" in admin_client_.get(url).content.decode()
+    refused = admin_client_.post(url, {"reason": " "})
+    assert refused.status_code == 400 and "Reason is required" in refused.content.decode()
+    answer = admin_client_.post(url, {"reason": "false alarm"})
+    undo = Revocation.objects.get(action="undo")
+    assert answer.status_code == 302 and answer["Location"] == f"{LIST}{undo.pk}/"
+    assert undo.undoes == kill and undo.reason == "false alarm"
+    page = admin_client_.get(f"{LIST}{kill.pk}/").content.decode()
+    assert "Undone by" in page and "Undo this kill switch" not in page
+
+
 # --- Block is not a cut-off ---------------------------------------------------------------------
 
 
