@@ -159,9 +159,8 @@ class _Run:
     def _reach(self, step) -> Reach:
         reach = self.resolver.for_connection_id(step.connection_id)
         if reach.problem:
-            raise NotSupported(
-                reach.connection.kind if reach.connection else "", "call", reach.problem
-            )
+            kind = reach.connection.kind if reach.connection else "unknown"
+            raise NotSupported(kind, step.operation, reach.problem)
         return reach
 
     # --- retries, pacing, waiting -----------------------------------------------------------

@@ -147,3 +147,37 @@ def test_calls_are_paced_under_the_connections_revoke_rate(admin_user, peer, mon
     # for its slot, later slots further off (the waits the pacer asked for; nothing slept).
     assert len(waits) == 3
     assert waits == sorted(waits) and all(w <= 10 * (i + 1) for i, w in enumerate(waits))
+
+
+def test_the_residual_window_names_what_revocation_cannot_close(admin_user, peer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    revocation, rows = start(admin_user, peer)
+    exp = timezone.now() + timedelta(minutes=10)
+    Grant.objects.filter(pk=rows.grants[0].pk).update(
+        access_token_expires_at=exp, id_jag_jti="jti-1"
+    )
+    revocation = run(revocation)
+
+    assert revocation.residual_until == exp
+    whats = [item["what"] for item in revocation.residual]
+    assert "self-contained access tokens of 1 grant(s) stay valid until their exp" in whats
+    assert any("ID-JAG" in w for w in whats)
+
+
+def test_a_connection_disabled_after_the_confirm_skips_its_calls_with_the_reason(admin_user, peer):
+    from governance.idp.models import IdpConnection
+
+    revocation, rows = start(admin_user, peer)
+    IdpConnection.objects.update(enabled=False)
+    revocation = run(revocation)
+
+    assert revocation.outcome == "failed" and revocation.proof == "not_verified"
+    call = revocation.steps.get(position=1)
+    assert call.state == "skipped" and "is disabled" in call.error
+    assert not peer.deletes
+    assert set(
+        Grant.objects.filter(pk__in=[g.pk for g in rows.grants]).values_list("status", flat=True)
+    ) == {"active"}
