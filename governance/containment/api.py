@@ -111,7 +111,7 @@ class RevocationDetailSerializer(RevocationSerializer):
 
 
 class StartRevocationSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=[(a, a) for a in targets.STARTABLE])
+    action = serializers.ChoiceField(choices=targets.STARTABLE_CHOICES)
     reason = serializers.CharField(max_length=2000, help_text="Why (required, recorded).")
     grant = serializers.IntegerField(required=False, min_value=1, help_text="action=grant")
     identity = serializers.IntegerField(

@@ -29,6 +29,7 @@ STARTABLE = (
     Revocation.Action.CLIENT,
     Revocation.Action.BULK,
 )
+STARTABLE_CHOICES = [(value, Revocation.Action(value).label) for value in STARTABLE]
 # Which ids each action needs.
 NEEDS = {
     Revocation.Action.GRANT: ("grant",),
