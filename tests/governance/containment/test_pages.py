@@ -85,6 +85,21 @@ def test_a_revoked_grant_offers_no_revoke_button(admin_client_, inv):
     )
 
 
+def test_grant_identity_and_client_pages_list_the_revocations_that_acted_on_them(
+    viewer_client, inv
+):
+    bulk = revocation_row(action="bulk", grant_ids=[inv["grant"].pk], reason="unused 90 days")
+    cut = revocation_row(action="identity", identity=inv["alice"], reason="left the company")
+    kill = revocation_row(action="client", client=inv["cursor"], reason="vendor breach")
+    for url, rev in (
+        (f"/inventory/grants/{inv['grant'].pk}/", bulk),
+        (f"/inventory/identities/{inv['alice'].pk}/", cut),
+        (f"/inventory/clients/{inv['cursor'].pk}/", kill),
+    ):
+        page = viewer_client.get(url).content.decode()
+        assert f'href="{LIST}{rev.pk}/">#{rev.pk}</a>' in page and rev.reason in page, url
+
+
 def test_the_task_page_links_to_the_revocation_that_orphaned_it(viewer_client, inv):
     rev = revocation_row(action="identity", identity=inv["alice"])
     Task.objects.filter(pk=inv["task"].pk).update(
