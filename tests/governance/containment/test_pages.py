@@ -77,6 +77,14 @@ def test_viewers_follow_revocations_but_see_no_button_and_may_not_start_one(view
     assert viewer_client.post(f"{LIST}{rev.pk}/undo/", {"reason": "x"}).status_code == 403
 
 
+def test_auditors_export_grants_but_see_no_revocation_button(auditor_client, inv):
+    grants = auditor_client.get("/inventory/grants/?status=active").content.decode()
+    assert "Export these grants as CSV" in grants and "Revoke matching…" not in grants
+    client_page = auditor_client.get(f"/inventory/clients/{inv['cursor'].pk}/").content.decode()
+    assert "Kill switch…" not in client_page
+    assert auditor_client.get(_new("client", client=inv["cursor"].pk)).status_code == 403
+
+
 def test_a_revoked_grant_offers_no_revoke_button(admin_client_, inv):
     revoked = Grant.objects.get(external_id="g-bot")
     assert (
