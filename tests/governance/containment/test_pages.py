@@ -12,7 +12,7 @@ from django.urls import reverse
 from governance.containment import plan
 from governance.containment.forms import REASON_REQUIRED
 from governance.containment.models import Revocation
-from inventory.models import Client, Flag, Grant, Identity, Task
+from inventory.models import Flag, Grant, Task
 from tests.governance.containment.conftest import oauth_connection
 from tests.governance.containment.rows import revocation_row, step_row
 from tests.ui_factories import OKTA, T0, grant, identity, small_inventory
@@ -390,34 +390,3 @@ def test_undoing_a_kill_switch_asks_a_reason_then_starts_the_undo(admin_client_,
     assert undo.undoes == kill and undo.reason == "false alarm"
     page = admin_client_.get(f"{LIST}{kill.pk}/").content.decode()
     assert "Undone by" in page and "Undo this kill switch" not in page
-
-
-# --- Block is not a cut-off ---------------------------------------------------------------------
-
-
-def test_block_warns_what_stays_active_and_offers_the_kill_switch(admin_client_, inv):
-    cursor = inv["cursor"]
-    html = admin_client_.post(
-        f"/inventory/clients/{cursor.pk}/review/", {"status": "blocked"}
-    ).content.decode()
-    assert "it revokes nothing" in html
-    assert "1 active grant and 1 running task stay active." in html
-    assert "Use the kill switch instead…" in html and _new("client", client=cursor.pk) in html
-    assert Client.objects.get(pk=cursor.pk).review_status != "blocked"  # not yet confirmed
-
-
-def test_a_blocked_client_with_active_grants_carries_a_kill_switch_banner(admin_client_, inv):
-    Client.objects.filter(pk=inv["cursor"].pk).update(review_status="blocked")
-    html = admin_client_.get(f"/inventory/clients/{inv['cursor'].pk}/").content.decode()
-    assert "Blocked in the console, but 1 active grant and 1 running task stay active" in html
-    assert f'The <a href="{_new("client", client=inv["cursor"].pk)}">kill switch</a>' in html
-
-
-def test_a_disabled_identity_with_active_grants_carries_a_cut_off_link(admin_client_, inv):
-    Identity.objects.filter(pk=inv["alice"].pk).update(status="disabled")
-    html = admin_client_.get(f"/inventory/identities/{inv['alice'].pk}/").content.decode()
-    assert "still holds 1 active grant" in html
-    assert (
-        f'<a href="{_new("identity", identity=inv["alice"].pk)}">Cut off everywhere…</a> revokes'
-        in html
-    )
