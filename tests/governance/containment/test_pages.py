@@ -1,6 +1,6 @@
 """The containment pages as an Admin and a Viewer use them: the entry points on the pages of what
 an action acts on, the confirm page (the dry run, the steps, a required reason), the revocation's
-live progress in every state, the list and the undo (the "Block" warnings: test_block_warnings.py)."""
+live progress in every state, the list and the undo (Block's warnings: test_block_warnings.py)."""
 
 from __future__ import annotations
 
