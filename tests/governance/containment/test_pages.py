@@ -49,6 +49,7 @@ def test_an_admin_finds_each_action_on_the_page_of_what_it_acts_on(admin_client_
     )
     client_page = admin_client_.get(f"/inventory/clients/{inv['cursor'].pk}/").content.decode()
     assert "Kill switch…" in client_page and _new("client", client=inv["cursor"].pk) in client_page
+    assert "Revoke all for this identity…" in client_page  # alice holds an active grant
     grants = admin_client_.get("/inventory/grants/?status=active&sort=-issued_at").content.decode()
     assert "Revoke matching…" in grants
     assert f"{reverse('containment:revocation_create', args=['bulk'])}?status=active" in grants
