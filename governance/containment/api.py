@@ -22,7 +22,7 @@ from governance.access.lists.schema import (
     spec_parameters,
 )
 from governance.access.roles import IsAdmin, IsViewer
-from governance.containment import plan, reads, services, targets
+from governance.containment import plan, queries, reads, services, targets
 from governance.containment.models import Revocation, RevocationStep
 
 
@@ -202,7 +202,7 @@ class RevocationViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet)
 
     def get_object(self):
         revocation = super().get_object()
-        revocation.ordered_steps = list(reads.steps_of(revocation))
+        revocation.ordered_steps = list(queries.revocation_steps(revocation))
         return revocation
 
     @extend_schema(
@@ -260,9 +260,14 @@ class RevocationViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet)
         """Reactivate what a kill switch deactivated where the IdP allows it; 202 with the undo."""
         revocation = self.get_object()
         data = _valid(UndoSerializer, request)
-        if not reads.undoable(revocation):
+        if not queries.undoable(revocation):
             raise ValidationError(
-                {"revocation": ["only a finished kill switch not undone yet can be undone"]}
+                {
+                    "revocation": [
+                        "only a finished revocation that deactivated or blocked something, "
+                        "not undone yet, can be undone"
+                    ]
+                }
             )
         try:
             undo = services.undo_revocation(
@@ -329,7 +334,7 @@ def _plan_data(target: targets.Target, tokens: list[str] | None = None) -> dict:
 
 
 def _accepted(revocation: Revocation) -> Response:
-    revocation.ordered_steps = list(reads.steps_of(revocation))
+    revocation.ordered_steps = list(queries.revocation_steps(revocation))
     return Response(RevocationDetailSerializer(revocation).data, status=status.HTTP_202_ACCEPTED)
 
 

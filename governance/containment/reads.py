@@ -1,9 +1,8 @@
-"""Reads for the revocation pages and the API: the list (one ListSpec for the page's filters, the
-API's filters and the OpenAPI parameters), a revocation with its steps, the tasks it orphaned and
-the "used after revocation" flags raised against it.
-
-(Kept apart from queries.py, which holds the runner's and the proof's reads.)
-"""
+"""Reads the revocation pages and the API add to queries.py's: the list's declaration with the
+id filters an object's page links to (`?grant=`, `?identity=`, `?client=`), the list rows with
+the counts the table shows, the tasks a revocation orphaned and the "used after revocation"
+flags raised against it. (queries.py holds the rest: steps, undoable, revocations touching an
+object, what a block leaves active.)"""
 
 from __future__ import annotations
 
@@ -12,26 +11,22 @@ from collections.abc import Mapping
 from django.db.models import Count, Q, QuerySet
 
 from governance.access.lists.filters import Filter, ListSpec, filtered
+from governance.containment import queries
 from governance.containment.models import Revocation, RevocationStep
 from inventory.models import Flag, Task
 
+# queries.REVOCATION_SPEC plus the ids an object's page filters by ("all →" from a grant,
+# identity or client page): one declaration for the page, the API and the OpenAPI parameters.
 REVOCATION_SPEC = ListSpec(
-    search=("reason", "target_key", "requested_by"),
+    search=queries.REVOCATION_SPEC.search,
     filters=(
-        Filter("action", "action", choices=tuple(Revocation.Action.choices), label="Action"),
-        Filter(
-            "outcome",
-            "outcome",
-            choices=tuple((v, label) for v, label in Revocation.Outcome.choices if v),
-            label="Outcome",
-        ),
-        Filter("status", "status", choices=tuple(Revocation.Status.choices), label="Run"),
+        *queries.REVOCATION_SPEC.filters,
         Filter("grant", "grant_id", kind="id", label="Grant"),
         Filter("identity", "identity_id", kind="id", label="Identity"),
         Filter("client", "client_id", kind="id", label="Client"),
     ),
-    sorts={"queued": "queued_at", "finished": "finished_at", "action": "action"},
-    default_sort="-queued",
+    sorts=queries.REVOCATION_SPEC.sorts,
+    default_sort=queries.REVOCATION_SPEC.default_sort,
 )
 
 
@@ -49,11 +44,6 @@ def revocation_rows(params: Mapping) -> QuerySet:
     return filtered(REVOCATION_SPEC, rows, params)
 
 
-def steps_of(revocation: Revocation) -> QuerySet:
-    """The steps in the order they run, with the IdP connection each calls."""
-    return revocation.steps.select_related("connection").order_by("position")
-
-
 def orphaned_tasks(revocation: Revocation) -> QuerySet:
     """Tasks still running when this revocation cut their grant, client or identity."""
     return (
@@ -66,27 +56,3 @@ def orphaned_tasks(revocation: Revocation) -> QuerySet:
 def used_after_flags(revocation: Revocation) -> QuerySet:
     """The "used after revocation" flags the watcher raised and linked to this revocation."""
     return Flag.objects.filter(details__revocation=revocation.pk).order_by("-last_raised_at", "-id")
-
-
-def for_object(*, grant=None, identity=None, client=None, limit: int = 5) -> list[Revocation]:
-    """The latest revocations acting on one grant, identity or client (its page lists them)."""
-    condition = Q(pk__in=[])
-    if grant is not None:
-        condition |= Q(grant=grant) | Q(grant_ids__contains=[grant.pk])
-    if identity is not None:
-        condition |= Q(identity=identity)
-    if client is not None:
-        condition |= Q(client=client)
-    return list(Revocation.objects.filter(condition).order_by("-queued_at", "-id")[:limit])
-
-
-def undoable(revocation: Revocation) -> bool:
-    """A finished kill switch that nobody undid yet: the IdPs can reactivate the app and its
-    Cross App Access connections, and the inventory block can be lifted. A revoked grant, token
-    or session cannot be given back, so the other actions have no undo."""
-    return (
-        revocation.action == Revocation.Action.CLIENT
-        and not revocation.is_open
-        and revocation.outcome in (Revocation.Outcome.DONE, Revocation.Outcome.PARTIAL)
-        and not revocation.undone_by.exists()
-    )

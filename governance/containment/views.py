@@ -22,11 +22,13 @@ from django.views.decorators.http import require_http_methods
 from governance.access.htmx import render_fragment_or_page, wants_fragment
 from governance.access.lists.filters import InvalidFilter
 from governance.access.roles import ADMIN, VIEWER, role_required
-from governance.containment import plan, reads, services, targets
+from governance.containment import plan, queries, reads, services, targets
 from governance.containment.forms import GrantRevokeForm, ReasonForm
 from governance.containment.models import Revocation, RevocationStep
 
 PAGE_SIZE = 50
+# The list's selects; `status` is the job's run (queued, running, done, failed), not how it ended.
+FILTER_LABELS = {"status": "Run"}
 # While a revocation runs its fragment is re-rendered every second: a bulk revocation has a step
 # per grant (2,000 rows for 1,000 grants), so the live table shows what moves and the page lists
 # every step once it has finished.
@@ -56,7 +58,12 @@ def revocation_list(request):
     except InvalidFilter as exc:
         context["error"], status = str(exc), 400
     context["filters"] = [
-        (flt.param, flt.label, flt.choices, params.get(flt.param, ""))
+        (
+            flt.param,
+            FILTER_LABELS.get(flt.param, flt.label or flt.param.capitalize()),
+            [(value, label) for value, label in flt.choices if value],  # "" is "any"
+            params.get(flt.param, ""),
+        )
         for flt in reads.REVOCATION_SPEC.filters
         if flt.kind == "choice"
     ]
@@ -86,7 +93,7 @@ def revocation_detail(request, pk: int):
 
 
 def _progress(revocation: Revocation) -> dict:
-    steps = list(reads.steps_of(revocation))
+    steps = list(queries.revocation_steps(revocation))
     # What kept it from "done", as the runner's outcome counts it: acting steps (not the
     # verifications) that failed or were skipped, each with its reason.
     failed = [
@@ -108,7 +115,7 @@ def _progress(revocation: Revocation) -> dict:
         "orphaned": list(reads.orphaned_tasks(revocation)),
         "flags": list(reads.used_after_flags(revocation)),
         "undone_by": list(revocation.undone_by.order_by("-queued_at")),
-        "undoable": reads.undoable(revocation),
+        "undoable": queries.undoable(revocation),
     }
 
 
@@ -240,7 +247,7 @@ def _started(request, revocation: Revocation):
 def revocation_undo(request, pk: int):
     """Confirm and start the undo of a kill switch (reactivate what the IdPs allow)."""
     revocation = get_object_or_404(Revocation.objects.select_related("client"), pk=pk)
-    if not reads.undoable(revocation):
+    if not queries.undoable(revocation):
         messages.error(request, _why_not_undoable(revocation))
         return redirect("containment:revocation_detail", pk=revocation.pk)
     form = ReasonForm(request.POST if request.method == "POST" else None)
@@ -275,13 +282,14 @@ def revocation_undo(request, pk: int):
 
 
 def _why_not_undoable(revocation: Revocation) -> str:
-    if revocation.action != Revocation.Action.CLIENT:
-        return (
-            f"{revocation} cannot be undone: a revoked grant, token or session cannot be given "
-            "back (the user signs in and consents again). Only a kill switch has an undo."
-        )
     if revocation.is_open:
         return f"{revocation} is still running: undo it once it has finished."
-    if revocation.undone_by.exists():
+    if revocation.action == Revocation.Action.UNDO:
+        return f"{revocation} is an undo: it cannot be undone in turn."
+    if revocation.undone_by.exclude(outcome=Revocation.Outcome.FAILED).exists():
         return f"{revocation} was already undone."
-    return f"{revocation} failed: there is nothing to undo."
+    return (
+        f"{revocation} cannot be undone: it deactivated and blocked nothing, and a revoked "
+        "grant, token or session cannot be given back (the user signs in and consents again). "
+        "A kill switch has an undo."
+    )

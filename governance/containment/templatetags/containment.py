@@ -9,7 +9,10 @@ import json
 
 from django import template
 
-from governance.containment.reads import for_object
+from governance.containment.queries import revocations_touching
+
+# An object's page lists its latest revocations; "all →" opens the filtered list.
+LATEST = 5
 
 register = template.Library()
 
@@ -18,7 +21,11 @@ register = template.Library()
 def revocations_for(*, grant=None, identity=None, client=None):
     """The latest revocations acting on the object (one query). A variable the including
     template did not set arrives as "" (string_if_invalid): that is no object."""
-    return for_object(grant=grant or None, identity=identity or None, client=client or None)
+    return list(
+        revocations_touching(grant=grant or None, identity=identity or None, client=client or None)[
+            :LATEST
+        ]
+    )
 
 
 # Shown in the step's own columns already (what, IdP): not repeated in its request summary.

@@ -260,10 +260,9 @@ def test_only_a_finished_kill_switch_offers_undo(admin_client_, inv):
     page = admin_client_.get(f"{LIST}{grant_rev.pk}/").content.decode()
     assert "Undo this kill switch" not in page
     refused = admin_client_.post(f"{LIST}{grant_rev.pk}/undo/", {"reason": "oops"}, follow=True)
-    assert "cannot be undone: a revoked grant, token or session cannot be given back" in (
-        refused.content.decode()
-    )
+    assert "a revoked grant, token or session cannot be given back" in refused.content.decode()
     kill = revocation_row(action="client", client=inv["cursor"])
+    step_row(kill, 1, kind="local", operation="block_client", state="done")
     page = admin_client_.get(f"{LIST}{kill.pk}/").content.decode()
     assert f'href="{LIST}{kill.pk}/undo/">Undo this kill switch…</a>' in page
 
