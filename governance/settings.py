@@ -101,6 +101,7 @@ TEMPLATES = [
                 "idp": "governance.idp.templatetags.idp",
                 # Links from inventory's task and flag rows to the revocation that caused them.
                 "containment_links": "governance.containment.templatetags.containment_links",
+                "containment": "governance.containment.templatetags.containment",
             },
         },
     },
@@ -263,7 +264,12 @@ SPECTACULAR_SETTINGS = {
     # No badge from the public validator.swagger.io: the docs page talks to this console only.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     # Every job kind (crawls, IdP syncs) shares one status set: one enum, named for it.
-    "ENUM_NAME_OVERRIDES": {"JobStatusEnum": "governance.platform.jobs.Job.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "governance.platform.jobs.Job.Status",
+        # A revocation's action, and the actions an Admin may start (undo starts elsewhere).
+        "RevocationActionEnum": "governance.containment.models.Revocation.Action",
+        "StartableActionEnum": "governance.containment.targets.STARTABLE_CHOICES",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

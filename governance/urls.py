@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 import audit.api
+import governance.containment.api
 import governance.idp.api
 import inventory.api
 from governance.access.roles import ADMIN, IsViewer, has_role
@@ -33,6 +34,7 @@ router = ApiRouter()
 inventory.api.register(router)
 audit.api.register(router)
 governance.idp.api.register(router)
+governance.containment.api.register(router)
 
 # The Django admin is read-mostly and for Admins only.
 admin.site.has_permission = lambda request: (
@@ -52,6 +54,7 @@ urlpatterns = [
     path("admin/password_change/", RedirectView.as_view(pattern_name="governance:password_change")),
     path("admin/", admin.site.urls),
     path("", include("governance.urls_ui")),
+    path("governance/revocations/", include("governance.containment.urls")),
     path("inventory/", include("inventory.urls")),
     # Audit's pages under audit/, and its ingest endpoints at the paths senders are set up with.
     path("", include("audit.urls")),

@@ -51,6 +51,9 @@ def client_detail(request, pk: int):
     """A client, its grants, the servers it holds grants on, its tasks and flags."""
     client = get_object_or_404(Client.objects.select_related("owner"), pk=pk)
     grants = client.grants.select_related("subject", "server").order_by("-issued_at", "-id")
+    # A blocked client's page warns what the block left active (blocking revokes nothing).
+    blocked = client.review_status == "blocked"
+    left = _still_active(client) if blocked else {"active_grants": 0, "running_tasks": 0}
     return render(
         request,
         "inventory/client_detail.html",
@@ -67,6 +70,8 @@ def client_detail(request, pk: int):
             ],
             "task_count": client.tasks.count(),
             "flags": queries.flags_for(client)[:RELATED_ROWS],
+            "active_grant_count": left["active_grants"],
+            "running_task_count": left["running_tasks"],
         },
     )
 

@@ -9,6 +9,7 @@ from audit.models import AuditEvent, EventSource
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
 from governance.access.models import AdminAction
+from governance.containment.models import Revocation, RevocationStep
 from governance.idp.models import IdpConnection, IdpSync
 from inventory.models import (
     AuthorizationServer,
@@ -39,6 +40,7 @@ API_LISTS = [
     "event-sources",
     "idp-connections",
     "idp-syncs",
+    "revocations",
 ]
 
 
@@ -76,10 +78,23 @@ def one_of_everything() -> dict:
     )
     idp.issuers.create(issuer="https://auth.example")
     idp_sync = IdpSync.objects.create(connection=idp, queued_at=T0, status="succeeded")
+    revocation = Revocation.objects.create(
+        action="grant",
+        target_key=f"grant:{inv['grant'].pk}",
+        reason="rows",
+        grant=inv["grant"],
+        queued_at=T0,
+        status="done",
+        outcome="done",
+    )
+    RevocationStep.objects.create(
+        revocation=revocation, position=1, kind="call", operation="revoke", description="Revoke"
+    )
     return {
         **inv,
         "idp": idp,
         "idp_sync": idp_sync,
+        "revocation": revocation,
         "registry": registry,
         "crawl": crawl,
         "document": document,

@@ -18,6 +18,7 @@ DETAIL_URLS = {
     "inventory.server": "inventory:server_detail",
     "inventory.grant": "inventory:grant_detail",
     "inventory.task": "inventory:task_detail",
+    "governance.revocation": "containment:revocation_detail",
 }
 
 

@@ -103,6 +103,20 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
         ("POST", f"/governance/idp/{MISSING}/sync/", ACT_ADMIN_MISSING)
     ],
     "governance/idp/syncs/<int:pk>/": [("GET", "/governance/idp/syncs/{idp_sync}/", PAGE_VIEWER)],
+    # Revocations: Viewers follow them; only Admins reach a confirm page, start one or undo one.
+    "governance/revocations/": [("GET", "/governance/revocations/", PAGE_VIEWER)],
+    "governance/revocations/<int:pk>/": [
+        ("GET", "/governance/revocations/{revocation}/", PAGE_VIEWER)
+    ],
+    "governance/revocations/new/<str:action>/": [
+        ("GET", "/governance/revocations/new/grant/?grant={grant}", PAGE_ADMIN),
+        ("POST", f"/governance/revocations/new/grant/?grant={MISSING}", ACT_ADMIN_MISSING),
+        ("POST", f"/governance/revocations/new/client/?client={MISSING}", ACT_ADMIN_MISSING),
+    ],
+    "governance/revocations/<int:pk>/undo/": [
+        ("GET", f"/governance/revocations/{MISSING}/undo/", ACT_ADMIN_MISSING),
+        ("POST", f"/governance/revocations/{MISSING}/undo/", ACT_ADMIN_MISSING),
+    ],
     # Inventory pages.
     "inventory/identities/": [("GET", "/inventory/identities/", PAGE_VIEWER)],
     "inventory/identities/<int:pk>/": [("GET", "/inventory/identities/{alice}/", PAGE_VIEWER)],
@@ -231,6 +245,17 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     **_api_reads("idp-syncs", "idp_sync"),
     "api/v1/^idp-connections/(?P<pk>[^/.]+)/sync/$": [
         ("POST", f"/api/v1/idp-connections/{MISSING}/sync/", API_ADMIN_MISSING)
+    ],
+    "api/v1/^revocations/$": [
+        ("GET", "/api/v1/revocations/", API_VIEWER),
+        ("POST", "/api/v1/revocations/", API_ADMIN_INVALID),
+    ],
+    "api/v1/^revocations/(?P<pk>[^/.]+)/$": [
+        ("GET", "/api/v1/revocations/{revocation}/", API_VIEWER)
+    ],
+    "api/v1/^revocations/plan/$": [("POST", "/api/v1/revocations/plan/", API_ADMIN_INVALID)],
+    "api/v1/^revocations/(?P<pk>[^/.]+)/undo/$": [
+        ("POST", f"/api/v1/revocations/{MISSING}/undo/", API_ADMIN_MISSING)
     ],
     # Last: it ends each session.
     "accounts/logout/": [("POST", "/accounts/logout/", (302,) * 5)],

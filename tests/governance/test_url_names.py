@@ -7,7 +7,7 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api"}
+NAMESPACES = {"governance", "inventory", "audit", "api", "containment"}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -45,6 +45,7 @@ NOUNS = {
     "api_token",
     "idp_connection",
     "idp_sync",
+    "revocation",
     "account",
     "sso",  # company sign-in (governance/sso)
     "password",
@@ -87,6 +88,8 @@ ACTIONS = {
     "cancel_hook",  # an event source's cancel hook (set / remove)
     "suggest",
     "activity",
+    "undo",
+    "plan",
 }
 
 
