@@ -247,7 +247,7 @@ def bulk(api: httpx.Client, count: int, rate: int) -> dict:
             {
                 "action": "bulk",
                 "reason": "bench: bulk",
-                "filter_params": {"status": "active", "issuer": issuer},
+                "filter": {"status": "active", "issuer": issuer},
             },
         )
         body = wait_done(api, revocation_id, timeout=30 * 60)

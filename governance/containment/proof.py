@@ -29,25 +29,41 @@ class Evidence:
 
 
 def listed(
-    connector: Connector, subject: str, client_id: str, *, cache: dict | None = None
+    connector: Connector,
+    subject: str,
+    client_id: str,
+    *,
+    cache: dict | None = None,
+    prefer_full: bool = False,
+    before_read=None,
 ) -> list[IdpGrant]:
     """What the IdP still lists that `subject` gave `client_id`: `grants_for` where the kind
     has it, else its full grant listing filtered (NotSupported when it has neither). `cache`
-    keeps the reads of one verification pass (keyed by connector)."""
+    keeps the reads of one verification pass (keyed by connector). `prefer_full`: read the
+    full listing once instead of one `grants_for` per pair (a bulk of many pairs at one IdP).
+    `before_read()` runs before each read that goes to the IdP (the runner's pacing): an
+    answer from the cache costs no request, so it waits for nothing."""
     cache = {} if cache is None else cache
     pair = (id(connector), subject, client_id)
-    if pair not in cache:
+    everything = (id(connector), "*")
+    if pair in cache:
+        return cache[pair]
+    if everything not in cache and not (prefer_full and connector.supports(LIST_GRANTS)):
         try:
+            if before_read is not None:
+                before_read()
             cache[pair] = connector.grants_for(subject, client_id)
+            return cache[pair]
         except NotSupported:
             if not connector.supports(LIST_GRANTS):
                 raise
-            everything = (id(connector), "*")
-            if everything not in cache:
-                cache[everything] = list(connector.list_grants())
-            cache[pair] = [
-                g for g in cache[everything] if g.client_id == client_id and g.subject == subject
-            ]
+    if everything not in cache:
+        if before_read is not None:
+            before_read()
+        cache[everything] = list(connector.list_grants())
+    cache[pair] = [
+        g for g in cache[everything] if g.client_id == client_id and g.subject == subject
+    ]
     return cache[pair]
 
 
@@ -57,10 +73,13 @@ def _matches(grant: IdpGrant, external_id: str) -> bool:
     return f"{grant.subject}:{grant.client_id}" == external_id
 
 
-def check_absent(connector: Connector, target: dict, *, cache: dict | None = None) -> Evidence:
-    """The grant (or, without an external id, everything of subject → client) is not listed."""
+def check_absent(
+    connector: Connector, target: dict, *, cache: dict | None = None, **reading
+) -> Evidence:
+    """The grant (or, without an external id, everything of subject → client) is not listed.
+    `reading`: `listed`'s prefer_full and before_read."""
     subject, client_id = target.get("subject", ""), target.get("client_id", "")
-    remaining = listed(connector, subject, client_id, cache=cache)
+    remaining = listed(connector, subject, client_id, cache=cache, **reading)
     external_id = target.get("external_id")
     if external_id:
         still = [g for g in remaining if _matches(g, external_id)]
@@ -90,11 +109,18 @@ def check_client(connector: Connector, target: dict, *, want_active: bool) -> Ev
     return Evidence(active == want_active, f"the IdP lists {client_id} as {state}")
 
 
-def verify(step, connector: Connector, *, cache: dict | None = None) -> Evidence:
-    """Run one verification step's check (ConnectorError / NotSupported propagate)."""
+def verify(
+    step, connector: Connector, *, cache: dict | None = None, prefer_full=False, before_read=None
+) -> Evidence:
+    """Run one verification step's check (ConnectorError / NotSupported propagate);
+    `before_read()` runs before each request it sends (see `listed`)."""
     operation, target = step.operation, step.target
     if operation == "verify_absent":
-        return check_absent(connector, target, cache=cache)
+        return check_absent(
+            connector, target, cache=cache, prefer_full=prefer_full, before_read=before_read
+        )
+    if before_read is not None:
+        before_read()
     if operation == "verify_introspection":
         return check_token(connector, target)
     if operation in ("verify_client_inactive", "verify_client_active"):

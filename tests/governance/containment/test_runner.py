@@ -228,9 +228,10 @@ def test_calls_are_paced_under_the_connections_revoke_rate(admin_user, peer, mon
     )
     revocation = run(revocation)
     assert revocation.outcome == "done"
-    # Four IdP requests (two deletes, two checks) at one per 10 s: each after the first waits
-    # for its slot, later slots further off (the waits the pacer asked for; nothing slept).
-    assert len(waits) == 3
+    # Three IdP requests (two deletes, one read for both checks: the second is answered from
+    # the first's read and waits for no slot) at one per 10 s: each after the first waits for
+    # its slot, later slots further off (the waits the pacer asked for; nothing slept).
+    assert len(waits) == 2
     assert waits == sorted(waits) and all(w <= 10 * (i + 1) for i, w in enumerate(waits))
 
 
@@ -373,3 +374,26 @@ def test_an_undo_step_says_what_the_idp_restored_and_what_was_active_already():
         ("cwo1", "restored"),
         ("cwo2", "already active"),
     ]
+
+
+def test_many_checks_at_one_idp_read_its_full_listing_once(admin_user, peer):
+    """A bulk of many (subject, client) pairs is verified against one full listing of the IdP,
+    not one filtered read per pair (each read would wait for a slot under the rate limit)."""
+    oauth_connection(peer.url, grants_url=f"{peer.url}/admin/grants")
+    ids = [f"g-{i}" for i in range(runner.FULL_LISTING_MIN_PAIRS)]
+    for i, gid in enumerate(ids):
+        peer.grants[gid] = {"id": gid, "subject": f"user-{i}", "client_id": "agent"}
+        inventory(peer.url, [gid], subject=f"user-{i}")
+    revocation = services.start_revocation(
+        actor=admin_user,
+        action="bulk",
+        filter_params={"issuer": peer.url},
+        reason="offboarding",
+        enqueue=False,
+    )
+    before = len(peer.requests)
+    revocation = run(revocation)
+
+    assert (revocation.outcome, revocation.proof) == ("done", "verified")
+    reads = [r for r in peer.requests[before:] if r.method == "GET" and "/admin/grants" in r.path]
+    assert len(reads) == 1 and "subject" not in reads[0].query
