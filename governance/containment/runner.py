@@ -54,10 +54,20 @@ def run_revocation(revocation: Revocation, progress: jobs.Progress) -> None:
     """The runner: every step not finished yet, in order, then the outcome and the proof."""
     run = _Run(revocation, progress)
     steps = list(revocation.steps.order_by("position"))
+    # The step objects are the run's own record of each state (`_save` updates them too), so
+    # a check finds its call's state here rather than in one more query.
+    run.by_position = {step.position: step for step in steps}
     progress.summary["total"] = len(steps)
     for step in steps:
         if step.state not in FINISHED:
-            progress.flush()  # raises JobLost when the sweeper gave the job to another worker
+            if step.kind in (CALL, TASK):
+                # Before anything leaves for an IdP or a gateway: JobLost when the sweeper gave
+                # the job to another worker. Checks and console steps (reads, our own rows)
+                # confirm it at most once a second: a bulk's thousand checks are not a
+                # thousand job-row writes.
+                progress.flush()
+            else:
+                progress.maybe_flush()
             run.execute(step)
         progress.record()
     outcome.finish(revocation, progress)
@@ -81,6 +91,7 @@ class _Run:
         # IdP is checked against one read, not one per grant. Dropped before a re-read.
         self.listings: dict = {}
         self.full_listing: dict[int, bool] = {}  # connection id -> read the full listing
+        self.by_position: dict[int, RevocationStep] = {}
 
     # --- one step ---------------------------------------------------------------------------
 
@@ -126,7 +137,10 @@ class _Run:
         self._done(step, self._retrying(step, lambda: _perform(step, reach, self)))
 
     def _verify(self, step: RevocationStep) -> None:
-        call = self.revocation.steps.filter(position=step.target.get("call_position")).first()
+        position = step.target.get("call_position")
+        call = self.by_position.get(position)
+        if call is None:  # a step run on its own (tests), not through run_revocation
+            call = self.revocation.steps.filter(position=position).first()
         if call is None or call.state != State.DONE:
             state = call.get_state_display().lower() if call else "missing"
             why = f" ({call.error})" if call is not None and call.error else ""
@@ -137,8 +151,9 @@ class _Run:
         with transport.observing() as requests:
             try:
                 evidence = self._retrying(step, lambda: self._check(step, reach))
-            finally:
+            except BaseException:
                 _save(step, request_summary={"operation": step.operation, "requests": requests})
+                raise
         _save(
             step,
             state=State.DONE,
@@ -146,6 +161,7 @@ class _Run:
             evidence=evidence.text,
             finished_at=timezone.now(),
             next_retry_at=None,
+            request_summary={"operation": step.operation, "requests": requests},
         )
 
     def _check(self, step, reach) -> proof.Evidence:
