@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+from kombu import pools as kombu_pools
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60  # seconds for the worker to boot on a busy 2-core machine
@@ -84,11 +85,16 @@ def _point_producer_at(broker_dir: Path) -> dict:
 
 
 def _reset_pools(app) -> None:
-    """Drop pooled broker connections and producers: they would still use the old folders."""
+    """Drop pooled broker connections and producers: they would still use the old folders.
+
+    kombu keeps its pools in process-wide registries keyed by the connection's settings:
+    closing our pool without clearing them would hand the closed pool back the next time those
+    settings are used ("Acquire on closed pool" in a later test)."""
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    kombu_pools.reset()
 
 
 class Worker:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory import cimd_checks
-from inventory.models import Client, ClientDocument, Flag, Server, ServerVersion
+from inventory.models import Client, ClientDocument, Flag
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services import cimd as svc
 from tests.fetch_server import Route
@@ -215,11 +215,18 @@ def test_internal_links_and_a_localhost_redirect_are_flagged_on_the_document(loc
 def test_the_migration_masks_secrets_stored_before_the_fix():
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes()
-    executor.migrate([("inventory", "0007_serverremote_url_without_userinfo")])
+    before = [("inventory", "0007_serverremote_url_without_userinfo")]
+    executor.migrate(before)
+    # The models as they were at that migration: today's have columns the old tables lack.
+    old = executor.loader.project_state(before).apps
+    old_client, old_document, old_server, old_version = (
+        old.get_model("inventory", name)
+        for name in ("Client", "ClientDocument", "Server", "ServerVersion")
+    )
     now = timezone.now()
-    client = Client.objects.create(client_id=URL, first_seen=now, last_seen=now)
+    client = old_client.objects.create(client_id=URL, first_seen=now, last_seen=now)
     leaked = {**GOOD, "client_secret": "OLD-SECRET"}
-    version = ClientDocument.objects.create(
+    version = old_document.objects.create(
         client=client,
         sha256="a" * 64,
         content=leaked,
@@ -229,13 +236,13 @@ def test_the_migration_masks_secrets_stored_before_the_fix():
         first_fetched_at=now,
         last_fetched_at=now,
     )
-    server = Server.objects.create(
+    server = old_server.objects.create(
         name="com.acme/crm",
         first_seen=now,
         last_seen=now,
         repository_url="https://u:OLD-TOKEN@github.com/acme/crm",
     )
-    published = ServerVersion.objects.create(
+    published = old_version.objects.create(
         server=server,
         version="1.0.0",
         first_seen=now,
