@@ -28,9 +28,11 @@ from typing import Annotated, Literal
 
 import msgspec
 import orjson
+from django.conf import settings
 from msgspec import Meta, Raw, Struct
 
 from audit.services import redaction
+from audit.services.protocol_extract import PROTOCOL_METHODS, URL_ELICITATION_REQUIRED
 from audit.services.validation import (
     ACTOR_KINDS,
     SERVER_NAME_MAX,
@@ -182,6 +184,8 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
     attributes = bytes(event.attributes)
     if attributes != b"null" and attributes[:1] != b"{":
         return None
+    if settings.AUDIT_PROTOCOL_EXTRACTION and _protocol_shaped(method, event, attributes):
+        return None  # protocol reports (audit/services/protocol_extract.py) are read there
     errors: dict = {}
     when = parse_time(event.time, "time", errors)
     if when is None or not limits.earliest <= when <= limits.latest:
@@ -205,6 +209,17 @@ def accept(raw: bytes, limits: Limits) -> FastEvent | None:
     if redaction.may_need_redaction(raw):
         return None
     return FastEvent(raw, event, when, name, url)
+
+
+def _protocol_shaped(method: str, event: _Event, attributes: bytes) -> bool:
+    """protocol_extract.may_carry, on the typed event and the attributes' raw text."""
+    if method in PROTOCOL_METHODS:
+        return True
+    if event.error is not None and event.error.code in (URL_ELICITATION_REQUIRED, "-32042"):
+        return True
+    return attributes != b"null" and (
+        b'"_meta"' in attributes or b'"inputRequests"' in attributes or b"-32042" in attributes
+    )
 
 
 def accept_dicts(events: list, limits: Limits) -> list:

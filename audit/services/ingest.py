@@ -29,6 +29,7 @@ from audit.services.fast_validation import FastEvent, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, statements
+from inventory.services.derive_protocol import apply_protocol_reports
 from inventory.services.derive_revoked import EXISTS_SQL as ANYTHING_REVOKED_SQL
 
 log = logging.getLogger(__name__)
@@ -448,8 +449,18 @@ def _store(
                 if accepted < len(rows):
                     fresh = set(fresh or ())
                     reports = [r for r in reports if r["ordinal"] in fresh]
-                apply_task_reports(cursor, reports)
+                _apply_reports(cursor, reports)
     return accepted, batch_id, fresh
+
+
+def _apply_reports(cursor, reports: list) -> None:
+    """Task status reports, then protocol reports (theirs carry a `kind`); the first event of a
+    session may carry both."""
+    tasks = [r for r in reports if "kind" not in r]
+    if tasks:
+        apply_task_reports(cursor, tasks)
+    if len(tasks) < len(reports):
+        apply_protocol_reports(cursor, [r for r in reports if "kind" in r])
 
 
 def _rows_json(rows: list) -> str:
