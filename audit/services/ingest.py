@@ -25,11 +25,11 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.services import group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
-from audit.services.fast_validation import FastEvent, stage_row
+from audit.services.fast_validation import FastEvent, protocol_reports, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, statements
-from inventory.services.derive_protocol import apply_protocol_reports
+from inventory.services.derive_protocol import PROTOCOL_STAGE_DDL, PROTOCOL_STATEMENTS
 from inventory.services.derive_revoked import EXISTS_SQL as ANYTHING_REVOKED_SQL
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,8 @@ FUNCTION_DDL = (
     """
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
-    p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision)
+    p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision,
+    p_protocol json)
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -199,6 +200,13 @@ BEGIN
     + """) THEN """
     + _in_function(DERIVE.revoked_use)
     + """; END IF;
+    -- Protocol features (inventory/services/derive_protocol.py): only for a batch whose events
+    -- carry some, i.e. an initialize, an elicitation, a sampling request (rare).
+    IF p_protocol IS NOT NULL THEN
+        """
+    + ";\n        ".join(_in_function(sql) for sql in PROTOCOL_STATEMENTS)
+    + """;
+    END IF;
     """
     + _in_function(ROLLUPS_SQL)
     + """;
@@ -220,7 +228,7 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s)"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json)"
 )
 
 
@@ -279,6 +287,8 @@ def prepare(events: list, result: IngestResult, limits: Limits | None = None) ->
         fast = type(raw) is FastEvent
         if fast:  # already checked by the compiled fast path
             row, task_reports, errors = stage_row(raw, len(rows)), (), None
+            if raw.protocol:
+                task_reports = protocol_reports(raw, row)
         else:
             row, task_reports, errors = _check(raw, len(rows), limits)
         if errors:
@@ -398,13 +408,15 @@ def _ensure_stage() -> None:
         with connection.cursor() as cursor:
             cursor.execute(SESSION_SETTINGS)
             cursor.execute(STAGE_DDL)
+            cursor.execute(PROTOCOL_STAGE_DDL)
             cursor.execute(FUNCTION_DDL)
             if in_transaction:
                 cursor.execute("DELETE FROM audit_stage")
+                cursor.execute("DELETE FROM audit_protocol")
         raw._audit_stage_ready, raw._audit_stage_rows = not in_transaction, 0
     elif raw._audit_stage_rows >= STAGE_TRUNCATE_ROWS:
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE audit_stage")
+            cursor.execute("TRUNCATE audit_stage, audit_protocol")
         raw._audit_stage_rows = 0
 
 
@@ -424,11 +436,17 @@ def _store(
     """
     raw = connection.connection
     raw._audit_stage_rows = getattr(raw, "_audit_stage_rows", 0) + len(rows)  # dead rows left
+    # Task status reports need Python between statements; protocol reports (they carry a
+    # `kind`) travel into the function as one JSON parameter (derive_protocol.py).
+    protocol = [r for r in reports if "kind" in r]
+    if protocol:
+        reports = [r for r in reports if "kind" not in r]
     flags = [
         *_derive_flags(rows),
         bool(reports) or want_fresh,
         # The clock skew allowed before a use after revocation is flagged (derive_revoked).
         float(settings.CONTAINMENT_CLOCK_SKEW_SECONDS),
+        orjson.dumps(protocol).decode() if protocol else None,
     ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
@@ -449,18 +467,8 @@ def _store(
                 if accepted < len(rows):
                     fresh = set(fresh or ())
                     reports = [r for r in reports if r["ordinal"] in fresh]
-                _apply_reports(cursor, reports)
+                apply_task_reports(cursor, reports)
     return accepted, batch_id, fresh
-
-
-def _apply_reports(cursor, reports: list) -> None:
-    """Task status reports, then protocol reports (theirs carry a `kind`); the first event of a
-    session may carry both."""
-    tasks = [r for r in reports if "kind" not in r]
-    if tasks:
-        apply_task_reports(cursor, tasks)
-    if len(tasks) < len(reports):
-        apply_protocol_reports(cursor, [r for r in reports if "kind" in r])
 
 
 def _rows_json(rows: list) -> str:

@@ -37,6 +37,9 @@ PROTOCOL_METHODS = frozenset(
     }
 )
 URL_ELICITATION_REQUIRED = -32042
+# Events of an older revision carry no request metadata to read (2026-07-28 introduced it): the
+# fast path does not search their attributes (audit/services/fast_validation.py).
+SEARCHED_REVISIONS = "2026-07-28"
 META = "io.modelcontextprotocol/"
 # What a peer's declaration may cost in storage, whatever it sent.
 MAX_CAPABILITY_KEYS = 40
@@ -157,7 +160,10 @@ def _peer(role: str, capabilities, info, version: str) -> dict | None:
         "capabilities_invalid": invalid,
         "extensions": extensions,
         "extensions_dropped": dropped,
-        "info": info,
+        "info_name": info["name"],
+        "info_version": info["version"],
+        "info_title": info["title"],
+        "info_website": info["websiteUrl"],
         "revision": version,
         "hash": _hash(caps, invalid, extensions, info, version),
     }
@@ -172,7 +178,7 @@ def _elicitation(params: dict, phase: str, index: int, action: str = "") -> dict
     return {
         "kind": "elicitation",
         "phase": phase,
-        "index": index,
+        "item": index,
         "elicitation_id": _text(params.get("elicitationId"), 300),
         "origin": origin,
         "had_credentials": had_credentials,

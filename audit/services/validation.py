@@ -352,11 +352,19 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
         redacted,
         decoded,
     )
-    context = dict(
-        ordinal=ordinal,
-        time=when,
-        event_id=raw["id"],
-        server_name=server_name,
+    context = report_context(row, raw.get("protocol_version"))
+    for report in reports:
+        report.update(context)
+    return row, reports, None
+
+
+def report_context(row: tuple, protocol_version) -> dict:
+    """What a task or protocol report needs of its event, from the event's stage row."""
+    return dict(
+        ordinal=row[0],
+        time=row[2],
+        event_id=row[1],
+        server_name=row[12],
         client_ref=row[9],
         actor_issuer=row[4],
         actor_subject=row[5],
@@ -365,8 +373,5 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
         session_id=row[17],
         method=row[14],
         tool=row[15],
-        protocol_version=(raw.get("protocol_version") or "")[:TASK_PROTOCOL_VERSION_MAX],
+        protocol_version=(protocol_version or "")[:TASK_PROTOCOL_VERSION_MAX],
     )
-    for report in reports:
-        report.update(context)
-    return row, reports, None
