@@ -6,7 +6,7 @@ the same functions in inventory/queries.py.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from governance.access.lists.filters import ListSpec
@@ -73,22 +73,23 @@ class ProtocolProfileSerializer(serializers.ModelSerializer):
         ]
 
 
-class _ProtocolField(serializers.SerializerMethodField):
-    """The peer's protocol profile (prefetched as `protocol_profiles`), or null."""
-
-    def __init__(self):
-        super().__init__(help_text="Its declared capabilities, extensions and *Info, or null.")
-
-    def to_representation(self, obj):
-        profiles = list(obj.protocol_profiles.all())
-        return ProtocolProfileSerializer(profiles[0]).data if profiles else None
+def _protocol(obj):
+    """The peer's protocol profile (prefetched as `protocol_profiles`), or None."""
+    profiles = list(obj.protocol_profiles.all())
+    return ProtocolProfileSerializer(profiles[0]).data if profiles else None
 
 
 class ClientSerializer(serializers.ModelSerializer):
     active_grants = serializers.IntegerField(
         read_only=True, help_text="Grants of this client that are active."
     )
-    protocol = _ProtocolField()
+    protocol = serializers.SerializerMethodField(
+        help_text="What it last declared: capabilities, extensions, *Info (null: never seen)."
+    )
+
+    @extend_schema_field(ProtocolProfileSerializer(allow_null=True))
+    def get_protocol(self, obj):
+        return _protocol(obj)
 
     class Meta:
         model = Client
@@ -108,7 +109,13 @@ class ClientSerializer(serializers.ModelSerializer):
 
 
 class ServerSerializer(serializers.ModelSerializer):
-    protocol = _ProtocolField()
+    protocol = serializers.SerializerMethodField(
+        help_text="What it last declared: capabilities, extensions, *Info (null: never seen)."
+    )
+
+    @extend_schema_field(ProtocolProfileSerializer(allow_null=True))
+    def get_protocol(self, obj):
+        return _protocol(obj)
 
     class Meta:
         model = Server
@@ -334,7 +341,7 @@ def register(router) -> None:
     router.register("grants", GrantViewSet, basename="grant")
     router.register("tasks", TaskViewSet, basename="task")
     router.register("flags", FlagViewSet, basename="flag")
-    router.register("url-elicitations", UrlElicitationViewSet, basename="urlelicitation")
+    router.register("url-elicitations", UrlElicitationViewSet, basename="url_elicitation")
     # Registries (with their Admin writes and crawls), the fetch log and CIMD documents.
     api_registry.register(router)
     api_discovery_fetch.register(router)

@@ -123,16 +123,21 @@ def negotiated_versions() -> list[tuple[str, int]]:
 
 
 def capability_adoption() -> list[tuple[str, str, int, int]]:
-    """(role, capability, peers declaring it, peers with a declaration), for the chart."""
-    out = []
-    for role, capabilities in ADOPTION.items():
-        profiles = ProtocolProfile.objects.filter(role=role)
-        counts = profiles.aggregate(
-            total=Count("id"),
-            **{name: Count("id", filter=_declares(name)) for name in capabilities},
-        )
-        out += [(role.value, name, counts[name], counts["total"]) for name in capabilities]
-    return out
+    """(role, capability, peers declaring it, peers with a declaration), for the chart: one
+    aggregate over the profiles."""
+    counts = ProtocolProfile.objects.aggregate(
+        **{f"total_{role.value}": Count("id", filter=Q(role=role)) for role in ADOPTION},
+        **{
+            f"{role.value}_{name}": Count("id", filter=Q(role=role) & _declares(name))
+            for role, names in ADOPTION.items()
+            for name in names
+        },
+    )
+    return [
+        (role.value, name, counts[f"{role.value}_{name}"], counts[f"total_{role.value}"])
+        for role, names in ADOPTION.items()
+        for name in names
+    ]
 
 
 def _declares(capability: str) -> Q:

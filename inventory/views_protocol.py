@@ -37,9 +37,11 @@ def elicitation_origin_add(request, pk: int):
 
 @require_POST
 @role_required(ADMIN)
-def elicitation_origin_remove(request, pk: int, allowance_pk: int):
-    """Stop allowing an origin for the server's URL elicitations."""
-    allowance = get_object_or_404(ElicitationOriginAllowance, pk=allowance_pk, server_id=pk)
+def elicitation_origin_remove(request, pk: int):
+    """Stop allowing an origin for a server's URL elicitations."""
+    allowance = get_object_or_404(
+        ElicitationOriginAllowance.objects.select_related("server"), pk=pk
+    )
     server = allowance.server
     protocol_settings.remove_elicitation_origin(allowance, actor=request.user, request=request)
     messages.success(request, f"{allowance.origin} is no longer allowed for {server}.")

@@ -165,7 +165,7 @@ def test_an_admin_allows_an_origin_and_its_elicitations_are_no_longer_foreign(
     flag = Flag.objects.get(kind="protocol.elicitation_foreign_origin")
     assert flag.details["elicitation_id"] == "e-1"  # e-2 raised nothing
 
-    admin_client_.post(f"/inventory/servers/{server.pk}/elicitation-origins/{allowance.pk}/delete/")
+    admin_client_.post(f"/inventory/elicitation-origins/{allowance.pk}/delete/")
     assert not ElicitationOriginAllowance.objects.exists()
     assert AdminAction.objects.filter(action="elicitation_origin.removed").exists()
 
