@@ -159,7 +159,7 @@ FUNCTION_DDL = (
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
     p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision,
-    p_protocol json)
+    p_protocol json, p_protocol_kinds text[])
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -204,8 +204,13 @@ BEGIN
     -- carry some, i.e. an initialize, an elicitation, a sampling request (rare).
     IF p_protocol IS NOT NULL THEN
         """
-    + ";\n        ".join(_in_function(sql) for sql in PROTOCOL_STATEMENTS)
-    + """;
+    + "\n        ".join(
+        f"{_in_function(sql)};"
+        if kind is None
+        else f"IF '{kind}' = ANY(p_protocol_kinds) THEN {_in_function(sql)}; END IF;"
+        for kind, sql in PROTOCOL_STATEMENTS
+    )
+    + """
     END IF;
     """
     + _in_function(ROLLUPS_SQL)
@@ -228,7 +233,7 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json)"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[])"
 )
 
 
@@ -447,6 +452,7 @@ def _store(
         # The clock skew allowed before a use after revocation is flagged (derive_revoked).
         float(settings.CONTAINMENT_CLOCK_SKEW_SECONDS),
         orjson.dumps(protocol).decode() if protocol else None,
+        sorted({r["kind"] for r in protocol}),
     ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:

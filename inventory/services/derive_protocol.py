@@ -209,16 +209,17 @@ WHERE r.kind = 'sampling'
 ORDER BY r.time, r.ordinal
 """
 
-# In order: changes are marked against the stored profiles before these are replaced, and the
-# flags read the profiles, sessions and elicitations written before them.
+# In order, each with the report kind it needs (None: always): changes are marked against the
+# stored profiles before these are replaced, and the flags read the profiles, sessions and
+# elicitations written before them. The ingest skips the statements of kinds the batch lacks.
 PROTOCOL_STATEMENTS = (
-    LOAD_SQL,
-    MARK_CHANGES_SQL,
-    PROFILES_SQL,
-    HISTORY_SQL,
-    SESSIONS_SQL,
-    ELICITATIONS_SQL,
-    SAMPLING_SQL,
-    FLAGS_SQL,
-    "DELETE FROM audit_protocol",
+    (None, LOAD_SQL),
+    ("peer", MARK_CHANGES_SQL),
+    ("peer", PROFILES_SQL),
+    ("peer", HISTORY_SQL),
+    ("session", SESSIONS_SQL),
+    ("elicitation", ELICITATIONS_SQL),
+    ("sampling", SAMPLING_SQL),
+    (None, FLAGS_SQL),
+    (None, "DELETE FROM audit_protocol"),
 )
