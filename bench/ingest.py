@@ -349,6 +349,13 @@ def main():
         help="only (b) and (c4) with the protocol-feature extraction on and off, alternating "
         "(bench/ingest_protocol.py)",
     )
+    parser.add_argument(
+        "--protocol-share",
+        type=float,
+        default=1.0,
+        help="with --protocol-on-off: the protocol traffic as a multiple of 3%% (0 = none: the "
+        "control run, where on and off differ only by the cheap checks)",
+    )
     args = parser.parse_args()
     import orjson
 

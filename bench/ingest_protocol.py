@@ -14,13 +14,13 @@ from __future__ import annotations
 import statistics
 
 
-def add_protocol_traffic(events: list[dict], *, seed: int) -> list[dict]:
-    """The events with 3% of them turned into protocol traffic (in place; returned)."""
+def add_protocol_traffic(events: list[dict], *, seed: int, share: float = 1.0) -> list[dict]:
+    """The events with 3% (x `share`) of them turned into protocol traffic (in place)."""
     import random
 
     rnd = random.Random(seed)
     for i, event in enumerate(events):  # (a client's declaration does not change between runs)
-        roll = rnd.random()
+        roll = rnd.random() / share if share else 1.0
         if roll < 0.02:
             event["method"] = "initialize"
             event.pop("tool", None)
@@ -66,7 +66,9 @@ def on_off(*, make_events, start_server, post_all, token, args) -> None:
     rates = {(mode, kind): [] for mode in servers for kind in ("b", "c4")}
     try:
         for mode, server in servers.items():  # warm-up: connections, stages, first plans
-            warm = make_events(1000, seed=900_000 + (0 if mode == "on" else 1))
+            seed = 900_000 + (0 if mode == "on" else 1)
+            # (with protocol traffic: a connection plans each protocol statement on first use)
+            warm = add_protocol_traffic(make_events(1000, seed=seed), seed=seed)
             post_all(server.url, token, [orjson.dumps([e]) for e in warm], 4)
         for run in range(args.repeat):
             # Alternate which goes first: whatever the first of a pair pays (or leaves behind,
@@ -75,13 +77,17 @@ def on_off(*, make_events, start_server, post_all, token, args) -> None:
             for mode in order:
                 server = servers[mode]
                 seed = 10_000 * (run + 1) + (0 if mode == "on" else 5_000)
-                events = add_protocol_traffic(make_events(args.events, seed=seed), seed=seed)
+                events = add_protocol_traffic(
+                    make_events(args.events, seed=seed), seed=seed, share=args.protocol_share
+                )
                 bodies = [orjson.dumps(events[i : i + 1000]) for i in range(0, len(events), 1000)]
                 rates[mode, "b"].append(len(events) / post_all(server.url, token, bodies, 4))
                 singles = [
                     orjson.dumps([e])
                     for e in add_protocol_traffic(
-                        make_events(args.single, seed=seed + 1), seed=seed + 1
+                        make_events(args.single, seed=seed + 1),
+                        seed=seed + 1,
+                        share=args.protocol_share,
                     )
                 ]
                 rates[mode, "c4"].append(len(singles) / post_all(server.url, token, singles, 4))
