@@ -112,7 +112,7 @@ ORDER BY p.id, r.time, r.ordinal
 """
 # A session is keyed by its Mcp-Session-Id; 2026-07-28 has none, where a server/discover
 # stands for one (keyed by its event) and other requests only feed the peers' profiles.
-SESSIONS_SQL = """
+SESSIONS_SQL = f"""
 INSERT INTO inventory_protocolsession AS p (server_name, session_key, server_id, client_id,
     identity_id, offered_version, negotiated_version, first_seen, last_seen)
 SELECT g.server_name, g.session_key, srv.id, c.id, i.id, g.offered, g.negotiated, g.f, g.l
@@ -134,6 +134,12 @@ LEFT JOIN inventory_server srv ON srv.name = g.server_name
 LEFT JOIN inventory_client c ON c.client_id = g.client_ref
 LEFT JOIN inventory_identity i ON g.actor_subject <> '' AND i.issuer = g.actor_issuer
                               AND i.subject = g.actor_subject
+-- 2026-07-28 requests each carry the revision: a session already covered is not rewritten.
+WHERE NOT EXISTS (
+    SELECT 1 FROM inventory_protocolsession e
+    WHERE e.server_name = g.server_name AND e.session_key = g.session_key
+      AND g.l <= e.last_seen + {FRESH} AND g.f >= e.first_seen
+      AND g.negotiated IN ('', e.negotiated_version) AND e.offered_version <> '')
 ORDER BY 1, 2
 ON CONFLICT ON CONSTRAINT protocol_session_key DO UPDATE SET
     server_id = coalesce(p.server_id, EXCLUDED.server_id),

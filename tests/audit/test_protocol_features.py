@@ -418,3 +418,48 @@ def test_otlp_spans_carrying_the_json_rpc_payloads_are_recorded_alike(live_serve
     assert elicitations == {"o-1": "https://idp.example.net", "o-2": "https://idp.example.net"}
     assert UrlElicitation.objects.get(elicitation_id="o-2").via_error
     assert SamplingRequest.objects.get().tool_names == ["run_sql"]
+
+
+def test_hostile_otlp_payload_attributes_are_kept_as_sent_and_lose_nothing(live_server, token):
+    common = {"mcp.session.id": "otel-h", "mcp.server.name": SERVER, "mcp.client.id": CLIENT}
+    spans = [
+        _otlp_span({**common, "mcp.method.name": "initialize", "mcp.request.params": "{not json"}),
+        _otlp_span(
+            {
+                **common,
+                "mcp.method.name": "initialize",
+                "mcp.request.params": orjson.dumps(
+                    {"capabilities": ["sampling"], "clientInfo": "me"}
+                ).decode(),
+                # over the 4,096-character attribute cap: cut, so no longer JSON
+                "mcp.response.result": orjson.dumps(
+                    {"capabilities": {"extensions": {f"x.example/e{i}": {} for i in range(400)}}}
+                ).decode(),
+            }
+        ),
+        _otlp_span(
+            {
+                **common,
+                "mcp.method.name": "elicitation/create",
+                "mcp.request.params": orjson.dumps(
+                    {"mode": "url", "elicitationId": "h-1", "url": "https://u:p@[::1"}
+                ).decode(),
+            }
+        ),
+    ]
+    response = httpx.post(
+        f"{live_server.url}/v1/traces",
+        content=orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    assert response.status_code == 200 and "rejected" not in response.text.lower()
+    assert AuditEvent.objects.count() == 3
+    kept = [e.payload["attributes"].get("mcp.request.params") for e in AuditEvent.objects.all()]
+    assert "{not json" in kept  # not an object: kept as sent under its own name
+    client = ProtocolProfile.objects.get(role="client", peer_ref=CLIENT)
+    assert client.capabilities_invalid and client.capabilities == {} and client.info_name == ""
+    assert not ProtocolProfile.objects.filter(role="server").exists()  # the cut result
+    elicitation = UrlElicitation.objects.get(elicitation_id="h-1")
+    assert elicitation.origin == "" and elicitation.url_had_credentials
