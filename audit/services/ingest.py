@@ -7,7 +7,8 @@ One transaction per batch, set-based throughout (see docs/ingest.md for the numb
 3. one statement inserts the dedup keys (ON CONFLICT DO NOTHING), drops the duplicates from the
    stage, inserts the new events and returns their count and the sha256 of their stored rows;
 4. derived inventory state and hourly rollups from the stage (INSERT … SELECT … GROUP BY),
-   and the "used after revocation" flags once anything has been revoked;
+   the "used after revocation" flags once anything has been revoked, and the MCP protocol
+   features of the few events that carry some (inventory/services/derive_protocol.py);
 5. the batch row with its content hash; after the commit the batch is sealed into the chain
    (audit/services/seal.py) in a short transaction of its own.
 """
@@ -283,7 +284,8 @@ def _check(raw, ordinal: int, limits: Limits):
 
 
 def prepare(events: list, result: IngestResult, limits: Limits | None = None) -> tuple[list, list]:
-    """Valid, redacted stage rows (first occurrence of each id) and their task reports.
+    """Valid, redacted stage rows (first occurrence of each id) and their task and protocol
+    reports (protocol ones carry a `kind`).
     `events` holds dicts (checked here) and FastEvents (audit/services/fast_validation.py);
     `limits` are those the FastEvents were checked with, so both paths judge by one clock."""
     limits = limits if limits is not None else current_limits()
