@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from audit.demo_protocol import protocol_events
 from audit.models import EventSource
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
@@ -84,8 +85,8 @@ def _without_nones(value):
 
 
 def seed_demo_events(*, seed: int, scale: float, anchor: datetime) -> int:
-    """Ingest ~3,000 x scale events spread over the week before `anchor`; returns how many
-    were new."""
+    """Ingest ~3,000 x scale events spread over the week before `anchor`, and a dozen sessions'
+    protocol traffic (audit/demo_protocol.py); returns how many were new."""
     rng = random.Random(seed * 7919)
     grants = _grant_pool()
     if not grants:
@@ -103,6 +104,7 @@ def seed_demo_events(*, seed: int, scale: float, anchor: datetime) -> int:
                 break
             grant = rng.choice(grants)
         events.append(_event(rng, number, seed, at, grant))
+    events += protocol_events(rng, seed, anchor, grants)
     events.sort(key=lambda event: event["time"])
     accepted = 0
     for start in range(0, len(events), BATCH):

@@ -18,6 +18,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+import orjson
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 from audit.otlp_attributes import aliases_for, take
@@ -439,6 +440,12 @@ def _finish(
         attrs["rpc.response.status_code"] = get("rpc.response.status_code")
     if get("error.type") and get("rpc.response.status_code"):
         attrs["error.type"] = get("error.type")  # error.code holds the JSON-RPC code
+    for name, key in PAYLOAD_ATTRIBUTES:
+        if name in attrs and key not in attrs:
+            payload = _payload(attrs[name])
+            if payload is not None:  # else it stays as sent, under its own name
+                attrs[key] = payload
+                del attrs[name]
     rest = dict(resource.rest)
     if not service_used:
         # Not used as a client or server name: keep the emitter's identity with the event.
@@ -451,6 +458,24 @@ def _finish(
         otel["truncated"] = True
     attrs["otel"] = otel
     event["attributes"] = attrs
+
+
+# The raw JSON-RPC payloads an instrumentation may attach (a JSON text, or a map): moved where
+# the native API carries them, so the protocol features are read from both alike (docs/otlp.md).
+PAYLOAD_ATTRIBUTES = (
+    ("mcp.request.params", "params"),
+    ("mcp.response.result", "result"),
+    ("mcp.response.error", "error"),
+)
+
+
+def _payload(value) -> dict | None:
+    if isinstance(value, str) and value[:1] == "{":
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def _scope(scope) -> dict:

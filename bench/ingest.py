@@ -1,6 +1,6 @@
 """Ingest benchmark: (a) raw COPY ceiling, (b) HTTP batches, (c) one event per request, RSS.
 
-Usage:  .venv/bin/python bench/ingest.py [--events 100000] [--single 5000]
+Usage:  .venv/bin/python bench/ingest.py [--events 100000] [--single 5000] [--protocol-on-off]
 
 Runs against the worktree's embedded PostgreSQL (./var/pg, default durability: fsync and
 synchronous_commit on), in a throwaway database created here and dropped at the end.
@@ -44,6 +44,7 @@ from governance.platform import devdb  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cputime import CpuMeter, postmaster_pid, process_tree  # noqa: E402
 from ingest_inprocess import bench_floor, profile_service  # noqa: E402
+from ingest_protocol import on_off  # noqa: E402
 from loadgen import post_all, timed_threads  # noqa: E402  (bench/ is a folder of scripts: by path)
 
 PGDATA = devdb.DEFAULT_PGDATA
@@ -220,14 +221,14 @@ def bench_copy(rows, connections: int, meter: CpuMeter | None = None) -> float:
 class Server:
     """The production web server (governance/platform/webserver.py: Granian) on a free port."""
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, env: dict | None = None):
         from governance.platform import webserver
 
         self.port = free_port()
         self.proc = subprocess.Popen(
             webserver.command(f"127.0.0.1:{self.port}", workers=workers, log_level="warning"),
             cwd=BASE,
-            env=django_env(),
+            env={**django_env(), **(env or {})},
             start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}/api/v1/events"
@@ -342,6 +343,19 @@ def main():
         default=32,
         help="clients sending one event per request for (c) (also run at 4)",
     )
+    parser.add_argument(
+        "--protocol-on-off",
+        action="store_true",
+        help="only (b) and (c4) with the protocol-feature extraction on and off, alternating "
+        "(bench/ingest_protocol.py)",
+    )
+    parser.add_argument(
+        "--protocol-share",
+        type=float,
+        default=1.0,
+        help="with --protocol-on-off: the protocol traffic as a multiple of 3%% (0 = none: the "
+        "control run, where on and off differ only by the cheap checks)",
+    )
     args = parser.parse_args()
     import orjson
 
@@ -361,6 +375,17 @@ def main():
             text=True,
         ).stdout.strip()
         print(f"setup (database + migrations): {time.perf_counter() - t0:.1f} s")
+        if args.protocol_on_off:
+            on_off(
+                make_events=make_events,
+                start_server=lambda on: Server(
+                    workers=args.workers, env={"AUDIT_PROTOCOL_EXTRACTION": on}
+                ),
+                post_all=post_all,
+                token=token,
+                args=args,
+            )
+            return
         a1, a4, b, c, c4, c0 = [], [], [], [], [], []
         cpu_a, cpu_b = [], []  # CPU microseconds per event, by role
         server = Server(workers=args.workers)

@@ -326,6 +326,10 @@ AUDIT_GROUP_COMMIT = env_bool("AUDIT_GROUP_COMMIT", True)
 # How many groups one web process may be storing at the same time (more than one only while
 # groups are small, i.e. at low concurrency; see audit/services/group_commit.py).
 AUDIT_GROUP_COMMIT_FLUSHERS = int(os.environ.get("AUDIT_GROUP_COMMIT_FLUSHERS", "2"))
+# Record MCP protocol features (negotiated revisions, capabilities, extensions, URL-mode
+# elicitations, sampling with tools) from the events that carry them (docs/events.md); off
+# only to measure what it costs (bench/ingest.py --protocol-off).
+AUDIT_PROTOCOL_EXTRACTION = env_bool("AUDIT_PROTOCOL_EXTRACTION", True)
 # Events older than this are refused (field `time`); it is also how long dedup keys are kept,
 # so a retry is recognised for as long as it could be accepted.
 AUDIT_MAX_EVENT_AGE_DAYS = int(os.environ.get("AUDIT_MAX_EVENT_AGE_DAYS", "400"))

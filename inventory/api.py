@@ -6,7 +6,7 @@ the same functions in inventory/queries.py.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from governance.access.lists.filters import ListSpec
@@ -16,8 +16,18 @@ from governance.access.lists.schema import (
     spec_parameters,
 )
 from governance.access.roles import IsViewer
-from inventory import api_discovery_fetch, api_registry, queries
-from inventory.models import TASK_EXPIRED, Client, Flag, Grant, Identity, Server, Task
+from inventory import api_discovery_fetch, api_registry, queries, queries_protocol
+from inventory.models import (
+    TASK_EXPIRED,
+    Client,
+    Flag,
+    Grant,
+    Identity,
+    ProtocolProfile,
+    Server,
+    Task,
+    UrlElicitation,
+)
 
 SIGHTING_FIELDS = ["first_seen", "last_seen", "seen_from"]
 
@@ -39,10 +49,47 @@ class IdentitySerializer(serializers.ModelSerializer):
         ]
 
 
+class ProtocolProfileSerializer(serializers.ModelSerializer):
+    """What a client or server last declared (initialize, or 2026-07-28 request metadata)."""
+
+    class Meta:
+        model = ProtocolProfile
+        fields = [
+            "protocol_version",
+            "capabilities",
+            "capabilities_invalid",
+            "extensions",
+            "extensions_dropped",
+            "info_name",
+            "info_version",
+            "info_title",
+            "info_website",
+            "sampling",
+            "sampling_tools",
+            "elicitation_url",
+            "first_seen",
+            "changed_at",
+            "last_seen",
+        ]
+
+
+def _protocol(obj):
+    """The peer's protocol profile (prefetched as `protocol_profiles`), or None."""
+    profiles = list(obj.protocol_profiles.all())
+    return ProtocolProfileSerializer(profiles[0]).data if profiles else None
+
+
 class ClientSerializer(serializers.ModelSerializer):
     active_grants = serializers.IntegerField(
         read_only=True, help_text="Grants of this client that are active."
     )
+    protocol = serializers.SerializerMethodField(
+        help_text="What it last declared: capabilities, extensions, *Info (null: never seen)."
+    )
+
+    @extend_schema_field(ProtocolProfileSerializer(allow_null=True))
+    def get_protocol(self, obj):
+        return _protocol(obj)
 
     class Meta:
         model = Client
@@ -56,11 +103,20 @@ class ClientSerializer(serializers.ModelSerializer):
             "owner",
             "review_status",
             "active_grants",
+            "protocol",
             *SIGHTING_FIELDS,
         ]
 
 
 class ServerSerializer(serializers.ModelSerializer):
+    protocol = serializers.SerializerMethodField(
+        help_text="What it last declared: capabilities, extensions, *Info (null: never seen)."
+    )
+
+    @extend_schema_field(ProtocolProfileSerializer(allow_null=True))
+    def get_protocol(self, obj):
+        return _protocol(obj)
+
     class Meta:
         model = Server
         fields = [
@@ -73,6 +129,7 @@ class ServerSerializer(serializers.ModelSerializer):
             "registry_status",
             "owner",
             "review_status",
+            "protocol",
             *SIGHTING_FIELDS,
         ]
 
@@ -166,6 +223,30 @@ class FlagSerializer(serializers.ModelSerializer):
         ]
 
 
+class UrlElicitationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UrlElicitation
+        fields = [
+            "id",
+            "elicitation_id",
+            "origin",
+            "url_had_credentials",
+            "url_redacted",
+            "via_error",
+            "action",
+            "server",
+            "server_name",
+            "client",
+            "identity",
+            "session_id",
+            "requested_at",
+            "completed_at",
+            "event_ref",
+            "first_seen",
+            "last_seen",
+        ]
+
+
 class _InventoryViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     """A read-only list + detail endpoint whose list filters come from inventory/queries.py
     (`list_params`, generated from the list's spec: published and enforced)."""
@@ -205,7 +286,8 @@ class IdentityViewSet(_InventoryViewSet):
 class ClientViewSet(_InventoryViewSet):
     """MCP / OAuth clients, with their active-grant count."""
 
-    queryset, serializer_class = queries.clients({}), ClientSerializer
+    queryset = queries.clients({}).prefetch_related("protocol_profiles")
+    serializer_class = ClientSerializer
     rows = staticmethod(queries.clients)
 
 
@@ -213,7 +295,8 @@ class ClientViewSet(_InventoryViewSet):
 class ServerViewSet(_InventoryViewSet):
     """MCP servers."""
 
-    queryset, serializer_class = Server.objects.all(), ServerSerializer
+    queryset = Server.objects.prefetch_related("protocol_profiles")
+    serializer_class = ServerSerializer
     rows = staticmethod(queries.servers)
 
 
@@ -241,6 +324,14 @@ class FlagViewSet(_InventoryViewSet):
     rows = staticmethod(queries.flags)
 
 
+@_documented("URL elicitations", queries_protocol.ELICITATION_SPEC)
+class UrlElicitationViewSet(_InventoryViewSet):
+    """URL-mode elicitations (MCP 2025-11-25): the URL's origin only, never the rest."""
+
+    queryset, serializer_class = UrlElicitation.objects.all(), UrlElicitationSerializer
+    rows = staticmethod(queries_protocol.url_elicitations)
+
+
 def register(router) -> None:
     """Add this app's viewsets to the project router."""
     # Registries (with their Admin writes and crawls) are served by api_registry.
@@ -250,6 +341,7 @@ def register(router) -> None:
     router.register("grants", GrantViewSet, basename="grant")
     router.register("tasks", TaskViewSet, basename="task")
     router.register("flags", FlagViewSet, basename="flag")
+    router.register("url-elicitations", UrlElicitationViewSet, basename="url_elicitation")
     # Registries (with their Admin writes and crawls), the fetch log and CIMD documents.
     api_registry.register(router)
     api_discovery_fetch.register(router)

@@ -32,6 +32,7 @@ from inventory.models import (
     task_past_ttl_q,
     task_running_q,
 )
+from inventory.queries_protocol import accepts_url_elicitation, samples_with_tools
 
 
 def _running(queryset, value: bool):
@@ -112,6 +113,7 @@ CLIENT_SPEC = ListSpec(
     filters=(
         Filter("registration", "registration", choices=tuple(Client.Registration.choices)),
         Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices)),
+        Filter("url_elicitation", "", kind="bool", label="accepts URL elicitation"),
     ),
     sorts={
         "name": "name",
@@ -122,12 +124,14 @@ CLIENT_SPEC = ListSpec(
         "active_grants": "active_grants",
     },
     default_sort="name",
+    extra={"url_elicitation": accepts_url_elicitation},
 )
 SERVER_SPEC = ListSpec(
     search=("name", "title", "description"),
     filters=(
         Filter("registry_status", "registry_status", choices=tuple(Server.RegistryStatus.choices)),
         Filter("review_status", "review_status", choices=tuple(ReviewStatus.choices)),
+        Filter("samples_with_tools", "", kind="bool", label="samples with tools"),
     ),
     sorts={
         "name": "name",
@@ -137,6 +141,7 @@ SERVER_SPEC = ListSpec(
         "latest_version": "latest_version",
     },
     default_sort="name",
+    extra={"samples_with_tools": samples_with_tools},
 )
 GRANT_SPEC = ListSpec(
     search=(
@@ -223,15 +228,18 @@ def identities(params: Mapping) -> QuerySet:
 
 def clients(params: Mapping) -> QuerySet:
     """Clients with their active-grant count."""
-    base = Client.objects.select_related("owner").annotate(
-        active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE))
+    base = (
+        Client.objects.select_related("owner")
+        .prefetch_related("protocol_profiles")
+        .annotate(active_grants=Count("grants", filter=Q(grants__status=Grant.Status.ACTIVE)))
     )
     return filtered(CLIENT_SPEC, base, params)
 
 
 def servers(params: Mapping) -> QuerySet:
     """Servers for a list page or API call."""
-    return filtered(SERVER_SPEC, Server.objects.select_related("owner"), params)
+    base = Server.objects.select_related("owner").prefetch_related("protocol_profiles")
+    return filtered(SERVER_SPEC, base, params)
 
 
 def grants(params: Mapping) -> QuerySet:

@@ -13,6 +13,7 @@ The authority ends at the first `/`, `?` or `#`; the userinfo is everything befo
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 # One definition for Python and for the set-based SQL in inventory/services/derive.py
 # (PostgreSQL's ARE syntax accepts the same expression).
@@ -39,3 +40,24 @@ def strip_userinfo_everywhere(document):
     if isinstance(document, str) and _USERINFO.match(document):
         return strip_userinfo(document)[0]
     return document
+
+
+def url_origin(url) -> tuple[str, bool, bool]:
+    """(scheme://host[:port] lower-cased, the URL had userinfo, it had more than its origin)."""
+    if not isinstance(url, str) or not url:
+        return "", False, False
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "", "@" in url, True
+    scheme = parts.scheme.lower()
+    if not scheme or not host or any(c in host for c in "@/?#[] "):
+        return "", "@" in url, True
+    default = {"https": 443, "http": 80}.get(scheme)
+    if ":" in host:
+        host = f"[{host}]"
+    origin = f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+    had_credentials = parts.username is not None or parts.password is not None
+    rest = bool(parts.path not in ("", "/") or parts.query or parts.fragment)
+    return origin[:300], had_credentials, rest

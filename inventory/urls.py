@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from inventory import views, views_detail, views_discovery
+from inventory import views, views_detail, views_discovery, views_protocol
 from inventory import views_discovery_fetch as fetch_views
 
 app_name = "inventory"
@@ -22,6 +22,22 @@ urlpatterns = [
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<int:pk>/", views_detail.task_detail, name="task_detail"),
     path("flags/", views.flag_list, name="flag_list"),
+    path("elicitations/", views.elicitation_list, name="url_elicitation_list"),
+    path(
+        "servers/<int:pk>/elicitation-origins/",
+        views_protocol.elicitation_origin_add,
+        name="elicitation_origin_allowance_create",
+    ),
+    path(
+        "elicitation-origins/<int:pk>/delete/",
+        views_protocol.elicitation_origin_remove,
+        name="elicitation_origin_allowance_delete",
+    ),
+    path(
+        "protocol/minimum-revision/",
+        views_protocol.minimum_revision_set,
+        name="site_setting_update",
+    ),
     path("discovery/", views_discovery.crawl_list, name="crawl_list"),
     path("discovery/crawls/<int:pk>/", views_discovery.crawl_detail, name="crawl_detail"),
     path("discovery/registries/new/", views_discovery.registry_create, name="registry_create"),

@@ -11,7 +11,7 @@ from governance.access.htmx import render_fragment_or_page, wants_fragment
 from governance.access.lists.export import csv_stream
 from governance.access.lists.filters import InvalidFilter, ListSpec, parse_id
 from governance.access.roles import AUDITOR, VIEWER, role_required
-from inventory import queries
+from inventory import queries, queries_protocol
 from inventory.models import Client, Grant, Identity, Server
 
 PAGE_SIZE = 50
@@ -230,4 +230,25 @@ def flag_list(request):
         rows=queries.flags,
         title="Flags",
         params=params,
+    )
+
+
+@role_required(VIEWER)
+def elicitation_list(request):
+    """URL-mode elicitations with their origins (the rest of each URL is never stored)."""
+    return list_page(
+        request,
+        name="elicitation",
+        spec=queries_protocol.ELICITATION_SPEC,
+        rows=queries_protocol.url_elicitations,
+        title="URL elicitations",
+        options=lambda: {
+            "server": _named(
+                Server.objects.filter(url_elicitations__isnull=False).distinct(), "name"
+            ),
+            "client": _named(
+                Client.objects.filter(url_elicitations__isnull=False).distinct(), "name"
+            ),
+        },
+        labels=lambda: _id_labels(request, server=Server.objects, client=Client.objects),
     )

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from governance.access.htmx import wants_fragment
 from governance.access.roles import ADMIN, VIEWER, role_required
-from inventory import queries, queries_agents
+from inventory import queries, queries_agents, queries_protocol
 from inventory.models import Client, Grant, Identity, Server, Task
 from inventory.services.entities import set_review_status
 
@@ -72,6 +72,7 @@ def client_detail(request, pk: int):
             "flags": queries.flags_for(client)[:RELATED_ROWS],
             "active_grant_count": left["active_grants"],
             "running_task_count": left["running_tasks"],
+            "protocol": queries_protocol.protocol_panel(client),
         },
     )
 
@@ -97,6 +98,7 @@ def server_detail(request, pk: int):
             ],
             "task_count": server.tasks.count(),
             "flags": queries.flags_for(server)[:RELATED_ROWS],
+            "protocol": queries_protocol.protocol_panel(server),
         },
     )
 

@@ -19,6 +19,7 @@ from inventory.models import (
     Flag,
     Registry,
     ServerChange,
+    UrlElicitation,
 )
 from tests.ingest_helpers import make_event
 from tests.ui_factories import T0, small_inventory
@@ -39,6 +40,7 @@ API_LISTS = [
     "audit-events",
     "event-sources",
     "idp-connections",
+    "url-elicitations",
     "idp-syncs",
     "revocations",
 ]
@@ -70,7 +72,11 @@ def one_of_everything() -> dict:
         last_raised_at=T0,
     )
     source, _ = create_source(name="gw-rows")
-    ingest_events(source=source, events=[make_event(tool="t0"), make_event(tool="t1")])
+    elicitation = make_event(
+        method="elicitation/create",
+        attributes={"params": {"mode": "url", "elicitationId": "e-1", "url": "https://x.example"}},
+    )
+    ingest_events(source=source, events=[make_event(tool="t0"), make_event(tool="t1"), elicitation])
     if not AdminAction.objects.exists():
         create_source(name="gw-recorded", actor=User.objects.create_user("recorder"))
     idp = IdpConnection.objects.create(
@@ -102,4 +108,5 @@ def one_of_everything() -> dict:
         "source": EventSource.objects.get(name="gw-rows"),
         "event": AuditEvent.objects.first(),
         "action": AdminAction.objects.first(),
+        "elicitation": UrlElicitation.objects.get(),
     }

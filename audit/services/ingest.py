@@ -7,7 +7,8 @@ One transaction per batch, set-based throughout (see docs/ingest.md for the numb
 3. one statement inserts the dedup keys (ON CONFLICT DO NOTHING), drops the duplicates from the
    stage, inserts the new events and returns their count and the sha256 of their stored rows;
 4. derived inventory state and hourly rollups from the stage (INSERT … SELECT … GROUP BY),
-   and the "used after revocation" flags once anything has been revoked;
+   the "used after revocation" flags once anything has been revoked, and the MCP protocol
+   features of the few events that carry some (inventory/services/derive_protocol.py);
 5. the batch row with its content hash; after the commit the batch is sealed into the chain
    (audit/services/seal.py) in a short transaction of its own.
 """
@@ -25,10 +26,11 @@ from django.db import DatabaseError, connection, transaction
 
 from audit.services import group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
-from audit.services.fast_validation import FastEvent, stage_row
+from audit.services.fast_validation import FastEvent, protocol_reports, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, statements
+from inventory.services.derive_protocol import PROTOCOL_STAGE_DDL, PROTOCOL_STATEMENTS
 from inventory.services.derive_revoked import EXISTS_SQL as ANYTHING_REVOKED_SQL
 
 log = logging.getLogger(__name__)
@@ -157,7 +159,8 @@ FUNCTION_DDL = (
     """
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
-    p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision)
+    p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision,
+    p_protocol json, p_protocol_kinds text[])
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -198,6 +201,18 @@ BEGIN
     + """) THEN """
     + _in_function(DERIVE.revoked_use)
     + """; END IF;
+    -- Protocol features (inventory/services/derive_protocol.py): only for a batch whose events
+    -- carry some, i.e. an initialize, an elicitation, a sampling request (rare).
+    IF p_protocol IS NOT NULL THEN
+        """
+    + "\n        ".join(
+        f"{_in_function(sql)};"
+        if kind is None
+        else f"IF '{kind}' = ANY(p_protocol_kinds) THEN {_in_function(sql)}; END IF;"
+        for kind, sql in PROTOCOL_STATEMENTS
+    )
+    + """
+    END IF;
     """
     + _in_function(ROLLUPS_SQL)
     + """;
@@ -219,7 +234,7 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s)"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[])"
 )
 
 
@@ -269,7 +284,8 @@ def _check(raw, ordinal: int, limits: Limits):
 
 
 def prepare(events: list, result: IngestResult, limits: Limits | None = None) -> tuple[list, list]:
-    """Valid, redacted stage rows (first occurrence of each id) and their task reports.
+    """Valid, redacted stage rows (first occurrence of each id) and their task and protocol
+    reports (protocol ones carry a `kind`).
     `events` holds dicts (checked here) and FastEvents (audit/services/fast_validation.py);
     `limits` are those the FastEvents were checked with, so both paths judge by one clock."""
     limits = limits if limits is not None else current_limits()
@@ -278,6 +294,8 @@ def prepare(events: list, result: IngestResult, limits: Limits | None = None) ->
         fast = type(raw) is FastEvent
         if fast:  # already checked by the compiled fast path
             row, task_reports, errors = stage_row(raw, len(rows)), (), None
+            if raw.protocol:
+                task_reports = protocol_reports(raw, row)
         else:
             row, task_reports, errors = _check(raw, len(rows), limits)
         if errors:
@@ -397,13 +415,15 @@ def _ensure_stage() -> None:
         with connection.cursor() as cursor:
             cursor.execute(SESSION_SETTINGS)
             cursor.execute(STAGE_DDL)
+            cursor.execute(PROTOCOL_STAGE_DDL)
             cursor.execute(FUNCTION_DDL)
             if in_transaction:
                 cursor.execute("DELETE FROM audit_stage")
+                cursor.execute("DELETE FROM audit_protocol")
         raw._audit_stage_ready, raw._audit_stage_rows = not in_transaction, 0
     elif raw._audit_stage_rows >= STAGE_TRUNCATE_ROWS:
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE audit_stage")
+            cursor.execute("TRUNCATE audit_stage, audit_protocol")
         raw._audit_stage_rows = 0
 
 
@@ -423,11 +443,18 @@ def _store(
     """
     raw = connection.connection
     raw._audit_stage_rows = getattr(raw, "_audit_stage_rows", 0) + len(rows)  # dead rows left
+    # Task status reports need Python between statements; protocol reports (they carry a
+    # `kind`) travel into the function as one JSON parameter (derive_protocol.py).
+    protocol = [r for r in reports if "kind" in r]
+    if protocol:
+        reports = [r for r in reports if "kind" not in r]
     flags = [
         *_derive_flags(rows),
         bool(reports) or want_fresh,
         # The clock skew allowed before a use after revocation is flagged (derive_revoked).
         float(settings.CONTAINMENT_CLOCK_SKEW_SECONDS),
+        orjson.dumps(protocol).decode() if protocol else None,
+        sorted({r["kind"] for r in protocol}),
     ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:

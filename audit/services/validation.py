@@ -12,8 +12,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from audit.services import redaction
 from audit.services.exact_json import dumps as _dumps
+from audit.services.protocol_extract import extract_protocol_reports
 from audit.services.tasks_extract import TASK_PROTOCOL_VERSION_MAX, extract_task_reports
 
 OUTCOMES = ("success", "error", "denied")
@@ -254,6 +257,8 @@ def normalize_event(raw, *, ordinal: int, limits: Limits):
     reports = extract_task_reports(raw, errors)
     if errors:
         return None, None, errors
+    if settings.AUDIT_PROTOCOL_EXTRACTION:  # before redaction: the URLs' origins are read
+        reports += extract_protocol_reports(raw)
     return _build_row(
         raw, ordinal, when, actor, client, server_name, server_url, grant, reports, limits
     )
@@ -338,7 +343,7 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
         server_url,
         raw.get("method") or "",
         raw.get("tool") or "",
-        reports[0]["task_id"] if reports else "",
+        reports[0]["task_id"] if reports and "kind" not in reports[0] else "",
         raw.get("session_id") or "",
         raw.get("outcome") or "",
         float(duration) if duration is not None else None,
@@ -347,11 +352,19 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
         redacted,
         decoded,
     )
-    context = dict(
-        ordinal=ordinal,
-        time=when,
-        event_id=raw["id"],
-        server_name=server_name,
+    context = report_context(row, raw.get("protocol_version"))
+    for report in reports:
+        report.update(context)
+    return row, reports, None
+
+
+def report_context(row: tuple, protocol_version) -> dict:
+    """What a task or protocol report needs of its event, from the event's stage row."""
+    return dict(
+        ordinal=row[0],
+        time=row[2],
+        event_id=row[1],
+        server_name=row[12],
         client_ref=row[9],
         actor_issuer=row[4],
         actor_subject=row[5],
@@ -360,8 +373,5 @@ def _build_row(raw, ordinal, when, actor, client, server_name, server_url, grant
         session_id=row[17],
         method=row[14],
         tool=row[15],
-        protocol_version=(raw.get("protocol_version") or "")[:TASK_PROTOCOL_VERSION_MAX],
+        protocol_version=(protocol_version or "")[:TASK_PROTOCOL_VERSION_MAX],
     )
-    for report in reports:
-        report.update(context)
-    return row, reports, None

@@ -140,3 +140,30 @@ def top_tools_chart(rows: list[dict]) -> SafeString:
         )
     )
     return _html(fig)
+
+
+def protocol_versions_chart(rows: list[tuple[str, int]]) -> SafeString:
+    """One bar per negotiated MCP revision: how many sessions negotiated it."""
+    fig = go.Figure(
+        go.Bar(x=[version for version, _ in rows], y=[n for _, n in rows], marker_color="#2453d6")
+    )
+    fig.update_xaxes(type="category")
+    return _html(fig)
+
+
+def capability_adoption_chart(rows: list[tuple[str, str, int, int]]) -> SafeString:
+    """Horizontal bars, one colour per role: the share of clients / servers declaring each
+    capability (of those whose declaration has been seen)."""
+    fig = go.Figure()
+    for role, color in (("client", "#2453d6"), ("server", "#067647")):
+        mine = list(reversed([r for r in rows if r[0] == role]))
+        fig.add_bar(
+            name=f"{role}s",
+            y=[f"{role}: {name}" for _, name, _, _ in mine],
+            x=[round(100 * n / total) if total else 0 for _, _, n, total in mine],
+            text=[f"{n}/{total}" for _, _, n, total in mine],
+            orientation="h",
+            marker_color=color,
+        )
+    fig.update_xaxes(range=[0, 100], ticksuffix="%")
+    return _html(fig)

@@ -5,7 +5,8 @@ from django.shortcuts import render
 from governance.access import charts
 from governance.access.roles import VIEWER, role_required
 from governance.overview import queries
-from inventory.models import TASK_EXPIRED, Client, Grant, Task
+from inventory import queries_protocol
+from inventory.models import PROTOCOL_REVISIONS, TASK_EXPIRED, Client, Grant, Task
 
 TASK_STATUS_LABELS = {**dict(Task.Status.choices), TASK_EXPIRED: "Expired (past TTL)"}
 
@@ -34,8 +35,25 @@ def overview(request):
                 queries.clients_by_registration(), dict(Client.Registration.choices)
             ),
             "chart_top_clients": charts.top_clients_chart(top_clients),
+            **_protocol_charts(),
         },
     )
+
+
+def _protocol_charts() -> dict:
+    """Negotiated revisions and capability adoption (inventory/queries_protocol.py)."""
+    versions, adoption = (
+        queries_protocol.negotiated_versions(),
+        queries_protocol.capability_adoption(),
+    )
+    return {
+        "protocol_versions": versions,
+        "protocol_adoption": any(total for _, _, _, total in adoption),
+        "chart_protocol_versions": charts.protocol_versions_chart(versions),
+        "chart_capability_adoption": charts.capability_adoption_chart(adoption),
+        "minimum_revision": queries_protocol.minimum_revision(),
+        "revisions": PROTOCOL_REVISIONS,
+    }
 
 
 @role_required(VIEWER)

@@ -30,6 +30,7 @@ PAGE_AUDITOR = (302, 403, 403, 200, 200)
 PAGE_ADMIN = (302, 403, 403, 403, 200)
 ACT_AUDITOR = (302, 403, 403, 302, 302)  # a POST that redirects when done
 ACT_ADMIN_MISSING = (302, 403, 403, 403, 404)  # a POST on an object that does not exist
+ACT_ADMIN = (302, 403, 403, 403, 302)  # an Admin's POST that redirects when done
 API_VIEWER = (401, 403, 200, 200, 200)
 API_ADMIN = (401, 403, 403, 403, 200)
 API_ADMIN_MISSING = (401, 403, 403, 403, 404)
@@ -139,6 +140,16 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "inventory/tasks/": [("GET", "/inventory/tasks/", PAGE_VIEWER)],
     "inventory/tasks/<int:pk>/": [("GET", "/inventory/tasks/{task}/", PAGE_VIEWER)],
     "inventory/flags/": [("GET", "/inventory/flags/", PAGE_VIEWER)],
+    "inventory/elicitations/": [("GET", "/inventory/elicitations/", PAGE_VIEWER)],
+    "inventory/servers/<int:pk>/elicitation-origins/": [
+        ("POST", f"/inventory/servers/{MISSING}/elicitation-origins/", ACT_ADMIN_MISSING)
+    ],
+    "inventory/elicitation-origins/<int:pk>/delete/": [
+        ("POST", f"/inventory/elicitation-origins/{MISSING}/delete/", ACT_ADMIN_MISSING)
+    ],
+    "inventory/protocol/minimum-revision/": [
+        ("POST", "/inventory/protocol/minimum-revision/", ACT_ADMIN)
+    ],
     # Discovery pages: Viewers read, Admins configure and start crawls.
     "inventory/discovery/": [("GET", "/inventory/discovery/", PAGE_VIEWER)],
     "inventory/discovery/crawls/<int:pk>/": [
@@ -219,6 +230,7 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     **_api_reads("grants", "grant"),
     **_api_reads("tasks", "task"),
     **_api_reads("flags", "flag"),
+    **_api_reads("url-elicitations", "elicitation"),
     "api/v1/^registries/$": [
         ("GET", "/api/v1/registries/", API_VIEWER),
         ("POST", "/api/v1/registries/", API_ADMIN_INVALID),

@@ -27,6 +27,9 @@ NOUNS = {
     "crawl",
     "fetch_record",
     "authorization_server",
+    "url_elicitation",
+    "elicitation_origin_allowance",
+    "site_setting",
     # audit
     "event",
     "audit_event",
@@ -61,6 +64,7 @@ ACTIONS = {
     "detail",
     "create",
     "update",
+    "delete",  # an Admin removes what it added (an allowed elicitation origin)
     "review",
     "toggle",
     "start",

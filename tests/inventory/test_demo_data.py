@@ -4,8 +4,23 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from audit.models import AuditEvent
 from governance.access.models import SiteSetting
-from inventory.models import Client, Flag, Grant, Identity, Server, Task, TaskStatusChange, Tool
+from inventory.models import (
+    Client,
+    Flag,
+    Grant,
+    Identity,
+    ProtocolProfile,
+    ProtocolProfileChange,
+    ProtocolSession,
+    SamplingRequest,
+    Server,
+    Task,
+    TaskStatusChange,
+    Tool,
+    UrlElicitation,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +36,11 @@ TABLES = [
     "inventory_task",
     "inventory_taskstatuschange",
     "inventory_flag",
+    "inventory_protocolsession",
+    "inventory_protocolprofile",
+    "inventory_protocolprofilechange",
+    "inventory_urlelicitation",
+    "inventory_samplingrequest",
     "governance_sitesetting",
     "governance_adminaction",
 ]
@@ -54,7 +74,9 @@ def test_seeding_twice_changes_nothing():
     assert _fingerprint() == first
     assert _audit_counts() == first_audit
     assert first["inventory_grant"][0] == 300
-    assert first_audit[0] == 300  # a week of demo tool calls, stored through the ingest path
+    # a week of demo tool calls and a dozen sessions' protocol traffic, through the ingest path
+    protocol = AuditEvent.objects.filter(event_id__startswith="demo-7-p").count()
+    assert first_audit[0] == 300 + protocol and protocol >= 12
 
 
 def test_the_demo_covers_every_status_and_kind_a_console_must_show():
@@ -84,6 +106,25 @@ def test_the_demo_covers_every_status_and_kind_a_console_must_show():
         == Flag.objects.filter(kind="task.illegal_transition").count()
         > 0
     )
+
+
+def test_the_demo_shows_each_protocol_feature_and_flag():
+    call_command("seed_demo", "--scale", "0.2")
+    versions = set(ProtocolSession.objects.values_list("negotiated_version", flat=True))
+    assert {"2025-11-25", "2026-07-28"} <= versions and len(versions) >= 3
+    assert ProtocolProfile.objects.filter(role="client", elicitation_url=True).exists()
+    assert ProtocolProfile.objects.filter(role="client", elicitation_url=False).exists()
+    assert ProtocolProfile.objects.filter(role="server").exclude(extensions=[]).exists()
+    assert ProtocolProfileChange.objects.exists()
+    assert UrlElicitation.objects.filter(via_error=True).exists()
+    assert UrlElicitation.objects.filter(completed_at__isnull=False).exists()
+    assert SamplingRequest.objects.filter(tool_count__gt=0).exists()
+    kinds = set(Flag.objects.filter(kind__startswith="protocol.").values_list("kind", flat=True))
+    assert {
+        "protocol.elicitation_foreign_origin",
+        "protocol.elicitation_not_https",
+        "protocol.sampling_with_tools",
+    } <= kinds
 
 
 def test_demo_timestamps_hang_off_the_stored_anchor():
