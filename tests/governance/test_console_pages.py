@@ -63,6 +63,17 @@ def test_every_discovery_page_and_the_flags_page_are_reachable_from_the_menus(re
         assert browser.get(url).status_code == 200, url
 
 
+def test_revocations_and_url_elicitations_are_reachable_from_the_menu_and_the_servers_list(
+    viewer_client,
+):
+    top_bar = viewer_client.get("/").content.decode()
+    assert f'href="{reverse("containment:revocation_list")}"' in top_bar
+    servers = viewer_client.get(reverse("inventory:server_list")).content.decode()
+    elicitations = reverse("inventory:url_elicitation_list")
+    assert f'href="{elicitations}"' in servers
+    assert viewer_client.get(elicitations).status_code == 200
+
+
 def test_remotes_not_yet_discovered_are_not_announced_as_an_empty_table(viewer_client):
     small_inventory()  # a server with an HTTP remote and no protected resource metadata yet
     page = viewer_client.get(reverse("inventory:authorization_server_list")).content.decode()
