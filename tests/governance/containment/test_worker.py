@@ -2,7 +2,7 @@
 revoked refresh token introspects inactive and can no longer be used, and a kill switch refuses
 the client's token requests until its undo; a worker killed with SIGKILL mid-call is recovered
 by the sweeper and no grant is deleted twice at the IdP; a 30 s outage (503 with Retry-After)
-is ridden out."""
+is ridden out; a step the IdP refuses for good fails alone and the revocation ends partially done."""
 
 from __future__ import annotations
 
@@ -265,3 +265,32 @@ def test_an_idp_unavailable_for_30_seconds_is_retried_and_the_revocation_done(
     assert call.attempts > 1  # it met the outage and waited it out
     assert peer.deletes == {"g-1": 1}  # the IdP acted once, on the try after the outage
     assert call.response_summary["results"][0]["status"] == 204
+
+
+def test_a_step_that_fails_for_good_on_the_worker_ends_the_revocation_partially_done(
+    admin_user, celery_worker
+):
+    peer = RevocationPeer([grant_record("g-1"), grant_record("g-2")]).start()
+    peer.forbidden.add("g-1")  # the IdP refuses this one for good: 403
+    try:
+        oauth_connection(peer.url, grants_url=f"{peer.url}/admin/grants")
+        rows = inventory(peer.url, ["g-1", "g-2"])
+        revocation = services.start_revocation(
+            actor=admin_user, action="bulk", filter_params={"issuer": peer.url}, reason="leaver"
+        )
+        revocation = wait_for(revocation, finished)
+    finally:
+        peer.stop()
+
+    assert (revocation.outcome, revocation.proof) == ("partial", "not_verified")
+    failed = revocation.steps.get(position=1)
+    assert failed.state == "failed" and "HTTP 403" in failed.error
+    assert any("locked grant" in reason for reason in revocation.summary["reasons"])
+    assert revocation.steps.get(position=2).state == "done"  # the rest of the plan went on
+    assert peer.deletes == {"g-2": 1}
+    statuses = dict(
+        Grant.objects.filter(pk__in=[g.pk for g in rows.grants]).values_list(
+            "external_id", "status"
+        )
+    )
+    assert statuses == {"g-1": "active", "g-2": "revoked"}
