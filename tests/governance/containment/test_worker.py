@@ -2,7 +2,8 @@
 revoked refresh token introspects inactive and can no longer be used, and a kill switch refuses
 the client's token requests until its undo; a worker killed with SIGKILL mid-call is recovered
 by the sweeper and no grant is deleted twice at the IdP; a 30 s outage (503 with Retry-After)
-is ridden out; a step the IdP refuses for good fails alone and the revocation ends partially done."""
+is ridden out; a step the IdP refuses for good fails alone and the revocation ends partially
+done."""
 
 from __future__ import annotations
 
