@@ -1,0 +1,63 @@
+"""Static files: the charts' plotly.js is the small partial bundle, matches the plotly the
+server builds figures with, holds every trace type the console draws, and is sent gzipped."""
+
+import gzip
+import json
+import re
+from html import unescape
+from pathlib import Path
+
+import plotly
+import pytest
+
+from governance.access import charts
+
+VENDOR = Path(__file__).resolve().parents[2] / "static" / "vendor" / "plotly"
+BUNDLE = VENDOR / "plotly-basic.min.js"
+URL = "/static/vendor/plotly/plotly-basic.min.js"
+# The trace modules of plotly.js's "basic" partial bundle (its README).
+BASIC_TRACES = {"bar", "pie", "scatter"}
+
+
+def _version(script: bytes) -> str:
+    return re.search(rb"plotly\.js (?:\([^)]*\) )?v(\d+\.\d+\.\d+)", script[:300]).group(1).decode()
+
+
+def _figure(html: str) -> dict:
+    return json.loads(unescape(html.split('data-plotly-figure="')[1].split('"')[0]))
+
+
+def test_the_bundle_is_the_plotly_js_the_python_plotly_builds_figures_for():
+    full = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert b"(basic - minified)" in BUNDLE.read_bytes()[:100]
+    assert _version(BUNDLE.read_bytes()) == _version(full.read_bytes())
+    assert (VENDOR / "LICENSE.txt").read_text().startswith("MIT License")
+
+
+def test_every_chart_the_console_draws_uses_a_trace_type_the_bundle_has():
+    rows = [{"server_name": "crm", "tool": "search", "events": 3}]
+    figures = [
+        charts.grants_chart([{"status": "active", "grant_type": "x", "n": 1}], {}),
+        charts.tasks_chart({"working": 2}, {}),
+        charts.registrations_chart({"cimd": 2}, {}),
+        charts.top_tools_chart(rows),
+        charts.events_chart([{"hour": "2026-12-01T10:00:00Z", "events": 3, "errors": 1}]),
+    ]
+    used = {trace["type"] for html in figures for trace in _figure(html)["data"]}
+    assert used and used <= BASIC_TRACES, used - BASIC_TRACES
+
+
+def test_the_gzipped_copy_is_the_bundle_itself():
+    assert gzip.decompress((VENDOR / "plotly-basic.min.js.gz").read_bytes()) == BUNDLE.read_bytes()
+
+
+@pytest.mark.django_db
+def test_the_bundle_is_sent_gzipped_to_a_browser_that_accepts_it_and_plain_otherwise(client):
+    zipped = client.get(URL, HTTP_ACCEPT_ENCODING="gzip, deflate, br, zstd")
+    plain = client.get(URL)
+    assert zipped.status_code == plain.status_code == 200
+    assert zipped["Content-Encoding"] == "gzip" and "Content-Encoding" not in plain
+    assert "Accept-Encoding" in zipped["Vary"]
+    body = b"".join(zipped.streaming_content)
+    assert len(body) < 450_000 and gzip.decompress(body) == BUNDLE.read_bytes()
+    assert zipped["Content-Type"].startswith("text/javascript")
