@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,10 @@ from django.db import connections
 
 from governance.platform import localfiles
 from tests.browser import seed
+from tests.browser.chromium import chromium_path
 from tests.web_server import WebServer
 
 PASSWORD = seed.PASSWORD
-
-
-def chromium_path() -> str | None:
-    """The Chromium to drive: PLAYWRIGHT_CHROMIUM, else the one on PATH."""
-    return os.environ.get("PLAYWRIGHT_CHROMIUM") or (
-        shutil.which("chromium") or shutil.which("chromium-browser")
-    )
 
 
 def artifacts_dir() -> Path:
@@ -50,11 +43,13 @@ def chromium():
     except ImportError:
         pytest.skip("browser tests: playwright is not installed (requirements.txt)")
     path = chromium_path()
-    if not path or not os.access(path, os.X_OK):
+    if not path:
         pytest.skip(
-            "browser tests: no Chromium found (set PLAYWRIGHT_CHROMIUM or install Debian's "
-            "chromium package; .ci/run does)"
+            "browser tests: no Chromium found (install Debian's chromium package, as .ci/run "
+            "does, or set PLAYWRIGHT_CHROMIUM)"
         )
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"browser tests: PLAYWRIGHT_CHROMIUM={path} is not an executable")
     return sync_api, path
 
 
