@@ -28,6 +28,9 @@ from tests.browser.chromium import chromium_path
 from tests.web_server import WebServer
 
 PASSWORD = seed.PASSWORD
+# How long a step or an expectation may wait: generous on a shared 2-core machine (a step that
+# succeeds does not wait for it).
+TIMEOUT_MS = 15_000
 
 
 def artifacts_dir() -> Path:
@@ -81,6 +84,7 @@ def browser(chromium, demo, web):
     # code. The calls are synchronous, in this one thread: Django's documented escape hatch.
     with pytest.MonkeyPatch.context() as patch, sync_api.sync_playwright() as pw:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        sync_api.expect.set_options(timeout=TIMEOUT_MS)
         browser = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
         yield browser
         browser.close()
@@ -130,7 +134,7 @@ def _new_console(browser, base_url, state=None) -> Console:
     context = browser.new_context(
         viewport={"width": 1400, "height": 900}, storage_state=state, accept_downloads=True
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
     return Console(context.new_page(), base_url)
 
 
