@@ -9,6 +9,10 @@ from pathlib import Path
 
 import plotly
 import pytest
+from django.core.management import call_command
+from django.http import HttpResponse
+from django.test import RequestFactory
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from governance.access import charts
 
@@ -61,3 +65,20 @@ def test_the_bundle_is_sent_gzipped_to_a_browser_that_accepts_it_and_plain_other
     body = b"".join(zipped.streaming_content)
     assert len(body) < 450_000 and gzip.decompress(body) == BUNDLE.read_bytes()
     assert zipped["Content-Type"].startswith("text/javascript")
+
+
+def test_collected_static_files_are_each_sent_gzipped(tmp_path, settings):
+    """Production runs collectstatic and sets STATIC_COLLECTED=1: every file, htmx and the
+    console's own CSS included, then has a gzipped copy that is sent to browsers accepting it."""
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", interactive=False, verbosity=0)
+    settings.WHITENOISE_USE_FINDERS = False
+    serve = WhiteNoiseMiddleware(lambda request: HttpResponse(status=404), settings=settings)
+    for url, at_most in [
+        ("/static/django_htmx/htmx-2.min.js", 20_000),
+        ("/static/css/app.css", 4_000),
+        (URL, 450_000),
+    ]:
+        response = serve(RequestFactory().get(url, HTTP_ACCEPT_ENCODING="gzip, br"))
+        assert response.status_code == 200 and response["Content-Encoding"] == "gzip", url
+        assert len(b"".join(response.streaming_content)) < at_most, url
