@@ -48,9 +48,12 @@ def seed() -> dict:
         at=now,
     )
     kw = {"server": desk, "client": agent, "identity": alice, "grant": alices}
-    running = task("task-browser-running", ttl_ms=30 * 86_400_000, at=now, **kw)
-    # Created two hours ago with a one-minute TTL and never reported done: past its TTL.
-    stale = task("task-browser-stale", ttl_ms=60_000, at=now - timedelta(hours=2), **kw)
+    # Two running, and two created two hours ago with a one-minute TTL and never reported done:
+    # past their TTL. More than any demo identity has, so Alice leads the overview's starters.
+    running, _ = (task(f"browser-run-{n}", ttl_ms=30 * 86_400_000, at=now, **kw) for n in (1, 2))
+    stale, _ = (
+        task(f"browser-stale-{n}", ttl_ms=60_000, at=now - timedelta(hours=2), **kw) for n in (1, 2)
+    )
     source, _ = create_source(name="browser-gateway")
     actor = {"id": alice.subject, "type": "human", "idp": OKTA, "email": alice.email}
     ingest_events(
