@@ -1,4 +1,4 @@
-"""Static files: the charts' plotly.js is the small partial bundle, matches the plotly the
+"""Static files and charts: the charts' plotly.js is the small partial bundle, matches the plotly the
 server builds figures with, holds every trace type the console draws, and is sent gzipped."""
 
 import gzip
@@ -38,17 +38,33 @@ def test_the_bundle_is_the_plotly_js_the_python_plotly_builds_figures_for():
     assert (VENDOR / "LICENSE.txt").read_text().startswith("MIT License")
 
 
-def test_every_chart_the_console_draws_uses_a_trace_type_the_bundle_has():
+def _every_chart() -> list[dict]:
     rows = [{"server_name": "crm", "tool": "search", "events": 3}]
-    figures = [
-        charts.grants_chart([{"status": "active", "grant_type": "x", "n": 1}], {}),
-        charts.tasks_chart({"working": 2}, {}),
-        charts.registrations_chart({"cimd": 2}, {}),
-        charts.top_tools_chart(rows),
-        charts.events_chart([{"hour": "2026-12-01T10:00:00Z", "events": 3, "errors": 1}]),
+    return [
+        _figure(html)
+        for html in (
+            charts.grants_chart([{"status": "active", "grant_type": "x", "n": 1}], {}),
+            charts.tasks_chart({"working": 2}, {}),
+            charts.registrations_chart({"cimd": 2}, {}),
+            charts.top_tools_chart(rows),
+            charts.events_chart([{"hour": "2026-12-01T10:00:00Z", "events": 3, "errors": 1}]),
+        )
     ]
-    used = {trace["type"] for html in figures for trace in _figure(html)["data"]}
+
+
+def test_every_chart_the_console_draws_uses_a_trace_type_the_bundle_has():
+    used = {trace["type"] for figure in _every_chart() for trace in figure["data"]}
     assert used and used <= BASIC_TRACES, used - BASIC_TRACES
+
+
+def test_every_chart_has_the_consoles_layout_and_keeps_its_own():
+    figures = _every_chart()
+    for figure in figures:
+        layout = figure["layout"]
+        assert {k: layout[k] for k in charts.LAYOUT} == charts.LAYOUT
+        assert layout["xaxis"]["automargin"] and layout["yaxis"]["automargin"]  # long labels
+        assert figure["config"] == {"displayModeBar": False, "responsive": True}
+    assert figures[0]["layout"]["barmode"] == "stack"  # the grants chart's own setting
 
 
 def test_the_gzipped_copy_is_the_bundle_itself():
