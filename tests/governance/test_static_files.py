@@ -1,5 +1,6 @@
-"""Static files and charts: the charts' plotly.js is the small partial bundle, matches the plotly the
-server builds figures with, holds every trace type the console draws, and is sent gzipped."""
+"""Static files and charts: plotly.js is the small partial bundle, matches the plotly the server
+builds figures with, holds every trace type the console draws, and is sent gzipped; every chart
+carries the console's layout."""
 
 import gzip
 import json
