@@ -177,3 +177,17 @@ def _screenshot(item, report, tab: Console) -> None:
     reporter = item.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write_line(f"\nscreenshot of the failed page: {path}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line saying how many browser tests were skipped and why (no Chromium, most often)."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if report.nodeid.startswith("tests/browser/")
+    ]
+    if skipped:
+        reason = skipped[0].longrepr[2] if isinstance(skipped[0].longrepr, tuple) else ""
+        terminalreporter.write_line(
+            f"browser tests: {len(skipped)} skipped ({reason.removeprefix('Skipped: ').removeprefix('browser tests: ')})"
+        )
