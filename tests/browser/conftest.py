@@ -188,6 +188,5 @@ def pytest_terminal_summary(terminalreporter):
     ]
     if skipped:
         reason = skipped[0].longrepr[2] if isinstance(skipped[0].longrepr, tuple) else ""
-        terminalreporter.write_line(
-            f"browser tests: {len(skipped)} skipped ({reason.removeprefix('Skipped: ').removeprefix('browser tests: ')})"
-        )
+        reason = reason.removeprefix("Skipped: ").removeprefix("browser tests: ")
+        terminalreporter.write_line(f"browser tests: {len(skipped)} skipped ({reason})")
