@@ -77,7 +77,7 @@ def web(demo):
 
 @pytest.fixture(scope="package")
 def browser(chromium, demo, web):
-    """One Chromium for the folder (started after the data: see the module docstring)."""
+    """One Chromium for the folder."""
     sync_api, path = chromium
     # Playwright's sync API keeps an asyncio loop running in this thread, and Django then
     # refuses every ORM call (pytest-django's per-test transaction included) as if from async

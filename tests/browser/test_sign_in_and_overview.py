@@ -1,8 +1,10 @@
 """Signing in with a local account, and the overview's charts drawing in Chromium."""
 
-from playwright.sync_api import expect
+import pytest
 
 from tests.browser.conftest import PASSWORD, sign_in
+
+expect = pytest.importorskip("playwright.sync_api").expect  # skipped without playwright
 
 
 def test_a_user_signs_in_with_the_login_form_and_lands_on_the_overview(anonymous, demo):
