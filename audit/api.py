@@ -75,12 +75,21 @@ def _event_list_params() -> tuple[OpenApiParameter, ...]:
     return (
         OpenApiParameter("since", OpenApiTypes.DATETIME, description="Events at or after."),
         OpenApiParameter("until", OpenApiTypes.DATETIME, description="Events before."),
+        OpenApiParameter(
+            "range",
+            OpenApiTypes.STR,
+            enum=list(queries_explorer.QUICK_RANGES),
+            description="Events of the last hour, day, week or month (`since` wins over it).",
+        ),
         OpenApiParameter("source", OpenApiTypes.INT, description="Events of this source id."),
         *(
             _text(name, f"Events whose {column.replace('_', ' ')} equals this.")
             for name, column in queries_explorer.FILTERS.items()
-            if name != "source"
+            if name not in ("source", *queries_explorer.NAMED)
         ),
+        _text("identity", "Events of this identity: its subject, e-mail or display name."),
+        _text("client", "Events of this client: its client_id or name."),
+        _text("server", "Events on this server: its registry name or title."),
         _text("q", "Case-insensitive search in the payload."),
         _text("cursor", "The `next` of the previous page."),
         OpenApiParameter(
@@ -101,9 +110,10 @@ def _event_list_params() -> tuple[OpenApiParameter, ...]:
     ),
 )
 class AuditEventViewSet(DeclaredQueryParamsMixin, viewsets.ViewSet):
-    """Audit events, newest first: ?since&until&source&issuer&identity&client&server&method&tool&
-    outcome&task&type&session&q&cursor&limit (max 500). `next` is the cursor of the following
-    page. Any other parameter is a 400 naming it."""
+    """Audit events, newest first: ?since&until&range&source&issuer&identity&client&server&method&
+    tool&outcome&task&type&session&q&cursor&limit (max 500); identity, client and server take
+    names (resolved through the inventory) as well as the keys events carry. `next` is the
+    cursor of the following page. Any other parameter is a 400 naming it."""
 
     permission_classes = [IsViewer]
     list_params = _event_list_params()

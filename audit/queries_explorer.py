@@ -9,15 +9,17 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from governance.access.lists.export import spreadsheet_cell
+from inventory import queries_names
 
 FILTERS = {  # query parameter -> column
     "source": "source_id",
@@ -50,6 +52,16 @@ LIST_COLUMNS = [
     "redacted",
 ]
 EXPORT_COLUMNS = [c for c in LIST_COLUMNS if c != "id"]
+# The explorer's quick ranges: `?range=24h` is "since 24 hours ago" (an explicit `since` wins).
+QUICK_RANGES = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+# Filters that take a name as well as the key events carry: an identity's e-mail or display
+# name, a client's name, a server's title (resolved through the inventory).
+NAMED = ("identity", "client", "server")
 
 
 class FilterError(ValueError):
@@ -72,31 +84,74 @@ def _parse_time(name: str, value: str) -> datetime:
         raise FilterError(f"{name}: out of range") from None
 
 
+def _since(params) -> datetime | None:
+    if params.get("since"):
+        return _parse_time("since", params["since"])
+    quick = (params.get("range") or "").strip()
+    if not quick:
+        return None
+    if quick not in QUICK_RANGES:
+        raise FilterError(f"range: one of {', '.join(QUICK_RANGES)}")
+    return timezone.now() - QUICK_RANGES[quick]
+
+
+def _named(name: str, value: str) -> tuple[Q, list]:
+    """The events a typed identity, client or server means, and the inventory keys the name
+    resolved to: events match the value as their key, or any object so named."""
+    if name == "identity":
+        pairs = queries_names.identity_keys_named(value)
+        match = Q(actor_subject=value)
+        for issuer, subject in pairs:
+            match |= Q(actor_issuer=issuer, actor_subject=subject)
+        return match, pairs
+    if name == "client":
+        keys = queries_names.client_ids_named(value)
+        return Q(client_ref__in=sorted({value, *keys})), keys
+    keys = queries_names.server_names_named(value)
+    return Q(server_name__in=sorted({value, *keys})), keys
+
+
 @dataclass
 class EventFilter:
-    """The explorer's filters, parsed from query parameters."""
+    """The explorer's filters, parsed from query parameters. `equals` holds the columns matched
+    exactly; `named` the identity, client and server filters resolved from names, and
+    `resolved` how many inventory objects each name stood for."""
 
     since: datetime | None = None
     until: datetime | None = None
     equals: dict | None = None
     text: str = ""
+    named: dict[str, Q] = field(default_factory=dict)
+    resolved: dict[str, int] = field(default_factory=dict)
+    server_names: list[str] | None = None  # the server filter's names (the rollups have them)
 
     @classmethod
     def from_params(cls, params) -> EventFilter:
-        since = _parse_time("since", params["since"]) if params.get("since") else None
+        since = _since(params)
         until = _parse_time("until", params["until"]) if params.get("until") else None
-        equals = {}
+        equals, named, resolved, server_names = {}, {}, {}, None
         for name, column in FILTERS.items():
-            value = (params.get(name) or "").strip()
-            if value:
-                # ASCII digits that fit a bigint: "²".isdigit() is true but int("²") fails.
-                if name == "source" and not (
-                    value.isascii() and value.isdigit() and len(value) <= 19
-                ):
-                    raise FilterError("source: must be a source id")
-                equals[column] = value[:1000]
+            value = (params.get(name) or "").strip()[:1000]
+            if not value:
+                continue
+            # ASCII digits that fit a bigint: "²".isdigit() is true but int("²") fails.
+            if name == "source" and not (value.isascii() and value.isdigit() and len(value) <= 19):
+                raise FilterError("source: must be a source id")
+            if name in NAMED:
+                named[name], keys = _named(name, value)
+                resolved[name] = len(keys)
+                if name == "server":
+                    server_names = sorted({value, *keys})
+            else:
+                equals[column] = value
         return cls(
-            since=since, until=until, equals=equals, text=(params.get("q") or "").strip()[:200]
+            since=since,
+            until=until,
+            equals=equals,
+            text=(params.get("q") or "").strip()[:200],
+            named=named,
+            resolved=resolved,
+            server_names=server_names,
         )
 
     def queryset(self):
@@ -107,6 +162,8 @@ class EventFilter:
             rows = rows.filter(time__lt=self.until)
         if self.equals:
             rows = rows.filter(**self.equals)
+        for match in self.named.values():
+            rows = rows.filter(match)
         if self.text:
             rows = rows.annotate(payload_text=Cast("payload", TextField())).filter(
                 payload_text__icontains=self.text

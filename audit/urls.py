@@ -17,10 +17,13 @@ class ExportFormat:
 
 
 register_converter(ExportFormat, "export_format")
+
 app_name = "audit"
 pages = [
     path("", views.explorer_view, name="event_list"),
     path("events/<int:pk>/", views.event_detail, name="event_detail"),
+    path("suggest/<str:kind>/", views.explorer_suggest, name="event_suggest"),
+    path("identities/<int:pk>/activity/", views.identity_activity, name="identity_activity"),
     path("export.<export_format:fmt>", views.export, name="event_export"),
     path("verify/", views.verify_now, name="chain_verify"),
     path("sources/", views.source_list, name="source_list"),

@@ -7,13 +7,14 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.db import IntegrityError, transaction
-from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
-from audit import queries, queries_explorer
+from audit import queries_activity, queries_explorer
 from audit.models import AuditEvent, ChainHead, ChainVerification, EventSource
 from audit.otlp_attributes import FIELDS, MappingError, mapping_text, parse_mapping_text
 from audit.services import sources as source_services
@@ -21,6 +22,12 @@ from audit.tasks import verify_audit_chain
 from governance.access import charts
 from governance.access.htmx import render_fragment_or_page, wants_fragment
 from governance.access.roles import ADMIN, AUDITOR, VIEWER, has_role, role_required
+from inventory import queries_names
+from inventory.models import Identity
+
+# The identity page's "recent activity": its last day, newest first.
+IDENTITY_ACTIVITY_WINDOW = timedelta(hours=24)
+IDENTITY_ACTIVITY_ROWS = 10
 
 
 def _filters(request):
@@ -30,15 +37,54 @@ def _filters(request):
         return queries_explorer.EventFilter(), str(exc)
 
 
-def _hourly_chart(since) -> str:
-    """Events per hour from the rollups (the overview's chart); empty when there are none."""
-    rows = queries.events_per_hour(since)
-    return charts.events_chart(rows) if rows else ""
+def _without_time(params):
+    """The filters without their time bounds, cursor or empty fields (a submitted form sends
+    every field)."""
+    query = params.copy()
+    for param in ("since", "until", "cursor", "range"):
+        query.pop(param, None)
+    for param in [p for p, values in query.lists() if not any(values)]:
+        query.pop(param)
+    return query
+
+
+def _quick_ranges(params) -> tuple[list[dict], str]:
+    """Links for 1 h, 24 h, 7 d, 30 d and all time: the current filters with that range instead
+    of their time bounds."""
+    links = []
+    for key in queries_explorer.QUICK_RANGES:
+        query = _without_time(params)
+        query["range"] = key
+        links.append({"key": key, "query": query.urlencode(), "active": params.get("range") == key})
+    return links, _without_time(params).urlencode()
+
+
+NAMED_FILTERS = (
+    ("identity", "Identity", "e-mail, name or subject"),
+    ("client", "Client", "name or client_id"),
+    ("server", "Server", "name or title"),
+)
+
+
+def _named_filters(params, resolved: dict) -> list[dict]:
+    """The identity, client and server inputs: typed names resolve through the inventory, and
+    each offers suggestions from it as the user types (an htmx-fed <datalist>)."""
+    return [
+        {
+            "name": name,
+            "label": label,
+            "placeholder": placeholder,
+            "value": params.get(name, ""),
+            "suggest_url": reverse("audit:event_suggest", args=[name]),
+            "resolved": resolved.get(name),
+        }
+        for name, label, placeholder in NAMED_FILTERS
+    ]
 
 
 @role_required(VIEWER)
 def explorer_view(request):
-    """Filter, page through and export audit events."""
+    """Filter, page through and export audit events; the chart and top tools follow the filters."""
     event_filter, error = _filters(request)
     rows, next_cursor = [], None
     if not error:
@@ -51,27 +97,62 @@ def explorer_view(request):
     params = request.GET.copy()
     params.pop("cursor", None)
     context = {
-        "rows": rows,
+        "rows": queries_activity.with_names(rows),
         "next_cursor": next_cursor,
         "error": error,
         "query": params.urlencode(),
         "params": request.GET,
-        "sources": EventSource.objects.only("id", "name"),
     }
     if request.GET.get("cursor") and wants_fragment(request):  # "more": a later page's rows
         return render_fragment_or_page(
             request, "audit/explorer.html", "audit/_events.html", context
         )
-    since = timezone.now() - timedelta(hours=24)
+    activity = None if error else queries_activity.activity(event_filter)
     context.update(
+        sources=EventSource.objects.only("id", "name"),
         verification=ChainVerification.objects.first(),
         head=ChainHead.objects.filter(pk=1).first(),
-        chart=_hourly_chart(since),
-        top_tools=queries.top_tools(since, limit=5),
+        activity=activity,
+        chart=charts.events_chart(activity["per_hour"])
+        if activity and activity["per_hour"]
+        else "",
+        named_filters=_named_filters(request.GET, event_filter.resolved),
     )
+    context["quick_ranges"], context["all_time_query"] = _quick_ranges(request.GET)
     response = render(request, "audit/explorer.html", context, status=400 if error else 200)
     patch_vary_headers(response, ("HX-Request",))  # a cursor URL answers htmx with rows only
     return response
+
+
+@role_required(VIEWER)
+def explorer_suggest(request, kind: str):
+    """The <option>s of a filter's datalist for what has been typed (htmx, as the user types)."""
+    if kind not in queries_explorer.NAMED:
+        raise Http404("Suggestions are for identity, client and server")
+    options = queries_names.suggestions(kind, request.GET.get(kind, ""))
+    return render(request, "audit/_suggestions.html", {"options": options})
+
+
+@role_required(VIEWER)
+def identity_activity(request, pk: int):
+    """An identity's events of the last 24 hours, with names: a fragment of its page (htmx)."""
+    identity = get_object_or_404(Identity, pk=pk)
+    since = timezone.now() - IDENTITY_ACTIVITY_WINDOW
+    rows, totals = queries_activity.identity_activity(
+        identity, since=since, limit=IDENTITY_ACTIVITY_ROWS
+    )
+    explorer_query = QueryDict(mutable=True)
+    explorer_query.update({"issuer": identity.issuer, "identity": identity.subject, "range": "24h"})
+    return render(
+        request,
+        "audit/_identity_activity.html",
+        {
+            "identity": identity,
+            "rows": queries_activity.with_names(rows),
+            "totals": totals,
+            "explorer_query": explorer_query.urlencode(),
+        },
+    )
 
 
 @role_required(VIEWER)

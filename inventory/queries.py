@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from datetime import timedelta
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Count, Max, Q, QuerySet, Value
+from django.db.models import BooleanField, Count, Max, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -55,8 +56,19 @@ def _expiring(queryset, value: bool):
 
 def _scope(queryset, value: str):
     """Grants holding this exact scope ("who holds billing:admin?"): array containment, which
-    the GIN index on Grant.scopes answers."""
-    return queryset.filter(scopes__contains=[value])
+    the GIN index on Grant.scopes answers. With a `*` it is a pattern over each scope
+    ("billing:*", "*:admin", "*write*"), read by scanning the grants (no index helps there)."""
+    if "*" not in value:
+        return queryset.filter(scopes__contains=[value])
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = escaped.replace("*", "%")
+    return queryset.filter(
+        RawSQL(
+            f"EXISTS (SELECT 1 FROM unnest({Grant._meta.db_table}.scopes) AS s WHERE s LIKE %s)",
+            [pattern],
+            output_field=BooleanField(),
+        )
+    )
 
 
 def _unused_days(queryset, days: int):
@@ -137,7 +149,7 @@ GRANT_SPEC = ListSpec(
         Filter("client", "client_id", kind="id"),
         Filter("subject", "subject_id", kind="id"),
         Filter("server", "server_id", kind="id"),
-        Filter("scope", "", kind="text", label="holds the scope (exact)"),
+        Filter("scope", "", kind="text", label="holds the scope (exact, or a pattern: crm:*)"),
         Filter("unused_days", "", kind="count", label="unused for N days"),
         Filter("expiring", "", kind="bool", label="expiring in 7 days"),
         Filter("vanished", "", kind="bool", label="vanished at the IdP"),
@@ -167,8 +179,8 @@ TASK_SPEC = ListSpec(
         Filter("identity", "identity_id", kind="id"),
         Filter("grant", "grant_id", kind="id"),
         Filter("flagged", "", kind="bool", label="flagged (an open flag)"),
-        Filter("running", "", kind="bool", label="running"),
-        Filter("expired", "", kind="bool", label="expired"),
+        Filter("running", "", kind="bool", label="running (within its TTL)"),
+        Filter("expired", "", kind="bool", label="past its TTL"),
     ),
     sorts={
         "last_updated_at": "last_updated_at",

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from governance.access.htmx import wants_fragment
 from governance.access.roles import ADMIN, VIEWER, role_required
-from inventory import queries
+from inventory import queries, queries_agents
 from inventory.models import Client, Grant, Identity, Server, Task
 from inventory.services.entities import set_review_status
 
@@ -25,14 +25,16 @@ def identity_detail(request, pk: int):
         Identity.objects.select_related("owner", "manager", "sponsor"), pk=pk
     )
     grants = queries.agents_acting_for(identity)
+    agents, grants_read = queries_agents.agents_for(identity)
     return render(
         request,
         "inventory/identity_detail.html",
         {
             "identity": identity,
-            "answered_for": queries.agents_answered_for(identity)[:RELATED_ROWS],
+            "answered_for": queries_agents.answered_for_with_agents(identity, limit=RELATED_ROWS),
             "owned_clients": identity.owned_clients.order_by("name", "client_id")[:RELATED_ROWS],
-            "grants": grants[:RELATED_ROWS],
+            "agents": agents,
+            "grants_read": grants_read,
             "grant_count": grants.count(),
             "active_grant_count": grants.active().count(),
             "clients": queries.clients_of_identity(identity)[:RELATED_ROWS],

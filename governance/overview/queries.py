@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone
 
 from audit import queries as audit_queries
@@ -82,6 +83,35 @@ def tasks_by_status(*, now: datetime | None = None) -> dict[str, int]:
         Task.objects.order_by().annotate(shown=shown).values_list("shown").annotate(n=Count("id"))
     )
     return {status: counts.get(status, 0) for status in [*Task.Status.values, TASK_EXPIRED]}
+
+
+def tasks_by_starter(*, now: datetime | None = None, limit: int = 10) -> list[dict]:
+    """[{identity_id, identity_name, client_id, client_name, running, past_ttl}]: who started
+    the tasks still running and those past their TTL, by (identity, client), the most tasks
+    first; the names (as the objects' str()) joined in the same query."""
+    now = now or timezone.now()
+    running, past_ttl = task_running_q(now), task_past_ttl_q(now)
+    rows = (
+        Task.objects.filter(running | past_ttl)
+        .order_by()
+        .values("identity_id", "client_id")
+        .annotate(
+            identity_name=Coalesce(
+                NullIf("identity__display_name", Value("")),
+                NullIf("identity__email", Value("")),
+                "identity__subject",
+                output_field=CharField(),
+            ),
+            client_name=Coalesce(
+                NullIf("client__name", Value("")), "client__client_id", output_field=CharField()
+            ),
+            running=Count("id", filter=running),
+            past_ttl=Count("id", filter=past_ttl),
+            total=Count("id"),
+        )
+        .order_by("-total", "-running", "identity_id", "client_id")
+    )
+    return list(rows[:limit])
 
 
 def clients_by_registration() -> dict[str, int]:

@@ -24,6 +24,7 @@ def overview(request):
             "chart_top_tools": charts.top_tools_chart(activity["top_tools"]),
             "counts": queries.overview_counts(),
             "expiring": queries.grants_expiring_soon(),
+            "starters": queries.tasks_by_starter(),
             "top_clients": top_clients,
             "chart_grants": charts.grants_chart(
                 queries.grants_by_status_and_type(), dict(Grant.GrantType.choices)

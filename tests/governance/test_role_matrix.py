@@ -172,6 +172,10 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     # Audit pages: everyone reads events; payloads, exports and verification are Auditors'.
     "audit/": [("GET", "/audit/", PAGE_VIEWER)],
     "audit/events/<int:pk>/": [("GET", "/audit/events/{event}/", PAGE_VIEWER)],
+    "audit/suggest/<str:kind>/": [("GET", "/audit/suggest/identity/?identity=al", PAGE_VIEWER)],
+    "audit/identities/<int:pk>/activity/": [
+        ("GET", "/audit/identities/{alice}/activity/", PAGE_VIEWER)
+    ],
     "audit/export.<export_format:fmt>": [
         ("GET", "/audit/export.csv", PAGE_AUDITOR),
         ("GET", "/audit/export.ndjson", PAGE_AUDITOR),

@@ -82,6 +82,8 @@ ACTIONS = {
     "test",
     "rotate",
     "sync",
+    "suggest",
+    "activity",
 }
 
 

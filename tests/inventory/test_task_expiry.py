@@ -79,7 +79,7 @@ def test_the_task_page_says_it_expired_and_when(tasks, viewer_client):
 def test_the_overview_counts_expired_tasks_apart_from_running_ones(tasks, viewer_client):
     page = viewer_client.get("/").content.decode()
     assert '<span class="n">3</span>Running tasks' in page
-    assert '<span class="n">1</span>Expired tasks' in page
+    assert '<span class="n">1</span>Tasks past their TTL' in page
     counts = tasks_by_status()
     assert counts["expired"] == 1 and counts["working"] == 3 and counts["completed"] == 1
 
