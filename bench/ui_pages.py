@@ -45,6 +45,8 @@ FILTERED = [
     "/inventory/tasks/?running=true",
     "/inventory/tasks/?expired=true",
     "/audit/?outcome=error",
+    "/audit/?identity=a&range=7d",  # an identity by name, a quick range
+    "/audit/suggest/identity/?identity=ali",  # the explorer's suggestions as one types
     "/api/v1/grants/?status=revoked&limit=50",
     "/api/v1/tasks/?flagged=true",
 ]
@@ -88,6 +90,7 @@ def busiest_rows() -> dict:
         "idp_connection_update": first(IdpConnection),
         "idp_sync_detail": first(IdpSync),
         "identity_detail": most(Identity, "grants"),
+        "identity_activity": most(Identity, "grants"),  # the identity page's htmx fragment
         "client_detail": most(Client, "grants"),
         "server_detail": most(Server, "grants"),
         "server_history": most(Server, "grants"),
