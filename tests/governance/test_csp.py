@@ -3,7 +3,6 @@ handler, charts still draw under it in a real browser, and pages with audit data
 
 import json
 import re
-import shutil
 from html import unescape
 
 import pytest
@@ -16,6 +15,7 @@ from governance.access import charts
 from inventory.models import AuthorizationServer, Registry
 from inventory.services import crawls
 from inventory.services.flags import raise_flag
+from tests.browser.chromium import chromium_path
 from tests.ingest_helpers import make_event
 from tests.ui_factories import small_inventory
 
@@ -155,9 +155,9 @@ def test_only_the_browsable_api_may_use_inline_styles_and_never_inline_script(
 
 def _browser():
     playwright = pytest.importorskip("playwright.sync_api")
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = chromium_path()
     if not path:
-        pytest.skip("no Chromium on this machine")
+        pytest.skip("no Chromium on this machine (PLAYWRIGHT_CHROMIUM names one elsewhere)")
     return playwright, path
 
 
