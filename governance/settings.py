@@ -168,6 +168,12 @@ OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "company SSO")  # "Sig
 # The claim holding the user's groups, and which group gives which role ("*" = anyone).
 OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "groups")
 OIDC_ROLE_MAP = os.environ.get("OIDC_ROLE_MAP", "")
+# The Content-Security-Policy's form-action admits the issuer's origin when sign-in is on (the
+# sign-in and sign-out forms redirect there); list here the origins of an IdP whose
+# authorization or end-session endpoint lives on another origin (comma-separated).
+OIDC_FORM_ACTION_ORIGINS = [
+    o.strip() for o in os.environ.get("OIDC_FORM_ACTION_ORIGINS", "").split(",") if o.strip()
+]
 # Off: the login page shows no password form and every password login (superusers' too, the
 # Django admin's too) is refused. Break glass: set it back to 1 and restart.
 LOCAL_LOGIN_ENABLED = env_bool("LOCAL_LOGIN_ENABLED", True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 
@@ -44,22 +47,51 @@ class SecurityHeadersMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.policy = settings.CONTENT_SECURITY_POLICY
-        self.browsable_api_policy = with_inline_styles(self.policy)
 
     def __call__(self, request):
         response = self.get_response(request)
-        if self.policy and "Content-Security-Policy" not in response:
+        policy = current_policy(
+            settings.CONTENT_SECURITY_POLICY,
+            getattr(settings, "OIDC_ISSUER", ""),
+            tuple(getattr(settings, "OIDC_FORM_ACTION_ORIGINS", ())),
+        )
+        if policy and "Content-Security-Policy" not in response:
             # DRF's browsable API (HTML for a browser at /api/) writes style="" attributes and a
             # <style> block in its own templates; its scripts are files, so only styles relax.
             renderer = getattr(response, "accepted_renderer", None)
             browsable = getattr(renderer, "format", "") == "api"
             response["Content-Security-Policy"] = (
-                self.browsable_api_policy if browsable else self.policy
+                with_inline_styles(policy) if browsable else policy
             )
         if "Cache-Control" not in response:
             response["Cache-Control"] = "no-store"
         return response
+
+
+@functools.lru_cache(maxsize=8)
+def current_policy(policy: str, oidc_issuer: str, form_origins: tuple[str, ...]) -> str:
+    """The policy, with company sign-in's IdP among the places a form may lead to.
+
+    "Sign in with …" and "Log out" are forms whose answer redirects to the IdP (its
+    authorization and end-session endpoints); Chromium applies `form-action` to those
+    redirects too, so a strict `form-action 'self'` would stop company sign-in at the first
+    click. The IdP's origin (and any OIDC_FORM_ACTION_ORIGINS, for an IdP whose endpoints live
+    elsewhere) is added to `form-action` when sign-in is configured; nothing else relaxes."""
+    origins = [_origin(url) for url in (oidc_issuer, *form_origins) if url]
+    origins = [o for o in dict.fromkeys(origins) if o]
+    if not policy or not origins:
+        return policy
+    directives = [d.strip() for d in policy.split(";") if d.strip()]
+    return "; ".join(
+        " ".join([d, *origins]) if d.split()[0] == "form-action" else d for d in directives
+    )
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def with_inline_styles(policy: str) -> str:

@@ -220,3 +220,19 @@ def test_the_overview_charts_draw_in_chromium_with_no_csp_violation(
         browser.close()
     assert drawn and count >= 4 and swapped == count
     assert errors == [], "\n".join(errors)
+
+
+def test_company_sign_in_adds_only_its_idp_to_form_action(client, settings):
+    """The sign-in and sign-out forms redirect to the IdP; Chromium applies form-action to
+    those redirects (tests/governance/test_sso_browser.py clicks them), so the IdP's origin
+    must be there, and nothing else may relax."""
+    settings.OIDC_ISSUER = "https://idp.acme.example/oauth2/default"
+    settings.OIDC_FORM_ACTION_ORIGINS = ["https://login.acme.example/x", "javascript:alert(1)"]
+    policy = client.get("/accounts/login/")["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["form-action"] == (
+        "'self' https://idp.acme.example https://login.acme.example"
+    )
+    unchanged = {k: v for k, v in directives.items() if k != "form-action"}
+    expected = dict(d.strip().split(" ", 1) for d in settings.CONTENT_SECURITY_POLICY.split(";"))
+    assert unchanged == {k: v for k, v in expected.items() if k != "form-action"}
