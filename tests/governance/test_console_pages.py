@@ -267,6 +267,20 @@ def _wide_inventory():
                 task_id="task-0123456789abcdef",
             )
             for _ in range(3)
+        ]
+        + [  # a URL elicitation with the longest ids: the elicitations list must fit too
+            make_event(
+                method="elicitation/create",
+                client={"id": "https://copilot.partner.example/mcp/client-metadata.json"},
+                server={"name": "io.github.modelcontextprotocol/filesystem-and-everything-else"},
+                attributes={
+                    "params": {
+                        "mode": "url",
+                        "elicitationId": "elicit-0123456789abcdef-0123456789abcdef-01234567",
+                        "url": "https://payments.acme-runtime.example/authorize?session=abc",
+                    }
+                },
+            )
         ],
     )
     return inv
@@ -285,7 +299,12 @@ def test_lists_fit_a_1400_px_window_and_warnings_read_as_warnings(live_server, a
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
         widths = {}
-        for url in ("/inventory/grants/", "/audit/", "/inventory/tasks/"):
+        for url in (
+            "/inventory/grants/",
+            "/audit/",
+            "/inventory/tasks/",
+            "/inventory/elicitations/",
+        ):
             page.goto(live_server.url + url, wait_until="networkidle")
             widths[url] = page.evaluate(
                 "() => [document.querySelector('table.list').scrollWidth,"
