@@ -5,6 +5,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
+import httpx
 import pytest
 from django.contrib.messages import get_messages
 from django.template.loader import render_to_string
@@ -388,3 +389,11 @@ def test_the_registry_list_counts_one_record_and_one_error_in_the_singular():
     )()
     html = render_to_string("inventory/crawl_list.html", {"registries": [row], "can_admin": False})
     assert "1 record · 1 error" in html
+
+
+def test_no_page_asks_for_a_missing_favicon(viewer_client, live_server):
+    """Browsers asked for /favicon.ico on every page and got a 404: the page names its icon,
+    and /favicon.ico itself is served for clients that ask anyway."""
+    page = viewer_client.get("/").content.decode()
+    assert '<link rel="icon" href="data:,">' in page
+    assert httpx.get(f"{live_server.url}/favicon.ico").status_code == 200
