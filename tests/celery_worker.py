@@ -121,18 +121,12 @@ def _wait_ready(process: subprocess.Popen, log_path: Path) -> None:
     )
 
 
-@pytest.fixture
-def celery_worker(tmp_path, transactional_db):
-    """A running `celery -A governance worker` (solo pool) for this test; stopped after it."""
-    from governance.celery import app
-
-    var_dir = tmp_path / "worker-var"
-    broker_dir = var_dir / "broker"
-    for sub in ("queue", "control"):
-        (broker_dir / sub).mkdir(parents=True, exist_ok=True)
-    log_path = tmp_path / "celery-worker.log"
+def start_worker(var_dir: Path, log_path: Path) -> subprocess.Popen:
+    """`celery -A governance worker` (solo pool) on the filesystem broker under `var_dir`,
+    logging to `log_path`; a second call on the same `var_dir` starts a second worker on the
+    same broker (the one that takes a message the sweeper re-sends)."""
     with open(log_path, "w") as log_file:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -151,6 +145,19 @@ def celery_worker(tmp_path, transactional_db):
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+
+
+@pytest.fixture
+def celery_worker(tmp_path, transactional_db):
+    """A running `celery -A governance worker` (solo pool) for this test; stopped after it."""
+    from governance.celery import app
+
+    var_dir = tmp_path / "worker-var"
+    broker_dir = var_dir / "broker"
+    for sub in ("queue", "control"):
+        (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    log_path = tmp_path / "celery-worker.log"
+    process = start_worker(var_dir, log_path)
     old = _point_producer_at(broker_dir)
     try:
         _wait_ready(process, log_path)

@@ -8,8 +8,6 @@ done."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
-import sys
 import time
 from datetime import timedelta
 
@@ -24,7 +22,7 @@ from governance.containment.models import Revocation
 from governance.platform import jobs
 from inventory.models import Grant
 from tests import ui_factories as f
-from tests.celery_worker import BASE_DIR, Worker, _wait_ready, worker_env
+from tests.celery_worker import Worker, _wait_ready, start_worker
 from tests.governance.connectors.peers import start_oauth_peer
 from tests.governance.containment.conftest import (
     client_credentials,
@@ -58,38 +56,14 @@ def finished(revocation: Revocation) -> bool:
 def another_worker(tmp_path):
     """A second worker on the first one's broker (the `celery_worker` fixture's folders): the
     one that takes the message the sweeper re-sends."""
-    var_dir = tmp_path / "worker-var"
     log_path = tmp_path / "celery-worker-2.log"
-    with open(log_path, "w") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "governance",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=BASE_DIR,
-            env=worker_env(var_dir),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_worker(tmp_path / "worker-var", log_path)
     try:
         _wait_ready(process, log_path)
         yield Worker(process, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.kill()  # as the fixture stops its worker: the broker folder is a throwaway
+        process.wait()
 
 
 @pytest.fixture(scope="module")
