@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from governance.access.roles import ADMIN, VIEWER
+from governance.access.roles import ADMIN, ROLE_ORDER, VIEWER
 from governance.demo import seed_demo
 from tests.ingest_helpers import iso, make_event
 from tests.ui_factories import OKTA, client, grant, identity, server, task
@@ -90,3 +90,7 @@ def empty_database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE audit_event, audit_event_dedup, audit_rate_window")
     forget_rate_windows()
+    # flush also empties what migrations wrote (the role groups of governance 0002): put that
+    # back, as every later test expects a freshly migrated database.
+    for name in ROLE_ORDER:
+        Group.objects.get_or_create(name=name)
