@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
-NAMESPACES = ("governance", "inventory", "audit")
+NAMESPACES = ("governance", "inventory", "audit", "containment")
 # Not pages: the log-in/out flow, downloads (streamed exports), the ingest endpoints.
 SKIP = {
     *("account_login", "account_logout", "password_change_done", "grant_export", "event_export"),
@@ -161,7 +161,14 @@ def server_times(browser, runs: int) -> None:
     print(f"baseline /governance/: {baseline:.1f} ms")
     print(f"{'page':72} {'ms':>8} {'queries':>8} {'x base':>7}")
     rows = []
-    for url in [*console_pages(pks), *FILTERED]:
+    client_pk = pks["client_detail"]
+    # The containment confirm pages build their dry run on every GET: the kill switch for the
+    # client holding the most grants, and a bulk revoke of every active grant (capped at 1,000).
+    confirms = [
+        f"/governance/revocations/new/client/?client={client_pk}",
+        "/governance/revocations/new/bulk/?status=active",
+    ]
+    for url in [*console_pages(pks), *FILTERED, *confirms]:
         ms = median_ms(browser, url, runs)
         if ms is None:
             continue
