@@ -2,7 +2,6 @@
 a name, pick the suggestion, narrow to 24 h, follow the row to the person's page and see their
 last day of activity there (loaded by htmx). A failure saves a screenshot."""
 
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
+from tests.browser.chromium import chromium_path
 from tests.ingest_helpers import iso, make_event
 from tests.ui_factories import identity
 
@@ -19,7 +19,7 @@ IDP = "https://idp.example.com"
 
 def _browser():
     sync_api = pytest.importorskip("playwright.sync_api")
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = chromium_path()
     if not path:
         pytest.skip("no Chromium on this machine")
     return sync_api, path

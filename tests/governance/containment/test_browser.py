@@ -5,12 +5,11 @@ polling; no console error (the CSP allows no inline script)."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from governance.containment.models import Revocation
 from inventory.models import Grant
+from tests.browser.chromium import chromium_path
 from tests.governance.containment.conftest import inventory, oauth_connection
 from tests.governance.containment.peer import RevocationPeer, grant_record
 
@@ -26,7 +25,7 @@ def peer():
 
 def _browser():
     playwright = pytest.importorskip("playwright.sync_api")
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = chromium_path()
     if not path:
         pytest.skip("no Chromium on this machine")
     return playwright, path
