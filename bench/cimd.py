@@ -164,7 +164,7 @@ def setup_database(port: int, n: int) -> None:
     with connection.cursor() as cur:  # a clean slate for this run's documents
         cur.execute(
             "TRUNCATE inventory_fetchrecord, inventory_clientdocumentstate, "
-            "inventory_clientdocument, inventory_flag"
+            "inventory_clientdocument, inventory_finding"
         )
     Client.objects.filter(client_id__startswith="http://127.0.0.1:").delete()
     now = timezone.now()

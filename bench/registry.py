@@ -97,7 +97,7 @@ def empty_inventory() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE inventory_server, inventory_crawl, inventory_flag CASCADE")
+        cursor.execute("TRUNCATE inventory_server, inventory_crawl, inventory_finding CASCADE")
 
 
 def main() -> None:

@@ -6,15 +6,27 @@ where it is defined, never from here.
 """
 
 from governance.access.models import AdminAction, ApiToken, SiteSetting
+from governance.alerts.models import AlertGroup, Delivery, Destination, ForwardCursor
 from governance.containment.models import Revocation, RevocationStep
 from governance.idp.models import IdpConnection, IdpIssuer, IdpSync
+from governance.reports.models import ReportDownload, ReportRun, ReportSchedule
+from governance.reviews.models import Campaign, ReviewItem
 
 __all__ = [
     "AdminAction",
+    "AlertGroup",
     "ApiToken",
+    "Campaign",
+    "Delivery",
+    "Destination",
+    "ForwardCursor",
     "IdpConnection",
     "IdpIssuer",
     "IdpSync",
+    "ReportDownload",
+    "ReportRun",
+    "ReportSchedule",
+    "ReviewItem",
     "Revocation",
     "RevocationStep",
     "SiteSetting",

@@ -498,3 +498,40 @@ FETCH_LOG_RETENTION_DAYS = int(os.environ.get("FETCH_LOG_RETENTION_DAYS", "30"))
 # well under a megabyte; the Python SDK refuses to send more than 64 MiB uncompressed.
 OTLP_MAX_BODY_BYTES = int(os.environ.get("OTLP_MAX_BODY_BYTES", 8 * 1024 * 1024))
 OTLP_MAX_DECODED_BYTES = int(os.environ.get("OTLP_MAX_DECODED_BYTES", 32 * 1024 * 1024))
+
+# --- Email (alerts, access-review reminders, scheduled reports) -----------------------------
+# Plain SMTP from the environment; nothing is sent until EMAIL_HOST is set (the console says so
+# where email is offered). EMAIL_HOST_PASSWORD is read from the environment, never stored.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mcp-governance@localhost")
+# The console's own address, for links in emails (e.g. https://governance.example.com).
+CONSOLE_BASE_URL = os.environ.get("CONSOLE_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Findings (issue 14; docs/findings.md) ---------------------------------------------------
+# The scheduled rules (inventory and rollup rules, auto-resolution, ends of suppressions) run
+# every FINDINGS_RULES_INTERVAL_SECONDS. FINDINGS_EVENT_RULES turns the ingest-path rules off
+# (only to measure what they cost: bench/ingest.py --rules-off).
+FINDINGS_RULES_INTERVAL_SECONDS = float(os.environ.get("FINDINGS_RULES_INTERVAL_SECONDS", "300"))
+FINDINGS_EVENT_RULES = env_bool("FINDINGS_EVENT_RULES", True)
+
+# --- Alert delivery and event forwarding (issue 14; docs/alerts.md) --------------------------
+ALERTS_DISPATCH_INTERVAL_SECONDS = float(os.environ.get("ALERTS_DISPATCH_INTERVAL_SECONDS", "1"))
+ALERTS_FORWARD_INTERVAL_SECONDS = float(os.environ.get("ALERTS_FORWARD_INTERVAL_SECONDS", "2"))
+DELIVERY_MAX_ATTEMPTS = int(os.environ.get("DELIVERY_MAX_ATTEMPTS", "12"))
+DELIVERY_BACKOFF_BASE_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_BASE_SECONDS", "2"))
+DELIVERY_BACKOFF_MAX_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_MAX_SECONDS", "600"))
+DELIVERY_CLAIM_TIMEOUT_SECONDS = float(os.environ.get("DELIVERY_CLAIM_TIMEOUT_SECONDS", "60"))
+FORWARD_BATCH_EVENTS = int(os.environ.get("FORWARD_BATCH_EVENTS", "5000"))
+
+# --- Access reviews and reports (issue 16; docs/compliance.md) -------------------------------
+REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", str(VAR_DIR / "reports")))
+REPORTS_KEEP_DAYS = int(os.environ.get("REPORTS_KEEP_DAYS", "400"))
+REVIEWS_REMINDER_TICK_SECONDS = float(os.environ.get("REVIEWS_REMINDER_TICK_SECONDS", "3600"))
+REPORTS_SCHEDULE_TICK_SECONDS = float(os.environ.get("REPORTS_SCHEDULE_TICK_SECONDS", "900"))

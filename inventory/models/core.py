@@ -17,6 +17,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
+from inventory.models.findings import Flag
 from inventory.remote_urls import USERINFO_PATTERN
 
 # The spec's tool-name rule (a SHOULD, so we warn, not refuse): MCP 2025-11-25, SEP-986.
@@ -658,58 +659,3 @@ class TaskStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.task}: {self.from_status or '∅'} → {self.to_status}"
-
-
-class FlagQuerySet(models.QuerySet):
-    def open(self):
-        """Flags not resolved yet: the only ones the console counts and shows by default."""
-        return self.filter(resolved_at__isnull=True)
-
-
-class Flag(models.Model):
-    """Something risky the console noticed about an inventory object, for governance to act on.
-
-    Crawlers and ingestion raise flags (a CIMD redirect URI added, a task leaving a terminal
-    state, a server deleted from its registry...). At most one open flag per kind, object and
-    dedup key: raising it again refreshes it instead of piling up duplicates.
-    """
-
-    class Severity(models.TextChoices):
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        HIGH = "high", "High"
-        CRITICAL = "critical", "Critical"
-
-    kind = models.CharField(
-        max_length=100,
-        db_index=True,
-        help_text='e.g. "cimd.redirect_uri_added", "task.illegal_transition"',
-    )
-    severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.WARNING)
-    object_type = models.CharField(max_length=100, help_text='e.g. "inventory.client"')
-    object_id = models.CharField(max_length=100)
-    object_repr = models.CharField(max_length=500, blank=True)
-    dedup_key = models.CharField(max_length=300, blank=True, default="")
-    summary = models.CharField(max_length=500)
-    details = models.JSONField(default=dict, blank=True)
-    raised_at = models.DateTimeField(db_index=True)
-    last_raised_at = models.DateTimeField()
-    times_raised = models.PositiveIntegerField(default=1)
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.CharField(max_length=200, blank=True)
-
-    objects = FlagQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-last_raised_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["kind", "object_type", "object_id", "dedup_key"],
-                condition=Q(resolved_at__isnull=True),
-                name="one_open_flag_per_subject",
-            ),
-        ]
-
-    def __str__(self):
-        return f"[{self.severity}] {self.summary}"

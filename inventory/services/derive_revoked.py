@@ -98,7 +98,7 @@ REVOKED_USE_SQL = (
     "WITH"
     + _KEYS
     + """
-INSERT INTO inventory_flag (kind, severity, object_type, object_id, object_repr, dedup_key,
+INSERT INTO inventory_finding (kind, severity, object_type, object_id, object_repr, dedup_key,
     summary, details, raised_at, last_raised_at, times_raised, resolved_at, resolved_by)
 SELECT '"""
     + KIND
@@ -125,19 +125,19 @@ FROM ("""
 GROUP BY object_type, object_id, cut_at, repr, what
 ORDER BY object_type, object_id
 ON CONFLICT (kind, object_type, object_id, dedup_key) WHERE resolved_at IS NULL DO UPDATE SET
-    last_raised_at = GREATEST(inventory_flag.last_raised_at, EXCLUDED.last_raised_at),
-    times_raised = inventory_flag.times_raised + 1,
-    details = inventory_flag.details || jsonb_build_object(
+    last_raised_at = GREATEST(inventory_finding.last_raised_at, EXCLUDED.last_raised_at),
+    times_raised = inventory_finding.times_raised + 1,
+    details = inventory_finding.details || jsonb_build_object(
         'event_ids', jsonb_path_query_array(
-            coalesce(inventory_flag.details->'event_ids', '[]'::jsonb)
+            coalesce(inventory_finding.details->'event_ids', '[]'::jsonb)
                 || (EXCLUDED.details->'event_ids'), '$[0 to """
     + str(MAX_EVENT_IDS - 1)
     + """]'),
-        'first_used_at', LEAST((inventory_flag.details->>'first_used_at')::timestamptz,
+        'first_used_at', LEAST((inventory_finding.details->>'first_used_at')::timestamptz,
                                (EXCLUDED.details->>'first_used_at')::timestamptz),
-        'last_used_at', GREATEST((inventory_flag.details->>'last_used_at')::timestamptz,
+        'last_used_at', GREATEST((inventory_finding.details->>'last_used_at')::timestamptz,
                                  (EXCLUDED.details->>'last_used_at')::timestamptz),
-        'uses', coalesce((inventory_flag.details->>'uses')::bigint, 0)
+        'uses', coalesce((inventory_finding.details->>'uses')::bigint, 0)
                 + (EXCLUDED.details->>'uses')::bigint)
 """
 )

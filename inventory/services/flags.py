@@ -1,8 +1,10 @@
-"""Raising and resolving flags on inventory objects."""
+"""Raising and resolving findings (once called flags) on inventory objects."""
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from contextlib import contextmanager
+
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -10,6 +12,24 @@ from inventory.models import Flag
 
 # A task still working or input_required after its TTL (raised by inventory.services.task_expiry).
 TASK_PAST_TTL = "task.past_ttl"
+
+
+@contextmanager
+def acting_as(actor: str, note: str = ""):
+    """Within this block (one transaction), the finding triggers record `actor` and `note` on
+    every change they write (migration 0014): a username for triage, "rule" for rules."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('findings.actor', %s, true), set_config('findings.note', %s, true)",
+            [actor[:200], note],
+        )
+        try:
+            yield
+        finally:
+            cursor.execute(
+                "SELECT set_config('findings.actor', '', true), "
+                "set_config('findings.note', '', true)"
+            )
 
 
 def raise_flag(
@@ -79,4 +99,9 @@ def resolve_open_flags(
         flags = flags.filter(dedup_key=dedup_key)
     if keep:
         flags = flags.exclude(pk__in=list(keep))
-    return flags.update(resolved_at=at or timezone.now(), resolved_by=by)
+    return flags.update(
+        resolved_at=at or timezone.now(),
+        resolved_by=by,
+        status=Flag.Status.RESOLVED,
+        resolution=Flag.Resolution.CLEARED,
+    )

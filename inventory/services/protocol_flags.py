@@ -101,7 +101,7 @@ _SOURCES = (
 
 FLAGS_SQL = (
     """
-INSERT INTO inventory_flag (kind, severity, object_type, object_id, object_repr, dedup_key,
+INSERT INTO inventory_finding (kind, severity, object_type, object_id, object_repr, dedup_key,
     summary, details, raised_at, last_raised_at, times_raised, resolved_at, resolved_by)
 SELECT f.kind, f.severity, 'inventory.server', f.server_id::text, left(f.server_name, 500),
        f.dedup, left((array_agg(f.summary ORDER BY f.at DESC))[1], 500),
@@ -114,15 +114,15 @@ FROM (SELECT u.kind, u.severity, u.server_id, u.server_name, left(u.dedup, 300) 
       ) u) f
 GROUP BY f.kind, f.severity, f.server_id, f.server_name, f.dedup
 HAVING NOT EXISTS (
-    SELECT 1 FROM inventory_flag x WHERE x.kind = f.kind AND x.object_type = 'inventory.server'
+    SELECT 1 FROM inventory_finding x WHERE x.kind = f.kind AND x.object_type = 'inventory.server'
       AND x.object_id = f.server_id::text AND x.dedup_key = f.dedup
       AND x.resolved_at IS NULL AND max(f.at) <= x.last_raised_at + """
     + FRESH
     + """)
 ORDER BY f.kind, f.server_id, f.dedup
 ON CONFLICT (kind, object_type, object_id, dedup_key) WHERE resolved_at IS NULL DO UPDATE SET
-    last_raised_at = GREATEST(inventory_flag.last_raised_at, EXCLUDED.last_raised_at),
-    times_raised = inventory_flag.times_raised + 1,
+    last_raised_at = GREATEST(inventory_finding.last_raised_at, EXCLUDED.last_raised_at),
+    times_raised = inventory_finding.times_raised + 1,
     summary = EXCLUDED.summary,
     details = EXCLUDED.details
 """

@@ -42,7 +42,12 @@ def sweep_tasks_past_ttl(*, now: datetime | None = None) -> dict[str, int]:
     resolved = (
         _open_flags()
         .exclude(object_id__in=past.annotate(key=Cast("pk", CharField())).values("key"))
-        .update(resolved_at=now, resolved_by=RESOLVED_BY)
+        .update(
+            resolved_at=now,
+            resolved_by=RESOLVED_BY,
+            status=Flag.Status.RESOLVED,
+            resolution=Flag.Resolution.CLEARED,
+        )
     )
     return {"raised": raised, "resolved": resolved}
 

@@ -35,7 +35,7 @@ TABLES = [
     "inventory_grant",
     "inventory_task",
     "inventory_taskstatuschange",
-    "inventory_flag",
+    "inventory_finding",
     "inventory_protocolsession",
     "inventory_protocolprofile",
     "inventory_protocolprofilechange",

@@ -99,6 +99,7 @@ def test_a_full_crawl_after_the_inferred_move_changes_nothing_and_raises_nothing
         crawl(reg)
         risky = Flag.objects.get(kind="registry.risky_server_json")
         risky.resolved_at, risky.resolved_by = timezone.now(), "accepted by the owner"
+        risky.status = Flag.Status.RESOLVED
         risky.save()
         fake.delete(NAME, "1.1.0")
         crawl(reg)
@@ -146,6 +147,7 @@ def test_a_version_whose_only_change_is_losing_latest_does_not_raise_its_risky_f
         crawl(reg)
         flag = Flag.objects.get(kind="registry.risky_server_json")
         flag.resolved_at, flag.resolved_by = timezone.now(), "accepted by the owner"
+        flag.status = Flag.Status.RESOLVED
         flag.save()
         fake.publish(generated_server(1, version="1.1.0"))  # clean; 1.0.0 loses isLatest
         second = crawl(reg)
