@@ -529,6 +529,21 @@ DELIVERY_BACKOFF_BASE_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_BASE_SECO
 DELIVERY_BACKOFF_MAX_SECONDS = float(os.environ.get("DELIVERY_BACKOFF_MAX_SECONDS", "600"))
 DELIVERY_CLAIM_TIMEOUT_SECONDS = float(os.environ.get("DELIVERY_CLAIM_TIMEOUT_SECONDS", "60"))
 FORWARD_BATCH_EVENTS = int(os.environ.get("FORWARD_BATCH_EVENTS", "5000"))
+# `expires`: a beat sent while no worker runs is dropped, not replayed in a pile at start.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "alerts-dispatch": {
+            "task": "governance.alerts.tasks.dispatch",
+            "schedule": ALERTS_DISPATCH_INTERVAL_SECONDS,
+            "options": {"expires": max(5.0, 5 * ALERTS_DISPATCH_INTERVAL_SECONDS)},
+        },
+        "alerts-forward": {
+            "task": "governance.alerts.tasks.forward_tick",
+            "schedule": ALERTS_FORWARD_INTERVAL_SECONDS,
+            "options": {"expires": max(5.0, 5 * ALERTS_FORWARD_INTERVAL_SECONDS)},
+        },
+    }
+)
 
 # --- Access reviews and reports (issue 16; docs/compliance.md) -------------------------------
 REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", str(VAR_DIR / "reports")))
