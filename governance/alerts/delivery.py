@@ -162,40 +162,44 @@ def route_notices(*, limit: int = ROUTE_BATCH) -> int:
 
 
 def _finding_entry(finding: Finding) -> dict:
-    """One finding as a message lists it (the console link opens its page)."""
+    """One finding as every wire carries it (the shape of governance.alerts.formats'
+    finding_document: the webhook's JSON, HEC's event, the CEF line's fields)."""
     return {
         "id": finding.pk,
         "kind": finding.kind,
         "severity": finding.severity,
         "status": finding.status,
         "summary": finding.summary,
-        "object": {
-            "type": finding.object_type,
-            "id": finding.object_id,
-            "repr": finding.object_repr,
-        },
-        "first_seen": finding.raised_at.isoformat(),
-        "last_seen": finding.last_raised_at.isoformat(),
-        "times_seen": finding.times_raised,
+        "object_type": finding.object_type,
+        "object_id": finding.object_id,
+        "object_repr": finding.object_repr,
+        "times_raised": finding.times_raised,
+        "raised_at": finding.raised_at.isoformat(),
+        "last_raised_at": finding.last_raised_at.isoformat(),
         "url": f"{settings.CONSOLE_BASE_URL.rstrip('/')}/findings/{finding.pk}/",
     }
 
 
 def build_payload(group: AlertGroup, event_type: str, findings: list[Finding]) -> dict:
-    """What one message says: the group, the exact count, the first MAX_LISTED findings."""
+    """What one message says ({type, timestamp, data}, as Standard Webhooks suggests): the
+    group's labels, the exact count, the first MAX_LISTED findings and how many more."""
     ordered = sorted(findings, key=lambda f: (-SEVERITY_RANK.get(f.severity, 0), f.pk))
-    firing = [f for f in ordered if f.status != Finding.Status.RESOLVED]
+    firing = sum(f.status != Finding.Status.RESOLVED for f in ordered)
     return {
         "type": event_type,
-        "destination": group.destination.name,
-        "group": {"key": group.group_key, "labels": group.labels},
-        "count": len(ordered),
-        "firing": len(firing),
-        "resolved": len(ordered) - len(firing),
-        "severity": max((f.severity for f in ordered), key=lambda s: SEVERITY_RANK.get(s, 0)),
-        "findings": [_finding_entry(f) for f in ordered[:MAX_LISTED]],
-        "more": max(0, len(ordered) - MAX_LISTED),
-        "url": f"{settings.CONSOLE_BASE_URL.rstrip('/')}/findings/",
+        "timestamp": timezone.now().isoformat(),
+        "data": {
+            "labels": group.labels,
+            "group_key": group.group_key,
+            "destination": group.destination.name,
+            "count": len(ordered),
+            "firing": firing,
+            "resolved": len(ordered) - firing,
+            "severity": max((f.severity for f in ordered), key=SEVERITY_RANK.get),
+            "findings": [_finding_entry(f) for f in ordered[:MAX_LISTED]],
+            "more": max(0, len(ordered) - MAX_LISTED),
+            "url": f"{settings.CONSOLE_BASE_URL.rstrip('/')}/findings/",
+        },
     }
 
 

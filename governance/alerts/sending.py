@@ -64,16 +64,17 @@ def claim_due(*, now: datetime | None = None, limit: int = SEND_BATCH) -> tuple[
 def message_for(delivery: Delivery) -> OutgoingMessage:
     """The transport's view of a delivery: the same key on every attempt."""
     payload = delivery.payload
-    count = payload.get("count", 0)
-    labels = ", ".join(f"{v}" for v in (payload.get("group") or {}).get("labels", {}).values())
+    data = payload.get("data") or {}
+    count = data.get("count", 0)
+    labels = ", ".join(str(v) for v in (data.get("labels") or {}).values())
     kind = payload.get("type", "findings.opened")
     verb = {"findings.resolved": "resolved", "findings.repeat": "still open"}.get(kind, "open")
-    subject = payload.get("subject") or f"{count} finding{'s' * (count != 1)} {verb}: {labels}"
+    subject = data.get("subject") or f"{count} finding{'s' * (count != 1)} {verb}: {labels}"
     return OutgoingMessage(
         idempotency_key=delivery.idempotency_key,
         event_type=kind if delivery.purpose == Delivery.Purpose.FINDINGS else delivery.purpose,
         subject=subject[:300],
-        severity=payload.get("severity", "info"),
+        severity=data.get("severity", "info"),
         body=payload,
         timestamp=time.time(),
     )

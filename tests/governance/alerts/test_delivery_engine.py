@@ -30,21 +30,23 @@ def test_a_storm_of_500_findings_of_one_kind_is_one_message_with_the_count(sent)
 
     assert outcome["routed"] == 500 and outcome["flushed"] == 1 and outcome["delivered"] == 1
     [(name, message)] = sent.sent
-    body = message.body
+    body = message.body["data"]
     assert name == "siem" and message.event_type == "findings.opened"
     assert (body["count"], body["firing"], body["more"]) == (500, 500, 480)
     assert len(body["findings"]) == delivery.MAX_LISTED
-    assert body["group"]["labels"] == {"kind": "access.used_after_revocation"}
+    assert body["labels"] == {"kind": "access.used_after_revocation"}
     first = body["findings"][0]
     assert set(first) >= {
         "id",
         "kind",
         "severity",
         "summary",
-        "object",
-        "first_seen",
-        "last_seen",
-        "times_seen",
+        "object_type",
+        "object_id",
+        "object_repr",
+        "raised_at",
+        "last_raised_at",
+        "times_raised",
         "url",
     }
     assert first["url"].endswith(f"/findings/{first['id']}/")
@@ -89,7 +91,7 @@ def test_findings_after_a_message_wait_for_the_group_interval(sent):
     assert flush_groups(later(301)) == 1
     send_due(transport=sent, now=later(301))
 
-    assert [b["count"] for b in sent.bodies] == [2, 3]
+    assert [b["data"]["count"] for b in sent.bodies] == [2, 3]
 
 
 def test_a_group_with_open_findings_repeats_after_the_repeat_interval_without_the_closed_ones(sent):
@@ -106,7 +108,7 @@ def test_a_group_with_open_findings_repeats_after_the_repeat_interval_without_th
 
     repeat = sent.sent[-1][1]
     assert repeat.event_type == "findings.repeat"
-    assert [f["id"] for f in repeat.body["findings"]] == [first.pk]
+    assert [f["id"] for f in repeat.body["data"]["findings"]] == [first.pk]
 
 
 def test_no_repeat_once_every_finding_of_the_group_is_closed(sent):
@@ -134,7 +136,7 @@ def test_filters_choose_severity_kind_and_enabled_destinations(sent):
 
     dispatch(transport=sent)
 
-    heard = {name: m.body["count"] for name, m in sent.sent}
+    heard = {name: m.body["data"]["count"] for name, m in sent.sent}
     assert heard == {"critical-only": 1, "tasks": 1}
 
 
@@ -145,7 +147,7 @@ def test_grouping_by_object_and_one_message_per_finding(sent):
 
     dispatch(transport=sent)
 
-    counts = sorted((name, m.body["count"]) for name, m in sent.sent)
+    counts = sorted((name, m.body["data"]["count"]) for name, m in sent.sent)
     assert counts == [("alone", 1)] * 3 + [("by-object", 1)] * 3
 
 
@@ -158,7 +160,7 @@ def test_acknowledged_and_suppressed_findings_are_not_sent(sent):
     dispatch(transport=sent)
 
     [(_, message)] = sent.sent
-    assert [f["id"] for f in message.body["findings"]] == [c.pk]
+    assert [f["id"] for f in message.body["data"]["findings"]] == [c.pk]
 
 
 def test_a_finding_resolved_before_its_first_message_is_never_sent(sent):
@@ -187,7 +189,7 @@ def test_a_resolution_reaches_destinations_that_send_resolved_after_the_opening(
 
     resolved = [(name, m.event_type) for name, m in sent.sent[2:]]
     assert resolved == [("tells-resolved", "findings.resolved")]
-    assert sent.sent[-1][1].body["resolved"] == 1
+    assert sent.sent[-1][1].body["data"]["resolved"] == 1
 
 
 def test_an_escalated_finding_is_sent_again(sent):

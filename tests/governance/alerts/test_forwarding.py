@@ -4,6 +4,8 @@ says why), a new destination starts at the chain head, and the lag says how far 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from audit.services.ingest import ingest_events
@@ -28,6 +30,7 @@ class Receiver:
         if self.down:
             raise DeliveryFailed("connection refused", retryable=True)
         self.requests.append([e["event_id"] for e in events])
+        self.last = events
 
     @property
     def event_ids(self):
@@ -61,6 +64,9 @@ def test_events_go_in_chain_order_from_the_cursor_and_each_once(source, settings
     assert forward(dest.pk, transport=receiver)["events"] == 70
     assert receiver.event_ids == first + second
     assert [len(r) for r in receiver.requests] == [30, 40]
+    event = receiver.last[0]  # the stored row, times as RFC 3339 UTC with milliseconds
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", event["time"])
+    assert event["payload"]["id"] == second[0] and event["source_id"] == source.pk
     cursor = ForwardCursor.objects.get()
     assert cursor.events_forwarded == 70 and cursor.last_forwarded_at is not None
     assert forward(dest.pk, transport=receiver)["events"] == 0  # nothing is sent twice
