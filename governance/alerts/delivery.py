@@ -68,16 +68,18 @@ ON CONFLICT (destination_id, group_key) DO UPDATE SET
     first_pending_at = coalesce(governance_alertgroup.first_pending_at, EXCLUDED.first_pending_at)
 """
 # A new group (or one quiet for a group_interval) waits group_wait from its first finding; a group
-# sent recently also waits out the group_interval since that message.
+# sent recently also waits out the group_interval since that message. A disabled destination's
+# groups keep their pending findings until it is enabled again.
 DUE_SQL = """
 SELECT g.id FROM governance_alertgroup g JOIN governance_destination d ON d.id = g.destination_id
-WHERE g.first_pending_at IS NOT NULL
+WHERE g.first_pending_at IS NOT NULL AND d.enabled AND d.send_findings
   AND g.first_pending_at + d.group_wait_seconds * interval '1 second' <= %(now)s
   AND (g.last_sent_at IS NULL
        OR g.last_sent_at + d.group_interval_seconds * interval '1 second' <= %(now)s)
 UNION ALL
 SELECT g.id FROM governance_alertgroup g JOIN governance_destination d ON d.id = g.destination_id
-WHERE g.first_pending_at IS NULL AND cardinality(g.notified_ids) > 0
+WHERE g.first_pending_at IS NULL AND cardinality(g.notified_ids) > 0 AND d.enabled
+  AND d.send_findings
   AND g.last_sent_at + d.repeat_interval_seconds * interval '1 second' <= %(now)s
 ORDER BY 1 LIMIT %(limit)s
 """

@@ -39,10 +39,15 @@ SELECT id, seq, event_count FROM audit_eventbatch WHERE seq > %s ORDER BY seq LI
 # Python, and the payload (a `json` column) passes through as stored. Times are RFC 3339 UTC
 # with milliseconds, as the canonical export writes them (governance/alerts/formats.py).
 RFC3339 = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-EVENTS_SQL = """
+EVENTS_SQL = (
+    """
 SELECT json_build_object(
-    'id', e.id, 'time', """ + RFC3339.format("e.time") + """,
-    'received_at', """ + RFC3339.format("e.received_at") + """, 'source_id', e.source_id,
+    'id', e.id, 'time', """
+    + RFC3339.format("e.time")
+    + """,
+    'received_at', """
+    + RFC3339.format("e.received_at")
+    + """, 'source_id', e.source_id,
     'batch_id', e.batch_id, 'event_id', e.event_id, 'type', e.type,
     'actor_issuer', e.actor_issuer, 'actor_subject', e.actor_subject,
     'client_ref', e.client_ref, 'server_name', e.server_name, 'method', e.method, 'tool', e.tool,
@@ -53,6 +58,7 @@ WHERE e.batch_id = %s AND e.id > %s
 ORDER BY e.id
 LIMIT %s
 """
+)
 
 
 def start_cursor(destination: Destination, *, since: datetime | None = None) -> ForwardCursor:

@@ -25,16 +25,18 @@ from governance.alerts.models import Delivery
 from governance.alerts.transports import DeliveryFailed, OutgoingMessage, deliver
 
 # Deliveries one send_due round takes; the rest wait for the next round (a second of latency).
+# A disabled destination's deliveries wait (pending) until it is enabled again.
 SEND_BATCH = 50
 
 CLAIM_SQL = """
 UPDATE governance_delivery SET claim_token = %(token)s, claimed_at = %(now)s
 WHERE id IN (
-    SELECT id FROM governance_delivery
-    WHERE status = 'pending' AND next_attempt_at <= %(now)s
-      AND (claimed_at IS NULL OR claimed_at < %(stale)s)
-    ORDER BY next_attempt_at, id LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED)
+    SELECT l.id FROM governance_delivery l
+    JOIN governance_destination d ON d.id = l.destination_id AND d.enabled
+    WHERE l.status = 'pending' AND l.next_attempt_at <= %(now)s
+      AND (l.claimed_at IS NULL OR l.claimed_at < %(stale)s)
+    ORDER BY l.next_attempt_at, l.id LIMIT %(limit)s
+    FOR UPDATE OF l SKIP LOCKED)
 RETURNING id
 """
 

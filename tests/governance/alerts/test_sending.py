@@ -133,3 +133,23 @@ def test_a_claim_in_progress_is_left_alone_and_a_stale_one_is_taken_again(settin
     delivery.refresh_from_db()
     assert delivery.status == "delivered"
     assert sent.sent[0][1].idempotency_key == delivery.idempotency_key
+
+
+def test_a_disabled_destination_keeps_its_messages_until_enabled_again(sent):
+    siem = destination()
+    findings(2)
+    route_notices()
+
+    def switch(on):
+        siem.enabled = on
+        siem.save()
+
+    switch(False)
+    assert flush_groups() == 0  # its group waits
+    switch(True)
+    assert flush_groups() == 1
+    switch(False)
+    assert send_due(transport=sent)["delivered"] == 0  # its message waits
+    assert Delivery.objects.get().status == "pending"
+    switch(True)
+    assert send_due(transport=sent)["delivered"] == 1
