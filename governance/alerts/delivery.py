@@ -25,10 +25,10 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from governance.alerts import formats
 from governance.alerts.models import AlertGroup, Delivery, Destination
 from governance.alerts.sending import send_due
 from governance.alerts.transports import deliver
@@ -163,46 +163,26 @@ def route_notices(*, limit: int = ROUTE_BATCH) -> int:
     return len(notices)
 
 
-def _finding_entry(finding: Finding) -> dict:
-    """One finding as every wire carries it (the shape of governance.alerts.formats'
-    finding_document: the webhook's JSON, HEC's event, the CEF line's fields)."""
-    return {
-        "id": finding.pk,
-        "kind": finding.kind,
-        "severity": finding.severity,
-        "status": finding.status,
-        "summary": finding.summary,
-        "object_type": finding.object_type,
-        "object_id": finding.object_id,
-        "object_repr": finding.object_repr,
-        "times_raised": finding.times_raised,
-        "raised_at": finding.raised_at.isoformat(),
-        "last_raised_at": finding.last_raised_at.isoformat(),
-        "url": f"{settings.CONSOLE_BASE_URL.rstrip('/')}/findings/{finding.pk}/",
-    }
-
-
 def build_payload(group: AlertGroup, event_type: str, findings: list[Finding]) -> dict:
-    """What one message says ({type, timestamp, data}, as Standard Webhooks suggests): the
-    group's labels, the exact count, the first MAX_LISTED findings and how many more."""
+    """What one message says (formats.findings_body: {type, timestamp, data}): the group's
+    labels, the exact count, the MAX_LISTED most severe findings and how many more."""
     ordered = sorted(findings, key=lambda f: (-SEVERITY_RANK.get(f.severity, 0), f.pk))
     firing = sum(f.status != Finding.Status.RESOLVED for f in ordered)
-    return {
-        "type": event_type,
-        "timestamp": timezone.now().isoformat(),
-        "data": {
-            "labels": group.labels,
-            "group_key": group.group_key,
-            "destination": group.destination.name,
-            "count": len(ordered),
-            "firing": firing,
-            "resolved": len(ordered) - firing,
-            "severity": max((f.severity for f in ordered), key=SEVERITY_RANK.get),
-            "findings": [_finding_entry(f) for f in ordered[:MAX_LISTED]],
-            "more": max(0, len(ordered) - MAX_LISTED),
-            "url": f"{settings.CONSOLE_BASE_URL.rstrip('/')}/findings/",
-        },
-    }
+    body = formats.findings_body(
+        event_type,
+        [formats.finding_document(f) for f in ordered[:MAX_LISTED]],
+        labels=group.labels,
+        count=len(ordered),
+    )
+    body["data"].update(
+        group_key=group.group_key,
+        destination=group.destination.name,
+        firing=firing,
+        resolved=len(ordered) - firing,
+        severity=max((f.severity for f in ordered), key=SEVERITY_RANK.get),
+        more=max(0, len(ordered) - MAX_LISTED),
+    )
+    return body
 
 
 def _message_for(group: AlertGroup, now: datetime) -> tuple[str, list[Finding], list[int]]:

@@ -25,13 +25,9 @@ from governance.alerts.models import Delivery, Destination
 from tests.celery_worker import Worker, _wait_ready, start_worker
 from tests.governance.alerts.engine_helpers import findings
 from tests.ingest_helpers import make_event
-from tests.receivers import fixtures as receivers
 from tests.receivers.fixtures import HEC_TOKEN, WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-# the receivers' fixtures (module-scoped servers, cleaned for each test)
-_webhook_server, webhook_receiver = receivers._webhook_server, receivers.webhook_receiver
-_hec_server, hec_receiver = receivers._hec_server, receivers.hec_receiver
 
 TICK = 0.5
 WAIT = 120  # a bound for a shared machine, not an assertion

@@ -30,4 +30,5 @@ def test_a_dispatch_while_another_runs_returns_at_once():
     with psycopg.connect(database_url()) as other:  # another worker, mid-dispatch
         other.execute("SELECT pg_advisory_lock(%s)", [delivery.DISPATCH_LOCK])
         assert delivery.dispatch(transport=sent) == {"skipped": True}
+        other.execute("SELECT pg_advisory_unlock(%s)", [delivery.DISPATCH_LOCK])  # it finished
     assert delivery.dispatch(transport=sent)["delivered"] == 1
