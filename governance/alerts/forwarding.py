@@ -17,6 +17,7 @@ after a time instead.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import orjson
@@ -134,26 +135,60 @@ def _advance(destination_id: int, old_seq: int, new_seq: int, events: int) -> bo
     )
 
 
-def _forward_locked(destination: Destination, transport) -> dict:
-    cursor_row = start_cursor(destination)
-    seq, sent, deadline = cursor_row.batch_seq, 0, time.monotonic() + RUN_BUDGET_SECONDS
+def _sends(after_seq: int, deadline: float):
+    """(events, advance) in order: each send's events, and on the last send of a run of batches
+    the cursor move it completes, (old seq, new seq, events); a run whose events are gone
+    (retention dropped them) is ([], advance)."""
+    seq = after_seq
     while time.monotonic() < deadline:
         batches = _next_batches(seq)
         if not batches:
-            break
+            return
+        sends = _read_events(batches) or [[]]
+        advance = (seq, batches[-1][1], sum(b[2] for b in batches))
+        for number, events in enumerate(sends, start=1):
+            yield events, (advance if number == len(sends) else None)
+        seq = advance[1]
+
+
+class _CursorMoved(Exception):
+    """Another run moved the cursor first: this one stops."""
+
+
+def _settle(destination_id: int, send) -> int:
+    """Wait for a send; after the receiver's yes, make the cursor move it completes."""
+    future, advance = send
+    if future is not None:
+        future.result()  # DeliveryFailed when the receiver said no
+    if advance is None:
+        return 0
+    if not _advance(destination_id, *advance):
+        raise _CursorMoved
+    return advance[2]
+
+
+def _forward_locked(destination: Destination, transport) -> dict:
+    """Read the next send from the database while the previous one is on the wire (one send in
+    flight, in order); the cursor moves only after the send that completes its batches."""
+    seq = start_cursor(destination).batch_seq
+    sent, previous = 0, None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="forward") as wire:
         try:
-            for events in _read_events(batches):
-                transport(destination, events)
+            for events, advance in _sends(seq, time.monotonic() + RUN_BUDGET_SECONDS):
+                if previous is not None:
+                    sent += _settle(destination.pk, previous)
+                future = wire.submit(transport, destination, events) if events else None
+                previous = (future, advance)
+            if previous is not None:
+                sent += _settle(destination.pk, previous)
         except DeliveryFailed as failure:
             ForwardCursor.objects.filter(destination=destination).update(
                 last_error=failure.detail[:1000], last_error_at=timezone.now()
             )
             return {"events": sent, "error": failure.detail}
-        count = sum(b[2] for b in batches)
-        if not _advance(destination.pk, seq, batches[-1][1], count):
-            break
-        seq, sent = batches[-1][1], sent + count
-    return {"events": sent, "batch_seq": seq}
+        except _CursorMoved:
+            pass
+    return {"events": sent}
 
 
 def forward(destination_id: int, *, transport=forward_events) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -27,6 +28,8 @@ from governance.alerts.transports import DeliveryFailed, OutgoingMessage, delive
 # Deliveries one send_due round takes; the rest wait for the next round (a second of latency).
 # A disabled destination's deliveries wait (pending) until it is enabled again.
 SEND_BATCH = 50
+# Messages on the wire at once: the network calls run in threads (they touch no database).
+SEND_THREADS = 8
 
 CLAIM_SQL = """
 UPDATE governance_delivery SET claim_token = %(token)s, claimed_at = %(now)s
@@ -89,52 +92,69 @@ def _record(delivery_id: int, token: str, **changes) -> int:
     )
 
 
-def send_one(delivery: Delivery, token: str, *, transport=deliver) -> str:
-    """One attempt; returns the delivery's new status."""
+def attempt(delivery: Delivery, transport=deliver) -> DeliveryFailed | None:
+    """The network part of one attempt (no database: it runs in a sending thread)."""
     try:
         transport(delivery.destination, message_for(delivery))
     except DeliveryFailed as failure:
-        attempts = delivery.attempts + 1
-        now = timezone.now()
-        if not failure.retryable or attempts >= settings.DELIVERY_MAX_ATTEMPTS:
-            _record(
-                delivery.pk,
-                token,
-                status=Delivery.Status.DEAD,
-                attempts=attempts,
-                dead_at=now,
-                last_error=failure.detail[:1000],
-            )
-            return Delivery.Status.DEAD
-        wait = backoff_seconds(attempts, failure.retry_after)
+        return failure
+    except Exception as exc:  # noqa: BLE001 - a transport bug must not strand the claim
+        return DeliveryFailed(f"sending failed: {type(exc).__name__}", retryable=True)
+    return None
+
+
+def record_attempt(delivery: Delivery, token: str, failure: DeliveryFailed | None) -> str:
+    """Write an attempt's outcome (if our claim still holds); returns the new status."""
+    attempts, now = delivery.attempts + 1, timezone.now()
+    if failure is None:
         _record(
             delivery.pk,
             token,
+            status=Delivery.Status.DELIVERED,
             attempts=attempts,
-            last_error=failure.detail[:1000],
-            next_attempt_at=now + timedelta(seconds=wait),
+            delivered_at=now,
+            last_error="",
         )
-        return Delivery.Status.PENDING
+        return Delivery.Status.DELIVERED
+    if not failure.retryable or attempts >= settings.DELIVERY_MAX_ATTEMPTS:
+        _record(
+            delivery.pk,
+            token,
+            status=Delivery.Status.DEAD,
+            attempts=attempts,
+            dead_at=now,
+            last_error=failure.detail[:1000],
+        )
+        return Delivery.Status.DEAD
+    wait = backoff_seconds(attempts, failure.retry_after)
     _record(
         delivery.pk,
         token,
-        status=Delivery.Status.DELIVERED,
-        attempts=delivery.attempts + 1,
-        delivered_at=timezone.now(),
-        last_error="",
+        attempts=attempts,
+        last_error=failure.detail[:1000],
+        next_attempt_at=now + timedelta(seconds=wait),
     )
-    return Delivery.Status.DELIVERED
+    return Delivery.Status.PENDING
+
+
+def send_one(delivery: Delivery, token: str, *, transport=deliver) -> str:
+    """One attempt, sent and recorded; returns the delivery's new status."""
+    return record_attempt(delivery, token, attempt(delivery, transport))
 
 
 def send_due(*, transport=deliver, now: datetime | None = None) -> dict:
-    """Claim due deliveries and send each once (no transaction open meanwhile)."""
+    """Claim due deliveries and send them, SEND_THREADS at a time (a slow receiver does not hold
+    up the others); outcomes are written by this thread, no transaction open meanwhile."""
     token, ids = claim_due(now=now)
     outcome = {"delivered": 0, "retrying": 0, "dead": 0}
+    if not ids:
+        return outcome
     deliveries = Delivery.objects.select_related("destination").filter(pk__in=ids).order_by("pk")
-    for delivery in deliveries:
-        status = send_one(delivery, token, transport=transport)
-        key = {"delivered": "delivered", "dead": "dead"}.get(status, "retrying")
-        outcome[key] += 1
+    with ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="deliver") as pool:
+        sending = {pool.submit(attempt, d, transport): d for d in deliveries}
+        for done in as_completed(sending):
+            status = record_attempt(sending[done], token, done.result())
+            outcome[{"delivered": "delivered", "dead": "dead"}.get(status, "retrying")] += 1
     return outcome
 
 

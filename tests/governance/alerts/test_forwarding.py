@@ -123,14 +123,19 @@ def test_a_cursor_that_moved_meanwhile_is_not_moved_back_or_past(source, monkeyp
     start_cursor(dest)
     store(source, 4, "r")
     head = ForwardCursor.objects.get().batch_seq + 1
+    read = forwarding._read_events
 
-    def another_run_finished_first(destination, events):
-        ForwardCursor.objects.update(batch_seq=head)
+    def another_run_finished_first(batches):
+        events = read(batches)
+        ForwardCursor.objects.update(batch_seq=head)  # between our read and our cursor move
+        return events
 
-    forward(dest.pk, transport=another_run_finished_first)
+    monkeypatch.setattr(forwarding, "_read_events", another_run_finished_first)
+    receiver = Receiver()
+    forward(dest.pk, transport=receiver)
 
-    assert ForwardCursor.objects.get().batch_seq == head
-    assert ForwardCursor.objects.get().events_forwarded == 0
+    cursor = ForwardCursor.objects.get()
+    assert (cursor.batch_seq, cursor.events_forwarded) == (head, 0)
 
 
 def test_only_enabled_forwarding_destinations_are_fanned_out():
