@@ -17,6 +17,7 @@ after a time instead.
 from __future__ import annotations
 
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -30,6 +31,9 @@ from governance.alerts.models import Destination, ForwardCursor
 from governance.alerts.transports import DeliveryFailed, forward_events
 
 RUN_BUDGET_SECONDS = 20.0
+# Runs of batches read at the same time as the one being sent (memory: about
+# (READ_AHEAD + 2) x FORWARD_BATCH_EVENTS events held).
+READ_AHEAD = 2
 # pg_try_advisory_lock(class, destination id): one forwarder per destination.
 FORWARD_LOCK_CLASS = 0x66776400  # "fwd"
 
@@ -135,20 +139,51 @@ def _advance(destination_id: int, old_seq: int, new_seq: int, events: int) -> bo
     )
 
 
-def _sends(after_seq: int, deadline: float):
-    """(events, advance) in order: each send's events, and on the last send of a run of batches
-    the cursor move it completes, (old seq, new seq, events); a run whose events are gone
-    (retention dropped them) is ([], advance)."""
+def _runs(after_seq: int, deadline: float):
+    """(batches, cursor move) of each run of batches after `after_seq`, until caught up or the
+    deadline; a cursor move is (old seq, new seq, events)."""
     seq = after_seq
     while time.monotonic() < deadline:
         batches = _next_batches(seq)
         if not batches:
             return
-        sends = _read_events(batches) or [[]]
-        advance = (seq, batches[-1][1], sum(b[2] for b in batches))
-        for number, events in enumerate(sends, start=1):
-            yield events, (advance if number == len(sends) else None)
-        seq = advance[1]
+        yield batches, (seq, batches[-1][1], sum(b[2] for b in batches))
+        seq = batches[-1][1]
+
+
+def _read_apart(batches) -> list[list[dict]]:
+    """_read_events on a reader thread's own connection, closed after."""
+    try:
+        return _read_events(batches)
+    finally:
+        connection.close()
+
+
+def _numbered(sends: list[list[dict]], advance):
+    sends = sends or [[]]  # a run whose events retention dropped still moves the cursor
+    for number, events in enumerate(sends, start=1):
+        yield events, (advance if number == len(sends) else None)
+
+
+def _sends(after_seq: int, deadline: float):
+    """(events, cursor move or None) in order; the move comes with the last send of its run.
+    READ_AHEAD runs are read at the same time, each on its own connection (the database does
+    most of a read's work); inside a transaction (a caller's, a test's) reads stay on this
+    connection, the only one that sees it."""
+    if connection.in_atomic_block:
+        for batches, advance in _runs(after_seq, deadline):
+            yield from _numbered(_read_events(batches), advance)
+        return
+    with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="read") as readers:
+        ahead = deque()
+        for batches, advance in _runs(after_seq, deadline):
+            ahead.append((readers.submit(_read_apart, batches), advance))
+            if len(ahead) > READ_AHEAD:
+                future, move = ahead.popleft()
+                yield from _numbered(future.result(), move)
+        while ahead:
+            future, move = ahead.popleft()
+            yield from _numbered(future.result(), move)
 
 
 class _CursorMoved(Exception):
