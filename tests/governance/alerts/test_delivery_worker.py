@@ -1,7 +1,7 @@
 """The engine on a real Celery worker against real receivers (tests/receivers): receivers down for
 60 s lose nothing (every finding and every event arrives after), and a worker killed with SIGKILL
-mid-send loses nothing either, the message it was sending arriving a second time under the same
-idempotency key and nothing else twice.
+mid-send loses nothing either: the messages it had on the wire arrive again, each under its own
+idempotency key, and no finding arrives under two keys.
 
 The test plays the beat: it enqueues `dispatch` and `forward_tick` every TICK seconds, as
 `celery beat` does every ALERTS_DISPATCH_INTERVAL_SECONDS / ALERTS_FORWARD_INTERVAL_SECONDS."""
@@ -191,12 +191,11 @@ def test_a_worker_killed_mid_send_loses_nothing_and_repeats_only_under_the_same_
             process.kill()
             process.wait()
 
-    ids = Counter(webhook_receiver.webhook_ids)
-    assert set(ids) == set(Delivery.objects.values_list("idempotency_key", flat=True))
-    twice = [key for key, n in ids.items() if n > 1]
-    assert len(twice) == 1  # the message the dead worker was sending, and nothing else
-    again = next(r for r in webhook_receiver.received if r.webhook_id == twice[0])
-    counts = notified_findings(webhook_receiver)
-    assert {pk for pk, n in counts.items() if n > 1} == {
-        f["id"] for f in again.payload["data"]["findings"]
-    }
+    keys = set(Delivery.objects.values_list("idempotency_key", flat=True))
+    assert set(webhook_receiver.webhook_ids) == keys
+    assert len(webhook_receiver.webhook_ids) > len(keys)  # what was on the wire came again...
+    carried_by = {}
+    for request in webhook_receiver.received:
+        for finding in request.payload["data"]["findings"]:
+            carried_by.setdefault(finding["id"], set()).add(request.webhook_id)
+    assert all(len(keys) == 1 for keys in carried_by.values())  # ...under its own key only
