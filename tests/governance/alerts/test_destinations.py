@@ -330,3 +330,32 @@ def test_api_errors_name_the_field(admin_client_):
         "/api/v1/alert-destinations/999999/", {}, content_type="application/json"
     )
     assert patched.status_code == 404
+
+
+def test_every_alerts_page_renders_under_the_content_security_policy(admin_user, admin_client_):
+    from tests.governance.test_csp import ALLOWED_SCRIPT, INLINE_HANDLER
+
+    destination = webhook(admin_user, "https://a.example/")
+    Delivery.objects.create(
+        destination=destination,
+        idempotency_key="dead-2",
+        payload={},
+        status="dead",
+        next_attempt_at="2026-12-05T00:00:00Z",
+        dead_at="2026-12-05T00:00:00Z",
+    )
+    pages = [
+        reverse("alerts:destination_list"),
+        reverse("alerts:destination_create"),
+        reverse("alerts:destination_create") + "?kind=syslog",
+        reverse("alerts:destination_detail", args=[destination.pk]),
+        reverse("alerts:destination_update", args=[destination.pk]),
+        reverse("alerts:destination_delete", args=[destination.pk]),
+        reverse("alerts:dead_letter_list"),
+    ]
+    for url in pages:
+        response = admin_client_.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        assert "<script" not in ALLOWED_SCRIPT.sub("", html), url
+        assert not INLINE_HANDLER.search(html) and " style=" not in html, url
