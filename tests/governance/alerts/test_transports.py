@@ -335,3 +335,16 @@ def test_email_without_a_mail_server_configured_is_not_retried(settings):
     with pytest.raises(DeliveryFailed, match="EMAIL_HOST") as failure:
         deliver(destination("email", email_to="sec@example.com"), findings_message())
     assert failure.value.retryable is False
+
+
+def test_a_large_event_batch_is_split_into_bodies_the_receiver_takes(
+    hec_receiver, hec_to, monkeypatch
+):
+    from governance.alerts import transports
+
+    monkeypatch.setattr(transports, "HTTP_BODY_MAX_BYTES", 2000)
+    many = [{**EVENTS[0], "event_id": f"evt-{n}"} for n in range(12)]
+    forward_events(hec_to, many)
+    envelopes = hec_receiver.wait_for(12)
+    assert [e["fields"]["event_id"] for e in envelopes] == [f"evt-{n}" for n in range(12)]
+    assert hec_receiver.requests_seen > 1
