@@ -14,8 +14,13 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from governance.access.lists.schema import (
+    DeclaredQueryParamsMixin,
+    bad_filter_is_400,
+    spec_parameters,
+)
 from governance.access.roles import IsAdmin, IsAuditor
-from governance.alerts import services
+from governance.alerts import queries, services
 from governance.alerts.models import Destination
 
 
@@ -80,14 +85,21 @@ def _service_errors(exc: DjangoValidationError) -> ValidationError:
     update=extend_schema(summary="Replace an alert destination's settings"),
     destroy=extend_schema(summary="Delete an alert destination"),
 )
-class DestinationViewSet(viewsets.ModelViewSet):
+class DestinationViewSet(DeclaredQueryParamsMixin, viewsets.ModelViewSet):
     """Where findings and audit events are sent. Writes and `send-test` need Admin."""
 
     serializer_class = DestinationSerializer
     queryset = Destination.objects.order_by("name")
+    list_params = tuple(spec_parameters(queries.DESTINATION_SPEC))
 
     def get_permissions(self):
         return [IsAuditor()] if self.action in ("list", "retrieve") else [IsAdmin()]
+
+    def get_queryset(self):
+        if self.action != "list":
+            return self.queryset.all()
+        with bad_filter_is_400():
+            return queries.destination_rows(self.request.query_params)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

@@ -5,19 +5,33 @@ from __future__ import annotations
 
 from django.db.models import Count, Q
 
+from governance.access.lists.filters import Filter, ListSpec, filtered
 from governance.alerts import forwarding
 from governance.alerts.models import Delivery, Destination
 
 DEAD_LETTERS_SHOWN = 500
 
+# The destination list's search, filters and sorts: the page and the API read the same spec.
+DESTINATION_SPEC = ListSpec(
+    search=("name", "url", "host", "email_to"),
+    filters=(
+        Filter("kind", "kind", choices=tuple(Destination.Kind.choices), label="Kind"),
+        Filter("enabled", "enabled", kind="bool", label="Enabled"),
+        Filter("forward_events", "forward_events", kind="bool", label="Streams audit events"),
+    ),
+    sorts={"name": "name", "kind": "kind", "created": "created_at", "tested": "last_test_at"},
+    default_sort="name",
+)
 
-def destination_rows(*, kind: str = ""):
-    """Destinations (of `kind` when given) with `pending` and `dead` delivery counts."""
+
+def destination_rows(params=None):
+    """Destinations with `pending` and `dead` delivery counts, DESTINATION_SPEC applied to
+    `params` (InvalidFilter names a bad one)."""
     rows = Destination.objects.annotate(
         pending=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.PENDING)),
         dead=Count("deliveries", filter=Q(deliveries__status=Delivery.Status.DEAD)),
-    ).order_by("name")
-    return rows.filter(kind=kind) if kind else rows
+    )
+    return filtered(DESTINATION_SPEC, rows, params or {})
 
 
 def forwarding_lag(destination: Destination) -> dict | None:

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from governance.access.htmx import wants_fragment
+from governance.access.lists.filters import InvalidFilter
 from governance.access.roles import ADMIN, AUDITOR, role_required
 from governance.alerts import delivery, queries, services
 from governance.alerts.forms import DestinationForm, KindForm, initial_for
@@ -22,17 +23,28 @@ from governance.alerts.models import Destination
 
 @role_required(AUDITOR)
 def destination_list(request):
-    """Every destination (or one kind's) with its last test, delivery counts and lag."""
-    kind = request.GET.get("kind", "")
-    if kind not in Destination.Kind.values:
-        kind = ""
-    rows = list(queries.destination_rows(kind=kind))
+    """Every destination (filtered: DESTINATION_SPEC) with its last test, delivery counts and
+    lag; a bad filter is a 400 naming it."""
+    try:
+        rows = list(queries.destination_rows(request.GET))
+    except InvalidFilter as exc:
+        messages.error(request, str(exc))
+        rows, status = [], 400
+    else:
+        status = 200
     for row in rows:
         row.lag = queries.forwarding_lag(row)
     return render(
         request,
         "governance/alerts/destination_list.html",
-        {"destinations": rows, "kind": kind, "kinds": Destination.Kind.choices},
+        {
+            "destinations": rows,
+            "kind": request.GET.get("kind", ""),
+            "q": request.GET.get("q", ""),
+            "kinds": Destination.Kind.choices,
+            "filtered": bool(request.GET.get("kind") or request.GET.get("q")),
+        },
+        status=status,
     )
 
 
@@ -128,7 +140,7 @@ def destination_delete(request, pk: int):
         services.delete_destination(actor=request.user, destination=destination, request=request)
         messages.success(request, f"Destination {name} deleted.")
         return redirect("alerts:destination_list")
-    counts = queries.destination_rows().get(pk=destination.pk)
+    counts = queries.destination_rows().get(pk=destination.pk)  # its pending and dead counts
     return render(
         request,
         "governance/alerts/destination_delete.html",

@@ -359,3 +359,21 @@ def test_every_alerts_page_renders_under_the_content_security_policy(admin_user,
         html = response.content.decode()
         assert "<script" not in ALLOWED_SCRIPT.sub("", html), url
         assert not INLINE_HANDLER.search(html) and " style=" not in html, url
+
+
+def test_the_api_list_filters_as_declared_and_names_a_bad_filter(admin_user, auditor_client):
+    webhook(admin_user, "https://a.example/")
+    services.create_destination(
+        actor=admin_user, kind="email", values={"name": "mail", "email_to": "a@b.example"}
+    )
+    rows = auditor_client.get("/api/v1/alert-destinations/?kind=email").json()
+    names = [row["name"] for row in rows.get("results", rows)]
+    assert names == ["mail"]
+    bad = auditor_client.get("/api/v1/alert-destinations/?kind=pager")
+    assert bad.status_code == 400 and "kind" in bad.json()
+    unknown = auditor_client.get("/api/v1/alert-destinations/?colour=red")
+    assert unknown.status_code == 400 and "colour" in unknown.json()
+    page = auditor_client.get(reverse("alerts:destination_list") + "?kind=pager")
+    assert (
+        page.status_code == 400 and "kind: &#x27;pager&#x27; is not one of" in page.content.decode()
+    )
