@@ -29,9 +29,12 @@ class DestinationForm(forms.Form):
         "(https://splunk:8088) or its /services/collector/event.",
     )
     host = forms.CharField(max_length=255, help_text="The syslog receiver's name or address.")
-    port = forms.IntegerField(min_value=1, max_value=65535, help_text="6514 for TLS (RFC 5425).")
+    port = forms.IntegerField(
+        min_value=1, max_value=65535, initial=6514, help_text="6514 for TLS (RFC 5425)."
+    )
+    # TLS first: RFC 5424 §5.1 recommends it, and audit trails cross networks
     syslog_transport = forms.ChoiceField(
-        label="Transport", choices=Destination.SyslogTransport.choices
+        label="Transport", choices=Destination.SyslogTransport.choices, initial="tls"
     )
     tls_ca_pem = forms.CharField(
         label="CA certificate (PEM)",
