@@ -121,8 +121,18 @@ RULES: tuple[Rule, ...] = (
         thresholds=(
             Threshold(
                 "patterns",
-                ["admin", "*", "all", "write", "full_access", "root", ".*:write", "offline_access"],
-                "Scopes (or regular expressions) counted as broad.",
+                [
+                    "admin",
+                    "*",
+                    "all",
+                    "write",
+                    "full_access",
+                    "root",
+                    r".*:admin",
+                    r".*:\*",
+                    r".*:all",
+                ],
+                "Scopes (or regular expressions, matching the whole scope) counted as broad.",
             ),
         ),
     ),
