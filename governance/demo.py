@@ -34,7 +34,8 @@ def seed_demo(*, seed: int = 42, scale: float = 1.0) -> DemoSeeded:
     new_events = seed_demo_events(seed=seed, scale=scale, anchor=demo_anchor())
     # The rules run once, so a fresh demo already shows findings of several kinds (blocked
     # clients and disabled identities with grants, dormant grants, ...) before the first beat.
-    findings = run_scheduled_rules()
+    # Only when the seed added something: seeding again must change nothing (beat refreshes).
+    findings = run_scheduled_rules() if summary.new_tasks or new_events else None
     return DemoSeeded(inventory=summary, new_events=new_events, findings=findings)
 
 
