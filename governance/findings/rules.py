@@ -21,11 +21,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory.models import Finding
-from inventory.services.finding_reconcile import resolve_all
+from inventory.services import inventory_rules
 from inventory.services.flags import TASK_PAST_TTL, acting_as
 from inventory.services.inventory_rules import INVENTORY_RULES, run_inventory_rule
-from inventory.services.rule_settings import effective_rule
-from inventory.services.task_expiry import sweep_tasks_past_ttl
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +42,8 @@ def _inventory_rule(kind: str) -> Callable[[datetime], dict]:
 
 
 def run_task_past_ttl(now: datetime) -> dict:
-    """The task-expiry sweep (inventory/services/task_expiry.py) under the rule's settings."""
-    rule = effective_rule(TASK_PAST_TTL)
-    if not rule.enabled:
-        return resolve_all(TASK_PAST_TTL, why="rule disabled", now=now)
-    return sweep_tasks_past_ttl(now=now, severity=rule.severity)
+    """The task-expiry sweep under the rule's settings (inventory_rules.run_task_past_ttl)."""
+    return inventory_rules.run_task_past_ttl(now=now)
 
 
 run_task_past_ttl.kind = TASK_PAST_TTL

@@ -20,7 +20,9 @@ from django.db import connection
 from django.utils import timezone
 
 from inventory.services.finding_reconcile import reconcile, resolve_all
+from inventory.services.flags import TASK_PAST_TTL
 from inventory.services.rule_settings import EffectiveRule, effective_rule, scopes_matching
+from inventory.services.task_expiry import sweep_tasks_past_ttl
 
 # Grants listed in a finding's evidence: enough to act on, bounded per finding.
 MAX_GRANT_IDS = 50
@@ -212,3 +214,13 @@ def run_inventory_rule(kind: str, *, now: datetime | None = None) -> dict[str, i
 def run_risky_first_seen(*, now: datetime | None = None) -> dict[str, int]:
     """After a CIMD crawl: new clients whose fetched metadata has problems."""
     return run_inventory_rule("client.risky_first_seen", now=now)
+
+
+def run_task_past_ttl(*, now: datetime | None = None) -> dict[str, int]:
+    """The task-expiry sweep (task_expiry.py) under the rule's settings: its severity, and
+    nothing raised (its open findings resolved) while an Admin has it turned off."""
+    now = now or timezone.now()
+    rule = effective_rule(TASK_PAST_TTL)
+    if not rule.enabled:
+        return resolve_all(TASK_PAST_TTL, why="rule disabled", now=now)
+    return sweep_tasks_past_ttl(now=now, severity=rule.severity)

@@ -21,6 +21,7 @@ from inventory.models import (
 from inventory.services.flags import raise_flag
 from inventory.services.inventory_rules import run_inventory_rule
 from inventory.services.rule_settings import save_rule_overrides
+from inventory.tasks import flag_tasks_past_ttl
 
 pytestmark = pytest.mark.django_db
 
@@ -271,6 +272,11 @@ def test_a_task_past_ttl_rule_turned_off_resolves_its_findings():
     run_scheduled_rules(NOW, kinds={"task.past_ttl"})
     save_rule_overrides("task.past_ttl", enabled=False, severity="warning", thresholds={})
     assert run_scheduled_rules(NOW, kinds={"task.past_ttl"})["task.past_ttl"]["resolved"] == 1
+    # inventory's own beat sweep obeys the setting too: it raises nothing while turned off
+    assert flag_tasks_past_ttl()["raised"] == 0
+    save_rule_overrides("task.past_ttl", enabled=True, severity="high", thresholds={})
+    assert flag_tasks_past_ttl()["raised"] == 1
+    assert Finding.objects.open().get(kind="task.past_ttl").severity == "high"
 
 
 def test_one_failing_rule_is_reported_and_the_others_still_run(monkeypatch):
