@@ -10,13 +10,18 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.celery import app
+from governance.containment import services as containment
+from governance.containment.models import Revocation
 from governance.findings.rules import LOCK_NAME, run_scheduled_rules_exclusively
 from governance.findings.tasks import run_rules
 from governance.idp.models import IdpSync
 from governance.idp.sync import start_sync
 from governance.platform import jobs
-from inventory.models import Client, Finding, Grant
+from inventory.models import Client, Finding, Grant, Server, Task
 from tests.celery_worker import database_url
+from tests.governance.containment.conftest import inventory
+from tests.governance.containment.conftest import oauth_connection as connect
+from tests.governance.containment.peer import RevocationPeer, grant_record
 from tests.governance.idp.conftest import (  # noqa: F401 - fixtures used here
     grants_server,
     oauth_connection,
@@ -98,3 +103,41 @@ def test_beat_runs_the_rules_every_interval():
     entry = settings.CELERY_BEAT_SCHEDULE["findings-run-rules"]
     assert entry["task"] == run_rules.name == "governance.findings.tasks.run_rules"
     assert entry["schedule"] == settings.FINDINGS_RULES_INTERVAL_SECONDS
+
+
+@pytest.fixture
+def revocation_peer():
+    server = RevocationPeer([grant_record("g-1"), grant_record("g-2")]).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revocation_leaving_a_task_running_raises_the_finding_as_it_finishes(
+    admin_user, revocation_peer, eager_tasks, settings
+):
+    settings.FETCH_ALLOWLIST = ["127.0.0.1"]
+    peer = revocation_peer
+    connect(peer.url, grants_url=f"{peer.url}/admin/grants")
+    rows = inventory(peer.url, ["g-1", "g-2"])
+    now = timezone.now()
+    crm = Server.objects.create(name="io.example/crm", first_seen=now, last_seen=now)
+    task = Task.objects.create(
+        task_id="t-1",
+        server=crm,
+        grant=Grant.objects.get(external_id="g-1"),
+        status="working",
+        first_seen=now,
+        last_seen=now,
+    )
+    revocation = containment.start_revocation(
+        actor=admin_user,
+        action="identity_client",
+        identity=rows.alice,
+        client=rows.agent,
+        reason="offboarding",
+        enqueue=False,
+    )
+    assert jobs.execute(Revocation, revocation.pk) == "done"
+    finding = Finding.objects.open().get(kind="task.running_after_revocation")
+    assert finding.object_id == str(task.pk)
