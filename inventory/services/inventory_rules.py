@@ -5,7 +5,8 @@ metadata. docs/findings.md says why each matters and what clears it.
 Each rule is one SELECT of the rows that hold its condition now, handed to `reconcile`, which
 opens, refreshes and resolves findings in a few statements. Each rule obeys the Admin's
 settings (`effective_rule`): a rule turned off raises nothing and resolves what it had raised.
-An "active grant" is one whose status is active and whose expiry, if any, is still ahead.
+An "active grant" is one whose status is active, that its IdP still lists (not vanished) and
+whose expiry, if any, is still ahead.
 
 The schedule runs them all (governance/findings/rules.py); the CIMD crawl runs
 `client.risky_first_seen` as it finishes, and an IdP sync queues the run as it commits.
@@ -27,7 +28,11 @@ from inventory.services.task_expiry import sweep_tasks_past_ttl
 # Grants listed in a finding's evidence: enough to act on, bounded per finding.
 MAX_GRANT_IDS = 50
 
-_ACTIVE_GRANT = "g.status = 'active' AND (g.expires_at IS NULL OR g.expires_at > %(now)s)"
+# A grant its IdP no longer lists (vanished) is gone there: no longer access anyone holds.
+_ACTIVE_GRANT = (
+    "g.status = 'active' AND g.vanished_at IS NULL "
+    "AND (g.expires_at IS NULL OR g.expires_at > %(now)s)"
+)
 _IDENTITY_REPR = "coalesce(nullif(i.display_name, ''), nullif(i.email, ''), i.subject)"
 _CLIENT_REPR = "coalesce(nullif(c.name, ''), c.client_id)"
 # Grant.__str__ in SQL: "<client> for <subject or itself> (<external id>)".
@@ -154,7 +159,10 @@ WHERE (c.first_seen >= %(now)s - make_interval(days => %(days)s)
 
 def _distinct_active_scopes(*, grant_type: str = "") -> list[str]:
     """The distinct scopes active grants carry (a few hundred, whatever the number of grants)."""
-    sql = "SELECT DISTINCT s FROM inventory_grant g, unnest(g.scopes) s WHERE g.status = 'active'"
+    sql = (
+        "SELECT DISTINCT s FROM inventory_grant g, unnest(g.scopes) s "
+        "WHERE g.status = 'active' AND g.vanished_at IS NULL"
+    )
     with connection.cursor() as cursor:
         if grant_type:
             cursor.execute(sql + " AND g.grant_type = %s", [grant_type])

@@ -74,6 +74,7 @@ def test_a_disabled_identity_holding_active_grants_is_found_until_its_grants_are
     live = [_grant(agent, bob), _grant(agent, bob, scopes=["crm:read"])]
     _grant(agent, bob, status="revoked")
     _grant(agent, bob, expires_at=NOW - timedelta(days=1))  # expired by time: not active
+    _grant(agent, bob, vanished_at=NOW - timedelta(days=1))  # gone at the IdP: not active
     _grant(agent, alice)
     assert _run("identity.inactive_with_grants")["raised"] == 1
     [finding] = _open("identity.inactive_with_grants")
