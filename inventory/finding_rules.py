@@ -167,7 +167,8 @@ RULES: tuple[Rule, ...] = (
         kind="task.running_after_revocation",
         title="Task still running after its grant was revoked",
         severity="high",
-        why="Revoking a grant does not stop work already started on its behalf.",
+        why="Revoking a grant (or cutting off its client or identity) does not stop work "
+        "already started on its behalf: the task goes on with the access that was taken away.",
         clears="The task reaches a terminal status (or is cancelled).",
         runs="schedule",
         object_type="inventory.task",
