@@ -7,7 +7,7 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api", "containment"}
+NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "findings"}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -23,6 +23,8 @@ NOUNS = {
     "grant",
     "task",
     "flag",
+    "finding",  # governance/findings
+    "finding_rule",
     "registry",
     "crawl",
     "fetch_record",
@@ -94,6 +96,13 @@ ACTIONS = {
     "activity",
     "undo",
     "plan",
+    # findings triage (governance/findings): one finding, or the ticked ones of the list
+    "acknowledge",
+    "resolve",
+    "suppress",
+    "reopen",
+    "assign",
+    "bulk",
 }
 
 
