@@ -70,6 +70,10 @@ def _list_context(request, params) -> tuple[dict, int]:
     sort = params.get("sort") or queries.FINDING_SPEC.default_sort
     context["sort"] = sort if sort.lstrip("-") in queries.FINDING_SPEC.sorts else "-severity"
     context["status"] = params.get("status") or queries.ATTENTION
+    # Filters beyond the status: an empty list then says "reset them", not "nothing to do".
+    context["narrowed"] = any(
+        params.get(f.param) for f in queries.FINDING_SPEC.filters if f.param != "status"
+    ) or bool(params.get("q"))
     return context, status
 
 

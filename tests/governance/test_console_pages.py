@@ -61,7 +61,11 @@ def test_every_discovery_page_and_the_findings_page_are_reachable_from_the_menus
     # ... and findings (what flags became, with triage) from any page's top bar.
     assert f'href="{reverse("findings:finding_list")}"' in browser.get("/").content.decode()
     # The old flags list (bookmarks, scripts) still answers.
-    for url in [*targets, reverse("findings:finding_list"), reverse("inventory:flag_list")]:  # each link leads to a page this role may read
+    for url in [
+        *targets,
+        reverse("findings:finding_list"),
+        reverse("inventory:flag_list"),
+    ]:  # each link leads to a page this role may read
         assert browser.get(url).status_code == 200, url
 
 

@@ -143,3 +143,11 @@ def test_the_overview_draws_the_severity_chart_and_counts_what_needs_attention(
 def test_the_old_flags_list_still_answers(viewer_client, raise_finding):
     raise_finding(summary="old page")
     assert viewer_client.get("/inventory/flags/").status_code == 200
+
+
+def test_an_empty_filtered_list_offers_to_reset_rather_than_saying_all_is_well(
+    viewer_client, raise_finding
+):
+    raise_finding()
+    html = viewer_client.get(LIST, {"q": "no such thing"}).content.decode()
+    assert "reset them" in html and "Nothing needs attention" not in html
