@@ -33,19 +33,23 @@ def _effective(kind: str):
     return rule_settings.effective_rule(kind) if rule_settings else None
 
 
-def _row(rule: Rule, effective, open_count: int) -> dict:
-    """What the page shows of one rule: its catalogue entry with the effective settings."""
+def _row(rule: Rule, effective, open_count: int, typed=None) -> dict:
+    """What the page shows of one rule: its catalogue entry with the effective settings (and,
+    after a refused save, the form as the Admin typed it)."""
     thresholds = dict(getattr(effective, "thresholds", None) or {})
+    typed = typed or {}
     return {
         "rule": rule,
         "enabled": getattr(effective, "enabled", True),
-        "severity": getattr(effective, "severity", rule.severity),
+        "severity": typed.get("severity") or getattr(effective, "severity", rule.severity),
         "thresholds": [
-            (
-                t,
-                _shown(thresholds.get(t.name, t.default)),
-                thresholds.get(t.name, t.default) != t.default,
-            )
+            {
+                "threshold": t,
+                "shown": _shown(thresholds.get(t.name, t.default)),
+                "changed": thresholds.get(t.name, t.default) != t.default,
+                "input": typed.get(t.name, _shown(thresholds.get(t.name, t.default))),
+                "size": 48 if isinstance(t.default, list) else 8,
+            }
             for t in rule.thresholds
         ],
         "open": open_count,
@@ -62,37 +66,20 @@ def finding_rule_list(request):
     return _page(request, {}, 200)
 
 
-def _page(request, errors: dict, status: int):
-    effective = {}
-    if rule_settings is not None:
-        effective = {rule.kind: rule for rule in rule_settings.all_effective_rules()}
+def _page(request, errors: dict, status: int, typed: dict | None = None):
+    effective = rule_settings.all_effective_rules() if rule_settings is not None else {}
     counts = queries.open_counts_by_kind()
     context = {
-        "rows": [_row(r, effective.get(r.kind), counts.get(r.kind, 0)) for r in RULES],
+        "rows": [
+            _row(r, effective.get(r.kind), counts.get(r.kind, 0), (typed or {}).get(r.kind))
+            for r in RULES
+        ],
         "severities": Finding.Severity.choices,
         "editable": rule_settings is not None and has_role(request.user, ADMIN),
         "overrides_installed": rule_settings is not None,
         "errors": errors,
     }
     return render(request, "findings/rule_list.html", context, status=status)
-
-
-def parse_threshold(threshold, raw: str):
-    """A threshold's value from the form, typed like its default; ValueError naming it."""
-    raw = raw.strip()
-    default = threshold.default
-    if isinstance(default, list):
-        return [item.strip() for item in raw.split(",") if item.strip()]
-    if isinstance(default, str):
-        return raw
-    try:
-        value = int(raw) if isinstance(default, int) else float(raw)
-    except ValueError:
-        kind = "a whole number" if isinstance(default, int) else "a number"
-        raise ValueError(f"{threshold.name}: {raw[:40]!r} is not {kind}") from None
-    if threshold.minimum is not None and value < threshold.minimum:
-        raise ValueError(f"{threshold.name}: at least {threshold.minimum}")
-    return value
 
 
 @role_required(ADMIN)
@@ -102,20 +89,20 @@ def finding_rule_update(request, kind: str):
     rule = RULES_BY_KIND.get(kind)
     if rule is None or rule_settings is None:
         raise Http404("No such rule.")
-    severity = request.POST.get("severity", "")
+    # The form's text as typed: save_rule_overrides types and checks each value against its
+    # default (a number, a list by commas or lines) and names the threshold it refuses.
+    thresholds = {
+        t.name: request.POST[f"threshold.{t.name}"]
+        for t in rule.thresholds
+        if f"threshold.{t.name}" in request.POST
+    }
     try:
-        if severity not in dict(Finding.Severity.choices):
-            raise ValueError(f"severity: one of {', '.join(dict(Finding.Severity.choices))}")
-        thresholds = {
-            t.name: parse_threshold(t, request.POST.get(f"threshold.{t.name}", str(t.default)))
-            for t in rule.thresholds
-        }
         with transaction.atomic():
             before = _effective(kind)
             after = rule_settings.save_rule_overrides(
                 kind,
                 enabled=request.POST.get("enabled") == "on",
-                severity=severity,
+                severity=request.POST.get("severity", ""),
                 thresholds=thresholds,
             )
             record_admin_action(
@@ -128,11 +115,18 @@ def finding_rule_update(request, kind: str):
                 after=_settings_of(after),
                 request=request,
             )
-    except (ValueError, ValidationError) as exc:
-        message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        return _page(request, {kind: message}, 400)
+    except ValidationError as exc:
+        typed = {**thresholds, "severity": request.POST.get("severity", "")}
+        return _page(request, {kind: _named(exc)}, 400, {kind: typed})
     messages.success(request, f"Rule {kind} saved.")
     return redirect(reverse("findings:finding_rule_list") + f"#rule-{kind}")
+
+
+def _named(exc: ValidationError) -> str:
+    """The refusal with the field it names ("thresholds.days: must be at least 1")."""
+    if hasattr(exc, "error_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return "; ".join(exc.messages)
 
 
 def _settings_of(effective) -> dict | None:

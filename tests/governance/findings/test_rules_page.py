@@ -44,4 +44,6 @@ def test_a_bad_threshold_is_a_400_naming_it(admin_client_):
     answer = admin_client_.post(
         f"{RULES_PAGE}{rule.kind}/", {"severity": "high", f"threshold.{name}": "lots"}
     )
-    assert answer.status_code == 400 and name in answer.content.decode()
+    html = answer.content.decode()
+    assert answer.status_code == 400 and f"thresholds.{name}" in html
+    assert 'value="lots"' in html  # what was typed is kept for correcting
