@@ -15,7 +15,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from audit.models import AuditEvent, EventDedup
+from audit.models import AuditEvent, EventDedup, EventSource
 from governance.access.lists.filters import Filter, InvalidFilter, ListSpec, filtered
 from inventory.finding_rules import RULES, RULES_BY_KIND
 from inventory.models import SEVERITY_RANK, ClientDocument, Finding, Grant
@@ -208,11 +208,15 @@ def evidence(finding: Finding) -> dict:
 
 
 def _events(event_ids: list[str]) -> list[tuple[str, int | None]]:
-    """[(event id, stored event pk or None)] in the finding's order."""
+    """[(event id, stored event pk or None)] in the finding's order.
+
+    The dedup table's key is (source, event id): naming every source (a few dozen at most) lets
+    PostgreSQL probe that index for each pair instead of scanning it for the event ids alone."""
     if not event_ids:
         return []
+    sources = list(EventSource.objects.values_list("pk", flat=True))
     keys = list(
-        EventDedup.objects.filter(event_id__in=event_ids).values_list(
+        EventDedup.objects.filter(source_id__in=sources, event_id__in=event_ids).values_list(
             "source_id", "event_id", "time"
         )
     )

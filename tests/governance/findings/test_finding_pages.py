@@ -7,9 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services.ingest import ingest_events
+from audit.services.sources import create_source
 from governance.findings import services
 from inventory.models import Finding
 from tests import ui_factories as make
+from tests.ingest_helpers import make_event
 
 pytestmark = pytest.mark.django_db
 LIST = "/governance/findings/"
@@ -151,3 +155,16 @@ def test_an_empty_filtered_list_offers_to_reset_rather_than_saying_all_is_well(
     raise_finding()
     html = viewer_client.get(LIST, {"q": "no such thing"}).content.decode()
     assert "reset them" in html and "Nothing needs attention" not in html
+
+
+def test_event_evidence_links_to_the_stored_event_and_names_one_not_stored(
+    viewer_client, raise_finding
+):
+    source, _ = create_source(name="gw-findings")
+    event = make_event()
+    ingest_events(source=source, events=[event])
+    stored = AuditEvent.objects.get(event_id=event["id"])
+    finding = raise_finding(details={"event_ids": [event["id"], "evt-never-stored"]})
+    html = viewer_client.get(f"{LIST}{finding.pk}/").content.decode()
+    assert f'href="/audit/events/{stored.pk}/"' in html
+    assert "evt-never-stored" in html and "/audit/events/None/" not in html
