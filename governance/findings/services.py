@@ -184,10 +184,8 @@ def _single(action: str, finding: Finding, *, user, note: str, request=None, **o
     done, _ = _apply(action, [finding.pk], user=user, note=note, request=request, **options)
     finding.refresh_from_db()
     if not done:
-        if action == "assign":
-            raise NotApplicable(
-                "assignee", "no change" if finding.status != Status.RESOLVED else "resolved"
-            )
+        if action == "assign" and finding.status != Status.RESOLVED:
+            raise NotApplicable("assignee", "the finding already has this assignee")
         raise NotApplicable(
             "status", f"cannot {action} a finding that is {finding.get_status_display().lower()}"
         )
