@@ -138,6 +138,19 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "governance/alerts/dead-letters/replay/": [
         ("POST", "/governance/alerts/dead-letters/replay/", ACT_ADMIN)  # nothing chosen
     ],
+    # Findings: everyone reads, Admins triage and change the rules.
+    "governance/findings/": [("GET", "/governance/findings/", PAGE_VIEWER)],
+    "governance/findings/bulk/": [
+        ("POST", "/governance/findings/bulk/", (302, 403, 403, 403, 400))
+    ],  # empty form
+    "governance/findings/rules/": [("GET", "/governance/findings/rules/", PAGE_VIEWER)],
+    "governance/findings/rules/<str:kind>/": [
+        ("POST", "/governance/findings/rules/no.such_rule/", ACT_ADMIN_MISSING)
+    ],
+    "governance/findings/<int:pk>/": [("GET", "/governance/findings/{flag}/", PAGE_VIEWER)],
+    "governance/findings/<int:pk>/<str:action>/": [
+        ("POST", f"/governance/findings/{MISSING}/acknowledge/", ACT_ADMIN_MISSING)
+    ],
     # Inventory pages.
     "inventory/identities/": [("GET", "/inventory/identities/", PAGE_VIEWER)],
     "inventory/identities/<int:pk>/": [("GET", "/inventory/identities/{alice}/", PAGE_VIEWER)],
@@ -301,6 +314,14 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "api/v1/^revocations/(?P<pk>[^/.]+)/undo/$": [
         ("POST", f"/api/v1/revocations/{MISSING}/undo/", API_ADMIN_MISSING)
     ],
+    **_api_reads("findings", "flag"),
+    **{
+        f"api/v1/^findings/(?P<pk>[^/.]+)/{verb}/$": [
+            ("POST", f"/api/v1/findings/{MISSING}/{verb}/", API_ADMIN_MISSING)
+        ]
+        for verb in ("acknowledge", "resolve", "suppress", "reopen", "assign")
+    },
+    "api/v1/^findings/bulk/$": [("POST", "/api/v1/findings/bulk/", API_ADMIN_INVALID)],
     # Last: it ends each session.
     "accounts/logout/": [("POST", "/accounts/logout/", (302,) * 5)],
 }

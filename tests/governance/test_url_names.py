@@ -7,7 +7,7 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "alerts"}
+NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "alerts", "findings"}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -23,6 +23,8 @@ NOUNS = {
     "grant",
     "task",
     "flag",
+    "finding",  # governance/findings
+    "finding_rule",
     "registry",
     "crawl",
     "fetch_record",
@@ -99,6 +101,13 @@ ACTIONS = {
     "plan",
     "replay",  # dead letters queued again
     "send_test",  # the API's "send test" on a destination
+    # findings triage (governance/findings): one finding, or the ticked ones of the list
+    "acknowledge",
+    "resolve",
+    "suppress",
+    "reopen",
+    "assign",
+    "bulk",
 }
 
 
