@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
-NAMESPACES = ("governance", "inventory", "audit", "containment")
+NAMESPACES = ("governance", "inventory", "audit", "containment", "findings")
 # Not pages: the log-in/out flow, downloads (streamed exports), the ingest endpoints.
 SKIP = {
     *("account_login", "account_logout", "password_change_done", "grant_export", "event_export"),
@@ -49,6 +49,8 @@ FILTERED = [
     "/audit/suggest/identity/?identity=ali",  # the explorer's suggestions as one types
     "/api/v1/grants/?status=revoked&limit=50",
     "/api/v1/tasks/?flagged=true",
+    "/governance/findings/?status=all&sort=-last_seen",
+    "/api/v1/findings/?severity=high",
 ]
 SERVER_GOAL_MS = 300
 PAINT_GOAL_MS = 1000
@@ -66,6 +68,7 @@ def busiest_rows() -> dict:
         Client,
         ClientDocument,
         Crawl,
+        Finding,
         Grant,
         Identity,
         Registry,
@@ -104,6 +107,7 @@ def busiest_rows() -> dict:
         "authorization_server_detail": first(AuthorizationServer),
         "server_remote_discover": first(ServerRemote),
         "source_detail": first(EventSource),
+        "finding_detail": most(Finding, "changes"),
     }
 
 

@@ -12,8 +12,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 app = Celery("governance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Packages inside the governance app with their own tasks (the job sweeper, IdP syncs, alerts).
-app.autodiscover_tasks(["governance.platform", "governance.idp", "governance.alerts"])
+# Packages inside the governance app with their own tasks (the job sweeper, IdP syncs, the
+# finding rules, alert delivery and forwarding).
+app.autodiscover_tasks(
+    ["governance.platform", "governance.idp", "governance.findings", "governance.alerts"]
+)
 
 
 @signals.celeryd_init.connect

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audit.demo import seed_demo_events
+from governance.findings.rules import run_scheduled_rules
 from governance.idp.connections import ensure_demo_connection
 from inventory.services.demo import DemoSummary, build_demo, demo_anchor
 from inventory.services.demo_catalog import IDPS
@@ -22,6 +23,7 @@ class DemoSeeded:
 
     inventory: DemoSummary
     new_events: int
+    findings: dict | None = None
 
 
 def seed_demo(*, seed: int = 42, scale: float = 1.0) -> DemoSeeded:
@@ -30,7 +32,11 @@ def seed_demo(*, seed: int = 42, scale: float = 1.0) -> DemoSeeded:
     seed_demo_connections()
     # A week of tool calls through the real ingest path, so the explorer and charts have data.
     new_events = seed_demo_events(seed=seed, scale=scale, anchor=demo_anchor())
-    return DemoSeeded(inventory=summary, new_events=new_events)
+    # The rules run once, so a fresh demo already shows findings of several kinds (blocked
+    # clients and disabled identities with grants, dormant grants, ...) before the first beat.
+    # Only when the seed added something: seeding again must change nothing (beat refreshes).
+    findings = run_scheduled_rules() if summary.new_tasks or new_events else None
+    return DemoSeeded(inventory=summary, new_events=new_events, findings=findings)
 
 
 # Two demo connections, so the demo shows grants with the connection they came from.

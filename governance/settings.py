@@ -520,6 +520,10 @@ CONSOLE_BASE_URL = os.environ.get("CONSOLE_BASE_URL", "http://127.0.0.1:8000")
 # (only to measure what they cost: bench/ingest.py --rules-off).
 FINDINGS_RULES_INTERVAL_SECONDS = float(os.environ.get("FINDINGS_RULES_INTERVAL_SECONDS", "300"))
 FINDINGS_EVENT_RULES = env_bool("FINDINGS_EVENT_RULES", True)
+CELERY_BEAT_SCHEDULE["findings-run-rules"] = {
+    "task": "governance.findings.tasks.run_rules",
+    "schedule": FINDINGS_RULES_INTERVAL_SECONDS,
+}
 
 # --- Alert delivery and event forwarding (issue 14; docs/alerts.md) --------------------------
 ALERTS_DISPATCH_INTERVAL_SECONDS = float(os.environ.get("ALERTS_DISPATCH_INTERVAL_SECONDS", "1"))

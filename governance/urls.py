@@ -11,7 +11,9 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 import audit.api
+import governance.alerts.api
 import governance.containment.api
+import governance.findings.api
 import governance.idp.api
 import inventory.api
 from governance.access.roles import ADMIN, IsViewer, has_role
@@ -35,6 +37,8 @@ inventory.api.register(router)
 audit.api.register(router)
 governance.idp.api.register(router)
 governance.containment.api.register(router)
+governance.alerts.api.register(router)
+governance.findings.api.register(router)
 
 # The Django admin is read-mostly and for Admins only.
 admin.site.has_permission = lambda request: (
@@ -55,6 +59,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("governance.urls_ui")),
     path("governance/revocations/", include("governance.containment.urls")),
+    path("governance/alerts/", include("governance.alerts.urls")),
+    path("governance/findings/", include("governance.findings.urls")),
     path("inventory/", include("inventory.urls")),
     # Audit's pages under audit/, and its ingest endpoints at the paths senders are set up with.
     path("", include("audit.urls")),

@@ -121,8 +121,18 @@ RULES: tuple[Rule, ...] = (
         thresholds=(
             Threshold(
                 "patterns",
-                ["admin", "*", "all", "write", "full_access", "root", ".*:write", "offline_access"],
-                "Scopes (or regular expressions) counted as broad.",
+                [
+                    "admin",
+                    "*",
+                    "all",
+                    "write",
+                    "full_access",
+                    "root",
+                    r".*:admin",
+                    r".*:\*",
+                    r".*:all",
+                ],
+                "Scopes (or regular expressions, matching the whole scope) counted as broad.",
             ),
         ),
     ),
@@ -157,7 +167,8 @@ RULES: tuple[Rule, ...] = (
         kind="task.running_after_revocation",
         title="Task still running after its grant was revoked",
         severity="high",
-        why="Revoking a grant does not stop work already started on its behalf.",
+        why="Revoking a grant (or cutting off its client or identity) does not stop work "
+        "already started on its behalf: the task goes on with the access that was taken away.",
         clears="The task reaches a terminal status (or is cancelled).",
         runs="schedule",
         object_type="inventory.task",

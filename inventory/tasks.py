@@ -4,9 +4,9 @@ from celery import shared_task
 
 from inventory.services import crawls
 from inventory.services.cimd import documents_due
+from inventory.services.inventory_rules import run_task_past_ttl
 from inventory.services.oauth_metadata import ALL_REMOTES_TARGET
 from inventory.services.registry import start_due_registry_crawls
-from inventory.services.task_expiry import sweep_tasks_past_ttl
 
 
 @shared_task(name="inventory.run_crawl", acks_late=True)
@@ -40,5 +40,6 @@ def crawl_oauth_metadata() -> int:
 
 @shared_task(name="inventory.flag_tasks_past_ttl")
 def flag_tasks_past_ttl() -> dict:
-    """Beat: flag tasks still running after their TTL; close the flags of those that ended."""
-    return sweep_tasks_past_ttl()
+    """Beat: flag tasks still running after their TTL; close the flags of those that ended (as
+    the rule's settings say: an Admin may have changed its severity or turned it off)."""
+    return run_task_past_ttl()

@@ -171,3 +171,24 @@ def capability_adoption_chart(rows: list[tuple[str, str, int, int]]) -> SafeStri
         )
     fig.update_xaxes(range=[0, 100], ticksuffix="%")
     return _html(fig)
+
+
+# The findings' severities, in the badge colours (app.css .b-info ... .b-critical).
+SEVERITY_COLORS = {
+    "info": "#2453d6",
+    "warning": "#b54708",
+    "high": "#d92d20",
+    "critical": "#7a271a",
+}
+
+
+def severity_chart(counts: dict[str, int], labels: dict[str, str]) -> SafeString:
+    """One bar per severity (least to most severe): the findings that need attention."""
+    fig = go.Figure(
+        go.Bar(
+            x=[labels.get(s, s) for s in counts],
+            y=list(counts.values()),
+            marker_color=[SEVERITY_COLORS.get(s, "#5b6475") for s in counts],
+        )
+    )
+    return _html(fig)

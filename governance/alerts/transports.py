@@ -16,9 +16,7 @@ redirects are not followed. No secret (signing secret, HEC token) reaches `detai
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import ipaddress
 import json
 import smtplib
 import socket
@@ -26,9 +24,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
-import httpcore
 import httpx
 import orjson
 from django.conf import settings
@@ -36,22 +32,28 @@ from django.core.mail import EmailMessage, get_connection
 from standardwebhooks import Webhook
 
 from governance.access.secrets import SecretUnreadable, decrypt
-from governance.alerts import formats, syslog
-from inventory.fetch_policy import METADATA_ADDRESSES, FetchError, _embedded_ipv4, _resolve
-from inventory.fetch_transport import _PinnedBackend
+from governance.alerts import formats, http_wire, syslog
+from governance.alerts.failures import DeliveryFailed
+
+# Where a destination may point, shared with the services' checks.
+from governance.alerts.http_wire import forbidden_address_reason, is_loopback_host
+
+__all__ = [
+    "DeliveryFailed",
+    "OutgoingMessage",
+    "deliver",
+    "events_key",
+    "forbidden_address_reason",
+    "forward_events",
+    "is_loopback_host",
+    "message_id",
+]
 
 HEC_PATH = "/services/collector/event"
-USER_AGENT = "mcp-governance-alerts"
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 DETAIL_MAX = 300
-
-
-class DeliveryFailed(Exception):
-    def __init__(self, detail: str, *, retryable: bool = True, retry_after: float | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.retryable = retryable
-        self.retry_after = retry_after
+# Splunk HEC refuses bodies over max_content_length (1 MB on older versions); gateways in front
+# of webhooks commonly cap near that too.
+HTTP_BODY_MAX_BYTES = 1_000_000
 
 
 @dataclass
@@ -106,8 +108,9 @@ def deliver(destination, message: OutgoingMessage, *, timeout: float = 10.0) -> 
 
 def forward_events(destination, events: list[dict], *, timeout: float = 30.0) -> None:
     """Send audit events (canonical dicts, see audit/services/canon.py) in the destination's
-    `event_format` (canonical JSON, CEF or OCSF API Activity): one request or one connection
-    for the whole list. Each event carries its id, so a receiver can drop a re-send."""
+    `event_format` (canonical JSON, CEF or OCSF API Activity): one connection for the whole
+    list (HTTP bodies split at HTTP_BODY_MAX_BYTES, what HEC and most gateways take by default).
+    Each event carries its id, so a receiver can drop a re-send."""
     if not events:
         return
     secret = _secret(destination)
@@ -115,12 +118,14 @@ def forward_events(destination, events: list[dict], *, timeout: float = 30.0) ->
     rendered = [formats.render_event(event, fmt) for event in events]
     try:
         if destination.kind == "webhook":
-            body = {
-                "type": "audit.events",
-                "timestamp": datetime.now(UTC).isoformat(),
-                "data": {"format": fmt, "events": rendered},
-            }
-            _post_webhook(destination, secret, events_key(events), body, timeout)
+            for part in _by_size(list(zip(rendered, events, strict=True)), _compact):
+                body = {
+                    "type": "audit.events",
+                    "timestamp": datetime.now(UTC).isoformat(),
+                    "data": {"format": fmt, "events": [item for item, _ in part]},
+                }
+                key = events_key([event for _, event in part])
+                _post_webhook(destination, secret, key, body, timeout)
         elif destination.kind == "splunk_hec":
             envelopes = [
                 _hec_envelope(
@@ -128,7 +133,8 @@ def forward_events(destination, events: list[dict], *, timeout: float = 30.0) ->
                 )
                 for item, event in zip(rendered, events, strict=True)
             ]
-            _post_hec(destination, secret, envelopes, timeout)
+            for part in _by_size(envelopes, _compact):
+                _post_hec(destination, secret, part, timeout)
         elif destination.kind == "syslog":
             frames = [
                 _syslog_frame(
@@ -147,6 +153,24 @@ def forward_events(destination, events: list[dict], *, timeout: float = 30.0) ->
             )
     except DeliveryFailed as exc:
         raise _scrubbed(exc, secret) from None
+
+
+def _by_size(items: list, serialise, limit: int | None = None) -> list[list]:
+    """`items` in runs whose serialised size stays under `limit` bytes (one item alone may be
+    bigger: it goes by itself). A failed later run re-sends the earlier ones on retry, under
+    the same event ids."""
+    limit = limit or HTTP_BODY_MAX_BYTES
+    runs, run, size = [], [], 0
+    for item in items:
+        item_size = len(serialise(item).encode()) + 1
+        if run and size + item_size > limit:
+            runs.append(run)
+            run, size = [], 0
+        run.append(item)
+        size += item_size
+    if run:
+        runs.append(run)
+    return runs
 
 
 def events_key(events: list[dict]) -> str:
@@ -193,113 +217,7 @@ def _console_host() -> str:
     return httpx.URL(settings.CONSOLE_BASE_URL).host or socket.gethostname()
 
 
-def is_loopback_host(host: str) -> bool:
-    return host.lower().strip("[]") in LOOPBACK_NAMES or host.startswith("127.")
-
-
-def forbidden_address_reason(address) -> str | None:
-    """Why an address may not be reached: link-local (the cloud metadata service lives there)."""
-    ip = ipaddress.ip_address(address)
-    if ip in METADATA_ADDRESSES:
-        return "a cloud metadata address"
-    if ip.version == 6:
-        inner = _embedded_ipv4(ip)
-        if inner is not None:
-            ip = inner
-    if ip.is_link_local:
-        return "a link-local address"
-    return None
-
-
-def _checked_addresses(host: str, port: int, timeout: float) -> tuple[str, ...]:
-    """The host's addresses, each allowed; refused (not retryable) if any is link-local."""
-    try:
-        addresses = _resolve(host.strip("[]"), port, timeout)
-    except FetchError as exc:
-        raise DeliveryFailed(exc.message, retryable=True) from None
-    for address in addresses:
-        why = forbidden_address_reason(address)
-        if why:
-            raise DeliveryFailed(f"{host} resolves to {address}, {why}", retryable=False)
-    return tuple(str(a) for a in addresses)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
 # --- HTTP (webhook, HEC) ---------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=64)
-def _ssl_context(ca_pem: str) -> ssl.SSLContext:
-    # One context per CA, kept: loading the trust store took ~75% of a webhook delivery (~25 ms
-    # of 35), and an SSLContext is safe to share between threads. A changed system trust store
-    # is read at the worker's next start.
-    context = httpx.create_ssl_context(trust_env=False)
-    if ca_pem:
-        context.load_verify_locations(cadata=ca_pem)
-    return context
-
-
-def _post(destination, url: str, body: bytes, headers: dict, timeout: float) -> httpx.Response:
-    """POST to `url` pinned to its checked addresses; transport failures as DeliveryFailed."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError, ValueError):
-        raise DeliveryFailed("url: not a valid URL", retryable=False) from None
-    host = parsed.host
-    if parsed.scheme != "https" and not (parsed.scheme == "http" and is_loopback_host(host)):
-        raise DeliveryFailed("url: only https (plain http to this host only)", retryable=False)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = _checked_addresses(host, port, timeout)
-    context = _ssl_context(destination.tls_ca_pem)
-    transport = httpx.HTTPTransport(verify=context, trust_env=False)
-    # As inventory/fetch_transport.py does: httpx has no public hook for the network backend.
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=context, network_backend=_PinnedBackend(host, port, addresses)
-    )
-    headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **headers}
-    try:
-        with httpx.Client(transport=transport, trust_env=False, follow_redirects=False) as client:
-            return client.post(url, content=body, headers=headers, timeout=timeout)
-    except httpx.TimeoutException:
-        raise DeliveryFailed(f"{host}:{port} did not answer within {timeout:g}s") from None
-    except httpx.ConnectError as exc:
-        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-            raise DeliveryFailed(
-                f"{host}: TLS certificate not trusted ({_ssl_reason(exc)})", retryable=False
-            ) from None
-        raise DeliveryFailed(f"cannot connect to {host}:{port}: {_ssl_reason(exc)}") from None
-    except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{host}:{port}: {type(exc).__name__}: {exc}") from None
-
-
-def _ssl_reason(exc: Exception) -> str:
-    return str(exc).split("] ")[-1][:150] or type(exc).__name__
-
-
-def _status_failure(response: httpx.Response, what: str) -> DeliveryFailed:
-    status = response.status_code
-    text = response.text[:150].strip()
-    detail = f"{what} answered {status} {response.reason_phrase}" + (f": {text}" if text else "")
-    if 300 <= status < 400:
-        where = response.headers.get("location", "")[:150]
-        return DeliveryFailed(
-            f"{what} answered {status} (redirects are not followed: {where})", retryable=False
-        )
-    if status in (408, 429) or status >= 500:
-        return DeliveryFailed(detail, retry_after=_retry_after(response.headers.get("retry-after")))
-    return DeliveryFailed(detail, retryable=False)
 
 
 def _post_webhook(destination, secret: str, msg_id: str, document: dict, timeout: float) -> None:
@@ -316,9 +234,11 @@ def _post_webhook(destination, secret: str, msg_id: str, document: dict, timeout
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signature,
     }
-    response = _post(destination, destination.url, body, headers, timeout)
+    response = http_wire.post(
+        destination.url, body, headers, timeout, ca_pem=destination.tls_ca_pem
+    )
     if not 200 <= response.status_code < 300:
-        raise _status_failure(response, "the webhook receiver")
+        raise http_wire.status_failure(response, "the webhook receiver")
 
 
 def hec_url(url: str) -> str:
@@ -353,7 +273,9 @@ def _post_hec(destination, token: str, envelopes: list[dict], timeout: float) ->
     # HEC batches are JSON objects back to back: no array, no commas.
     body = "".join(_compact(e) for e in envelopes).encode()
     headers = {"Authorization": f"Splunk {token}"}
-    response = _post(destination, hec_url(destination.url), body, headers, timeout)
+    response = http_wire.post(
+        hec_url(destination.url), body, headers, timeout, ca_pem=destination.tls_ca_pem
+    )
     try:
         answer = response.json()
     except ValueError:
@@ -367,9 +289,9 @@ def _post_hec(destination, token: str, envelopes: list[dict], timeout: float) ->
         raise DeliveryFailed(
             detail[:DETAIL_MAX],
             retryable=retryable,
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=http_wire.retry_after(response.headers.get("retry-after")),
         )
-    raise _status_failure(response, "HEC")
+    raise http_wire.status_failure(response, "HEC")
 
 
 # --- Syslog ----------------------------------------------------------------------------------
@@ -390,7 +312,7 @@ def _send_syslog(destination, frames: list[bytes], timeout: float) -> None:
     host, port = destination.host, destination.port
     if not host or not port:
         raise DeliveryFailed("host/port: the syslog destination has no address", retryable=False)
-    addresses = _checked_addresses(host, port, timeout)
+    addresses = http_wire.checked_addresses(host, port, timeout)
     use_tls = destination.syslog_transport == "tls"
     try:
         syslog.send(

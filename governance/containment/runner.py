@@ -24,6 +24,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from governance.access import secrets
@@ -33,6 +34,7 @@ from governance.containment import console_steps, orphans, outcome, proof
 from governance.containment.models import Revocation, RevocationStep
 from governance.containment.reach import Reach, Resolver
 from governance.containment.steps import CALL, LOCAL, TASK, VERIFY
+from governance.findings.tasks import run_rules
 from governance.platform import jobs
 from inventory.models import Grant
 
@@ -70,6 +72,9 @@ def run_revocation(revocation: Revocation, progress: jobs.Progress) -> None:
             run.execute(step)
         progress.record()
     outcome.finish(revocation, progress)
+    # What a revocation leaves behind (tasks still running on revoked grants, blocked clients
+    # still holding grants) is what the finding rules read: run them once it is committed.
+    transaction.on_commit(run_rules.delay)
 
 
 # A run with this many "no longer listed" checks at one connection reads that IdP's full grant

@@ -27,6 +27,7 @@ from governance.connectors import (
     transport,
 )
 from governance.connectors.base import IdpClient, IdpGrant, IdpIdentity
+from governance.findings.tasks import run_rules
 from governance.idp.models import IdpConnection, IdpSync
 from governance.platform import jobs
 from inventory.models import Grant, Identity
@@ -142,6 +143,9 @@ def run_sync(sync: IdpSync, progress: jobs.Progress) -> None:
     if state is not None:  # only now: an interrupted sync reads the same changes again
         connection.sync_state = {**connection.sync_state, "grants": state}
         IdpConnection.objects.filter(pk=connection.pk).update(sync_state=connection.sync_state)
+    # What a sync changes (identities disabled, grants new or gone) is what the inventory rules
+    # read: run them once it is committed rather than at the next beat.
+    transaction.on_commit(run_rules.delay)
 
 
 def _grant_changes(

@@ -4,9 +4,10 @@ from django.shortcuts import render
 
 from governance.access import charts
 from governance.access.roles import VIEWER, role_required
+from governance.findings import queries as finding_queries
 from governance.overview import queries
 from inventory import queries_protocol
-from inventory.models import PROTOCOL_REVISIONS, TASK_EXPIRED, Client, Grant, Task
+from inventory.models import PROTOCOL_REVISIONS, TASK_EXPIRED, Client, Finding, Grant, Task
 
 TASK_STATUS_LABELS = {**dict(Task.Status.choices), TASK_EXPIRED: "Expired (past TTL)"}
 
@@ -36,6 +37,7 @@ def overview(request):
             ),
             "chart_top_clients": charts.top_clients_chart(top_clients),
             **_protocol_charts(),
+            **_findings_chart(),
         },
     )
 
@@ -53,6 +55,16 @@ def _protocol_charts() -> dict:
         "chart_capability_adoption": charts.capability_adoption_chart(adoption),
         "minimum_revision": queries_protocol.minimum_revision(),
         "revisions": PROTOCOL_REVISIONS,
+    }
+
+
+def _findings_chart() -> dict:
+    """Findings needing attention by severity (governance/findings/queries.py)."""
+    counts = finding_queries.severity_counts()
+    return {
+        "findings_by_severity": list(reversed(counts.items())),  # most severe first
+        "findings_attention": sum(counts.values()),
+        "chart_findings": charts.severity_chart(counts, dict(Finding.Severity.choices)),
     }
 
 

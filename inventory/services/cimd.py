@@ -52,6 +52,7 @@ from inventory.services.cimd_flags import (  # noqa: F401 - the flag kinds are p
 )
 from inventory.services.crawls import CIMD_SWEEP_TARGET
 from inventory.services.flags import raise_flag, resolve_open_flags
+from inventory.services.inventory_rules import run_risky_first_seen
 from inventory.upstream import cimd as upstream
 
 logger = logging.getLogger(__name__)
@@ -502,6 +503,7 @@ def run_cimd_crawl(crawl: Crawl, progress) -> None:
             progress=progress,
         )
         counts["fetch_log_pruned"] = prune_fetch_log()
+        counts["risky_first_seen"] = run_risky_first_seen()
         progress.summary.update(counts)
         return
     progress.page()
@@ -514,5 +516,6 @@ def run_cimd_crawl(crawl: Crawl, progress) -> None:
             "outcome": outcome.outcome,
             "changed": outcome.changed,
             "flags": [f.kind for f in outcome.flags],
+            "risky_first_seen": run_risky_first_seen(),
         }
     )

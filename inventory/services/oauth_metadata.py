@@ -21,6 +21,7 @@ from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource
 from inventory.problems import problem
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services.flags import raise_flag, resolve_open_flags
+from inventory.services.oauth_drift import authorization_server_drift, prm_drift
 from inventory.upstream import oauth_metadata as upstream
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,12 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
             )
         ]
     )
+    # What it replaces, for the drift rule (only a fetched document counts as the previous one).
+    previous = (
+        ProtectedResource.objects.filter(remote=remote, fetch_ok=True)
+        .values_list("document", flat=True)
+        .first()
+    )
     prm, _ = ProtectedResource.objects.update_or_create(
         remote=remote,
         defaults={
@@ -221,6 +228,7 @@ def _store_prm(remote, document, prm_url, via, challenge, errors, servers) -> Pr
         },
     )
     prm.authorization_servers.set(servers)  # which servers an issuer guards is read from these
+    prm_drift(remote, previous, prm.document if document is not None else None, prm_url=prm_url)
     codes = {p["code"]: p for p in problems}
     wanted = {}
     if "resource_mismatch" in codes:
@@ -290,9 +298,15 @@ def store_authorization_server(
     fields["problems"] = problems
     # A concurrent discovery creating the same issuer first is handled by update_or_create
     # (its get_or_create retries the lookup after the unique-constraint IntegrityError).
+    previous = (
+        AuthorizationServer.objects.filter(issuer=issuer, fetch_ok=True)
+        .values_list("metadata", flat=True)
+        .first()
+    )
     server, _ = AuthorizationServer.objects.update_or_create(
         issuer=issuer, defaults=fields, create_defaults={**fields, "first_seen": now}
     )
+    authorization_server_drift(server, previous, server.metadata if metadata is not None else None)
     severities = {
         "issuer_mismatch": Flag.Severity.HIGH,
         "no_pkce_s256": Flag.Severity.HIGH,

@@ -28,15 +28,18 @@ def _open_flags():
 
 
 @transaction.atomic
-def sweep_tasks_past_ttl(*, now: datetime | None = None) -> dict[str, int]:
+def sweep_tasks_past_ttl(
+    *, now: datetime | None = None, severity: str = Flag.Severity.WARNING
+) -> dict[str, int]:
     """Open one flag per task past its TTL that has none; close the flags of tasks that are no
-    longer past it (they reached a terminal status, or a later report extended the TTL)."""
+    longer past it (they reached a terminal status, or a later report extended the TTL).
+    `severity` is the rule's (an Admin may change it: inventory/services/rule_settings.py)."""
     now = now or timezone.now()
     past = Task.objects.past_ttl(now)
     unflagged = past.exclude(
         Exists(_open_flags().filter(object_id=Cast(OuterRef("pk"), CharField())))
     )
-    flags = [_flag(task, now) for task in unflagged.select_related("server")]
+    flags = [_flag(task, now, severity) for task in unflagged.select_related("server")]
     # ON CONFLICT DO NOTHING on the one-open-flag index: a concurrent sweep's flag wins.
     raised = len(Flag.objects.bulk_create(flags, ignore_conflicts=True))
     resolved = (
@@ -52,11 +55,11 @@ def sweep_tasks_past_ttl(*, now: datetime | None = None) -> dict[str, int]:
     return {"raised": raised, "resolved": resolved}
 
 
-def _flag(task: Task, now: datetime) -> Flag:
+def _flag(task: Task, now: datetime, severity: str) -> Flag:
     where = f" on {task.server.name}" if task.server else ""
     return Flag(
         kind=TASK_PAST_TTL,
-        severity=Flag.Severity.WARNING,
+        severity=severity,
         object_type="inventory.task",
         object_id=str(task.pk),
         object_repr=str(task)[:500],

@@ -43,13 +43,15 @@ def test_the_overview_draws_each_chart_with_the_small_gzipped_plotly_under_the_c
     assert plotly_js.value.url.endswith("/plotly-basic.min.js")
     assert plotly_js.value.headers["content-encoding"] == "gzip"
     charts = page.locator("main .plotly-graph-div")
-    # events, top tools, grants, tasks, registrations, clients, protocol revisions, capabilities
-    expect(charts).to_have_count(8)
+    # events, top tools, findings by severity, grants, tasks, registrations, clients, protocol
+    # revisions, capabilities
+    expect(charts).to_have_count(9)
     # charts.js drew every one: plotly's svg is in each chart's div, and no figure is left over.
     expect(page.locator("main .plotly-graph-div .main-svg").first).to_be_visible()
-    for n in range(8):
+    for n in range(9):
         expect(charts.nth(n).locator("svg.main-svg").first).to_be_attached()
     expect(page.locator("[data-plotly-figure]")).to_have_count(0)
-    expect(charts.nth(2).locator("g.trace.bars")).not_to_have_count(0)  # grants: stacked bars
-    expect(charts.nth(4).locator("g.slice")).not_to_have_count(0)  # registrations: a donut
+    expect(charts.nth(2).locator("g.trace.bars")).not_to_have_count(0)  # findings by severity
+    expect(charts.nth(3).locator("g.trace.bars")).not_to_have_count(0)  # grants: stacked bars
+    expect(charts.nth(5).locator("g.slice")).not_to_have_count(0)  # registrations: a donut
     assert console.errors == [], console.errors  # a CSP refusal is a console error

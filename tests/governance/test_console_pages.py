@@ -51,16 +51,21 @@ def test_every_console_page_names_itself_in_the_browser_tab(admin_client_):
 
 
 @pytest.mark.parametrize("who", ["viewer_client", "auditor_client", "admin_client_"])
-def test_every_discovery_page_and_the_flags_page_are_reachable_from_the_menus(request, who):
+def test_every_discovery_page_and_the_findings_page_are_reachable_from_the_menus(request, who):
     browser = request.getfixturevalue(who)
-    targets = [reverse(name) for name in (*DISCOVERY_PAGES, "inventory:flag_list")]
+    targets = [reverse(name) for name in DISCOVERY_PAGES]
     # From the Discovery page (the menu's entry) every page of the section is linked ...
     discovery = browser.get(reverse("inventory:crawl_list")).content.decode()
     for url in targets:
         assert f'href="{url}"' in discovery, url
-    # ... and flags from any page's top bar.
-    assert f'href="{reverse("inventory:flag_list")}"' in browser.get("/").content.decode()
-    for url in targets:  # each link leads to a page this role may read
+    # ... and findings (what flags became, with triage) from any page's top bar.
+    assert f'href="{reverse("findings:finding_list")}"' in browser.get("/").content.decode()
+    # The old flags list (bookmarks, scripts) still answers.
+    for url in [
+        *targets,
+        reverse("findings:finding_list"),
+        reverse("inventory:flag_list"),
+    ]:  # each link leads to a page this role may read
         assert browser.get(url).status_code == 200, url
 
 

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from governance.access.roles import ADMIN, AUDITOR, VIEWER
+from governance.alerts.models import Destination
 from tests.api_rows import one_of_everything
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +33,7 @@ ACT_AUDITOR = (302, 403, 403, 302, 302)  # a POST that redirects when done
 ACT_ADMIN_MISSING = (302, 403, 403, 403, 404)  # a POST on an object that does not exist
 ACT_ADMIN = (302, 403, 403, 403, 302)  # an Admin's POST that redirects when done
 API_VIEWER = (401, 403, 200, 200, 200)
+API_AUDITOR = (401, 403, 403, 200, 200)
 API_ADMIN = (401, 403, 403, 403, 200)
 API_ADMIN_MISSING = (401, 403, 403, 403, 404)
 API_ADMIN_INVALID = (401, 403, 403, 403, 400)  # a write with an empty body
@@ -117,6 +119,37 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "governance/revocations/<int:pk>/undo/": [
         ("GET", f"/governance/revocations/{MISSING}/undo/", ACT_ADMIN_MISSING),
         ("POST", f"/governance/revocations/{MISSING}/undo/", ACT_ADMIN_MISSING),
+    ],
+    # Alert destinations: Auditors read (incl. dead letters); Admins change, test and replay.
+    "governance/alerts/": [("GET", "/governance/alerts/", PAGE_AUDITOR)],
+    "governance/alerts/new/": [("GET", "/governance/alerts/new/", PAGE_ADMIN)],
+    "governance/alerts/<int:pk>/": [("GET", "/governance/alerts/{destination}/", PAGE_AUDITOR)],
+    "governance/alerts/<int:pk>/edit/": [
+        ("GET", "/governance/alerts/{destination}/edit/", PAGE_ADMIN)
+    ],
+    "governance/alerts/<int:pk>/delete/": [
+        ("GET", "/governance/alerts/{destination}/delete/", PAGE_ADMIN),
+        ("POST", f"/governance/alerts/{MISSING}/delete/", ACT_ADMIN_MISSING),
+    ],
+    "governance/alerts/<int:pk>/test/": [
+        ("POST", f"/governance/alerts/{MISSING}/test/", ACT_ADMIN_MISSING)
+    ],
+    "governance/alerts/dead-letters/": [("GET", "/governance/alerts/dead-letters/", PAGE_AUDITOR)],
+    "governance/alerts/dead-letters/replay/": [
+        ("POST", "/governance/alerts/dead-letters/replay/", ACT_ADMIN)  # nothing chosen
+    ],
+    # Findings: everyone reads, Admins triage and change the rules.
+    "governance/findings/": [("GET", "/governance/findings/", PAGE_VIEWER)],
+    "governance/findings/bulk/": [
+        ("POST", "/governance/findings/bulk/", (302, 403, 403, 403, 400))
+    ],  # empty form
+    "governance/findings/rules/": [("GET", "/governance/findings/rules/", PAGE_VIEWER)],
+    "governance/findings/rules/<str:kind>/": [
+        ("POST", "/governance/findings/rules/no.such_rule/", ACT_ADMIN_MISSING)
+    ],
+    "governance/findings/<int:pk>/": [("GET", "/governance/findings/{flag}/", PAGE_VIEWER)],
+    "governance/findings/<int:pk>/<str:action>/": [
+        ("POST", f"/governance/findings/{MISSING}/acknowledge/", ACT_ADMIN_MISSING)
     ],
     # Inventory pages.
     "inventory/identities/": [("GET", "/inventory/identities/", PAGE_VIEWER)],
@@ -258,6 +291,18 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "api/v1/^idp-connections/(?P<pk>[^/.]+)/sync/$": [
         ("POST", f"/api/v1/idp-connections/{MISSING}/sync/", API_ADMIN_MISSING)
     ],
+    "api/v1/^alert-destinations/$": [
+        ("GET", "/api/v1/alert-destinations/", API_AUDITOR),
+        ("POST", "/api/v1/alert-destinations/", API_ADMIN_INVALID),
+    ],
+    "api/v1/^alert-destinations/(?P<pk>[^/.]+)/$": [
+        ("GET", "/api/v1/alert-destinations/{destination}/", API_AUDITOR),
+        ("PATCH", f"/api/v1/alert-destinations/{MISSING}/", API_ADMIN_MISSING),
+        ("DELETE", f"/api/v1/alert-destinations/{MISSING}/", API_ADMIN_MISSING),
+    ],
+    "api/v1/^alert-destinations/(?P<pk>[^/.]+)/send-test/$": [
+        ("POST", f"/api/v1/alert-destinations/{MISSING}/send-test/", API_ADMIN_MISSING)
+    ],
     "api/v1/^revocations/$": [
         ("GET", "/api/v1/revocations/", API_VIEWER),
         ("POST", "/api/v1/revocations/", API_ADMIN_INVALID),
@@ -269,6 +314,14 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "api/v1/^revocations/(?P<pk>[^/.]+)/undo/$": [
         ("POST", f"/api/v1/revocations/{MISSING}/undo/", API_ADMIN_MISSING)
     ],
+    **_api_reads("findings", "flag"),
+    **{
+        f"api/v1/^findings/(?P<pk>[^/.]+)/{verb}/$": [
+            ("POST", f"/api/v1/findings/{MISSING}/{verb}/", API_ADMIN_MISSING)
+        ]
+        for verb in ("acknowledge", "resolve", "suppress", "reopen", "assign")
+    },
+    "api/v1/^findings/bulk/$": [("POST", "/api/v1/findings/bulk/", API_ADMIN_INVALID)],
     # Last: it ends each session.
     "accounts/logout/": [("POST", "/accounts/logout/", (302,) * 5)],
 }
@@ -312,6 +365,9 @@ def _objects() -> dict:
         flag=Flag.objects.first().pk,
         change=ServerChange.objects.first().pk,
         fetch=FetchRecord.objects.first().pk,
+        destination=Destination.objects.create(
+            name="matrix mail", kind="email", email_to="soc@example.com"
+        ).pk,
     )
     return ids
 

@@ -7,7 +7,7 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api", "containment"}
+NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "alerts", "findings"}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -23,6 +23,8 @@ NOUNS = {
     "grant",
     "task",
     "flag",
+    "finding",  # governance/findings
+    "finding_rule",
     "registry",
     "crawl",
     "fetch_record",
@@ -49,6 +51,9 @@ NOUNS = {
     "idp_connection",
     "idp_sync",
     "revocation",
+    "destination",  # alerts: where findings and audit events go
+    "alert_destination",  # the same in the API
+    "dead_letter",  # a delivery that ran out of attempts
     "account",
     "sso",  # company sign-in (governance/sso)
     "password",
@@ -94,6 +99,15 @@ ACTIONS = {
     "activity",
     "undo",
     "plan",
+    "replay",  # dead letters queued again
+    "send_test",  # the API's "send test" on a destination
+    # findings triage (governance/findings): one finding, or the ticked ones of the list
+    "acknowledge",
+    "resolve",
+    "suppress",
+    "reopen",
+    "assign",
+    "bulk",
 }
 
 

@@ -23,3 +23,10 @@ def webhook_to(webhook_receiver):
 @pytest.fixture
 def hec_to(hec_receiver):
     return destination("splunk_hec", url=hec_receiver.url, secret=HEC_TOKEN)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """The role fixtures create users with passwords; PBKDF2 made that most of these tests'
+    time. Nothing here checks a password."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -335,3 +335,40 @@ def test_email_without_a_mail_server_configured_is_not_retried(settings):
     with pytest.raises(DeliveryFailed, match="EMAIL_HOST") as failure:
         deliver(destination("email", email_to="sec@example.com"), findings_message())
     assert failure.value.retryable is False
+
+
+def test_a_large_event_batch_is_split_into_bodies_the_receiver_takes(
+    hec_receiver, hec_to, monkeypatch
+):
+    from governance.alerts import transports
+
+    monkeypatch.setattr(transports, "HTTP_BODY_MAX_BYTES", 2000)
+    many = [{**EVENTS[0], "event_id": f"evt-{n}"} for n in range(12)]
+    forward_events(hec_to, many)
+    envelopes = hec_receiver.wait_for(12)
+    assert [e["fields"]["event_id"] for e in envelopes] == [f"evt-{n}" for n in range(12)]
+    assert hec_receiver.requests_seen > 1
+
+
+def test_a_test_message_over_syslog_is_one_cef_frame_named_test(syslog_tcp_receiver):
+    message = OutgoingMessage(
+        idempotency_key="test-9-abc",
+        event_type="test",
+        subject="Test message | from the console",
+        severity="info",
+        body=formats.findings_body("test", []),
+        timestamp=time.time(),
+    )
+    deliver(_syslog(syslog_tcp_receiver, "tcp"), message)
+    [frame] = syslog_tcp_receiver.wait_for(1)
+    assert (frame.msgid, frame.severity) == ("test", 6)
+    assert frame.structured_data["mcpgov@32473"] == {"key": "test-9-abc"}
+    assert frame.cef["signature_id"] == "test"
+    assert frame.cef["name"] == "Test message | from the console"
+    assert frame.cef["extension"]["externalId"] == "test-9-abc"
+
+
+def test_email_destinations_do_not_take_the_event_stream():
+    with pytest.raises(DeliveryFailed) as failure:
+        forward_events(destination("email", email_to="a@b.example"), EVENTS)
+    assert failure.value.retryable is False

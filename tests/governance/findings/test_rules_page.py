@@ -1,0 +1,49 @@
+"""The rules page: every rule of the catalogue with why, severity, what clears it, thresholds and
+open counts; Admins change a rule through the overrides module (skipped until it is installed)."""
+
+import pytest
+
+from governance.access.models import AdminAction
+from inventory.finding_rules import RULES, RULES_BY_KIND
+
+pytestmark = pytest.mark.django_db
+RULES_PAGE = "/governance/findings/rules/"
+
+
+def test_every_rule_is_documented_with_its_open_count(viewer_client, raise_finding):
+    raise_finding(kind="client.blocked_with_grants")
+    html = viewer_client.get(RULES_PAGE).content.decode()
+    for rule in RULES:
+        assert f'id="rule-{rule.kind}"' in html
+        assert rule.title.replace("'", "&#x27;") in html
+    assert "1 open →" in html
+    assert "Save</button>" not in html  # Viewers get no form
+
+
+def test_an_admin_changes_a_rule_and_it_is_recorded(admin_client_):
+    rule_settings = pytest.importorskip("inventory.services.rule_settings")
+    rule = next(r for r in RULES if r.thresholds)
+    threshold = rule.thresholds[0]
+    answer = admin_client_.post(
+        f"{RULES_PAGE}{rule.kind}/",
+        {"severity": "critical", f"threshold.{threshold.name}": "5"},  # "enabled" unticked: off
+    )
+    assert answer.status_code == 302
+    effective = rule_settings.effective_rule(rule.kind)
+    assert effective.severity == "critical" and not effective.enabled
+    assert effective.thresholds[threshold.name] == 5
+    assert AdminAction.objects.filter(action="finding_rule.updated").count() == 1
+
+
+def test_a_bad_threshold_is_a_400_naming_it(admin_client_):
+    pytest.importorskip("inventory.services.rule_settings")
+    rule = RULES_BY_KIND["grant.dormant"] if "grant.dormant" in RULES_BY_KIND else RULES[0]
+    if not rule.thresholds:
+        pytest.skip("no threshold on this rule")
+    name = rule.thresholds[0].name
+    answer = admin_client_.post(
+        f"{RULES_PAGE}{rule.kind}/", {"severity": "high", f"threshold.{name}": "lots"}
+    )
+    html = answer.content.decode()
+    assert answer.status_code == 400 and f"thresholds.{name}" in html
+    assert 'value="lots"' in html  # what was typed is kept for correcting
