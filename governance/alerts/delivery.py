@@ -30,9 +30,20 @@ from django.utils import timezone
 
 from governance.alerts import formats
 from governance.alerts.models import AlertGroup, Delivery, Destination
-from governance.alerts.sending import send_due
+
+# The pages replay and list dead letters through this module (the engine's one entry point).
+from governance.alerts.sending import dead_letters, replay, send_due
 from governance.alerts.transports import deliver
 from inventory.models import SEVERITY_RANK, Finding
+
+__all__ = [
+    "dead_letters",
+    "dispatch",
+    "flush_groups",
+    "replay",
+    "route_notices",
+    "send_due",
+]
 
 # Notices routed per transaction: bounds the lock time; a storm takes a few rounds of one run.
 ROUTE_BATCH = 2000

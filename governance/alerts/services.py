@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from governance.access import secrets
 from governance.access.records import model_snapshot, record_admin_action
-from governance.alerts import formats, transports
+from governance.alerts import formats, forwarding, transports
 from governance.alerts.models import Destination
 from inventory.finding_rules import RULES_BY_KIND
 
@@ -260,6 +260,8 @@ def _save(destination: Destination) -> None:
             destination.save()
     except IntegrityError:
         raise ValidationError({"name": ["A destination with this name exists."]}) from None
+    if destination.forward_events:  # the stream starts at the chain head as it is switched on
+        forwarding.start_cursor(destination)
 
 
 def create_destination(*, actor, kind: str, values: dict, secret: str = "", request=None):

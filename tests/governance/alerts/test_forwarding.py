@@ -143,3 +143,21 @@ def test_only_enabled_forwarding_destinations_are_fanned_out():
     destination("off", forward_events=True, enabled=False)
     destination("findings-only")
     assert forwarding.destinations_to_forward() == [on.pk]
+
+
+def test_switching_forwarding_on_starts_the_stream_at_the_chain_head(source, admin_user):
+    from governance.alerts import services
+
+    store(source, 5, "before")
+    dest = services.create_destination(
+        actor=admin_user,
+        kind="webhook",
+        values={"name": "stream", "url": "https://siem.example/hook", "forward_events": True},
+        secret="whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    )
+
+    assert lag(dest)["started"] and lag(dest)["events_behind"] == 0
+    later = store(source, 2, "after")
+    receiver = Receiver()
+    forward(dest.pk, transport=receiver)
+    assert receiver.event_ids == later
