@@ -161,3 +161,26 @@ def test_switching_forwarding_on_starts_the_stream_at_the_chain_head(source, adm
     receiver = Receiver()
     forward(dest.pk, transport=receiver)
     assert receiver.event_ids == later
+
+
+def test_a_crash_after_the_receiver_took_the_events_resends_them_and_skips_none(
+    source, monkeypatch
+):
+    dest = forwarding_destination()
+    start_cursor(dest)
+    ids = store(source, 6, "c")
+    receiver = Receiver()
+    advance = forwarding._advance
+
+    def dies_before_moving_the_cursor(*args):
+        raise SystemExit("worker killed")  # between the receiver's yes and the cursor UPDATE
+
+    monkeypatch.setattr(forwarding, "_advance", dies_before_moving_the_cursor)
+    with pytest.raises(SystemExit):
+        forward(dest.pk, transport=receiver)
+    monkeypatch.setattr(forwarding, "_advance", advance)
+    more = store(source, 2, "d")
+    forward(dest.pk, transport=receiver)
+
+    assert receiver.requests == [ids, ids + more]  # the same event ids again, then on
+    assert ForwardCursor.objects.get().events_forwarded == 8
