@@ -12,8 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 app = Celery("governance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Packages inside the governance app with their own tasks (the job sweeper, IdP syncs).
-app.autodiscover_tasks(["governance.platform", "governance.idp"])
+# Packages inside the governance app with their own tasks (the job sweeper, IdP syncs, access
+# reviews).
+app.autodiscover_tasks(["governance.platform", "governance.idp", "governance.reviews"])
 
 
 @signals.celeryd_init.connect
