@@ -121,7 +121,9 @@ def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict:
 def campaign_rows(params: Mapping | None = None) -> QuerySet:
     """Campaigns, newest first, with item and decided counts (`?status=` filters)."""
     rows = Campaign.objects.select_related("created_by").annotate(
-        total=Count("items"), pending=Count("items", filter=Q(items__decision=""))
+        total=Count("items"),
+        pending=Count("items", filter=Q(items__decision="")),
+        decided=Count("items", filter=~Q(items__decision="")),
     )
     status = (params or {}).get("status") or ""
     if status in Campaign.Status.values:
@@ -137,7 +139,7 @@ def open_campaigns(now: datetime | None = None) -> list[dict]:
         {
             "campaign": c,
             "total": c.total,
-            "decided": c.total - c.pending,
+            "decided": c.decided,
             "pending": c.pending,
             "percent": round(100 * (c.total - c.pending) / c.total) if c.total else 0,
             "overdue": c.status == Campaign.Status.OPEN and now >= c.due_at,

@@ -7,7 +7,7 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api", "containment"}
+NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "reviews"}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -49,6 +49,9 @@ NOUNS = {
     "idp_connection",
     "idp_sync",
     "revocation",
+    "campaign",  # an access-review campaign (governance/reviews)
+    "review_campaign",
+    "review_item",
     "account",
     "sso",  # company sign-in (governance/sso)
     "password",
@@ -94,6 +97,11 @@ ACTIONS = {
     "activity",
     "undo",
     "plan",
+    "close",  # an access-review campaign
+    "record",  # a closed campaign's frozen record
+    "items",
+    "decide",
+    "bulk_decide",
 }
 
 
