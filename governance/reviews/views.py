@@ -195,7 +195,7 @@ def review_item_decide(request, pk: int):
     if not services.may_decide(request.user, item):
         raise PermissionDenied("Only the item's reviewer or an Admin decides it.")
     form = DecisionForm(request.POST)
-    error, status = "", 200
+    error = ""
     if form.is_valid():
         try:
             services.decide(
@@ -207,16 +207,23 @@ def review_item_decide(request, pk: int):
                 request=request,
             )
         except ValidationError as exc:
-            error, status = _named(exc), 400
+            error = _named(exc)
     else:
-        error, status = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()), 400
+        error = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
     if wants_fragment(request):
+        # The row comes back with the error under it, as a 200: htmx does not swap a 4xx, and
+        # the page's htmx config (base.html's meta, the only one htmx reads) does not change that.
         item.refresh_from_db()
         return render(
             request,
             "governance/reviews/_item_row.html",
-            {"item": item, "row_error": error, "next_url": _next(request)},
-            status=status,
+            {
+                "item": item,
+                "row_error": error,
+                "next_url": _next(request),
+                # A refused decision stays in the row's controls, to be completed.
+                "posted": request.POST if error else None,
+            },
         )
     (messages.error if error else messages.success)(request, error or "Decision saved.")
     return redirect(_next(request))

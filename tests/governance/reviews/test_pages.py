@@ -76,8 +76,12 @@ def test_a_reviewer_decides_a_row_in_place_and_is_told_what_is_missing(estate, a
     refused = nico.post(
         f"/governance/reviews/items/{idle.pk}/decide/", {"decision": "keep"}, HTTP_HX_REQUEST="true"
     )
-    assert refused.status_code == 400
+    # The row again, with the error under it (htmx swaps a 200 only).
+    assert refused.status_code == 200
     assert "justification: the console recommends revoking" in refused.content.decode()
+    assert ReviewItem.objects.get(pk=idle.pk).decision == ""
+    without_js = nico.post(f"/governance/reviews/items/{idle.pk}/decide/", {"decision": "keep"})
+    assert without_js.status_code == 302 and without_js.url == "/governance/reviews/mine/"
 
     kept = nico.post(
         f"/governance/reviews/items/{idle.pk}/decide/",
