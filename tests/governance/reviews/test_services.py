@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance.access.models import AdminAction
+from governance.containment.models import Revocation
 from governance.idp.models import IdpConnection, IdpIssuer
 from governance.reviews import queries, record, services
 from governance.reviews.models import Campaign, ReviewItem
@@ -259,3 +260,42 @@ def test_closing_with_nothing_to_revoke_freezes_the_record_at_once(estate, admin
     # A changed record no longer matches its digest.
     campaign.record["items"][0]["decision"] = "revoke"
     assert not record.verify(campaign)
+
+
+def test_a_revoke_no_connection_can_carry_out_says_why_in_the_record(estate, admin_user):
+    campaign = open_named(admin_user, [estate.other])
+    idle = items_by_grant(campaign)["g-idle"]
+    services.decide(item=idle, by=estate.other, decision="revoke")
+
+    services.close_campaign(campaign=campaign, actor=admin_user)
+    assert services.finish_closing(campaign.pk)
+
+    frozen = {i["id"]: i for i in Campaign.objects.get(pk=campaign.pk).record["items"]}
+    assert frozen[idle.pk]["revocation"] is None
+    assert frozen[idle.pk]["outcome"].startswith("Not revoked: ")
+
+
+def test_a_closing_campaign_waits_for_its_revocations_and_the_sweeper_closes_it(estate, admin_user):
+    campaign = open_named(admin_user, [estate.other])
+    idle = items_by_grant(campaign)["g-idle"]
+    services.decide(item=idle, by=estate.other, decision="revoke")
+    Campaign.objects.filter(pk=campaign.pk).update(status="closing")
+    running = Revocation.objects.create(
+        action="grant",
+        target_key=f"grant:{estate.idle.pk}",
+        reason="review",
+        grant=estate.idle,
+        queued_at=timezone.now(),
+        status="running",
+    )
+    ReviewItem.objects.filter(pk=idle.pk).update(revocation=running)
+
+    assert services.finish_closing_all() == []
+    assert Campaign.objects.get(pk=campaign.pk).status == "closing"
+
+    Revocation.objects.filter(pk=running.pk).update(
+        status="done", outcome="done", proof="verified", finished_at=timezone.now()
+    )
+    assert services.finish_closing_all() == [campaign.pk]
+    item = ReviewItem.objects.get(pk=idle.pk)
+    assert item.outcome == f"Revoked by revocation #{running.pk}: done, proof verified."
