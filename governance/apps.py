@@ -38,4 +38,7 @@ class GovernanceConfig(AppConfig):
         )
         jobs.register_runner(Revocation, "", containment_runner.run_revocation)
 
+        # Access reviews' tasks, registered in every process: closing a campaign sends its
+        # finishing task by name (services.py cannot import tasks.py, which imports it).
+        from governance.reviews import tasks as review_tasks  # noqa: F401
         from governance.sso import checks  # noqa: F401 - registers company sign-in's checks

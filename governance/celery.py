@@ -13,8 +13,10 @@ app = Celery("governance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Packages inside the governance app with their own tasks (the job sweeper, IdP syncs, the
-# finding rules).
-app.autodiscover_tasks(["governance.platform", "governance.idp", "governance.findings"])
+# finding rules, access reviews).
+app.autodiscover_tasks(
+    ["governance.platform", "governance.idp", "governance.findings", "governance.reviews"]
+)
 
 
 @signals.celeryd_init.connect

@@ -151,6 +151,29 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "governance/findings/<int:pk>/<str:action>/": [
         ("POST", f"/governance/findings/{MISSING}/acknowledge/", ACT_ADMIN_MISSING)
     ],
+    # Access reviews: Viewers read and decide their own items; only Admins open and close.
+    "governance/reviews/": [("GET", "/governance/reviews/", PAGE_VIEWER)],
+    "governance/reviews/new/": [("GET", "/governance/reviews/new/", PAGE_ADMIN)],
+    "governance/reviews/mine/": [("GET", "/governance/reviews/mine/", PAGE_VIEWER)],
+    "governance/reviews/mine/decide/": [
+        ("POST", "/governance/reviews/mine/decide/", (302, 403, 302, 302, 302))
+    ],  # empty form: back to the queue with the error
+    "governance/reviews/items/<int:pk>/decide/": [
+        ("POST", f"/governance/reviews/items/{MISSING}/decide/", (302, 403, 404, 404, 404))
+    ],
+    "governance/reviews/<int:pk>/": [
+        ("GET", "/governance/reviews/{review_campaign}/", PAGE_VIEWER)
+    ],
+    "governance/reviews/<int:pk>/close/": [
+        ("GET", f"/governance/reviews/{MISSING}/close/", ACT_ADMIN_MISSING),
+        ("POST", f"/governance/reviews/{MISSING}/close/", ACT_ADMIN_MISSING),
+    ],
+    "governance/reviews/<int:pk>/record/": [
+        ("GET", "/governance/reviews/{review_campaign}/record/", PAGE_VIEWER)
+    ],
+    "governance/reviews/<int:pk>/record.json": [
+        ("GET", "/governance/reviews/{review_campaign}/record.json", PAGE_AUDITOR)
+    ],
     # Inventory pages.
     "inventory/identities/": [("GET", "/inventory/identities/", PAGE_VIEWER)],
     "inventory/identities/<int:pk>/": [("GET", "/inventory/identities/{alice}/", PAGE_VIEWER)],
@@ -302,6 +325,26 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     ],
     "api/v1/^alert-destinations/(?P<pk>[^/.]+)/send-test/$": [
         ("POST", f"/api/v1/alert-destinations/{MISSING}/send-test/", API_ADMIN_MISSING)
+    ],
+    "api/v1/^review-campaigns/$": [
+        ("GET", "/api/v1/review-campaigns/", API_VIEWER),
+        ("POST", "/api/v1/review-campaigns/", API_ADMIN_INVALID),
+    ],
+    "api/v1/^review-campaigns/(?P<pk>[^/.]+)/$": [
+        ("GET", "/api/v1/review-campaigns/{review_campaign}/", API_VIEWER)
+    ],
+    "api/v1/^review-campaigns/(?P<pk>[^/.]+)/items/$": [
+        ("GET", "/api/v1/review-campaigns/{review_campaign}/items/", API_VIEWER)
+    ],
+    "api/v1/^review-campaigns/(?P<pk>[^/.]+)/close/$": [
+        ("POST", f"/api/v1/review-campaigns/{MISSING}/close/", API_ADMIN_MISSING)
+    ],
+    **_api_reads("review-items", "review_item"),
+    "api/v1/^review-items/(?P<pk>[^/.]+)/decide/$": [
+        ("POST", f"/api/v1/review-items/{MISSING}/decide/", (401, 403, 404, 404, 404))
+    ],
+    "api/v1/^review-items/bulk-decide/$": [
+        ("POST", "/api/v1/review-items/bulk-decide/", (401, 403, 400, 400, 400))
     ],
     "api/v1/^revocations/$": [
         ("GET", "/api/v1/revocations/", API_VIEWER),

@@ -7,7 +7,16 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "alerts", "findings"}
+NAMESPACES = {
+    "governance",
+    "inventory",
+    "audit",
+    "api",
+    "containment",
+    "alerts",
+    "findings",
+    "reviews",
+}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -54,6 +63,9 @@ NOUNS = {
     "destination",  # alerts: where findings and audit events go
     "alert_destination",  # the same in the API
     "dead_letter",  # a delivery that ran out of attempts
+    "campaign",  # an access-review campaign (governance/reviews)
+    "review_campaign",
+    "review_item",
     "account",
     "sso",  # company sign-in (governance/sso)
     "password",
@@ -108,6 +120,11 @@ ACTIONS = {
     "reopen",
     "assign",
     "bulk",
+    "close",  # an access-review campaign
+    "record",  # a closed campaign's frozen record
+    "items",
+    "decide",
+    "bulk_decide",
 }
 
 
