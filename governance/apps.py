@@ -38,4 +38,12 @@ class GovernanceConfig(AppConfig):
         )
         jobs.register_runner(Revocation, "", containment_runner.run_revocation)
 
+        # Reports too (issue 16): the runner builds, renders and hashes the file.
+        from governance.reports import services as report_services
+        from governance.reports import tasks as report_tasks
+        from governance.reports.models import ReportRun
+
+        jobs.register_job_kind(ReportRun, enqueue=report_tasks.run_report.delay)
+        jobs.register_runner(ReportRun, "", report_services.run_report)
+
         from governance.sso import checks  # noqa: F401 - registers company sign-in's checks

@@ -535,3 +535,13 @@ REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", str(VAR_DIR / "reports")))
 REPORTS_KEEP_DAYS = int(os.environ.get("REPORTS_KEEP_DAYS", "400"))
 REVIEWS_REMINDER_TICK_SECONDS = float(os.environ.get("REVIEWS_REMINDER_TICK_SECONDS", "3600"))
 REPORTS_SCHEDULE_TICK_SECONDS = float(os.environ.get("REPORTS_SCHEDULE_TICK_SECONDS", "900"))
+# A scheduled report's email attaches files up to this size; larger ones get a link instead.
+REPORTS_EMAIL_ATTACH_MAX_BYTES = int(os.environ.get("REPORTS_EMAIL_ATTACH_MAX_BYTES", 5 * 1024**2))
+CELERY_BEAT_SCHEDULE["reports-tick-schedules"] = {
+    "task": "reports.tick_schedules",
+    "schedule": REPORTS_SCHEDULE_TICK_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["reports-sweep-expired"] = {
+    "task": "reports.sweep_expired",
+    "schedule": 3600.0,
+}

@@ -8,7 +8,7 @@ from governance.reports.document import Chart, Column, Control, Figures, Report,
 
 SOC2 = Control("SOC 2", "CC6.2", "Access is authorised and reviewed")
 ISO = Control("ISO/IEC 27001:2022", "A.5.18", "Access rights")
-HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "|pipe"]
+HOSTILE = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "|pipe"]
 COLUMNS = [
     Column("identity", "Identity"),
     Column("client", "Client"),
