@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 import audit.api
 import governance.containment.api
 import governance.idp.api
+import governance.reports.api
 import inventory.api
 from governance.access.roles import ADMIN, IsViewer, has_role
 from governance.api_docs import ApiDocsView, ApiRootView
@@ -35,6 +36,7 @@ inventory.api.register(router)
 audit.api.register(router)
 governance.idp.api.register(router)
 governance.containment.api.register(router)
+governance.reports.api.register(router)
 
 # The Django admin is read-mostly and for Admins only.
 admin.site.has_permission = lambda request: (
@@ -55,6 +57,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("governance.urls_ui")),
     path("governance/revocations/", include("governance.containment.urls")),
+    path("governance/reports/", include("governance.reports.urls")),
     path("inventory/", include("inventory.urls")),
     # Audit's pages under audit/, and its ingest endpoints at the paths senders are set up with.
     path("", include("audit.urls")),

@@ -188,7 +188,9 @@ def deliver_run(run_id: int) -> str:
 
 
 def _send(run: ReportRun, addresses: list[str]) -> None:
-    link = settings.CONSOLE_BASE_URL.rstrip("/") + reverse("reports:run_detail", args=[run.pk])
+    link = settings.CONSOLE_BASE_URL.rstrip("/") + reverse(
+        "reports:report_run_detail", args=[run.pk]
+    )
     period = f"{run.period_start:%Y-%m-%d} to {run.period_end:%Y-%m-%d}" if run.period_end else ""
     body = (
         f"{run.title} ({run.get_format_display()}), {period}.\n\n"

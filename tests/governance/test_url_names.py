@@ -7,7 +7,7 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api", "containment"}
+NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "reports"}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -49,6 +49,8 @@ NOUNS = {
     "idp_connection",
     "idp_sync",
     "revocation",
+    "report_run",  # a report asked for and its file (governance/reports)
+    "report_schedule",
     "account",
     "sso",  # company sign-in (governance/sso)
     "password",
@@ -94,6 +96,7 @@ ACTIONS = {
     "activity",
     "undo",
     "plan",
+    "download",  # a report's file (recorded)
 }
 
 
