@@ -155,10 +155,11 @@ class _HashingFile:
         return self.raw.closed
 
 
-def current_chain_head() -> dict | None:
-    """The audit chain's head now, as a report names it ({"seq", "digest"})."""
+def current_chain_head() -> dict:
+    """The audit chain's head now, as a report names it ({"seq", "digest"}); before the first
+    batch is sealed the chain is empty and its head is the genesis digest at 0."""
     head = ChainHead.objects.filter(pk=1).first()
-    return {"seq": head.seq, "digest": head.digest} if head else None
+    return {"seq": head.seq, "digest": head.digest} if head else {"seq": 0, "digest": GENESIS}
 
 
 def chain_head_on_chain(seq: int | None, digest: str) -> bool:
@@ -199,7 +200,7 @@ def run_report(run: ReportRun, progress: jobs.Progress) -> None:
         os.replace(partial, folder / name)  # atomic: the file appears whole or not at all
     finally:
         partial.unlink(missing_ok=True)
-    head = report.chain_head or current_chain_head() or {}
+    head = report.chain_head or current_chain_head()
     now = timezone.now()
     values = {
         "title": report.title[:300],
