@@ -1,1 +1,7 @@
+"""The six report builders (issue 16 §2), registered in governance.reports.catalog.BUILDERS
+when this package is imported: KIND -> build(params) -> governance.reports.document.Report."""
 
+from governance.reports import catalog
+from governance.reports.kinds import access_inventory
+
+catalog.BUILDERS.update({access_inventory.KIND: access_inventory.build})
