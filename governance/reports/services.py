@@ -24,7 +24,7 @@ from audit.models import ChainHead, EventBatch
 from audit.services.chain import GENESIS
 from governance.access.records import record_admin_action
 from governance.platform import jobs
-from governance.reports import catalog
+from governance.reports import catalog, kinds  # noqa: F401 - kinds fills catalog.BUILDERS
 from governance.reports.models import ReportDownload, ReportFormat, ReportKind, ReportRun
 from governance.reports.render import EXTENSIONS, WRITERS
 

@@ -7,6 +7,7 @@ import pytest
 
 from governance.reports import catalog
 from tests.governance.reports.samples import sample_report
+from tests.receivers.fixtures import _smtp_server, smtp_receiver  # noqa: F401 - SMTP fixtures
 
 
 @pytest.fixture

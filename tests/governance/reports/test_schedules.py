@@ -4,12 +4,9 @@ the test starts (attached when small, else linked); Admins manage schedules, rec
 
 from __future__ import annotations
 
-import email
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -65,28 +62,6 @@ def test_the_tick_requests_a_due_run_once(admin_user, sample_builder):
     assert schedule.next_run_at > due
 
 
-@pytest.fixture
-def smtp_server(settings):
-    """An SMTP server on 127.0.0.1 (aiosmtpd) collecting what it receives; stopped after."""
-    received: list[email.message.Message] = []
-
-    class Inbox:
-        async def handle_DATA(self, server, session, envelope):
-            received.append(email.message_from_bytes(envelope.content))
-            received[-1]["X-Rcpt"] = ",".join(envelope.rcpt_tos)
-            return "250 OK"
-
-    with socket.socket() as probe:  # a free port (aiosmtpd's ready check cannot use port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    yield received
-    controller.stop()
-
-
 def _due_run(admin_user, **values) -> ReportRun:
     schedule = _schedule(admin_user, email_to="grc@example.com, ciso@example.com", **values)
     (run,) = schedules.request_due_runs(now=schedule.next_run_at)
@@ -95,13 +70,14 @@ def _due_run(admin_user, **values) -> ReportRun:
 
 
 def test_a_finished_scheduled_run_is_emailed_once_with_the_file(
-    admin_user, sample_builder, smtp_server
+    admin_user, sample_builder, smtp_receiver
 ):
     run = _due_run(admin_user)
     assert schedules.deliver_run(run.pk) == "sent"
     assert schedules.deliver_run(run.pk) == "nothing to send"  # a second delivery sends nothing
-    (message,) = smtp_server
-    assert message["X-Rcpt"] == "grc@example.com,ciso@example.com"
+    (mail,) = smtp_receiver.wait_for(1)
+    message = mail.message
+    assert mail.rcpt_tos == ["grc@example.com", "ciso@example.com"]
     assert "Access inventory" in message["Subject"]
     parts = {part.get_filename(): part for part in message.walk() if part.get_filename()}
     run.refresh_from_db()
@@ -110,23 +86,22 @@ def test_a_finished_scheduled_run_is_emailed_once_with_the_file(
 
 
 def test_a_large_file_is_linked_instead_of_attached(
-    admin_user, sample_builder, smtp_server, settings
+    admin_user, sample_builder, smtp_receiver, settings
 ):
     settings.REPORTS_EMAIL_ATTACH_MAX_BYTES = 10
     run = _due_run(admin_user, format="pdf")
     assert schedules.deliver_run(run.pk) == "sent"
-    (message,) = smtp_server
-    body = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload()
-    assert f"/governance/reports/{run.pk}/" in body and "too large to attach" in body
-    assert not [p for p in message.walk() if p.get_filename()]
+    (mail,) = smtp_receiver.wait_for(1)
+    assert f"/governance/reports/{run.pk}/" in mail.text and "too large to attach" in mail.text
+    assert not [p for p in mail.message.walk() if p.get_filename()]
 
 
-def test_the_tick_sends_an_email_a_lost_message_left(admin_user, sample_builder, smtp_server):
+def test_the_tick_sends_an_email_a_lost_message_left(admin_user, sample_builder, smtp_receiver):
     _due_run(admin_user)
     from governance.reports.tasks import tick_schedules
 
     tick_schedules()
-    assert len(smtp_server) == 1
+    assert len(smtp_receiver.wait_for(1)) == 1
 
 
 def test_an_admin_manages_schedules_and_each_change_is_recorded(admin_client_, auditor):
