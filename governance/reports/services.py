@@ -187,6 +187,10 @@ def build_params(run: ReportRun) -> dict:
 def run_report(run: ReportRun, progress: jobs.Progress) -> None:
     """The job's runner: build the report, render it to a temporary file, hash it, rename it."""
     report = catalog.BUILDERS[run.kind](build_params(run))
+    if report.chain_head is None:
+        # The file names the chain head it was made at (its cover, its metadata), so a reader
+        # holding only the file knows which head verify_report checks.
+        report.chain_head = current_chain_head()
     folder = Path(settings.REPORTS_DIR)
     folder.mkdir(parents=True, exist_ok=True)
     name = file_name_for(run)
@@ -200,7 +204,7 @@ def run_report(run: ReportRun, progress: jobs.Progress) -> None:
         os.replace(partial, folder / name)  # atomic: the file appears whole or not at all
     finally:
         partial.unlink(missing_ok=True)
-    head = report.chain_head or current_chain_head()
+    head = report.chain_head
     now = timezone.now()
     values = {
         "title": report.title[:300],

@@ -8,10 +8,12 @@ and JSON files hold every row)."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.pagesizes import A3, A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import (
@@ -32,8 +34,18 @@ MAX_TABLE_ROWS = 10_000
 # Rows per platypus Table: reportlab splits a long table across pages by re-measuring what is
 # left, so one 1,000-row table costs far more than ten of 100 (each still repeats its header).
 CHUNK_ROWS = 100
-LONG_CELL = 40  # characters; longer cells become wrapping Paragraphs, shorter stay plain strings
-PAGE = landscape(A4)
+# Column widths, in characters of the 7-point table font (CHAR_WIDTH points each, on average):
+# each column gets its sample's average length, within these bounds.
+MIN_CHARS, MAX_CHARS, CHAR_WIDTH = 7, 34, 3.6
+# Landscape A4; a report with a table of more than WIDE_TABLE columns (the access inventory has
+# 18) is laid out on landscape A3, so its rows stay a line or two high and read on screen.
+WIDE_TABLE = 12
+
+
+def page_size(report: Report) -> tuple[float, float]:
+    widest = max((len(s.columns) for s in report.sections if isinstance(s, Table)), default=0)
+    return landscape(A3) if widest > WIDE_TABLE else landscape(A4)
+
 
 STYLES = getSampleStyleSheet()
 CELL = STYLES["BodyText"].clone("cell", fontSize=7, leading=8.5)
@@ -55,9 +67,10 @@ TABLE_STYLE = TableStyle(
 
 def write(report: Report, fileobj, progress=None, *, requested_by: str = "") -> int:
     """Write the PDF; returns the table rows written."""
+    page = page_size(report)
     doc = SimpleDocTemplate(
         fileobj,
-        pagesize=PAGE,
+        pagesize=page,
         leftMargin=12 * mm,
         rightMargin=12 * mm,
         topMargin=14 * mm,
@@ -83,7 +96,7 @@ def write(report: Report, fileobj, progress=None, *, requested_by: str = "") -> 
         canvas.setFont("Helvetica", 7.5)
         canvas.setFillColor(colors.HexColor("#555555"))
         canvas.drawString(12 * mm, 7 * mm, f"{report.title} · {period_text(report)}"[:150])
-        canvas.drawRightString(PAGE[0] - 12 * mm, 7 * mm, f"Page {document.page}")
+        canvas.drawRightString(page[0] - 12 * mm, 7 * mm, f"Page {document.page}")
         canvas.restoreState()
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
@@ -152,42 +165,65 @@ def _chart(section: Chart, width: float) -> list:
     return [KeepTogether([*_heading(section), chart_drawing(section, width)]), Spacer(1, 4 * mm)]
 
 
-def _column_widths(section: Table, width: float) -> list[float]:
-    weights = [1.6 if c.kind in ("text", "list") else 1.0 for c in section.columns]
-    total = sum(weights) or 1
+def _pdf_text(value) -> str:
+    """A cell as the PDF shows it: datetimes as "YYYY-MM-DD HH:MM:SS" in UTC (the header says
+    UTC), the rest as the other formats write it."""
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).strftime("%Y-%m-%d %H:%M:%S")
+    return as_text(value)
+
+
+def _column_widths(columns, sample: list[list[str]], width: float) -> list[float]:
+    """Widths from what the columns hold: the average length of the first rows' texts (a
+    header word at least), clamped so that no column starves the others."""
+    weights = []
+    for index, column in enumerate(columns):
+        lengths = [len(row[index]) for row in sample] or [0]
+        longest_word = max((len(word) for word in column.label.split()), default=4)
+        average = sum(lengths) / len(lengths)
+        weights.append(min(max(average, longest_word, MIN_CHARS), MAX_CHARS))
+    total = sum(weights)
     return [width * w / total for w in weights]
 
 
-def _cell(value):
-    text = as_text(value)
-    return Paragraph(escape(text), CELL) if len(text) > LONG_CELL else text
+def _cells(texts: list[str], capacities: list[int]) -> list:
+    """Plain strings where they fit their column (cheap), wrapping Paragraphs where not."""
+    return [
+        text if len(text) <= fits else Paragraph(escape(text), CELL)
+        for text, fits in zip(texts, capacities, strict=False)
+    ]
 
 
 def _table(section: Table, width: float, progress) -> tuple[list, int]:
     flowables = _heading(section)
-    header = [Paragraph(f"<b>{escape(c.label)}</b>", CELL) for c in section.columns]
-    widths = _column_widths(section, width)
-    chunk: list = []
-    written = 0
+    header = [
+        Paragraph(f"<b>{escape(c.label)}{' (UTC)' if c.kind == 'datetime' else ''}</b>", CELL)
+        for c in section.columns
+    ]
+    rows = counted(section.rows, progress)
+    # The first chunk's texts decide the column widths (then they are laid out like the rest).
+    first = [[_pdf_text(v) for v in row] for row in itertools.islice(rows, CHUNK_ROWS)]
+    widths = _column_widths(section.columns, first, width)
+    capacities = [int((w - 4) / CHAR_WIDTH) for w in widths]
+    chunk = [_cells(texts, capacities) for texts in first]
+    written = len(first)
     truncated = False
-    for row in counted(section.rows, progress):
-        if written == MAX_TABLE_ROWS:
-            truncated = True
-            break
-        chunk.append([_cell(value) for value in row])
-        written += 1
+    for row in rows:
         if len(chunk) == CHUNK_ROWS:
             flowables.append(_chunk(header, chunk, widths))
             chunk = []
+        if written == MAX_TABLE_ROWS:
+            truncated = True
+            break
+        chunk.append(_cells([_pdf_text(v) for v in row], capacities))
+        written += 1
     if chunk or not written:
         flowables.append(_chunk(header, chunk, widths))
     total = section.row_count if section.row_count is not None else written
     summary = (
         f"{written:,} rows"
         if not truncated
-        else (
-            f"The first {written:,} rows of {total:,}: the CSV, XLSX and JSON files hold them all."
-        )
+        else f"The first {written:,} rows of {total:,}: the CSV, XLSX and JSON files hold them all."
     )
     flowables += [_p(summary), Spacer(1, 4 * mm)]
     return flowables, written
