@@ -58,7 +58,12 @@ class FiltersMixin(forms.Form):
 
 
 class ReportRequestForm(FiltersMixin):
-    kind = forms.ChoiceField(label="Report", choices=ReportKind.choices)
+    kind = forms.ChoiceField(
+        label="Report",
+        choices=ReportKind.choices,
+        help_text="The access inventory and inventory risk are snapshots as of now; the other "
+        "reports cover the period.",
+    )
     date_from = forms.DateField(
         label="From", widget=forms.DateInput(attrs={"type": "date"}), help_text="First day (UTC)."
     )
