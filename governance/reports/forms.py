@@ -61,8 +61,8 @@ class ReportRequestForm(FiltersMixin):
     kind = forms.ChoiceField(
         label="Report",
         choices=ReportKind.choices,
-        help_text="The access inventory and inventory risk are snapshots as of now; the other "
-        "reports cover the period.",
+        help_text="The access inventory is a snapshot as of now; the other reports cover the "
+        "period.",
     )
     date_from = forms.DateField(
         label="From", widget=forms.DateInput(attrs={"type": "date"}), help_text="First day (UTC)."

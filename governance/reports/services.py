@@ -31,6 +31,8 @@ from governance.reports.render import EXTENSIONS, WRITERS
 log = logging.getLogger(__name__)
 
 HASH_CHUNK = 1024 * 1024
+# Kinds whose report is the state as of generation (their builders ignore the period).
+SNAPSHOT_KINDS = {ReportKind.ACCESS_INVENTORY}
 
 
 class ReportRequestError(ValueError):
@@ -92,6 +94,10 @@ def request_report(
     """Queue a report (or join the open run of the identical request) and record who asked."""
     params = dict(params or {})
     _check_request(kind, format, period_start, period_end)
+    if kind in SNAPSHOT_KINDS:
+        # A snapshot as of now: a period would be recorded but not used, and would keep two
+        # identical requests from joining one run.
+        period_start = period_end = None
     who = requested_by or (requester.get_username() if requester is not None else "")
     with transaction.atomic():
         run, created = jobs.open_job(

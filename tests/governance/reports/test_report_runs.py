@@ -24,8 +24,9 @@ PERIOD = services.period_from_dates(date(2026, 11, 1), date(2026, 11, 30))
 
 
 def _request(fmt="csv", **params):
+    # "campaign": a period report (the access inventory is a snapshot); the sample builds it.
     return services.request_report(
-        kind="access_inventory",
+        kind="campaign",
         format=fmt,
         period_start=PERIOD[0],
         period_end=PERIOD[1],
@@ -38,6 +39,16 @@ def _request(fmt="csv", **params):
 def test_the_period_includes_both_days():
     assert PERIOD[0].isoformat() == "2026-11-01T00:00:00+00:00"
     assert PERIOD[1].isoformat() == "2026-12-01T00:00:00+00:00"
+
+
+def test_the_access_inventory_is_a_snapshot_so_any_period_joins_one_run(sample_builder):
+    first = services.request_report(
+        kind="access_inventory", format="csv", period_start=PERIOD[0], period_end=PERIOD[1]
+    )
+    again = services.request_report(
+        kind="access_inventory", format="csv", period_start=None, period_end=None
+    )
+    assert again.pk == first.pk and first.period_start is None is first.period_end
 
 
 def test_asking_twice_for_the_same_report_joins_the_open_run(sample_builder):
@@ -81,7 +92,7 @@ def test_a_failed_run_says_why_and_leaves_no_file(monkeypatch, reports_dir):
     def broken(params):
         raise RuntimeError("the grants table is locked")
 
-    monkeypatch.setitem(catalog.BUILDERS, "access_inventory", broken)
+    monkeypatch.setitem(catalog.BUILDERS, "campaign", broken)
     run = _request()
     assert jobs.execute(ReportRun, run.pk) == "failed"
     run.refresh_from_db()
@@ -116,7 +127,7 @@ def test_the_report_command_makes_the_same_file_and_verify_report_accepts_it(
 ):
     out = tmp_path / "inventory.pdf"
     call_command(
-        "report", "access_inventory", "--from", "2026-11-01", "--to", "2026-11-30",
+        "report", "campaign", "--from", "2026-11-01", "--to", "2026-11-30",
         "--format", "pdf", "--param", "idp=okta", "--out", str(out),
     )  # fmt: skip
     run = ReportRun.objects.get()

@@ -45,7 +45,7 @@ def test_the_next_run_is_due_when_the_current_period_ends():
 
 
 def _schedule(admin_user, **values) -> ReportSchedule:
-    fields = {"name": "Monthly inventory", "kind": "access_inventory", "format": "csv"}
+    fields = {"name": "Monthly campaigns", "kind": "campaign", "format": "csv"}
     return schedules.create_schedule(actor=admin_user, cadence="monthly", **(fields | values))
 
 
@@ -56,7 +56,7 @@ def test_the_tick_requests_a_due_run_once(admin_user, sample_builder):
     assert len(schedules.request_due_runs(now=due + timedelta(minutes=1))) == 1
     assert schedules.request_due_runs(now=due + timedelta(minutes=2)) == []
     run = ReportRun.objects.get()
-    assert run.schedule == schedule and run.requested_by == "schedule: Monthly inventory"
+    assert run.schedule == schedule and run.requested_by == "schedule: Monthly campaigns"
     assert run.period_end == due and run.period_start.month == (due - timedelta(days=1)).month
     schedule.refresh_from_db()
     assert schedule.next_run_at > due
