@@ -15,9 +15,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from governance.access.roles import IsAuditor
+from governance.idp.models import IdpConnection
 from governance.reports import services
 from governance.reports.models import ReportFormat, ReportKind, ReportRun
 from governance.reports.render import CONTENT_TYPES
+from governance.reviews.models import Campaign
 
 # The filters a request may carry besides the period (the console's form offers the same).
 PARAM_FIELDS = {"idp": "idp", "campaign_id": "campaign_id"}
@@ -66,6 +68,16 @@ class RequestReportSerializer(serializers.Serializer):
     campaign_id = serializers.IntegerField(
         required=False, min_value=1, help_text="kind=campaign: the campaign (required)."
     )
+
+    def validate_idp(self, value):
+        if not IdpConnection.objects.filter(pk=value).exists():
+            raise ValidationError(f"No IdP connection has the id {value}.")
+        return value
+
+    def validate_campaign_id(self, value):
+        if not Campaign.objects.filter(pk=value).exists():
+            raise ValidationError(f"No access-review campaign has the id {value}.")
+        return value
 
     def validate(self, data):
         if data["kind"] == ReportKind.CAMPAIGN and not data.get("campaign_id"):

@@ -121,6 +121,12 @@ def test_the_api_names_the_field_at_fault(auditor_client, sample_builder):
         content_type="application/json",
     )
     assert response.status_code == 400 and "date_to" in response.json()
+    response = auditor_client.post(
+        "/api/v1/reports/",
+        {"kind": "campaign", "format": "csv", "campaign_id": 999999, "idp": 999999},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and set(response.json()) == {"campaign_id", "idp"}
 
 
 def test_run_jobs_helper_is_the_engine():  # the runner is registered (apps.py)
