@@ -72,7 +72,7 @@ class Command(BaseCommand):
         run.refresh_from_db()
         if run.status != ReportRun.Status.DONE:
             why = "; ".join(entry["message"] for entry in run.error_log[-3:])
-            raise CommandError(f"report run #{run.pk} failed: {why}")
+            raise CommandError(f"run #{run.pk}: {why}")
         path = services.report_path(run)
         if out:
             shutil.copyfile(path, out)
