@@ -35,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from cputime import _cpu_of  # bench/cputime.py: a process's CPU seconds from /proc
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -194,6 +195,8 @@ def make_report(
 
     if trace:
         tracemalloc.start()
+    backend = backend_pid()
+    cpu_began, backend_began = time.process_time(), _cpu_of(backend)
     began = time.perf_counter()
     report = catalog.BUILDERS[kind](params)
     if charts:
@@ -201,11 +204,30 @@ def make_report(
     sink = CountingSink()
     rows = WRITERS[fmt](report, sink, requested_by="bench")
     seconds = time.perf_counter() - began
+    cpu = time.process_time() - cpu_began
+    backend_cpu = _cpu_of(backend) - backend_began
     peak = tracemalloc.get_traced_memory()[1] if trace else None
     if trace:
         tracemalloc.stop()
     drawn = sum(isinstance(section, Chart) for section in report.sections)
-    return {"seconds": seconds, "rows": rows, "bytes": sink.size, "peak": peak, "charts": drawn}
+    return {
+        "seconds": seconds,
+        "rows": rows,
+        "bytes": sink.size,
+        "peak": peak,
+        "charts": drawn,
+        "cpu": cpu,
+        "backend_cpu": backend_cpu,
+    }
+
+
+def backend_pid() -> int:
+    """This connection's PostgreSQL backend (on this machine: its CPU is read from /proc)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
 
 
 BASELINE_SQL = """
@@ -262,6 +284,13 @@ def bench_csv(n: int) -> None:
         f"{rate:,.0f} rows/s ({run['bytes'] / 1e6:.1f} MB)  goal >= 50,000 rows/s  "
         f"[baseline: bare cursor + csv module {base_rate:,.0f} rows/s; ratio "
         f"{rate / base_rate:.2f}]",
+        flush=True,
+    )
+    cpu = run["cpu"] + run["backend_cpu"]
+    print(
+        f"    CPU: this process {run['cpu']:.2f} s + its PostgreSQL backend "
+        f"{run['backend_cpu']:.2f} s = {run['rows'] / cpu:,.0f} rows per CPU-second (the rate "
+        "an otherwise idle machine gives: the two take turns, cursor fetch then render)",
         flush=True,
     )
     small = make_report("access_inventory", "csv", params, trace=True)
