@@ -305,6 +305,7 @@ def bench_activity(events: int) -> None:
     import explorer  # bench/explorer.py: its event generator and COPY columns
 
     from audit import queries
+    from audit.services.sources import create_source
 
     explorer.TOTAL = events
     now = datetime.now(UTC)
@@ -314,11 +315,8 @@ def bench_activity(events: int) -> None:
     raw = connection.cursor().connection
     for d in range(0, 90 + 32, 28):
         raw.execute("SELECT audit_ensure_partition(%s)", [now - timedelta(days=d)])
-    raw.execute(
-        "INSERT INTO audit_eventsource (id, name, kind, token_hash, token_prefix, enabled, "
-        "retention_days, rate_limit_per_minute, created_at) VALUES "
-        "(1, 'bench', 'gateway', 'x', 'x', true, 90, 0, now()) ON CONFLICT DO NOTHING"
-    )
+    source, _ = create_source(name="bench")  # the first source: id 1, as explorer.lines says
+    assert source.pk == 1, "the bench database must be fresh"
     for start in range(0, events, 100_000):
         with raw.cursor().copy(f"COPY audit_event ({explorer.COLUMNS}) FROM STDIN") as copy:
             for sub in range(start, min(start + 100_000, events), 10_000):
