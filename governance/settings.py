@@ -553,3 +553,13 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+# A scheduled report's email attaches files up to this size; larger ones get a link instead.
+REPORTS_EMAIL_ATTACH_MAX_BYTES = int(os.environ.get("REPORTS_EMAIL_ATTACH_MAX_BYTES", 5 * 1024**2))
+CELERY_BEAT_SCHEDULE["reports-tick-schedules"] = {
+    "task": "reports.tick_schedules",
+    "schedule": REPORTS_SCHEDULE_TICK_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["reports-sweep-expired"] = {
+    "task": "reports.sweep_expired",
+    "schedule": 3600.0,
+}

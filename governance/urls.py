@@ -16,6 +16,7 @@ import governance.containment.api
 import governance.findings.api
 import governance.idp.api
 import governance.reviews.api
+import governance.reports.api
 import inventory.api
 from governance.access.roles import ADMIN, IsViewer, has_role
 from governance.api_docs import ApiDocsView, ApiRootView
@@ -41,6 +42,7 @@ governance.containment.api.register(router)
 governance.alerts.api.register(router)
 governance.findings.api.register(router)
 governance.reviews.api.register(router)
+governance.reports.api.register(router)
 
 # The Django admin is read-mostly and for Admins only.
 admin.site.has_permission = lambda request: (
@@ -64,6 +66,7 @@ urlpatterns = [
     path("governance/alerts/", include("governance.alerts.urls")),
     path("governance/findings/", include("governance.findings.urls")),
     path("governance/reviews/", include("governance.reviews.urls")),
+    path("governance/reports/", include("governance.reports.urls")),
     path("inventory/", include("inventory.urls")),
     # Audit's pages under audit/, and its ingest endpoints at the paths senders are set up with.
     path("", include("audit.urls")),

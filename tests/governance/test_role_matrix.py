@@ -37,6 +37,12 @@ API_AUDITOR = (401, 403, 403, 200, 200)
 API_ADMIN = (401, 403, 403, 403, 200)
 API_ADMIN_MISSING = (401, 403, 403, 403, 404)
 API_ADMIN_INVALID = (401, 403, 403, 403, 400)  # a write with an empty body
+AUDITOR_MISSING = (302, 403, 403, 404, 404)  # an Auditor's page of an object that does not exist
+AUDITOR_INVALID = (302, 403, 403, 400, 400)  # an Auditor's form posted empty
+ADMIN_INVALID = (302, 403, 403, 403, 400)  # an Admin's form posted empty
+API_AUDITOR = (401, 403, 403, 200, 200)
+API_AUDITOR_MISSING = (401, 403, 403, 404, 404)
+API_AUDITOR_INVALID = (401, 403, 403, 400, 400)
 LOGGED_IN = (302, 200, 200, 200, 200)  # the user's own account pages
 PUBLIC = (200, 200, 200, 200, 200)
 TOKEN_ONLY = (401, 401, 401, 401, 401)  # ingest takes a source's bearer token, not a session
@@ -115,6 +121,28 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
         ("GET", "/governance/revocations/new/grant/?grant={grant}", PAGE_ADMIN),
         ("POST", f"/governance/revocations/new/grant/?grant={MISSING}", ACT_ADMIN_MISSING),
         ("POST", f"/governance/revocations/new/client/?client={MISSING}", ACT_ADMIN_MISSING),
+    ],
+    # Reports: Auditors and Admins make and download them; Admins change schedules.
+    "governance/reports/": [("GET", "/governance/reports/", PAGE_AUDITOR)],
+    "governance/reports/new/": [
+        ("GET", "/governance/reports/new/", PAGE_AUDITOR),
+        ("POST", "/governance/reports/new/", AUDITOR_INVALID),
+    ],
+    "governance/reports/<int:pk>/": [("GET", f"/governance/reports/{MISSING}/", AUDITOR_MISSING)],
+    "governance/reports/<int:pk>/download/": [
+        ("GET", f"/governance/reports/{MISSING}/download/", AUDITOR_MISSING)
+    ],
+    "governance/reports/schedules/": [("GET", "/governance/reports/schedules/", PAGE_AUDITOR)],
+    "governance/reports/schedules/new/": [
+        ("GET", "/governance/reports/schedules/new/", PAGE_ADMIN),
+        ("POST", "/governance/reports/schedules/new/", ADMIN_INVALID),
+    ],
+    "governance/reports/schedules/<int:pk>/": [
+        ("GET", f"/governance/reports/schedules/{MISSING}/", ACT_ADMIN_MISSING),
+        ("POST", f"/governance/reports/schedules/{MISSING}/", ACT_ADMIN_MISSING),
+    ],
+    "governance/reports/schedules/<int:pk>/delete/": [
+        ("POST", f"/governance/reports/schedules/{MISSING}/delete/", ACT_ADMIN_MISSING)
     ],
     "governance/revocations/<int:pk>/undo/": [
         ("GET", f"/governance/revocations/{MISSING}/undo/", ACT_ADMIN_MISSING),
@@ -345,6 +373,16 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     ],
     "api/v1/^review-items/bulk-decide/$": [
         ("POST", "/api/v1/review-items/bulk-decide/", (401, 403, 400, 400, 400))
+    ],
+    "api/v1/^reports/$": [
+        ("GET", "/api/v1/reports/", API_AUDITOR),
+        ("POST", "/api/v1/reports/", API_AUDITOR_INVALID),
+    ],
+    "api/v1/^reports/(?P<pk>[^/.]+)/$": [
+        ("GET", f"/api/v1/reports/{MISSING}/", API_AUDITOR_MISSING)
+    ],
+    "api/v1/^reports/(?P<pk>[^/.]+)/download/$": [
+        ("GET", f"/api/v1/reports/{MISSING}/download/", API_AUDITOR_MISSING)
     ],
     "api/v1/^revocations/$": [
         ("GET", "/api/v1/revocations/", API_VIEWER),

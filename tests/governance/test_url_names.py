@@ -16,6 +16,7 @@ NAMESPACES = {
     "alerts",
     "findings",
     "reviews",
+    "reports",
 }
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
@@ -66,6 +67,8 @@ NOUNS = {
     "campaign",  # an access-review campaign (governance/reviews)
     "review_campaign",
     "review_item",
+    "report_run",  # a report asked for and its file (governance/reports)
+    "report_schedule",
     "account",
     "sso",  # company sign-in (governance/sso)
     "password",
@@ -125,6 +128,7 @@ ACTIONS = {
     "items",
     "decide",
     "bulk_decide",
+    "download",  # a report's file (recorded)
 }
 
 
