@@ -15,8 +15,8 @@ import governance.alerts.api
 import governance.containment.api
 import governance.findings.api
 import governance.idp.api
-import governance.reviews.api
 import governance.reports.api
+import governance.reviews.api
 import inventory.api
 from governance.access.roles import ADMIN, IsViewer, has_role
 from governance.api_docs import ApiDocsView, ApiRootView
