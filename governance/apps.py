@@ -38,9 +38,9 @@ class GovernanceConfig(AppConfig):
         )
         jobs.register_runner(Revocation, "", containment_runner.run_revocation)
 
-        # Access reviews' tasks, registered in every process: closing a campaign sends its
+        # Reports are a job kind too (issue 16): the runner builds, renders and hashes the file.
+        # Access reviews' tasks are registered in every process: closing a campaign sends its
         # finishing task by name (services.py cannot import tasks.py, which imports it).
-        # Reports too (issue 16): the runner builds, renders and hashes the file.
         from governance.reports import services as report_services
         from governance.reports import tasks as report_tasks
         from governance.reports.models import ReportRun
