@@ -2,6 +2,11 @@
 when this package is imported: KIND -> build(params) -> governance.reports.document.Report."""
 
 from governance.reports import catalog
-from governance.reports.kinds import access_inventory
+from governance.reports.kinds import access_inventory, activity_evidence
 
-catalog.BUILDERS.update({access_inventory.KIND: access_inventory.build})
+catalog.BUILDERS.update(
+    {
+        access_inventory.KIND: access_inventory.build,
+        activity_evidence.KIND: activity_evidence.build,
+    }
+)
