@@ -2,12 +2,13 @@
 when this package is imported: KIND -> build(params) -> governance.reports.document.Report."""
 
 from governance.reports import catalog
-from governance.reports.kinds import access_inventory, activity_evidence, revocations
+from governance.reports.kinds import access_inventory, activity_evidence, findings, revocations
 
 catalog.BUILDERS.update(
     {
         access_inventory.KIND: access_inventory.build,
         activity_evidence.KIND: activity_evidence.build,
         revocations.KIND: revocations.build,
+        findings.KIND: findings.build,
     }
 )
