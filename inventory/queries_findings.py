@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Aggregate, Count, DurationField, F, QuerySet
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Aggregate, Count, DurationField, F, Q, QuerySet
 from django.utils import timezone
 
 from inventory.models import SEVERITY_RANK, Finding
@@ -81,3 +82,19 @@ def open_by_age(findings: QuerySet, *, now: datetime | None = None) -> dict[str,
             rows = rows.filter(raised_at__gt=now - less_than)
         counts[label] = rows.count()
     return counts
+
+
+def open_findings_by_object(object_type: str, kind_prefixes: tuple[str, ...]) -> dict[str, dict]:
+    """{object id: {"count", "kinds"}} of the unresolved findings of these kinds (prefixes,
+    e.g. "oauth.") on objects of one type: the risk report's "metadata problems" column."""
+    kinds = Q()
+    for prefix in kind_prefixes:
+        kinds |= Q(kind__startswith=prefix)
+    rows = (
+        Finding.objects.open()
+        .filter(kinds, object_type=object_type)
+        .values("object_id")
+        .annotate(n=Count("pk"), kinds=ArrayAgg("kind", distinct=True, order_by="kind"))
+        .order_by()
+    )
+    return {r["object_id"]: {"count": r["n"], "kinds": r["kinds"]} for r in rows}

@@ -2,7 +2,13 @@
 when this package is imported: KIND -> build(params) -> governance.reports.document.Report."""
 
 from governance.reports import catalog
-from governance.reports.kinds import access_inventory, activity_evidence, findings, revocations
+from governance.reports.kinds import (
+    access_inventory,
+    activity_evidence,
+    findings,
+    inventory_risk,
+    revocations,
+)
 
 catalog.BUILDERS.update(
     {
@@ -10,5 +16,6 @@ catalog.BUILDERS.update(
         activity_evidence.KIND: activity_evidence.build,
         revocations.KIND: revocations.build,
         findings.KIND: findings.build,
+        inventory_risk.KIND: inventory_risk.build,
     }
 )
