@@ -5,6 +5,7 @@ from governance.reports import catalog
 from governance.reports.kinds import (
     access_inventory,
     activity_evidence,
+    campaign,
     findings,
     inventory_risk,
     revocations,
@@ -17,5 +18,6 @@ catalog.BUILDERS.update(
         revocations.KIND: revocations.build,
         findings.KIND: findings.build,
         inventory_risk.KIND: inventory_risk.build,
+        campaign.KIND: campaign.build,
     }
 )
