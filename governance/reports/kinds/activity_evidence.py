@@ -11,7 +11,7 @@ hour, and on-the-hour bounds count exactly what the explorer lists for `?since=&
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Max, Min
@@ -104,7 +104,13 @@ def activity_sections(start: datetime, end: datetime) -> list:
 
 
 def _per_day_chart(start: datetime, end: datetime) -> Chart:
+    """Events and errors per UTC day, quiet days included (a line drawn between busy days
+    alone would hide them)."""
     days: dict[str, list[int]] = {}
+    day = start.astimezone(UTC).date()
+    while day <= end.astimezone(UTC).date():
+        days[day.isoformat()] = [0, 0]
+        day += timedelta(days=1)
     for row in audit_queries.events_per_hour(start, until=end):
         day = days.setdefault(row["hour"].astimezone(UTC).date().isoformat(), [0, 0])
         day[0] += row["events"]
