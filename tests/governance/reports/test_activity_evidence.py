@@ -14,7 +14,7 @@ from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
 from governance.access.lists.filters import InvalidFilter
 from governance.reports import catalog
-from governance.reports.document import Figures, Table
+from governance.reports.document import Chart, Figures, Table
 from governance.reports.kinds import activity_evidence
 from tests.ingest_helpers import iso, make_event
 
@@ -160,3 +160,13 @@ def test_the_report_and_its_sections_name_the_logging_controls(events):
 
     assert {"CC7.2", "A.8.15", "A.8.16", "AU-6", "AU-9", "AU-11", "10.2", "10.5.1"} <= refs
     assert all(section.controls for section in report.sections)
+
+
+def test_events_per_day_lists_every_day_of_the_period_quiet_ones_too(events):
+    start = END - timedelta(days=5)
+    report = activity_evidence.build({"period_start": start, "period_end": END})
+    chart = next(s for s in report.sections if isinstance(s, Chart))
+
+    assert len(chart.labels) == (END.date() - start.date()).days + 1
+    assert sum(chart.series["Events"]) == _figures(report)["Events"] == 9
+    assert chart.series["Events"][0] == 0
