@@ -32,9 +32,15 @@ $(OKTA_PEER)/node_modules/.installed: $(OKTA_PEER)/package-lock.json $(BIN)/.ins
 run: install
 	$(BIN)/python -m governance.platform.launcher
 
-# pytest on a throwaway embedded PostgreSQL under var/pgtest (or on DATABASE_URL when set).
+# pytest on a throwaway embedded PostgreSQL under var/pgtest (or on DATABASE_URL when set), one
+# process per core (TEST_WORKERS; each has its own test database), then the few tests marked
+# `exclusive` (they restart the cluster) alone. Exit status 5 of the second run is "none of the
+# selected tests is exclusive", not a failure.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test: install $(OIDC_PEER)/node_modules/.installed $(OKTA_PEER)/node_modules/.installed
-	PGDATA_DIR=$(CURDIR)/var/pgtest $(BIN)/python -m pytest $(PYTEST_ARGS)
+	PGDATA_DIR=$(CURDIR)/var/pgtest $(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not exclusive" $(PYTEST_ARGS)
+	PGDATA_DIR=$(CURDIR)/var/pgtest $(BIN)/python -m pytest -m exclusive $(PYTEST_ARGS); \
+		status=$$?; [ $$status -eq 5 ] || exit $$status
 
 # The house's rules: ruff format and lint (ruff.toml, line length 100) and the import contracts
 # (.importlinter: layers, no cycles, cores free of views). CI runs it before the tests.

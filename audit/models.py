@@ -229,6 +229,21 @@ class IdentityRollupHourly(models.Model):
         ]
 
 
+class ClientRollupHourly(models.Model):
+    """Events per hour by client (the event's client.id), maintained at ingest: the activity
+    evidence report's "events by client" over months of events without scanning them."""
+
+    hour = models.DateTimeField()
+    client_ref = models.TextField()
+    events = models.BigIntegerField()
+    errors = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "client_ref"], name="client_rollup_hourly_key"),
+        ]
+
+
 class EventDedup(models.Model):
     """The exactly-once key (source, event id) of every stored event (table made by raw SQL)."""
 

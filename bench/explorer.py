@@ -135,6 +135,10 @@ def load(n: int, days: int) -> float:
             SELECT date_trunc('hour', time, 'UTC'), actor_issuer, actor_subject, count(*),
                    count(*) FILTER (WHERE outcome <> 'success') FROM audit_event GROUP BY 1, 2, 3
             ORDER BY 1""")
+        conn.execute("""INSERT INTO audit_clientrolluphourly (hour, client_ref, events, errors)
+            SELECT date_trunc('hour', time, 'UTC'), client_ref, count(*),
+                   count(*) FILTER (WHERE outcome IN ('error', 'denied')) FROM audit_event
+            WHERE client_ref <> '' GROUP BY 1, 2 ORDER BY 1""")
         conn.commit()
         rollups = time.perf_counter() - began - loaded
         conn.autocommit = True

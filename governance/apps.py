@@ -38,4 +38,15 @@ class GovernanceConfig(AppConfig):
         )
         jobs.register_runner(Revocation, "", containment_runner.run_revocation)
 
+        # Reports are a job kind too (issue 16): the runner builds, renders and hashes the file.
+        # Access reviews' tasks are registered in every process: closing a campaign sends its
+        # finishing task by name (services.py cannot import tasks.py, which imports it).
+        from governance.reports import services as report_services
+        from governance.reports import tasks as report_tasks
+        from governance.reports.models import ReportRun
+        from governance.reviews import tasks as review_tasks  # noqa: F401
+
+        jobs.register_job_kind(ReportRun, enqueue=report_tasks.run_report.delay)
+        jobs.register_runner(ReportRun, "", report_services.run_report)
+
         from governance.sso import checks  # noqa: F401 - registers company sign-in's checks

@@ -13,9 +13,15 @@ app = Celery("governance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Packages inside the governance app with their own tasks (the job sweeper, IdP syncs, the
-# finding rules, alert delivery and forwarding).
+# finding rules, access reviews, alert delivery and forwarding).
 app.autodiscover_tasks(
-    ["governance.platform", "governance.idp", "governance.findings", "governance.alerts"]
+    [
+        "governance.platform",
+        "governance.idp",
+        "governance.findings",
+        "governance.reviews",
+        "governance.alerts",
+    ]
 )
 
 

@@ -554,3 +554,27 @@ REPORTS_DIR = Path(os.environ.get("REPORTS_DIR", str(VAR_DIR / "reports")))
 REPORTS_KEEP_DAYS = int(os.environ.get("REPORTS_KEEP_DAYS", "400"))
 REVIEWS_REMINDER_TICK_SECONDS = float(os.environ.get("REVIEWS_REMINDER_TICK_SECONDS", "3600"))
 REPORTS_SCHEDULE_TICK_SECONDS = float(os.environ.get("REPORTS_SCHEDULE_TICK_SECONDS", "900"))
+# Beat: reminder emails (each campaign's marks are days, so an hourly tick is on time) and the
+# sweeper that closes a campaign whose revocations ended if its own polling task was lost.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "reviews-send-reminders": {
+            "task": "governance.reviews.send_reminders",
+            "schedule": REVIEWS_REMINDER_TICK_SECONDS,
+        },
+        "reviews-finish-closing": {
+            "task": "governance.reviews.finish_closing_all",
+            "schedule": float(os.environ.get("REVIEWS_CLOSING_SWEEP_SECONDS", "300")),
+        },
+    }
+)
+# A scheduled report's email attaches files up to this size; larger ones get a link instead.
+REPORTS_EMAIL_ATTACH_MAX_BYTES = int(os.environ.get("REPORTS_EMAIL_ATTACH_MAX_BYTES", 5 * 1024**2))
+CELERY_BEAT_SCHEDULE["reports-tick-schedules"] = {
+    "task": "reports.tick_schedules",
+    "schedule": REPORTS_SCHEDULE_TICK_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["reports-sweep-expired"] = {
+    "task": "reports.sweep_expired",
+    "schedule": 3600.0,
+}

@@ -15,6 +15,8 @@ import governance.alerts.api
 import governance.containment.api
 import governance.findings.api
 import governance.idp.api
+import governance.reports.api
+import governance.reviews.api
 import inventory.api
 from governance.access.roles import ADMIN, IsViewer, has_role
 from governance.api_docs import ApiDocsView, ApiRootView
@@ -39,6 +41,8 @@ governance.idp.api.register(router)
 governance.containment.api.register(router)
 governance.alerts.api.register(router)
 governance.findings.api.register(router)
+governance.reviews.api.register(router)
+governance.reports.api.register(router)
 
 # The Django admin is read-mostly and for Admins only.
 admin.site.has_permission = lambda request: (
@@ -61,6 +65,8 @@ urlpatterns = [
     path("governance/revocations/", include("governance.containment.urls")),
     path("governance/alerts/", include("governance.alerts.urls")),
     path("governance/findings/", include("governance.findings.urls")),
+    path("governance/reviews/", include("governance.reviews.urls")),
+    path("governance/reports/", include("governance.reports.urls")),
     path("inventory/", include("inventory.urls")),
     # Audit's pages under audit/, and its ingest endpoints at the paths senders are set up with.
     path("", include("audit.urls")),

@@ -11,6 +11,7 @@ from audit.services.sources import create_source
 from governance.access.models import AdminAction
 from governance.containment.models import Revocation, RevocationStep
 from governance.idp.models import IdpConnection, IdpSync
+from governance.reviews.models import Campaign, ReviewItem
 from inventory.models import (
     AuthorizationServer,
     ClientDocument,
@@ -43,6 +44,8 @@ API_LISTS = [
     "url-elicitations",
     "idp-syncs",
     "revocations",
+    "review-campaigns",
+    "review-items",
 ]
 
 
@@ -96,8 +99,25 @@ def one_of_everything() -> dict:
     RevocationStep.objects.create(
         revocation=revocation, position=1, kind="call", operation="revoke", description="Revoke"
     )
+    # A closed campaign (its frozen record downloadable) with one decided item.
+    review_campaign = Campaign.objects.create(
+        name="rows review",
+        due_at=T0,
+        status="closed",
+        closed_at=T0,
+        record={"items": []},
+        record_sha256="0" * 64,
+    )
+    review_item = ReviewItem.objects.create(
+        campaign=review_campaign,
+        grant=inv["grant"],
+        context={"scopes": ["crm:read"]},
+        recommendation="keep",
+    )
     return {
         **inv,
+        "review_campaign": review_campaign,
+        "review_item": review_item,
         "idp": idp,
         "idp_sync": idp_sync,
         "revocation": revocation,

@@ -6,6 +6,7 @@ from governance.access import charts
 from governance.access.roles import VIEWER, role_required
 from governance.findings import queries as finding_queries
 from governance.overview import queries
+from governance.reviews import queries as review_queries
 from inventory import queries_protocol
 from inventory.models import PROTOCOL_REVISIONS, TASK_EXPIRED, Client, Finding, Grant, Task
 
@@ -26,6 +27,7 @@ def overview(request):
             "chart_top_tools": charts.top_tools_chart(activity["top_tools"]),
             "counts": queries.overview_counts(),
             "expiring": queries.grants_expiring_soon(),
+            "open_reviews": review_queries.open_campaigns(),
             "starters": queries.tasks_by_starter(),
             "top_clients": top_clients,
             "chart_grants": charts.grants_chart(

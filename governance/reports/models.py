@@ -8,6 +8,8 @@ REPORTS_KEEP_DAYS; the row's digest and the chain head it names are what `verify
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -92,6 +94,11 @@ class ReportRun(Job):
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.format}) #{self.pk}"
+
+    @property
+    def period_last_day(self):
+        """The period's last day, included (period_end is the midnight after it)."""
+        return (self.period_end - timedelta(microseconds=1)).date() if self.period_end else None
 
 
 class ReportDownload(models.Model):

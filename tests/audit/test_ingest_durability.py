@@ -53,6 +53,9 @@ def test_an_acknowledged_batch_survives_kill_9_of_the_web_server(server):
     assert (again["accepted"], again["duplicates"]) == (0, 200)
 
 
+# Restarting the cluster would cut the other test processes' connections: `make test` runs the
+# tests marked `exclusive` after the parallel run, alone.
+@pytest.mark.exclusive
 @pytest.mark.skipif(settings.EMBEDDED_PGDATA is None, reason="needs the embedded cluster")
 @pytest.mark.parametrize("how", ["restart", "crash"])
 def test_an_acknowledged_batch_survives_a_postgresql_restart_or_crash(server, how):

@@ -2,10 +2,12 @@
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,8 +56,19 @@ def _stop_all(launcher: subprocess.Popen, pgdata) -> None:
         devdb.stop(pgdata)
 
 
+@pytest.fixture
+def launcher_dir():
+    """A folder outside pytest's temporary root: the cluster runs as an unprivileged user who
+    must traverse its parents, and pytest makes its root 0700 again whenever another test
+    process (xdist) starts using it."""
+    path = Path(tempfile.mkdtemp(prefix="mcpgov-launcher-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(tmp_path):
+def test_launcher_serves_login_then_ctrl_c_stops_web_worker_beat_and_postgres(launcher_dir):
+    tmp_path = launcher_dir
     port = _free_port()
     pgdata = tmp_path / "pg"
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}

@@ -37,6 +37,12 @@ API_AUDITOR = (401, 403, 403, 200, 200)
 API_ADMIN = (401, 403, 403, 403, 200)
 API_ADMIN_MISSING = (401, 403, 403, 403, 404)
 API_ADMIN_INVALID = (401, 403, 403, 403, 400)  # a write with an empty body
+AUDITOR_MISSING = (302, 403, 403, 404, 404)  # an Auditor's page of an object that does not exist
+AUDITOR_INVALID = (302, 403, 403, 400, 400)  # an Auditor's form posted empty
+ADMIN_INVALID = (302, 403, 403, 403, 400)  # an Admin's form posted empty
+API_AUDITOR = (401, 403, 403, 200, 200)
+API_AUDITOR_MISSING = (401, 403, 403, 404, 404)
+API_AUDITOR_INVALID = (401, 403, 403, 400, 400)
 LOGGED_IN = (302, 200, 200, 200, 200)  # the user's own account pages
 PUBLIC = (200, 200, 200, 200, 200)
 TOKEN_ONLY = (401, 401, 401, 401, 401)  # ingest takes a source's bearer token, not a session
@@ -116,6 +122,28 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
         ("POST", f"/governance/revocations/new/grant/?grant={MISSING}", ACT_ADMIN_MISSING),
         ("POST", f"/governance/revocations/new/client/?client={MISSING}", ACT_ADMIN_MISSING),
     ],
+    # Reports: Auditors and Admins make and download them; Admins change schedules.
+    "governance/reports/": [("GET", "/governance/reports/", PAGE_AUDITOR)],
+    "governance/reports/new/": [
+        ("GET", "/governance/reports/new/", PAGE_AUDITOR),
+        ("POST", "/governance/reports/new/", AUDITOR_INVALID),
+    ],
+    "governance/reports/<int:pk>/": [("GET", f"/governance/reports/{MISSING}/", AUDITOR_MISSING)],
+    "governance/reports/<int:pk>/download/": [
+        ("GET", f"/governance/reports/{MISSING}/download/", AUDITOR_MISSING)
+    ],
+    "governance/reports/schedules/": [("GET", "/governance/reports/schedules/", PAGE_AUDITOR)],
+    "governance/reports/schedules/new/": [
+        ("GET", "/governance/reports/schedules/new/", PAGE_ADMIN),
+        ("POST", "/governance/reports/schedules/new/", ADMIN_INVALID),
+    ],
+    "governance/reports/schedules/<int:pk>/": [
+        ("GET", f"/governance/reports/schedules/{MISSING}/", ACT_ADMIN_MISSING),
+        ("POST", f"/governance/reports/schedules/{MISSING}/", ACT_ADMIN_MISSING),
+    ],
+    "governance/reports/schedules/<int:pk>/delete/": [
+        ("POST", f"/governance/reports/schedules/{MISSING}/delete/", ACT_ADMIN_MISSING)
+    ],
     "governance/revocations/<int:pk>/undo/": [
         ("GET", f"/governance/revocations/{MISSING}/undo/", ACT_ADMIN_MISSING),
         ("POST", f"/governance/revocations/{MISSING}/undo/", ACT_ADMIN_MISSING),
@@ -150,6 +178,29 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "governance/findings/<int:pk>/": [("GET", "/governance/findings/{flag}/", PAGE_VIEWER)],
     "governance/findings/<int:pk>/<str:action>/": [
         ("POST", f"/governance/findings/{MISSING}/acknowledge/", ACT_ADMIN_MISSING)
+    ],
+    # Access reviews: Viewers read and decide their own items; only Admins open and close.
+    "governance/reviews/": [("GET", "/governance/reviews/", PAGE_VIEWER)],
+    "governance/reviews/new/": [("GET", "/governance/reviews/new/", PAGE_ADMIN)],
+    "governance/reviews/mine/": [("GET", "/governance/reviews/mine/", PAGE_VIEWER)],
+    "governance/reviews/mine/decide/": [
+        ("POST", "/governance/reviews/mine/decide/", (302, 403, 302, 302, 302))
+    ],  # empty form: back to the queue with the error
+    "governance/reviews/items/<int:pk>/decide/": [
+        ("POST", f"/governance/reviews/items/{MISSING}/decide/", (302, 403, 404, 404, 404))
+    ],
+    "governance/reviews/<int:pk>/": [
+        ("GET", "/governance/reviews/{review_campaign}/", PAGE_VIEWER)
+    ],
+    "governance/reviews/<int:pk>/close/": [
+        ("GET", f"/governance/reviews/{MISSING}/close/", ACT_ADMIN_MISSING),
+        ("POST", f"/governance/reviews/{MISSING}/close/", ACT_ADMIN_MISSING),
+    ],
+    "governance/reviews/<int:pk>/record/": [
+        ("GET", "/governance/reviews/{review_campaign}/record/", PAGE_VIEWER)
+    ],
+    "governance/reviews/<int:pk>/record.json": [
+        ("GET", "/governance/reviews/{review_campaign}/record.json", PAGE_AUDITOR)
     ],
     # Inventory pages.
     "inventory/identities/": [("GET", "/inventory/identities/", PAGE_VIEWER)],
@@ -302,6 +353,36 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     ],
     "api/v1/^alert-destinations/(?P<pk>[^/.]+)/send-test/$": [
         ("POST", f"/api/v1/alert-destinations/{MISSING}/send-test/", API_ADMIN_MISSING)
+    ],
+    "api/v1/^review-campaigns/$": [
+        ("GET", "/api/v1/review-campaigns/", API_VIEWER),
+        ("POST", "/api/v1/review-campaigns/", API_ADMIN_INVALID),
+    ],
+    "api/v1/^review-campaigns/(?P<pk>[^/.]+)/$": [
+        ("GET", "/api/v1/review-campaigns/{review_campaign}/", API_VIEWER)
+    ],
+    "api/v1/^review-campaigns/(?P<pk>[^/.]+)/items/$": [
+        ("GET", "/api/v1/review-campaigns/{review_campaign}/items/", API_VIEWER)
+    ],
+    "api/v1/^review-campaigns/(?P<pk>[^/.]+)/close/$": [
+        ("POST", f"/api/v1/review-campaigns/{MISSING}/close/", API_ADMIN_MISSING)
+    ],
+    **_api_reads("review-items", "review_item"),
+    "api/v1/^review-items/(?P<pk>[^/.]+)/decide/$": [
+        ("POST", f"/api/v1/review-items/{MISSING}/decide/", (401, 403, 404, 404, 404))
+    ],
+    "api/v1/^review-items/bulk-decide/$": [
+        ("POST", "/api/v1/review-items/bulk-decide/", (401, 403, 400, 400, 400))
+    ],
+    "api/v1/^reports/$": [
+        ("GET", "/api/v1/reports/", API_AUDITOR),
+        ("POST", "/api/v1/reports/", API_AUDITOR_INVALID),
+    ],
+    "api/v1/^reports/(?P<pk>[^/.]+)/$": [
+        ("GET", f"/api/v1/reports/{MISSING}/", API_AUDITOR_MISSING)
+    ],
+    "api/v1/^reports/(?P<pk>[^/.]+)/download/$": [
+        ("GET", f"/api/v1/reports/{MISSING}/download/", API_AUDITOR_MISSING)
     ],
     "api/v1/^revocations/$": [
         ("GET", "/api/v1/revocations/", API_VIEWER),

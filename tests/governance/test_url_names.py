@@ -7,7 +7,17 @@ import re
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 FORM = re.compile(r"^[a-z]+:[a-z_]+$")
-NAMESPACES = {"governance", "inventory", "audit", "api", "containment", "alerts", "findings"}
+NAMESPACES = {
+    "governance",
+    "inventory",
+    "audit",
+    "api",
+    "containment",
+    "alerts",
+    "findings",
+    "reviews",
+    "reports",
+}
 # Django's admin names its own routes (`admin:auth_user_changelist`, `admin:jsi18n`).
 DJANGO_NAMESPACES = {"admin"}
 
@@ -54,6 +64,11 @@ NOUNS = {
     "destination",  # alerts: where findings and audit events go
     "alert_destination",  # the same in the API
     "dead_letter",  # a delivery that ran out of attempts
+    "campaign",  # an access-review campaign (governance/reviews)
+    "review_campaign",
+    "review_item",
+    "report_run",  # a report asked for and its file (governance/reports)
+    "report_schedule",
     "account",
     "sso",  # company sign-in (governance/sso)
     "password",
@@ -108,6 +123,12 @@ ACTIONS = {
     "reopen",
     "assign",
     "bulk",
+    "close",  # an access-review campaign
+    "record",  # a closed campaign's frozen record
+    "items",
+    "decide",
+    "bulk_decide",
+    "download",  # a report's file (recorded)
 }
 
 

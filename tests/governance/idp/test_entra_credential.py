@@ -61,7 +61,13 @@ def test_a_key_entra_cannot_sign_with_is_refused_without_repeating_it():
     assert "RSA private key" in message and p256.split("\n")[1] not in message
 
 
-@pytest.mark.parametrize("written", [THUMBPRINT, THUMBPRINT.lower(), "AB:" * 19 + "AB"])
+# Ids that do not name the (freshly generated) thumbprint: parallel test processes must collect
+# the same tests.
+@pytest.mark.parametrize(
+    "written",
+    [THUMBPRINT, THUMBPRINT.lower(), "AB:" * 19 + "AB"],
+    ids=["upper", "lower", "with-colons"],
+)
 def test_a_thumbprint_is_40_hex_digits_with_or_without_colons(written):
     config = kinds.validate_config("entra", {**CONFIG, "certificate_thumbprint": written})
 

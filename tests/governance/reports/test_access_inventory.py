@@ -124,6 +124,12 @@ def test_rows_stream_from_one_query_through_a_generator(inventory):
     assert len(read) == 3
     selects = [q["sql"] for q in queries.captured_queries if "inventory_grant" in q["sql"]]
     assert len(selects) == 1  # the joins and the review state are in the one SELECT
+    assert selects[0].startswith("DECLARE")  # a server-side cursor, read in chunks
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        jit_after = cursor.fetchone()[0]
+        cursor.execute("SELECT reset_val FROM pg_settings WHERE name = 'jit'")
+        assert jit_after == cursor.fetchone()[0]  # JIT was off for planning the rows only
 
 
 def test_the_idp_filter_keeps_its_connections_issuers_and_a_bad_one_names_itself(inventory):

@@ -1,0 +1,194 @@
+"""An access-review campaign's evidence (issue 16 §1-2): every item with its reviewer,
+decision, justification and time, and the outcome of the revocation a "revoke" carried out;
+summary figures. A closed campaign is its frozen record (its items do not change after close;
+the record's SHA-256 is named so it can be checked against the stored record); an open one is
+its live state, and says so.
+
+`campaign_progress` and `campaign_items` read the review models directly, in one place each:
+governance.reviews.queries (written alongside) is where the pages' and API's versions live,
+and these two are what to swap for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from governance.access.lists.filters import InvalidFilter, parse_id
+from governance.reports.document import Column, Figures, Report, Table
+from governance.reports.kinds import controls
+from governance.reports.kinds.params import filter_params
+from governance.reviews.models import Campaign, ReviewItem
+
+KIND = "campaign"
+
+ITEM_COLUMNS = [
+    Column("item", "Item", "int"),
+    Column("grant", "Grant", "int"),
+    Column("identity", "Identity"),
+    Column("client", "Client"),
+    Column("server", "Server"),
+    Column("scopes", "Scopes", "list"),
+    Column("last_used_at", "Last used (when reviewed)"),
+    Column("recommendation", "Recommendation"),
+    Column("recommendation_reason", "Why"),
+    Column("reviewer", "Reviewer"),
+    Column("decision", "Decision"),
+    Column("keep_scopes", "Scopes kept", "list"),
+    Column("justification", "Justification"),
+    Column("decided_by", "Decided by"),
+    Column("decided_at", "Decided", "datetime"),
+    Column("revocation", "Revocation", "int"),
+    Column("revocation_outcome", "Revocation outcome"),
+    Column("revocation_proof", "Revocation verification"),
+    Column("outcome", "What closing did"),
+]
+
+
+def campaign_progress(campaign: Campaign) -> dict[str, int]:
+    """{items, decided, pending, keep, revoke, reduce, kept_against_advice, revoked_done,
+    revoked_failed, revoked_not_verified} over the campaign's items."""
+    revoke = Q(decision="revoke")
+    return campaign.items.aggregate(
+        items=Count("pk"),
+        decided=Count("pk", filter=~Q(decision="")),
+        pending=Count("pk", filter=Q(decision="")),
+        keep=Count("pk", filter=Q(decision="keep")),
+        revoke=Count("pk", filter=revoke),
+        reduce=Count("pk", filter=Q(decision="reduce")),
+        kept_against_advice=Count("pk", filter=Q(decision="keep", recommendation="revoke")),
+        revoked_done=Count("pk", filter=revoke & Q(revocation__outcome="done")),
+        revoked_failed=Count(
+            "pk", filter=revoke & Q(revocation__outcome__in=["failed", "partial"])
+        ),
+        revoked_not_verified=Count("pk", filter=revoke & Q(revocation__proof="not_verified")),
+    )
+
+
+def campaign_items(campaign: Campaign) -> QuerySet:
+    """The campaign's items in order, with their reviewer, grant and revocation."""
+    return (
+        ReviewItem.objects.filter(campaign=campaign)
+        .select_related(
+            "reviewer",
+            "decided_by",
+            "revocation",
+            "grant__subject",
+            "grant__client",
+            "grant__server",
+        )
+        .order_by("id")
+    )
+
+
+def _campaign(params: Mapping) -> Campaign:
+    raw = filter_params(params).get("campaign_id", "")
+    if not raw:
+        raise InvalidFilter("campaign_id", "is required: which campaign")
+    campaign = Campaign.objects.filter(pk=parse_id("campaign_id", raw)).first()
+    if campaign is None:
+        raise InvalidFilter("campaign_id", f"no campaign has the id {raw}")
+    return campaign
+
+
+def build(params: Mapping) -> Report:
+    """The evidence of the campaign `campaign_id`."""
+    campaign = _campaign(params)
+    closed = campaign.status == Campaign.Status.CLOSED
+    progress = campaign_progress(campaign)
+    state = "closed: the frozen record" if closed else f"{campaign.status}: live, not final"
+    about = Figures(
+        "Campaign",
+        [
+            ("Name", campaign.name),
+            ("State", state),
+            ("Opened", campaign.created_at.isoformat()),
+            ("Due", campaign.due_at.isoformat()),
+            ("Closed", campaign.closed_at.isoformat() if campaign.closed_at else ""),
+            ("Closed by", campaign.closed_by.get_username() if campaign.closed_by else ""),
+            ("Reviewers chosen by", campaign.get_reviewer_rule_display()),
+            ("Scope", _scope_text(campaign.scope)),
+            ("Record SHA-256", campaign.record_sha256 if closed else ""),
+        ],
+        controls=controls.ACCESS_REVIEW,
+        note="" if closed else "The campaign is still open: decisions may change until it closes.",
+    )
+    summary = Figures(
+        "Decisions",
+        [
+            ("Items", progress["items"]),
+            ("Decided", progress["decided"]),
+            ("Pending", progress["pending"]),
+            ("Keep", progress["keep"]),
+            ("Revoke", progress["revoke"]),
+            ("Reduce scopes", progress["reduce"]),
+            ("Kept against the recommendation (justified)", progress["kept_against_advice"]),
+            ("Revocations done", progress["revoked_done"]),
+            ("Revocations failed or partial", progress["revoked_failed"]),
+            ("Revocations not verified", progress["revoked_not_verified"]),
+        ],
+        controls=controls.union(controls.ACCESS_REVIEW, controls.REMOVAL),
+    )
+    items = Table(
+        "Items",
+        ITEM_COLUMNS,
+        _item_rows(campaign_items(campaign)),
+        controls=controls.union(controls.ACCESS_REVIEW, [controls.AU_10]),
+        row_count=progress["items"],
+    )
+    return Report(
+        kind=KIND,
+        title=f"Access review: {campaign.name}",
+        generated_at=timezone.now(),
+        period_start=campaign.created_at,
+        period_end=campaign.closed_at if closed else None,
+        parameters={"campaign_id": campaign.pk},
+        controls=controls.union(controls.ACCESS_REVIEW, controls.REMOVAL, [controls.AU_10]),
+        sections=[about, summary, items],
+        primary_table=2,
+    )
+
+
+def _scope_text(scope: dict) -> str:
+    return "; ".join(f"{key}: {value}" for key, value in sorted((scope or {}).items())) or "all"
+
+
+def _context(item: ReviewItem, *keys: str) -> str:
+    context = item.context or {}
+    return next((str(context[k]) for k in keys if context.get(k)), "")
+
+
+def _item_rows(items: QuerySet) -> Iterator[tuple]:
+    """One tuple per item: who, what and the decision; the grant's current names when it still
+    exists, else what the item's context recorded when it was made."""
+    for item in items.iterator(chunk_size=1000):
+        grant = item.grant
+        subject = grant.subject if grant else None
+        revocation = item.revocation
+        yield (
+            item.pk,
+            item.grant_id,
+            str(subject) if subject else _context(item, "identity", "who", "subject"),
+            (grant.client.name or grant.client.client_id)
+            if grant
+            else _context(item, "client", "client_name", "client_id"),
+            (grant.server.name if grant.server else grant.resource)
+            if grant
+            else _context(item, "server", "server_name", "resource"),
+            list(grant.scopes) if grant else (item.context or {}).get("scopes", []),
+            _context(item, "last_used_at", "last_used") or "never",
+            item.recommendation,
+            item.recommendation_reason,
+            item.reviewer.get_username() if item.reviewer else "",
+            item.decision or "pending",
+            list(item.keep_scopes),
+            item.justification,
+            item.decided_by.get_username() if item.decided_by else "",
+            item.decided_at,
+            item.revocation_id,
+            (revocation.outcome or "not finished") if revocation else "",
+            (revocation.proof or "not checked") if revocation else "",
+            item.outcome,
+        )
