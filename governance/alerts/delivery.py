@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -49,6 +50,9 @@ __all__ = [
 ROUTE_BATCH = 2000
 # Findings a message lists one by one; the rest are "and K more" (the count is always exact).
 MAX_LISTED = 20
+# Routed notices are kept this long (then pruned by the dispatch, hourly).
+NOTICE_KEEP_DAYS = 7
+PRUNE_EVERY_SECONDS = 3600
 # pg_try_advisory_lock key: "alerts" in ASCII, so overlapping beats run one dispatch at a time.
 DISPATCH_LOCK = 0x616C65727473
 
@@ -294,6 +298,33 @@ def _advisory_lock(key: int):
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
+def prune_notices(*, keep_days: int = NOTICE_KEEP_DAYS, limit: int = 10_000) -> int:
+    """Delete notices routed more than `keep_days` ago, oldest first, at most `limit`: the
+    outbox's history is in FindingChange; this keeps the table the size of its recent traffic.
+    The oldest ids come first in the primary key, so the scan stops at the first young one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DELETE FROM inventory_findingnotice WHERE id IN (
+                SELECT id FROM inventory_findingnotice
+                WHERE routed_at < now() - %s * interval '1 day' ORDER BY id LIMIT %s)
+            """,
+            [keep_days, limit],
+        )
+        return cursor.rowcount
+
+
+_last_prune = 0.0
+
+
+def _prune_now_and_then() -> None:
+    """At most once per PRUNE_EVERY_SECONDS per process."""
+    global _last_prune
+    if time.monotonic() - _last_prune >= PRUNE_EVERY_SECONDS:
+        _last_prune = time.monotonic()
+        prune_notices()
+
+
 def dispatch(*, transport=deliver) -> dict:
     """Route, flush, send: one round of the engine. A second dispatch running meanwhile returns
     at once ({"skipped": True})."""
@@ -307,6 +338,7 @@ def dispatch(*, transport=deliver) -> dict:
                 break
         flushed = flush_groups()
         sent = send_due(transport=transport)
+        _prune_now_and_then()
         return {"routed": routed, "flushed": flushed, **sent}
 
 

@@ -222,3 +222,16 @@ def resolve_open_flags_by_pk(pk: int) -> None:
     Finding.objects.filter(pk=pk).update(
         status="resolved", resolved_at=later(0), resolution="cleared", resolved_by="rule"
     )
+
+
+def test_routed_notices_are_pruned_after_a_week_and_unrouted_ones_never():
+    findings(3)
+    route_notices()
+    findings(1, prefix="new")  # not routed yet
+    old, recent, _ = FindingNotice.objects.filter(routed_at__isnull=False).order_by("id")
+    FindingNotice.objects.filter(pk=old.pk).update(routed_at=later(-8 * 86400))
+    FindingNotice.objects.filter(pk=recent.pk).update(routed_at=later(-6 * 86400))
+
+    assert delivery.prune_notices() == 1
+    assert not FindingNotice.objects.filter(pk=old.pk).exists()
+    assert FindingNotice.objects.filter(routed_at__isnull=True).count() == 1
