@@ -212,6 +212,23 @@ class ServerRollupHourly(models.Model):
         ]
 
 
+class ClientRollupHourly(models.Model):
+    """Events per hour by client and outcome (all sources), maintained at ingest: what the
+    error-spike rule compares with a client's own baseline (governance/findings/spikes.py)."""
+
+    hour = models.DateTimeField()
+    client_ref = models.TextField()
+    outcome = models.TextField()
+    events = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "client_ref", "outcome"], name="client_rollup_hourly_key"
+            ),
+        ]
+
+
 class IdentityRollupHourly(models.Model):
     """Events per hour by acting identity (issuer, subject), maintained at ingest."""
 

@@ -7,8 +7,10 @@ One transaction per batch, set-based throughout (see docs/ingest.md for the numb
 3. one statement inserts the dedup keys (ON CONFLICT DO NOTHING), drops the duplicates from the
    stage, inserts the new events and returns their count and the sha256 of their stored rows;
 4. derived inventory state and hourly rollups from the stage (INSERT … SELECT … GROUP BY),
-   the "used after revocation" flags once anything has been revoked, and the MCP protocol
-   features of the few events that carry some (inventory/services/derive_protocol.py);
+   the "used after revocation" flags once anything has been revoked, the finding rules of the
+   ingest path (calls of blocked or deleted things, new and badly named tools:
+   inventory/services/derive_event_rules.py), and the MCP protocol features of the few events
+   that carry some (inventory/services/derive_protocol.py);
 5. the batch row with its content hash; after the commit the batch is sealed into the chain
    (audit/services/seal.py) in a short transaction of its own.
 """
@@ -31,6 +33,7 @@ from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, statements
 from inventory.services.derive_protocol import PROTOCOL_STAGE_DDL, PROTOCOL_STATEMENTS
+from inventory.services.derive_event_rules import EXISTS_SQL as ANYTHING_BLOCKED_SQL
 from inventory.services.derive_revoked import EXISTS_SQL as ANYTHING_REVOKED_SQL
 
 log = logging.getLogger(__name__)
@@ -120,13 +123,25 @@ ON CONFLICT ON CONSTRAINT identity_rollup_hourly_key DO UPDATE SET
     errors = audit_identityrolluphourly.errors + EXCLUDED.errors
 """
 
-# The three rollups as one statement (data-modifying CTEs): each statement of the function costs
+# Errors and denials per client and hour are what the error-spike rule compares with the
+# client's own baseline (governance/findings/spikes.py); all sources together.
+CLIENT_ROLLUP_SQL = """
+INSERT INTO audit_clientrolluphourly (hour, client_ref, outcome, events)
+SELECT date_trunc('hour', time, 'UTC'), client_ref, outcome, count(*)
+FROM audit_stage WHERE client_ref <> '' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+ON CONFLICT ON CONSTRAINT client_rollup_hourly_key DO UPDATE SET
+    events = audit_clientrolluphourly.events + EXCLUDED.events
+"""
+
+# The four rollups as one statement (data-modifying CTEs): each statement of the function costs
 # ~0.03-0.1 ms of fixed overhead, which is most of the database's cost for a one-event group.
 ROLLUPS_SQL = (
     "WITH event_rollup AS ("
     + EVENT_ROLLUP_SQL.strip()
     + "),\nserver_rollup AS ("
     + SERVER_ROLLUP_SQL.strip()
+    + "),\nclient_rollup AS ("
+    + CLIENT_ROLLUP_SQL.strip()
     + ")\n"
     + IDENTITY_ROLLUP_SQL.strip()
 )
@@ -160,7 +175,7 @@ FUNCTION_DDL = (
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
     p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision,
-    p_protocol json, p_protocol_kinds text[])
+    p_protocol json, p_protocol_kinds text[], p_rules boolean)
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -191,6 +206,12 @@ BEGIN
         IF p_url THEN """
     + _in_function(DERIVE.remotes)
     + """; END IF;
+        -- Tool rows; with the event rules on, the same statement raises the tool findings.
+        IF p_rules THEN """
+    + _in_function(DERIVE.tools_with_rules)
+    + """; ELSE """
+    + _in_function(DERIVE.tools)
+    + """; END IF;
     END IF;
     IF p_grant THEN """
     + _in_function(DERIVE.grants)
@@ -200,6 +221,12 @@ BEGIN
     + ANYTHING_REVOKED_SQL.strip()
     + """) THEN """
     + _in_function(DERIVE.revoked_use)
+    + """; END IF;
+    -- Calls of blocked or deleted things: until something is, three probes of indexes: ~free.
+    IF p_rules AND (p_client OR p_server) AND ("""
+    + ANYTHING_BLOCKED_SQL.strip()
+    + """) THEN """
+    + _in_function(DERIVE.called_rules)
     + """; END IF;
     -- Protocol features (inventory/services/derive_protocol.py): only for a batch whose events
     -- carry some, i.e. an initialize, an elicitation, a sampling request (rare).
@@ -234,7 +261,7 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[])"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[], %s)"
 )
 
 
@@ -455,6 +482,8 @@ def _store(
         float(settings.CONTAINMENT_CLOCK_SKEW_SECONDS),
         orjson.dumps(protocol).decode() if protocol else None,
         sorted({r["kind"] for r in protocol}),
+        # The finding rules of the ingest path (inventory/services/derive_event_rules.py).
+        settings.FINDINGS_EVENT_RULES,
     ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
