@@ -32,8 +32,8 @@ from audit.services.fast_validation import FastEvent, protocol_reports, stage_ro
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, statements
-from inventory.services.derive_protocol import PROTOCOL_STAGE_DDL, PROTOCOL_STATEMENTS
 from inventory.services.derive_event_rules import EXISTS_SQL as ANYTHING_BLOCKED_SQL
+from inventory.services.derive_protocol import PROTOCOL_STAGE_DDL, PROTOCOL_STATEMENTS
 from inventory.services.derive_revoked import EXISTS_SQL as ANYTHING_REVOKED_SQL
 
 log = logging.getLogger(__name__)

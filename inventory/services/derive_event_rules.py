@@ -145,7 +145,9 @@ _UPSERT_TOOLS = """
        OR EXCLUDED.first_seen < inventory_tool.first_seen
     RETURNING id, server_id, name, xmax = 0 AS inserted"""
 
-TOOLS_SQL = f"WITH{_CALLED_TOOLS}\n{_UPSERT_TOOLS.strip()}\n"
+# (PL/pgSQL wants a destination for a RETURNING: the rules-off statement has none.)
+TOOLS_SQL = f"WITH{_CALLED_TOOLS}\n{_UPSERT_TOOLS.strip().rsplit(chr(10), 1)[0]}\n"
+
 
 # The evidence of one tool's calls in the batch, read only for the few tools a rule names.
 def _tool_calls(server: str, name: str) -> str:
@@ -172,8 +174,15 @@ violations AS (
     LEFT JOIN inventory_tool t ON t.server_id = c.server_id AND t.name = c.name
     {_tool_calls("c.server_name", "c.name")}
     WHERE NOT c.conforms AND coalesce(u.id, t.id) IS NOT NULL
-      AND NOT {_fresh(f"'{NAME_VIOLATION}'", "'inventory.tool'", "coalesce(u.id, t.id)::text",
-                      "c.name", "e.last_at")}
+      AND NOT {
+    _fresh(
+        f"'{NAME_VIOLATION}'",
+        "'inventory.tool'",
+        "coalesce(u.id, t.id)::text",
+        "c.name",
+        "e.last_at",
+    )
+}
     ORDER BY 4
     {_REFRESH.strip()})
 {_COLUMNS}
