@@ -124,7 +124,9 @@ ON CONFLICT ON CONSTRAINT identity_rollup_hourly_key DO UPDATE SET
 """
 
 # Errors and denials per client and hour are what the error-spike rule compares with the
-# client's own baseline (governance/findings/spikes.py); all sources together.
+# client's own baseline (governance/findings/spikes.py); all sources together. Like the tool
+# rows, kept only with settings.FINDINGS_EVENT_RULES on: off, ingest does what it did before
+# findings, and bench/ingest.py --rules-on-off measures what they add.
 CLIENT_ROLLUP_SQL = """
 INSERT INTO audit_clientrolluphourly (hour, client_ref, outcome, events)
 SELECT date_trunc('hour', time, 'UTC'), client_ref, outcome, count(*)
@@ -142,6 +144,14 @@ ROLLUPS_SQL = (
     + SERVER_ROLLUP_SQL.strip()
     + "),\nclient_rollup AS ("
     + CLIENT_ROLLUP_SQL.strip()
+    + ")\n"
+    + IDENTITY_ROLLUP_SQL.strip()
+)
+ROLLUPS_WITHOUT_CLIENTS_SQL = (
+    "WITH event_rollup AS ("
+    + EVENT_ROLLUP_SQL.strip()
+    + "),\nserver_rollup AS ("
+    + SERVER_ROLLUP_SQL.strip()
     + ")\n"
     + IDENTITY_ROLLUP_SQL.strip()
 )
@@ -206,11 +216,9 @@ BEGIN
         IF p_url THEN """
     + _in_function(DERIVE.remotes)
     + """; END IF;
-        -- Tool rows; with the event rules on, the same statement raises the tool findings.
+        -- Tool rows, and in the same statement the tool findings (derive_event_rules).
         IF p_rules THEN """
     + _in_function(DERIVE.tools_with_rules)
-    + """; ELSE """
-    + _in_function(DERIVE.tools)
     + """; END IF;
     END IF;
     IF p_grant THEN """
@@ -241,8 +249,11 @@ BEGIN
     + """
     END IF;
     """
+    + "IF p_rules THEN "
     + _in_function(ROLLUPS_SQL)
-    + """;
+    + "; ELSE "
+    + _in_function(ROLLUPS_WITHOUT_CLIENTS_SQL)
+    + """; END IF;
     """
     + BATCH_SQL.strip().replace(
         "VALUES (%s, %s, clock_timestamp(), %s, %s,",

@@ -272,9 +272,8 @@ class DeriveStatements:
     # ... a client, an actor or a grant, once anything is revoked (derive_revoked.EXISTS_SQL):
     # "used after revocation" flags; `%(skew)s` is the allowed clock skew in seconds.
     revoked_use: str
-    # ... a server: the Tool rows events show (derive_event_rules), and the same statement
-    # raising the tool findings when the event rules are on (settings.FINDINGS_EVENT_RULES).
-    tools: str
+    # ... a server, the event rules on (settings.FINDINGS_EVENT_RULES): the Tool rows events
+    # show and, in the same statement, the tool findings (derive_event_rules).
     tools_with_rules: str
     # ... a client or a server, rules on, once anything is blocked or deleted
     # (derive_event_rules.EXISTS_SQL): the "called" findings.
@@ -304,7 +303,6 @@ def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:
         remotes=render(_REMOTES_SQL),
         grants=render(_GRANTS_SQL),
         revoked_use=render(derive_revoked.REVOKED_USE_SQL),
-        tools=render(derive_event_rules.TOOLS_SQL),
         tools_with_rules=render(derive_event_rules.TOOLS_WITH_RULES_SQL),
         called_rules=render(derive_event_rules.CALLED_SQL),
     )

@@ -5,11 +5,13 @@ Part of the derived-state contract with audit's ingest (derive.statements), like
   (CALLED_SQL): events of a client or to a server the team blocked (review status), or to a
   server its registry marks deleted. One statement for the three, run only when something is
   blocked or deleted at all (EXISTS_SQL: probes of indexed status columns, ~free otherwise);
-- `tool.first_called` (info) and `tool.name_violation`: the tools statement (TOOLS_SQL) derives
-  the Tool rows events show, and with the rules on (TOOLS_WITH_RULES_SQL) raises the first when
-  it inserts a tool (one a registry listed is not new) and the second for a called name outside
-  1-128 characters of [A-Za-z0-9_.-] (inventory.models.TOOL_NAME_RE; one open finding per tool,
-  its name the dedup key).
+- `tool.first_called` (info) and `tool.name_violation`: the tools statement
+  (TOOLS_WITH_RULES_SQL) derives the Tool rows events show, raises the first when it inserts a
+  tool (one a registry listed is not new) and the second for a called name outside 1-128
+  characters of [A-Za-z0-9_.-] (inventory.models.TOOL_NAME_RE; one open finding per tool, its
+  name the dedup key). The Tool rows exist for these rules: with settings.FINDINGS_EVENT_RULES
+  off ingest does not derive them (nor the client rollup), so the switch measures all that
+  findings add to ingest.
 
 Evidence on every finding: the first event ids (MAX_EVENT_IDS), the first and last call and the
 number of calls counted. An open finding is refreshed at most once a minute (derive.FRESH, as
@@ -144,9 +146,6 @@ _UPSERT_TOOLS = """
     WHERE EXCLUDED.last_seen > inventory_tool.last_seen + {fresh}
        OR EXCLUDED.first_seen < inventory_tool.first_seen
     RETURNING id, server_id, name, xmax = 0 AS inserted"""
-
-# (PL/pgSQL wants a destination for a RETURNING: the rules-off statement has none.)
-TOOLS_SQL = f"WITH{_CALLED_TOOLS}\n{_UPSERT_TOOLS.strip().rsplit(chr(10), 1)[0]}\n"
 
 
 # The evidence of one tool's calls in the batch, read only for the few tools a rule names.

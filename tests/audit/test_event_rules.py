@@ -11,6 +11,7 @@ import orjson
 import pytest
 from django.test import override_settings
 
+from audit.models import ClientRollupHourly
 from audit.services.sources import create_source
 from governance.findings.event_rules import clear_quiet_event_findings
 from inventory.models import Client, Finding, FindingChange, Server, Tool
@@ -177,12 +178,13 @@ def test_a_tool_name_outside_the_mcp_rules_raises_one_finding_per_tool(
 
 
 @override_settings(FINDINGS_EVENT_RULES=False)
-def test_with_the_event_rules_off_nothing_is_raised_but_tools_are_still_derived(
+def test_with_the_event_rules_off_ingest_raises_nothing_and_derives_what_it_did_before(
     live_server, token, inventory
 ):
     post(live_server, token, [call(client=BLOCKED_AGENT, tool="new.tool")])
     assert not Finding.objects.exists()
-    assert Tool.objects.filter(name="new.tool").exists()
+    assert not Tool.objects.filter(name="new.tool").exists()
+    assert not ClientRollupHourly.objects.exists()
 
 
 def test_an_unblocked_client_clears_and_a_quiet_one_clears_after_the_quiet_period(
