@@ -404,6 +404,7 @@ def main():
                 token=token,
                 args=args,
                 connect=connect,
+                postgres=lambda: process_tree(postmaster_pid(PGDATA)),
             )
             return
         a1, a4, b, c, c4, c0 = [], [], [], [], [], []

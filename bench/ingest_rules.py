@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import statistics
 
+from cputime import CpuMeter, process_tree
+
 BLOCKED_CLIENTS = ("https://client0.example.com/cimd.json", "https://client1.example.com/cimd.json")
 BLOCKED_SERVER = "io.github.org0/server"
 DELETED_SERVER = "io.github.org1/server"
@@ -66,12 +68,22 @@ def findings_count(connect) -> dict[str, int]:
     return dict(rows)
 
 
-def on_off(*, make_events, start_server, post_all, token, args, connect) -> None:
-    """Run (b) and (c4) against the rules-on and -off servers in alternation."""
+def on_off(*, make_events, start_server, post_all, token, args, connect, postgres) -> None:
+    """Run (b) and (c4) against the rules-on and -off servers in alternation; also the CPU
+    seconds per event of the web server and PostgreSQL in each (b) run (bench/cputime.py):
+    steadier than throughput on a shared machine, where other tenants take the cores."""
     import orjson
 
     servers = {"on": start_server("1"), "off": start_server("0")}
     rates = {(mode, kind): [] for mode in servers for kind in ("b", "c4")}
+    cpu = {mode: [] for mode in servers}
+    meters = {
+        mode: CpuMeter(
+            {"web": lambda s=server: process_tree(s.proc.pid), "postgres": postgres},
+            reaped=("postgres",),
+        )
+        for mode, server in servers.items()
+    }
     try:
         for mode, server in servers.items():  # warm-up: connections, stages, first plans
             seed = 800_000 + (0 if mode == "on" else 1)
@@ -86,7 +98,10 @@ def on_off(*, make_events, start_server, post_all, token, args, connect) -> None
                 seed = 10_000 * (run + 1) + (0 if mode == "on" else 5_000)
                 events = add_new_tools(make_events(args.events, seed=seed), seed=seed)
                 bodies = [orjson.dumps(events[i : i + 1000]) for i in range(0, len(events), 1000)]
+                meters[mode].start()
                 rates[mode, "b"].append(len(events) / post_all(server.url, token, bodies, 4))
+                used = meters[mode].stop()
+                cpu[mode].append({role: used[role] / len(events) * 1e6 for role in used})
                 singles = [
                     orjson.dumps([e])
                     for e in add_new_tools(make_events(args.single, seed=seed + 1), seed=seed + 1)
@@ -95,7 +110,8 @@ def on_off(*, make_events, start_server, post_all, token, args, connect) -> None
             print(
                 f"run {run + 1}: (b) on {rates['on', 'b'][-1]:,.0f}/s off "
                 f"{rates['off', 'b'][-1]:,.0f}/s   (c4) on {rates['on', 'c4'][-1]:,.0f}/s off "
-                f"{rates['off', 'c4'][-1]:,.0f}/s",
+                f"{rates['off', 'c4'][-1]:,.0f}/s   (b) CPU us/event on "
+                f"{sum(cpu['on'][-1].values()):.0f} off {sum(cpu['off'][-1].values()):.0f}",
                 flush=True,
             )
     finally:
@@ -109,3 +125,18 @@ def on_off(*, make_events, start_server, post_all, token, args, connect) -> None
             f"({kind}) {label}: rules on {on:,.0f}/s, off {off:,.0f}/s, "
             f"on ÷ off = {on / off:.2f} (medians), {paired:.2f} (median of the runs' ratios)"
         )
+    for mode in servers:
+        web, db = (
+            statistics.median(run[role] for run in cpu[mode]) for role in ("web", "postgres")
+        )
+        print(
+            f"(b) CPU per event, rules {mode}: web {web:.1f} us + PostgreSQL {db:.1f} us "
+            f"= {web + db:.1f} us (medians)"
+        )
+    on, off = (
+        statistics.median(run["web"] + run["postgres"] for run in cpu[mode]) for mode in servers
+    )
+    print(
+        f"(b) CPU per event off ÷ on = {off / on:.2f} (the throughput ratio a saturated machine "
+        "would see)"
+    )
