@@ -62,6 +62,11 @@ def mark_inventory(connect) -> None:
     )
 
 
+def _own(used: dict[str, float]) -> float:
+    """CPU per event of the web server and PostgreSQL (not the machine's, others included)."""
+    return used["web"] + used["postgres"]
+
+
 def findings_count(connect) -> dict[str, int]:
     with connect() as conn:
         rows = conn.execute("SELECT kind, count(*) FROM inventory_finding GROUP BY kind").fetchall()
@@ -111,7 +116,7 @@ def on_off(*, make_events, start_server, post_all, token, args, connect, postgre
                 f"run {run + 1}: (b) on {rates['on', 'b'][-1]:,.0f}/s off "
                 f"{rates['off', 'b'][-1]:,.0f}/s   (c4) on {rates['on', 'c4'][-1]:,.0f}/s off "
                 f"{rates['off', 'c4'][-1]:,.0f}/s   (b) CPU us/event on "
-                f"{sum(cpu['on'][-1].values()):.0f} off {sum(cpu['off'][-1].values()):.0f}",
+                f"{_own(cpu['on'][-1]):.0f} off {_own(cpu['off'][-1]):.0f}",
                 flush=True,
             )
     finally:
@@ -133,9 +138,7 @@ def on_off(*, make_events, start_server, post_all, token, args, connect, postgre
             f"(b) CPU per event, rules {mode}: web {web:.1f} us + PostgreSQL {db:.1f} us "
             f"= {web + db:.1f} us (medians)"
         )
-    on, off = (
-        statistics.median(run["web"] + run["postgres"] for run in cpu[mode]) for mode in servers
-    )
+    on, off = (statistics.median(_own(run) for run in cpu[mode]) for mode in servers)
     print(
         f"(b) CPU per event off ÷ on = {off / on:.2f} (the throughput ratio a saturated machine "
         "would see)"

@@ -26,7 +26,7 @@ import psycopg.errors
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from audit.services import group_commit, partitions, seal
+from audit.services import fresh_tools, group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.fast_validation import FastEvent, protocol_reports, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
@@ -185,7 +185,7 @@ FUNCTION_DDL = (
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
     p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision,
-    p_protocol json, p_protocol_kinds text[], p_rules boolean)
+    p_protocol json, p_protocol_kinds text[], p_rules boolean, p_tools boolean)
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -216,8 +216,9 @@ BEGIN
         IF p_url THEN """
     + _in_function(DERIVE.remotes)
     + """; END IF;
-        -- Tool rows, and in the same statement the tool findings (derive_event_rules).
-        IF p_rules THEN """
+        -- Tool rows, and in the same statement the tool findings (derive_event_rules), unless
+        -- this process stored all the batch's tools within the minute (fresh_tools.py).
+        IF p_rules AND p_tools THEN """
     + _in_function(DERIVE.tools_with_rules)
     + """; END IF;
     END IF;
@@ -272,7 +273,7 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[], %s)"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[], %s, %s)"
 )
 
 
@@ -486,6 +487,9 @@ def _store(
     protocol = [r for r in reports if "kind" in r]
     if protocol:
         reports = [r for r in reports if "kind" not in r]
+    tools_needed = settings.FINDINGS_EVENT_RULES and not fresh_tools.all_fresh(rows)
+    # Remembered once committed: only when this call's transaction is its own.
+    remember = tools_needed and not connection.in_atomic_block
     flags = [
         *_derive_flags(rows),
         bool(reports) or want_fresh,
@@ -495,11 +499,14 @@ def _store(
         sorted({r["kind"] for r in protocol}),
         # The finding rules of the ingest path (inventory/services/derive_event_rules.py).
         settings.FINDINGS_EVENT_RULES,
+        tools_needed,
     ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             cursor.execute(CALL_SQL, [source_id, _rows_json(rows), *flags])
             batch_id, accepted, fresh = cursor.fetchone()
+        if remember and accepted == len(rows):
+            fresh_tools.remember(rows)
         return accepted, batch_id, fresh
     with transaction.atomic():
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
@@ -516,6 +523,8 @@ def _store(
                     fresh = set(fresh or ())
                     reports = [r for r in reports if r["ordinal"] in fresh]
                 apply_task_reports(cursor, reports)
+    if remember and accepted == len(rows):
+        fresh_tools.remember(rows)
     return accepted, batch_id, fresh
 
 

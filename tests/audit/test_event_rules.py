@@ -229,3 +229,17 @@ def test_a_server_listed_again_clears_its_deleted_finding(live_server, token, in
     post(live_server, token, [call(server="io.github.gone/old")])
     Server.objects.filter(pk=inventory["deleted"].pk).update(registry_status="active")
     assert clear_quiet_event_findings(NOW)[DELETED_KIND] == 1
+
+
+def test_a_batch_of_tools_this_process_stored_within_the_minute_skips_the_tool_statement(
+    live_server, token, inventory
+):
+    post(live_server, token, [call(tool="fetch_page", time=ago(1))])
+    Tool.objects.filter(name="fetch_page").delete()  # behind the process's back
+    post(live_server, token, [call(tool="fetch_page", time=ago(0.5))])
+    assert not Tool.objects.filter(name="fetch_page").exists()  # remembered: skipped
+    # An event earlier than the remembered ones, or a tool not seen yet: the statement runs.
+    post(live_server, token, [call(tool="fetch_page", time=ago(2))])
+    assert Tool.objects.filter(name="fetch_page").exists()
+    post(live_server, token, [call(tool="fetch_page"), call(tool="open_page")])
+    assert Tool.objects.filter(name="open_page").exists()
