@@ -231,7 +231,8 @@ class IdentityRollupHourly(models.Model):
 
 class ClientRollupHourly(models.Model):
     """Events per hour by client (the event's client.id), maintained at ingest: the activity
-    evidence report's "events by client" over months of events without scanning them."""
+    evidence report's "events by client" over months of events without scanning them, and the
+    error-spike rule's baseline (`errors` counts errors and denials)."""
 
     hour = models.DateTimeField()
     client_ref = models.TextField()

@@ -1,6 +1,7 @@
 """Ingest benchmark: (a) raw COPY ceiling, (b) HTTP batches, (c) one event per request, RSS.
 
 Usage:  .venv/bin/python bench/ingest.py [--events 100000] [--single 5000] [--protocol-on-off]
+        [--rules-on-off]
 
 Runs against the worktree's embedded PostgreSQL (./var/pg, default durability: fsync and
 synchronous_commit on), in a throwaway database created here and dropped at the end.
@@ -45,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cputime import CpuMeter, postmaster_pid, process_tree  # noqa: E402
 from ingest_inprocess import bench_floor, profile_service  # noqa: E402
 from ingest_protocol import on_off  # noqa: E402
+from ingest_rules import on_off as rules_on_off  # noqa: E402
 from loadgen import post_all, timed_threads  # noqa: E402  (bench/ is a folder of scripts: by path)
 
 PGDATA = devdb.DEFAULT_PGDATA
@@ -356,6 +358,12 @@ def main():
         help="with --protocol-on-off: the protocol traffic as a multiple of 3%% (0 = none: the "
         "control run, where on and off differ only by the cheap checks)",
     )
+    parser.add_argument(
+        "--rules-on-off",
+        action="store_true",
+        help="only (b) and (c4) with the finding rules of the ingest path on and off, "
+        "alternating, with blocked and deleted clients and servers (bench/ingest_rules.py)",
+    )
     args = parser.parse_args()
     import orjson
 
@@ -384,6 +392,19 @@ def main():
                 post_all=post_all,
                 token=token,
                 args=args,
+            )
+            return
+        if args.rules_on_off:
+            rules_on_off(
+                make_events=make_events,
+                start_server=lambda on: Server(
+                    workers=args.workers, env={"FINDINGS_EVENT_RULES": on}
+                ),
+                post_all=post_all,
+                token=token,
+                args=args,
+                connect=connect,
+                postgres=lambda: process_tree(postmaster_pid(PGDATA)),
             )
             return
         a1, a4, b, c, c4, c0 = [], [], [], [], [], []

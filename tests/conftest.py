@@ -99,6 +99,9 @@ def _empty_audit_store_after_transactional_tests(request):
     from audit.source_auth import forget_rate_windows
 
     forget_rate_windows()
+    from audit.services import fresh_tools
+
+    fresh_tools.forget()  # the tool rows it remembers are gone
 
 
 @pytest.fixture

@@ -7,8 +7,10 @@ One transaction per batch, set-based throughout (see docs/ingest.md for the numb
 3. one statement inserts the dedup keys (ON CONFLICT DO NOTHING), drops the duplicates from the
    stage, inserts the new events and returns their count and the sha256 of their stored rows;
 4. derived inventory state and hourly rollups from the stage (INSERT … SELECT … GROUP BY),
-   the "used after revocation" flags once anything has been revoked, and the MCP protocol
-   features of the few events that carry some (inventory/services/derive_protocol.py);
+   the "used after revocation" flags once anything has been revoked, the finding rules of the
+   ingest path (calls of blocked or deleted things, new and badly named tools:
+   inventory/services/derive_event_rules.py), and the MCP protocol features of the few events
+   that carry some (inventory/services/derive_protocol.py);
 5. the batch row with its content hash; after the commit the batch is sealed into the chain
    (audit/services/seal.py) in a short transaction of its own.
 """
@@ -24,12 +26,13 @@ import psycopg.errors
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from audit.services import group_commit, partitions, seal
+from audit.services import fresh_tools, group_commit, partitions, seal
 from audit.services.canon import PIN_SETTINGS, canon_sql
 from audit.services.fast_validation import FastEvent, protocol_reports, stage_row
 from audit.services.server_join import SERVER_URL, join_servers_by_url
 from audit.services.validation import STAGE_COLUMNS, Limits, normalize_event
 from inventory.services.derive import apply_task_reports, statements
+from inventory.services.derive_event_rules import EXISTS_SQL as ANYTHING_BLOCKED_SQL
 from inventory.services.derive_protocol import PROTOCOL_STAGE_DDL, PROTOCOL_STATEMENTS
 from inventory.services.derive_revoked import EXISTS_SQL as ANYTHING_REVOKED_SQL
 
@@ -120,6 +123,8 @@ ON CONFLICT ON CONSTRAINT identity_rollup_hourly_key DO UPDATE SET
     errors = audit_identityrolluphourly.errors + EXCLUDED.errors
 """
 
+# Events and errors/denials per client and hour: the activity report's "events by client" and
+# the error-spike rule's baseline (governance/findings/spikes.py), all sources together.
 CLIENT_ROLLUP_SQL = """
 INSERT INTO audit_clientrolluphourly (hour, client_ref, events, errors)
 SELECT date_trunc('hour', time, 'UTC'), client_ref, count(*),
@@ -172,7 +177,7 @@ FUNCTION_DDL = (
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
     p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision,
-    p_protocol json, p_protocol_kinds text[])
+    p_protocol json, p_protocol_kinds text[], p_rules boolean, p_tools boolean)
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -203,6 +208,11 @@ BEGIN
         IF p_url THEN """
     + _in_function(DERIVE.remotes)
     + """; END IF;
+        -- Tool rows, and in the same statement the tool findings (derive_event_rules), unless
+        -- this process stored all the batch's tools within the minute (fresh_tools.py).
+        IF p_rules AND p_tools THEN """
+    + _in_function(DERIVE.tools_with_rules)
+    + """; END IF;
     END IF;
     IF p_grant THEN """
     + _in_function(DERIVE.grants)
@@ -212,6 +222,12 @@ BEGIN
     + ANYTHING_REVOKED_SQL.strip()
     + """) THEN """
     + _in_function(DERIVE.revoked_use)
+    + """; END IF;
+    -- Calls of blocked or deleted things: until something is, three probes of indexes: ~free.
+    IF p_rules AND (p_client OR p_server) AND ("""
+    + ANYTHING_BLOCKED_SQL.strip()
+    + """) THEN """
+    + _in_function(DERIVE.called_rules)
     + """; END IF;
     -- Protocol features (inventory/services/derive_protocol.py): only for a batch whose events
     -- carry some, i.e. an initialize, an elicitation, a sampling request (rare).
@@ -246,7 +262,7 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[])"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[], %s, %s)"
 )
 
 
@@ -460,6 +476,9 @@ def _store(
     protocol = [r for r in reports if "kind" in r]
     if protocol:
         reports = [r for r in reports if "kind" not in r]
+    tools_needed = settings.FINDINGS_EVENT_RULES and not fresh_tools.all_fresh(rows)
+    # Remembered once committed: only when this call's transaction is its own.
+    remember = tools_needed and not connection.in_atomic_block
     flags = [
         *_derive_flags(rows),
         bool(reports) or want_fresh,
@@ -467,11 +486,16 @@ def _store(
         float(settings.CONTAINMENT_CLOCK_SKEW_SECONDS),
         orjson.dumps(protocol).decode() if protocol else None,
         sorted({r["kind"] for r in protocol}),
+        # The finding rules of the ingest path (inventory/services/derive_event_rules.py).
+        settings.FINDINGS_EVENT_RULES,
+        tools_needed,
     ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             cursor.execute(CALL_SQL, [source_id, _rows_json(rows), *flags])
             batch_id, accepted, fresh = cursor.fetchone()
+        if remember and accepted == len(rows):
+            fresh_tools.remember(rows)
         return accepted, batch_id, fresh
     with transaction.atomic():
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
@@ -488,6 +512,8 @@ def _store(
                     fresh = set(fresh or ())
                     reports = [r for r in reports if r["ordinal"] in fresh]
                 apply_task_reports(cursor, reports)
+    if remember and accepted == len(rows):
+        fresh_tools.remember(rows)
     return accepted, batch_id, fresh
 
 

@@ -74,7 +74,8 @@ def list_partitions() -> list[tuple[str, datetime]]:
 
 
 def apply_retention(*, now: datetime | None = None) -> list[str]:
-    """Drop months older than every source's retention; purge dedup keys past the max age."""
+    """Drop months older than every source's retention (and the client rollup's hours older than
+    it); purge dedup keys past the max age."""
     now = now or datetime.now(UTC)
     longest = EventSource.objects.aggregate(m=Max("retention_days"))["m"]
     dropped = []
@@ -87,6 +88,8 @@ def apply_retention(*, now: datetime | None = None) -> list[str]:
                     cursor.execute(f'DROP TABLE "{name}"')
                 dropped.append(name)
                 log.info("audit retention dropped partition %s (before %s)", name, cutoff.date())
+        with connection.cursor() as cursor:  # the client rollup goes with the events it counts
+            cursor.execute("DELETE FROM audit_clientrolluphourly WHERE hour < %s", [cutoff])
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM audit_event_dedup WHERE time < %s",

@@ -20,10 +20,13 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from governance.findings import event_rules, spikes
 from inventory.models import Finding
 from inventory.services import inventory_rules
+from inventory.services.finding_reconcile import resolve_all
 from inventory.services.flags import TASK_PAST_TTL, acting_as
 from inventory.services.inventory_rules import INVENTORY_RULES, run_inventory_rule
+from inventory.services.rule_settings import effective_rule
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +51,32 @@ def run_task_past_ttl(now: datetime) -> dict:
 
 run_task_past_ttl.kind = TASK_PAST_TTL
 
+
+def run_error_spikes(now: datetime) -> dict:
+    """Error and denial spikes from the hourly rollups (governance/findings/spikes.py); a rule
+    the Admin turned off raises nothing and resolves what it had opened."""
+    if not effective_rule(spikes.KIND).enabled:
+        return resolve_all(spikes.KIND, why="rule disabled", now=now)
+    return spikes.raise_error_spikes(now)
+
+
+run_error_spikes.kind = spikes.KIND
+
+
+def clear_quiet_called(now: datetime) -> dict:
+    """The ingest path raises the "called" findings; a run resolves those that no longer hold
+    (unblocked, listed again) or were quiet for the rule's quiet_hours."""
+    return {
+        kind: {"raised": 0, "resolved": count}
+        for kind, count in event_rules.clear_quiet_event_findings(now).items()
+    }
+
+
 SCHEDULED_RULES: list[Callable[[datetime], dict]] = [
     *(_inventory_rule(kind) for kind in INVENTORY_RULES),
     run_task_past_ttl,
+    run_error_spikes,
+    clear_quiet_called,
 ]
 
 

@@ -446,6 +446,9 @@ def _task_ttl(rng, number: int) -> int:
     return 30 * 86_400_000 if number % 4 == 0 else ttl_ms
 
 
+CATALOG_TOOLS = {spec["name"]: spec["tools"] for spec in SERVERS}
+
+
 def _tasks(rng, anchor, scale, grant_pks) -> int:
     """Tasks on grants that are active now or were, each with its status history."""
     grants = list(
@@ -457,9 +460,15 @@ def _tasks(rng, anchor, scale, grant_pks) -> int:
     created_count = 0
     for number in range(_n(300, scale)):
         grant = rng.choice(grants)
+        # The catalog's tools only: ingest derives tools from events too (the demo's protocol
+        # traffic calls `sync` anywhere), and a reseed must choose from the same list.
         tools = tools_by_server.setdefault(
             grant.server_id,
-            list(grant.server.tools.order_by("name").values_list("name", flat=True)),
+            list(
+                grant.server.tools.filter(name__in=CATALOG_TOOLS.get(grant.server.name, ()))
+                .order_by("name")
+                .values_list("name", flat=True)
+            ),
         )
         path = rng.choices([p for p, _ in TASK_PATHS], [w for _, w in TASK_PATHS])[0]
         at = _ago(anchor, rng, 20, 0.2)

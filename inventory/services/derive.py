@@ -7,7 +7,8 @@ builds it into its per-connection function): one INSERT … SELECT … GROUP BY 
 entity. `STAGE_READS` lists every stage column these statements read; `statements` refuses a
 stage without one of them. Rows are upserted in key order so concurrent batches take row locks
 in the same order (no deadlocks between them). `apply_task_reports` advances tasks: one read,
-one write each. `derive_revoked` raises the "used after revocation" flags.
+one write each. `derive_revoked` raises the "used after revocation" flags, `derive_event_rules`
+the findings about blocked, deleted and new things being called (and derives the Tool rows).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inventory.remote_urls import USERINFO_PATTERN
-from inventory.services import derive_revoked
+from inventory.services import derive_event_rules, derive_revoked
 from inventory.services.derive_tasks import apply_task_reports  # noqa: F401  (re-exported)
 
 # "events" is SeenFrom.EVENTS; first_seen/last_seen only ever widen. last_seen is kept to the
@@ -251,6 +252,7 @@ STAGE_READS = (
     "client_version",
     "server_name",
     "server_url",
+    "tool",
     "grant_issuer",
     "grant_id",
     "payload",
@@ -270,6 +272,12 @@ class DeriveStatements:
     # ... a client, an actor or a grant, once anything is revoked (derive_revoked.EXISTS_SQL):
     # "used after revocation" flags; `%(skew)s` is the allowed clock skew in seconds.
     revoked_use: str
+    # ... a server, the event rules on (settings.FINDINGS_EVENT_RULES): the Tool rows events
+    # show and, in the same statement, the tool findings (derive_event_rules).
+    tools_with_rules: str
+    # ... a client or a server, rules on, once anything is blocked or deleted
+    # (derive_event_rules.EXISTS_SQL): the "called" findings.
+    called_rules: str
 
 
 def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:
@@ -295,4 +303,6 @@ def statements(*, stage_table: str, columns: Sequence[str]) -> DeriveStatements:
         remotes=render(_REMOTES_SQL),
         grants=render(_GRANTS_SQL),
         revoked_use=render(derive_revoked.REVOKED_USE_SQL),
+        tools_with_rules=render(derive_event_rules.TOOLS_WITH_RULES_SQL),
+        called_rules=render(derive_event_rules.CALLED_SQL),
     )
