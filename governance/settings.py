@@ -284,6 +284,11 @@ SPECTACULAR_SETTINGS = {
         # A revocation's action, and the actions an Admin may start (undo starts elsewhere).
         "RevocationActionEnum": "governance.containment.models.Revocation.Action",
         "StartableActionEnum": "governance.containment.targets.STARTABLE_CHOICES",
+        # Findings, review campaigns, alert destinations and reports each have a status or kind.
+        "FindingStatusEnum": "inventory.models.findings.Finding.Status",
+        "CampaignStatusEnum": "governance.reviews.models.Campaign.Status",
+        "DestinationKindEnum": "governance.alerts.models.Destination.Kind",
+        "ReportKindEnum": "governance.reports.models.ReportKind",
     },
 }
 

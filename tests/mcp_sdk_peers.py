@@ -58,7 +58,7 @@ def reports_server() -> MCPServer:
         await ctx.session.create_message(
             [types.SamplingMessage(role="user", content=types.TextContent(type="text", text="?"))],
             max_tokens=50,
-            tools=[types.Tool(name="report_run_sql", input_schema={"type": "object"})],
+            tools=[types.Tool(name="run_sql", input_schema={"type": "object"})],
             tool_choice=types.ToolChoice(mode="auto"),
         )
         return "ok"

@@ -107,7 +107,7 @@ class BulkSerializer(NoteSerializer):
     )
 
 
-class BulkResultSerializer(serializers.Serializer):
+class FindingBulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     done = serializers.IntegerField(help_text="Findings changed.")
     skipped = serializers.IntegerField(help_text="Findings the action did not apply to.")
@@ -201,7 +201,7 @@ class FindingViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         summary="One action on many findings",
         request=BulkSerializer,
-        responses={200: BulkResultSerializer},
+        responses={200: FindingBulkResultSerializer},
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request):
@@ -222,7 +222,7 @@ class FindingViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
             )
         except services.TriageError as exc:
             raise ValidationError({exc.field: [exc.message]}) from exc
-        return Response(BulkResultSerializer(result).data)
+        return Response(FindingBulkResultSerializer(result).data)
 
 
 def register(router) -> None:

@@ -180,7 +180,7 @@ class BulkDecideSerializer(serializers.Serializer):
     )
 
 
-class BulkResultSerializer(serializers.Serializer):
+class ReviewBulkResultSerializer(serializers.Serializer):
     decided = serializers.IntegerField()
 
 
@@ -283,7 +283,7 @@ class ReviewItemViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelViewSet)
     @extend_schema(
         summary="Decide keep or revoke for every item a filter (or a list of ids) matches",
         request=BulkDecideSerializer,
-        responses=BulkResultSerializer,
+        responses=ReviewBulkResultSerializer,
     )
     @action(detail=False, methods=["post"], url_path="bulk-decide", url_name="bulk_decide")
     def bulk_decide(self, request):

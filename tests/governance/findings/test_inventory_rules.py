@@ -284,11 +284,11 @@ def test_one_failing_rule_is_reported_and_the_others_still_run(monkeypatch):
     def broken(now):
         raise RuntimeError("rollups unavailable")
 
-    broken.kind = "activity.error_spike"
+    broken.kind = "test.broken_rule"
     monkeypatch.setattr("governance.findings.rules.SCHEDULED_RULES", [broken, *SCHEDULED_RULES])
     _grant(_client("svc", review_status="blocked"))
     results = run_scheduled_rules(NOW)
-    assert results["activity.error_spike"] == {"error": "rollups unavailable"}
+    assert results["test.broken_rule"] == {"error": "rollups unavailable"}
     assert results["client.blocked_with_grants"]["raised"] == 1
 
 
