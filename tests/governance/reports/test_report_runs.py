@@ -16,7 +16,7 @@ from audit.models import EventBatch
 from governance.access.models import AdminAction
 from governance.platform import jobs
 from governance.reports import catalog, services
-from governance.reports.models import ReportDownload, ReportRun
+from governance.reports.models import ReportDownload, ReportKind, ReportRun
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +169,7 @@ def _source():
     from audit.models import EventSource
 
     return EventSource.objects.create(name="bench")
+
+
+def test_every_report_kind_the_console_offers_has_its_builder():
+    assert set(catalog.BUILDERS) == set(ReportKind.values)
