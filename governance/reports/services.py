@@ -180,7 +180,10 @@ def report_path(run: ReportRun) -> Path:
 
 
 def file_name_for(run: ReportRun) -> str:
-    period = (run.period_end or run.queued_at).strftime("%Y%m%d")
+    # The period's last day, included (its end is the next midnight, exclusive), as the form
+    # and the command name it: a report "to 2026-11-30" is named ...-20261130-...
+    last = run.period_end - timedelta(microseconds=1) if run.period_end else run.queued_at
+    period = last.strftime("%Y%m%d")
     return f"{run.kind}-{period}-{run.pk}.{EXTENSIONS[run.format]}"
 
 
