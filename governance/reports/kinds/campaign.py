@@ -68,9 +68,12 @@ def build(params: Mapping) -> Report:
         [
             ("Name", campaign.name),
             ("State", state),
-            ("Opened", campaign.created_at.isoformat()),
-            ("Due", campaign.due_at.isoformat()),
-            ("Closed", campaign.closed_at.isoformat() if campaign.closed_at else ""),
+            ("Opened", campaign.created_at.isoformat(timespec="seconds")),
+            ("Due", campaign.due_at.isoformat(timespec="seconds")),
+            (
+                "Closed",
+                campaign.closed_at.isoformat(timespec="seconds") if campaign.closed_at else "",
+            ),
             ("Closed by", campaign.closed_by.get_username() if campaign.closed_by else ""),
             ("Reviewers chosen by", campaign.get_reviewer_rule_display()),
             ("Scope", _scope_text(campaign.scope)),

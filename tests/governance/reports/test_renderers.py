@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import openpyxl
 import pypdf
 
 from governance.reports.render import WRITERS
-from governance.reports.render.cells import neutralise
+from governance.reports.render.cells import neutralise, period_text
 from tests.governance.reports.samples import HOSTILE, sample_report
 
 
@@ -94,3 +94,10 @@ def test_pdf_has_a_cover_charts_and_every_row_on_numbered_pages():
     assert "user399@example.com" in text and "400 rows" in text
     assert f"Page {len(pages)}" in pages[-1]
     assert sum("Identity" in page for page in pages[2:]) >= len(pages) - 3  # header repeats
+
+
+def test_a_period_of_whole_days_reads_as_its_first_and_last_day():
+    report = sample_report(1)
+    report.period_start = datetime(2026, 9, 1, tzinfo=UTC)
+    report.period_end = datetime(2026, 12, 1, tzinfo=UTC)  # exclusive: the next midnight
+    assert period_text(report) == "2026-09-01 to 2026-11-30 (UTC, both days included)"
