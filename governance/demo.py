@@ -73,7 +73,7 @@ def seed_demo_connections() -> list:
 
 DEMO_CAMPAIGN = "Warehouse ETL loader access review (demo)"
 DEMO_CAMPAIGN_CLIENT = "Warehouse ETL loader"
-DEMO_DECIDED = 6  # the first items (by id) get the console's recommendation as their decision
+DEMO_DECIDED = {"keep": 4, "revoke": 2}  # decisions the demo campaign starts with
 DEMO_SCHEDULE = "Weekly access inventory (demo)"
 
 
@@ -103,7 +103,7 @@ def seed_demo_compliance() -> None:
 
 def _seed_demo_campaign(admin) -> None:
     client = Client.objects.filter(name=DEMO_CAMPAIGN_CLIENT).order_by("pk").first()
-    if client is None or not client.grants.exists():
+    if client is None or not client.grants.filter(status="active").exists():
         return  # a demo seeded smaller than usual: nothing to review
     campaign = reviews.open_campaign(
         actor=admin,
@@ -115,10 +115,15 @@ def _seed_demo_campaign(admin) -> None:
         due_at=timezone.now() + timedelta(days=14),
         remind_days_before=[7, 1],
     )
-    for item in campaign.items.order_by("id")[:DEMO_DECIDED]:
-        reviews.decide(
-            item=item,
-            by=admin,
-            decision=item.recommendation,
-            justification="Demo: the owner confirmed the nightly load still needs it.",
-        )
+    # Some of each: the first items the console says to keep are kept, the first it says to
+    # revoke are revoked (carried out when an Admin closes the campaign).
+    for recommendation, count in DEMO_DECIDED.items():
+        for item in campaign.items.filter(recommendation=recommendation).order_by("id")[:count]:
+            reviews.decide(
+                item=item,
+                by=admin,
+                decision=recommendation,
+                justification="Demo: the owner confirmed the nightly load still needs it."
+                if recommendation == "keep"
+                else "",
+            )

@@ -21,6 +21,7 @@ from governance.reports.kinds import controls
 from governance.reports.kinds.params import filter_params
 from governance.reviews import queries as review_queries
 from governance.reviews.models import Campaign, ReviewItem
+from governance.reviews.scope import describe
 
 KIND = "campaign"
 
@@ -76,7 +77,7 @@ def build(params: Mapping) -> Report:
             ),
             ("Closed by", campaign.closed_by.get_username() if campaign.closed_by else ""),
             ("Reviewers chosen by", campaign.get_reviewer_rule_display()),
-            ("Scope", _scope_text(campaign.scope)),
+            ("Scope", describe(campaign.scope)),
             ("Record SHA-256", campaign.record_sha256 if closed else ""),
         ],
         controls=controls.ACCESS_REVIEW,
@@ -123,10 +124,6 @@ def _items(campaign: Campaign) -> QuerySet:
     return review_queries.campaign_items(campaign, {"sort": "id"}).select_related(
         "grant__subject", "grant__client", "grant__server"
     )
-
-
-def _scope_text(scope: dict) -> str:
-    return "; ".join(f"{key}: {value}" for key, value in sorted((scope or {}).items())) or "all"
 
 
 def _context(item: ReviewItem, *keys: str) -> str:

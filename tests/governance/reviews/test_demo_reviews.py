@@ -5,10 +5,11 @@ import pytest
 from django.core.management import call_command
 
 from governance.access.models import AdminAction
-from governance.demo import DEMO_CAMPAIGN, DEMO_SCHEDULE
+from governance.demo import DEMO_CAMPAIGN, DEMO_CAMPAIGN_CLIENT, DEMO_SCHEDULE
 from governance.reports.models import ReportSchedule
 from governance.reviews import queries
 from governance.reviews.models import Campaign, ReviewItem
+from governance.reviews.scope import describe
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +22,11 @@ def test_a_fresh_demo_has_an_open_campaign_with_decisions_and_a_schedule(admin_u
     assert campaign.status == Campaign.Status.OPEN
     assert progress["decided"] > 0 and progress["pending"] > 0
     assert queries.pending_count(admin_user) == progress["pending"]  # on the admin's queue
+    # Its scope is named in words, the client by its name (the page, the record, the report).
+    client_id = campaign.scope["client_ids"][0]
+    assert (
+        describe(campaign.scope) == f"active grants: clients {DEMO_CAMPAIGN_CLIENT} (#{client_id})"
+    )
     schedule = ReportSchedule.objects.get(name=DEMO_SCHEDULE)
     assert (schedule.kind, schedule.cadence, schedule.enabled) == (
         "access_inventory",
