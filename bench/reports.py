@@ -2,9 +2,8 @@
 the ratio to a baseline measured in the same run.
 
 (c) PDF of --pdf-grants grants (default 1,000) with charts, through the real builder
-    (access_inventory) and renderer; goal <= 5 s. The access inventory has figures but no chart
-    of its own, so the bench draws a bar chart of each figures section. Baseline: the same
-    report as CSV.
+    (access_inventory, which draws two charts of its own: grants by status and by review
+    state) and renderer; goal <= 5 s. Baseline: the same report as CSV.
 (b) Access inventory of --grants grants (default 100,000) as CSV; goal >= 50,000 rows/s, memory
     bounded. Baseline: a bare server-side cursor over the grants joined to their names, written
     with the csv module (no report, no neutralising). Memory: tracemalloc's peak over a second
@@ -167,27 +166,7 @@ class CountingSink(io.RawIOBase):
         return len(data)
 
 
-def with_charts(report):
-    """The report, with a bar chart of each of its figures sections when it has no chart of its
-    own (the access inventory has none): the PDF figure is "with charts"."""
-    from governance.reports.document import Chart, Figures
-
-    if any(isinstance(section, Chart) for section in report.sections):
-        return report
-    charts = [
-        Chart(s.title, "bar", [str(k) for k, _ in s.items], {"grants": [v for _, v in s.items]})
-        for s in report.sections
-        if isinstance(s, Figures)
-    ]
-    report.sections[:0] = charts
-    if report.primary_table is not None:
-        report.primary_table += len(charts)
-    return report
-
-
-def make_report(
-    kind: str, fmt: str, params: dict, *, trace: bool = False, charts: bool = False
-) -> dict:
+def make_report(kind: str, fmt: str, params: dict, *, trace: bool = False) -> dict:
     """Build and render one report into a counting sink; seconds, rows, bytes, charts (and the
     tracemalloc peak when `trace`)."""
     from governance.reports import catalog
@@ -200,8 +179,6 @@ def make_report(
     cpu_began, backend_began = time.process_time(), _cpu_of(backend)
     began = time.perf_counter()
     report = catalog.BUILDERS[kind](params)
-    if charts:
-        report = with_charts(report)
     sink = CountingSink()
     rows = WRITERS[fmt](report, sink, requested_by="bench")
     seconds = time.perf_counter() - began
@@ -281,7 +258,7 @@ def period(days: int) -> dict:
 def bench_pdf(n: int) -> None:
     params = period(90)
     csv_run = median_run("access_inventory", "csv", params)
-    pdf_run = median_run("access_inventory", "pdf", params, charts=True)
+    pdf_run = median_run("access_inventory", "pdf", params)
     print(
         f"(c) PDF of {pdf_run['rows']:,} grants with {pdf_run['charts']} charts: "
         f"{pdf_run['seconds']:.2f} s median of [{pdf_run['all']}] ({load()}, "
