@@ -102,6 +102,15 @@ class ScheduleForm(FiltersMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # No "---------" choice: every schedule needs all three, and a blank format left the
+        # browser refusing the form with no message on the page.
+        for name, choices, first in (
+            ("kind", ReportKind.choices, ReportKind.ACCESS_INVENTORY),
+            ("format", ReportFormat.choices, ReportFormat.PDF),
+            ("cadence", ReportSchedule.Cadence.choices, ReportSchedule.Cadence.WEEKLY),
+        ):
+            self.fields[name].choices = choices
+            self.fields[name].initial = self.initial.get(name) or first
         params = self.instance.params or {}
         if params.get("idp"):
             self.initial.setdefault("idp", params["idp"])

@@ -70,8 +70,6 @@ def request_key(kind: str, fmt: str, period_start, period_end, params: dict) -> 
 def _check_request(kind: str, fmt: str, period_start, period_end) -> None:
     if kind not in ReportKind.values:
         raise ReportRequestError("kind", f"unknown report kind {kind!r}")
-    if kind not in catalog.BUILDERS:
-        raise ReportRequestError("kind", f"the {kind} report is not available in this version")
     if fmt not in ReportFormat.values:
         raise ReportRequestError("format", f"unknown format {fmt!r} (csv, xlsx, json or pdf)")
     if period_start and period_end and period_start >= period_end:
@@ -182,7 +180,10 @@ def report_path(run: ReportRun) -> Path:
 
 
 def file_name_for(run: ReportRun) -> str:
-    period = (run.period_end or run.queued_at).strftime("%Y%m%d")
+    # The period's last day, included (its end is the next midnight, exclusive), as the form
+    # and the command name it: a report "to 2026-11-30" is named ...-20261130-...
+    last = run.period_end - timedelta(microseconds=1) if run.period_end else run.queued_at
+    period = last.strftime("%Y%m%d")
     return f"{run.kind}-{period}-{run.pk}.{EXTENSIONS[run.format]}"
 
 

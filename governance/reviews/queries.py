@@ -100,18 +100,29 @@ def reviewer_progress(campaign: Campaign) -> list[dict]:
 
 
 def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict:
-    """Counts by decision, per reviewer, recommendations, and whether it is overdue."""
+    """Counts by decision, per reviewer, recommendations, the outcome of the revocations closing
+    started, and whether it is overdue (the campaign page, the API and the campaign report)."""
     now = now or timezone.now()
     counts = decision_counts(campaign)
+    revoke = Q(decision=Decision.REVOKE)
     recommended = campaign.items.aggregate(
         revoke=Count("id", filter=Q(recommendation="revoke")),
         kept_against_advice=Count("id", filter=Q(recommendation="revoke", decision="keep")),
+        # What closing's revocations did (all zero until the campaign closes).
+        revoked_done=Count("id", filter=revoke & Q(revocation__outcome="done")),
+        revoked_failed=Count(
+            "id", filter=revoke & Q(revocation__outcome__in=["failed", "partial"])
+        ),
+        revoked_not_verified=Count("id", filter=revoke & Q(revocation__proof="not_verified")),
     )
     overdue = campaign.status == Campaign.Status.OPEN and now >= campaign.due_at
     return {
         **counts,
         "recommended_revoke": recommended["revoke"],
         "kept_against_advice": recommended["kept_against_advice"],
+        "revoked_done": recommended["revoked_done"],
+        "revoked_failed": recommended["revoked_failed"],
+        "revoked_not_verified": recommended["revoked_not_verified"],
         "overdue": overdue,
         "overdue_items": counts["pending"] if overdue else 0,
         "by_reviewer": reviewer_progress(campaign),
@@ -156,9 +167,9 @@ def review_queue(params: Mapping, *, reviewer=None) -> QuerySet:
     return filtered(QUEUE_SPEC, items, params)
 
 
-def campaign_items(campaign: Campaign, params: Mapping) -> QuerySet:
+def campaign_items(campaign: Campaign, params: Mapping | None = None) -> QuerySet:
     """One campaign's items, QUEUE_SPEC applied (its `campaign` filter is this one)."""
-    return review_queue(params).filter(campaign=campaign)
+    return review_queue(params or {}).filter(campaign=campaign)
 
 
 def pending_count(user) -> int:

@@ -92,10 +92,23 @@ def describe(scope: dict) -> str:
     }
     for key, label in labels.items():
         if scope.get(key):
-            parts.append(f"{label} {', '.join(str(v) for v in scope[key])}")
+            values = _names(key, scope[key])
+            parts.append(f"{label} {', '.join(values)}")
     if scope.get("unused_days"):
         parts.append(f"unused for {scope['unused_days']} days")
     return "active grants: " + "; ".join(parts)
+
+
+# Ids in a scope are shown by name (with the id, which stays true if the object is renamed).
+_NAMED_BY = {"idp_connection_ids": IdpConnection, "client_ids": Client, "server_ids": Server}
+
+
+def _names(key: str, values: list) -> list[str]:
+    model = _NAMED_BY.get(key)
+    if model is None:
+        return [str(v) for v in values]
+    names = dict(model.objects.filter(pk__in=values).values_list("pk", "name"))
+    return [f"{names[v]} (#{v})" if names.get(v) else f"#{v}" for v in values]
 
 
 def _id_list(key: str, raw) -> list[int]:

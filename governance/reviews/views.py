@@ -209,7 +209,9 @@ def review_item_decide(request, pk: int):
         except ValidationError as exc:
             error = _named(exc)
     else:
-        error = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        error = "; ".join(
+            f"{FIELD_LABELS.get(k, k)}: {' '.join(v)}" for k, v in form.errors.items()
+        )
     if wants_fragment(request):
         # The row comes back with the error under it, as a 200: htmx does not swap a 4xx, and
         # the page's htmx config (base.html's meta, the only one htmx reads) does not change that.
@@ -265,7 +267,18 @@ def _next(request) -> str:
     return reverse("reviews:review_item_list")
 
 
+# A refused decision names the control it is about by the label a reviewer sees, not its key.
+FIELD_LABELS = {
+    "decision": "Decision",
+    "justification": "Justification",
+    "keep_scopes": "Scopes to keep",
+    "campaign": "Campaign",
+}
+
+
 def _named(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+        return "; ".join(
+            f"{FIELD_LABELS.get(k, k)}: {' '.join(v)}" for k, v in exc.message_dict.items()
+        )
     return " ".join(exc.messages)

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from governance.access.lists.filters import InvalidFilter, parse_id
 from governance.idp.models import IdpConnection, IdpIssuer
-from governance.reports.document import Column, Figures, Report, Table
+from governance.reports.document import Chart, Column, Figures, Report, Table
 from governance.reports.kinds import controls
 from governance.reports.kinds.params import filter_params
 from governance.reviews.models import ReviewItem
@@ -191,11 +191,27 @@ def build(params: Mapping) -> Report:
         ],
         controls=controls.ACCESS_INVENTORY,
     )
+    by_state = review_state_counts(grants)
     reviewed = Figures(
         "Review state (latest campaign holding each grant)",
-        list(review_state_counts(grants).items()),
+        list(by_state.items()),
         controls=controls.ACCESS_REVIEW,
         note="Not reviewed: no campaign has held the grant.",
+    )
+    # The same figures drawn, so the PDF shows at a glance what is live and what was reviewed.
+    status_chart = Chart(
+        "Grants by status",
+        "bar",
+        ["Active", "Revoked", "Expired"],
+        {"Grants": [totals["active"], totals["revoked"], totals["expired"]]},
+        controls=controls.ACCESS_INVENTORY,
+    )
+    review_chart = Chart(
+        "Grants by review state",
+        "bar",
+        list(by_state),
+        {"Grants": list(by_state.values())},
+        controls=controls.ACCESS_REVIEW,
     )
     table = Table(
         "Grants",
@@ -212,8 +228,8 @@ def build(params: Mapping) -> Report:
         period_end=None,
         parameters=filter_params(params),
         controls=controls.union(controls.ACCESS_INVENTORY, controls.ACCESS_REVIEW),
-        sections=[figures, reviewed, table],
-        primary_table=2,
+        sections=[figures, status_chart, reviewed, review_chart, table],
+        primary_table=4,
     )
 
 

@@ -4,23 +4,24 @@ summary figures. A closed campaign is its frozen record (its items do not change
 the record's SHA-256 is named so it can be checked against the stored record); an open one is
 its live state, and says so.
 
-`campaign_progress` and `campaign_items` read the review models directly, in one place each:
-governance.reviews.queries (written alongside) is where the pages' and API's versions live,
-and these two are what to swap for them.
+Its figures and rows come from governance.reviews.queries, the functions behind the campaign
+page and /api/v1/review-campaigns/<id>/ (and its items/), so a number cannot differ between them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from governance.access.lists.filters import InvalidFilter, parse_id
 from governance.reports.document import Column, Figures, Report, Table
 from governance.reports.kinds import controls
 from governance.reports.kinds.params import filter_params
+from governance.reviews import queries as review_queries
 from governance.reviews.models import Campaign, ReviewItem
+from governance.reviews.scope import describe
 
 KIND = "campaign"
 
@@ -47,42 +48,6 @@ ITEM_COLUMNS = [
 ]
 
 
-def campaign_progress(campaign: Campaign) -> dict[str, int]:
-    """{items, decided, pending, keep, revoke, reduce, kept_against_advice, revoked_done,
-    revoked_failed, revoked_not_verified} over the campaign's items."""
-    revoke = Q(decision="revoke")
-    return campaign.items.aggregate(
-        items=Count("pk"),
-        decided=Count("pk", filter=~Q(decision="")),
-        pending=Count("pk", filter=Q(decision="")),
-        keep=Count("pk", filter=Q(decision="keep")),
-        revoke=Count("pk", filter=revoke),
-        reduce=Count("pk", filter=Q(decision="reduce")),
-        kept_against_advice=Count("pk", filter=Q(decision="keep", recommendation="revoke")),
-        revoked_done=Count("pk", filter=revoke & Q(revocation__outcome="done")),
-        revoked_failed=Count(
-            "pk", filter=revoke & Q(revocation__outcome__in=["failed", "partial"])
-        ),
-        revoked_not_verified=Count("pk", filter=revoke & Q(revocation__proof="not_verified")),
-    )
-
-
-def campaign_items(campaign: Campaign) -> QuerySet:
-    """The campaign's items in order, with their reviewer, grant and revocation."""
-    return (
-        ReviewItem.objects.filter(campaign=campaign)
-        .select_related(
-            "reviewer",
-            "decided_by",
-            "revocation",
-            "grant__subject",
-            "grant__client",
-            "grant__server",
-        )
-        .order_by("id")
-    )
-
-
 def _campaign(params: Mapping) -> Campaign:
     raw = filter_params(params).get("campaign_id", "")
     if not raw:
@@ -97,19 +62,22 @@ def build(params: Mapping) -> Report:
     """The evidence of the campaign `campaign_id`."""
     campaign = _campaign(params)
     closed = campaign.status == Campaign.Status.CLOSED
-    progress = campaign_progress(campaign)
+    progress = review_queries.campaign_progress(campaign)
     state = "closed: the frozen record" if closed else f"{campaign.status}: live, not final"
     about = Figures(
         "Campaign",
         [
             ("Name", campaign.name),
             ("State", state),
-            ("Opened", campaign.created_at.isoformat()),
-            ("Due", campaign.due_at.isoformat()),
-            ("Closed", campaign.closed_at.isoformat() if campaign.closed_at else ""),
+            ("Opened", campaign.created_at.isoformat(timespec="seconds")),
+            ("Due", campaign.due_at.isoformat(timespec="seconds")),
+            (
+                "Closed",
+                campaign.closed_at.isoformat(timespec="seconds") if campaign.closed_at else "",
+            ),
             ("Closed by", campaign.closed_by.get_username() if campaign.closed_by else ""),
             ("Reviewers chosen by", campaign.get_reviewer_rule_display()),
-            ("Scope", _scope_text(campaign.scope)),
+            ("Scope", describe(campaign.scope)),
             ("Record SHA-256", campaign.record_sha256 if closed else ""),
         ],
         controls=controls.ACCESS_REVIEW,
@@ -118,7 +86,7 @@ def build(params: Mapping) -> Report:
     summary = Figures(
         "Decisions",
         [
-            ("Items", progress["items"]),
+            ("Items", progress["total"]),
             ("Decided", progress["decided"]),
             ("Pending", progress["pending"]),
             ("Keep", progress["keep"]),
@@ -134,9 +102,9 @@ def build(params: Mapping) -> Report:
     items = Table(
         "Items",
         ITEM_COLUMNS,
-        _item_rows(campaign_items(campaign)),
+        _item_rows(_items(campaign)),
         controls=controls.union(controls.ACCESS_REVIEW, [controls.AU_10]),
-        row_count=progress["items"],
+        row_count=progress["total"],
     )
     return Report(
         kind=KIND,
@@ -151,8 +119,11 @@ def build(params: Mapping) -> Report:
     )
 
 
-def _scope_text(scope: dict) -> str:
-    return "; ".join(f"{key}: {value}" for key, value in sorted((scope or {}).items())) or "all"
+def _items(campaign: Campaign) -> QuerySet:
+    """The API's items of the campaign in id order, with the grants' current names joined."""
+    return review_queries.campaign_items(campaign, {"sort": "id"}).select_related(
+        "grant__subject", "grant__client", "grant__server"
+    )
 
 
 def _context(item: ReviewItem, *keys: str) -> str:

@@ -1,7 +1,7 @@
 """The controls the reports evidence (issue 16 §2), named once so every report and section cites
 the same ids and titles. Ids and titles as in the frameworks (SOC 2 2017 TSC, ISO/IEC
-27001:2022 Annex A, NIST SP 800-53 Rev. 5, PCI DSS v4.0.1); docs/reports-contents.md says which
-section evidences which."""
+27001:2022 Annex A, NIST SP 800-53 Rev. 5, PCI DSS v4.0.1); docs/compliance.md ("What each
+report holds") says which section evidences which."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Findings in a period (issue 16 §2): opened and resolved in the period, time to resolve by
 severity (median, p90), open ones by age, and all of it by kind. Figures come from
-inventory.queries_findings over the findings list's rows (inventory.queries.flags: `kind`,
-`severity`, `object_type`, `q`), so they equal the list's and the API's counts."""
+inventory.queries_findings over the findings list's rows (governance.findings.queries.findings,
+the function behind the findings page and /api/v1/findings/: `q`, `severity`, `kind`,
+`object_type`, `assignee`, first/last seen), so they equal the list's and the API's counts."""
 
 from __future__ import annotations
 
@@ -10,22 +11,24 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from governance.findings import queries as findings_queries
 from governance.reports.document import Chart, Column, Figures, Report, Table
 from governance.reports.kinds import controls
 from governance.reports.kinds.params import filter_params, period
-from inventory import queries, queries_findings
+from inventory import queries_findings
 from inventory.models import Finding
 
 KIND = "findings"
-# The list's own `open` and `sort` make no sense for a period: the report sets its own.
-_NOT_FILTERS = ("open", "sort")
+# The list's own status, sort and page make no sense for a period: the report takes every
+# status (opened and resolved in the period, open now) and sorts its own tables.
+_NOT_FILTERS = ("status", "sort", "page", "open")
 
 
 def build(params: Mapping) -> Report:
     """Findings for `period_start`..`period_end` (default: the last 90 days)."""
     start, end = period(params)
     filters = {k: v for k, v in filter_params(params).items() if k not in _NOT_FILTERS}
-    findings = queries.flags(filters)  # a bad filter raises here
+    findings = findings_queries.findings({**filters, "status": findings_queries.ALL})
     opened = queries_findings.opened_in(findings, start, end)
     resolved = queries_findings.resolved_in(findings, start, end)
     still_open = findings.exclude(status=Finding.Status.RESOLVED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from governance.reports.document import Report, Table
 
@@ -50,10 +50,23 @@ def primary_table(report: Report) -> Table | None:
 
 
 def period_text(report: Report) -> str:
+    """The period as a reader counts it: whole UTC days with the last day included (the end is
+    stored exclusive, the next midnight), else the two timestamps."""
     start, end = report.period_start, report.period_end
     if start is None and end is None:
         return "as of generation"
+    if _midnight(start) and _midnight(end):
+        last = (end - timedelta(days=1)).date()
+        return f"{start.date().isoformat()} to {last.isoformat()} (UTC, both days included)"
     return f"{as_text(start) or '…'} to {as_text(end) or '…'}"
+
+
+def _midnight(moment: datetime | None) -> bool:
+    return (
+        moment is not None
+        and moment.utcoffset() == timedelta(0)
+        and moment.time() == datetime.min.time()
+    )
 
 
 def counted(rows, progress: Callable[[int], None] | None) -> Iterator:

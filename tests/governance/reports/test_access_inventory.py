@@ -12,7 +12,7 @@ from django.utils import timezone
 from governance.access.lists.filters import InvalidFilter
 from governance.idp.models import IdpConnection, IdpIssuer
 from governance.reports import catalog
-from governance.reports.document import Figures, Report, Table
+from governance.reports.document import Chart, Figures, Report, Table
 from governance.reports.kinds import access_inventory
 from governance.reviews.models import Campaign, ReviewItem
 from tests import ui_factories as f
@@ -153,3 +153,16 @@ def test_the_report_and_its_sections_name_the_access_controls(inventory):
 
     assert {"CC6.2", "CC6.3", "A.5.18", "AC-2", "7.2.4"} <= refs
     assert all(section.controls for section in report.sections)
+
+
+def test_its_charts_draw_the_figures_beside_them(inventory):
+    report = access_inventory.build({})
+    figures = _figures(report)
+    charts = {s.title: s for s in report.sections if isinstance(s, Chart)}
+
+    by_status = charts["Grants by status"]
+    assert dict(zip(by_status.labels, by_status.series["Grants"], strict=True)) == {
+        label: figures[label] for label in ("Active", "Revoked", "Expired")
+    }
+    by_review = charts["Grants by review state"]
+    assert sum(by_review.series["Grants"]) == figures["Grants"]

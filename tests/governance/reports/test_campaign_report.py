@@ -136,3 +136,38 @@ def test_the_report_names_the_access_review_controls(reviewed):
 
     assert {"CC6.2", "CC6.3", "A.5.18", "AC-2", "7.2.4"} <= {c.ref for c in report.controls}
     assert all(section.controls for section in report.sections)
+
+
+def test_the_reports_figures_and_items_equal_the_review_apis(reviewed, auditor_client):
+    figures = _figures(campaign_report.build({"campaign_id": reviewed.pk}))
+    items = _items(campaign_report.build({"campaign_id": reviewed.pk}))
+    detail = auditor_client.get(f"/api/v1/review-campaigns/{reviewed.pk}/")
+    listed = auditor_client.get(f"/api/v1/review-campaigns/{reviewed.pk}/items/")
+    assert detail.status_code == listed.status_code == 200
+    progress, api_items = detail.json()["progress"], listed.json()["results"]
+
+    for label, key in (
+        ("Items", "total"),
+        ("Decided", "decided"),
+        ("Pending", "pending"),
+        ("Keep", "keep"),
+        ("Revoke", "revoke"),
+        ("Reduce scopes", "reduce"),
+        ("Kept against the recommendation (justified)", "kept_against_advice"),
+        ("Revocations done", "revoked_done"),
+        ("Revocations failed or partial", "revoked_failed"),
+        ("Revocations not verified", "revoked_not_verified"),
+    ):
+        assert figures[label] == progress[key], label
+    assert listed.json()["count"] == len(items)
+    for row, api in zip(items, api_items, strict=True):
+        assert (row["item"], row["grant"], row["reviewer"]) == (
+            api["id"],
+            api["grant"],
+            api["reviewer"] or "",
+        )
+        assert row["decision"] == (api["decision"] or "pending")
+        assert (row["justification"], row["revocation"]) == (
+            api["justification"],
+            api["revocation"],
+        )

@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import openpyxl
 import pypdf
 
 from governance.reports.render import WRITERS
-from governance.reports.render.cells import neutralise
+from governance.reports.render import csv as csv_render
+from governance.reports.render.cells import neutralise, period_text
 from tests.governance.reports.samples import HOSTILE, sample_report
 
 
@@ -94,3 +95,27 @@ def test_pdf_has_a_cover_charts_and_every_row_on_numbered_pages():
     assert "user399@example.com" in text and "400 rows" in text
     assert f"Page {len(pages)}" in pages[-1]
     assert sum("Identity" in page for page in pages[2:]) >= len(pages) - 3  # header repeats
+
+
+def test_a_period_of_whole_days_reads_as_its_first_and_last_day():
+    report = sample_report(1)
+    report.period_start = datetime(2026, 9, 1, tzinfo=UTC)
+    report.period_end = datetime(2026, 12, 1, tzinfo=UTC)  # exclusive: the next midnight
+    assert period_text(report) == "2026-09-01 to 2026-11-30 (UTC, both days included)"
+
+
+def test_the_csv_row_converter_writes_what_each_cells_converter_writes():
+    kinds = ["text", "int", "float", "datetime", "list"]
+    slow = [csv_render.CONVERTERS.get(kind, csv_render._text) for kind in kinds]
+    when = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    rows = [
+        ("plain", 3, 1.5, when, ["a", "b"]),
+        ("=HYPERLINK(1)", True, "-2", None, ["+x", 1]),
+        (None, "@cmd", None, "2026-11-30", "|pipe"),
+        ("", -4, float("nan"), when.date(), []),
+        (5, None, 0.0, "\tTAB", ("=a",)),
+    ]
+    convert = csv_render.row_converter(kinds)
+    for row in rows:
+        assert convert(row) == [c(v) for c, v in zip(slow, row, strict=True)], row
+    assert convert(("short",)) == ["short"]  # a row of another length: cell by cell

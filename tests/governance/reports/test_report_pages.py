@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.platform import jobs
+from governance.reports.forms import ScheduleForm
 from governance.reports.models import ReportDownload, ReportRun
 from governance.reviews.models import Campaign
 
@@ -131,3 +132,10 @@ def test_the_api_names_the_field_at_fault(auditor_client, sample_builder):
 
 def test_run_jobs_helper_is_the_engine():  # the runner is registered (apps.py)
     assert "" in jobs.kind_of(ReportRun).runners
+
+
+def test_the_schedule_form_starts_with_a_report_format_and_cadence_chosen(db):
+    form = ScheduleForm()
+    for name, first in (("kind", "access_inventory"), ("format", "pdf"), ("cadence", "weekly")):
+        assert "" not in [value for value, _ in form.fields[name].choices], name
+        assert form[name].value() == first

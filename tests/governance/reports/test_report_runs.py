@@ -16,7 +16,7 @@ from audit.models import EventBatch
 from governance.access.models import AdminAction
 from governance.platform import jobs
 from governance.reports import catalog, services
-from governance.reports.models import ReportDownload, ReportRun
+from governance.reports.models import ReportDownload, ReportKind, ReportRun
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +169,14 @@ def _source():
     from audit.models import EventSource
 
     return EventSource.objects.create(name="bench")
+
+
+def test_every_report_kind_the_console_offers_has_its_builder():
+    assert set(catalog.BUILDERS) == set(ReportKind.values)
+
+
+def test_a_reports_file_is_named_for_the_last_day_its_period_includes():
+    start, end = services.period_from_dates(date(2026, 11, 1), date(2026, 11, 30))
+    run = ReportRun(pk=7, kind="findings", format="pdf", period_start=start, period_end=end)
+
+    assert services.file_name_for(run) == "findings-20261130-7.pdf"

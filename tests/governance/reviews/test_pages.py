@@ -78,7 +78,7 @@ def test_a_reviewer_decides_a_row_in_place_and_is_told_what_is_missing(estate, a
     )
     # The row again, with the error under it (htmx swaps a 200 only).
     assert refused.status_code == 200
-    assert "justification: the console recommends revoking" in refused.content.decode()
+    assert "Justification: the console recommends revoking" in refused.content.decode()
     assert ReviewItem.objects.get(pk=idle.pk).decision == ""
     without_js = nico.post(f"/governance/reviews/items/{idle.pk}/decide/", {"decision": "keep"})
     assert without_js.status_code == 302 and without_js.url == "/governance/reviews/mine/"
