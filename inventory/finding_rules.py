@@ -18,28 +18,10 @@ An Admin's overrides (enabled, severity, thresholds) are the SiteSetting `findin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from inventory.finding_rules_discovery import DISCOVERY_RULES
+from inventory.finding_rules_types import Rule, Threshold
 
-
-@dataclass(frozen=True)
-class Threshold:
-    name: str
-    default: int | float | str | list
-    help: str
-    minimum: int | float | None = None
-
-
-@dataclass(frozen=True)
-class Rule:
-    kind: str
-    title: str
-    severity: str  # info, warning, high, critical
-    why: str
-    clears: str
-    runs: str  # ingest, crawl, schedule
-    object_type: str  # e.g. "inventory.identity"
-    thresholds: tuple[Threshold, ...] = field(default_factory=tuple)
-
+__all__ = ["RULES", "RULES_BY_KIND", "SETTING_KEY", "Rule", "Threshold"]
 
 RULES: tuple[Rule, ...] = (
     # --- who holds access they should not ------------------------------------------------------
@@ -176,7 +158,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         kind="task.illegal_transition",
         title="Illegal task status transition",
-        severity="warning",
+        severity="high",
         why="A task left a terminal state: the server or gateway reports tasks wrongly, so "
         "what looks finished may still be running.",
         clears="Resolved by a person.",
@@ -197,10 +179,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         kind="cimd.redirect_uri_added",
-        title="Client metadata drift",
+        title="Client metadata drift: redirect URI added",
         severity="high",
-        why="A client's metadata document changed what it can receive or do (redirect URIs, "
-        "keys, grant types, scopes, auth method): the change may be a takeover.",
+        why="A client's metadata document added a redirect URI: codes and tokens can now go "
+        "there, and a new origin or a localhost URI may be a takeover (warning when the new "
+        "URI is on an origin the client already used).",
         clears="Resolved by a person who checked the change.",
         runs="crawl",
         object_type="inventory.client",
@@ -262,6 +245,8 @@ RULES: tuple[Rule, ...] = (
             Threshold("baseline_days", 7, "Days of history the baseline is taken from.", 1),
         ),
     ),
+    # --- discovery and protocol: raised as they fetch or ingest, one Rule per kind -----------
+    *DISCOVERY_RULES,
 )
 
 RULES_BY_KIND = {rule.kind: rule for rule in RULES}
