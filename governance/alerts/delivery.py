@@ -12,7 +12,7 @@ steps, each safe to run twice and in any number of workers at once:
 3. `send_due` (governance/alerts/sending.py): claims due deliveries and sends them, at least once,
    under their idempotency key, with backoff and a dead-letter list.
 
-Alertmanager's semantics, adapted (../docs/alerts-engine.md): a finding that opens and resolves
+Alertmanager's semantics, adapted (../docs/alerts.md): a finding that opens and resolves
 before its group's first message is never sent; a refresh of an open finding (seen again) is no
 notice at all, so it is never a new alert; acknowledged or suppressed findings are not sent.
 """
