@@ -32,7 +32,18 @@ from inventory.services.finding_reconcile import resolve_all
 from inventory.services.flags import acting_as
 from inventory.services.rule_settings import effective_rule
 
-INGEST_KINDS = (BLOCKED_CLIENT, BLOCKED_SERVER, DELETED_SERVER, NAME_VIOLATION, FIRST_CALLED)
+# The rules whose raisers do not read the settings: the ingest path's statements, and the CIMD
+# crawl's per-document checks (cimd.redirect_uri_added). A scheduled run enforces them here.
+ENFORCED_KINDS = (
+    BLOCKED_CLIENT,
+    BLOCKED_SERVER,
+    DELETED_SERVER,
+    NAME_VIOLATION,
+    FIRST_CALLED,
+    "access.used_after_revocation",
+    "task.illegal_transition",
+    "cimd.redirect_uri_added",
+)
 
 # kind: (the object's table, the condition under which it still holds, what its end means)
 _STILL_HOLDS = {

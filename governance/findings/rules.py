@@ -64,8 +64,9 @@ run_error_spikes.kind = spikes.KIND
 
 
 def _ingest_rule(kind: str) -> Callable[[datetime], dict]:
-    """The ingest path raises `kind`'s findings; a run applies the Admin's settings to them
-    (off: resolved; severity) and resolves those that cleared (event_rules.py)."""
+    """The ingest path (or a crawl) raises `kind`'s findings; a run applies the Admin's
+    settings to them (off: resolved; severity) and resolves those that cleared
+    (event_rules.py)."""
 
     def run(now: datetime) -> dict:
         return event_rules.enforce_ingest_rule(kind, now)
@@ -79,7 +80,7 @@ SCHEDULED_RULES: list[Callable[[datetime], dict]] = [
     *(_inventory_rule(kind) for kind in INVENTORY_RULES),
     run_task_past_ttl,
     run_error_spikes,
-    *(_ingest_rule(kind) for kind in event_rules.INGEST_KINDS),
+    *(_ingest_rule(kind) for kind in event_rules.ENFORCED_KINDS),
 ]
 
 

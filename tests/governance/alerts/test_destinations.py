@@ -377,3 +377,9 @@ def test_the_api_list_filters_as_declared_and_names_a_bad_filter(admin_user, aud
     assert (
         page.status_code == 400 and "kind: &#x27;pager&#x27; is not one of" in page.content.decode()
     )
+
+
+def test_the_empty_list_says_how_to_add_a_destination_and_what_send_test_does(admin_client_):
+    page = admin_client_.get(reverse("alerts:destination_list")).content.decode()
+    assert "No destination yet." in page and "Add a destination" in page
+    assert "Send test" in page and "what the receiver answered" in page
