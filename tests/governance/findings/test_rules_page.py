@@ -47,3 +47,5 @@ def test_a_bad_threshold_is_a_400_naming_it(admin_client_):
     html = answer.content.decode()
     assert answer.status_code == 400 and f"thresholds.{name}" in html
     assert 'value="lots"' in html  # what was typed is kept for correcting
+    # Said at the top of the page too (the rule's form may be far down), linking to it.
+    assert "was not saved" in html and f'href="#rule-{rule.kind}"' in html
