@@ -12,7 +12,12 @@ from governance.platform import broker
 
 def test_filesystem_url_uses_the_atomic_transport_and_messages_round_trip(tmp_path):
     folder = str(tmp_path)
-    options = {"data_folder_in": folder, "data_folder_out": folder, "store_processed": False}
+    options = {
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "control_folder": str(tmp_path / "control"),
+        "store_processed": False,
+    }
     with Connection("filesystem://", transport_options=options) as conn:
         assert isinstance(conn.transport, broker.Transport)
         queue = conn.SimpleQueue("atomic")
