@@ -4,10 +4,15 @@ import os
 
 from celery import Celery, signals
 from django.conf import settings
+from kombu.transport import TRANSPORT_ALIASES
 
 from governance.platform import localfiles
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
+
+# "filesystem://" names our atomic-write subclass of kombu's transport (platform/broker.py: a
+# worker could read a half-written message and die).
+TRANSPORT_ALIASES["filesystem"] = "governance.platform.broker:Transport"
 
 app = Celery("governance")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -216,9 +216,13 @@ RULES: tuple[Rule, ...] = (
         severity="warning",
         why="MCP tool names are 1-128 characters of A-Z, a-z, 0-9, _, - and .; others collide "
         "or render misleadingly in clients (look-alike or control characters).",
-        clears="The tool is no longer called by that name.",
+        clears="The tool is no longer called by that name: no call for the quiet period (or "
+        "the tool is gone).",
         runs="ingest",
         object_type="inventory.tool",
+        thresholds=(
+            Threshold("quiet_hours", 24, "Hours without a call before it clears.", minimum=1),
+        ),
     ),
     Rule(
         kind="tool.first_called",

@@ -3,12 +3,16 @@
 Auditors and Admins read; Admins create, change and delete, and `POST
 /alert-destinations/{id}/send-test/` sends a test message now (200 with the outcome, delivered
 or not). The secret is write-only: answers say only whether one is set.
+
+Dead letters (`/alert-dead-letters/`, `?destination=<id>`) are read by Auditors; `POST
+/alert-dead-letters/replay/ {"ids": [...]}` (Admin) queues them again under their idempotency
+keys, as the page's Replay does.
 """
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -21,7 +25,8 @@ from governance.access.lists.schema import (
 )
 from governance.access.roles import IsAdmin, IsAuditor
 from governance.alerts import queries, services
-from governance.alerts.models import Destination
+from governance.alerts.models import Delivery, Destination
+from governance.alerts.sending import dead_letters, replay
 
 
 class DestinationSerializer(serializers.ModelSerializer):
@@ -143,5 +148,72 @@ class DestinationViewSet(DeclaredQueryParamsMixin, viewsets.ModelViewSet):
         return Response(SendTestResultSerializer(result).data, status=status.HTTP_200_OK)
 
 
+class DeadLetterSerializer(serializers.ModelSerializer):
+    destination_name = serializers.CharField(source="destination.name", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = (
+            "id",
+            "destination",
+            "destination_name",
+            "purpose",
+            "idempotency_key",
+            "finding_ids",
+            "attempts",
+            "dead_at",
+            "last_error",
+        )
+        read_only_fields = fields
+
+
+class ReplaySerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        min_length=1,
+        max_length=1000,
+        help_text="The dead letters to queue again (others are left alone).",
+    )
+
+
+class ReplayResultSerializer(serializers.Serializer):
+    replayed = serializers.IntegerField()
+
+
+@extend_schema_view(list=extend_schema(summary="List dead letters, newest first"))
+class DeadLetterViewSet(viewsets.GenericViewSet):
+    """Deliveries that ran out of attempts (or failed for good). Replaying needs Admin."""
+
+    serializer_class = DeadLetterSerializer
+    queryset = Delivery.objects.none()
+
+    def get_permissions(self):
+        return [IsAuditor()] if self.action == "list" else [IsAdmin()]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("destination", int, description="Only this destination's.")]
+    )
+    def list(self, request):
+        raw = request.query_params.get("destination", "")
+        unknown = set(request.query_params) - {"destination", "limit", "offset"}
+        if unknown:
+            raise ValidationError({sorted(unknown)[0]: "unknown parameter"})
+        if raw and not raw.isdigit():
+            raise ValidationError({"destination": "must be a destination id"})
+        rows = dead_letters(int(raw) if raw else None)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=ReplaySerializer, responses=ReplayResultSerializer)
+    @action(detail=False, methods=["post"])
+    def replay(self, request):
+        """Queue dead letters again, now, under their idempotency keys (each one recorded)."""
+        body = ReplaySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        count = replay(body.validated_data["ids"], request.user, request=request)
+        return Response({"replayed": count}, status=status.HTTP_200_OK)
+
+
 def register(router) -> None:
     router.register("alert-destinations", DestinationViewSet, basename="alert_destination")
+    router.register("alert-dead-letters", DeadLetterViewSet, basename="dead_letter")

@@ -12,7 +12,7 @@ steps, each safe to run twice and in any number of workers at once:
 3. `send_due` (governance/alerts/sending.py): claims due deliveries and sends them, at least once,
    under their idempotency key, with backoff and a dead-letter list.
 
-Alertmanager's semantics, adapted (../docs/alerts-engine.md): a finding that opens and resolves
+Alertmanager's semantics, adapted (../docs/alerts.md): a finding that opens and resolves
 before its group's first message is never sent; a refresh of an open finding (seen again) is no
 notice at all, so it is never a new alert; acknowledged or suppressed findings are not sent.
 """
@@ -36,6 +36,7 @@ from governance.alerts.models import AlertGroup, Delivery, Destination
 from governance.alerts.sending import dead_letters, replay, send_due
 from governance.alerts.transports import deliver
 from inventory.models import SEVERITY_RANK, Finding
+from inventory.services.rule_settings import all_effective_rules
 
 __all__ = [
     "dead_letters",
@@ -146,6 +147,9 @@ def _muted(status: str, suppressed_until: datetime | None, now: datetime) -> boo
 def route_notices(*, limit: int = ROUTE_BATCH) -> int:
     """Route one batch of unrouted notices into their destinations' groups; returns how many."""
     destinations = list(Destination.objects.filter(enabled=True, send_findings=True))
+    # A rule the Admin turned off is not sent: the ingest path's statements keep raising its
+    # findings until the next rule run resolves them, and muting a noisy rule must be at once.
+    disabled = {kind for kind, rule in all_effective_rules().items() if not rule.enabled}
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(UNROUTED_SQL, [limit])
@@ -154,7 +158,7 @@ def route_notices(*, limit: int = ROUTE_BATCH) -> int:
             return 0
         rows = defaultdict(list)
         for _nid, reason, at, fid, kind, severity, otype, oid, status, until in notices:
-            if reason != "resolved" and _muted(status, until, now):
+            if reason != "resolved" and (_muted(status, until, now) or kind in disabled):
                 continue
             for destination in destinations:
                 if not matches(destination, reason, kind, severity):

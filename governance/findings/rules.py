@@ -63,20 +63,24 @@ def run_error_spikes(now: datetime) -> dict:
 run_error_spikes.kind = spikes.KIND
 
 
-def clear_quiet_called(now: datetime) -> dict:
-    """The ingest path raises the "called" findings; a run resolves those that no longer hold
-    (unblocked, listed again) or were quiet for the rule's quiet_hours."""
-    return {
-        kind: {"raised": 0, "resolved": count}
-        for kind, count in event_rules.clear_quiet_event_findings(now).items()
-    }
+def _ingest_rule(kind: str) -> Callable[[datetime], dict]:
+    """The ingest path (or a crawl) raises `kind`'s findings; a run applies the Admin's
+    settings to them (off: resolved; severity) and resolves those that cleared
+    (event_rules.py)."""
+
+    def run(now: datetime) -> dict:
+        return event_rules.enforce_ingest_rule(kind, now)
+
+    run.kind = kind
+    run.__name__ = f"enforce_{kind.replace('.', '_')}"
+    return run
 
 
 SCHEDULED_RULES: list[Callable[[datetime], dict]] = [
     *(_inventory_rule(kind) for kind in INVENTORY_RULES),
     run_task_past_ttl,
     run_error_spikes,
-    clear_quiet_called,
+    *(_ingest_rule(kind) for kind in event_rules.ENFORCED_KINDS),
 ]
 
 

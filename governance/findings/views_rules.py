@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from governance.access.records import record_admin_action
 from governance.access.roles import ADMIN, VIEWER, has_role, role_required
 from governance.findings import queries
+from governance.findings.tasks import run_rules
 from inventory.finding_rules import RULES, RULES_BY_KIND, SETTING_KEY, Rule
 from inventory.models import Finding
 
@@ -115,6 +116,9 @@ def finding_rule_update(request, kind: str):
                 after=_settings_of(after),
                 request=request,
             )
+            # Run the rule now rather than at the next beat: a rule turned off resolves its
+            # findings, a new severity or threshold applies, within seconds of the save.
+            transaction.on_commit(lambda: run_rules.delay(kinds=[kind]))
     except ValidationError as exc:
         typed = {**thresholds, "severity": request.POST.get("severity", "")}
         return _page(request, {kind: _named(exc)}, 400, {kind: typed})

@@ -14,7 +14,9 @@ from django.test import override_settings
 from audit.models import ClientRollupHourly
 from audit.services.sources import create_source
 from governance.findings.event_rules import clear_quiet_event_findings
+from governance.findings.rules import run_scheduled_rules
 from inventory.models import Client, Finding, FindingChange, Server, Tool
+from inventory.services.rule_settings import save_rule_overrides
 from tests.ingest_helpers import iso, make_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -205,6 +207,7 @@ def test_an_unblocked_client_clears_and_a_quiet_one_clears_after_the_quiet_perio
         "access.blocked_client_called": 1,
         "access.blocked_server_called": 0,
         "server.deleted_but_called": 0,
+        "tool.name_violation": 0,
     }
     client_finding.refresh_from_db()
     assert client_finding.status == "resolved" and client_finding.resolution == "cleared"
@@ -244,3 +247,54 @@ def test_a_batch_of_tools_this_process_stored_within_the_minute_skips_the_tool_s
     assert Tool.objects.filter(name="fetch_page").exists()
     post(live_server, token, [call(tool="fetch_page"), call(tool="open_page")])
     assert Tool.objects.filter(name="open_page").exists()
+
+
+def test_a_rule_the_admin_turned_off_resolves_its_open_findings_at_the_next_run(
+    live_server, token, inventory
+):
+    post(live_server, token, [call(client=BLOCKED_AGENT), call(server="io.github.gone/old")])
+    save_rule_overrides(
+        "access.blocked_client_called", enabled=False, severity="high", thresholds={}
+    )
+    results = run_scheduled_rules(NOW)
+    assert results["access.blocked_client_called"]["resolved"] == 1
+    (finding,) = findings("access.blocked_client_called")
+    assert finding.status == "resolved" and finding.resolved_by == "rule"
+    change = FindingChange.objects.get(finding=finding, action="cleared")
+    assert change.actor == "rule" and "rule disabled" in change.note
+    # The other ingest rules are untouched.
+    assert [f.status for f in findings(DELETED_KIND)] == ["open"]
+
+
+def test_the_admins_severity_applies_to_the_open_findings_of_an_ingest_rule(
+    live_server, token, inventory
+):
+    post(live_server, token, [call(server="io.github.gone/old")])
+    save_rule_overrides(DELETED_KIND, enabled=True, severity="critical", thresholds={})
+    assert run_scheduled_rules(NOW, kinds=[DELETED_KIND])[DELETED_KIND]["severity_set"] == 1
+    (finding,) = findings(DELETED_KIND)
+    assert finding.status == "open" and finding.severity == "critical"
+    change = FindingChange.objects.get(finding=finding, action="severity")
+    assert change.actor == "rule" and "critical" in change.note
+
+
+def test_a_badly_named_tool_no_longer_called_clears_after_its_quiet_period(
+    live_server, token, inventory
+):
+    post(live_server, token, [call(tool="bad name", time=ago(2))])
+    (finding,) = findings("tool.name_violation")
+    save_rule_overrides(
+        "tool.name_violation", enabled=True, severity="warning", thresholds={"quiet_hours": 6}
+    )
+    kinds = ["tool.name_violation"]
+    assert run_scheduled_rules(NOW + timedelta(hours=5), kinds=kinds)[kinds[0]]["resolved"] == 0
+    assert run_scheduled_rules(NOW + timedelta(hours=6, minutes=1), kinds=kinds)[kinds[0]] == {
+        "raised": 0,
+        "resolved": 1,
+        "severity_set": 0,
+    }
+    finding.refresh_from_db()
+    assert finding.status == "resolved" and finding.resolution == "cleared"
+    assert "No call for 6 h" in FindingChange.objects.get(finding=finding, action="cleared").note
+    # tool.first_called is resolved by a person: the run leaves it open.
+    assert [f.status for f in findings("tool.first_called")] == ["open"]

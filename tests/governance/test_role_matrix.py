@@ -354,6 +354,10 @@ MATRIX: dict[str, list[tuple[str, str, tuple]]] = {
     "api/v1/^alert-destinations/(?P<pk>[^/.]+)/send-test/$": [
         ("POST", f"/api/v1/alert-destinations/{MISSING}/send-test/", API_ADMIN_MISSING)
     ],
+    "api/v1/^alert-dead-letters/$": [("GET", "/api/v1/alert-dead-letters/", API_AUDITOR)],
+    "api/v1/^alert-dead-letters/replay/$": [
+        ("POST", "/api/v1/alert-dead-letters/replay/", API_ADMIN_INVALID)
+    ],
     "api/v1/^review-campaigns/$": [
         ("GET", "/api/v1/review-campaigns/", API_VIEWER),
         ("POST", "/api/v1/review-campaigns/", API_ADMIN_INVALID),

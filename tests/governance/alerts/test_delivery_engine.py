@@ -12,6 +12,7 @@ from governance.alerts.models import AlertGroup, Delivery
 from governance.alerts.sending import send_due
 from inventory.models import Finding, FindingNotice
 from inventory.services.flags import raise_flag
+from inventory.services.rule_settings import save_rule_overrides
 from tests.governance.alerts.engine_helpers import Recorder, destination, findings, later
 
 pytestmark = pytest.mark.django_db
@@ -235,3 +236,18 @@ def test_routed_notices_are_pruned_after_a_week_and_unrouted_ones_never():
     assert delivery.prune_notices() == 1
     assert not FindingNotice.objects.filter(pk=old.pk).exists()
     assert FindingNotice.objects.filter(routed_at__isnull=True).count() == 1
+
+
+def test_a_rule_the_admin_turned_off_is_not_sent_even_before_its_findings_resolve(sent):
+    destination("siem", min_severity="info")
+    save_rule_overrides(
+        "access.used_after_revocation", enabled=False, severity="high", thresholds={}
+    )
+    findings(2)  # raised by the ingest path, which does not read the settings
+    findings(1, kind="task.past_ttl", prefix="t")
+
+    dispatch(transport=sent)
+
+    assert [
+        (m.body["data"]["count"], m.body["data"]["findings"][0]["kind"]) for _, m in sent.sent
+    ] == [(1, "task.past_ttl")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from governance.access.models import AdminAction
 from governance.access.secrets import decrypt
@@ -377,3 +378,39 @@ def test_the_api_list_filters_as_declared_and_names_a_bad_filter(admin_user, aud
     assert (
         page.status_code == 400 and "kind: &#x27;pager&#x27; is not one of" in page.content.decode()
     )
+
+
+def test_the_empty_list_says_how_to_add_a_destination_and_what_send_test_does(admin_client_):
+    page = admin_client_.get(reverse("alerts:destination_list")).content.decode()
+    assert "No destination yet." in page and "Add a destination" in page
+    assert "Send test" in page and "what the receiver answered" in page
+
+
+def test_the_api_lists_dead_letters_and_an_admin_replays_them(admin_user, admin_client_):
+    hook = webhook(admin_user, "http://127.0.0.1:9/hook", name="siem")
+    dead = Delivery.objects.create(
+        destination=hook,
+        idempotency_key="msg_dead_1",
+        payload={"type": "findings.opened"},
+        status=Delivery.Status.DEAD,
+        next_attempt_at=timezone.now(),
+        dead_at=timezone.now(),
+        attempts=8,
+        last_error="the webhook receiver answered 400 Bad Request",
+    )
+    rows = admin_client_.get(f"/api/v1/alert-dead-letters/?destination={hook.pk}").json()
+    assert [(r["id"], r["destination_name"], r["attempts"]) for r in rows["results"]] == [
+        (dead.pk, "siem", 8)
+    ]
+    assert admin_client_.get("/api/v1/alert-dead-letters/?destination=x").status_code == 400
+    refused = admin_client_.post(
+        "/api/v1/alert-dead-letters/replay/", {}, content_type="application/json"
+    )
+    assert refused.status_code == 400 and "ids" in refused.json()
+    answer = admin_client_.post(
+        "/api/v1/alert-dead-letters/replay/", {"ids": [dead.pk]}, content_type="application/json"
+    )
+    assert answer.status_code == 200 and answer.json() == {"replayed": 1}
+    dead.refresh_from_db()
+    assert dead.status == Delivery.Status.PENDING and dead.idempotency_key == "msg_dead_1"
+    assert AdminAction.objects.filter(action="delivery.replayed").count() == 1

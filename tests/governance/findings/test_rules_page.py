@@ -1,9 +1,12 @@
 """The rules page: every rule of the catalogue with why, severity, what clears it, thresholds and
 open counts; Admins change a rule through the overrides module (skipped until it is installed)."""
 
+from unittest import mock
+
 import pytest
 
 from governance.access.models import AdminAction
+from governance.findings.tasks import run_rules
 from inventory.finding_rules import RULES, RULES_BY_KIND
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +50,13 @@ def test_a_bad_threshold_is_a_400_naming_it(admin_client_):
     html = answer.content.decode()
     assert answer.status_code == 400 and f"thresholds.{name}" in html
     assert 'value="lots"' in html  # what was typed is kept for correcting
+    # Said at the top of the page too (the rule's form may be far down), linking to it.
+    assert "was not saved" in html and f'href="#rule-{rule.kind}"' in html
+
+
+def test_saving_a_rule_queues_a_run_of_that_rule(admin_client_, django_capture_on_commit_callbacks):
+    queued = []
+    with mock.patch.object(run_rules, "delay", side_effect=lambda **kw: queued.append(kw)):
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client_.post(f"{RULES_PAGE}grant.dormant/", {"severity": "high"})
+    assert queued == [{"kinds": ["grant.dormant"]}]
