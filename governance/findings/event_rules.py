@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 
+from inventory.finding_rules_discovery import DISCOVERY_RULES
 from inventory.services.derive_event_rules import (
     BLOCKED_CLIENT,
     BLOCKED_SERVER,
@@ -43,7 +44,13 @@ ENFORCED_KINDS = (
     "access.used_after_revocation",
     "task.illegal_transition",
     "cimd.redirect_uri_added",
+    # The protocol statements in the ingest path; the crawls' kinds skip a rule turned off as
+    # they raise (inventory.services.flags.raise_flag), and this resolves what was open before.
+    *(rule.kind for rule in DISCOVERY_RULES),
 )
+
+# The discovery kinds whose raisers grade each finding themselves.
+_GRADED_BY_RAISER = frozenset(rule.kind for rule in DISCOVERY_RULES)
 
 # kind: (the object's table, the condition under which it still holds, what its end means)
 _STILL_HOLDS = {
@@ -76,6 +83,11 @@ def enforce_ingest_rule(kind: str, now: datetime) -> dict[str, int]:
     rule = effective_rule(kind)
     if not rule.enabled:
         return resolve_all(kind, why="rule disabled", now=now)
+    if kind in _GRADED_BY_RAISER and rule.severity == rule.rule.severity:
+        # Its raiser grades each finding itself (a fetch failure is high only once the document
+        # was fetched before): the catalogue's severity is the highest, not one to impose.
+        resolved = _clear(kind, now, rule.thresholds) if kind in _STILL_HOLDS else 0
+        return {"raised": 0, "resolved": resolved, "severity_set": 0}
     with acting_as("rule", note=f"severity set by the rule's settings ({rule.severity})"):
         with connection.cursor() as cursor:
             cursor.execute(_SET_SEVERITY, [rule.severity, kind, rule.severity])

@@ -408,7 +408,7 @@ def _record_failure(
         outcome=state.outcome,
         error=message,
         problems=problems or [],
-        flags=flags,
+        flags=[flag for flag in flags if flag is not None],  # None: a rule turned off
         next_fetch_at=state.next_fetch_at,
     )
 

@@ -41,7 +41,7 @@ def raise_change_flags(client, previous: ClientDocument, version: ClientDocument
                 dedup_key=f"{version.sha256[:16]}:{details.get('field', '')}",
             )
         )
-    return raised
+    return [flag for flag in raised if flag is not None]  # None: the Admin turned that rule off
 
 
 def sync_state_flags(client, version: ClientDocument, problems, *, first: bool) -> list[Flag]:
@@ -71,6 +71,7 @@ def sync_state_flags(client, version: ClientDocument, problems, *, first: bool) 
                 details={"problems": errors, "version": version.pk},
             )
         )
+    raised = [flag for flag in raised if flag is not None]  # None: a rule turned off
     if first:  # a client's first document has no earlier state flags to resolve
         return raised
     resolve_open_flags(

@@ -8,7 +8,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from inventory.finding_rules import RULES_BY_KIND
 from inventory.models import Flag
+from inventory.services.rule_settings import effective_rule
 
 # A task still working or input_required after its TTL (raised by inventory.services.task_expiry).
 TASK_PAST_TTL = "task.past_ttl"
@@ -43,8 +45,18 @@ def raise_flag(
     details: dict | None = None,
     dedup_key: str = "",
     at=None,
-) -> Flag:
-    """Open a flag, or refresh the open one with the same kind, object and dedup key."""
+) -> Flag | None:
+    """Open a flag, or refresh the open one with the same kind, object and dedup key.
+
+    The Admin's rule settings apply (the rules page): a rule turned off raises nothing (None),
+    and a severity the Admin chose replaces the one the raiser proposes (raisers that grade a
+    problem themselves keep their grades until an Admin sets one)."""
+    if kind in RULES_BY_KIND:
+        rule = effective_rule(kind)
+        if not rule.enabled:
+            return None
+        if rule.severity != rule.rule.severity:
+            severity = rule.severity
     at = at or timezone.now()
     if obj is not None:
         object_type = object_type or obj._meta.label_lower

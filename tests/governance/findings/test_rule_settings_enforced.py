@@ -13,6 +13,7 @@ from governance.findings.event_rules import ENFORCED_KINDS
 from governance.findings.rules import SCHEDULED_RULES, run_scheduled_rules
 from inventory.finding_rules import RULES
 from inventory.models import Finding, FindingChange
+from inventory.services.flags import raise_flag
 from inventory.services.rule_settings import save_rule_overrides
 
 pytestmark = pytest.mark.django_db
@@ -62,3 +63,37 @@ def test_every_rule_of_the_catalogue_is_enforced_by_the_scheduled_run():
     read_where_raised = {"server.oauth_metadata_changed"}
     assert {r.kind for r in RULES} - scheduled - read_where_raised == set()
     assert set(ENFORCED_KINDS) <= scheduled
+
+
+GRADED = "cimd.fetch_failed"  # its raiser says warning or high; the catalogue lists high
+
+
+def test_a_crawl_kind_turned_off_is_not_raised_and_its_open_ones_resolve_at_the_next_run():
+    finding = open_finding(GRADED)
+    save_rule_overrides(GRADED, enabled=False, severity="high", thresholds={})
+    raised = raise_flag(
+        kind=GRADED, object_type="inventory.client", object_id="2", summary="cannot fetch"
+    )
+    assert raised is None and not Finding.objects.filter(object_id="2").exists()
+    assert run_scheduled_rules(kinds=[GRADED])[GRADED]["resolved"] == 1
+    finding.refresh_from_db()
+    assert finding.status == "resolved"
+
+
+def test_a_crawl_kind_keeps_its_raisers_grades_until_an_admin_sets_a_severity():
+    finding = open_finding(GRADED)  # raised as a warning: a first fetch that failed
+    assert run_scheduled_rules(kinds=[GRADED])[GRADED]["severity_set"] == 0
+    finding.refresh_from_db()
+    assert finding.severity == "warning"
+    save_rule_overrides(GRADED, enabled=True, severity="info", thresholds={})
+    raised = raise_flag(
+        kind=GRADED,
+        object_type="inventory.client",
+        object_id="3",
+        summary="cannot fetch",
+        severity="high",
+    )
+    assert raised.severity == "info"  # the Admin's choice wins over the raiser's grade
+    assert run_scheduled_rules(kinds=[GRADED])[GRADED]["severity_set"] == 1
+    finding.refresh_from_db()
+    assert finding.severity == "info"
