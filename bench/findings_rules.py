@@ -22,39 +22,19 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratchdb import fresh_database  # noqa: E402 - the bench folder, just put on the path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 os.environ.setdefault("PGDATA_DIR", str(BASE_DIR / "var" / "pgbench"))
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 BENCH_DB = "mcpgov_bench_findings"
 SCOPES = ["crm:read", "crm:write", "docs:read", "tickets:write", "billing:read", "deploy:read"]
-
-
-def fresh_database() -> None:
-    """Create the throwaway database (on DATABASE_URL's server, else an embedded cluster)."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        parts = urlsplit(url)
-        with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            c.execute(f'CREATE DATABASE "{BENCH_DB}"')
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-        return
-    from governance.platform import devdb  # here: importing governance reads the settings
-
-    os.environ["EMBEDDED_DB_NAME"] = BENCH_DB
-    pgdata = Path(os.environ["PGDATA_DIR"]).resolve()
-    devdb.ensure_running(pgdata)
-    with psycopg.connect(
-        host=str(devdb.socket_dir(pgdata)), user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def build_inventory(grants: int, identities: int) -> None:
@@ -168,7 +148,7 @@ def main() -> None:
     parser.add_argument("--grants", type=int, default=100_000)
     parser.add_argument("--identities", type=int, default=10_000)
     args = parser.parse_args()
-    fresh_database()
+    fresh_database(BENCH_DB)
     import django
     from django.core.management import call_command
 

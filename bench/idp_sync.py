@@ -25,43 +25,21 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
-import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratchdb import fresh_database  # noqa: E402 - the bench folder, just put on the path
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 os.environ.setdefault("PGDATA_DIR", str(BASE_DIR / "var" / "pgbench"))
 os.environ.setdefault("FETCH_ALLOWLIST", "127.0.0.1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 BENCH_DB = "mcpgov_bench_idp"
 PAGE_SIZE = 200  # grants per page the peer serves
-
-
-def fresh_database() -> bool:
-    """Create the throwaway database; True when this started an embedded cluster."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        parts = urlsplit(url)
-        with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            c.execute(f'CREATE DATABASE "{BENCH_DB}"')
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-        return False
-    from governance.platform import devdb  # here: importing governance reads the settings
-
-    os.environ["EMBEDDED_DB_NAME"] = BENCH_DB
-    pgdata = Path(os.environ["PGDATA_DIR"]).resolve()
-    started = devdb.ensure_running(pgdata)
-    with psycopg.connect(
-        host=str(devdb.socket_dir(pgdata)), user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return started
 
 
 def start_peer(grants: int, users: int, rate: int = 0) -> tuple[subprocess.Popen, str]:
@@ -128,7 +106,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=20, help="requests/s of the limited peer")
     args = parser.parse_args()
 
-    started_db = fresh_database()
+    started_db = fresh_database(BENCH_DB)
     fast, fast_url = start_peer(args.grants, args.users)
     slow, slow_url = start_peer(args.grants, args.users, rate=args.rate)
     try:

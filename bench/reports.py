@@ -39,6 +39,9 @@ from cputime import _cpu_of  # bench/cputime.py: a process's CPU seconds from /p
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scratchdb import fresh_database  # noqa: E402 - the bench folder, just put on the path
+
 sys.path.insert(0, str(BASE_DIR / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 os.environ.setdefault("PGDATA_DIR", str(BASE_DIR / "var" / "pgbench"))
@@ -46,29 +49,6 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 BENCH_DB = "mcpgov_bench_reports"
 IDENTITIES, CLIENTS, SERVERS = 5_000, 200, 50
 SCOPES = ["crm:read", "crm:write", "files:read", "mail:send", "calendar:read", "tickets:write"]
-
-
-def fresh_database() -> bool:
-    """Create the throwaway database; True when this started an embedded cluster."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        parts = urlsplit(url)
-        with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-            c.execute(f'CREATE DATABASE "{BENCH_DB}"')
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-        return False
-    from governance.platform import devdb
-
-    os.environ["EMBEDDED_DB_NAME"] = BENCH_DB
-    pgdata = Path(os.environ["PGDATA_DIR"]).resolve()
-    started = devdb.ensure_running(pgdata)
-    with psycopg.connect(
-        host=str(devdb.socket_dir(pgdata)), user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return started
 
 
 def drop_database(started: bool) -> None:
@@ -360,7 +340,7 @@ def main() -> None:
     global REPEAT
     REPEAT = max(1, args.repeat)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    started = fresh_database()
+    started = fresh_database(BENCH_DB)
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=BASE_DIR, check=True)
         import django
