@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from audit.services.canon import CANON_COLUMNS
+
 CEF_VENDOR = "MCP Governance"
 CEF_PRODUCT = "MCP Governance Console"
 # Finding severities on CEF's 0-10 scale (10 most important): the ArcSight buckets
@@ -201,27 +203,9 @@ def message_text(message) -> str:
 
 # --- Audit events ----------------------------------------------------------------------------
 
-# The stored event's columns as the explorer's NDJSON export gives them (the row id is internal).
-EVENT_FIELDS = (
-    "time",
-    "received_at",
-    "source_id",
-    "batch_id",
-    "event_id",
-    "type",
-    "actor_issuer",
-    "actor_subject",
-    "client_ref",
-    "server_name",
-    "method",
-    "tool",
-    "task_id",
-    "session_id",
-    "outcome",
-    "duration_ms",
-    "redacted",
-    "payload",
-)
+# The stored event's columns as the explorer's NDJSON export gives them: the canonical columns
+# the chain hashes, less the row id (internal).
+EVENT_FIELDS = tuple(column for column in CANON_COLUMNS if column != "id")
 
 
 def _iso(value):
