@@ -30,10 +30,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 
-NAMESPACES = ("governance", "inventory", "audit", "containment", "findings")
+NAMESPACES = (
+    *("governance", "inventory", "audit", "containment"),
+    *("findings", "alerts", "reviews", "reports"),
+)
 # Not pages: the log-in/out flow, downloads (streamed exports), the ingest endpoints.
 SKIP = {
     *("account_login", "account_logout", "password_change_done", "grant_export", "event_export"),
+    *("report_run_download", "campaign_export"),
     *("event_ingest", "event_schema", "trace_ingest", "log_ingest"),
 }
 # List pages as people filter them, and the API lists behind the same queries.
@@ -51,6 +55,8 @@ FILTERED = [
     "/api/v1/tasks/?flagged=true",
     "/governance/findings/?status=all&sort=-last_seen",
     "/api/v1/findings/?severity=high",
+    "/governance/reviews/mine/?recommendation=revoke",
+    "/api/v1/review-items/?limit=50",
 ]
 SERVER_GOAL_MS = 300
 PAINT_GOAL_MS = 1000
@@ -62,7 +68,10 @@ def busiest_rows() -> dict:
 
     from audit.models import EventSource
     from governance.access.models import AdminAction
+    from governance.alerts.models import Destination
     from governance.idp.models import IdpConnection, IdpSync
+    from governance.reports.models import ReportRun, ReportSchedule
+    from governance.reviews.models import Campaign
     from inventory.models import (
         AuthorizationServer,
         Client,
@@ -108,6 +117,12 @@ def busiest_rows() -> dict:
         "server_remote_discover": first(ServerRemote),
         "source_detail": first(EventSource),
         "finding_detail": most(Finding, "changes"),
+        "destination_detail": first(Destination),
+        "campaign_detail": most(Campaign, "items"),
+        "campaign_close": most(Campaign, "items"),  # its confirm page counts what it will revoke
+        "campaign_record": most(Campaign, "items"),
+        "report_run_detail": first(ReportRun),
+        "report_schedule_update": first(ReportSchedule),
     }
 
 
@@ -260,6 +275,9 @@ def main() -> None:
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
+        # The Admin first: the demo's access-review campaign is made for the first Admin.
+        user = User.objects.create_user("bench", password="x" * 16)
+        user.groups.add(Group.objects.get_or_create(name="Admin")[0])  # every page, payloads too
         t0 = time.perf_counter()
         call_command("seed_demo", "--scale", str(args.scale), stdout=open(os.devnull, "w"))
         print(f"seed_demo --scale {args.scale}: {time.perf_counter() - t0:.1f} s")
@@ -267,8 +285,6 @@ def main() -> None:
         # them PostgreSQL guesses one row per filter and joins 9,000 grants before sorting.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-        user = User.objects.create_user("bench", password="x" * 16)
-        user.groups.add(Group.objects.get_or_create(name="Admin")[0])  # every page, payloads too
         browser = Client()
         browser.force_login(user)
         browser.get("/")  # import plotly, warm caches
