@@ -158,7 +158,9 @@ def route_notices(*, limit: int = ROUTE_BATCH) -> int:
             return 0
         rows = defaultdict(list)
         for _nid, reason, at, fid, kind, severity, otype, oid, status, until in notices:
-            if reason != "resolved" and (_muted(status, until, now) or kind in disabled):
+            # Nothing of a rule turned off goes out, its resolutions included: while it still
+            # matches, ingest reopens and the rule run resolves its findings every run.
+            if kind in disabled or (reason != "resolved" and _muted(status, until, now)):
                 continue
             for destination in destinations:
                 if not matches(destination, reason, kind, severity):

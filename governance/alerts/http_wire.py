@@ -27,7 +27,15 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 def is_loopback_host(host: str) -> bool:
-    return host.lower().strip("[]") in LOOPBACK_NAMES or host.startswith("127.")
+    """A loopback literal (127.0.0.0/8, ::1) or the name localhost; a name merely starting with
+    "127." (127.attacker.example) resolves wherever its owner likes."""
+    host = host.lower().strip("[]")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def forbidden_address_reason(address) -> str | None:

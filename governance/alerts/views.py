@@ -195,6 +195,6 @@ def dead_letter_replay(request):
     elif replay is None:
         messages.error(request, "Replay is not available in this version of the console.")
     else:
-        count = replay(ids, request.user)
+        count = replay(ids, request.user, request=request)
         messages.success(request, f"{count} dead letter{'s' if count != 1 else ''} queued again.")
     return redirect("alerts:dead_letter_list")

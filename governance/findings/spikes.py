@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from django.db import connection
 
 from governance.findings.event_rules import rule_thresholds
-from inventory.finding_rules import RULES_BY_KIND
 from inventory.services.flags import acting_as
+from inventory.services.rule_settings import effective_rule
 
 KIND = "activity.error_spike"
 
@@ -66,7 +66,8 @@ ON CONFLICT (kind, object_type, object_id, dedup_key) WHERE resolved_at IS NULL 
     last_raised_at = EXCLUDED.last_raised_at,
     times_raised = inventory_finding.times_raised + 1,
     summary = EXCLUDED.summary,
-    details = EXCLUDED.details
+    details = EXCLUDED.details,
+    severity = EXCLUDED.severity
 WHERE inventory_finding.details->>'hour' IS DISTINCT FROM EXCLUDED.details->>'hour'
 """
 )
@@ -91,7 +92,7 @@ def raise_error_spikes(now: datetime) -> dict[str, int]:
     days = int(thresholds["baseline_days"])
     params = {
         "kind": KIND,
-        "severity": RULES_BY_KIND[KIND].severity,
+        "severity": effective_rule(KIND).severity,
         "now": now,
         "hour": hour,
         "since": hour - timedelta(days=days),

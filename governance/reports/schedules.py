@@ -191,7 +191,9 @@ def _send(run: ReportRun, addresses: list[str]) -> None:
     link = settings.CONSOLE_BASE_URL.rstrip("/") + reverse(
         "reports:report_run_detail", args=[run.pk]
     )
-    period = f"{run.period_start:%Y-%m-%d} to {run.period_end:%Y-%m-%d}" if run.period_end else ""
+    period = (
+        f"{run.period_start:%Y-%m-%d} to {run.period_last_day:%Y-%m-%d}" if run.period_end else ""
+    )
     body = (
         f"{run.title} ({run.get_format_display()}), {period}.\n\n"
         f"Rows: {run.row_count}\nSHA-256: {run.sha256}\n"

@@ -249,11 +249,12 @@ def record_download(run: ReportRun, *, user, address: str | None, request=None) 
 
 
 def sweep_expired_reports(*, now: datetime | None = None) -> int:
-    """Delete the files and rows of reports past REPORTS_KEEP_DAYS; returns how many."""
+    """Delete the files of reports past REPORTS_KEEP_DAYS; returns how many. The row stays, with
+    its SHA-256 and chain head: a copy an auditor kept still verifies (`verify_report`)."""
     now = now or timezone.now()
     removed = 0
-    for run in ReportRun.objects.filter(expires_at__lt=now).only("pk", "file_name"):
-        if run.file_name:
-            report_path(run).unlink(missing_ok=True)
-        removed += ReportRun.objects.filter(pk=run.pk, expires_at__lt=now).delete()[0] > 0
+    expired = ReportRun.objects.filter(expires_at__lt=now).exclude(file_name="")
+    for run in expired.only("pk", "file_name"):
+        report_path(run).unlink(missing_ok=True)
+        removed += ReportRun.objects.filter(pk=run.pk).update(file_name="") > 0
     return removed

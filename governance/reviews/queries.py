@@ -104,7 +104,8 @@ def campaign_progress(campaign: Campaign, now: datetime | None = None) -> dict:
     started, and whether it is overdue (the campaign page, the API and the campaign report)."""
     now = now or timezone.now()
     counts = decision_counts(campaign)
-    revoke = Q(decision=Decision.REVOKE)
+    # Closing revokes for "revoke" and "reduce" alike (reduce: revoke, then grant the kept scopes).
+    revoke = Q(decision__in=[Decision.REVOKE, Decision.REDUCE])
     recommended = campaign.items.aggregate(
         revoke=Count("id", filter=Q(recommendation="revoke")),
         kept_against_advice=Count("id", filter=Q(recommendation="revoke", decision="keep")),

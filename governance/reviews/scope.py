@@ -74,7 +74,13 @@ def grants_in_scope(scope: dict, now) -> QuerySet:
         grants = grants.filter(grant_type__in=types)
     if days := scope.get("unused_days"):
         since = now - timedelta(days=days)
-        grants = grants.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=since))
+        # Idle since its last use, or since it was issued when never used: the items' own count
+        # (items.unused_days), so a grant issued yesterday is not "unused for 90 days".
+        grants = grants.filter(
+            Q(last_used_at__lt=since)
+            | Q(last_used_at__isnull=True, issued_at__lt=since)
+            | Q(last_used_at__isnull=True, issued_at__isnull=True, first_seen__lt=since)
+        )
     return grants.order_by("client_id", "subject_id", "id")
 
 

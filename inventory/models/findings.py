@@ -12,7 +12,7 @@ Invariants held by the database, not by callers:
   the delivery outbox `FindingNotice`: both written by triggers (migration 0014), so the SQL
   raisers, the triage services and a crash between them cannot skip one. The trigger takes the
   actor and note from the transaction's settings `findings.actor` / `findings.note`
-  (`inventory.services.findings.acting_as`), "rule" when unset.
+  (`inventory.services.flags.acting_as`), "rule" when unset.
 """
 
 from __future__ import annotations

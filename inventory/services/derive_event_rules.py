@@ -11,8 +11,9 @@ Part of the derived-state contract with audit's ingest (derive.statements), like
   characters of [A-Za-z0-9_.-] (inventory.models.TOOL_NAME_RE; one open finding per tool, its
   name the dedup key). Ingest skips it for a batch whose tools the process stored within the
   minute (audit/services/fresh_tools.py). The Tool rows exist for these rules: with
-  settings.FINDINGS_EVENT_RULES off ingest does not derive them (nor the client rollup), so the
-  switch measures all that findings add to ingest.
+  settings.FINDINGS_EVENT_RULES off ingest does not derive them, so the switch measures all
+  that findings add to ingest (the client rollup is kept either way: the activity report reads
+  it too).
 
 Evidence on every finding: the first event ids (MAX_EVENT_IDS), the first and last call and the
 number of calls counted. An open finding is refreshed at most once a minute (derive.FRESH, as

@@ -25,13 +25,12 @@ def acting_as(actor: str, note: str = ""):
             "SELECT set_config('findings.actor', %s, true), set_config('findings.note', %s, true)",
             [actor[:200], note],
         )
-        try:
-            yield
-        finally:
-            cursor.execute(
-                "SELECT set_config('findings.actor', '', true), "
-                "set_config('findings.note', '', true)"
-            )
+        yield
+        # Not in a `finally`: after a database error the transaction is aborted (another
+        # statement would hide the error), and rolling back its savepoint undoes these settings.
+        cursor.execute(
+            "SELECT set_config('findings.actor', '', true), set_config('findings.note', '', true)"
+        )
 
 
 def raise_flag(

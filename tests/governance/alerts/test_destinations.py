@@ -32,6 +32,8 @@ def webhook(admin_user, url: str, name="SOC hook", secret=WEBHOOK_SECRET):
     [
         ("webhook", {"name": "w", "url": "ftp://x.example/"}, WEBHOOK_SECRET, "url"),
         ("webhook", {"name": "w", "url": "http://siem.corp.example/"}, WEBHOOK_SECRET, "url"),
+        # A name that merely starts like a loopback address is not one: no plain http to it.
+        ("webhook", {"name": "w", "url": "http://127.evil.example/"}, WEBHOOK_SECRET, "url"),
         ("webhook", {"name": "w", "url": "https://169.254.169.254/"}, WEBHOOK_SECRET, "url"),
         ("webhook", {"name": "w", "url": "https://u:p@x.example/"}, WEBHOOK_SECRET, "url"),
         ("webhook", {"name": "w", "url": "https://x.example/"}, "not-a-whsec", "secret"),

@@ -20,7 +20,7 @@ from inventory.models import Grant
 from tests.governance.connectors.peers import start_oauth_peer
 from tests.governance.containment.conftest import oidc_connection, oidc_inventory
 from tests.governance.reviews.conftest import console_user
-from tests.governance.reviews.test_reminders import smtp_server  # noqa: F401 - the fixture
+from tests.receivers.fixtures import _smtp_server  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -41,15 +41,14 @@ def oidc_peer():
 
 
 @pytest.fixture
-def worker_mail(smtp_server, monkeypatch):  # noqa: F811 - the fixture imported above
+def worker_mail(_smtp_server, monkeypatch):  # noqa: F811 - the fixture imported above
     """The worker (started after this fixture) sends email to the test's SMTP server."""
-    controller, inbox = smtp_server
     monkeypatch.setenv("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
     monkeypatch.setenv("EMAIL_HOST", "127.0.0.1")
-    monkeypatch.setenv("EMAIL_PORT", str(controller.port))
+    monkeypatch.setenv("EMAIL_PORT", str(_smtp_server.port))
     monkeypatch.setenv("CONSOLE_BASE_URL", "https://console.acme.example")
-    inbox.messages.clear()
-    return inbox
+    _smtp_server.clear()
+    return _smtp_server
 
 
 def wait_until(condition, what: str):
@@ -89,8 +88,9 @@ def test_a_campaign_runs_from_open_to_a_frozen_record_with_its_grants_revoked_at
 
     # The beat task, on the worker: Rita still has one item pending, so she is reminded.
     tasks.send_reminders.delay()
-    wait_until(lambda: worker_mail.messages, "the reminder email")
-    recipients, message = worker_mail.messages[0]
+    wait_until(lambda: worker_mail.received, "the reminder email")
+    mail = worker_mail.received[0]
+    recipients, message = mail.rcpt_tos, mail.message
     assert recipients == ["rita@acme.example"]
     assert "You have 1 access review item to decide" in message.get_payload(decode=True).decode()
 

@@ -3,56 +3,29 @@ per reviewer with pending items, at each of the campaign's marks, once per mark.
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
-from email import message_from_bytes
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.utils import timezone
 
 from governance.reviews import services
 from governance.reviews.models import Campaign
 from tests.governance.reviews.conftest import open_named
+from tests.receivers.fixtures import _smtp_server, smtp_receiver  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 
 
-class Inbox:
-    """aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@pytest.fixture(scope="module")
-def smtp_server():
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free port (aiosmtpd's start() connects to the one given)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield controller, inbox
-    finally:
-        controller.stop()
-
-
 @pytest.fixture
-def inbox(smtp_server, settings):
-    controller, inbox = smtp_server
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+def inbox(smtp_receiver, settings):  # noqa: F811 - the fixture imported above
+    """The shared SMTP receiver (tests/receivers), with the console's address for links."""
     settings.CONSOLE_BASE_URL = "https://console.acme.example"
-    inbox.messages.clear()
-    return inbox
+    return smtp_receiver
+
+
+def mails(inbox) -> list:
+    """(recipients, message) of each email received, in order."""
+    return [(mail.rcpt_tos, mail.message) for mail in inbox.received]
 
 
 def test_reviewers_with_pending_items_are_reminded_once_at_each_mark(estate, admin_user, inbox):
@@ -75,14 +48,14 @@ def test_reviewers_with_pending_items_are_reminded_once_at_each_mark(estate, adm
     assert services.send_reminders(at_one) == {campaign.pk: 1}
     assert services.send_reminders(now + timedelta(days=11)) == {}  # past due: no more
 
-    assert len(inbox.messages) == 2
-    recipients, message = inbox.messages[0]
+    assert len(mails(inbox)) == 2
+    recipients, message = mails(inbox)[0]
     assert recipients == ["Olga@acme.example"]
     assert message["Subject"] == "Access review due in 6 days: Q4 review"
     body = message.get_payload(decode=True).decode()
     assert "You have 2 access review items to decide" in body
     assert f"https://console.acme.example/governance/reviews/mine/?campaign={campaign.pk}" in body
-    assert inbox.messages[1][1]["Subject"].startswith("Access review due in 0 days")
+    assert mails(inbox)[1][1]["Subject"].startswith("Access review due in 0 days")
 
 
 def test_a_failed_send_leaves_the_mark_to_the_next_tick(estate, admin_user, inbox, settings):
@@ -97,4 +70,4 @@ def test_a_failed_send_leaves_the_mark_to_the_next_tick(estate, admin_user, inbo
 
     settings.EMAIL_PORT = port
     assert services.send_reminders(now + timedelta(minutes=5)) == {campaign.pk: 1}
-    assert [to for to, _ in inbox.messages] == [["Olga@acme.example"]]
+    assert [to for to, _ in mails(inbox)] == [["Olga@acme.example"]]
