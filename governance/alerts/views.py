@@ -179,7 +179,6 @@ def dead_letter_list(request):
             "dead_letters": queries.dead_letters(destination_id=destination_id),
             "destinations": Destination.objects.order_by("name"),
             "destination_id": destination_id,
-            "replay_available": hasattr(delivery, "replay"),
         },
     )
 
@@ -189,12 +188,9 @@ def dead_letter_list(request):
 def dead_letter_replay(request):
     """Queue the chosen dead letters again, under their idempotency keys."""
     ids = [int(v) for v in request.POST.getlist("delivery") if v.isdigit()]
-    replay = getattr(delivery, "replay", None)
     if not ids:
         messages.error(request, "Choose the dead letters to replay.")
-    elif replay is None:
-        messages.error(request, "Replay is not available in this version of the console.")
     else:
-        count = replay(ids, request.user, request=request)
+        count = delivery.replay(ids, request.user, request=request)
         messages.success(request, f"{count} dead letter{'s' if count != 1 else ''} queued again.")
     return redirect("alerts:dead_letter_list")

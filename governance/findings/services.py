@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from governance.access.records import record_admin_action
 from governance.access.roles import ROLE_ORDER
+from inventory.finding_rules import SETTING_KEY
 from inventory.models import Finding
+from inventory.services import rule_settings
 from inventory.services.flags import acting_as
 
 Status = Finding.Status
@@ -251,3 +253,36 @@ def assignable_users():
         .union(get_user_model().objects.filter(is_active=True, is_superuser=True))
         .order_by("username")
     )
+
+
+def save_rule(kind: str, *, user, enabled: bool, severity: str, thresholds: dict, request=None):
+    """Save one rule's settings (rule_settings.save_rule_overrides validates and names the field
+    it refuses), record the change, and run the rule once this commits: a rule turned off
+    resolves its findings, a new severity or threshold applies, within seconds of the save."""
+    from governance.findings.tasks import run_rules  # tasks imports the rule runner
+
+    with transaction.atomic():
+        before = rule_settings.effective_rule(kind)
+        after = rule_settings.save_rule_overrides(
+            kind, enabled=enabled, severity=severity, thresholds=thresholds
+        )
+        record_admin_action(
+            actor=user,
+            action="finding_rule.updated",
+            object_type="governance.sitesetting",
+            object_id=SETTING_KEY,
+            object_repr=f"{SETTING_KEY}: {kind}",
+            before=_rule_settings_record(before),
+            after=_rule_settings_record(after),
+            request=request,
+        )
+        transaction.on_commit(lambda: run_rules.delay(kinds=[kind]))
+    return after
+
+
+def _rule_settings_record(effective) -> dict:
+    return {
+        "enabled": effective.enabled,
+        "severity": effective.severity,
+        "thresholds": dict(effective.thresholds),
+    }

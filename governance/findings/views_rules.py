@@ -2,47 +2,35 @@
 its severity, what clears it, its thresholds and how many findings it holds open; for Admins a
 form per rule to switch it off, change its severity or its thresholds.
 
-The overrides are read and written by inventory/services/rule_settings.py (`all_effective_rules`,
-`save_rule_overrides`), written beside this page; until that module is installed the page shows
-the catalogue's defaults and no form. The change is recorded here as an admin action.
+The overrides are read by inventory/services/rule_settings.py (`all_effective_rules`) and saved
+by governance/findings/services.py (`save_rule`: validated, recorded, the rule run at once).
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from governance.access.records import record_admin_action
 from governance.access.roles import ADMIN, VIEWER, has_role, role_required
-from governance.findings import queries
-from governance.findings.tasks import run_rules
-from inventory.finding_rules import RULES, RULES_BY_KIND, SETTING_KEY, Rule
+from governance.findings import queries, services
+from inventory.finding_rules import RULES, RULES_BY_KIND, Rule
 from inventory.models import Finding
-
-try:  # written by another part of issue 14 (rule overrides); absent, the page shows defaults
-    from inventory.services import rule_settings
-except ImportError:  # pragma: no cover - only before that module lands
-    rule_settings = None
-
-
-def _effective(kind: str):
-    return rule_settings.effective_rule(kind) if rule_settings else None
+from inventory.services import rule_settings
 
 
 def _row(rule: Rule, effective, open_count: int, typed=None) -> dict:
     """What the page shows of one rule: its catalogue entry with the effective settings (and,
     after a refused save, the form as the Admin typed it)."""
-    thresholds = dict(getattr(effective, "thresholds", None) or {})
+    thresholds = dict(effective.thresholds)
     typed = typed or {}
     return {
         "rule": rule,
-        "enabled": getattr(effective, "enabled", True),
-        "severity": typed.get("severity") or getattr(effective, "severity", rule.severity),
+        "enabled": effective.enabled,
+        "severity": typed.get("severity") or effective.severity,
         "thresholds": [
             {
                 "threshold": t,
@@ -68,16 +56,15 @@ def finding_rule_list(request):
 
 
 def _page(request, errors: dict, status: int, typed: dict | None = None):
-    effective = rule_settings.all_effective_rules() if rule_settings is not None else {}
+    effective = rule_settings.all_effective_rules()
     counts = queries.open_counts_by_kind()
     context = {
         "rows": [
-            _row(r, effective.get(r.kind), counts.get(r.kind, 0), (typed or {}).get(r.kind))
+            _row(r, effective[r.kind], counts.get(r.kind, 0), (typed or {}).get(r.kind))
             for r in RULES
         ],
         "severities": Finding.Severity.choices,
-        "editable": rule_settings is not None and has_role(request.user, ADMIN),
-        "overrides_installed": rule_settings is not None,
+        "editable": has_role(request.user, ADMIN),
         "errors": errors,
     }
     return render(request, "findings/rule_list.html", context, status=status)
@@ -88,7 +75,7 @@ def _page(request, errors: dict, status: int, typed: dict | None = None):
 def finding_rule_update(request, kind: str):
     """Save one rule's enabled flag, severity and thresholds; back to the rules page."""
     rule = RULES_BY_KIND.get(kind)
-    if rule is None or rule_settings is None:
+    if rule is None:
         raise Http404("No such rule.")
     # The form's text as typed: save_rule_overrides types and checks each value against its
     # default (a number, a list by commas or lines) and names the threshold it refuses.
@@ -98,27 +85,14 @@ def finding_rule_update(request, kind: str):
         if f"threshold.{t.name}" in request.POST
     }
     try:
-        with transaction.atomic():
-            before = _effective(kind)
-            after = rule_settings.save_rule_overrides(
-                kind,
-                enabled=request.POST.get("enabled") == "on",
-                severity=request.POST.get("severity", ""),
-                thresholds=thresholds,
-            )
-            record_admin_action(
-                actor=request.user,
-                action="finding_rule.updated",
-                object_type="governance.sitesetting",
-                object_id=SETTING_KEY,
-                object_repr=f"{SETTING_KEY}: {kind}",
-                before=_settings_of(before),
-                after=_settings_of(after),
-                request=request,
-            )
-            # Run the rule now rather than at the next beat: a rule turned off resolves its
-            # findings, a new severity or threshold applies, within seconds of the save.
-            transaction.on_commit(lambda: run_rules.delay(kinds=[kind]))
+        services.save_rule(
+            kind,
+            user=request.user,
+            enabled=request.POST.get("enabled") == "on",
+            severity=request.POST.get("severity", ""),
+            thresholds=thresholds,
+            request=request,
+        )
     except ValidationError as exc:
         typed = {**thresholds, "severity": request.POST.get("severity", "")}
         return _page(request, {kind: _named(exc)}, 400, {kind: typed})
@@ -131,13 +105,3 @@ def _named(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
         return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
     return "; ".join(exc.messages)
-
-
-def _settings_of(effective) -> dict | None:
-    if effective is None:
-        return None
-    return {
-        "enabled": getattr(effective, "enabled", None),
-        "severity": getattr(effective, "severity", None),
-        "thresholds": dict(getattr(effective, "thresholds", None) or {}),
-    }

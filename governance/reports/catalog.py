@@ -7,3 +7,6 @@ filters (e.g. "campaign_id", "idp", "status")}. Builders live in governance/repo
 from __future__ import annotations
 
 BUILDERS: dict = {}  # filled by governance/reports/kinds (issue 16 §2)
+
+# The kinds whose builder applies an `idp` filter (the access inventory: that IdP's grants).
+IDP_KINDS = frozenset({"access_inventory"})

@@ -18,7 +18,6 @@ from governance.reviews.models import Campaign
 KIND_FILTERS = {
     ReportKind.ACCESS_INVENTORY: ("idp",),
     ReportKind.CAMPAIGN: ("campaign",),
-    ReportKind.REVOCATIONS: ("idp",),
 }
 PARAM_NAMES = {"idp": "idp", "campaign": "campaign_id"}
 
@@ -31,7 +30,7 @@ class FiltersMixin(forms.Form):
         queryset=IdpConnection.objects.order_by("name"),
         required=False,
         empty_label="All identity providers",
-        help_text="Access inventory and revocations: only this IdP's grants.",
+        help_text="Access inventory only: this IdP's grants.",
     )
     campaign = forms.ModelChoiceField(
         label="Access-review campaign",

@@ -92,6 +92,9 @@ def request_report(
     """Queue a report (or join the open run of the identical request) and record who asked."""
     params = dict(params or {})
     _check_request(kind, format, period_start, period_end)
+    if params.get("idp") and kind not in catalog.IDP_KINDS:
+        # Recorded on the file yet not applied, it would be wrong evidence: refuse it instead.
+        raise ReportRequestError("idp", f"the {kind} report cannot be limited to one IdP")
     if kind in SNAPSHOT_KINDS:
         # A snapshot as of now: a period would be recorded but not used, and would keep two
         # identical requests from joining one run.

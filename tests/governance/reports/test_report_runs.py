@@ -55,7 +55,7 @@ def test_asking_twice_for_the_same_report_joins_the_open_run(sample_builder):
     first = _request()
     assert _request().pk == first.pk
     assert _request(fmt="pdf").pk != first.pk
-    assert _request(idp="okta").pk != first.pk
+    assert _request(tag="okta").pk != first.pk
     assert AdminAction.objects.filter(action="report_run.requested").count() == 3
 
 
@@ -75,7 +75,7 @@ def test_a_bad_request_names_the_field(sample_builder):
 def test_a_run_writes_the_file_whole_and_records_its_digest_and_chain_head(
     sample_builder, reports_dir
 ):
-    run = _request(fmt="xlsx", idp="okta")
+    run = _request(fmt="xlsx", tag="okta")
     assert jobs.execute(ReportRun, run.pk) == "done"
     run.refresh_from_db()
     path = reports_dir / run.file_name
@@ -84,7 +84,7 @@ def test_a_run_writes_the_file_whole_and_records_its_digest_and_chain_head(
     assert run.row_count == 30 == run.records
     assert (run.chain_head_seq, run.chain_head_digest) == (42, "ab" * 32)
     assert run.expires_at > timezone.now() + timedelta(days=300)
-    assert sample_builder[0]["idp"] == "okta" and sample_builder[0]["period_start"] == PERIOD[0]
+    assert sample_builder[0]["tag"] == "okta" and sample_builder[0]["period_start"] == PERIOD[0]
     assert [p.name for p in reports_dir.iterdir()] == [run.file_name]  # no .part left
 
 
@@ -132,10 +132,10 @@ def test_the_report_command_makes_the_same_file_and_verify_report_accepts_it(
     out = tmp_path / "inventory.pdf"
     call_command(
         "report", "campaign", "--from", "2026-11-01", "--to", "2026-11-30",
-        "--format", "pdf", "--param", "idp=okta", "--out", str(out),
+        "--format", "pdf", "--param", "tag=okta", "--out", str(out),
     )  # fmt: skip
     run = ReportRun.objects.get()
-    assert run.requested_by == "command" and run.params == {"idp": "okta"}
+    assert run.requested_by == "command" and run.params == {"tag": "okta"}
     assert run.period_end == PERIOD[1] and out.read_bytes()[:5] == b"%PDF-"
     # The sample names chain head #42: make it a link of the current chain.
     EventBatch.objects.create(
@@ -184,3 +184,17 @@ def test_a_reports_file_is_named_for_the_last_day_its_period_includes():
     run = ReportRun(pk=7, kind="findings", format="pdf", period_start=start, period_end=end)
 
     assert services.file_name_for(run) == "findings-20261130-7.pdf"
+
+
+def test_a_filter_a_report_does_not_apply_is_refused_not_recorded(sample_builder):
+    # An IdP filter on the revocations report would be printed on the file but not applied.
+    with pytest.raises(services.ReportRequestError) as refused:
+        services.request_report(
+            kind="revocations",
+            format="csv",
+            period_start=timezone.now() - timedelta(days=7),
+            period_end=timezone.now(),
+            params={"idp": 1},
+        )
+    assert refused.value.field == "idp"
+    assert not ReportRun.objects.exists()
