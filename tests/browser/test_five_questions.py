@@ -21,6 +21,9 @@ def _open_alice(console, demo):
     page.get_by_role("navigation").get_by_role("link", name="Identities").click()
     page.get_by_role("searchbox", name="Search").fill("Alice Abbott")  # htmx, as one types
     expect(page.locator("#results p.summary")).to_have_text("1 identity")
+    # Typing sends a request per pause: a later answer swapping #results would swallow a click
+    # on the row an earlier one drew. Click once the last one has landed.
+    page.wait_for_load_state("networkidle")
     page.locator("#results").get_by_role("link", name=demo["alice"]["name"]).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(demo["alice"]["name"])
 
