@@ -28,6 +28,23 @@ def _open_alice(console, demo):
     expect(page.get_by_role("heading", level=1)).to_have_text(demo["alice"]["name"])
 
 
+def test_leaving_the_search_box_does_not_search_again_under_the_users_click(console):
+    """Typing searched already; the blur that clicking a result causes must not send the query a
+    second time (its late answer would redraw the results and swallow the click)."""
+    page = console.page
+    console.go("/inventory/identities/")
+    search = page.get_by_role("searchbox", name="Search")
+    search.fill("Alice Abbott")
+    expect(page.locator("#results p.summary")).to_have_text("1 identity")
+    page.wait_for_load_state("networkidle")
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/inventory/identities/" in r.url else None)
+    search.blur()  # the browser fires "change" here
+    with page.expect_response(lambda r: "/inventory/identities/" in r.url):
+        page.get_by_role("button", name="Apply").click()  # one deliberate query after it
+    assert len(asked) == 1, asked  # the Apply click's own, and no second one from the blur
+
+
 def test_a_from_a_person_to_their_agents_servers_and_scopes_then_who_else_holds_one(console, demo):
     page = console.page
     _open_alice(console, demo)
