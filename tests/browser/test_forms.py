@@ -26,3 +26,18 @@ def test_the_registry_form_names_the_wrong_field_keeps_the_input_and_then_saves(
     row = page.locator("tr").filter(has_text="Partner registry")
     expect(row).to_contain_text("https://registry.partner.example")  # stored without /v0.1
     assert [e for e in console.errors if "400 (Bad Request)" not in e] == []
+
+
+def test_a_bad_list_filter_says_what_is_wrong_in_place_of_the_table(console):
+    """The list answers htmx with a 400 naming the parameter; the page must show it (htmx leaves
+    4xx unswapped unless the page's one htmx-config says otherwise), not the stale table."""
+    page = console.page
+    console.go("/inventory/grants/")
+    page.get_by_label("unused for N days").fill("abc")
+    with page.expect_response(lambda r: "/inventory/grants/" in r.url) as answer:
+        page.get_by_role("button", name="Apply").click()
+    assert answer.value.status == 400
+    expect(page.locator("#results")).to_contain_text(
+        "unused_days: 'abc' is not a whole number of at least 1"
+    )
+    expect(page.locator("#results table")).to_have_count(0)  # the stale rows are gone
