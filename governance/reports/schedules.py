@@ -153,23 +153,65 @@ def request_due_runs(*, now: datetime | None = None) -> list[ReportRun]:
     return started
 
 
-def pending_deliveries() -> list[int]:
-    """Done runs whose email has not gone yet (a lost message, or the worker stopped)."""
-    return list(
-        ReportRun.objects.filter(status=ReportRun.Status.DONE, options__email="pending")
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+# An email's life on its run (options["email"]): pending → sending → sent | failed | skipped.
+# "sending" older than this is a worker that died mid-send: the tick sends again (at least once;
+# a crash after the server accepted the message means the addresses get it twice).
+EMAIL_SENDING_STALE = timedelta(minutes=10)
+EMAIL_ATTEMPTS = 5  # then the run keeps "failed" with its last error, for an Admin to see
 
 
-def deliver_run(run_id: int) -> str:
-    """Email a finished scheduled run to its schedule's addresses, once; returns what happened."""
-    claimed = ReportRun.objects.filter(
-        pk=run_id, status=ReportRun.Status.DONE, options__email="pending"
-    ).update(options={"email": "sending"})
-    if not claimed:
+def _retry_after(attempts: int) -> timedelta:
+    """Backoff between failed sends: 15, 30, 60, 120 minutes (the tick runs every 15)."""
+    return timedelta(minutes=15 * 2 ** max(attempts - 1, 0))
+
+
+def _email_due(options: dict, now: datetime) -> bool:
+    state, attempts = options.get("email"), options.get("attempts", 0)
+    if state == "pending":
+        return True
+    last = options.get("at")
+    last = datetime.fromisoformat(last) if last else None
+    if state == "sending":
+        return last is None or last <= now - EMAIL_SENDING_STALE
+    if state == "failed":
+        return attempts < EMAIL_ATTEMPTS and (last is None or last <= now - _retry_after(attempts))
+    return False
+
+
+def pending_deliveries(*, now: datetime | None = None) -> list[int]:
+    """Done runs whose email is due: not sent yet (a lost message), left "sending" by a worker
+    that stopped, or failed and past its backoff."""
+    now = now or timezone.now()
+    runs = ReportRun.objects.filter(
+        status=ReportRun.Status.DONE, options__email__in=("pending", "sending", "failed")
+    ).order_by("pk")
+    return [pk for pk, options in runs.values_list("pk", "options") if _email_due(options, now)]
+
+
+def _claim(run_id: int, now: datetime) -> tuple[ReportRun, int] | None:
+    """Mark the run's email "sending" if it is due; None if another worker has it or it is not
+    due. The row lock makes two ticks (or a tick and the run's own task) send once."""
+    with transaction.atomic():
+        run = (
+            ReportRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("schedule")
+            .filter(pk=run_id, status=ReportRun.Status.DONE)
+            .first()
+        )
+        if run is None or not _email_due(run.options or {}, now):
+            return None
+        attempts = (run.options or {}).get("attempts", 0) + 1
+        run.options = {"email": "sending", "attempts": attempts, "at": now.isoformat()}
+        run.save(update_fields=["options"])
+        return run, attempts
+
+
+def deliver_run(run_id: int, *, now: datetime | None = None) -> str:
+    """Email a finished scheduled run to its schedule's addresses; returns what happened."""
+    claimed = _claim(run_id, now or timezone.now())
+    if claimed is None:
         return "nothing to send"
-    run = ReportRun.objects.select_related("schedule").get(pk=run_id)
+    run, attempts = claimed
     addresses = parse_addresses(run.schedule.email_to) if run.schedule else []
     if not addresses or not settings.EMAIL_HOST:
         outcome = {
@@ -179,10 +221,13 @@ def deliver_run(run_id: int) -> str:
     else:
         try:
             _send(run, addresses)
-            outcome = {"email": "sent", "to": addresses, "at": timezone.now().isoformat()}
+            outcome = {"email": "sent", "to": addresses}
         except Exception as exc:  # noqa: BLE001 - an SMTP failure is recorded on the run
-            log.warning("emailing report run %s failed: %s", run_id, exc)
+            log.warning("emailing report run %s failed (attempt %s): %s", run_id, attempts, exc)
             outcome = {"email": "failed", "error": str(exc)[:500]}
+            if attempts < EMAIL_ATTEMPTS:
+                outcome["why"] = f"attempt {attempts} of {EMAIL_ATTEMPTS}, retried by the tick"
+    outcome |= {"attempts": attempts, "at": timezone.now().isoformat()}
     ReportRun.objects.filter(pk=run_id).update(options=outcome)
     return outcome["email"]
 

@@ -146,3 +146,57 @@ def test_an_admin_manages_schedules_and_each_change_is_recorded(admin_client_, a
         .order_by("pk")
         .values_list("action", flat=True)
     ) == ["report_schedule.created", "report_schedule.updated", "report_schedule.deleted"]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once closed
+
+
+def test_a_failed_email_is_retried_after_its_backoff_then_sent(
+    admin_user, sample_builder, smtp_receiver, settings
+):
+    run = _due_run(admin_user)
+    port, settings.EMAIL_PORT = settings.EMAIL_PORT, _closed_port()  # the mail server is down
+    assert schedules.deliver_run(run.pk) == "failed"
+    run.refresh_from_db()
+    assert run.options["attempts"] == 1 and "attempt 1 of 5" in run.options["why"]
+    failed_at = datetime.fromisoformat(run.options["at"])
+    settings.EMAIL_PORT = port  # back up
+    assert schedules.pending_deliveries(now=failed_at + timedelta(minutes=5)) == []  # backoff
+    later = failed_at + timedelta(minutes=16)
+    assert schedules.pending_deliveries(now=later) == [run.pk]
+    assert schedules.deliver_run(run.pk, now=later) == "sent"
+    assert len(smtp_receiver.wait_for(1)) == 1
+    run.refresh_from_db()
+    assert run.options["email"] == "sent" and run.options["attempts"] == 2
+
+
+def test_failed_emails_stop_after_five_attempts(admin_user, sample_builder, settings):
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _closed_port()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    run = _due_run(admin_user)
+    now = timezone.now()
+    for attempt in range(1, schedules.EMAIL_ATTEMPTS + 1):
+        assert schedules.deliver_run(run.pk, now=now) == "failed", attempt
+        now += timedelta(days=1)  # past any backoff
+    assert schedules.pending_deliveries(now=now) == []
+    run.refresh_from_db()
+    assert run.options["attempts"] == 5 and "why" not in run.options  # no "retried" promise
+    assert run.options["error"]  # the last error stays for an Admin to read
+
+
+def test_an_email_left_sending_by_a_stopped_worker_is_sent_by_the_tick(
+    admin_user, sample_builder, smtp_receiver
+):
+    run = _due_run(admin_user)
+    now = timezone.now()
+    claimed = {"email": "sending", "attempts": 1, "at": now.isoformat()}
+    ReportRun.objects.filter(pk=run.pk).update(options=claimed)  # a worker claimed it, then died
+    assert schedules.deliver_run(run.pk, now=now + timedelta(minutes=1)) == "nothing to send"
+    assert schedules.pending_deliveries(now=now + timedelta(minutes=11)) == [run.pk]
+    assert schedules.deliver_run(run.pk, now=now + timedelta(minutes=11)) == "sent"
+    assert len(smtp_receiver.wait_for(1)) == 1
