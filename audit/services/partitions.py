@@ -16,12 +16,22 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 
-from audit.models import EventSource
+from audit.models import (
+    ClientRollupHourly,
+    EventRollupHourly,
+    EventSource,
+    IdentityRollupHourly,
+    ServerRollupHourly,
+)
 
 log = logging.getLogger(__name__)
 
 _known: set[tuple[int, int]] = set()  # months this process knows have a partition
 PARTITION_RE = re.compile(r"^audit_event_p(\d{4})(\d{2})$")
+ROLLUP_TABLES = tuple(
+    model._meta.db_table
+    for model in (EventRollupHourly, ServerRollupHourly, IdentityRollupHourly, ClientRollupHourly)
+)
 
 
 def forget_cache() -> None:
@@ -74,8 +84,9 @@ def list_partitions() -> list[tuple[str, datetime]]:
 
 
 def apply_retention(*, now: datetime | None = None) -> list[str]:
-    """Drop months older than every source's retention (and the client rollup's hours older than
-    it); purge dedup keys past the max age."""
+    """Drop months older than every source's retention, and the rollups' hours in those months
+    (a count must not outlive the events it counts: the dashboard and the explorer agree);
+    purge dedup keys past the max age."""
     now = now or datetime.now(UTC)
     longest = EventSource.objects.aggregate(m=Max("retention_days"))["m"]
     dropped = []
@@ -88,8 +99,12 @@ def apply_retention(*, now: datetime | None = None) -> list[str]:
                     cursor.execute(f'DROP TABLE "{name}"')
                 dropped.append(name)
                 log.info("audit retention dropped partition %s (before %s)", name, cutoff.date())
-        with connection.cursor() as cursor:  # the client rollup goes with the events it counts
-            cursor.execute("DELETE FROM audit_clientrolluphourly WHERE hour < %s", [cutoff])
+        # Every month before the cutoff's is gone now and every later one kept: the rollups'
+        # hours go at the same boundary, not at the cutoff itself, which falls mid-month.
+        kept_from = datetime(cutoff.year, cutoff.month, 1, tzinfo=UTC)
+        with connection.cursor() as cursor:
+            for table in ROLLUP_TABLES:
+                cursor.execute(f"DELETE FROM {table} WHERE hour < %s", [kept_from])
     with connection.cursor() as cursor:
         cursor.execute(
             "DELETE FROM audit_event_dedup WHERE time < %s",

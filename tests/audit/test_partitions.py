@@ -4,7 +4,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from audit.models import AuditEvent, ChainVerification, EventBatch, EventSource
+from audit.models import (
+    AuditEvent,
+    ChainVerification,
+    ClientRollupHourly,
+    EventBatch,
+    EventRollupHourly,
+    EventSource,
+    IdentityRollupHourly,
+    ServerRollupHourly,
+)
 from audit.services import partitions
 from audit.services.chain import verify_chain
 from audit.services.ingest import ingest_events
@@ -66,6 +75,25 @@ def test_retention_drops_only_months_older_than_every_sources_retention():
     # A retry of the dropped event is still a duplicate: dedup keys outlive partitions.
     result = ingest_events(source=short, events=[make_event(id="old", time=iso(old))])
     assert result.duplicates == 1 and result.accepted == 0
+
+
+def test_retention_drops_the_rollups_hours_with_the_months_it_drops():
+    """Counts must not outlive the events they count: the overview's figures (rollups) and the
+    explorer's rows (events) agree for every hour that is left."""
+    source, _ = create_source(name="gw-long", retention_days=150)
+    now = datetime.now(UTC)
+    old = month_start(now - timedelta(days=200)) + timedelta(days=3)
+    mid = month_start(now - timedelta(days=150)) + timedelta(hours=1)  # the cutoff's month: kept
+    for event_id, time in (("old", old), ("mid", mid)):
+        ingest_events(source=source, events=[make_event(id=event_id, time=iso(time))])
+    rollups = (EventRollupHourly, ServerRollupHourly, IdentityRollupHourly, ClientRollupHourly)
+    hour = {"old": old.replace(minute=0), "mid": mid.replace(minute=0)}
+    for model in rollups:
+        assert set(model.objects.values_list("hour", flat=True)) == set(hour.values()), model
+    apply_retention()
+    assert list(AuditEvent.objects.values_list("event_id", flat=True)) == ["mid"]
+    for model in rollups:
+        assert list(model.objects.values_list("hour", flat=True)) == [hour["mid"]], model
 
 
 def test_retention_keeps_a_month_holding_events_still_inside_a_sources_retention():
