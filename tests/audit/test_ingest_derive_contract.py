@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from audit.services.ingest import DERIVE, STAGE_DDL
+from audit.services.ingest_sql import DERIVE, STAGE_DDL
 from audit.services.validation import STAGE_COLUMNS
 from inventory.services import derive
 
