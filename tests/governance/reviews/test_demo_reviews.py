@@ -51,3 +51,34 @@ def test_seeding_the_demo_again_adds_no_campaign_decision_or_schedule(admin_user
         AdminAction.objects.count(),
     )
     assert after == before and Campaign.objects.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_campaign_and_queue_fit_a_1400_px_window(live_server, admin_user, client):
+    """The demo's rows carry the widest cells (expiries, several findings, justifications): no
+    column of the campaign's items or of the queue is cut off behind a scrollbar."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.browser.chromium import chromium_path
+
+    path = chromium_path()
+    if not path:
+        pytest.skip("no Chromium on this machine")
+    call_command("seed_demo", "--scale", "0.2")
+    campaign = Campaign.objects.get(name=DEMO_CAMPAIGN)
+    client.force_login(admin_user)
+    cookie = client.cookies["sessionid"].value
+    widths = {}
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
+        for url in (f"/governance/reviews/{campaign.pk}/", "/governance/reviews/mine/"):
+            page.goto(live_server.url + url, wait_until="networkidle")
+            widths[url] = page.evaluate(
+                "() => [...document.querySelectorAll('.table-scroll')]"
+                ".map(d => [d.scrollWidth, d.clientWidth])"
+            )
+        browser.close()
+    for url, boxes in widths.items():
+        assert boxes and all(scroll <= box for scroll, box in boxes), (url, boxes)
