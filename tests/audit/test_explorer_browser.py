@@ -9,7 +9,7 @@ import pytest
 
 from audit.services.ingest import ingest_events
 from audit.services.sources import create_source
-from tests.browser.chromium import chromium_path
+from tests.browser.chromium import playwright_and_chromium
 from tests.ingest_helpers import iso, make_event
 from tests.ui_factories import identity
 
@@ -17,18 +17,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 IDP = "https://idp.example.com"
 
 
-def _browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    path = chromium_path()
-    if not path:
-        pytest.skip("no Chromium on this machine")
-    return sync_api, path
-
-
 def test_a_user_finds_what_a_person_did_by_typing_their_name(
     live_server, admin_user, client, tmp_path
 ):
-    sync_api, path = _browser()
+    sync_api, path = playwright_and_chromium()
     identity("00u-alice", issuer=IDP, display_name="Alice Abbott", email="alice@acme.example")
     source, _ = create_source(name="gw-browser")
     now = datetime.now(UTC)

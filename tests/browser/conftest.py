@@ -24,7 +24,7 @@ from django.db import connections
 
 from governance.platform import localfiles
 from tests.browser import seed
-from tests.browser.chromium import chromium_path
+from tests.browser.chromium import playwright_and_chromium
 from tests.web_server import WebServer
 
 PASSWORD = seed.PASSWORD
@@ -41,19 +41,7 @@ def artifacts_dir() -> Path:
 @pytest.fixture(scope="package")
 def chromium():
     """(playwright.sync_api, Chromium path), or every test here skips saying why."""
-    try:
-        from playwright import sync_api
-    except ImportError:
-        pytest.skip("browser tests: playwright is not installed (requirements.txt)")
-    path = chromium_path()
-    if not path:
-        pytest.skip(
-            "browser tests: no Chromium found (install Debian's chromium package, as .ci/run "
-            "does, or set PLAYWRIGHT_CHROMIUM)"
-        )
-    if not os.access(path, os.X_OK):
-        pytest.skip(f"browser tests: PLAYWRIGHT_CHROMIUM={path} is not an executable")
-    return sync_api, path
+    return playwright_and_chromium()
 
 
 @pytest.fixture(scope="package")

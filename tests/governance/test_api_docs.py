@@ -56,9 +56,9 @@ def test_the_docs_need_the_viewer_role(nobody_client):
 def test_the_docs_page_renders_the_api_in_chromium_with_no_csp_violation(live_server, viewer):
     from django.test import Client
 
-    from tests.governance.test_csp import _browser
+    from tests.browser.chromium import playwright_and_chromium
 
-    sync_api, path = _browser()
+    sync_api, path = playwright_and_chromium()
     session = Client()
     session.force_login(viewer)
     errors = []

@@ -17,7 +17,8 @@ from audit.services.sources import create_source
 from governance.access.models import AdminAction
 from inventory.models import Registry
 from inventory.templatetags.console import compact_time, pretty_json
-from tests.governance.test_csp import _browser, _every_page, _objects
+from tests.browser.chromium import playwright_and_chromium
+from tests.governance.test_csp import _every_page, _objects
 from tests.ingest_helpers import make_event
 from tests.ui_factories import grant, identity, server, small_inventory
 
@@ -294,7 +295,7 @@ def _wide_inventory():
 
 @pytest.mark.slow
 def test_lists_fit_a_1400_px_window_and_warnings_read_as_warnings(live_server, admin_user, client):
-    sync_api, path = _browser()
+    sync_api, path = playwright_and_chromium()
     _wide_inventory()
     carol = identity("00u-carol", display_name="Carol", status="disabled")
     Registry.objects.create(name="corp", base_url="https://registry.corp.example", enabled=True)

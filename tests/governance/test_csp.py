@@ -15,7 +15,7 @@ from governance.access import charts
 from inventory.models import AuthorizationServer, Registry
 from inventory.services import crawls
 from inventory.services.flags import raise_flag
-from tests.browser.chromium import chromium_path
+from tests.browser.chromium import playwright_and_chromium
 from tests.ingest_helpers import make_event
 from tests.ui_factories import small_inventory
 
@@ -153,19 +153,11 @@ def test_only_the_browsable_api_may_use_inline_styles_and_never_inline_script(
     assert json["Content-Security-Policy"] == settings.CONTENT_SECURITY_POLICY
 
 
-def _browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    path = chromium_path()
-    if not path:
-        pytest.skip("no Chromium on this machine (PLAYWRIGHT_CHROMIUM names one elsewhere)")
-    return playwright, path
-
-
 @pytest.mark.slow
 def test_the_overview_charts_draw_in_chromium_with_no_csp_violation(
     live_server, admin_user, client
 ):
-    sync_api, path = _browser()
+    sync_api, path = playwright_and_chromium()
     pks = _objects(crawl=False)
     admin_user.is_staff = admin_user.is_superuser = True  # the Django admin too
     admin_user.save()

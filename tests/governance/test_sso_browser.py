@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 
 from governance.access.roles import user_role
-from tests.browser.chromium import chromium_path
+from tests.browser.chromium import playwright_and_chromium
 
 pytestmark = [pytest.mark.slow]
 
@@ -21,10 +21,7 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture
 def browser_page(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    path = chromium_path()
-    if not path:
-        pytest.skip("browser tests: no Chromium found (Debian's chromium, as .ci/run installs)")
+    sync_api, path = playwright_and_chromium()
     # Playwright runs an event loop in this thread; the live server's ORM calls in the test body
     # are synchronous and safe here (Django's documented switch for such test code).
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

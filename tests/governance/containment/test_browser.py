@@ -9,7 +9,7 @@ import pytest
 
 from governance.containment.models import Revocation
 from inventory.models import Grant
-from tests.browser.chromium import chromium_path
+from tests.browser.chromium import playwright_and_chromium
 from tests.governance.containment.conftest import inventory, oauth_connection
 from tests.governance.containment.peer import RevocationPeer, grant_record
 
@@ -23,18 +23,10 @@ def peer():
     server.stop()
 
 
-def _browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    path = chromium_path()
-    if not path:
-        pytest.skip("no Chromium on this machine")
-    return playwright, path
-
-
 def test_an_admin_revokes_what_an_identity_granted_an_agent_and_sees_it_verified(
     live_server, admin_user, client, peer, tmp_path
 ):
-    sync_api, path = _browser()
+    sync_api, path = playwright_and_chromium()
     oauth_connection(peer.url, grants_url=f"{peer.url}/admin/grants")
     rows = inventory(peer.url, ["g-1", "g-2"])
     client.force_login(admin_user)

@@ -13,17 +13,9 @@ import pytest
 
 from governance.celery import app
 from governance.reviews.models import Campaign
-from tests.browser.chromium import chromium_path
+from tests.browser.chromium import playwright_and_chromium
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-
-def _browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    path = chromium_path()
-    if not path:
-        pytest.skip("no Chromium on this machine")
-    return playwright, path
 
 
 @pytest.fixture
@@ -37,7 +29,7 @@ def eager_tasks():
 def test_an_admin_runs_a_review_from_the_empty_page_to_the_frozen_record(
     live_server, estate, admin_user, client, tmp_path, eager_tasks
 ):
-    sync_api, path = _browser()
+    sync_api, path = playwright_and_chromium()
     admin_user.email = "ada@acme.example"
     admin_user.save()
     client.force_login(admin_user)

@@ -10,6 +10,7 @@ from governance.reports.models import ReportSchedule
 from governance.reviews import queries
 from governance.reviews.models import Campaign, ReviewItem
 from governance.reviews.scope import describe
+from tests.browser.chromium import playwright_and_chromium
 
 pytestmark = pytest.mark.django_db
 
@@ -58,12 +59,7 @@ def test_seeding_the_demo_again_adds_no_campaign_decision_or_schedule(admin_user
 def test_the_demo_campaign_and_queue_fit_a_1400_px_window(live_server, admin_user, client):
     """The demo's rows carry the widest cells (expiries, several findings, justifications): no
     column of the campaign's items or of the queue is cut off behind a scrollbar."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    from tests.browser.chromium import chromium_path
-
-    path = chromium_path()
-    if not path:
-        pytest.skip("no Chromium on this machine")
+    sync_api, path = playwright_and_chromium()
     call_command("seed_demo", "--scale", "0.2")
     campaign = Campaign.objects.get(name=DEMO_CAMPAIGN)
     client.force_login(admin_user)
