@@ -11,6 +11,8 @@ import socket
 import ssl
 from datetime import UTC, datetime
 
+from governance.alerts.http_wire import ssl_context
+
 APP_NAME = "mcp-governance"
 # Facility 13, "log audit": what the findings and the audit trail are.
 FACILITY = 13
@@ -67,15 +69,6 @@ def octet_counted(frame: bytes) -> bytes:
     return str(len(frame)).encode("ascii") + b" " + frame
 
 
-def tls_context(ca_pem: str) -> ssl.SSLContext:
-    """Certificate and host name checked, against `ca_pem` when given, else the system's CAs."""
-    context = ssl.create_default_context(cadata=ca_pem or None)
-    if not ca_pem:
-        context.load_default_certs()
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
 def send(
     *,
     host: str,
@@ -93,7 +86,9 @@ def send(
     sock = _connect(addresses, port, timeout)
     try:
         if use_tls:
-            sock = tls_context(ca_pem).wrap_socket(sock, server_hostname=host)
+            # The same trust as the HTTP destinations: the bundled CAs plus the destination's
+            # own, host name checked, TLS 1.2 or later; one context per CA, built once.
+            sock = ssl_context(ca_pem).wrap_socket(sock, server_hostname=host)
         sock.sendall(b"".join(octet_counted(frame) for frame in frames))
         _close_gracefully(sock, use_tls)
     finally:
