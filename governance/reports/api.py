@@ -80,6 +80,14 @@ class RequestReportSerializer(serializers.Serializer):
         return value
 
     def validate(self, data):
+        # An unknown field is refused, not dropped: a misspelt filter would otherwise make a
+        # report of everything that its requester takes for a filtered one.
+        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
+        if unknown:
+            known = ", ".join(self.fields)
+            raise ValidationError(
+                {name: [f"Not a report request field ({known})."] for name in unknown}
+            )
         if data["kind"] == ReportKind.CAMPAIGN and not data.get("campaign_id"):
             raise ValidationError({"campaign_id": ["The campaign report needs a campaign_id."]})
         first, last = data.get("date_from"), data.get("date_to")

@@ -7,6 +7,7 @@ filters (e.g. "campaign_id", "idp", "status")}. Builders live in governance/repo
 from __future__ import annotations
 
 BUILDERS: dict = {}  # filled by governance/reports/kinds (issue 16 §2)
-
-# The kinds whose builder applies an `idp` filter (the access inventory: that IdP's grants).
-IDP_KINDS = frozenset({"access_inventory"})
+# KIND -> the filters its builder applies besides the period, filled alongside BUILDERS. A
+# request carrying any other is refused: recorded on the file yet not applied, a filter would
+# make the report claim what it does not show.
+FILTERS: dict[str, frozenset[str]] = {}

@@ -25,6 +25,7 @@ from audit.services.chain import GENESIS
 from governance.access.records import record_admin_action
 from governance.platform import jobs
 from governance.reports import catalog, kinds  # noqa: F401 - kinds fills catalog.BUILDERS
+from governance.reports.kinds.params import PERIOD_KEYS
 from governance.reports.models import ReportDownload, ReportFormat, ReportKind, ReportRun
 from governance.reports.render import EXTENSIONS, WRITERS
 
@@ -92,9 +93,13 @@ def request_report(
     """Queue a report (or join the open run of the identical request) and record who asked."""
     params = dict(params or {})
     _check_request(kind, format, period_start, period_end)
-    if params.get("idp") and kind not in catalog.IDP_KINDS:
-        # Recorded on the file yet not applied, it would be wrong evidence: refuse it instead.
-        raise ReportRequestError("idp", f"the {kind} report cannot be limited to one IdP")
+    for name in sorted(params):
+        if name in PERIOD_KEYS or params[name] in (None, ""):
+            continue
+        if name not in catalog.FILTERS[kind]:
+            # Recorded on the file yet not applied, it would be wrong evidence: refuse it.
+            takes = ", ".join(sorted(catalog.FILTERS[kind])) or "no filter besides the period"
+            raise ReportRequestError(name, f"the {kind} report does not apply {name} ({takes})")
     if kind in SNAPSHOT_KINDS:
         # A snapshot as of now: a period would be recorded but not used, and would keep two
         # identical requests from joining one run.

@@ -50,6 +50,10 @@ class ListSpec:
     def filter(self, param: str) -> Filter | None:
         return next((f for f in self.filters if f.param == param), None)
 
+    def params(self) -> frozenset[str]:
+        """Every query parameter the list applies: the search, its filters and the sort."""
+        return frozenset({"q", "sort", *(f.param for f in self.filters)})
+
 
 # PostgreSQL's bigint holds 19 digits: a longer number is no id and no row count, and int() of
 # more than 4300 digits raises ValueError (Python's guard against quadratic conversion).

@@ -21,3 +21,13 @@ catalog.BUILDERS.update(
         campaign.KIND: campaign.build,
     }
 )
+catalog.FILTERS.update(
+    {
+        access_inventory.KIND: access_inventory.FILTERS,
+        activity_evidence.KIND: frozenset(),
+        revocations.KIND: revocations.FILTERS,
+        findings.KIND: findings.FILTERS,
+        inventory_risk.KIND: frozenset({"long_running_hours"}),
+        campaign.KIND: frozenset({"campaign_id"}),
+    }
+)

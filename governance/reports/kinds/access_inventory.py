@@ -39,6 +39,8 @@ from governance.reviews.models import ReviewItem
 from inventory import queries, queries_grants
 
 KIND = "access_inventory"
+# The grant list's filters, and `idp` (that IdP connection's grants).
+FILTERS = queries.GRANT_SPEC.params() | {"idp"}
 CHUNK = 5000  # rows per fetch from the server-side cursor: few round trips, bounded memory
 
 COLUMNS = [

@@ -23,6 +23,7 @@ from governance.reports.kinds import controls
 from governance.reports.kinds.params import filter_params, period
 
 KIND = "revocations"
+FILTERS = containment_reads.REVOCATION_SPEC.params()  # the revocation list's
 
 REVOCATION_COLUMNS = [
     Column("id", "Revocation", "int"),

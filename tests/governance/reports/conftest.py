@@ -30,6 +30,8 @@ def sample_builder(monkeypatch, reports_dir):
             else sample_report(int(params["rows"]))
         )
 
-    monkeypatch.setitem(catalog.BUILDERS, "access_inventory", build)
-    monkeypatch.setitem(catalog.BUILDERS, "campaign", build)
+    for kind in ("access_inventory", "campaign"):
+        monkeypatch.setitem(catalog.BUILDERS, kind, build)
+        # The sample builder applies these two as well (a size, a marker to tell runs apart).
+        monkeypatch.setitem(catalog.FILTERS, kind, catalog.FILTERS[kind] | {"rows", "tag"})
     return seen

@@ -128,6 +128,13 @@ def test_the_api_names_the_field_at_fault(auditor_client, sample_builder):
         content_type="application/json",
     )
     assert response.status_code == 400 and set(response.json()) == {"campaign_id", "idp"}
+    response = auditor_client.post(
+        "/api/v1/reports/",
+        {"kind": "findings", "format": "csv", "severity": "high"},  # not a field: not dropped
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "Not a report request field" in str(response.json())
+    assert set(response.json()) == {"severity"} and not ReportRun.objects.exists()
 
 
 def test_run_jobs_helper_is_the_engine():  # the runner is registered (apps.py)

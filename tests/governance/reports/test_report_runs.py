@@ -198,3 +198,43 @@ def test_a_filter_a_report_does_not_apply_is_refused_not_recorded(sample_builder
         )
     assert refused.value.field == "idp"
     assert not ReportRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "field"),
+    [
+        ("activity_evidence", {"server": "crm"}, "server"),  # takes no filter at all
+        ("findings", {"status": "open"}, "status"),  # the report takes every status itself
+        ("findings", {"severit": "high"}, "severit"),  # a typo is not silently dropped
+        ("access_inventory", {"scopes": "crm:*"}, "scopes"),  # the grant list's is `scope`
+        ("inventory_risk", {"idp": 1}, "idp"),
+    ],
+)
+def test_any_filter_a_kind_does_not_apply_is_refused_naming_it(kind, params, field):
+    with pytest.raises(services.ReportRequestError) as refused:
+        services.request_report(
+            kind=kind, format="csv", period_start=None, period_end=None, params=params
+        )
+    assert refused.value.field == field and f"does not apply {field}" in str(refused.value)
+    assert not ReportRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("findings", {"severity": "high", "q": "crm"}),  # the findings list's own filters
+        ("access_inventory", {"scope": "crm:*", "unused_days": "30", "idp": ""}),
+        ("revocations", {"status": "done"}),
+        ("inventory_risk", {"long_running_hours": "48"}),
+    ],
+)
+def test_the_filters_a_kind_applies_are_accepted(kind, params):
+    run = services.request_report(
+        kind=kind, format="csv", period_start=None, period_end=None, params=params, enqueue=False
+    )
+    assert run.params == params
+
+
+def test_the_report_command_refuses_a_filter_the_kind_does_not_apply(sample_builder):
+    with pytest.raises(CommandError, match="severit: the findings report does not apply"):
+        call_command("report", "findings", "--param", "severit=high")
