@@ -34,10 +34,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import psycopg
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -47,6 +45,7 @@ os.environ.setdefault("FETCH_ALLOWLIST", "127.0.0.1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 BENCH_DB = "mcpgov_bench_alerts"
 from loadgen import post_all  # noqa: E402  (bench/ is a folder of scripts: by path)
+from scratchdb import fresh_database  # noqa: E402
 
 KILLED = "bench-killed-"
 WARM_UP = 5  # findings delivered before the timed ones
@@ -54,14 +53,11 @@ FORWARDED = "bench-fwd-"
 
 
 def scratch_database() -> None:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
+    """A fresh database for this bench on DATABASE_URL's server (its web server and worker
+    connect over TCP, so the embedded cluster's socket will not do)."""
+    if not os.environ.get("DATABASE_URL"):
         sys.exit("DATABASE_URL must name a PostgreSQL server (the bench creates its own database)")
-    parts = urlsplit(url)
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
+    fresh_database(BENCH_DB)
 
 
 class Receiver:
