@@ -4,8 +4,13 @@ from celery import shared_task
 
 from governance.reviews import services
 
-# While a closing campaign's revocations run, its finishing task looks again this often.
+# While a closing campaign's revocations run, its finishing task looks again this often for the
+# first CLOSING_QUICK_POLLS tries (revocations usually end within seconds), then every
+# CLOSING_SLOW_POLL_SECONDS: one that waits on an IdP that is down must not poll every 2 s for
+# hours (the beat sweeper also finishes any closing campaign).
 CLOSING_POLL_SECONDS = 2
+CLOSING_QUICK_POLLS = 30
+CLOSING_SLOW_POLL_SECONDS = 30
 
 
 @shared_task(name="governance.reviews.send_reminders")
@@ -18,7 +23,8 @@ def send_reminders() -> dict:
 def finish_closing(self, campaign_id: int) -> bool:
     """Close the campaign once its revocations ended; looks again until then (safe twice)."""
     if not services.finish_closing(campaign_id):
-        raise self.retry(countdown=CLOSING_POLL_SECONDS)
+        quick = self.request.retries < CLOSING_QUICK_POLLS
+        raise self.retry(countdown=CLOSING_POLL_SECONDS if quick else CLOSING_SLOW_POLL_SECONDS)
     return True
 
 

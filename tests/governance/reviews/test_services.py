@@ -299,3 +299,25 @@ def test_a_closing_campaign_waits_for_its_revocations_and_the_sweeper_closes_it(
     assert services.finish_closing_all() == [campaign.pk]
     item = ReviewItem.objects.get(pk=idle.pk)
     assert item.outcome == f"Revoked by revocation #{running.pk}: done, proof verified."
+
+
+def test_a_closing_campaign_is_looked_at_every_2_s_for_a_minute_then_every_30(monkeypatch):
+    """Revocations stuck on an IdP that is down must not keep a worker polling every 2 s."""
+    from governance.reviews import tasks
+
+    monkeypatch.setattr(services, "finish_closing", lambda campaign_id: False)  # still running
+    countdowns = []
+
+    def retry(countdown):
+        countdowns.append(countdown)
+        return RuntimeError("retried")
+
+    monkeypatch.setattr(tasks.finish_closing, "retry", retry)
+    for retries in (0, 29, 30, 500):
+        tasks.finish_closing.push_request(retries=retries)
+        try:
+            with pytest.raises(RuntimeError, match="retried"):
+                tasks.finish_closing.run(7)
+        finally:
+            tasks.finish_closing.pop_request()
+    assert countdowns == [2, 2, 30, 30]
