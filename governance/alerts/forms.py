@@ -40,8 +40,8 @@ class DestinationForm(forms.Form):
         label="CA certificate (PEM)",
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="A private CA to trust for this receiver's certificate; empty: the system's "
-        "trust store. The host name is always checked.",
+        help_text="A private CA to trust for this receiver's certificate, besides the system's "
+        "trust store and the public CAs the console ships with. The host name is always checked.",
     )
     email_to = forms.CharField(
         label="Recipients", max_length=1000, help_text="Email addresses, comma-separated."

@@ -78,14 +78,22 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-@functools.lru_cache(maxsize=16)
-def ssl_context(ca_pem: str) -> ssl.SSLContext:
-    """The bundled CAs plus the destination's own; built once per CA (loading the bundle costs
-    tens of milliseconds, per request otherwise)."""
+def trust_context(ca_pem: str) -> ssl.SSLContext:
+    """What every destination's TLS trusts (HTTPS and syslog alike): the machine's trust store
+    (a corporate CA installed there), the public CAs bundled with the console (certifi), and
+    the destination's own CA when given. Certificate and host name checked, TLS 1.2 or later."""
     context = httpx.create_ssl_context(trust_env=False)
+    context.load_default_certs()
     if ca_pem:
         context.load_verify_locations(cadata=ca_pem)
     return context
+
+
+@functools.lru_cache(maxsize=16)
+def ssl_context(ca_pem: str) -> ssl.SSLContext:
+    """trust_context, built once per CA for the HTTP client (loading the stores costs tens of
+    milliseconds, per request otherwise). httpcore sets ALPN on it: not for other protocols."""
+    return trust_context(ca_pem)
 
 
 def post(

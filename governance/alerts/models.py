@@ -47,8 +47,8 @@ class Destination(models.Model):
     enabled = models.BooleanField(default=True)
     # webhook and HEC: the URL to POST to
     url = models.URLField(max_length=1000, blank=True)
-    # syslog: host, port and transport; TLS checks the certificate against `tls_ca_pem` when
-    # given (a private CA), else the system's trust store
+    # syslog: host, port and transport; TLS (like HTTPS) trusts the system's store, the bundled
+    # public CAs and `tls_ca_pem` when given (a private CA): http_wire.trust_context
     host = models.CharField(max_length=255, blank=True)
     port = models.PositiveIntegerField(null=True, blank=True)
     syslog_transport = models.CharField(

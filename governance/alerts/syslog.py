@@ -7,11 +7,12 @@ which of them a retry can fix.
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 from datetime import UTC, datetime
 
-from governance.alerts.http_wire import ssl_context
+from governance.alerts.http_wire import trust_context
 
 APP_NAME = "mcp-governance"
 # Facility 13, "log audit": what the findings and the audit trail are.
@@ -69,6 +70,13 @@ def octet_counted(frame: bytes) -> bytes:
     return str(len(frame)).encode("ascii") + b" " + frame
 
 
+@functools.lru_cache(maxsize=16)
+def tls_context(ca_pem: str) -> ssl.SSLContext:
+    """The same trust as the HTTP destinations (http_wire.trust_context), one context per CA,
+    built once; its own instance, since the HTTP client sets ALPN on the ones it is given."""
+    return trust_context(ca_pem)
+
+
 def send(
     *,
     host: str,
@@ -86,9 +94,7 @@ def send(
     sock = _connect(addresses, port, timeout)
     try:
         if use_tls:
-            # The same trust as the HTTP destinations: the bundled CAs plus the destination's
-            # own, host name checked, TLS 1.2 or later; one context per CA, built once.
-            sock = ssl_context(ca_pem).wrap_socket(sock, server_hostname=host)
+            sock = tls_context(ca_pem).wrap_socket(sock, server_hostname=host)
         sock.sendall(b"".join(octet_counted(frame) for frame in frames))
         _close_gracefully(sock, use_tls)
     finally:

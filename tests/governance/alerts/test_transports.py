@@ -372,3 +372,17 @@ def test_email_destinations_do_not_take_the_event_stream():
     with pytest.raises(DeliveryFailed) as failure:
         forward_events(destination("email", email_to="a@b.example"), EVENTS)
     assert failure.value.retryable is False
+
+
+def test_syslog_and_https_trust_the_same_cas_through_contexts_of_their_own(tls_material):
+    """One trust for every destination (the machine's store, the bundled CAs, the destination's
+    CA), but not one context object: the HTTP client sets ALPN "http/1.1" on the contexts it is
+    given, which a syslog receiver checking ALPN would refuse."""
+    from governance.alerts import http_wire, syslog
+
+    https = http_wire.ssl_context(tls_material.ca_pem)
+    tls = syslog.tls_context(tls_material.ca_pem)
+    assert https is not tls and syslog.tls_context(tls_material.ca_pem) is tls  # built once
+    assert https.cert_store_stats() == tls.cert_store_stats()
+    bundled_only = http_wire.ssl_context("").cert_store_stats()["x509_ca"]
+    assert tls.cert_store_stats()["x509_ca"] == bundled_only + 1  # and the destination's CA
