@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 Cadence = ReportSchedule.Cadence
 
 
+class ReportFileGone(Exception):
+    """The run's file was swept (REPORTS_KEEP_DAYS) before its email could go."""
+
+
 def _month_start(year: int, month: int) -> datetime:
     year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
     return datetime(year, month, 1, tzinfo=UTC)
@@ -160,13 +164,18 @@ EMAIL_SENDING_STALE = timedelta(minutes=10)
 EMAIL_ATTEMPTS = 5  # then the run keeps "failed" with its last error, for an Admin to see
 
 
+# A tick's clock is read a little later each time than the one before it: without this slack a
+# retry due "15 minutes after" a failure would wait for the tick after next.
+TICK_SLACK = timedelta(minutes=1)
+
+
 def _retry_after(attempts: int) -> timedelta:
     """Backoff between failed sends: 15, 30, 60, 120 minutes (the tick runs every 15)."""
-    return timedelta(minutes=15 * 2 ** max(attempts - 1, 0))
+    return timedelta(minutes=15 * 2 ** max(attempts - 1, 0)) - TICK_SLACK
 
 
 def _email_due(options: dict, now: datetime) -> bool:
-    state, attempts = options.get("email"), options.get("attempts", 0)
+    state, attempts = options.get("email"), options.get("attempts")
     if state == "pending":
         return True
     last = options.get("at")
@@ -174,7 +183,13 @@ def _email_due(options: dict, now: datetime) -> bool:
     if state == "sending":
         return last is None or last <= now - EMAIL_SENDING_STALE
     if state == "failed":
-        return attempts < EMAIL_ATTEMPTS and (last is None or last <= now - _retry_after(attempts))
+        # A failure without a count predates retries: it was final when it was recorded, and
+        # sending it now (months later, perhaps) would surprise its addresses.
+        return (
+            attempts is not None
+            and attempts < EMAIL_ATTEMPTS
+            and (last is None or last <= now - _retry_after(attempts))
+        )
     return False
 
 
@@ -222,6 +237,8 @@ def deliver_run(run_id: int, *, now: datetime | None = None) -> str:
         try:
             _send(run, addresses)
             outcome = {"email": "sent", "to": addresses}
+        except ReportFileGone as exc:
+            outcome = {"email": "skipped", "why": str(exc)}
         except Exception as exc:  # noqa: BLE001 - an SMTP failure is recorded on the run
             log.warning("emailing report run %s failed (attempt %s): %s", run_id, attempts, exc)
             outcome = {"email": "failed", "error": str(exc)[:500]}
@@ -245,6 +262,10 @@ def _send(run: ReportRun, addresses: list[str]) -> None:
         f"Chain head: #{run.chain_head_seq} {run.chain_head_digest}\n\n"
         f"In the console: {link}\n"
     )
+    if not run.file_name:  # expired and swept since: the run's page still says what it was
+        raise ReportFileGone(
+            f"the report's file has expired (kept {settings.REPORTS_KEEP_DAYS} days)"
+        )
     message = EmailMessage(
         subject=f"[MCP Governance] {run.title} {period}".strip(),
         body=body,

@@ -200,3 +200,31 @@ def test_an_email_left_sending_by_a_stopped_worker_is_sent_by_the_tick(
     assert schedules.pending_deliveries(now=now + timedelta(minutes=11)) == [run.pk]
     assert schedules.deliver_run(run.pk, now=now + timedelta(minutes=11)) == "sent"
     assert len(smtp_receiver.wait_for(1)) == 1
+
+
+def test_a_failure_recorded_before_retries_existed_is_not_sent_again(admin_user, sample_builder):
+    run = _due_run(admin_user)
+    ReportRun.objects.filter(pk=run.pk).update(options={"email": "failed", "error": "refused"})
+    assert schedules.pending_deliveries(now=timezone.now() + timedelta(days=30)) == []
+
+
+def test_the_retry_goes_at_the_tick_15_minutes_later_though_that_tick_reads_its_clock_early(
+    admin_user, sample_builder
+):
+    run = _due_run(admin_user)
+    failed_at = timezone.now()
+    failed = {"email": "failed", "attempts": 1, "at": failed_at.isoformat(), "error": "x"}
+    ReportRun.objects.filter(pk=run.pk).update(options=failed)
+    next_tick = failed_at + timedelta(minutes=15) - timedelta(seconds=2)
+    assert schedules.pending_deliveries(now=next_tick) == [run.pk]
+
+
+def test_an_email_whose_file_expired_meanwhile_is_skipped_saying_why(
+    admin_user, sample_builder, smtp_receiver
+):
+    run = _due_run(admin_user)
+    ReportRun.objects.filter(pk=run.pk).update(file_name="")  # swept by REPORTS_KEEP_DAYS
+    assert schedules.deliver_run(run.pk) == "skipped"
+    run.refresh_from_db()
+    assert "file has expired" in run.options["why"]
+    assert schedules.pending_deliveries(now=timezone.now() + timedelta(days=1)) == []
