@@ -82,7 +82,9 @@ class RequestReportSerializer(serializers.Serializer):
     def validate(self, data):
         # An unknown field is refused, not dropped: a misspelt filter would otherwise make a
         # report of everything that its requester takes for a filtered one.
-        unknown = sorted(set(getattr(self, "initial_data", {})) - set(self.fields))
+        # (The browsable API's form posts its CSRF token along.)
+        posted = set(getattr(self, "initial_data", {})) - {"csrfmiddlewaretoken"}
+        unknown = sorted(posted - set(self.fields))
         if unknown:
             known = ", ".join(self.fields)
             raise ValidationError(
@@ -105,6 +107,10 @@ class ReportRunViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = [IsAuditor]
     serializer_class = ReportRunSerializer
+
+    def get_serializer_class(self):
+        # The request's fields for a POST (the browsable API's form too), the run's otherwise.
+        return RequestReportSerializer if self.action == "create" else ReportRunSerializer
 
     def get_queryset(self):
         return ReportRun.objects.annotate(download_count=Count("downloads")).order_by(

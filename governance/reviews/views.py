@@ -213,8 +213,8 @@ def review_item_decide(request, pk: int):
             f"{FIELD_LABELS.get(k, k)}: {' '.join(v)}" for k, v in form.errors.items()
         )
     if wants_fragment(request):
-        # The row comes back with the error under it, as a 200: htmx does not swap a 4xx, and
-        # the page's htmx config (base.html's meta, the only one htmx reads) does not change that.
+        # The row comes back with the error under it, as a 200: the row is the answer either
+        # way (the queue page's htmx config would swap a 400 too; nothing there tells them apart).
         item.refresh_from_db()
         return render(
             request,

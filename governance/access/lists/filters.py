@@ -51,8 +51,9 @@ class ListSpec:
         return next((f for f in self.filters if f.param == param), None)
 
     def params(self) -> frozenset[str]:
-        """Every query parameter the list applies: the search, its filters and the sort."""
-        return frozenset({"q", "sort", *(f.param for f in self.filters)})
+        """The query parameters that choose the list's rows: the search and its filters (not
+        `sort` or `page`, which only order and cut it)."""
+        return frozenset({"q", *(f.param for f in self.filters)})
 
 
 # PostgreSQL's bigint holds 19 digits: a longer number is no id and no row count, and int() of

@@ -23,7 +23,7 @@ from governance.reports.kinds import controls
 from governance.reports.kinds.params import filter_params, period
 
 KIND = "revocations"
-FILTERS = containment_reads.REVOCATION_SPEC.params()  # the revocation list's
+FILTERS = containment_reads.REVOCATION_SPEC.params()  # the revocation list's (sorted by queue time)
 
 REVOCATION_COLUMNS = [
     Column("id", "Revocation", "int"),

@@ -135,6 +135,10 @@ def test_the_api_names_the_field_at_fault(auditor_client, sample_builder):
     )
     assert response.status_code == 400 and "Not a report request field" in str(response.json())
     assert set(response.json()) == {"severity"} and not ReportRun.objects.exists()
+    response = auditor_client.post(  # the browsable API's form: its CSRF token comes along
+        "/api/v1/reports/", {"kind": "findings", "format": "csv", "csrfmiddlewaretoken": "x"}
+    )
+    assert response.status_code == 202, response.content
 
 
 def test_run_jobs_helper_is_the_engine():  # the runner is registered (apps.py)

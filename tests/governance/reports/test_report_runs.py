@@ -208,6 +208,7 @@ def test_a_filter_a_report_does_not_apply_is_refused_not_recorded(sample_builder
         ("findings", {"severit": "high"}, "severit"),  # a typo is not silently dropped
         ("access_inventory", {"scopes": "crm:*"}, "scopes"),  # the grant list's is `scope`
         ("inventory_risk", {"idp": 1}, "idp"),
+        ("revocations", {"sort": "-finished_at"}, "sort"),  # its table sorts by queue time
     ],
 )
 def test_any_filter_a_kind_does_not_apply_is_refused_naming_it(kind, params, field):
