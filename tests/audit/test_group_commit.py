@@ -2,6 +2,7 @@
 and each still gets its own exact answer (audit/services/group_commit.py)."""
 
 import threading
+import time
 
 import pytest
 from django.db import DatabaseError, connections
@@ -59,7 +60,11 @@ def _send_concurrently(source, batches):
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(batches))]
     threads[0].start()
-    threading.Event().wait(0.05)  # the first becomes the leader and is held
+    # The others start once the first leads: it holds the flusher slot and has taken its group
+    # off the queue (a fixed pause lost the race now and then on a loaded machine).
+    deadline = time.monotonic() + 10
+    while not (group_commit._flushing and not group_commit._queue) and time.monotonic() < deadline:
+        threading.Event().wait(0.002)
     for t in threads[1:]:
         t.start()
     for t in threads:
@@ -230,7 +235,12 @@ def test_a_second_flusher_starts_only_while_groups_are_small(settings, monkeypat
                 threading.Event().wait(0.005)
             group_commit._last_group = group_in_flight  # as if the first group were this big
             second.start()
-            threading.Event().wait(0.1)
+            if expected_leaders == 2:  # wait for it, however loaded the machine
+                deadline = time.monotonic() + 10
+                while len(started) < 2 and time.monotonic() < deadline:
+                    threading.Event().wait(0.005)
+            else:  # give it the time it would need to (wrongly) start
+                threading.Event().wait(0.1)
             assert len(started) == expected_leaders, (group_in_flight, started)
         finally:
             release.set()

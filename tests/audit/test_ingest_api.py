@@ -236,7 +236,9 @@ def test_integers_beyond_64_bits_are_stored_exactly_on_every_path(live_server, s
     assert b'"n":' + HUGE in _stored_payload(line["id"]).replace(" ", "").encode()
 
 
-def test_a_high_rate_limit_is_counted_in_batches_and_still_enforced(db, settings, monkeypatch):
+def test_a_high_rate_limit_is_counted_in_batches_and_still_enforced(
+    db, settings, monkeypatch, mid_minute_clock
+):
     """Above 2,000 requests/minute a process adds its requests to the shared count in batches
     (one statement per batch, not per request), and the limit still holds within a batch."""
     from django.db import connection

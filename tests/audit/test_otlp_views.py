@@ -171,7 +171,7 @@ def test_a_disabled_source_gets_401(client, source_token):
     assert _post(client, "/v1/traces", b"", token).status_code == 401
 
 
-def test_a_source_over_its_rate_limit_gets_429_with_retry_after(client):
+def test_a_source_over_its_rate_limit_gets_429_with_retry_after(client, mid_minute_clock):
     source, token = create_source(name="chatty", rate_limit_per_minute=1)
     # An empty export: the test client drops Content-Type on an empty body, so JSON "{}".
     assert (

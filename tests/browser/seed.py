@@ -20,6 +20,15 @@ from tests.ui_factories import OKTA, client, grant, identity, server, task
 PASSWORD = "correct-horse-battery"
 DEMO_SCALE = 0.1  # 42 identities, 300 grants, 30 tasks, 300 audit events
 EVENTS = 120  # Alice's tool calls in the last 24 h: three explorer pages of 50
+LAST_HOUR = 12  # of them in the minutes before seeding, the others an hour and more before
+
+
+def minutes_ago(n: int) -> int:
+    """Event n's age at seeding: the last hour's a minute apart (the browser tests may start
+    minutes after seeding and still find them all in "1h"), then one every 5 minutes."""
+    return n + 1 if n < LAST_HOUR else 5 * n + 1
+
+
 SCOPE = "tickets:approve"  # held by Alice's agent alone
 
 
@@ -60,7 +69,7 @@ def seed() -> dict:
         source=source,
         events=[
             make_event(
-                time=iso(now - timedelta(minutes=5 * n + 1)),
+                time=iso(now - timedelta(minutes=minutes_ago(n))),
                 actor=actor,
                 client={"id": agent.client_id, "name": agent.name},
                 server={"name": desk.name},

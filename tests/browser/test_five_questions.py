@@ -7,11 +7,9 @@ import re
 
 import pytest
 
-from tests.browser.seed import EVENTS, SCOPE
+from tests.browser.seed import EVENTS, LAST_HOUR, SCOPE
 
 expect = pytest.importorskip("playwright.sync_api").expect  # skipped without playwright
-
-LAST_HOUR = len([n for n in range(EVENTS) if 5 * n + 1 < 60])  # one call every 5 minutes
 
 
 def _open_alice(console, demo):
@@ -123,6 +121,7 @@ def test_b_the_explorer_takes_an_e_mail_and_a_quick_range(console, demo):
     page.get_by_role("navigation").get_by_role("link", name="Audit").click()
     page.get_by_label("Identity").fill("alice@acme.example")
     page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"identity=alice%40acme\.example"))  # the filtered page
     rows = page.locator("#event-rows tr:not(#more)")
     expect(rows).to_have_count(50)
     ranges = page.get_by_role("navigation", name="Quick ranges")

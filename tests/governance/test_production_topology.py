@@ -32,6 +32,7 @@ import psycopg
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.fetch_server import wait_until
 from tests.fixtures.registry_server import entry, example, running_registry
 from tests.ingest_helpers import make_event
 from tests.web_server import WebServer
@@ -335,7 +336,11 @@ def test_the_production_topology_ingests_crawls_and_verifies_the_chain(topology)
     assert ok, problem
     assert events_checked >= 20
 
-    logs = "".join(worker.log() for worker in topology.workers)
-    assert re.search(r"inventory\.[a-z_.]*run_crawl\[[^]]+\] succeeded", logs), logs[-3000:]
-    assert re.search(r"audit\.tasks\.verify_audit_chain\[[^]]+\] succeeded", logs), logs[-3000:]
+    def logs() -> str:  # "succeeded" is logged once a task returns, after its rows are written
+        return "".join(worker.log() for worker in topology.workers)
+
+    crawled = r"inventory\.[a-z_.]*run_crawl\[[^]]+\] succeeded"
+    verified = r"audit\.tasks\.verify_audit_chain\[[^]]+\] succeeded"
+    assert wait_until(lambda: re.search(crawled, logs()), timeout=30), logs()[-3000:]
+    assert wait_until(lambda: re.search(verified, logs()), timeout=30), logs()[-3000:]
     assert all(worker.proc.poll() is None for worker in topology.workers)

@@ -12,13 +12,6 @@ from inventory.services import cimd as svc
 from tests.fetch_server import Route
 
 
-@pytest.fixture
-def local_server(local_server, settings):
-    """The shared local server (tests/conftest.py) with fetches giving up after 1 s, not 2."""
-    settings.DISCOVERY_FETCH_TIMEOUT = 1.0
-    return local_server
-
-
 def doc_for(url, **extra):
     return {
         "client_id": url,

@@ -37,13 +37,6 @@ PRIVATE_JWK = {
 }
 
 
-@pytest.fixture
-def local_server(local_server, settings):
-    """The shared local server (tests/conftest.py) with fetches giving up after 1 s, not 2."""
-    settings.DISCOVERY_FETCH_TIMEOUT = 1.0
-    return local_server
-
-
 def serve(server, **extra):
     url = server.url("/oauth/client.json")
     server.routes["/oauth/client.json"] = Route(body={**GOOD, "client_id": url, **extra})

@@ -231,7 +231,8 @@ def test_a_429s_own_reset_header_is_its_retry_after_through_the_safe_fetcher(ser
         list(_connector(server).list_clients())
 
     assert caught.value.status == 429 and caught.value.retryable
-    assert 29 <= caught.value.retry_after <= 32  # against the peer's Date, +1 for its second
+    # Against the peer's Date, +1 for its second; the low end allows a slow token round trip.
+    assert 25 <= caught.value.retry_after <= 32
 
 
 def test_a_sync_waits_out_the_429s_own_reset_then_carries_on(server):
@@ -243,7 +244,7 @@ def test_a_sync_waits_out_the_429s_own_reset_then_carries_on(server):
         clients = list(_connector(server).list_clients())
 
     assert clients and [reason for reason, _ in waits] == ["rate_limited"]
-    assert 19 <= waits[0][1] <= 22
+    assert 15 <= waits[0][1] <= 22
 
 
 def test_the_connector_waits_for_the_reset_when_nothing_remains_instead_of_collecting_429s(server):

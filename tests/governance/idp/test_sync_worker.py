@@ -13,6 +13,7 @@ from governance.idp.models import IdpSync
 from governance.idp.sync import start_sync
 from governance.platform import jobs
 from inventory.models import Grant
+from tests.fetch_server import wait_until
 from tests.governance.idp.conftest import oauth_connection
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -44,8 +45,9 @@ def test_a_sync_started_from_the_service_runs_on_a_real_worker(grants_server, ce
     assert sync.status == "done", sync.error_log
     assert (sync.seen, sync.created, sync.attempts) == (25, 25, 1)
     assert Grant.objects.filter(issuer="https://as.example").count() == 25
-    log = celery_worker.log()
-    assert "governance.run_idp_sync[" in log and "succeeded" in log
+    # The worker logs "succeeded" once the task returns, a moment after the row says done.
+    assert wait_until(lambda: "succeeded" in celery_worker.log(), timeout=30)
+    assert "governance.run_idp_sync[" in celery_worker.log()
 
 
 def test_a_sync_whose_worker_is_killed_is_recovered_and_finished_by_a_rerun(

@@ -86,7 +86,7 @@ def test_an_admin_runs_a_review_from_the_empty_page_to_the_frozen_record(
             page.wait_for_selector("text=1 item not decided")
             shot("6-close")
             page.click("button:has-text('Close and carry out the decisions')")
-            page.goto(campaign)
+            page.wait_for_url(campaign)  # the close answers with the campaign's page
             page.click("text=Frozen record")
             page.wait_for_selector("text=matches the record")
             shot("7-record")
