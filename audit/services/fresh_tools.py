@@ -1,5 +1,6 @@
-"""Which (server, tool) pairs this process stored within the last minute, so a batch whose pairs
-all are can skip the tool statement (inventory/services/derive_event_rules.py) altogether.
+"""Which (server, tool) pairs this process stored within the last minute, so the tool statement
+(inventory/services/derive_event_rules.py) reads only a batch's other pairs, and a batch whose
+pairs all are skips it altogether.
 
 That statement does nothing for such a batch: the Tool rows exist and cover its times (first
 and last seen kept to the minute), and the open name-violation findings are refreshed at most
@@ -37,25 +38,36 @@ def _batch_pairs(rows: list) -> dict[tuple[str, str], tuple[object, object]]:
     return found
 
 
-def all_fresh(rows: list) -> bool:
-    """Every (server, tool) pair of the batch was stored by this process within the last
-    minute, covering the batch's times."""
+def stale_pairs(rows: list) -> dict[tuple[str, str], tuple[object, object]]:
+    """The batch's (server, tool) pairs this process did not store within the last minute
+    covering the batch's times, with their first and last call: what the statement must read
+    (a gateway calling the same tools over and over leaves a new tool or two per batch, not the
+    hundreds of pairs each index probe costs)."""
     now = time.monotonic()
+    stale = {}
     with _lock:
         for key, (first, last) in _batch_pairs(rows).items():
             entry = _pairs.get(key)
             if entry is None or entry[0] < now or first < entry[1] or last > entry[2] + SLACK:
-                return False
-    return True
+                stale[key] = (first, last)
+    return stale
 
 
-def remember(rows: list) -> None:
-    """The batch's pairs are stored (its transaction committed)."""
+def all_fresh(rows: list) -> bool:
+    """Every (server, tool) pair of the batch was stored by this process within the last
+    minute, covering the batch's times."""
+    return not stale_pairs(rows)
+
+
+def remember(pairs: dict[tuple[str, str], tuple[object, object]]) -> None:
+    """These pairs (stale_pairs' answer) are stored: their transaction committed. Only these:
+    a fresh pair the statement did not read keeps its entry as it was, so the entry never runs
+    ahead of the row's stored times."""
     expiry = time.monotonic() + ENTRY_SECONDS
     with _lock:
         if len(_pairs) > MAX_ENTRIES:
             _pairs.clear()
-        for key, (first, last) in _batch_pairs(rows).items():
+        for key, (first, last) in pairs.items():
             entry = _pairs.get(key)
             if entry is not None and entry[0] >= time.monotonic():
                 first, last = min(first, entry[1]), max(last, entry[2])

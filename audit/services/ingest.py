@@ -263,7 +263,8 @@ def _store(
     protocol = [r for r in reports if "kind" in r]
     if protocol:
         reports = [r for r in reports if "kind" not in r]
-    tools_needed = settings.FINDINGS_EVENT_RULES and not fresh_tools.all_fresh(rows)
+    stale_tools = fresh_tools.stale_pairs(rows) if settings.FINDINGS_EVENT_RULES else {}
+    tools_needed = bool(stale_tools)
     # Remembered once committed: only when this call's transaction is its own.
     remember = tools_needed and not connection.in_atomic_block
     flags = [
@@ -276,13 +277,15 @@ def _store(
         # The finding rules of the ingest path (inventory/services/derive_event_rules.py).
         settings.FINDINGS_EVENT_RULES,
         tools_needed,
+        # Which (server, tool) pairs the tool statement reads: those not fresh (fresh_tools).
+        orjson.dumps([list(pair) for pair in stale_tools]).decode() if tools_needed else None,
     ]
     if len(rows) <= JSON_MAX_ROWS and not reports and not connection.in_atomic_block:
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
             cursor.execute(CALL_SQL, [source_id, _rows_json(rows), *flags])
             batch_id, accepted, fresh = cursor.fetchone()
         if remember and accepted == len(rows):
-            fresh_tools.remember(rows)
+            fresh_tools.remember(stale_tools)
         return accepted, batch_id, fresh
     with transaction.atomic():
         with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
@@ -300,7 +303,7 @@ def _store(
                     reports = [r for r in reports if r["ordinal"] in fresh]
                 apply_task_reports(cursor, reports)
     if remember and accepted == len(rows):
-        fresh_tools.remember(rows)
+        fresh_tools.remember(stale_tools)
     return accepted, batch_id, fresh
 
 

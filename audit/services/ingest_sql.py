@@ -127,6 +127,7 @@ def _in_function(sql: str) -> str:
         sql.replace("%(source)s", "p_source")
         .replace("%s::bigint", "p_source")
         .replace("%(skew)s", "p_skew")
+        .replace("%(tool_pairs)s", "p_tool_pairs")
         .replace("%%", "%")
         .strip()
     )
@@ -142,7 +143,8 @@ FUNCTION_DDL = (
 CREATE OR REPLACE FUNCTION pg_temp.audit_ingest(
     p_source bigint, p_rows json, p_actor boolean, p_client boolean, p_server boolean,
     p_url boolean, p_grant boolean, p_want_fresh boolean, p_skew double precision,
-    p_protocol json, p_protocol_kinds text[], p_rules boolean, p_tools boolean)
+    p_protocol json, p_protocol_kinds text[], p_rules boolean, p_tools boolean,
+    p_tool_pairs json)
 RETURNS TABLE (o_batch bigint, o_accepted bigint, o_fresh integer[])
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
@@ -173,8 +175,8 @@ BEGIN
         IF p_url THEN """
     + _in_function(DERIVE.remotes)
     + """; END IF;
-        -- Tool rows, and in the same statement the tool findings (derive_event_rules), unless
-        -- this process stored all the batch's tools within the minute (fresh_tools.py).
+        -- Tool rows, and in the same statement the tool findings (derive_event_rules), for
+        -- the (server, tool) pairs this process did not store within the minute (fresh_tools.py).
         IF p_rules AND p_tools THEN """
     + _in_function(DERIVE.tools_with_rules)
     + """; END IF;
@@ -227,5 +229,5 @@ $fn$
 )
 CALL_SQL = (
     "SELECT o_batch, o_accepted, o_fresh FROM pg_temp.audit_ingest("
-    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[], %s, %s)"
+    "%s, %s::json, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::text[], %s, %s, %s::json)"
 )

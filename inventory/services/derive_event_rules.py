@@ -120,7 +120,9 @@ ORDER BY h.kind, h.object_type, h.object_id
 {_REFRESH}
 """
 
-# The (server, tool) pairs of the batch; a name longer than the column is cut (it breaks the
+# The (server, tool) pairs of the batch that the process did not store within the minute
+# (`%(tool_pairs)s`, a JSON array of [server, tool]; NULL: all of them; audit's fresh_tools.py);
+# a name longer than the column is cut (it breaks the
 # naming rule either way). `conforms` is TOOL_NAME_RE, without a brace (the contract test
 # checks that every placeholder of the statements is filled in). Every lookup below is a
 # subquery kept apart by OFFSET 0, as in derive_revoked: an index probe per server and per
@@ -133,7 +135,10 @@ called AS MATERIALIZED (
            t.name ~ '^[A-Za-z0-9_.-]+$' AND length(t.name) <= 128 AS conforms
     FROM (SELECT server_name, left(tool, 300) AS name, min(time) AS first_at,
                  max(time) AS last_at
-          FROM {stage} WHERE tool <> '' AND server_name <> '' GROUP BY 1, 2) t
+          FROM {stage} WHERE tool <> '' AND server_name <> ''
+            AND (%(tool_pairs)s IS NULL OR (server_name, left(tool, 300)) IN (
+                SELECT p->>0, p->>1 FROM json_array_elements(%(tool_pairs)s) p))
+          GROUP BY 1, 2) t
     JOIN (SELECT v.id, v.name
           FROM (SELECT DISTINCT server_name FROM {stage}
                 WHERE tool <> '' AND server_name <> '') d

@@ -249,6 +249,46 @@ def test_a_batch_of_tools_this_process_stored_within_the_minute_skips_the_tool_s
     assert Tool.objects.filter(name="open_page").exists()
 
 
+def test_a_batch_with_a_new_tool_reads_only_the_pairs_this_process_has_not_stored(
+    live_server, token, inventory
+):
+    """A gateway's batch calls the same tools again and a new one now and then: the statement
+    reads the new pair only (an index probe per pair was most of the rules' cost in ingest)."""
+    post(live_server, token, [call(tool="fetch_page", time=ago(1))])
+    Tool.objects.filter(name="fetch_page").delete()  # behind the process's back
+    post(live_server, token, [call(tool="fetch_page", time=ago(0.5)), call(tool="open_page")])
+    assert Tool.objects.filter(name="open_page").exists()  # the new pair was read
+    assert not Tool.objects.filter(name="fetch_page").exists()  # the remembered one was not
+    # fetch_page's from the first batch, and open_page's: nothing raised for the skipped pair
+    assert sorted(f.object_repr for f in findings("tool.first_called")) == [
+        "fetch_page",
+        "open_page",
+    ]
+
+
+def test_a_remembered_tool_is_read_again_once_its_calls_outrun_what_was_stored():
+    """Only the pairs a statement read are remembered: a fresh pair skipped in a batch keeps
+    its entry, so later calls cannot push it ahead of the row's stored last call."""
+    from audit.services import fresh_tools
+    from audit.services.validation import STAGE_COLUMNS
+
+    def row(tool, at):
+        values = dict.fromkeys(STAGE_COLUMNS, "")
+        values.update(time=at, server_name="io.github.acme/reports", tool=tool)
+        return [values[c] for c in STAGE_COLUMNS]
+
+    t0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    fresh_tools.forget()
+    fresh_tools.remember(fresh_tools.stale_pairs([row("a", t0)]))  # stored up to t0
+    batch = [row("a", t0 + timedelta(seconds=50)), row("b", t0 + timedelta(seconds=50))]
+    stale = fresh_tools.stale_pairs(batch)
+    assert list(stale) == [("io.github.acme/reports", "b")]  # "a" is within the minute
+    fresh_tools.remember(stale)
+    later = [row("a", t0 + timedelta(seconds=90))]  # past t0 + 1 min: "a" must be read now
+    assert list(fresh_tools.stale_pairs(later)) == [("io.github.acme/reports", "a")]
+    fresh_tools.forget()
+
+
 def test_a_rule_the_admin_turned_off_resolves_its_open_findings_at_the_next_run(
     live_server, token, inventory
 ):

@@ -38,6 +38,8 @@ def test_the_stage_ingest_creates_has_the_staged_columns_and_every_statement_pla
         assert [column.name for column in cursor.description] == list(STAGE_COLUMNS)
         for name, sql in vars(DERIVE).items():
             # EXPLAIN parses and plans: a column the stage lacks is an error here, naming it.
-            # The one named parameter (the allowed clock skew) is the function's argument.
-            cursor.execute("EXPLAIN " + sql.replace("%%", "%").replace("%(skew)s", "60"))
+            # The named parameters (the allowed clock skew, the tool pairs to read) are the
+            # function's arguments.
+            sql = sql.replace("%%", "%").replace("%(skew)s", "60")
+            cursor.execute("EXPLAIN " + sql.replace("%(tool_pairs)s", "NULL::json"))
             assert cursor.fetchall(), name
