@@ -9,8 +9,9 @@ Part of the derived-state contract with audit's ingest (derive.statements), like
   (TOOLS_WITH_RULES_SQL) derives the Tool rows events show, raises the first when it inserts a
   tool (one a registry listed is not new) and the second for a called name outside 1-128
   characters of [A-Za-z0-9_.-] (inventory.models.TOOL_NAME_RE; one open finding per tool, its
-  name the dedup key). Ingest skips it for a batch whose tools the process stored within the
-  minute (audit/services/fresh_tools.py). The Tool rows exist for these rules: with
+  name the dedup key). It reads only the batch's (server, tool) pairs the process did not
+  store within the minute, and ingest skips it for a batch with none (audit/services/
+  fresh_tools.py). The Tool rows exist for these rules: with
   settings.FINDINGS_EVENT_RULES off ingest does not derive them, so the switch measures all
   that findings add to ingest (the client rollup is kept either way: the activity report reads
   it too).
