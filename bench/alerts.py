@@ -45,19 +45,11 @@ os.environ.setdefault("FETCH_ALLOWLIST", "127.0.0.1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 BENCH_DB = "mcpgov_bench_alerts"
 from loadgen import post_all  # noqa: E402  (bench/ is a folder of scripts: by path)
-from scratchdb import fresh_database  # noqa: E402
+from scratchdb import fresh_server_database  # noqa: E402
 
 KILLED = "bench-killed-"
 WARM_UP = 5  # findings delivered before the timed ones
 FORWARDED = "bench-fwd-"
-
-
-def scratch_database() -> None:
-    """A fresh database for this bench on DATABASE_URL's server (its web server and worker
-    connect over TCP, so the embedded cluster's socket will not do)."""
-    if not os.environ.get("DATABASE_URL"):
-        sys.exit("DATABASE_URL must name a PostgreSQL server (the bench creates its own database)")
-    fresh_database(BENCH_DB)
 
 
 class Receiver:
@@ -254,7 +246,7 @@ def main() -> None:
     parser.add_argument("--forward", type=int, default=50_000)
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672//")
     args = parser.parse_args()
-    scratch_database()
+    fresh_server_database(BENCH_DB)
     import django
 
     django.setup()

@@ -44,15 +44,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "governance.settings")
 os.environ.setdefault("FETCH_ALLOWLIST", "127.0.0.1")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 BENCH_DB = "mcpgov_bench_containment"
-from scratchdb import fresh_database  # noqa: E402 - the bench folder, just put on the path
-
-
-def scratch_database() -> None:
-    """A fresh database for this bench on DATABASE_URL's server (its web server and worker
-    connect over TCP, so the embedded cluster's socket will not do)."""
-    if not os.environ.get("DATABASE_URL"):
-        sys.exit("DATABASE_URL must name a PostgreSQL server (the bench creates its own database)")
-    fresh_database(BENCH_DB)
+from scratchdb import fresh_server_database  # noqa: E402 - the bench folder, just put on the path
 
 
 class Stack:
@@ -280,7 +272,7 @@ def main() -> None:
     parser.add_argument("--skip-bulk", action="store_true")
     args = parser.parse_args()
 
-    scratch_database()
+    fresh_server_database(BENCH_DB)
     import django
 
     django.setup()

@@ -32,3 +32,13 @@ def fresh_database(name: str) -> bool:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return started
+
+
+def fresh_server_database(name: str) -> None:
+    """fresh_database on DATABASE_URL's server, which must be set: for a bench whose web server
+    and worker connect over TCP (the embedded cluster listens on a socket only)."""
+    if not os.environ.get("DATABASE_URL"):
+        raise SystemExit(
+            "DATABASE_URL must name a PostgreSQL server (the bench creates its own database)"
+        )
+    fresh_database(name)
