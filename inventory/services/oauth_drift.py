@@ -17,15 +17,19 @@ from inventory.services.rule_settings import effective_rule
 KIND = "server.oauth_metadata_changed"
 # RFC 9728 members that decide which authorization servers a client trusts and what it asks.
 PRM_FIELDS = ("resource", "authorization_servers", "scopes_supported", "bearer_methods_supported")
-# RFC 8414 members that decide where credentials and codes are sent and how.
-AS_FIELDS = (
-    "issuer",
+# The RFC 8414 endpoints an authorization server's row keeps (oauth_metadata stores them).
+ENDPOINT_FIELDS = (
     "authorization_endpoint",
     "token_endpoint",
     "registration_endpoint",
     "revocation_endpoint",
     "introspection_endpoint",
     "jwks_uri",
+)
+# RFC 8414 members that decide where credentials and codes are sent and how.
+AS_FIELDS = (
+    "issuer",
+    *ENDPOINT_FIELDS,
     "scopes_supported",
     "grant_types_supported",
     "code_challenge_methods_supported",

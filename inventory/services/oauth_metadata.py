@@ -21,7 +21,7 @@ from inventory.models import AuthorizationServer, Crawl, Flag, ProtectedResource
 from inventory.problems import problem
 from inventory.secret_members import find_secrets, mask_secrets
 from inventory.services.flags import raise_flag, resolve_open_flags
-from inventory.services.oauth_drift import authorization_server_drift, prm_drift
+from inventory.services.oauth_drift import ENDPOINT_FIELDS, authorization_server_drift, prm_drift
 from inventory.upstream import oauth_metadata as upstream
 
 logger = logging.getLogger(__name__)
@@ -283,17 +283,7 @@ def store_authorization_server(
             cimd_supported=cimd if isinstance(cimd, bool) else None,
             open_registration=bool(metadata.get("registration_endpoint")),
             grant_types_supported=_str_list(metadata.get("grant_types_supported")),
-            **{
-                name: str(metadata.get(name) or "")[:1000]
-                for name in (
-                    "authorization_endpoint",
-                    "token_endpoint",
-                    "registration_endpoint",
-                    "revocation_endpoint",
-                    "introspection_endpoint",
-                    "jwks_uri",
-                )
-            },
+            **{name: str(metadata.get(name) or "")[:1000] for name in ENDPOINT_FIELDS},
         )
     fields["problems"] = problems
     # A concurrent discovery creating the same issuer first is handled by update_or_create
