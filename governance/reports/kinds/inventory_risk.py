@@ -62,84 +62,80 @@ def _problems(found: dict) -> tuple[int, str]:
     return (found["count"], ", ".join(found["kinds"])) if found else (0, "")
 
 
-def _server_sections() -> list:
-    servers = queries.servers({"sort": "name"})
-    problems = queries_findings.open_findings_by_object("inventory.server", SERVER_METADATA_KINDS)
-    rows = servers.values_list(
-        "pk", "name", "title", "registry_status", "review_status", "owner__display_name"
-    )
+def _object_sections(
+    title: str,
+    rows_for,
+    *,
+    object_type: str,
+    problem_kinds: tuple[str, ...],
+    problems_label: str,
+    columns: list[Column],
+    counted_by: tuple[str, str, list],
+) -> list:
+    """Figures and a table for the servers or the clients: the list's rows (name first, owner
+    and open metadata findings last) and their counts by one status, from the list's filter."""
+    rows = rows_for({"sort": "name"})
+    problems = queries_findings.open_findings_by_object(object_type, problem_kinds)
+    fields = ["pk", *(c.key for c in columns), "owner__display_name"]
     table = Table(
-        "Servers",
+        title,
         [
+            *columns,
+            Column("owner", "Owner"),
+            Column("metadata_problems", problems_label, "int"),
+            Column("problem_kinds", "Kinds"),
+        ],
+        (
+            (*values, owner or "", *_problems(problems.get(str(pk))))
+            for pk, *values, owner in rows.values_list(*fields).iterator(chunk_size=2000)
+        ),
+        controls=RISK,
+    )
+    param, label, choices = counted_by
+    figures = Figures(
+        title,
+        [
+            (title, rows.count()),
+            *((f"{label}: {name}", n) for name, n in _counted(rows_for, param, choices)),
+            (f"With {problems_label[0].lower()}{problems_label[1:]}", len(problems)),
+        ],
+        controls=RISK,
+    )
+    return [figures, table]
+
+
+def _server_sections() -> list:
+    return _object_sections(
+        "Servers",
+        queries.servers,
+        object_type="inventory.server",
+        problem_kinds=SERVER_METADATA_KINDS,
+        problems_label="Open OAuth metadata findings",
+        columns=[
             Column("name", "Server"),
             Column("title", "Title"),
             Column("registry_status", "Registry status"),
             Column("review_status", "Review status"),
-            Column("owner", "Owner"),
-            Column("metadata_problems", "Open OAuth metadata findings", "int"),
-            Column("problem_kinds", "Kinds"),
         ],
-        (
-            (name, title, status, review, owner or "", *_problems(problems.get(str(pk))))
-            for pk, name, title, status, review, owner in rows.iterator(chunk_size=2000)
-        ),
-        controls=RISK,
+        counted_by=("registry_status", "Registry status", Server.RegistryStatus.choices),
     )
-    figures = Figures(
-        "Servers",
-        [
-            ("Servers", servers.count()),
-            *(
-                (f"Registry status: {label}", n)
-                for label, n in _counted(
-                    queries.servers, "registry_status", Server.RegistryStatus.choices
-                )
-            ),
-            ("With open OAuth metadata findings", len(problems)),
-        ],
-        controls=RISK,
-    )
-    return [figures, table]
 
 
 def _client_sections() -> list:
-    clients = queries.clients({"sort": "name"})
-    problems = queries_findings.open_findings_by_object("inventory.client", CLIENT_METADATA_KINDS)
-    rows = clients.values_list(
-        "pk", "name", "client_id", "registration", "review_status", "owner__display_name"
-    )
-    table = Table(
+    return _object_sections(
         "Clients",
-        [
+        queries.clients,
+        object_type="inventory.client",
+        problem_kinds=CLIENT_METADATA_KINDS,
+        problems_label="Open metadata findings",
+        columns=[
             Column("name", "Client"),
             Column("client_id", "Client ID"),
             Column("registration", "Registration"),
             Column("review_status", "Review status"),
-            Column("owner", "Owner"),
-            Column("metadata_problems", "Open metadata findings", "int"),
-            Column("problem_kinds", "Kinds"),
         ],
-        (
-            (name, client_id, reg, review, owner or "", *_problems(problems.get(str(pk))))
-            for pk, name, client_id, reg, review, owner in rows.iterator(chunk_size=2000)
-        ),
-        controls=RISK,
+        counted_by=("registration", "Registration", Client.Registration.choices),
     )
-    figures = Figures(
-        "Clients",
-        [
-            ("Clients", clients.count()),
-            *(
-                (f"Registration: {label}", n)
-                for label, n in _counted(
-                    queries.clients, "registration", Client.Registration.choices
-                )
-            ),
-            ("With open metadata findings", len(problems)),
-        ],
-        controls=RISK,
-    )
-    return [figures, table]
 
 
 TASK_COLUMNS = [
