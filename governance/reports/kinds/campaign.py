@@ -126,9 +126,13 @@ def _items(campaign: Campaign) -> QuerySet:
     )
 
 
-def _context(item: ReviewItem, *keys: str) -> str:
-    context = item.context or {}
-    return next((str(context[k]) for k in keys if context.get(k)), "")
+def _recorded(item: ReviewItem, key: str) -> str:
+    """What the item's context (governance/reviews/items.snapshot) recorded: an object's name,
+    or a plain value."""
+    value = (item.context or {}).get(key)
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("client_id")
+    return str(value or "")
 
 
 def _item_rows(items: QuerySet) -> Iterator[tuple]:
@@ -141,15 +145,13 @@ def _item_rows(items: QuerySet) -> Iterator[tuple]:
         yield (
             item.pk,
             item.grant_id,
-            str(subject) if subject else _context(item, "identity", "who", "subject"),
-            (grant.client.name or grant.client.client_id)
-            if grant
-            else _context(item, "client", "client_name", "client_id"),
+            str(subject) if subject else _recorded(item, "identity"),
+            (grant.client.name or grant.client.client_id) if grant else _recorded(item, "client"),
             (grant.server.name if grant.server else grant.resource)
             if grant
-            else _context(item, "server", "server_name", "resource"),
+            else (_recorded(item, "server") or _recorded(item, "resource")),
             list(grant.scopes) if grant else (item.context or {}).get("scopes", []),
-            _context(item, "last_used_at", "last_used") or "never",
+            _recorded(item, "last_used_at") or "never",
             item.recommendation,
             item.recommendation_reason,
             item.reviewer.get_username() if item.reviewer else "",

@@ -57,7 +57,15 @@ def reviewed(auditor, admin_user):
         grant=None,
         recommendation="keep",
         reviewer=auditor,
-        context={"identity": "Gone Person", "client": "Old app"},
+        # What items.snapshot recorded when the campaign opened; the grant is gone since.
+        context={
+            "identity": {"id": 99, "name": "Gone Person", "kind": "human", "status": "active"},
+            "client": {"id": 98, "client_id": "https://old.example/c.json", "name": "Old app"},
+            "server": {"id": 97, "name": "Old server"},
+            "resource": "",
+            "scopes": ["old:read"],
+            "last_used_at": "2026-01-02T03:04:05+00:00",
+        },
     )
     return camp
 
@@ -102,11 +110,13 @@ def test_each_item_has_reviewer_decision_justification_time_and_revocation_outco
     assert first["identity"] == "Alice Abbott" and first["scopes"] == ["crm:read"]
     assert first["last_used_at"] == "2026-11-20T10:00:00+00:00"
     gone = items[-1]  # its grant was deleted: what the item recorded when it was made
-    assert (gone["identity"], gone["client"], gone["decision"]) == (
+    assert (gone["identity"], gone["client"], gone["server"], gone["decision"]) == (
         "Gone Person",
         "Old app",
+        "Old server",
         "pending",
     )
+    assert gone["scopes"] == ["old:read"] and gone["last_used_at"] == "2026-01-02T03:04:05+00:00"
 
 
 def test_an_open_campaign_is_marked_live_and_a_closed_one_names_its_record(reviewed, admin_user):
