@@ -108,8 +108,8 @@ def deliver(destination, message: OutgoingMessage, *, timeout: float = 10.0) -> 
 
 def forward_events(destination, events: list[dict], *, timeout: float = 30.0) -> None:
     """Send audit events (canonical dicts, see audit/services/canon.py) in the destination's
-    `event_format` (canonical JSON, CEF or OCSF API Activity): one connection for the whole
-    list (HTTP bodies split at HTTP_BODY_MAX_BYTES, what HEC and most gateways take by default).
+    `event_format` (canonical JSON, CEF or OCSF API Activity): HTTP bodies split at
+    HTTP_BODY_MAX_BYTES (what HEC and most gateways take by default), one request each.
     Each event carries its id, so a receiver can drop a re-send."""
     if not events:
         return
@@ -118,7 +118,10 @@ def forward_events(destination, events: list[dict], *, timeout: float = 30.0) ->
     rendered = [formats.render_event(event, fmt) for event in events]
     try:
         if destination.kind == "webhook":
-            for part in _by_size(list(zip(rendered, events, strict=True)), _compact):
+            # Sized by the rendered event alone (what the body carries): the pair's size
+            # counted each event twice and cut bodies at half the limit.
+            pairs = list(zip(rendered, events, strict=True))
+            for part in _by_size(pairs, lambda pair: _compact(pair[0])):
                 body = {
                     "type": "audit.events",
                     "timestamp": datetime.now(UTC).isoformat(),

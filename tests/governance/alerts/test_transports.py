@@ -386,3 +386,18 @@ def test_syslog_and_https_trust_the_same_cas_through_contexts_of_their_own(tls_m
     assert https.cert_store_stats() == tls.cert_store_stats()
     bundled_only = http_wire.ssl_context("").cert_store_stats()["x509_ca"]
     assert tls.cert_store_stats()["x509_ca"] == bundled_only + 1  # and the destination's CA
+
+
+def test_a_webhook_body_of_events_fills_up_to_the_size_limit(
+    webhook_receiver, webhook_to, monkeypatch
+):
+    """Bodies are split by the rendered events they carry: four fit under a limit sized for
+    four (counting each event twice had sent two per body, twice the requests)."""
+    from governance.alerts import transports
+
+    many = [{**EVENTS[0], "event_id": f"evt-{n}"} for n in range(12)]
+    one = len(transports._compact(formats.render_event(many[0], webhook_to.event_format)))
+    monkeypatch.setattr(transports, "HTTP_BODY_MAX_BYTES", 4 * (one + 1) + 8)
+    forward_events(webhook_to, many)
+    requests = webhook_receiver.wait_for(3)
+    assert [len(r.payload["data"]["events"]) for r in requests] == [4, 4, 4]
