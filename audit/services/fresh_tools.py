@@ -53,12 +53,6 @@ def stale_pairs(rows: list) -> dict[tuple[str, str], tuple[object, object]]:
     return stale
 
 
-def all_fresh(rows: list) -> bool:
-    """Every (server, tool) pair of the batch was stored by this process within the last
-    minute, covering the batch's times."""
-    return not stale_pairs(rows)
-
-
 def remember(pairs: dict[tuple[str, str], tuple[object, object]]) -> None:
     """These pairs (stale_pairs' answer) are stored: their transaction committed. Only these:
     a fresh pair the statement did not read keeps its entry as it was, so the entry never runs

@@ -26,14 +26,13 @@ bound. Quiet or unblocked ones are cleared by governance/findings/event_rules.py
 from __future__ import annotations
 
 from inventory.finding_rules import RULES_BY_KIND
+from inventory.services.derive_revoked import MAX_EVENT_IDS  # the same bound on evidence
 
 BLOCKED_CLIENT = "access.blocked_client_called"
 BLOCKED_SERVER = "access.blocked_server_called"
 DELETED_SERVER = "server.deleted_but_called"
 FIRST_CALLED = "tool.first_called"
 NAME_VIOLATION = "tool.name_violation"
-# Event ids kept on a finding: enough to open the evidence in the explorer, bounded per finding.
-MAX_EVENT_IDS = 20
 _IDS = f"(array_agg(s.event_id ORDER BY s.time))[1:{MAX_EVENT_IDS}]"
 
 # Probes of the indexed status columns: empty unless something is blocked or deleted.
@@ -122,7 +121,7 @@ ORDER BY h.kind, h.object_type, h.object_id
 """
 
 # The (server, tool) pairs of the batch that the process did not store within the minute
-# (`%(tool_pairs)s`, a JSON array of [server, tool]; NULL: all of them; audit's fresh_tools.py);
+# (`%(tool_pairs)s`, a JSON array of [server, tool]: audit's fresh_tools.py);
 # a name longer than the column is cut (it breaks the
 # naming rule either way). `conforms` is TOOL_NAME_RE, without a brace (the contract test
 # checks that every placeholder of the statements is filled in). Every lookup below is a
@@ -137,8 +136,8 @@ called AS MATERIALIZED (
     FROM (SELECT server_name, left(tool, 300) AS name, min(time) AS first_at,
                  max(time) AS last_at
           FROM {stage} WHERE tool <> '' AND server_name <> ''
-            AND (%(tool_pairs)s IS NULL OR (server_name, left(tool, 300)) IN (
-                SELECT p->>0, p->>1 FROM json_array_elements(%(tool_pairs)s) p))
+            AND (server_name, left(tool, 300)) IN (
+                SELECT p->>0, p->>1 FROM json_array_elements(%(tool_pairs)s) p)
           GROUP BY 1, 2) t
     JOIN (SELECT v.id, v.name
           FROM (SELECT DISTINCT server_name FROM {stage}

@@ -41,5 +41,5 @@ def test_the_stage_ingest_creates_has_the_staged_columns_and_every_statement_pla
             # The named parameters (the allowed clock skew, the tool pairs to read) are the
             # function's arguments.
             sql = sql.replace("%%", "%").replace("%(skew)s", "60")
-            cursor.execute("EXPLAIN " + sql.replace("%(tool_pairs)s", "NULL::json"))
+            cursor.execute("EXPLAIN " + sql.replace("%(tool_pairs)s", '\'[["s", "t"]]\'::json'))
             assert cursor.fetchall(), name

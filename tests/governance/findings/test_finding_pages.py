@@ -79,7 +79,8 @@ def test_the_detail_page_links_evidence_and_offers_revocation_for_a_client(
     assert "ev-gone" in html  # shown, not linked: no stored event has it
     assert f"/governance/revocations/new/client/?client={blocked_client.pk}" in html
     assert "active_grants" in html  # the details table
-    assert "Opened" in html and "rule" in html  # the history
+    history = html[html.index('id="history"') :]
+    assert "<td>rule</td><td>Opened</td>" in history  # who opened it, in the history
 
 
 def test_an_admin_acknowledges_then_suppresses_from_the_detail_page(admin_client_, raise_finding):

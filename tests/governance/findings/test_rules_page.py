@@ -1,5 +1,5 @@
 """The rules page: every rule of the catalogue with why, severity, what clears it, thresholds and
-open counts; Admins change a rule through the overrides module (skipped until it is installed)."""
+open counts; Admins change a rule through the overrides module."""
 
 from unittest import mock
 
@@ -8,6 +8,7 @@ import pytest
 from governance.access.models import AdminAction
 from governance.findings.tasks import run_rules
 from inventory.finding_rules import RULES, RULES_BY_KIND
+from inventory.services import rule_settings
 
 pytestmark = pytest.mark.django_db
 RULES_PAGE = "/governance/findings/rules/"
@@ -24,7 +25,6 @@ def test_every_rule_is_documented_with_its_open_count(viewer_client, raise_findi
 
 
 def test_an_admin_changes_a_rule_and_it_is_recorded(admin_client_):
-    rule_settings = pytest.importorskip("inventory.services.rule_settings")
     rule = next(r for r in RULES if r.thresholds)
     threshold = rule.thresholds[0]
     answer = admin_client_.post(
@@ -39,10 +39,8 @@ def test_an_admin_changes_a_rule_and_it_is_recorded(admin_client_):
 
 
 def test_a_bad_threshold_is_a_400_naming_it(admin_client_):
-    pytest.importorskip("inventory.services.rule_settings")
-    rule = RULES_BY_KIND["grant.dormant"] if "grant.dormant" in RULES_BY_KIND else RULES[0]
-    if not rule.thresholds:
-        pytest.skip("no threshold on this rule")
+    rule = RULES_BY_KIND["grant.dormant"]
+    assert rule.thresholds, "the dormant-grant rule has its days threshold"
     name = rule.thresholds[0].name
     answer = admin_client_.post(
         f"{RULES_PAGE}{rule.kind}/", {"severity": "high", f"threshold.{name}": "lots"}

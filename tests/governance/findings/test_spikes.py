@@ -127,13 +127,3 @@ def test_an_hour_back_under_the_threshold_resolves_the_spike(live_server, token)
     assert change.actor == "rule" and "back under" in change.note
     opened = FindingChange.objects.get(finding=spike, action="opened")
     assert opened.note == ""
-
-
-def test_retention_drops_the_client_rollup_hours_of_the_months_it_drops(token):
-    cutoff = NOW - timedelta(days=90)  # the source keeps 90 days (the default)
-    cutoff_month = cutoff.replace(day=1, hour=0, minute=0)
-    dropped, kept = cutoff_month - timedelta(hours=1), cutoff_month  # its events stay too
-    for hour in (dropped, kept):
-        ClientRollupHourly.objects.create(hour=hour, client_ref="c", events=1, errors=1)
-    partitions.apply_retention(now=NOW)
-    assert list(ClientRollupHourly.objects.values_list("hour", flat=True)) == [kept]
