@@ -3,9 +3,11 @@ protocol reports of the ingest path, for the rule catalogue (inventory/finding_r
 DISCOVERY_RULES to RULES).
 
 These are raised by the code that fetches or ingests, not by a rule run: the severity here is the
-highest the raiser uses (docs/findings.md says when it raises a lower one), and an Admin's
-overrides on the rules page do not reach them. Each kind is one Rule, so the findings list can
-title every finding and the docs name every kind.
+highest the raiser uses (docs/findings.md says when it raises a lower one). An Admin's
+overrides reach them where they are raised through raise_flag (a rule turned off raises nothing;
+a chosen severity replaces the raiser's) and, for the ingest path's SQL, at the scheduled run
+(governance/findings/event_rules.py). Each kind is one Rule, so the findings list can title every
+finding and the docs name every kind.
 """
 
 from __future__ import annotations

@@ -75,13 +75,14 @@ def open_by_age(findings: QuerySet, *, now: datetime | None = None) -> dict[str,
     """{age bucket: open (unresolved) findings first seen that long ago}, every bucket listed."""
     now = now or timezone.now()
     still_open = findings.exclude(status=Finding.Status.RESOLVED).order_by()
-    counts = {}
-    for label, at_least, less_than in AGE_BUCKETS:
-        rows = still_open.filter(raised_at__lte=now - at_least)
+    buckets = {}
+    for n, (label, at_least, less_than) in enumerate(AGE_BUCKETS):
+        age = Q(raised_at__lte=now - at_least)
         if less_than is not None:
-            rows = rows.filter(raised_at__gt=now - less_than)
-        counts[label] = rows.count()
-    return counts
+            age &= Q(raised_at__gt=now - less_than)
+        buckets[f"b{n}"] = (label, Count("pk", filter=age))
+    counted = still_open.aggregate(**{key: count for key, (_, count) in buckets.items()})
+    return {label: counted[key] for key, (label, _) in buckets.items()}  # one query
 
 
 def open_findings_by_object(object_type: str, kind_prefixes: tuple[str, ...]) -> dict[str, dict]:

@@ -33,8 +33,10 @@ from inventory.services.finding_reconcile import resolve_all
 from inventory.services.flags import acting_as
 from inventory.services.rule_settings import effective_rule
 
-# The rules whose raisers do not read the settings: the ingest path's statements, and the CIMD
-# crawl's per-document checks (cimd.redirect_uri_added). A scheduled run enforces them here.
+# The rules whose settings a scheduled run enforces here: the ingest path's SQL statements raise
+# without reading them; the others (task transitions, the CIMD and discovery kinds) go through
+# raise_flag, which obeys a rule turned off as it raises, and this run resolves what was open
+# before the rule was turned off and applies a changed severity to open findings.
 ENFORCED_KINDS = (
     BLOCKED_CLIENT,
     BLOCKED_SERVER,
@@ -44,8 +46,6 @@ ENFORCED_KINDS = (
     "access.used_after_revocation",
     "task.illegal_transition",
     "cimd.redirect_uri_added",
-    # The protocol statements in the ingest path; the crawls' kinds skip a rule turned off as
-    # they raise (inventory.services.flags.raise_flag), and this resolves what was open before.
     *(rule.kind for rule in DISCOVERY_RULES),
 )
 

@@ -29,6 +29,7 @@ from rest_framework.response import Response
 
 from governance.access.lists.filters import InvalidFilter, parse_bool
 from governance.access.lists.schema import (
+    ALWAYS_ALLOWED,
     DeclaredQueryParamsMixin,
     bad_filter_is_400,
     check_known_params,
@@ -231,6 +232,7 @@ class ReviewCampaignViewSet(DeclaredQueryParamsMixin, viewsets.ReadOnlyModelView
     def items(self, request, pk=None):
         campaign = self.get_object()
         allowed = {p.name for p in spec_parameters(queries.QUEUE_SPEC)} | {"limit", "offset"}
+        allowed |= ALWAYS_ALLOWED  # ?format=json, as on every list
         check_known_params(request.query_params, allowed)
         with bad_filter_is_400():
             rows = queries.campaign_items(campaign, request.query_params)

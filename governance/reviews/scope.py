@@ -106,11 +106,10 @@ def describe(scope: dict) -> str:
 
 
 # Ids in a scope are shown by name (with the id, which stays true if the object is renamed).
-_NAMED_BY = {"idp_connection_ids": IdpConnection, "client_ids": Client, "server_ids": Server}
 
 
 def _names(key: str, values: list) -> list[str]:
-    model = _NAMED_BY.get(key)
+    model = ID_KEYS.get(key)
     if model is None:
         return [str(v) for v in values]
     names = dict(model.objects.filter(pk__in=values).values_list("pk", "name"))

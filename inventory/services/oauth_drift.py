@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-from inventory.models import AuthorizationServer, Finding, Server
+from inventory.finding_rules import RULES_BY_KIND
+from inventory.models import AuthorizationServer, Finding
+from inventory.queries import servers_guarded_by
 from inventory.services.flags import raise_flag
-from inventory.services.rule_settings import effective_rule
 
 KIND = "server.oauth_metadata_changed"
 # RFC 9728 members that decide which authorization servers a client trusts and what it asks.
@@ -60,20 +61,19 @@ def _dedup(document: str, pk: int, changes: dict) -> str:
 
 
 def _raise(servers, *, summary: str, details: dict, dedup_key: str) -> list[Finding]:
-    rule = effective_rule(KIND)
-    if not rule.enabled:
-        return []
-    return [
+    """One finding per server; raise_flag applies the Admin's settings (off: nothing raised)."""
+    raised = (
         raise_flag(
             kind=KIND,
             obj=server,
-            severity=rule.severity,
+            severity=RULES_BY_KIND[KIND].severity,
             summary=summary.replace("{server}", server.name)[:500],
             details=details,
             dedup_key=dedup_key,
         )
         for server in servers
-    ]
+    )
+    return [finding for finding in raised if finding is not None]
 
 
 def prm_drift(remote, before: dict | None, after: dict | None, *, prm_url: str) -> list[Finding]:
@@ -105,9 +105,7 @@ def authorization_server_drift(
     changes = changed_fields(before, after, AS_FIELDS)
     if not changes:
         return []
-    guarded = Server.objects.filter(
-        remotes__protected_resource__authorization_servers=server
-    ).distinct()
+    guarded = servers_guarded_by(server)
     return _raise(
         guarded,
         summary=f"Authorization server {server.issuer} guarding {{server}} changed its metadata: "

@@ -66,6 +66,9 @@ def test_items_are_filtered_as_the_queue_and_unknown_parameters_are_refused(
     assert [i["context"]["grant"]["external_id"] for i in mine.json()["results"]][0] == "g-idle"
     assert api(viewer).get("/api/v1/review-items/", {"reviewr": "1"}).status_code == 400
     assert api(viewer).get("/api/v1/review-items/", {"decision": "maybe"}).status_code == 400
+    items = f"/api/v1/review-campaigns/{campaign.pk}/items/"
+    assert api(viewer).get(items, {"format": "json"}).status_code == 200  # as on every list
+    assert api(viewer).get(items, {"recomendation": "revoke"}).status_code == 400
 
 
 def test_the_reviewer_decides_through_the_api(estate, admin_user):
