@@ -194,13 +194,11 @@ def evidence(finding: Finding) -> dict:
     event_ids = [str(e) for e in _ids(details, "event_ids", "event_id")][:EVIDENCE_LINKS]
     grant_ids = _int_ids(_ids(details, "grant_ids", "grant_id"))[:EVIDENCE_LINKS]
     version_ids = _int_ids(_ids(details, "document_version_ids", "document_version_id"))
+    grants = list(Grant.objects.filter(pk__in=grant_ids).select_related("client", "subject"))
     return {
         "events": _events(event_ids),
-        "grants": list(Grant.objects.filter(pk__in=grant_ids).select_related("client", "subject")),
-        "missing_grants": sorted(
-            set(grant_ids)
-            - set(Grant.objects.filter(pk__in=grant_ids).values_list("pk", flat=True))
-        ),
+        "grants": grants,
+        "missing_grants": sorted(set(grant_ids) - {grant.pk for grant in grants}),
         "versions": list(
             ClientDocument.objects.filter(pk__in=version_ids[:EVIDENCE_LINKS]).order_by("pk")
         ),
